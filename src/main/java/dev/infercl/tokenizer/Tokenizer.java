@@ -1,0 +1,47 @@
+package dev.infercl.tokenizer;
+
+import dev.infercl.gguf.GgufFile;
+import java.io.IOException;
+
+/**
+ * Text to token ids and back. Implementations are immutable and thread-safe.
+ */
+public interface Tokenizer {
+
+    /**
+     * Encodes text. {@code addBos} prepends the BOS id (when the vocabulary has one); {@code parseSpecial}
+     * lets control/user-defined tokens written literally in the text (e.g. {@code <s>}) become their ids.
+     */
+    int[] encode(String text, boolean addBos, boolean parseSpecial);
+
+    /** Whether the model's metadata asks for BOS at the start of a prompt. */
+    boolean addBosByDefault();
+
+    /** Decodes ids to text as llama.cpp does (byte tokens joined into UTF-8, '▁' as space, no leading prefix space). */
+    String decode(int[] ids);
+
+    /** The raw bytes a token stands for when it follows other text ('▁' as space, byte tokens as their byte). */
+    byte[] tokenBytes(int id);
+
+    /** The token's string as stored in the vocabulary. */
+    String piece(int id);
+
+    int vocabSize();
+
+    int bosId();
+
+    int eosId();
+
+    /** True for ids that end generation (EOS, end-of-turn). */
+    boolean isEndOfGeneration(int id);
+
+    /** A decoder that emits text as tokens arrive, holding back incomplete UTF-8 sequences. */
+    default StreamDecoder streamDecoder() {
+        return new StreamDecoder(this);
+    }
+
+    /** Reads the tokenizer from a GGUF file's {@code tokenizer.ggml.*} metadata. */
+    static Tokenizer fromGguf(GgufFile file) throws IOException {
+        throw new UnsupportedOperationException("TODO");
+    }
+}
