@@ -1,0 +1,89 @@
+package dev.infercl.api;
+
+import dev.infercl.backend.Backend;
+import dev.infercl.backend.Backends;
+import dev.infercl.model.ModelConfig;
+import dev.infercl.model.ModelFile;
+import dev.infercl.model.Transformer;
+import dev.infercl.model.Weights;
+import dev.infercl.tokenizer.Tokenizer;
+import java.io.IOException;
+import java.nio.file.Path;
+
+/**
+ * A loaded model: its file (memory-mapped), tokenizer, backend and weights. Open {@link Session}s to generate.
+ *
+ * <pre>{@code
+ * try (Model model = Model.load(Path.of("model.gguf"));
+ *      Session session = model.newSession()) {
+ *     session.generate("Once upon a time", GenerateOptions.greedy(100), (id, text) -> System.out.print(text));
+ * }
+ * }</pre>
+ *
+ * <p>Thread-safety: a model and its sessions share one backend, which computes for one thread at a time: use
+ * them from one thread (or synchronise), except {@link Session#cancel()}, which any thread may call.
+ */
+public final class Model implements AutoCloseable {
+    private final ModelFile file;
+    private final Backend backend;
+    private final Transformer transformer;
+    private final LoadOptions options;
+
+    private Model(ModelFile file, Backend backend, Transformer transformer, LoadOptions options) {
+        this.file = file;
+        this.backend = backend;
+        this.transformer = transformer;
+        this.options = options;
+    }
+
+    public static Model load(Path path) throws IOException {
+        return load(path, LoadOptions.defaults());
+    }
+
+    public static Model load(Path path, LoadOptions options) throws IOException {
+        ModelFile file = ModelFile.open(path, options.tokenizer());
+        Backend backend = null;
+        try {
+            backend = Backends.create(options.backend(), options.device(), options.threads(), options.notices());
+            Weights weights = Weights.upload(file, backend);
+            return new Model(file, backend, new Transformer(file.config(), weights, backend), options);
+        } catch (IOException | RuntimeException e) {
+            if (backend != null) backend.close();
+            file.close();
+            throw e;
+        }
+    }
+
+    public ModelConfig config() {
+        return file.config();
+    }
+
+    public Tokenizer tokenizer() {
+        return file.tokenizer();
+    }
+
+    public Path path() {
+        return file.path();
+    }
+
+    /** The backend computing this model, e.g. {@code cpu (2 threads, Vector API)}. */
+    public String backendName() {
+        return backend.name();
+    }
+
+    /** A new conversation with its own KV cache, holding the configured context length. */
+    public Session newSession() {
+        int ctx = options.contextLength() > 0 ? options.contextLength() : config().contextLength();
+        return new Session(this, transformer.newState(ctx, Math.min(ctx, Session.MAX_BATCH)));
+    }
+
+    Transformer transformer() {
+        return transformer;
+    }
+
+    @Override
+    public void close() {
+        backend.close();
+        file.close();
+    }
+}

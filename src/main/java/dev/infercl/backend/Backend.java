@@ -1,0 +1,64 @@
+package dev.infercl.backend;
+
+import dev.infercl.gguf.GgmlType;
+import java.lang.foreign.MemorySegment;
+
+/**
+ * The arithmetic the model needs, over matrices {@code [tokens × width]} that live wherever the backend keeps
+ * them. {@code Transformer} is the only caller that knows the layer order; it never touches floats itself.
+ * One call serves prefill (many rows: a GEMM) and decode (one row: a GEMV).
+ *
+ * <p>Thread-safety: a backend is used by one thread at a time.
+ */
+public interface Backend extends AutoCloseable {
+
+    /** Short description, e.g. {@code cpu (2 threads)} or {@code opencl: NVIDIA H200}. */
+    String name();
+
+    /** Uploads a weight in its own type: {@code rows} rows of {@code cols} values, {@code type.byteSize(cols)} bytes each. */
+    Tensor upload(String name, GgmlType type, int rows, int cols, MemorySegment bytes);
+
+    /** An F32 activation matrix. Contents are undefined until written. */
+    Tensor allocate(String name, int rows, int cols);
+
+    /** Copies host floats into an F32 tensor (its first src.length / cols rows). */
+    void write(Tensor dst, float[] src);
+
+    /** The sync point: copies the tensor's values (dequantized if it is a weight) to the host. */
+    void read(Tensor src, float[] dst);
+
+    /** out[t] = table[tokens[t]] (dequantized). */
+    void embed(Tensor out, Tensor table, int[] tokens);
+
+    /** out[t] = x[t] / sqrt(mean(x[t]²) + eps) · weight. */
+    void rmsNorm(Tensor out, Tensor x, Tensor weight, float eps);
+
+    /** out = x · wᵀ: out[t][o] = Σ_i x[t][i] · w[o][i], dispatching on w's type. */
+    void matmul(Tensor out, Tensor x, Tensor w);
+
+    /** Rotates, in place, each of the {@code x.cols() / spec.headDim()} heads of row t by position {@code positions[t]}. */
+    void rope(Tensor x, int[] positions, RopeSpec spec);
+
+    /**
+     * Stores row t of k and v at position {@code batch.positions()[t]} of layer {@code layer}'s cache, then
+     * out[t] = causal softmax(q[t]·Kᵀ · scale) · V over positions 0..positions[t], grouped-query: query head h
+     * reads KV head h / (heads / kvHeads).
+     */
+    void attention(Tensor out, Tensor q, Tensor k, Tensor v, KvCache cache, int layer, Batch batch, float scale);
+
+    /** out = silu(gate) ⊙ up. */
+    void swiglu(Tensor out, Tensor gate, Tensor up);
+
+    /** x += y. */
+    void add(Tensor x, Tensor y);
+
+    /** dst rows 0..count−1 = src rows from..from+count−1. */
+    void copyRows(Tensor dst, Tensor src, int from, int count);
+
+    /** Storage for a paged KV cache. */
+    KvCache createKvCache(KvLayout layout);
+
+    /** Releases every buffer the backend holds. */
+    @Override
+    void close();
+}

@@ -1,0 +1,16 @@
+package dev.infercl.backend;
+
+/**
+ * Shape of a paged KV cache: for each of {@code layers}, K and V each hold
+ * {@code (numBlocks, kvHeads, blockSize, headDim)} values; a position p of a sequence lives in physical block
+ * {@code table.block(p / blockSize)} at slot {@code p % blockSize}.
+ */
+public record KvLayout(int layers, int kvHeads, int headDim, int blockSize, int numBlocks) {
+    public long valuesPerLayer() {
+        return (long) numBlocks * kvHeads * blockSize * headDim;
+    }
+
+    public int capacityTokens() {
+        return numBlocks * blockSize;
+    }
+}

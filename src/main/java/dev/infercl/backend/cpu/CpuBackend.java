@@ -1,0 +1,150 @@
+package dev.infercl.backend.cpu;
+
+import dev.infercl.backend.Backend;
+import dev.infercl.backend.Batch;
+import dev.infercl.backend.KvCache;
+import dev.infercl.backend.KvLayout;
+import dev.infercl.backend.RopeSpec;
+import dev.infercl.backend.Tensor;
+import dev.infercl.gguf.GgmlType;
+import dev.infercl.tensor.Dequant;
+import java.lang.foreign.MemorySegment;
+import java.util.concurrent.ForkJoinPool;
+
+/**
+ * The pure-Java backend. {@link Mode#FAST} runs Vector API kernels ({@link CpuKernels}) across all cores;
+ * {@link Mode#REFERENCE} runs the scalar {@link Reference} loops on one thread, the oracle every fast path is
+ * tested against.
+ */
+public final class CpuBackend implements Backend {
+
+    public enum Mode { FAST, REFERENCE }
+
+    private final Mode mode;
+    private final int threads;
+    private final ForkJoinPool pool;
+
+    public CpuBackend() {
+        this(Mode.FAST, Runtime.getRuntime().availableProcessors());
+    }
+
+    public CpuBackend(Mode mode, int threads) {
+        if (threads < 1) throw new IllegalArgumentException("threads must be ≥ 1, got " + threads);
+        this.mode = mode;
+        this.threads = threads;
+        this.pool = mode == Mode.FAST ? new ForkJoinPool(threads) : null;
+    }
+
+    @Override
+    public String name() {
+        return mode == Mode.FAST ? "cpu (" + threads + " threads, Vector API)" : "cpu reference (scalar)";
+    }
+
+    @Override
+    public Tensor upload(String name, GgmlType type, int rows, int cols, MemorySegment bytes) {
+        Dequant.requireComputable(type, name);
+        long need = Math.multiplyExact(type.byteSize(cols), (long) rows);
+        if (bytes.byteSize() < need) {
+            throw new IllegalArgumentException(name + ": " + bytes.byteSize() + " bytes, need " + need);
+        }
+        return new CpuTensor(name, type, rows, cols, null, bytes);
+    }
+
+    @Override
+    public Tensor allocate(String name, int rows, int cols) {
+        return new CpuTensor(name, GgmlType.F32, rows, cols, new float[Math.multiplyExact(rows, cols)], null);
+    }
+
+    @Override
+    public void write(Tensor dst, float[] src) {
+        System.arraycopy(src, 0, act(dst).data, 0, src.length);
+    }
+
+    @Override
+    public void read(Tensor src, float[] dst) {
+        CpuTensor t = (CpuTensor) src;
+        int count = t.rows * t.cols;
+        if (t.data != null) System.arraycopy(t.data, 0, dst, 0, count);
+        else Dequant.row(t.type, t.weight, 0, dst, 0, count);
+    }
+
+    @Override
+    public void embed(Tensor out, Tensor table, int[] tokens) {
+        CpuTensor o = act(out), w = (CpuTensor) table;
+        for (int tok : tokens) {
+            if (tok < 0 || tok >= w.rows) throw new IllegalArgumentException("token id " + tok + " outside the vocabulary [0, " + w.rows + ")");
+        }
+        Reference.embed(o.data, w.weight, w.type, w.cols, tokens);
+    }
+
+    @Override
+    public void rmsNorm(Tensor out, Tensor x, Tensor weight, float eps) {
+        CpuTensor o = act(out), in = act(x);
+        Reference.rmsNorm(o.data, in.data, ((CpuTensor) weight).floats(), in.rows, in.cols, eps);
+    }
+
+    @Override
+    public void matmul(Tensor out, Tensor x, Tensor w) {
+        CpuTensor o = act(out), in = act(x), wt = (CpuTensor) w;
+        if (in.cols != wt.cols || o.cols != wt.rows || o.rows != in.rows) {
+            throw new IllegalArgumentException("matmul shapes: out " + o.rows + "×" + o.cols + ", x " + in.rows + "×" + in.cols
+                    + ", " + wt.name + " " + wt.rows + "×" + wt.cols);
+        }
+        if (mode == Mode.REFERENCE) Reference.matmul(o.data, in.data, in.rows, in.cols, wt.weight, wt.type, wt.rows);
+        else CpuKernels.matmul(pool, o.data, in.data, in.rows, in.cols, wt.weight, wt.type, wt.rows);
+    }
+
+    @Override
+    public void rope(Tensor x, int[] positions, RopeSpec spec) {
+        CpuTensor t = act(x);
+        Reference.rope(t.data, t.rows, t.cols, positions, spec);
+    }
+
+    @Override
+    public void attention(Tensor out, Tensor q, Tensor k, Tensor v, KvCache cache, int layer, Batch batch, float scale) {
+        CpuKvCache c = (CpuKvCache) cache;
+        CpuTensor o = act(out), qt = act(q);
+        int heads = qt.cols / c.layout.headDim();
+        if (mode == Mode.REFERENCE) {
+            Reference.attention(o.data, qt.data, act(k).data, act(v).data, c.k[layer], c.v[layer], c.layout,
+                    batch.table(), batch.positions(), heads, scale);
+        } else {
+            CpuKernels.attention(pool, o.data, qt.data, act(k).data, act(v).data, c.k[layer], c.v[layer], c.layout,
+                    batch.table(), batch.positions(), heads, scale);
+        }
+    }
+
+    @Override
+    public void swiglu(Tensor out, Tensor gate, Tensor up) {
+        CpuTensor o = act(out);
+        Reference.swiglu(o.data, act(gate).data, act(up).data, o.rows * o.cols);
+    }
+
+    @Override
+    public void add(Tensor x, Tensor y) {
+        CpuTensor a = act(x);
+        Reference.add(a.data, act(y).data, a.rows * a.cols);
+    }
+
+    @Override
+    public void copyRows(Tensor dst, Tensor src, int from, int count) {
+        CpuTensor d = act(dst), s = act(src);
+        System.arraycopy(s.data, from * s.cols, d.data, 0, count * s.cols);
+    }
+
+    @Override
+    public KvCache createKvCache(KvLayout layout) {
+        return new CpuKvCache(layout);
+    }
+
+    @Override
+    public void close() {
+        if (pool != null) pool.shutdown();
+    }
+
+    private static CpuTensor act(Tensor t) {
+        CpuTensor c = (CpuTensor) t;
+        if (c.data == null) throw new IllegalArgumentException(c.name + " is a weight, not an activation");
+        return c;
+    }
+}

@@ -1,0 +1,24 @@
+package dev.infercl.backend.cpu;
+
+import dev.infercl.backend.BlockPool;
+import dev.infercl.backend.KvCache;
+import dev.infercl.backend.KvLayout;
+
+/** F32 K and V arrays per layer, each (numBlocks, kvHeads, blockSize, headDim). */
+final class CpuKvCache implements KvCache {
+    final KvLayout layout;
+    final float[][] k, v;   // [layer] → (numBlocks, kvHeads, blockSize, headDim)
+    private final BlockPool pool;
+
+    CpuKvCache(KvLayout layout) {
+        this.layout = layout;
+        int perLayer = Math.toIntExact(layout.valuesPerLayer());
+        this.k = new float[layout.layers()][perLayer];
+        this.v = new float[layout.layers()][perLayer];
+        this.pool = new BlockPool(layout.numBlocks());
+    }
+
+    @Override public KvLayout layout() { return layout; }
+    @Override public BlockPool pool() { return pool; }
+    @Override public void close() {}
+}

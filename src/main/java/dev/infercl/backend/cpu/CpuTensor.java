@@ -1,0 +1,50 @@
+package dev.infercl.backend.cpu;
+
+import dev.infercl.backend.Tensor;
+import dev.infercl.gguf.GgmlType;
+import dev.infercl.tensor.Dequant;
+import java.lang.foreign.MemorySegment;
+
+/**
+ * A CPU tensor: either an F32 activation in a heap array ({@code data}, row-major, capacity
+ * {@code data.length / cols} rows) or a weight viewed in place in the mapped file ({@code weight}).
+ */
+final class CpuTensor implements Tensor {
+    final String name;
+    final GgmlType type;
+    final int rows, cols;
+    final float[] data;          // (rows, cols) activations, or null for a weight
+    final MemorySegment weight;  // (rows, type.byteSize(cols)) weight bytes, or null for an activation
+    private float[] decoded;     // small weights (norm vectors) decoded once
+
+    CpuTensor(String name, GgmlType type, int rows, int cols, float[] data, MemorySegment weight) {
+        this.name = name;
+        this.type = type;
+        this.rows = rows;
+        this.cols = cols;
+        this.data = data;
+        this.weight = weight;
+    }
+
+    @Override public String name() { return name; }
+    @Override public GgmlType type() { return type; }
+    @Override public int rows() { return rows; }
+    @Override public int cols() { return cols; }
+
+    @Override
+    public Tensor firstRows(int n) {
+        if (n < 0 || n > rows) throw new IllegalArgumentException(name + ": view of " + n + " rows of " + rows);
+        return n == rows ? this : new CpuTensor(name, type, n, cols, data, weight);
+    }
+
+    /** All values as floats: the activation array itself, or a weight decoded once (meant for vectors). */
+    float[] floats() {
+        if (data != null) return data;
+        if (decoded == null) {
+            float[] d = new float[Math.multiplyExact(rows, cols)];
+            Dequant.row(type, weight, 0, d, 0, d.length);
+            decoded = d;
+        }
+        return decoded;
+    }
+}

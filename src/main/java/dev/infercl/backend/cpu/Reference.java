@@ -1,0 +1,136 @@
+package dev.infercl.backend.cpu;
+
+import dev.infercl.backend.BlockTable;
+import dev.infercl.backend.KvLayout;
+import dev.infercl.backend.RopeSpec;
+import dev.infercl.gguf.GgmlType;
+import dev.infercl.tensor.Dequant;
+import java.lang.foreign.MemorySegment;
+
+/**
+ * The oracle: every op as plain scalar loops over host arrays, written for clarity and never optimised.
+ * Every fast path (CpuBackend's Vector API code, every OpenCL kernel) is tested against these functions, and
+ * {@code CpuBackend} can be switched back to them ({@code --backend reference}).
+ *
+ * <p>Matrices are row-major {@code float[]}: row t of an {@code [n × width]} matrix starts at {@code t·width}.
+ */
+public final class Reference {
+    private Reference() {}
+
+    /** out[t] = table[tokens[t]]: table has rows of {@code width} values in {@code type}. */
+    public static void embed(float[] out, MemorySegment table, GgmlType type, int width, int[] tokens) {
+        for (int t = 0; t < tokens.length; t++) {
+            Dequant.row(type, table, (long) tokens[t] * width, out, t * width, width);
+        }
+    }
+
+    /** out[t] = x[t] / sqrt(mean(x[t]²) + eps) · w, for rows t in [0, n). */
+    public static void rmsNorm(float[] out, float[] x, float[] w, int n, int width, float eps) {
+        for (int t = 0; t < n; t++) {
+            double ss = 0;
+            for (int i = 0; i < width; i++) ss += (double) x[t * width + i] * x[t * width + i];
+            float scale = (float) (1.0 / Math.sqrt(ss / width + eps));
+            for (int i = 0; i < width; i++) out[t * width + i] = x[t * width + i] * scale * w[i];
+        }
+    }
+
+    /**
+     * out[t][o] = Σ_i x[t][i] · W[o][i] for t in [0, n), o in [0, outRows): W has {@code outRows} rows of
+     * {@code in} values in {@code type}, each row {@code type.byteSize(in)} bytes.
+     */
+    public static void matmul(float[] out, float[] x, int n, int in, MemorySegment w, GgmlType type, int outRows) {
+        float[] row = new float[in];
+        for (int o = 0; o < outRows; o++) {
+            Dequant.row(type, w, (long) o * in, row, 0, in);
+            for (int t = 0; t < n; t++) {
+                float sum = 0;
+                for (int i = 0; i < in; i++) sum += x[t * in + i] * row[i];
+                out[t * outRows + o] = sum;
+            }
+        }
+    }
+
+    /** Rotates each head of row t (width = heads · headDim) by positions[t], in place (see {@link RopeSpec}). */
+    public static void rope(float[] x, int n, int width, int[] positions, RopeSpec spec) {
+        int hd = spec.headDim();
+        int rd = spec.ropeDims();
+        for (int t = 0; t < n; t++) {
+            for (int h = 0; h < width / hd; h++) {
+                int base = t * width + h * hd;
+                for (int i = 0; i < rd / 2; i++) {
+                    double theta = positions[t] * Math.pow(spec.base(), -2.0 * i / rd);
+                    float c = (float) Math.cos(theta), s = (float) Math.sin(theta);
+                    int a = spec.neox() ? base + i : base + 2 * i;
+                    int b = spec.neox() ? base + i + rd / 2 : base + 2 * i + 1;
+                    float x0 = x[a], x1 = x[b];
+                    x[a] = x0 * c - x1 * s;
+                    x[b] = x0 * s + x1 * c;
+                }
+            }
+        }
+    }
+
+    /** Index of the first value of (slot, kvHead) in one layer's K or V array of a cache with {@code layout}. */
+    public static int cacheIndex(KvLayout layout, int slot, int kvHead) {
+        int block = slot / layout.blockSize(), offset = slot % layout.blockSize();
+        return ((block * layout.kvHeads() + kvHead) * layout.blockSize() + offset) * layout.headDim();
+    }
+
+    /**
+     * Writes k[t], v[t] at positions[t] of one layer's cache arrays (layout (block, kvHead, slot, headDim)),
+     * then out[t] = Σ_p softmax_p(q[t]·K[p] · scale) · V[p] over p in [0, positions[t]], per query head.
+     */
+    public static void attention(float[] out, float[] q, float[] k, float[] v, float[] kCache, float[] vCache,
+                                 KvLayout layout, BlockTable table, int[] positions, int heads, float scale) {
+        int hd = layout.headDim(), kvHeads = layout.kvHeads();
+        int n = positions.length;
+        for (int t = 0; t < n; t++) {
+            int slot = table.slot(positions[t]);
+            for (int g = 0; g < kvHeads; g++) {
+                int dst = cacheIndex(layout, slot, g);
+                System.arraycopy(k, t * kvHeads * hd + g * hd, kCache, dst, hd);
+                System.arraycopy(v, t * kvHeads * hd + g * hd, vCache, dst, hd);
+            }
+        }
+        int group = heads / kvHeads;
+        for (int t = 0; t < n; t++) {
+            int len = positions[t] + 1;
+            double[] scores = new double[len];
+            for (int h = 0; h < heads; h++) {
+                int g = h / group;
+                int qo = t * heads * hd + h * hd;
+                double max = Double.NEGATIVE_INFINITY;
+                for (int p = 0; p < len; p++) {
+                    int ko = cacheIndex(layout, table.slot(p), g);
+                    double dot = 0;
+                    for (int i = 0; i < hd; i++) dot += q[qo + i] * kCache[ko + i];
+                    scores[p] = dot * scale;
+                    max = Math.max(max, scores[p]);
+                }
+                double sum = 0;
+                for (int p = 0; p < len; p++) {
+                    scores[p] = Math.exp(scores[p] - max);
+                    sum += scores[p];
+                }
+                for (int i = 0; i < hd; i++) {
+                    double acc = 0;
+                    for (int p = 0; p < len; p++) acc += scores[p] * vCache[cacheIndex(layout, table.slot(p), g) + i];
+                    out[qo + i] = (float) (acc / sum);
+                }
+            }
+        }
+    }
+
+    /** out = silu(gate) ⊙ up, silu(x) = x / (1 + e^−x), over {@code count} values. */
+    public static void swiglu(float[] out, float[] gate, float[] up, int count) {
+        for (int i = 0; i < count; i++) {
+            float g = gate[i];
+            out[i] = (float) (g / (1.0 + Math.exp(-g))) * up[i];
+        }
+    }
+
+    /** x += y over {@code count} values. */
+    public static void add(float[] x, float[] y, int count) {
+        for (int i = 0; i < count; i++) x[i] += y[i];
+    }
+}

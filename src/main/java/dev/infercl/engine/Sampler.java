@@ -1,0 +1,93 @@
+package dev.infercl.engine;
+
+import java.util.Arrays;
+import java.util.SplittableRandom;
+
+/** Picks the next token from a row of logits (see {@link SamplerOptions}). Not thread-safe: one per sequence. */
+public final class Sampler {
+    private final SamplerOptions options;
+    private final SplittableRandom random;
+    private final int[] recent;   // ring of the last repeatLastN tokens
+    private int recentCount, recentNext;
+
+    public Sampler(SamplerOptions options) {
+        this.options = options;
+        this.random = new SplittableRandom(options.seed());
+        this.recent = new int[Math.max(1, options.repeatLastN())];
+    }
+
+    /** Records a token of the sequence (prompt or generated) for the repetition penalty. */
+    public void accept(int token) {
+        if (options.repeatLastN() == 0) return;
+        recent[recentNext] = token;
+        recentNext = (recentNext + 1) % recent.length;
+        recentCount = Math.min(recentCount + 1, recent.length);
+    }
+
+    /** Chooses a token; {@code logits} is modified. */
+    public int sample(float[] logits, int vocab) {
+        applyRepeatPenalty(logits, vocab);
+        if (options.temperature() <= 0) return argmax(logits, vocab);
+
+        // candidates sorted by logit, descending
+        Integer[] idx = new Integer[vocab];
+        for (int i = 0; i < vocab; i++) idx[i] = i;
+        Arrays.sort(idx, (a, b) -> Float.compare(logits[b], logits[a]));
+        int n = vocab;
+        if (options.topK() > 0) n = Math.min(n, options.topK());
+
+        double[] p = softmax(logits, idx, n, 1f);
+        if (options.topP() < 1f) {
+            double cum = 0;
+            for (int i = 0; i < n; i++) {
+                cum += p[i];
+                if (cum >= options.topP()) {
+                    n = i + 1;
+                    break;
+                }
+            }
+        }
+        if (options.minP() > 0) {
+            double threshold = options.minP() * p[0];
+            int keep = 1;
+            while (keep < n && p[keep] >= threshold) keep++;
+            n = keep;
+        }
+        p = softmax(logits, idx, n, options.temperature());
+        double r = random.nextDouble(), cum = 0;
+        for (int i = 0; i < n; i++) {
+            cum += p[i];
+            if (r < cum) return idx[i];
+        }
+        return idx[n - 1];
+    }
+
+    public static int argmax(float[] logits, int vocab) {
+        int best = 0;
+        for (int i = 1; i < vocab; i++) if (logits[i] > logits[best]) best = i;
+        return best;
+    }
+
+    private void applyRepeatPenalty(float[] logits, int vocab) {
+        if (options.repeatPenalty() == 1f || recentCount == 0) return;
+        boolean[] seen = new boolean[vocab];
+        for (int i = 0; i < recentCount; i++) {
+            int t = recent[i];
+            if (t < 0 || t >= vocab || seen[t]) continue;
+            seen[t] = true;
+            logits[t] = logits[t] > 0 ? logits[t] / options.repeatPenalty() : logits[t] * options.repeatPenalty();
+        }
+    }
+
+    /** Probabilities of the first n candidates at a temperature. */
+    private static double[] softmax(float[] logits, Integer[] idx, int n, float temperature) {
+        double[] p = new double[n];
+        double max = logits[idx[0]], sum = 0;
+        for (int i = 0; i < n; i++) {
+            p[i] = Math.exp((logits[idx[i]] - max) / temperature);
+            sum += p[i];
+        }
+        for (int i = 0; i < n; i++) p[i] /= sum;
+        return p;
+    }
+}
