@@ -40,8 +40,27 @@ public interface Tokenizer {
         return new StreamDecoder(this);
     }
 
-    /** Reads the tokenizer from a GGUF file's {@code tokenizer.ggml.*} metadata. */
+    /**
+     * Whether {@link #decode} drops one leading space of the first printed piece (SentencePiece vocabularies that
+     * add a space prefix when encoding). {@link StreamDecoder} applies the same rule at the start of a stream.
+     */
+    default boolean stripsLeadingSpace() {
+        return false;
+    }
+
+    /**
+     * Reads the tokenizer from a GGUF file's {@code tokenizer.ggml.*} metadata, choosing the implementation by
+     * {@code tokenizer.ggml.model}.
+     *
+     * @throws IOException naming the file and key when tokenizer metadata is missing or malformed
+     * @throws UnsupportedOperationException for tokenizer models not implemented yet (e.g. "gpt2")
+     */
     static Tokenizer fromGguf(GgufFile file) throws IOException {
-        throw new UnsupportedOperationException("TODO");
+        String model = GgufTokenizerKeys.requireString(file, "tokenizer.ggml.model");
+        return switch (model) {
+            case "llama" -> SentencePieceBpe.fromGguf(file);
+            default -> throw new UnsupportedOperationException(
+                    file.path() + ": tokenizer model '" + model + "' is not supported yet");
+        };
     }
 }
