@@ -1,0 +1,58 @@
+package dev.infercl.model;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.infercl.Oracles;
+import dev.infercl.SharedData;
+import dev.infercl.api.BackendKind;
+import dev.infercl.api.GenerateOptions;
+import dev.infercl.api.LoadOptions;
+import dev.infercl.api.Model;
+import dev.infercl.api.Session;
+import java.nio.file.Path;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+
+/** stories260K against the independent float64 reference: 200 greedy tokens exactly, teacher-forced logits within 1e-3. */
+class StoriesReferenceTest {
+
+    static Model load(String model, String backend) throws Exception {
+        Path m = SharedData.require("models/" + model);
+        var opts = LoadOptions.defaults().withBackend(BackendKind.valueOf(backend));
+        if (model.endsWith(".bin")) opts = opts.withTokenizer(SharedData.require("models/tok512.bin"));
+        return Model.load(m, opts);
+    }
+
+    @ParameterizedTest
+    @CsvSource({"stories260K-f32.gguf, stories260K-f32, CPU", "stories260K-f16.gguf, stories260K-f16, CPU",
+            "stories260K.bin, stories260K-f32, CPU", "stories260K-f32.gguf, stories260K-f32, REFERENCE"})
+    void greedyTextEqualsReference(String model, String ref, String backend) throws Exception {
+        JsonNode r = Oracles.json(SharedData.require("reference/" + ref + ".json"));
+        try (Model m = load(model, backend); Session s = m.newSession()) {
+            var g = s.generate(r.get("prompt").asText(), GenerateOptions.greedy(200), null);
+            assertArrayEquals(Oracles.ints(r.get("prompt_ids")), g.promptTokens(), "prompt ids");
+            assertArrayEquals(Oracles.ints(r.get("greedy_ids")), g.tokens(), "greedy ids");
+            assertEquals(r.get("greedy_text").asText(), g.text());
+        }
+    }
+
+    @ParameterizedTest
+    @CsvSource({"stories260K-f32.gguf, stories260K-f32, CPU", "stories260K-f16.gguf, stories260K-f16, CPU",
+            "stories260K-f32.gguf, stories260K-f32, REFERENCE", "stories260K.bin, stories260K-f32, CPU"})
+    void teacherForcedLogitsWithin1e3(String model, String ref, String backend) throws Exception {
+        JsonNode r = Oracles.json(SharedData.require("reference/" + ref + ".json"));
+        float[][] expected = Oracles.floatRows(SharedData.require("reference/" + ref + ".logits.f32"), 512);
+        int[] ids = Oracles.concat(Oracles.ints(r.get("prompt_ids")), Oracles.ints(r.get("greedy_ids")));
+        try (Model m = load(model, backend); Session s = m.newSession()) {
+            float[][] got = s.logits(java.util.Arrays.copyOf(ids, expected.length));
+            double worst = 0;
+            for (int p = 0; p < expected.length; p++) {
+                for (int v = 0; v < 512; v++) worst = Math.max(worst, Math.abs(got[p][v] - expected[p][v]));
+            }
+            assertTrue(worst <= 1e-3, "max |logit − reference| = " + worst);
+        }
+    }
+}
