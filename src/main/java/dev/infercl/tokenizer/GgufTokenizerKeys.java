@@ -24,4 +24,20 @@ final class GgufTokenizerKeys {
         }
         return file.getStringArray(key);
     }
+
+    /**
+     * A special-token id. Converters store "none" as UINT32 0xFFFFFFFF; like llama.cpp, a value outside the
+     * vocabulary (that one included) leaves the default in place.
+     */
+    static int tokenId(GgufFile file, String key, int dflt, int vocabSize) throws IOException {
+        Object v = file.get(key).orElse(null);
+        if (v == null) {
+            return dflt;
+        }
+        if (!(v instanceof Number num) || v instanceof Float || v instanceof Double) {
+            throw new IOException(file.path() + ": tokenizer metadata key '" + key + "' is not an integer: " + v);
+        }
+        long id = num.longValue();
+        return id >= 0 && id < vocabSize ? (int) id : (dflt < vocabSize ? dflt : -1);
+    }
 }

@@ -127,11 +127,11 @@ public final class SentencePieceBpe implements Tokenizer {
         }
         try {
             return new SentencePieceBpe(tokens, scores, types,
-                    file.getInt("tokenizer.ggml.bos_token_id", 1),
-                    file.getInt("tokenizer.ggml.eos_token_id", 2),
-                    file.getInt("tokenizer.ggml.unknown_token_id", 0),
-                    file.getInt("tokenizer.ggml.padding_token_id", -1),
-                    file.getInt("tokenizer.ggml.eot_token_id", -1),
+                    GgufTokenizerKeys.tokenId(file, "tokenizer.ggml.bos_token_id", 1, tokens.length),
+                    GgufTokenizerKeys.tokenId(file, "tokenizer.ggml.eos_token_id", 2, tokens.length),
+                    GgufTokenizerKeys.tokenId(file, "tokenizer.ggml.unknown_token_id", 0, tokens.length),
+                    GgufTokenizerKeys.tokenId(file, "tokenizer.ggml.padding_token_id", -1, tokens.length),
+                    GgufTokenizerKeys.tokenId(file, "tokenizer.ggml.eot_token_id", -1, tokens.length),
                     file.getBoolean("tokenizer.ggml.add_bos_token", true),
                     file.getBoolean("tokenizer.ggml.add_eos_token", false),
                     file.getBoolean("tokenizer.ggml.add_space_prefix", true));

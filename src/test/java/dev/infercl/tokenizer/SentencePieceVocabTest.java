@@ -100,6 +100,27 @@ class SentencePieceVocabTest {
         }
     }
 
+    @Test
+    void hundredThousandCharacterPromptWithTheRealVocabulary() throws IOException {
+        Path path = SharedData.require("vocab/ggml-vocab-llama-spm.gguf");
+        var sb = new StringBuilder();
+        List<Case> cases = readCases(path);
+        for (int i = 0; sb.length() < 100_000; i++) {
+            sb.append(cases.get(i % cases.size()).input()).append(' ');
+        }
+        String text = sb.toString();
+        try (var file = GgufFile.open(path)) {
+            Tokenizer tok = Tokenizer.fromGguf(file);
+            org.junit.jupiter.api.Assertions.assertTimeoutPreemptively(java.time.Duration.ofSeconds(10), () -> {
+                long t0 = System.nanoTime();
+                int[] ids = tok.encode(text, true, false);
+                long ms = (System.nanoTime() - t0) / 1_000_000;
+                System.out.printf("SentencePieceVocabTest: %d chars -> %d tokens in %d ms%n", text.length(), ids.length, ms);
+                assertEquals(text, tok.decode(ids));
+            });
+        }
+    }
+
     static String quote(String s) {
         return "\"" + s.replace("\n", "\\n").replace("\t", "\\t") + "\"";
     }
