@@ -73,8 +73,16 @@ public final class Model implements AutoCloseable {
 
     /** A new conversation with its own KV cache, holding the configured context length. */
     public Session newSession() {
-        int ctx = options.contextLength() > 0 ? options.contextLength() : config().contextLength();
-        return new Session(this, transformer.newState(ctx, Math.min(ctx, Session.MAX_BATCH)));
+        return newSession(options.contextLength() > 0 ? options.contextLength() : config().contextLength());
+    }
+
+    /**
+     * A new conversation holding {@code contextLength} positions. More than the model's trained context is
+     * allowed (RoPE extrapolates), though quality may degrade past it.
+     */
+    public Session newSession(int contextLength) {
+        if (contextLength < 1) throw new IllegalArgumentException("context length must be ≥ 1, got " + contextLength);
+        return new Session(this, transformer.newState(contextLength, Math.min(contextLength, Session.MAX_BATCH)));
     }
 
     Transformer transformer() {

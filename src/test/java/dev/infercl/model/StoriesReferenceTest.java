@@ -31,7 +31,7 @@ class StoriesReferenceTest {
             "stories260K.bin, stories260K-f32, CPU", "stories260K-f32.gguf, stories260K-f32, REFERENCE"})
     void greedyTextEqualsReference(String model, String ref, String backend) throws Exception {
         JsonNode r = Oracles.json(SharedData.require("reference/" + ref + ".json"));
-        try (Model m = load(model, backend); Session s = m.newSession()) {
+        try (Model m = load(model, backend); Session s = m.newSession(512)) {
             var g = s.generate(r.get("prompt").asText(), GenerateOptions.greedy(200), null);
             assertArrayEquals(Oracles.ints(r.get("prompt_ids")), g.promptTokens(), "prompt ids");
             assertArrayEquals(Oracles.ints(r.get("greedy_ids")), g.tokens(), "greedy ids");
