@@ -1,0 +1,76 @@
+package dev.infercl.model;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.infercl.Oracles;
+import dev.infercl.SharedData;
+import dev.infercl.api.BackendKind;
+import dev.infercl.api.GenerateOptions;
+import dev.infercl.api.LoadOptions;
+import dev.infercl.api.Model;
+import dev.infercl.api.Session;
+import java.util.Arrays;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+
+/**
+ * ../shared/quant: one Llama-2-layout model as F16, BF16, Q8_0 and Q4_0 with llama.cpp's outputs. Prompt ids and
+ * the 48 greedy ids must equal llama.cpp's; the top-20 logits of every teacher-forced position must be within
+ * tol × that row's top-1 logit (tolerances from quant/README.md, doubled where the backend's KV cache is F16).
+ */
+class QuantOracleTest {
+
+    @ParameterizedTest(name = "{0} prompt {1} on {3}")
+    @CsvSource({
+            "llama2, 1, 1e-3, CPU", "llama2, 2, 1e-3, CPU",
+            "llama2-bf16, 1, 6e-3, CPU", "llama2-bf16, 2, 6e-3, CPU",
+            "llama2-q8_0, 1, 2.5e-2, CPU", "llama2-q8_0, 2, 2.5e-2, CPU",
+            "llama2-q4_0, 1, 2.5e-2, CPU", "llama2-q4_0, 2, 2.5e-2, CPU",
+    })
+    void matchesLlamaCpp(String stem, int prompt, double tol, String backend) throws Exception {
+        JsonNode r = Oracles.json(SharedData.require("quant/" + stem + "." + prompt + ".json"));
+        var opts = LoadOptions.defaults().withBackend(BackendKind.valueOf(backend));
+        try (Model m = Model.load(SharedData.require("quant/" + stem + ".gguf"), opts)) {
+            int[] promptIds = Oracles.ints(r.get("prompt_ids"));
+            int[] greedy = Oracles.ints(r.get("greedy_ids"));
+            try (Session s = m.newSession()) {
+                var g = s.generate(r.get("prompt").asText(), GenerateOptions.greedy(greedy.length), null);
+                assertArrayEquals(promptIds, g.promptTokens(), "prompt ids");
+                assertArrayEquals(greedy, g.tokens(), "greedy ids");
+            }
+            assertTop20Within(m, Oracles.concat(promptIds, greedy), r.get("top20"), tol);
+        }
+    }
+
+    /** Each listed (id, logit) of every row within tol × that row's top-1 logit. */
+    static void assertTop20Within(Model m, int[] ids, JsonNode top20, double tol) {
+        try (Session s = m.newSession()) {
+            float[][] logits = s.logits(ids);
+            double worst = 0;
+            int worstRow = -1;
+            for (int row = 0; row < top20.size(); row++) {
+                JsonNode entries = top20.get(row);
+                double top1 = Math.abs(pairLogit(entries.get(0)));
+                for (JsonNode e : entries) {
+                    double rel = Math.abs(logits[row][pairId(e)] - pairLogit(e)) / top1;
+                    if (rel > worst) {
+                        worst = rel;
+                        worstRow = row;
+                    }
+                }
+            }
+            assertTrue(worst <= tol, "worst |logit − llama.cpp| / top-1 = " + worst + " at row " + worstRow + " (tol " + tol + ")");
+            assertTrue(top20.size() == ids.length, "top20 rows " + top20.size() + " vs ids " + Arrays.toString(ids));
+        }
+    }
+
+    private static int pairId(JsonNode e) {
+        return e.isArray() ? e.get(0).asInt() : e.get("id").asInt();
+    }
+
+    private static double pairLogit(JsonNode e) {
+        return e.isArray() ? e.get(1).asDouble() : e.get("logit").asDouble();
+    }
+}
