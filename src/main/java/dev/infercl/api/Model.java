@@ -14,9 +14,10 @@ import java.nio.file.Path;
  * A loaded model: its file (memory-mapped), tokenizer, backend and weights. Open {@link Session}s to generate.
  *
  * <pre>{@code
+ * var reply = new StringBuilder();
  * try (Model model = Model.load(Path.of("model.gguf"));
  *      Session session = model.newSession()) {
- *     session.generate("Once upon a time", GenerateOptions.greedy(100), (id, text) -> System.out.print(text));
+ *     session.generate("Once upon a time", GenerateOptions.greedy(100), (id, text) -> reply.append(text));
  * }
  * }</pre>
  *

@@ -1,0 +1,92 @@
+package dev.infercl.cli;
+
+import dev.infercl.api.GenerateOptions;
+import dev.infercl.api.Generation;
+import dev.infercl.api.Model;
+import dev.infercl.api.Session;
+import dev.infercl.engine.SamplerOptions;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+
+/** Streams a continuation of a prompt to stdout; timings go to stderr. */
+@Command(name = "generate", mixinStandardHelpOptions = true, description = "Generate text after a prompt, streamed to stdout.")
+final class GenerateCommand extends Streams.Command implements Callable<Integer> {
+
+    @Mixin ModelOptions model;
+
+    @Option(names = {"-p", "--prompt"}, description = "prompt text (default: \"${DEFAULT-VALUE}\")", defaultValue = "Once upon a time")
+    String prompt;
+
+    @Option(names = {"-f", "--file"}, description = "read the prompt from a file")
+    Path promptFile;
+
+    @Option(names = {"-n", "--n-predict"}, defaultValue = "128", description = "tokens to generate (default: ${DEFAULT-VALUE})")
+    int tokens;
+
+    @Option(names = "--temp", defaultValue = "0.8", description = "temperature; 0 = greedy (default: ${DEFAULT-VALUE})")
+    float temperature;
+
+    @Option(names = "--top-k", defaultValue = "40", description = "top-k, 0 = off (default: ${DEFAULT-VALUE})")
+    int topK;
+
+    @Option(names = "--top-p", defaultValue = "0.95", description = "top-p, 1 = off (default: ${DEFAULT-VALUE})")
+    float topP;
+
+    @Option(names = "--min-p", defaultValue = "0.05", description = "min-p, 0 = off (default: ${DEFAULT-VALUE})")
+    float minP;
+
+    @Option(names = "--repeat-penalty", defaultValue = "1.0", description = "repetition penalty, 1 = off (default: ${DEFAULT-VALUE})")
+    float repeatPenalty;
+
+    @Option(names = "--repeat-last-n", defaultValue = "64", description = "tokens the penalty looks back (default: ${DEFAULT-VALUE})")
+    int repeatLastN;
+
+    @Option(names = {"-s", "--seed"}, defaultValue = "-1", description = "random seed; -1 = pick one (printed)")
+    long seed;
+
+    @Option(names = "--ignore-eos", description = "keep generating past end-of-generation tokens")
+    boolean ignoreEos;
+
+    @Override
+    public Integer call() throws Exception {
+        if (tokens < 0) throw new IllegalArgumentException("-n must be ≥ 0, got " + tokens);
+        String text = promptFile != null ? Files.readString(promptFile) : prompt;
+        long usedSeed = seed >= 0 ? seed : new java.security.SecureRandom().nextLong() & Long.MAX_VALUE;
+        var sampler = new SamplerOptions(temperature, topK, topP, minP, repeatPenalty, repeatLastN, usedSeed);
+        try (Model m = Model.load(model.modelPath(), model.loadOptions(n -> err.println("note: " + n)))) {
+            if (model.usingDefault()) {
+                err.println("note: no -m given: running the embedded random-weight smoke model " + model.modelPath()
+                        + " (its text is meaningless; see README for running a real model)");
+            }
+            int promptTokens = m.tokenizer().encode(text, m.tokenizer().addBosByDefault(), false).length;
+            int ctx = model.contextLength > 0 ? model.contextLength : m.config().contextLength();
+            if (model.contextLength <= 0 && promptTokens + tokens > ctx) {
+                err.println("note: " + promptTokens + " prompt + " + tokens + " new tokens exceed the model's trained context of "
+                        + ctx + "; the context is extended to " + (promptTokens + tokens) + " (quality may degrade past the trained length)");
+                ctx = promptTokens + tokens;
+            }
+            if (temperature > 0) err.println("seed: " + usedSeed);
+            try (Session s = m.newSession(ctx)) {
+                out.print(text);
+                out.flush();
+                Generation g = s.generate(text, new GenerateOptions(tokens, sampler, null, !ignoreEos), (id, piece) -> {
+                    out.print(piece);
+                    out.flush();
+                });
+                out.println();
+                err.printf("backend: %s%n", m.backendName());
+                err.printf("prompt: %d tokens, %.1f tokens/s | generated: %d tokens, %.1f tokens/s | stop: %s%n",
+                        g.promptTokens().length, g.promptTokensPerSecond(), g.tokens().length, g.tokensPerSecond(),
+                        g.stop().name().toLowerCase(java.util.Locale.ROOT).replace('_', ' '));
+                if (g.stop() == Generation.StopReason.CONTEXT_FULL) {
+                    err.println("note: the context (" + ctx + " tokens) is full; raise it with --ctx");
+                }
+            }
+        }
+        return 0;
+    }
+}

@@ -1,0 +1,78 @@
+package dev.infercl.cli;
+
+import dev.infercl.gguf.GgufFile;
+import dev.infercl.gguf.GgufValueType;
+import dev.infercl.gguf.TensorInfo;
+import java.lang.reflect.Array;
+import java.nio.file.Path;
+import java.util.Locale;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+/** Describes a GGUF file: header, metadata, tensors with types and sizes. Works for any GGML type. */
+@Command(name = "info", mixinStandardHelpOptions = true, description = "Print a GGUF file's metadata and tensors.")
+final class InfoCommand extends Streams.Command implements Callable<Integer> {
+
+    @Parameters(index = "0", paramLabel = "MODEL", description = "GGUF file")
+    Path path;
+
+    @Option(names = "--all", description = "print arrays in full (default: the first 8 values)")
+    boolean all;
+
+    @Option(names = "--verbose", description = "print stack traces of errors")
+    boolean verbose;
+
+    @Override
+    public Integer call() throws Exception {
+        try (GgufFile f = GgufFile.open(path)) {
+            out.printf("%s: GGUF v%d, %s, %d metadata keys, %d tensors, alignment %d, data at offset %d%n",
+                    path, f.version(), bytes(f.size()), f.metadata().size(), f.tensors().size(), f.alignment(), f.dataOffset());
+            out.println();
+            out.println("metadata:");
+            for (GgufFile.MetadataEntry e : f.metadata()) {
+                out.printf("  %-44s %-8s %s%n", e.key(), typeName(e), value(e.value()));
+            }
+            out.println();
+            out.printf("tensors:%n  %-36s %-8s %-22s %12s%n", "name", "type", "shape", "bytes");
+            long total = 0;
+            for (TensorInfo t : f.tensors()) {
+                out.printf("  %-36s %-8s %-22s %12d%s%n", t.name(), t.type(), t.shape(), t.byteSize(),
+                        t.type().computable() ? "" : "  (type not supported for compute)");
+                total += t.byteSize();
+            }
+            out.printf("  %d tensors, %s of weights%n", f.tensors().size(), bytes(total));
+        }
+        return 0;
+    }
+
+    private static String typeName(GgufFile.MetadataEntry e) {
+        if (e.type() == GgufValueType.ARRAY && e.value() instanceof GgufFile.MetadataArray a) {
+            return "[" + a.elementType().name().toLowerCase(Locale.ROOT) + "]";
+        }
+        return e.type().name().toLowerCase(Locale.ROOT);
+    }
+
+    private String value(Object v) {
+        if (v instanceof GgufFile.MetadataArray a) {
+            int n = a.length(), shown = all ? n : Math.min(n, 8);
+            var sb = new StringBuilder("[");
+            for (int i = 0; i < shown; i++) sb.append(i == 0 ? "" : ", ").append(value(Array.get(a.values(), i)));
+            if (shown < n) sb.append(", … (").append(n).append(" values)");
+            return sb.append(']').toString();
+        }
+        if (v instanceof String s) {
+            String q = s.replace("\\", "\\\\").replace("\n", "\\n").replace("\"", "\\\"");
+            return "\"" + (all || q.length() <= 120 ? q : q.substring(0, 117) + "…") + "\"";
+        }
+        return String.valueOf(v);
+    }
+
+    static String bytes(long n) {
+        if (n >= 1L << 30) return String.format(Locale.ROOT, "%.2f GiB", n / (double) (1L << 30));
+        if (n >= 1L << 20) return String.format(Locale.ROOT, "%.2f MiB", n / (double) (1L << 20));
+        if (n >= 1L << 10) return String.format(Locale.ROOT, "%.1f KiB", n / 1024.0);
+        return n + " bytes";
+    }
+}

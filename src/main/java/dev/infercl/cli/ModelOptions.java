@@ -1,0 +1,56 @@
+package dev.infercl.cli;
+
+import dev.infercl.api.BackendKind;
+import dev.infercl.api.LoadOptions;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import picocli.CommandLine.Option;
+
+/** Options every command that loads a model shares. */
+final class ModelOptions {
+    /** The embedded smoke model, relative to the InferCL home (the launcher sets -Dinfercl.home). */
+    static final String DEFAULT_MODEL = "test-models/infercl-tiny-random.gguf";
+
+    @Option(names = {"-m", "--model"}, description = "GGUF file or llama2.c checkpoint (default: the embedded random-weight smoke model)")
+    Path model;
+
+    @Option(names = "--tokenizer", description = "tokenizer file of a llama2.c checkpoint (tokenizer.bin)")
+    Path tokenizer;
+
+    @Option(names = "--backend", defaultValue = "auto", description = "auto | opencl | cpu | reference (default: ${DEFAULT-VALUE})")
+    BackendKind backend;
+
+    @Option(names = "--device", description = "OpenCL device index or name fragment")
+    String device;
+
+    @Option(names = {"-t", "--threads"}, defaultValue = "0", description = "CPU backend threads (default: all cores)")
+    int threads;
+
+    @Option(names = {"-c", "--ctx"}, defaultValue = "0", description = "context length in tokens (default: the model's)")
+    int contextLength;
+
+    @Option(names = "--verbose", description = "print stack traces of errors")
+    boolean verbose;
+
+    /** The model path, or the embedded default. */
+    Path modelPath() {
+        return model != null ? model : defaultModel();
+    }
+
+    boolean usingDefault() {
+        return model == null;
+    }
+
+    static Path defaultModel() {
+        String home = System.getProperty("infercl.home", System.getenv().getOrDefault("INFERCL_HOME", "."));
+        Path p = Path.of(home).resolve(DEFAULT_MODEL);
+        if (!Files.exists(p)) {
+            throw new IllegalArgumentException("no -m given and the embedded model " + p + " is missing (regenerate it: ./infercl synth --preset tiny -o " + DEFAULT_MODEL + ")");
+        }
+        return p;
+    }
+
+    LoadOptions loadOptions(java.util.function.Consumer<String> notices) {
+        return new LoadOptions(backend, device, threads, tokenizer, contextLength, notices);
+    }
+}

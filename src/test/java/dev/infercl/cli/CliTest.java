@@ -1,0 +1,117 @@
+package dev.infercl.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.infercl.Oracles;
+import dev.infercl.SharedData;
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+
+/** The CLI run in-process, exactly as {@code ./infercl ARGS} runs it (the launcher only adds JVM flags). */
+class CliTest {
+
+    record Result(int code, String out, String err) {}
+
+    static Result run(String... args) {
+        var out = new ByteArrayOutputStream();
+        var err = new ByteArrayOutputStream();
+        int code = Main.run(args, new PrintStream(out, true, StandardCharsets.UTF_8), new PrintStream(err, true, StandardCharsets.UTF_8));
+        return new Result(code, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
+    }
+
+    @ParameterizedTest
+    @CsvSource({"stories260K-f32.gguf, stories260K-f32", "stories260K-f16.gguf, stories260K-f16", "stories260K.bin, stories260K-f32"})
+    void generateGreedyPrintsPromptThenReferenceText(String model, String ref) throws Exception {
+        JsonNode r = Oracles.json(SharedData.require("reference/" + ref + ".json"));
+        String m = SharedData.require("models/" + model).toString();
+        String[] args = model.endsWith(".bin")
+                ? new String[] {"generate", "-m", m, "--tokenizer", SharedData.require("models/tok512.bin").toString(), "-p", "Once upon a time", "-n", "200", "--temp", "0"}
+                : new String[] {"generate", "-m", m, "-p", "Once upon a time", "-n", "200", "--temp", "0"};
+        Result res = run(args);
+        assertEquals(0, res.code(), res.err());
+        assertEquals("Once upon a time" + r.get("greedy_text").asText() + "\n", res.out());
+        assertTrue(res.err().contains("generated: 200 tokens"), res.err());
+        assertTrue(res.err().contains("tokens/s"), res.err());
+    }
+
+    @Test
+    void generateWithoutModelRunsTheEmbeddedSmokeModel() {
+        System.setProperty("infercl.home", System.getProperty("user.dir"));
+        Result res = run("generate", "-n", "12", "--seed", "7");
+        assertEquals(0, res.code(), res.err());
+        assertTrue(res.out().startsWith("Once upon a time"), res.out());
+        assertTrue(res.err().contains("random-weight smoke model"), res.err());
+        // a seed makes sampling reproducible
+        assertEquals(res.out(), run("generate", "-n", "12", "--seed", "7").out());
+    }
+
+    @Test
+    void infoDescribesTensorsAndMetadata() {
+        Result res = run("info", SharedData.require("quant/llama2-q4_0.gguf").toString());
+        assertEquals(0, res.code(), res.err());
+        assertTrue(res.out().contains("general.architecture"), res.out());
+        assertTrue(res.out().matches("(?s).*blk\\.0\\.attn_q\\.weight\\s+Q4_0\\s+\\[128, 128\\].*"), res.out());
+        assertTrue(res.out().contains("39 tensors"), res.out());
+    }
+
+    @Test
+    void tokenizeWorksOnAVocabOnlyFile() {
+        Result res = run("tokenize", "-m", SharedData.require("vocab/ggml-vocab-llama-spm.gguf").toString(), "--ids", "--bos", "Hello world");
+        assertEquals(0, res.code(), res.err());
+        assertEquals("[1, 15043, 3186]", res.out().strip());
+        Result pieces = run("tokenize", "-m", SharedData.require("vocab/ggml-vocab-llama-spm.gguf").toString(), "Hello world");
+        assertTrue(pieces.out().contains("15043 -> '▁Hello'"), pieces.out());
+    }
+
+    @Test
+    void logitsJsonMatchesTheReference() throws Exception {
+        JsonNode r = Oracles.json(SharedData.require("reference/stories260K-f32.json"));
+        float[][] expected = Oracles.floatRows(SharedData.require("reference/stories260K-f32.logits.f32"), 512);
+        int[] ids = Oracles.ints(r.get("prompt_ids"));
+        String list = String.join(",", java.util.Arrays.stream(ids).mapToObj(String::valueOf).toList());
+        Result res = run("logits", "-m", SharedData.require("models/stories260K-f32.gguf").toString(), "--ids", list, "--top", "5", "--json");
+        assertEquals(0, res.code(), res.err());
+        JsonNode j = new ObjectMapper().readTree(res.out());
+        assertEquals(ids.length, j.get("positions").size());
+        for (int p = 0; p < ids.length; p++) {
+            JsonNode top = j.get("positions").get(p).get("top");
+            assertEquals(5, top.size());
+            int best = 0;
+            for (int v = 1; v < 512; v++) if (expected[p][v] > expected[p][best]) best = v;
+            assertEquals(best, top.get(0).get("id").asInt(), "top-1 at position " + p);
+            for (JsonNode e : top) assertEquals(expected[p][e.get("id").asInt()], e.get("logit").asDouble(), 1e-3);
+        }
+    }
+
+    @Test
+    void errorsAreOneLineWithoutStackTrace(@TempDir Path dir) throws Exception {
+        Result missing = run("generate", "-m", dir.resolve("nope.gguf").toString());
+        assertEquals(1, missing.code());
+        assertEquals(1, missing.err().strip().lines().count(), missing.err());
+        assertTrue(missing.err().contains("nope.gguf"), missing.err());
+
+        Path bad = dir.resolve("bad.gguf");
+        Files.write(bad, new byte[] {'G', 'G', 'U', 'F', 9, 0, 0, 0});
+        Result badRes = run("info", bad.toString());
+        assertEquals(1, badRes.code());
+        assertTrue(badRes.err().startsWith("infercl: error: ") && badRes.err().contains("version"), badRes.err());
+        assertFalse(badRes.err().contains("\tat "), badRes.err());
+
+        Result verbose = run("info", bad.toString(), "--verbose");
+        assertTrue(verbose.err().contains("\tat "), "--verbose prints the stack trace");
+
+        Result usage = run("generate", "--temp", "abc");
+        assertEquals(2, usage.code());
+    }
+}
