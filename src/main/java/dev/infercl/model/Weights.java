@@ -58,14 +58,14 @@ public record Weights(Tensor tokenEmbedding, Layer[] layers, Tensor outputNorm, 
     private record Loader(ModelFile file, Backend backend) {
         Tensor matrix(String name, int rows, int cols) throws ModelLoadException {
             WeightData w = file.weight(name).orElseThrow(() -> new ModelLoadException(file.path().getFileName() + ": tensor '" + name + "' is missing"));
+            if (!w.type().computable()) {
+                throw new UnsupportedModelException(file.path().getFileName() + ": tensor '" + name + "' has unsupported type " + w.type()
+                        + " (InferCL computes with F32, F16, BF16, Q8_0, Q4_0)");
+            }
             long[] d = w.dims();
             if (d.length != 2 || d[0] != cols || d[1] != rows) {
                 throw new ModelLoadException(file.path().getFileName() + ": tensor '" + name + "' has shape " + java.util.Arrays.toString(d)
                         + ", expected [" + cols + ", " + rows + "] (ne0 first)");
-            }
-            if (!w.type().computable()) {
-                throw new UnsupportedModelException(file.path().getFileName() + ": tensor '" + name + "' has unsupported type " + w.type()
-                        + " (InferCL computes with F32, F16, BF16, Q8_0, Q4_0)");
             }
             return backend.upload(name, w.type(), rows, cols, w.bytes());
         }
