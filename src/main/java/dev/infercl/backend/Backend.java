@@ -30,8 +30,17 @@ public interface Backend extends AutoCloseable {
     /** out[t] = table[tokens[t]] (dequantized). */
     void embed(Tensor out, Tensor table, int[] tokens);
 
-    /** out[t] = x[t] / sqrt(mean(x[t]²) + eps) · weight. */
+    /**
+     * out[t] = x[t] / sqrt(mean(x[t]²) + eps) · weight. When weight is narrower than x (a divisor of its width),
+     * each group of weight.cols() values is normalised on its own (per-head norms).
+     */
     void rmsNorm(Tensor out, Tensor x, Tensor weight, float eps);
+
+    /** out[t] = (x[t] − mean) / sqrt(variance + eps) · weight + bias. */
+    void layerNorm(Tensor out, Tensor x, Tensor weight, Tensor bias, float eps);
+
+    /** x[t] += bias for every row t (bias: one row as wide as x). */
+    void addBias(Tensor x, Tensor bias);
 
     /** out = x · wᵀ: out[t][o] = Σ_i x[t][i] · w[o][i], dispatching on w's type. */
     void matmul(Tensor out, Tensor x, Tensor w);
@@ -41,19 +50,35 @@ public interface Backend extends AutoCloseable {
 
     /**
      * Stores row t of k and v at position {@code batch.positions()[t]} of layer {@code layer}'s cache, then
-     * out[t] = causal softmax(q[t]·Kᵀ · scale) · V over positions 0..positions[t], grouped-query: query head h
-     * reads KV head h / (heads / kvHeads).
+     * out[t] = softmax(scores) · V over the positions the spec lets row t see (causal, optionally windowed),
+     * scores = q[t]·Kᵀ · scale (soft-capped when the spec says so); grouped-query: query head h reads KV head
+     * h / (heads / kvHeads).
      */
-    void attention(Tensor out, Tensor q, Tensor k, Tensor v, KvCache cache, int layer, Batch batch, float scale);
+    void attention(Tensor out, Tensor q, Tensor k, Tensor v, KvCache cache, int layer, Batch batch, AttentionSpec spec);
 
     /** out = silu(gate) ⊙ up. */
     void swiglu(Tensor out, Tensor gate, Tensor up);
+
+    /** out = gelu(gate) ⊙ up, GELU in its tanh approximation. */
+    void geglu(Tensor out, Tensor gate, Tensor up);
+
+    /** out = gelu(x), tanh approximation: 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))). */
+    void gelu(Tensor out, Tensor x);
+
+    /** x ·= s. */
+    void scale(Tensor x, float s);
+
+    /** x = cap · tanh(x / cap). */
+    void softcap(Tensor x, float cap);
 
     /** x += y. */
     void add(Tensor x, Tensor y);
 
     /** dst rows 0..count−1 = src rows from..from+count−1. */
     void copyRows(Tensor dst, Tensor src, int from, int count);
+
+    /** dst[t] = src[t][from .. from + dst.cols()) for every row t of dst (splits a fused projection). */
+    void copyColumns(Tensor dst, Tensor src, int from);
 
     /** Storage for a paged KV cache. */
     KvCache createKvCache(KvLayout layout);

@@ -60,8 +60,7 @@ final class Llama2cModelFile implements ModelFile {
                 throw new ModelLoadException(path + ": llama2.c header: dim " + dim + ", heads " + heads + ", kv heads " + kvHeads + " are inconsistent");
             }
             int headDim = dim / heads, kvDim = kvHeads * headDim;
-            ModelConfig config = new ModelConfig("llama", path.getFileName().toString(), dim, layers, hidden, heads, kvHeads,
-                    headDim, headDim, 10000f, 1e-5f, seqLen, vocab);
+            ModelConfig config = ModelConfig.llama(path.getFileName().toString(), dim, layers, hidden, heads, kvHeads, 10000f, 1e-5f, seqLen, vocab);
             Tokenizer tok = Llama2cTokenizer.load(tokenizerPath, vocab);
             var m = new Llama2cModelFile(path, arena, config, tok);
 

@@ -1,12 +1,12 @@
 package dev.infercl.model;
 
 import dev.infercl.gguf.GgufFile;
-import dev.infercl.gguf.GgufFormatException;
+import java.io.IOException;
 
 /**
- * The shape and constants of a Llama-family model, read from GGUF metadata ({@code <arch>.*} keys).
+ * The shape and constants of a model, read from GGUF metadata ({@code <arch>.*} keys).
  *
- * @param architecture  {@code general.architecture}
+ * @param arch          what kind of transformer it is (see {@link Architecture})
  * @param name          {@code general.name}, or the file name
  * @param dim           embedding length (width of the residual stream)
  * @param layers        transformer blocks
@@ -16,19 +16,33 @@ import dev.infercl.gguf.GgufFormatException;
  * @param headDim       width of one head ({@code attention.key_length}, default dim / heads)
  * @param ropeDims      head values rotated by RoPE ({@code rope.dimension_count}, default headDim)
  * @param ropeBase      RoPE frequency base
- * @param rmsEps        RMSNorm epsilon
+ * @param normEps       epsilon of RMSNorm or LayerNorm
  * @param contextLength positions the model was trained for
  * @param vocabSize     rows of the embedding table
+ * @param attnSoftcap   attention-score soft-cap c (scores → c·tanh(scores/c)); 0 = none
+ * @param finalSoftcap  output-logit soft-cap; 0 = none
+ * @param slidingWindow positions a sliding layer attends to (itself and the window − 1 before it); 0 = none
  */
-public record ModelConfig(String architecture, String name, int dim, int layers, int ffnDim, int heads, int kvHeads,
-                          int headDim, int ropeDims, float ropeBase, float rmsEps, int contextLength, int vocabSize) {
+public record ModelConfig(Architecture arch, String name, int dim, int layers, int ffnDim, int heads, int kvHeads,
+                          int headDim, int ropeDims, float ropeBase, float normEps, int contextLength, int vocabSize,
+                          float attnSoftcap, float finalSoftcap, int slidingWindow) {
 
     public ModelConfig {
         check(dim > 0 && layers > 0 && ffnDim > 0 && heads > 0 && kvHeads > 0 && headDim > 0 && vocabSize > 0 && contextLength > 0,
-                "every dimension must be positive: " + shapeString(dim, layers, ffnDim, heads, kvHeads, headDim, vocabSize, contextLength));
+                String.format("every dimension must be positive: dim %d, layers %d, ffn %d, heads %d, kv heads %d, head dim %d, vocab %d, context %d",
+                        dim, layers, ffnDim, heads, kvHeads, headDim, vocabSize, contextLength));
         check(heads % kvHeads == 0, "head count " + heads + " is not a multiple of the KV head count " + kvHeads);
-        check(ropeDims > 0 && ropeDims <= headDim && ropeDims % 2 == 0, "rope dimension count " + ropeDims + " must be even and ≤ head dim " + headDim);
-        check(rmsEps > 0 && ropeBase > 0, "rms epsilon and rope base must be positive");
+        check(arch.rope() == Architecture.Rope.NONE || (ropeDims > 0 && ropeDims <= headDim && ropeDims % 2 == 0),
+                "rope dimension count " + ropeDims + " must be even and ≤ head dim " + headDim);
+        check(normEps > 0 && ropeBase > 0, "norm epsilon and rope base must be positive");
+        check(attnSoftcap >= 0 && finalSoftcap >= 0 && slidingWindow >= 0, "soft-caps and the sliding window must be ≥ 0");
+    }
+
+    /** A Llama-layout config (llama2.c checkpoints, synthetic models). */
+    public static ModelConfig llama(String name, int dim, int layers, int ffnDim, int heads, int kvHeads, float ropeBase,
+                                    float eps, int contextLength, int vocabSize) {
+        return new ModelConfig(Architecture.of("llama"), name, dim, layers, ffnDim, heads, kvHeads, dim / heads, dim / heads,
+                ropeBase, eps, contextLength, vocabSize, 0, 0, 0);
     }
 
     public int qDim() {
@@ -39,36 +53,38 @@ public record ModelConfig(String architecture, String name, int dim, int layers,
         return kvHeads * headDim;
     }
 
-    /** Reads the config of a {@code llama}-architecture GGUF. */
-    public static ModelConfig fromGguf(GgufFile f) throws java.io.IOException {
-        String arch = f.getString("general.architecture");
-        if (!arch.equals("llama")) {
-            throw new UnsupportedModelException(f.path().getFileName() + ": architecture '" + arch + "' is not supported yet (supported: llama)");
-        }
-        String p = arch + ".";
+    /** Reads the config of a GGUF model of any supported architecture. */
+    public static ModelConfig fromGguf(GgufFile f) throws IOException {
+        String file = f.path().getFileName().toString();
+        Architecture arch = Architecture.of(f.getString("general.architecture"), file);
+        String p = arch.name() + ".";
         int dim = f.getInt(p + "embedding_length");
         int heads = f.getInt(p + "attention.head_count");
         int headDim = f.getInt(p + "attention.key_length", heads > 0 ? dim / heads : 0);
+        int valueDim = f.getInt(p + "attention.value_length", headDim);
+        if (valueDim != headDim) {
+            throw new UnsupportedModelException(file + ": key length " + headDim + " ≠ value length " + valueDim + " is not supported");
+        }
         int vocab = f.has(p + "vocab_size") ? f.getInt(p + "vocab_size")
                 : f.has("tokenizer.ggml.tokens") ? f.getStringArray("tokenizer.ggml.tokens").length
                 : (int) f.tensor("token_embd.weight").map(t -> t.dim(1)).orElse(0L).longValue();
+        float eps = arch.norm() == Architecture.Norm.LAYER
+                ? f.getFloat(p + "attention.layer_norm_epsilon", 1e-5f)
+                : f.getFloat(p + "attention.layer_norm_rms_epsilon", 1e-5f);
         try {
-            return new ModelConfig(arch, f.getString("general.name", f.path().getFileName().toString()),
+            return new ModelConfig(arch, f.getString("general.name", file),
                     dim, f.getInt(p + "block_count"), f.getInt(p + "feed_forward_length"), heads,
                     f.getInt(p + "attention.head_count_kv", heads), headDim,
                     f.getInt(p + "rope.dimension_count", headDim), f.getFloat(p + "rope.freq_base", 10000f),
-                    f.getFloat(p + "attention.layer_norm_rms_epsilon", 1e-5f), f.getInt(p + "context_length"), vocab);
+                    eps, f.getInt(p + "context_length"), vocab,
+                    f.getFloat(p + "attn_logit_softcapping", 0f), f.getFloat(p + "final_logit_softcapping", 0f),
+                    arch.sliding() == Architecture.Sliding.NONE ? 0 : f.getInt(p + "attention.sliding_window", 0));
         } catch (IllegalArgumentException e) {
-            throw new GgufFormatException(f.path().getFileName() + ": " + e.getMessage(), p + "*", -1);
+            throw new ModelLoadException(file + ": " + e.getMessage());
         }
     }
 
     private static void check(boolean ok, String message) {
         if (!ok) throw new IllegalArgumentException(message);
-    }
-
-    private static String shapeString(int... v) {
-        return String.format("dim %d, layers %d, ffn %d, heads %d, kv heads %d, head dim %d, vocab %d, context %d",
-                v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7]);
     }
 }

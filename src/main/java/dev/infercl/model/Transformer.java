@@ -1,5 +1,6 @@
 package dev.infercl.model;
 
+import dev.infercl.backend.AttentionSpec;
 import dev.infercl.backend.Backend;
 import dev.infercl.backend.Batch;
 import dev.infercl.backend.BlockTable;
@@ -10,25 +11,32 @@ import dev.infercl.backend.RopeSpec;
 import dev.infercl.backend.Tensor;
 
 /**
- * The forward pass of a Llama-family transformer over a {@link Backend}: the only code that knows the layer
- * order. It never touches floats itself, so a device backend keeps every activation on the device.
+ * The forward pass of a decoder-only transformer over a {@link Backend}: the only code that knows the layer
+ * order. Architectures differ only through their {@link Architecture} description (norm kind, fused tensors,
+ * biases, activation, extra norms, positions, caps, windows). It never touches floats itself, so a device
+ * backend keeps every activation on the device.
  */
 public final class Transformer {
     /** Positions per KV-cache block. */
     public static final int KV_BLOCK_SIZE = 16;
 
     private final ModelConfig config;
+    private final Architecture arch;
     private final Weights weights;
     private final Backend backend;
-    private final RopeSpec rope;
-    private final float attentionScale;
+    private final RopeSpec rope;          // null when positions are learned
+    private final AttentionSpec full, sliding;
 
     public Transformer(ModelConfig config, Weights weights, Backend backend) {
         this.config = config;
+        this.arch = config.arch();
         this.weights = weights;
         this.backend = backend;
-        this.rope = new RopeSpec(config.headDim(), config.ropeDims(), config.ropeBase(), false);
-        this.attentionScale = (float) (1.0 / Math.sqrt(config.headDim()));
+        this.rope = arch.rope() == Architecture.Rope.NONE ? null
+                : new RopeSpec(config.headDim(), config.ropeDims(), config.ropeBase(), arch.rope() == Architecture.Rope.NEOX, weights.ropeFreqs());
+        float scale = (float) (1.0 / Math.sqrt(config.headDim()));
+        this.full = new AttentionSpec(scale, config.attnSoftcap(), 0);
+        this.sliding = new AttentionSpec(scale, config.attnSoftcap(), config.slidingWindow());
     }
 
     public ModelConfig config() {
@@ -48,6 +56,9 @@ public final class Transformer {
         final KvCache cache;
         final BlockTable table;
         final Tensor x, xb, q, k, v, att, hb, hb2;  // (maxBatch, width): dim, dim, qDim, kvDim, kvDim, qDim, ffn, ffn
+        final Tensor qkv;                           // (maxBatch, qDim + 2·kvDim) when Q, K, V are fused, else null
+        final Tensor upBoth;                        // (maxBatch, 2·ffn) when gate and up are fused, else null
+        final Tensor pos;                           // (maxBatch, dim) learned position rows, else null
         final Tensor last;                          // (1, dim): the row whose logits a generation step needs
         final Tensor logitsOne;                     // (1, vocab)
         Tensor logitsAll;                           // (maxBatch, vocab), allocated when teacher forcing asks for it
@@ -66,6 +77,9 @@ public final class Transformer {
             att = backend.allocate("att", maxBatch, config.qDim());
             hb = backend.allocate("hb", maxBatch, config.ffnDim());
             hb2 = backend.allocate("hb2", maxBatch, config.ffnDim());
+            qkv = arch.fusedQkv() ? backend.allocate("qkv", maxBatch, config.qDim() + 2 * config.kvDim()) : null;
+            upBoth = arch.ffn() == Architecture.Ffn.SWIGLU_FUSED ? backend.allocate("gate_up", maxBatch, 2 * config.ffnDim()) : null;
+            pos = arch.learnedPositions() ? backend.allocate("pos", maxBatch, config.dim()) : null;
             last = backend.allocate("last", 1, config.dim());
             logitsOne = backend.allocate("logits", 1, config.vocabSize());
         }
@@ -97,6 +111,10 @@ public final class Transformer {
 
     /** A new sequence state with room for {@code contextLength} positions, processing up to {@code maxBatch} tokens per call. */
     public State newState(int contextLength, int maxBatch) {
+        if (arch.learnedPositions() && contextLength > config.contextLength()) {
+            throw new IllegalArgumentException("this model learned " + config.contextLength() + " positions; a context of "
+                    + contextLength + " needs positions it has no embedding for");
+        }
         return new State(contextLength, maxBatch);
     }
 
@@ -118,41 +136,99 @@ public final class Transformer {
         Tensor x = s.x.firstRows(n), xb = s.xb.firstRows(n), q = s.q.firstRows(n), k = s.k.firstRows(n), v = s.v.firstRows(n);
         Tensor att = s.att.firstRows(n), hb = s.hb.firstRows(n), hb2 = s.hb2.firstRows(n);
 
-        // token embeddings: x = E[tokens]
+        // embeddings: x = E[tokens] (· √dim for Gemma) (+ P[positions] for learned positions)
         backend.embed(x, weights.tokenEmbedding(), tokens);
+        if (arch.scaleEmbedding()) backend.scale(x, (float) Math.sqrt(config.dim()));
+        if (s.pos != null) {
+            backend.embed(s.pos.firstRows(n), weights.positionEmbedding(), positions);
+            backend.add(x, s.pos.firstRows(n));
+        }
         for (int l = 0; l < config.layers(); l++) {
             Weights.Layer w = weights.layers()[l];
-            // attention: x += Wo · attention(rope(Wq·norm(x)), rope(Wk·norm(x)), Wv·norm(x))
-            backend.rmsNorm(xb, x, w.attnNorm(), config.rmsEps());
-            backend.matmul(q, xb, w.wq());
-            backend.matmul(k, xb, w.wk());
-            backend.matmul(v, xb, w.wv());
-            backend.rope(q, positions, rope);
-            backend.rope(k, positions, rope);
-            backend.attention(att, q, k, v, s.cache, l, batch, attentionScale);
-            backend.matmul(xb, att, w.wo());
+            // attention: x += Wo · attention(rope(q), rope(k), v) with q, k, v projections of norm(x)
+            norm(xb, x, w.attnNorm(), w.attnNormBias());
+            if (s.qkv != null) {
+                Tensor qkv = s.qkv.firstRows(n);
+                project(qkv, xb, w.wqkv(), w.bqkv());
+                backend.copyColumns(q, qkv, 0);
+                backend.copyColumns(k, qkv, config.qDim());
+                backend.copyColumns(v, qkv, config.qDim() + config.kvDim());
+            } else {
+                project(q, xb, w.wq(), w.bq());
+                project(k, xb, w.wk(), w.bk());
+                project(v, xb, w.wv(), w.bv());
+            }
+            if (w.qNorm() != null) {
+                backend.rmsNorm(q, q, w.qNorm(), config.normEps());   // per head: the weight is one head wide
+                backend.rmsNorm(k, k, w.kNorm(), config.normEps());
+            }
+            if (rope != null) {
+                backend.rope(q, positions, rope);
+                backend.rope(k, positions, rope);
+            }
+            backend.attention(att, q, k, v, s.cache, l, batch, arch.slides(l) && config.slidingWindow() > 0 ? sliding : full);
+            project(xb, att, w.wo(), w.bo());
+            if (w.postAttnNorm() != null) backend.rmsNorm(xb, xb, w.postAttnNorm(), config.normEps());
             backend.add(x, xb);
-            // feed-forward: x += W_down · (silu(W_gate·norm(x)) ⊙ W_up·norm(x))
-            backend.rmsNorm(xb, x, w.ffnNorm(), config.rmsEps());
-            backend.matmul(hb, xb, w.gate());
-            backend.matmul(hb2, xb, w.up());
-            backend.swiglu(hb, hb, hb2);
-            backend.matmul(xb, hb, w.down());
+
+            // feed-forward: x += W_down · act(W_gate·h, W_up·h), h = norm(x)
+            norm(xb, x, w.ffnNorm(), w.ffnNormBias());
+            switch (arch.ffn()) {
+                case SWIGLU -> {
+                    backend.matmul(hb, xb, w.gate());
+                    backend.matmul(hb2, xb, w.up());
+                    backend.swiglu(hb, hb, hb2);
+                }
+                case SWIGLU_FUSED -> {
+                    Tensor both = s.upBoth.firstRows(n);
+                    project(both, xb, w.up(), w.bUp());
+                    backend.copyColumns(hb, both, 0);
+                    backend.copyColumns(hb2, both, config.ffnDim());
+                    backend.swiglu(hb, hb, hb2);
+                }
+                case GEGLU -> {
+                    backend.matmul(hb, xb, w.gate());
+                    backend.matmul(hb2, xb, w.up());
+                    backend.geglu(hb, hb, hb2);
+                }
+                case GELU -> {
+                    project(hb2, xb, w.up(), w.bUp());
+                    backend.gelu(hb, hb2);
+                }
+            }
+            project(xb, hb, w.down(), w.bDown());
+            if (w.postFfnNorm() != null) backend.rmsNorm(xb, xb, w.postFfnNorm(), config.normEps());
             backend.add(x, xb);
         }
         s.table.setLength(start + n);
 
-        // classifier: logits = W_out · norm(x), for every row or only the last
+        // classifier: logits = W_out · norm(x) (soft-capped for Gemma 2), for every row or only the last
+        Tensor rows, logits;
         if (allLogits) {
             if (s.logitsAll == null) s.logitsAll = backend.allocate("logits", s.maxBatch, config.vocabSize());
-            Tensor logits = s.logitsAll.firstRows(n);
-            backend.rmsNorm(xb, x, weights.outputNorm(), config.rmsEps());
-            backend.matmul(logits, xb, weights.output());
-            return logits;
+            rows = xb;
+            logits = s.logitsAll.firstRows(n);
+            norm(rows, x, weights.outputNorm(), weights.outputNormBias());
+        } else {
+            rows = s.last;
+            logits = s.logitsOne;
+            backend.copyRows(rows, x, n - 1, 1);
+            norm(rows, rows, weights.outputNorm(), weights.outputNormBias());
         }
-        backend.copyRows(s.last, x, n - 1, 1);
-        backend.rmsNorm(s.last, s.last, weights.outputNorm(), config.rmsEps());
-        backend.matmul(s.logitsOne, s.last, weights.output());
-        return s.logitsOne;
+        backend.matmul(logits, rows, weights.output());
+        if (config.finalSoftcap() > 0) backend.softcap(logits, config.finalSoftcap());
+        return logits;
+    }
+
+    /** The architecture's norm: RMSNorm, or LayerNorm with its bias. */
+    private void norm(Tensor out, Tensor x, Tensor weight, Tensor bias) {
+        if (arch.norm() == Architecture.Norm.LAYER) backend.layerNorm(out, x, weight, bias, config.normEps());
+        else backend.rmsNorm(out, x, weight, config.normEps());
+    }
+
+    /** out = x · wᵀ (+ bias). */
+    private void project(Tensor out, Tensor x, Tensor w, Tensor bias) {
+        backend.matmul(out, x, w);
+        if (bias != null) backend.addBias(out, bias);
     }
 }

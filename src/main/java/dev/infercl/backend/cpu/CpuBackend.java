@@ -1,5 +1,6 @@
 package dev.infercl.backend.cpu;
 
+import dev.infercl.backend.AttentionSpec;
 import dev.infercl.backend.Backend;
 import dev.infercl.backend.Batch;
 import dev.infercl.backend.KvCache;
@@ -101,17 +102,62 @@ public final class CpuBackend implements Backend {
     }
 
     @Override
-    public void attention(Tensor out, Tensor q, Tensor k, Tensor v, KvCache cache, int layer, Batch batch, float scale) {
+    public void attention(Tensor out, Tensor q, Tensor k, Tensor v, KvCache cache, int layer, Batch batch, AttentionSpec spec) {
         CpuKvCache c = (CpuKvCache) cache;
         CpuTensor o = act(out), qt = act(q);
         int heads = qt.cols / c.layout.headDim();
         if (mode == Mode.REFERENCE) {
             Reference.attention(o.data, qt.data, act(k).data, act(v).data, c.k[layer], c.v[layer], c.layout,
-                    batch.table(), batch.positions(), heads, scale);
+                    batch.table(), batch.positions(), heads, spec);
         } else {
             CpuKernels.attention(pool, o.data, qt.data, act(k).data, act(v).data, c.k[layer], c.v[layer], c.layout,
-                    batch.table(), batch.positions(), heads, scale);
+                    batch.table(), batch.positions(), heads, spec);
         }
+    }
+
+    @Override
+    public void layerNorm(Tensor out, Tensor x, Tensor weight, Tensor bias, float eps) {
+        CpuTensor o = act(out), in = act(x);
+        Reference.layerNorm(o.data, in.data, ((CpuTensor) weight).floats(), ((CpuTensor) bias).floats(), in.rows, in.cols, eps);
+    }
+
+    @Override
+    public void addBias(Tensor x, Tensor bias) {
+        CpuTensor a = act(x);
+        Reference.addBias(a.data, ((CpuTensor) bias).floats(), a.rows);
+    }
+
+    @Override
+    public void geglu(Tensor out, Tensor gate, Tensor up) {
+        CpuTensor o = act(out);
+        Reference.geglu(o.data, act(gate).data, act(up).data, o.rows * o.cols);
+    }
+
+    @Override
+    public void gelu(Tensor out, Tensor x) {
+        CpuTensor o = act(out);
+        Reference.gelu(o.data, act(x).data, o.rows * o.cols);
+    }
+
+    @Override
+    public void scale(Tensor x, float s) {
+        CpuTensor a = act(x);
+        Reference.scale(a.data, s, a.rows * a.cols);
+    }
+
+    @Override
+    public void softcap(Tensor x, float cap) {
+        CpuTensor a = act(x);
+        Reference.softcap(a.data, cap, a.rows * a.cols);
+    }
+
+    @Override
+    public void copyColumns(Tensor dst, Tensor src, int from) {
+        CpuTensor d = act(dst), s = act(src);
+        if (from < 0 || from + d.cols > s.cols || d.rows > s.rows) {
+            throw new IllegalArgumentException("copyColumns: columns " + from + ".." + (from + d.cols) + " of " + s.cols);
+        }
+        Reference.copyColumns(d.data, d.cols, s.data, s.cols, from, d.rows);
     }
 
     @Override

@@ -1,5 +1,6 @@
 package dev.infercl.backend.cpu;
 
+import dev.infercl.backend.AttentionSpec;
 import dev.infercl.backend.BlockTable;
 import dev.infercl.backend.KvLayout;
 import dev.infercl.gguf.GgmlType;
@@ -29,7 +30,7 @@ final class CpuKernels {
     }
 
     static void attention(ForkJoinPool pool, float[] out, float[] q, float[] k, float[] v, float[] kCache, float[] vCache,
-                          KvLayout layout, BlockTable table, int[] positions, int heads, float scale) {
-        Reference.attention(out, q, k, v, kCache, vCache, layout, table, positions, heads, scale);
+                          KvLayout layout, BlockTable table, int[] positions, int heads, AttentionSpec spec) {
+        Reference.attention(out, q, k, v, kCache, vCache, layout, table, positions, heads, spec);
     }
 }

@@ -1,5 +1,6 @@
 package dev.infercl.backend.cpu;
 
+import dev.infercl.backend.AttentionSpec;
 import dev.infercl.backend.BlockTable;
 import dev.infercl.backend.KvLayout;
 import dev.infercl.backend.RopeSpec;
@@ -24,14 +25,69 @@ public final class Reference {
         }
     }
 
-    /** out[t] = x[t] / sqrt(mean(x[t]²) + eps) · w, for rows t in [0, n). */
+    /**
+     * out[g] = x[g] / sqrt(mean(x[g]²) + eps) · w for every group g of {@code w.length} consecutive values in
+     * the first n rows of width {@code width} (a group is a whole row, or one head when w is a head wide).
+     */
     public static void rmsNorm(float[] out, float[] x, float[] w, int n, int width, float eps) {
-        for (int t = 0; t < n; t++) {
+        int g = w.length;
+        for (int base = 0; base < n * width; base += g) {
             double ss = 0;
-            for (int i = 0; i < width; i++) ss += (double) x[t * width + i] * x[t * width + i];
-            float scale = (float) (1.0 / Math.sqrt(ss / width + eps));
-            for (int i = 0; i < width; i++) out[t * width + i] = x[t * width + i] * scale * w[i];
+            for (int i = 0; i < g; i++) ss += (double) x[base + i] * x[base + i];
+            float scale = (float) (1.0 / Math.sqrt(ss / g + eps));
+            for (int i = 0; i < g; i++) out[base + i] = x[base + i] * scale * w[i];
         }
+    }
+
+    /** out[t] = (x[t] − mean) / sqrt(variance + eps) · w + b over rows t in [0, n). */
+    public static void layerNorm(float[] out, float[] x, float[] w, float[] b, int n, int width, float eps) {
+        for (int t = 0; t < n; t++) {
+            int base = t * width;
+            double mean = 0;
+            for (int i = 0; i < width; i++) mean += x[base + i];
+            mean /= width;
+            double var = 0;
+            for (int i = 0; i < width; i++) var += (x[base + i] - mean) * (x[base + i] - mean);
+            float inv = (float) (1.0 / Math.sqrt(var / width + eps));
+            for (int i = 0; i < width; i++) out[base + i] = (float) (x[base + i] - mean) * inv * w[i] + b[i];
+        }
+    }
+
+    /** x[t] += b over rows t in [0, n). */
+    public static void addBias(float[] x, float[] b, int n) {
+        for (int t = 0; t < n; t++) {
+            for (int i = 0; i < b.length; i++) x[t * b.length + i] += b[i];
+        }
+    }
+
+    /** GELU, tanh approximation. */
+    public static float gelu(float x) {
+        return (float) (0.5 * x * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (x + 0.044715 * x * x * x))));
+    }
+
+    /** out = gelu(x) over {@code count} values. */
+    public static void gelu(float[] out, float[] x, int count) {
+        for (int i = 0; i < count; i++) out[i] = gelu(x[i]);
+    }
+
+    /** out = gelu(gate) ⊙ up over {@code count} values. */
+    public static void geglu(float[] out, float[] gate, float[] up, int count) {
+        for (int i = 0; i < count; i++) out[i] = gelu(gate[i]) * up[i];
+    }
+
+    /** x ·= s over {@code count} values. */
+    public static void scale(float[] x, float s, int count) {
+        for (int i = 0; i < count; i++) x[i] *= s;
+    }
+
+    /** x = cap · tanh(x / cap) over {@code count} values. */
+    public static void softcap(float[] x, float cap, int count) {
+        for (int i = 0; i < count; i++) x[i] = (float) (cap * Math.tanh(x[i] / cap));
+    }
+
+    /** dst[t] = src[t][from .. from + dstCols) for rows t in [0, n). */
+    public static void copyColumns(float[] dst, int dstCols, float[] src, int srcCols, int from, int n) {
+        for (int t = 0; t < n; t++) System.arraycopy(src, t * srcCols + from, dst, t * dstCols, dstCols);
     }
 
     /**
@@ -58,7 +114,7 @@ public final class Reference {
             for (int h = 0; h < width / hd; h++) {
                 int base = t * width + h * hd;
                 for (int i = 0; i < rd / 2; i++) {
-                    double theta = positions[t] * Math.pow(spec.base(), -2.0 * i / rd);
+                    double theta = positions[t] * spec.theta(i);
                     float c = (float) Math.cos(theta), s = (float) Math.sin(theta);
                     int a = spec.neox() ? base + i : base + 2 * i;
                     int b = spec.neox() ? base + i + rd / 2 : base + 2 * i + 1;
@@ -78,10 +134,11 @@ public final class Reference {
 
     /**
      * Writes k[t], v[t] at positions[t] of one layer's cache arrays (layout (block, kvHead, slot, headDim)),
-     * then out[t] = Σ_p softmax_p(q[t]·K[p] · scale) · V[p] over p in [0, positions[t]], per query head.
+     * then out[t] = Σ_p softmax_p(score(q[t], K[p])) · V[p] over the positions p the spec lets positions[t]
+     * see, score = q·k · scale, soft-capped when the spec says so; per query head.
      */
     public static void attention(float[] out, float[] q, float[] k, float[] v, float[] kCache, float[] vCache,
-                                 KvLayout layout, BlockTable table, int[] positions, int heads, float scale) {
+                                 KvLayout layout, BlockTable table, int[] positions, int heads, AttentionSpec spec) {
         int hd = layout.headDim(), kvHeads = layout.kvHeads();
         int n = positions.length;
         for (int t = 0; t < n; t++) {
@@ -94,27 +151,28 @@ public final class Reference {
         }
         int group = heads / kvHeads;
         for (int t = 0; t < n; t++) {
-            int len = positions[t] + 1;
+            int first = spec.firstVisible(positions[t]), len = positions[t] + 1;
             double[] scores = new double[len];
             for (int h = 0; h < heads; h++) {
                 int g = h / group;
                 int qo = t * heads * hd + h * hd;
                 double max = Double.NEGATIVE_INFINITY;
-                for (int p = 0; p < len; p++) {
+                for (int p = first; p < len; p++) {
                     int ko = cacheIndex(layout, table.slot(p), g);
                     double dot = 0;
                     for (int i = 0; i < hd; i++) dot += q[qo + i] * kCache[ko + i];
-                    scores[p] = dot * scale;
+                    scores[p] = dot * spec.scale();
+                    if (spec.softcap() > 0) scores[p] = spec.softcap() * Math.tanh(scores[p] / spec.softcap());
                     max = Math.max(max, scores[p]);
                 }
                 double sum = 0;
-                for (int p = 0; p < len; p++) {
+                for (int p = first; p < len; p++) {
                     scores[p] = Math.exp(scores[p] - max);
                     sum += scores[p];
                 }
                 for (int i = 0; i < hd; i++) {
                     double acc = 0;
-                    for (int p = 0; p < len; p++) acc += scores[p] * vCache[cacheIndex(layout, table.slot(p), g) + i];
+                    for (int p = first; p < len; p++) acc += scores[p] * vCache[cacheIndex(layout, table.slot(p), g) + i];
                     out[qo + i] = (float) (acc / sum);
                 }
             }

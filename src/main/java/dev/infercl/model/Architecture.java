@@ -1,0 +1,65 @@
+package dev.infercl.model;
+
+import java.util.Map;
+
+/**
+ * What distinguishes one transformer family from another, as data read by the one {@link Transformer}:
+ * which norm, which tensors are fused, which carry biases, which activation, which extra norms, how
+ * positions enter. Adding an architecture means adding an entry here (and any genuinely new op), never a
+ * new forward pass.
+ *
+ * @param name             GGUF {@code general.architecture}
+ * @param norm             RMSNorm or LayerNorm (with bias) before attention, FFN and output
+ * @param fusedQkv         one {@code attn_qkv} matrix whose output rows are Q, K, V
+ * @param qkNorm           per-head RMSNorm of Q and K ({@code attn_q_norm}, {@code attn_k_norm}) before RoPE
+ * @param ffn              feed-forward kind
+ * @param postNorms        extra RMSNorms of the attention and FFN outputs before the residual add (Gemma 2)
+ * @param scaleEmbedding   multiply token embeddings by √dim (Gemma)
+ * @param learnedPositions add {@code position_embd} rows (GPT-2) instead of rotating Q and K
+ * @param rope             RoPE pairing: adjacent (2i, 2i+1), NEOX halves (i, i + d/2), or none
+ * @param sliding          which layers attend through a sliding window of {@code attention.sliding_window}
+ *                         positions (when the file sets one)
+ *
+ * <p>The output classifier is {@code output.weight}, or the embedding table when the file has none (tied).
+ */
+public record Architecture(String name, Norm norm, boolean fusedQkv, boolean qkNorm, Ffn ffn, boolean postNorms,
+                           boolean scaleEmbedding, boolean learnedPositions, Rope rope, Sliding sliding) {
+
+    public enum Norm { RMS, LAYER }
+
+    /** SWIGLU: silu(gate)·up; SWIGLU_FUSED: one ffn_up of 2·ffn rows, gate first; GEGLU: gelu(gate)·up; GELU: gelu(up) (no gate). */
+    public enum Ffn { SWIGLU, SWIGLU_FUSED, GEGLU, GELU }
+
+    public enum Rope { NORMAL, NEOX, NONE }
+
+    /** NONE: full causal attention everywhere; ALL: every layer slides; EVEN_LAYERS: layers 0, 2, 4… slide (Gemma 2). */
+    public enum Sliding { NONE, ALL, EVEN_LAYERS }
+
+    /** Whether layer {@code l} uses the sliding window. */
+    public boolean slides(int l) {
+        return sliding == Sliding.ALL || (sliding == Sliding.EVEN_LAYERS && l % 2 == 0);
+    }
+
+    private static final Map<String, Architecture> KNOWN = Map.of(
+            "llama", new Architecture("llama", Norm.RMS, false, false, Ffn.SWIGLU, false, false, false, Rope.NORMAL, Sliding.NONE),
+            "qwen2", new Architecture("qwen2", Norm.RMS, false, false, Ffn.SWIGLU, false, false, false, Rope.NEOX, Sliding.NONE),
+            "qwen3", new Architecture("qwen3", Norm.RMS, false, true, Ffn.SWIGLU, false, false, false, Rope.NEOX, Sliding.NONE),
+            "phi3", new Architecture("phi3", Norm.RMS, true, false, Ffn.SWIGLU_FUSED, false, false, false, Rope.NEOX, Sliding.ALL),
+            "gemma2", new Architecture("gemma2", Norm.RMS, false, false, Ffn.GEGLU, true, true, false, Rope.NEOX, Sliding.EVEN_LAYERS),
+            "gpt2", new Architecture("gpt2", Norm.LAYER, true, false, Ffn.GELU, false, false, true, Rope.NONE, Sliding.NONE));
+
+    /** The description of a known architecture name, or null. */
+    public static Architecture of(String name) {
+        return KNOWN.get(name);
+    }
+
+    /** The description of a GGUF architecture name; {@link UnsupportedModelException} naming the file for others. */
+    public static Architecture of(String name, String file) throws UnsupportedModelException {
+        Architecture a = KNOWN.get(name);
+        if (a == null) {
+            throw new UnsupportedModelException(file + ": architecture '" + name + "' is not supported (supported: "
+                    + String.join(", ", new java.util.TreeSet<>(KNOWN.keySet())) + ")");
+        }
+        return a;
+    }
+}
