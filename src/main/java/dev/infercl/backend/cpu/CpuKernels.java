@@ -1,13 +1,15 @@
 package dev.infercl.backend.cpu;
 
+import static jdk.incubator.vector.VectorOperators.ADD;
+
 import dev.infercl.backend.BlockTable;
 import dev.infercl.backend.KvLayout;
 import dev.infercl.backend.RopeSpec;
 import dev.infercl.gguf.GgmlType;
 import dev.infercl.tensor.Dequant;
 import java.lang.foreign.MemorySegment;
-import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
+import java.util.Arrays;
 import java.util.concurrent.ForkJoinPool;
 import java.util.function.IntConsumer;
 import java.util.stream.IntStream;
@@ -44,235 +46,313 @@ final class CpuKernels {
     private static final VectorSpecies<Byte> B = VectorSpecies.of(byte.class, VectorShape.forBitSize(Math.max(64, L * 8)));
     private static final int PARTS = B.length() / L;
 
-    /** Tokens sharing one decode of a weight row: each weight vector is decoded once, then used TILE times. */
+    /**
+     * The register tile of a prefill: 2 weight rows × TILE tokens, eight accumulators. Each decoded weight
+     * vector feeds four multiply-adds and each x vector two, so every weight byte is decoded once per four
+     * tokens and the loads per multiply-add are well under one (one row × four tokens needs 1.25).
+     */
     private static final int TILE = 4;
+
+    /**
+     * Columns per pass of a tile: its four x rows (TILE·K_BLOCK floats, 16 KiB) stay in L1 while they meet every
+     * weight row of the chunk. Without it a long row (5632 columns: 88 KiB for four tokens) streams x from L2
+     * for every weight row, and that, not the decoding, bounds prefill. A multiple of 32 (the block types).
+     */
+    private static final int K_BLOCK = 1024;
 
     // ---------------------------------------------------------------------------------------------- matmul
 
     /**
-     * out[t][o] = Σ_i x[t][i]·W[o][i]. Output rows are split into chunks across the pool; within a chunk each
-     * weight row is decoded once per tile of {@link #TILE} tokens (prefill), or once for a single token (decode).
+     * out[t][o] = Σ_i x[t][i]·W[o][i]. Output rows are split into chunks across the pool. Within a chunk, full
+     * tiles of tokens go through the 2×4 register tile, {@link #K_BLOCK} columns at a time, adding partial sums
+     * into out; the remaining tokens (all of them in decode) go through a single-token GEMV per row.
      */
     static void matmul(ForkJoinPool pool, float[] out, float[] x, int n, int in, MemorySegment w, GgmlType type, int outRows) {
         long rowBytes = type.byteSize(in);
         // ~8 chunks per thread balance uneven progress; chunks of a few rows at least keep the overhead small.
-        int chunk = Math.max(Math.max(1, 4096 / Math.max(1, in * n)), outRows / (pool.getParallelism() * 8));
+        int chunk = Math.max(Math.max(2, 4096 / Math.max(1, in * n)), outRows / (pool.getParallelism() * 8));
         int chunks = (outRows + chunk - 1) / chunk;
         parallelFor(pool, chunks, c -> {
-            for (int o = c * chunk; o < Math.min(outRows, (c + 1) * chunk); o++) {
-                long row = o * rowBytes;
-                for (int t0 = 0; t0 < n; t0 += TILE) {
-                    int tn = Math.min(TILE, n - t0);
-                    switch (type) {
-                        case F32 -> rowF32(w, row, x, in, t0, tn, out, o, outRows);
-                        case F16 -> rowF16(w, row, x, in, t0, tn, out, o, outRows);
-                        case BF16 -> rowBf16(w, row, x, in, t0, tn, out, o, outRows);
-                        case Q8_0 -> rowQ8_0(w, row, x, in, t0, tn, out, o, outRows);
-                        case Q4_0 -> rowQ4_0(w, row, x, in, t0, tn, out, o, outRows);
-                        default -> throw new IllegalArgumentException("matmul: no kernel for " + type);
+            int o0 = c * chunk, o1 = Math.min(outRows, o0 + chunk);
+            int t0 = 0;
+            for (; t0 + TILE <= n; t0 += TILE) {
+                for (int t = t0; t < t0 + TILE; t++) Arrays.fill(out, t * outRows + o0, t * outRows + o1, 0f);
+                for (int k0 = 0; k0 < in; k0 += K_BLOCK) {
+                    int k1 = Math.min(in, k0 + K_BLOCK);
+                    for (int o = o0; o < o1; o += 2) {
+                        // an odd last row is paired with itself; tile methods drop the duplicate (ob == oa)
+                        int ob = Math.min(o + 1, o1 - 1);
+                        var tile = new Tile(out, outRows, o, ob, x, in, t0, k0, k1);
+                        switch (type) {
+                            case F32 -> tileF32(w, o * rowBytes, ob * rowBytes, tile);
+                            case F16 -> tileF16(w, o * rowBytes, ob * rowBytes, tile);
+                            case BF16 -> tileBf16(w, o * rowBytes, ob * rowBytes, tile);
+                            case Q8_0 -> tileQ8_0(w, o * rowBytes, ob * rowBytes, tile);
+                            case Q4_0 -> tileQ4_0(w, o * rowBytes, ob * rowBytes, tile);
+                            default -> throw new IllegalArgumentException("matmul: no kernel for " + type);
+                        }
                     }
+                }
+            }
+            for (int t = t0; t < n; t++) {
+                for (int o = o0; o < o1; o++) {
+                    long row = o * rowBytes;
+                    out[t * outRows + o] = switch (type) {
+                        case F32 -> dotF32(w, row, x, t * in, in);
+                        case F16 -> dotF16(w, row, x, t * in, in);
+                        case BF16 -> dotBf16(w, row, x, t * in, in);
+                        case Q8_0 -> dotQ8_0(w, row, x, t * in, in);
+                        case Q4_0 -> dotQ4_0(w, row, x, t * in, in);
+                        default -> throw new IllegalArgumentException("matmul: no kernel for " + type);
+                    };
                 }
             }
         });
     }
 
-    // Each row method computes out[t][o] for tokens t0..t0+tn−1 against weight row o at byte offset `row`.
-    // A full tile runs four accumulators over one pass of the row; a partial tile (the last tokens of a
-    // prefill, or decode) runs one token at a time, so a single-token GEMV does no wasted multiply-adds.
+    /**
+     * Where a tile's sums go: tokens t0..t0+TILE−1 (x rows of {@code in} floats) against weight rows oa and ob
+     * over columns [k0, k1); ob == oa marks an odd last row whose second result is dropped. A small value that
+     * escape analysis keeps off the heap; it only carries arguments and does the bookkeeping outside the loops.
+     */
+    private record Tile(float[] out, int outRows, int oa, int ob, float[] x, int in, int t0, int k0, int k1) {
+        int xRow(int k) { return (t0 + k) * in; }
 
-    private static void rowF32(MemorySegment w, long row, float[] x, int in, int t0, int tn, float[] out, int o, int outRows) {
-        int vecEnd = in - in % L;
-        if (tn == TILE) {
-            int x0 = t0 * in, x1 = x0 + in, x2 = x1 + in, x3 = x2 + in;
-            var a0 = FloatVector.zero(F); var a1 = a0; var a2 = a0; var a3 = a0;
-            for (int i = 0; i < vecEnd; i += L) {
-                var wv = FloatVector.fromMemorySegment(F, w, row + i * 4L, LE);
-                a0 = wv.fma(FloatVector.fromArray(F, x, x0 + i), a0);
-                a1 = wv.fma(FloatVector.fromArray(F, x, x1 + i), a1);
-                a2 = wv.fma(FloatVector.fromArray(F, x, x2 + i), a2);
-                a3 = wv.fma(FloatVector.fromArray(F, x, x3 + i), a3);
-            }
-            store4(out, o, outRows, t0, a0, a1, a2, a3);
-        } else {
-            for (int t = t0; t < t0 + tn; t++) {
-                int xt = t * in;
-                var a = FloatVector.zero(F);
-                for (int i = 0; i < vecEnd; i += L) {
-                    a = FloatVector.fromMemorySegment(F, w, row + i * 4L, LE).fma(FloatVector.fromArray(F, x, xt + i), a);
-                }
-                out[t * outRows + o] = a.reduceLanes(VectorOperators.ADD);
+        /** End of the columns that fill whole vectors; the rest go through {@link #addColumn}. */
+        int vecEnd() { return k1 - (k1 - k0) % L; }
+
+        /**
+         * Adds the lane sums of the tile's accumulators (row oa: a0..a3, row ob: b0..b3, one per token). Floats,
+         * not vectors: a vector passed to a call the JIT does not inline is boxed on the heap, and the tile
+         * methods are too large for this to be inlined into them.
+         */
+        void add(float a0, float a1, float a2, float a3, float b0, float b1, float b2, float b3) {
+            add(oa, a0, a1, a2, a3);
+            if (ob != oa) add(ob, b0, b1, b2, b3);
+        }
+
+        private void add(int o, float s0, float s1, float s2, float s3) {
+            out[t0 * outRows + o] += s0;
+            out[(t0 + 1) * outRows + o] += s1;
+            out[(t0 + 2) * outRows + o] += s2;
+            out[(t0 + 3) * outRows + o] += s3;
+        }
+
+        /** Column i past the last whole vector, with weights wa (row oa) and wb (row ob), scalar. */
+        void addColumn(int i, float wa, float wb) {
+            for (int t = t0; t < t0 + TILE; t++) {
+                out[t * outRows + oa] += x[t * in + i] * wa;
+                if (ob != oa) out[t * outRows + ob] += x[t * in + i] * wb;
             }
         }
-        for (int i = vecEnd; i < in; i++) tail(out, o, outRows, x, in, t0, tn, i, w.get(Dequant.F32, row + i * 4L));
     }
 
-    private static void rowF16(MemorySegment w, long row, float[] x, int in, int t0, int tn, float[] out, int o, int outRows) {
-        int vecEnd = in - in % L;
-        if (tn == TILE) {
-            int x0 = t0 * in, x1 = x0 + in, x2 = x1 + in, x3 = x2 + in;
-            var a0 = FloatVector.zero(F); var a1 = a0; var a2 = a0; var a3 = a0;
-            for (int i = 0; i < vecEnd; i += L) {
-                var wv = halfToFloat(ShortVector.fromMemorySegment(S, w, row + i * 2L, LE));
-                a0 = wv.fma(FloatVector.fromArray(F, x, x0 + i), a0);
-                a1 = wv.fma(FloatVector.fromArray(F, x, x1 + i), a1);
-                a2 = wv.fma(FloatVector.fromArray(F, x, x2 + i), a2);
-                a3 = wv.fma(FloatVector.fromArray(F, x, x3 + i), a3);
-            }
-            store4(out, o, outRows, t0, a0, a1, a2, a3);
-        } else {
-            for (int t = t0; t < t0 + tn; t++) {
-                int xt = t * in;
-                var a = FloatVector.zero(F);
-                for (int i = 0; i < vecEnd; i += L) {
-                    var wv = halfToFloat(ShortVector.fromMemorySegment(S, w, row + i * 2L, LE));
-                    a = wv.fma(FloatVector.fromArray(F, x, xt + i), a);
-                }
-                out[t * outRows + o] = a.reduceLanes(VectorOperators.ADD);
-            }
+    // The tile methods, one per weight type, share one shape: per vector of columns, decode one vector of each
+    // weight row, load one vector of each of the four x rows, and do the eight multiply-adds. rowA and rowB are
+    // the byte offsets of rows oa and ob.
+
+    private static void tileF32(MemorySegment w, long rowA, long rowB, Tile tl) {
+        float[] x = tl.x();
+        int x0 = tl.xRow(0), x1 = tl.xRow(1), x2 = tl.xRow(2), x3 = tl.xRow(3), end = tl.vecEnd();
+        var a0 = FloatVector.zero(F); var a1 = a0; var a2 = a0; var a3 = a0;
+        var b0 = a0; var b1 = a0; var b2 = a0; var b3 = a0;
+        for (int i = tl.k0(); i < end; i += L) {
+            var wa = FloatVector.fromMemorySegment(F, w, rowA + i * 4L, LE);
+            var wb = FloatVector.fromMemorySegment(F, w, rowB + i * 4L, LE);
+            var v0 = FloatVector.fromArray(F, x, x0 + i); var v1 = FloatVector.fromArray(F, x, x1 + i);
+            var v2 = FloatVector.fromArray(F, x, x2 + i); var v3 = FloatVector.fromArray(F, x, x3 + i);
+            a0 = wa.fma(v0, a0); a1 = wa.fma(v1, a1); a2 = wa.fma(v2, a2); a3 = wa.fma(v3, a3);
+            b0 = wb.fma(v0, b0); b1 = wb.fma(v1, b1); b2 = wb.fma(v2, b2); b3 = wb.fma(v3, b3);
         }
-        for (int i = vecEnd; i < in; i++) tail(out, o, outRows, x, in, t0, tn, i, Dequant.f16(w.get(Dequant.I16, row + i * 2L)));
+        tl.add(a0.reduceLanes(ADD), a1.reduceLanes(ADD), a2.reduceLanes(ADD), a3.reduceLanes(ADD),
+                b0.reduceLanes(ADD), b1.reduceLanes(ADD), b2.reduceLanes(ADD), b3.reduceLanes(ADD));
+        for (int i = end; i < tl.k1(); i++) tl.addColumn(i, w.get(Dequant.F32, rowA + i * 4L), w.get(Dequant.F32, rowB + i * 4L));
     }
 
-    private static void rowBf16(MemorySegment w, long row, float[] x, int in, int t0, int tn, float[] out, int o, int outRows) {
-        int vecEnd = in - in % L;
-        if (tn == TILE) {
-            int x0 = t0 * in, x1 = x0 + in, x2 = x1 + in, x3 = x2 + in;
-            var a0 = FloatVector.zero(F); var a1 = a0; var a2 = a0; var a3 = a0;
-            for (int i = 0; i < vecEnd; i += L) {
-                var wv = bf16ToFloat(ShortVector.fromMemorySegment(S, w, row + i * 2L, LE));
-                a0 = wv.fma(FloatVector.fromArray(F, x, x0 + i), a0);
-                a1 = wv.fma(FloatVector.fromArray(F, x, x1 + i), a1);
-                a2 = wv.fma(FloatVector.fromArray(F, x, x2 + i), a2);
-                a3 = wv.fma(FloatVector.fromArray(F, x, x3 + i), a3);
-            }
-            store4(out, o, outRows, t0, a0, a1, a2, a3);
-        } else {
-            for (int t = t0; t < t0 + tn; t++) {
-                int xt = t * in;
-                var a = FloatVector.zero(F);
-                for (int i = 0; i < vecEnd; i += L) {
-                    var wv = bf16ToFloat(ShortVector.fromMemorySegment(S, w, row + i * 2L, LE));
-                    a = wv.fma(FloatVector.fromArray(F, x, xt + i), a);
-                }
-                out[t * outRows + o] = a.reduceLanes(VectorOperators.ADD);
-            }
+    private static void tileF16(MemorySegment w, long rowA, long rowB, Tile tl) {
+        float[] x = tl.x();
+        int x0 = tl.xRow(0), x1 = tl.xRow(1), x2 = tl.xRow(2), x3 = tl.xRow(3), end = tl.vecEnd();
+        var a0 = FloatVector.zero(F); var a1 = a0; var a2 = a0; var a3 = a0;
+        var b0 = a0; var b1 = a0; var b2 = a0; var b3 = a0;
+        for (int i = tl.k0(); i < end; i += L) {
+            var wa = halfToFloat(ShortVector.fromMemorySegment(S, w, rowA + i * 2L, LE));
+            var wb = halfToFloat(ShortVector.fromMemorySegment(S, w, rowB + i * 2L, LE));
+            var v0 = FloatVector.fromArray(F, x, x0 + i); var v1 = FloatVector.fromArray(F, x, x1 + i);
+            var v2 = FloatVector.fromArray(F, x, x2 + i); var v3 = FloatVector.fromArray(F, x, x3 + i);
+            a0 = wa.fma(v0, a0); a1 = wa.fma(v1, a1); a2 = wa.fma(v2, a2); a3 = wa.fma(v3, a3);
+            b0 = wb.fma(v0, b0); b1 = wb.fma(v1, b1); b2 = wb.fma(v2, b2); b3 = wb.fma(v3, b3);
         }
-        for (int i = vecEnd; i < in; i++) tail(out, o, outRows, x, in, t0, tn, i, Dequant.bf16(w.get(Dequant.I16, row + i * 2L)));
+        tl.add(a0.reduceLanes(ADD), a1.reduceLanes(ADD), a2.reduceLanes(ADD), a3.reduceLanes(ADD),
+                b0.reduceLanes(ADD), b1.reduceLanes(ADD), b2.reduceLanes(ADD), b3.reduceLanes(ADD));
+        for (int i = end; i < tl.k1(); i++) {
+            tl.addColumn(i, Dequant.f16(w.get(Dequant.I16, rowA + i * 2L)), Dequant.f16(w.get(Dequant.I16, rowB + i * 2L)));
+        }
+    }
+
+    private static void tileBf16(MemorySegment w, long rowA, long rowB, Tile tl) {
+        float[] x = tl.x();
+        int x0 = tl.xRow(0), x1 = tl.xRow(1), x2 = tl.xRow(2), x3 = tl.xRow(3), end = tl.vecEnd();
+        var a0 = FloatVector.zero(F); var a1 = a0; var a2 = a0; var a3 = a0;
+        var b0 = a0; var b1 = a0; var b2 = a0; var b3 = a0;
+        for (int i = tl.k0(); i < end; i += L) {
+            var wa = bf16ToFloat(ShortVector.fromMemorySegment(S, w, rowA + i * 2L, LE));
+            var wb = bf16ToFloat(ShortVector.fromMemorySegment(S, w, rowB + i * 2L, LE));
+            var v0 = FloatVector.fromArray(F, x, x0 + i); var v1 = FloatVector.fromArray(F, x, x1 + i);
+            var v2 = FloatVector.fromArray(F, x, x2 + i); var v3 = FloatVector.fromArray(F, x, x3 + i);
+            a0 = wa.fma(v0, a0); a1 = wa.fma(v1, a1); a2 = wa.fma(v2, a2); a3 = wa.fma(v3, a3);
+            b0 = wb.fma(v0, b0); b1 = wb.fma(v1, b1); b2 = wb.fma(v2, b2); b3 = wb.fma(v3, b3);
+        }
+        tl.add(a0.reduceLanes(ADD), a1.reduceLanes(ADD), a2.reduceLanes(ADD), a3.reduceLanes(ADD),
+                b0.reduceLanes(ADD), b1.reduceLanes(ADD), b2.reduceLanes(ADD), b3.reduceLanes(ADD));
+        for (int i = end; i < tl.k1(); i++) {
+            tl.addColumn(i, Dequant.bf16(w.get(Dequant.I16, rowA + i * 2L)), Dequant.bf16(w.get(Dequant.I16, rowB + i * 2L)));
+        }
     }
 
     /**
      * Q8_0: each 34-byte block is an f16 scale d and 32 int8 q. The int8 lanes are widened to floats and scaled
-     * by d once (w = q·d, exactly as the reference decodes them), then shared by the tile's tokens.
+     * by d once (w = q·d, as the reference decodes them), then shared by the four tokens.
      */
-    private static void rowQ8_0(MemorySegment w, long row, float[] x, int in, int t0, int tn, float[] out, int o, int outRows) {
-        int blocks = in / 32;
-        if (tn == TILE) {
-            int x0 = t0 * in, x1 = x0 + in, x2 = x1 + in, x3 = x2 + in;
-            var a0 = FloatVector.zero(F); var a1 = a0; var a2 = a0; var a3 = a0;
-            for (int b = 0; b < blocks; b++) {
-                long base = row + b * 34L;
-                float d = Dequant.f16(w.get(Dequant.I16, base));
-                for (int j = 0; j < 32; j += B.length()) {
-                    var q = ByteVector.fromMemorySegment(B, w, base + 2 + j, LE);
-                    for (int p = 0; p < PARTS; p++) {
-                        var wv = ((FloatVector) q.convertShape(VectorOperators.B2F, F, p)).mul(d);
-                        int i = b * 32 + j + p * L;
-                        a0 = wv.fma(FloatVector.fromArray(F, x, x0 + i), a0);
-                        a1 = wv.fma(FloatVector.fromArray(F, x, x1 + i), a1);
-                        a2 = wv.fma(FloatVector.fromArray(F, x, x2 + i), a2);
-                        a3 = wv.fma(FloatVector.fromArray(F, x, x3 + i), a3);
-                    }
+    private static void tileQ8_0(MemorySegment w, long rowA, long rowB, Tile tl) {
+        float[] x = tl.x();
+        int x0 = tl.xRow(0), x1 = tl.xRow(1), x2 = tl.xRow(2), x3 = tl.xRow(3);
+        var a0 = FloatVector.zero(F); var a1 = a0; var a2 = a0; var a3 = a0;
+        var b0 = a0; var b1 = a0; var b2 = a0; var b3 = a0;
+        for (int blk = tl.k0() / 32; blk < tl.k1() / 32; blk++) {
+            long baseA = rowA + blk * 34L, baseB = rowB + blk * 34L;
+            float da = Dequant.f16(w.get(Dequant.I16, baseA)), db = Dequant.f16(w.get(Dequant.I16, baseB));
+            for (int j = 0; j < 32; j += B.length()) {
+                var qa = ByteVector.fromMemorySegment(B, w, baseA + 2 + j, LE);
+                var qb = ByteVector.fromMemorySegment(B, w, baseB + 2 + j, LE);
+                for (int p = 0; p < PARTS; p++) {
+                    var wa = int8ToFloat(qa, p).mul(da);
+                    var wb = int8ToFloat(qb, p).mul(db);
+                    int i = blk * 32 + j + p * L;
+                    var v0 = FloatVector.fromArray(F, x, x0 + i); var v1 = FloatVector.fromArray(F, x, x1 + i);
+                    var v2 = FloatVector.fromArray(F, x, x2 + i); var v3 = FloatVector.fromArray(F, x, x3 + i);
+                    a0 = wa.fma(v0, a0); a1 = wa.fma(v1, a1); a2 = wa.fma(v2, a2); a3 = wa.fma(v3, a3);
+                    b0 = wb.fma(v0, b0); b1 = wb.fma(v1, b1); b2 = wb.fma(v2, b2); b3 = wb.fma(v3, b3);
                 }
             }
-            store4(out, o, outRows, t0, a0, a1, a2, a3);
-            return;
         }
-        for (int t = t0; t < t0 + tn; t++) {
-            int xt = t * in;
-            var a = FloatVector.zero(F);
-            for (int b = 0; b < blocks; b++) {
-                long base = row + b * 34L;
-                float d = Dequant.f16(w.get(Dequant.I16, base));
-                // one token: sum q·x over the block, then scale the block sum by d (one multiply per block)
-                var s = FloatVector.zero(F);
-                for (int j = 0; j < 32; j += B.length()) {
-                    var q = ByteVector.fromMemorySegment(B, w, base + 2 + j, LE);
-                    for (int p = 0; p < PARTS; p++) {
-                        var wv = (FloatVector) q.convertShape(VectorOperators.B2F, F, p);
-                        s = wv.fma(FloatVector.fromArray(F, x, xt + b * 32 + j + p * L), s);
-                    }
-                }
-                a = s.fma(FloatVector.broadcast(F, d), a);
-            }
-            out[t * outRows + o] = a.reduceLanes(VectorOperators.ADD);
-        }
+        tl.add(a0.reduceLanes(ADD), a1.reduceLanes(ADD), a2.reduceLanes(ADD), a3.reduceLanes(ADD),
+                b0.reduceLanes(ADD), b1.reduceLanes(ADD), b2.reduceLanes(ADD), b3.reduceLanes(ADD));
     }
 
     /**
      * Q4_0: each 18-byte block is an f16 scale d and 16 bytes; byte j holds value j in its low nibble and value
-     * j+16 in its high nibble, each (nibble − 8)·d. One byte load yields both halves of the block.
+     * j+16 in its high nibble, each (nibble − 8)·d. One byte load yields values of both halves of the block.
      */
-    private static void rowQ4_0(MemorySegment w, long row, float[] x, int in, int t0, int tn, float[] out, int o, int outRows) {
-        int blocks = in / 32;
-        int step = Math.min(16, B.length());  // bytes per load (B is never wider than the 16 bytes of a block here)
-        if (tn == TILE) {
-            int x0 = t0 * in, x1 = x0 + in, x2 = x1 + in, x3 = x2 + in;
-            var a0 = FloatVector.zero(F); var a1 = a0; var a2 = a0; var a3 = a0;
-            for (int b = 0; b < blocks; b++) {
-                long base = row + b * 18L;
-                float d = Dequant.f16(w.get(Dequant.I16, base));
-                for (int j = 0; j < 16; j += step) {
-                    var q = ByteVector.fromMemorySegment(B, w, base + 2 + j, LE);
-                    for (int p = 0; p < 2 * PARTS; p++) {
-                        // parts 0..PARTS−1: low nibbles, values j..; the rest: high nibbles, values j+16..
-                        // (the shift picks the nibble, so no vector is chosen by a branch: that would box it)
-                        int high = p / PARTS;
-                        var nibbles = q.lanewise(VectorOperators.LSHR, 4 * high).and((byte) 0x0f).sub((byte) 8);
-                        var wv = ((FloatVector) nibbles.convertShape(VectorOperators.B2F, F, p % PARTS)).mul(d);
-                        int i = b * 32 + j + 16 * high + (p % PARTS) * L;
-                        a0 = wv.fma(FloatVector.fromArray(F, x, x0 + i), a0);
-                        a1 = wv.fma(FloatVector.fromArray(F, x, x1 + i), a1);
-                        a2 = wv.fma(FloatVector.fromArray(F, x, x2 + i), a2);
-                        a3 = wv.fma(FloatVector.fromArray(F, x, x3 + i), a3);
-                    }
+    private static void tileQ4_0(MemorySegment w, long rowA, long rowB, Tile tl) {
+        float[] x = tl.x();
+        int x0 = tl.xRow(0), x1 = tl.xRow(1), x2 = tl.xRow(2), x3 = tl.xRow(3);
+        var a0 = FloatVector.zero(F); var a1 = a0; var a2 = a0; var a3 = a0;
+        var b0 = a0; var b1 = a0; var b2 = a0; var b3 = a0;
+        for (int blk = tl.k0() / 32; blk < tl.k1() / 32; blk++) {
+            long baseA = rowA + blk * 18L, baseB = rowB + blk * 18L;
+            float da = Dequant.f16(w.get(Dequant.I16, baseA)), db = Dequant.f16(w.get(Dequant.I16, baseB));
+            for (int j = 0; j < 16; j += B.length()) {
+                var qa = ByteVector.fromMemorySegment(B, w, baseA + 2 + j, LE);
+                var qb = ByteVector.fromMemorySegment(B, w, baseB + 2 + j, LE);
+                for (int p = 0; p < 2 * PARTS; p++) {
+                    var wa = nibblesToFloat(qa, p).mul(da);
+                    var wb = nibblesToFloat(qb, p).mul(db);
+                    int i = blk * 32 + nibbleColumn(j, p);
+                    var v0 = FloatVector.fromArray(F, x, x0 + i); var v1 = FloatVector.fromArray(F, x, x1 + i);
+                    var v2 = FloatVector.fromArray(F, x, x2 + i); var v3 = FloatVector.fromArray(F, x, x3 + i);
+                    a0 = wa.fma(v0, a0); a1 = wa.fma(v1, a1); a2 = wa.fma(v2, a2); a3 = wa.fma(v3, a3);
+                    b0 = wb.fma(v0, b0); b1 = wb.fma(v1, b1); b2 = wb.fma(v2, b2); b3 = wb.fma(v3, b3);
                 }
             }
-            store4(out, o, outRows, t0, a0, a1, a2, a3);
-            return;
         }
-        for (int t = t0; t < t0 + tn; t++) {
-            int xt = t * in;
-            var a = FloatVector.zero(F);
-            for (int b = 0; b < blocks; b++) {
-                long base = row + b * 18L;
-                float d = Dequant.f16(w.get(Dequant.I16, base));
-                var s = FloatVector.zero(F);
-                for (int j = 0; j < 16; j += step) {
-                    var q = ByteVector.fromMemorySegment(B, w, base + 2 + j, LE);
-                    var lo = q.and((byte) 0x0f).sub((byte) 8);
-                    var hi = q.lanewise(VectorOperators.LSHR, 4).sub((byte) 8);
-                    for (int p = 0; p < PARTS; p++) {
-                        int i = xt + b * 32 + j + p * L;
-                        s = ((FloatVector) lo.convertShape(VectorOperators.B2F, F, p)).fma(FloatVector.fromArray(F, x, i), s);
-                        s = ((FloatVector) hi.convertShape(VectorOperators.B2F, F, p)).fma(FloatVector.fromArray(F, x, i + 16), s);
-                    }
-                }
-                a = s.fma(FloatVector.broadcast(F, d), a);
+        tl.add(a0.reduceLanes(ADD), a1.reduceLanes(ADD), a2.reduceLanes(ADD), a3.reduceLanes(ADD),
+                b0.reduceLanes(ADD), b1.reduceLanes(ADD), b2.reduceLanes(ADD), b3.reduceLanes(ADD));
+    }
+
+    // The single-token GEMV, one per weight type: Σ_i x[xo+i]·W_row[i] over the whole row (decode, and the
+    // tokens of a prefill that do not fill a tile). One x row fits L1, so no column blocking is needed.
+
+    private static float dotF32(MemorySegment w, long row, float[] x, int xo, int in) {
+        int end = in - in % L;
+        var a = FloatVector.zero(F);
+        for (int i = 0; i < end; i += L) a = FloatVector.fromMemorySegment(F, w, row + i * 4L, LE).fma(FloatVector.fromArray(F, x, xo + i), a);
+        float s = a.reduceLanes(ADD);
+        for (int i = end; i < in; i++) s += x[xo + i] * w.get(Dequant.F32, row + i * 4L);
+        return s;
+    }
+
+    private static float dotF16(MemorySegment w, long row, float[] x, int xo, int in) {
+        int end = in - in % L;
+        var a = FloatVector.zero(F);
+        for (int i = 0; i < end; i += L) {
+            a = halfToFloat(ShortVector.fromMemorySegment(S, w, row + i * 2L, LE)).fma(FloatVector.fromArray(F, x, xo + i), a);
+        }
+        float s = a.reduceLanes(ADD);
+        for (int i = end; i < in; i++) s += x[xo + i] * Dequant.f16(w.get(Dequant.I16, row + i * 2L));
+        return s;
+    }
+
+    private static float dotBf16(MemorySegment w, long row, float[] x, int xo, int in) {
+        int end = in - in % L;
+        var a = FloatVector.zero(F);
+        for (int i = 0; i < end; i += L) {
+            a = bf16ToFloat(ShortVector.fromMemorySegment(S, w, row + i * 2L, LE)).fma(FloatVector.fromArray(F, x, xo + i), a);
+        }
+        float s = a.reduceLanes(ADD);
+        for (int i = end; i < in; i++) s += x[xo + i] * Dequant.bf16(w.get(Dequant.I16, row + i * 2L));
+        return s;
+    }
+
+    /** One token: Σ q·x per block first, then the block sum times d (one multiply per block, not per vector). */
+    private static float dotQ8_0(MemorySegment w, long row, float[] x, int xo, int in) {
+        var a = FloatVector.zero(F);
+        for (int blk = 0; blk < in / 32; blk++) {
+            long base = row + blk * 34L;
+            var s = FloatVector.zero(F);
+            for (int j = 0; j < 32; j += B.length()) {
+                var q = ByteVector.fromMemorySegment(B, w, base + 2 + j, LE);
+                for (int p = 0; p < PARTS; p++) s = int8ToFloat(q, p).fma(FloatVector.fromArray(F, x, xo + blk * 32 + j + p * L), s);
             }
-            out[t * outRows + o] = a.reduceLanes(VectorOperators.ADD);
+            a = s.fma(FloatVector.broadcast(F, Dequant.f16(w.get(Dequant.I16, base))), a);
         }
+        return a.reduceLanes(ADD);
     }
 
-    private static void store4(float[] out, int o, int outRows, int t0, FloatVector a0, FloatVector a1, FloatVector a2, FloatVector a3) {
-        out[t0 * outRows + o] = a0.reduceLanes(VectorOperators.ADD);
-        out[(t0 + 1) * outRows + o] = a1.reduceLanes(VectorOperators.ADD);
-        out[(t0 + 2) * outRows + o] = a2.reduceLanes(VectorOperators.ADD);
-        out[(t0 + 3) * outRows + o] = a3.reduceLanes(VectorOperators.ADD);
+    private static float dotQ4_0(MemorySegment w, long row, float[] x, int xo, int in) {
+        var a = FloatVector.zero(F);
+        for (int blk = 0; blk < in / 32; blk++) {
+            long base = row + blk * 18L;
+            var s = FloatVector.zero(F);
+            for (int j = 0; j < 16; j += B.length()) {
+                var q = ByteVector.fromMemorySegment(B, w, base + 2 + j, LE);
+                for (int p = 0; p < 2 * PARTS; p++) {
+                    s = nibblesToFloat(q, p).fma(FloatVector.fromArray(F, x, xo + blk * 32 + nibbleColumn(j, p)), s);
+                }
+            }
+            a = s.fma(FloatVector.broadcast(F, Dequant.f16(w.get(Dequant.I16, base))), a);
+        }
+        return a.reduceLanes(ADD);
     }
 
-    /** Adds column i's weight wi to the sums of tokens t0..t0+tn−1 (the columns past the last full vector). */
-    private static void tail(float[] out, int o, int outRows, float[] x, int in, int t0, int tn, int i, float wi) {
-        for (int t = t0; t < t0 + tn; t++) out[t * outRows + o] += x[t * in + i] * wi;
+    // ------------------------------------------------------------------------------------ in-register decoding
+
+    /** Part p (L lanes) of a vector of int8 values, as floats. */
+    private static FloatVector int8ToFloat(ByteVector q, int p) {
+        return (FloatVector) q.convertShape(VectorOperators.B2F, F, p);
+    }
+
+    /**
+     * Part p of 2·PARTS of a vector of Q4_0 bytes as floats (nibble − 8): parts below PARTS are low nibbles,
+     * the rest high nibbles. The shift selects the nibble, so no vector is chosen by a branch (that would box it).
+     */
+    private static FloatVector nibblesToFloat(ByteVector q, int p) {
+        int high = p / PARTS;
+        return int8ToFloat(q.lanewise(VectorOperators.LSHR, 4 * high).and((byte) 0x0f).sub((byte) 8), p % PARTS);
+    }
+
+    /** Column within its block of the first value of {@link #nibblesToFloat}(bytes from j, p). */
+    private static int nibbleColumn(int j, int p) {
+        return j + 16 * (p / PARTS) + (p % PARTS) * L;
     }
 
     /**
@@ -340,7 +420,7 @@ final class CpuKernels {
                 // pass 2: exponentials with the maximum subtracted (no overflow), and their sum
                 float sum = expInPlace(scores, len, max);
                 // pass 3: out = Σ_p scores[p]·V[p] / sum, accumulated in the output row itself
-                java.util.Arrays.fill(out, qo, qo + hd, 0f);
+                Arrays.fill(out, qo, qo + hd, 0f);
                 for (int p0 = 0; p0 < len; p0 += bs) {
                     int rowBase = Reference.cacheIndex(layout, table.block(p0 / bs) * bs, g);
                     for (int p = p0; p < Math.min(len, p0 + bs); p++) {
@@ -356,7 +436,7 @@ final class CpuKernels {
         int vecEnd = len - len % L;
         var acc = FloatVector.zero(F);
         for (int i = 0; i < vecEnd; i += L) acc = FloatVector.fromArray(F, a, ao + i).fma(FloatVector.fromArray(F, b, bo + i), acc);
-        float s = acc.reduceLanes(VectorOperators.ADD);
+        float s = acc.reduceLanes(ADD);
         for (int i = vecEnd; i < len; i++) s += a[ao + i] * b[bo + i];
         return s;
     }
@@ -379,7 +459,7 @@ final class CpuKernels {
             e.intoArray(s, i);
             sum = sum.add(e);
         }
-        float total = sum.reduceLanes(VectorOperators.ADD);
+        float total = sum.reduceLanes(ADD);
         for (int i = vecEnd; i < len; i++) {
             s[i] = (float) Math.exp(s[i] - max);
             total += s[i];
@@ -405,7 +485,7 @@ final class CpuKernels {
                 var xv = FloatVector.fromArray(F, x, r + i);
                 ss = xv.fma(xv, ss);
             }
-            double sum = ss.reduceLanes(VectorOperators.ADD);
+            double sum = ss.reduceLanes(ADD);
             for (int i = vecEnd; i < width; i++) sum += (double) x[r + i] * x[r + i];
             float scale = (float) (1.0 / Math.sqrt(sum / width + eps));
             for (int i = 0; i < vecEnd; i += L) {
