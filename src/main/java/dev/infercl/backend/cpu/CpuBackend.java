@@ -81,7 +81,9 @@ public final class CpuBackend implements Backend {
     @Override
     public void rmsNorm(Tensor out, Tensor x, Tensor weight, float eps) {
         CpuTensor o = act(out), in = act(x);
-        Reference.rmsNorm(o.data, in.data, ((CpuTensor) weight).floats(), in.rows, in.cols, eps);
+        float[] w = ((CpuTensor) weight).floats();
+        if (mode == Mode.REFERENCE) Reference.rmsNorm(o.data, in.data, w, in.rows, in.cols, eps);
+        else CpuKernels.rmsNorm(o.data, in.data, w, in.rows * in.cols / w.length, w.length, eps); // groups of w.length: rows or heads
     }
 
     @Override
@@ -98,7 +100,8 @@ public final class CpuBackend implements Backend {
     @Override
     public void rope(Tensor x, int[] positions, RopeSpec spec) {
         CpuTensor t = act(x);
-        Reference.rope(t.data, t.rows, t.cols, positions, spec);
+        if (mode == Mode.REFERENCE) Reference.rope(t.data, t.rows, t.cols, positions, spec);
+        else CpuKernels.rope(t.data, t.rows, t.cols, positions, spec);
     }
 
     @Override
@@ -163,13 +166,15 @@ public final class CpuBackend implements Backend {
     @Override
     public void swiglu(Tensor out, Tensor gate, Tensor up) {
         CpuTensor o = act(out);
-        Reference.swiglu(o.data, act(gate).data, act(up).data, o.rows * o.cols);
+        if (mode == Mode.REFERENCE) Reference.swiglu(o.data, act(gate).data, act(up).data, o.rows * o.cols);
+        else CpuKernels.swiglu(o.data, act(gate).data, act(up).data, o.rows * o.cols);
     }
 
     @Override
     public void add(Tensor x, Tensor y) {
         CpuTensor a = act(x);
-        Reference.add(a.data, act(y).data, a.rows * a.cols);
+        if (mode == Mode.REFERENCE) Reference.add(a.data, act(y).data, a.rows * a.cols);
+        else CpuKernels.add(a.data, act(y).data, a.rows * a.cols);
     }
 
     @Override

@@ -1,36 +1,559 @@
 package dev.infercl.backend.cpu;
 
+import static jdk.incubator.vector.VectorOperators.ADD;
+
 import dev.infercl.backend.AttentionSpec;
 import dev.infercl.backend.BlockTable;
 import dev.infercl.backend.KvLayout;
+import dev.infercl.backend.RopeSpec;
 import dev.infercl.gguf.GgmlType;
 import dev.infercl.tensor.Dequant;
 import java.lang.foreign.MemorySegment;
+import java.nio.ByteOrder;
+import java.util.Arrays;
 import java.util.concurrent.ForkJoinPool;
+import java.util.function.IntConsumer;
 import java.util.stream.IntStream;
+import jdk.incubator.vector.ByteVector;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.ShortVector;
+import jdk.incubator.vector.VectorMask;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorShape;
+import jdk.incubator.vector.VectorSpecies;
 
-/** CpuBackend's fast paths: the same arithmetic as {@link Reference}, parallel across cores. */
+/**
+ * CpuBackend's fast paths: the same arithmetic as {@link Reference}, with the Vector API and across cores.
+ *
+ * <p>Weights are read in their file type straight from the mapped segment and decoded in registers; nothing
+ * is widened to an F32 copy. Every species is a {@code static final} constant, which the Vector API needs in
+ * order to compile to machine vectors instead of boxed objects.
+ */
 final class CpuKernels {
     private CpuKernels() {}
 
+    private static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
+    private static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
+    private static final int L = F.length();
+    /** Ints of the same shape as F: the lanes F16/BF16 bits are widened into before being reinterpreted. */
+    private static final VectorSpecies<Integer> I = F.withLanes(int.class);
+    /** L halves (16-bit lanes) in half F's width: one load yields one float vector after widening. */
+    private static final VectorSpecies<Short> S = VectorSpecies.of(short.class, VectorShape.forBitSize(L * 16));
+    /**
+     * Int8 lanes for the quantized types. Normally L bytes (one float vector per load); on 128-bit machines
+     * (L = 4) the narrowest byte vector holds 8, and each load is widened in {@link #PARTS} parts.
+     */
+    private static final VectorSpecies<Byte> B = VectorSpecies.of(byte.class, VectorShape.forBitSize(Math.max(64, L * 8)));
+    private static final int PARTS = B.length() / L;
+
+    /**
+     * The register tile of a prefill: 2 weight rows × TILE tokens, eight accumulators. Each decoded weight
+     * vector feeds four multiply-adds and each x vector two, so every weight byte is decoded once per four
+     * tokens and the loads per multiply-add are well under one (one row × four tokens needs 1.25).
+     */
+    private static final int TILE = 4;
+
+    /**
+     * Columns per pass of a tile: its four x rows (TILE·K_BLOCK floats, 16 KiB) stay in L1 while they meet every
+     * weight row of the chunk. Without it a long row (5632 columns: 88 KiB for four tokens) streams x from L2
+     * for every weight row, and that, not the decoding, bounds prefill. A multiple of 32 (the block types).
+     */
+    private static final int K_BLOCK = 1024;
+
+    // ---------------------------------------------------------------------------------------------- matmul
+
+    /**
+     * out[t][o] = Σ_i x[t][i]·W[o][i]. Output rows are split into chunks across the pool. Within a chunk, full
+     * tiles of tokens go through the 2×4 register tile, {@link #K_BLOCK} columns at a time, adding partial sums
+     * into out; the remaining tokens (all of them in decode) go through a single-token GEMV per row.
+     */
     static void matmul(ForkJoinPool pool, float[] out, float[] x, int n, int in, MemorySegment w, GgmlType type, int outRows) {
-        int chunk = Math.max(1, outRows / (pool.getParallelism() * 8));
+        long rowBytes = type.byteSize(in);
+        // ~8 chunks per thread balance uneven progress; chunks of a few rows at least keep the overhead small.
+        int chunk = Math.max(Math.max(2, 4096 / Math.max(1, in * n)), outRows / (pool.getParallelism() * 8));
         int chunks = (outRows + chunk - 1) / chunk;
-        pool.submit(() -> IntStream.range(0, chunks).parallel().forEach(c -> {
-            float[] row = new float[in];
-            for (int o = c * chunk; o < Math.min(outRows, (c + 1) * chunk); o++) {
-                Dequant.row(type, w, (long) o * in, row, 0, in);
-                for (int t = 0; t < n; t++) {
-                    float sum = 0;
-                    for (int i = 0; i < in; i++) sum += x[t * in + i] * row[i];
-                    out[t * outRows + o] = sum;
+        parallelFor(pool, chunks, c -> {
+            int o0 = c * chunk, o1 = Math.min(outRows, o0 + chunk);
+            int t0 = 0;
+            for (; t0 + TILE <= n; t0 += TILE) {
+                for (int t = t0; t < t0 + TILE; t++) Arrays.fill(out, t * outRows + o0, t * outRows + o1, 0f);
+                for (int k0 = 0; k0 < in; k0 += K_BLOCK) {
+                    int k1 = Math.min(in, k0 + K_BLOCK);
+                    for (int o = o0; o < o1; o += 2) {
+                        // an odd last row is paired with itself; tile methods drop the duplicate (ob == oa)
+                        int ob = Math.min(o + 1, o1 - 1);
+                        var tile = new Tile(out, outRows, o, ob, x, in, t0, k0, k1);
+                        switch (type) {
+                            case F32 -> tileF32(w, o * rowBytes, ob * rowBytes, tile);
+                            case F16 -> tileF16(w, o * rowBytes, ob * rowBytes, tile);
+                            case BF16 -> tileBf16(w, o * rowBytes, ob * rowBytes, tile);
+                            case Q8_0 -> tileQ8_0(w, o * rowBytes, ob * rowBytes, tile);
+                            case Q4_0 -> tileQ4_0(w, o * rowBytes, ob * rowBytes, tile);
+                            default -> throw new IllegalArgumentException("matmul: no kernel for " + type);
+                        }
+                    }
                 }
             }
-        })).join();
+            for (int t = t0; t < n; t++) {
+                for (int o = o0; o < o1; o++) {
+                    long row = o * rowBytes;
+                    out[t * outRows + o] = switch (type) {
+                        case F32 -> dotF32(w, row, x, t * in, in);
+                        case F16 -> dotF16(w, row, x, t * in, in);
+                        case BF16 -> dotBf16(w, row, x, t * in, in);
+                        case Q8_0 -> dotQ8_0(w, row, x, t * in, in);
+                        case Q4_0 -> dotQ4_0(w, row, x, t * in, in);
+                        default -> throw new IllegalArgumentException("matmul: no kernel for " + type);
+                    };
+                }
+            }
+        });
     }
 
+    /**
+     * Where a tile's sums go: tokens t0..t0+TILE−1 (x rows of {@code in} floats) against weight rows oa and ob
+     * over columns [k0, k1); ob == oa marks an odd last row whose second result is dropped. A small value that
+     * escape analysis keeps off the heap; it only carries arguments and does the bookkeeping outside the loops.
+     */
+    private record Tile(float[] out, int outRows, int oa, int ob, float[] x, int in, int t0, int k0, int k1) {
+        int xRow(int k) { return (t0 + k) * in; }
+
+        /** End of the columns that fill whole vectors; the rest go through {@link #addColumn}. */
+        int vecEnd() { return k1 - (k1 - k0) % L; }
+
+        /**
+         * Adds the lane sums of the tile's accumulators (row oa: a0..a3, row ob: b0..b3, one per token). Floats,
+         * not vectors: a vector passed to a call the JIT does not inline is boxed on the heap, and the tile
+         * methods are too large for this to be inlined into them.
+         */
+        void add(float a0, float a1, float a2, float a3, float b0, float b1, float b2, float b3) {
+            add(oa, a0, a1, a2, a3);
+            if (ob != oa) add(ob, b0, b1, b2, b3);
+        }
+
+        private void add(int o, float s0, float s1, float s2, float s3) {
+            out[t0 * outRows + o] += s0;
+            out[(t0 + 1) * outRows + o] += s1;
+            out[(t0 + 2) * outRows + o] += s2;
+            out[(t0 + 3) * outRows + o] += s3;
+        }
+
+        /** Column i past the last whole vector, with weights wa (row oa) and wb (row ob), scalar. */
+        void addColumn(int i, float wa, float wb) {
+            for (int t = t0; t < t0 + TILE; t++) {
+                out[t * outRows + oa] += x[t * in + i] * wa;
+                if (ob != oa) out[t * outRows + ob] += x[t * in + i] * wb;
+            }
+        }
+    }
+
+    // The tile methods, one per weight type, share one shape: per vector of columns, decode one vector of each
+    // weight row, load one vector of each of the four x rows, and do the eight multiply-adds. rowA and rowB are
+    // the byte offsets of rows oa and ob.
+
+    private static void tileF32(MemorySegment w, long rowA, long rowB, Tile tl) {
+        float[] x = tl.x();
+        int x0 = tl.xRow(0), x1 = tl.xRow(1), x2 = tl.xRow(2), x3 = tl.xRow(3), end = tl.vecEnd();
+        var a0 = FloatVector.zero(F); var a1 = a0; var a2 = a0; var a3 = a0;
+        var b0 = a0; var b1 = a0; var b2 = a0; var b3 = a0;
+        for (int i = tl.k0(); i < end; i += L) {
+            var wa = FloatVector.fromMemorySegment(F, w, rowA + i * 4L, LE);
+            var wb = FloatVector.fromMemorySegment(F, w, rowB + i * 4L, LE);
+            var v0 = FloatVector.fromArray(F, x, x0 + i); var v1 = FloatVector.fromArray(F, x, x1 + i);
+            var v2 = FloatVector.fromArray(F, x, x2 + i); var v3 = FloatVector.fromArray(F, x, x3 + i);
+            a0 = wa.fma(v0, a0); a1 = wa.fma(v1, a1); a2 = wa.fma(v2, a2); a3 = wa.fma(v3, a3);
+            b0 = wb.fma(v0, b0); b1 = wb.fma(v1, b1); b2 = wb.fma(v2, b2); b3 = wb.fma(v3, b3);
+        }
+        tl.add(a0.reduceLanes(ADD), a1.reduceLanes(ADD), a2.reduceLanes(ADD), a3.reduceLanes(ADD),
+                b0.reduceLanes(ADD), b1.reduceLanes(ADD), b2.reduceLanes(ADD), b3.reduceLanes(ADD));
+        for (int i = end; i < tl.k1(); i++) tl.addColumn(i, w.get(Dequant.F32, rowA + i * 4L), w.get(Dequant.F32, rowB + i * 4L));
+    }
+
+    private static void tileF16(MemorySegment w, long rowA, long rowB, Tile tl) {
+        float[] x = tl.x();
+        int x0 = tl.xRow(0), x1 = tl.xRow(1), x2 = tl.xRow(2), x3 = tl.xRow(3), end = tl.vecEnd();
+        var a0 = FloatVector.zero(F); var a1 = a0; var a2 = a0; var a3 = a0;
+        var b0 = a0; var b1 = a0; var b2 = a0; var b3 = a0;
+        for (int i = tl.k0(); i < end; i += L) {
+            var wa = halfToFloat(ShortVector.fromMemorySegment(S, w, rowA + i * 2L, LE));
+            var wb = halfToFloat(ShortVector.fromMemorySegment(S, w, rowB + i * 2L, LE));
+            var v0 = FloatVector.fromArray(F, x, x0 + i); var v1 = FloatVector.fromArray(F, x, x1 + i);
+            var v2 = FloatVector.fromArray(F, x, x2 + i); var v3 = FloatVector.fromArray(F, x, x3 + i);
+            a0 = wa.fma(v0, a0); a1 = wa.fma(v1, a1); a2 = wa.fma(v2, a2); a3 = wa.fma(v3, a3);
+            b0 = wb.fma(v0, b0); b1 = wb.fma(v1, b1); b2 = wb.fma(v2, b2); b3 = wb.fma(v3, b3);
+        }
+        tl.add(a0.reduceLanes(ADD), a1.reduceLanes(ADD), a2.reduceLanes(ADD), a3.reduceLanes(ADD),
+                b0.reduceLanes(ADD), b1.reduceLanes(ADD), b2.reduceLanes(ADD), b3.reduceLanes(ADD));
+        for (int i = end; i < tl.k1(); i++) {
+            tl.addColumn(i, Dequant.f16(w.get(Dequant.I16, rowA + i * 2L)), Dequant.f16(w.get(Dequant.I16, rowB + i * 2L)));
+        }
+    }
+
+    private static void tileBf16(MemorySegment w, long rowA, long rowB, Tile tl) {
+        float[] x = tl.x();
+        int x0 = tl.xRow(0), x1 = tl.xRow(1), x2 = tl.xRow(2), x3 = tl.xRow(3), end = tl.vecEnd();
+        var a0 = FloatVector.zero(F); var a1 = a0; var a2 = a0; var a3 = a0;
+        var b0 = a0; var b1 = a0; var b2 = a0; var b3 = a0;
+        for (int i = tl.k0(); i < end; i += L) {
+            var wa = bf16ToFloat(ShortVector.fromMemorySegment(S, w, rowA + i * 2L, LE));
+            var wb = bf16ToFloat(ShortVector.fromMemorySegment(S, w, rowB + i * 2L, LE));
+            var v0 = FloatVector.fromArray(F, x, x0 + i); var v1 = FloatVector.fromArray(F, x, x1 + i);
+            var v2 = FloatVector.fromArray(F, x, x2 + i); var v3 = FloatVector.fromArray(F, x, x3 + i);
+            a0 = wa.fma(v0, a0); a1 = wa.fma(v1, a1); a2 = wa.fma(v2, a2); a3 = wa.fma(v3, a3);
+            b0 = wb.fma(v0, b0); b1 = wb.fma(v1, b1); b2 = wb.fma(v2, b2); b3 = wb.fma(v3, b3);
+        }
+        tl.add(a0.reduceLanes(ADD), a1.reduceLanes(ADD), a2.reduceLanes(ADD), a3.reduceLanes(ADD),
+                b0.reduceLanes(ADD), b1.reduceLanes(ADD), b2.reduceLanes(ADD), b3.reduceLanes(ADD));
+        for (int i = end; i < tl.k1(); i++) {
+            tl.addColumn(i, Dequant.bf16(w.get(Dequant.I16, rowA + i * 2L)), Dequant.bf16(w.get(Dequant.I16, rowB + i * 2L)));
+        }
+    }
+
+    /**
+     * Q8_0: each 34-byte block is an f16 scale d and 32 int8 q. The int8 lanes are widened to floats and scaled
+     * by d once (w = q·d, as the reference decodes them), then shared by the four tokens.
+     */
+    private static void tileQ8_0(MemorySegment w, long rowA, long rowB, Tile tl) {
+        float[] x = tl.x();
+        int x0 = tl.xRow(0), x1 = tl.xRow(1), x2 = tl.xRow(2), x3 = tl.xRow(3);
+        var a0 = FloatVector.zero(F); var a1 = a0; var a2 = a0; var a3 = a0;
+        var b0 = a0; var b1 = a0; var b2 = a0; var b3 = a0;
+        for (int blk = tl.k0() / 32; blk < tl.k1() / 32; blk++) {
+            long baseA = rowA + blk * 34L, baseB = rowB + blk * 34L;
+            float da = Dequant.f16(w.get(Dequant.I16, baseA)), db = Dequant.f16(w.get(Dequant.I16, baseB));
+            for (int j = 0; j < 32; j += B.length()) {
+                var qa = ByteVector.fromMemorySegment(B, w, baseA + 2 + j, LE);
+                var qb = ByteVector.fromMemorySegment(B, w, baseB + 2 + j, LE);
+                for (int p = 0; p < PARTS; p++) {
+                    var wa = int8ToFloat(qa, p).mul(da);
+                    var wb = int8ToFloat(qb, p).mul(db);
+                    int i = blk * 32 + j + p * L;
+                    var v0 = FloatVector.fromArray(F, x, x0 + i); var v1 = FloatVector.fromArray(F, x, x1 + i);
+                    var v2 = FloatVector.fromArray(F, x, x2 + i); var v3 = FloatVector.fromArray(F, x, x3 + i);
+                    a0 = wa.fma(v0, a0); a1 = wa.fma(v1, a1); a2 = wa.fma(v2, a2); a3 = wa.fma(v3, a3);
+                    b0 = wb.fma(v0, b0); b1 = wb.fma(v1, b1); b2 = wb.fma(v2, b2); b3 = wb.fma(v3, b3);
+                }
+            }
+        }
+        tl.add(a0.reduceLanes(ADD), a1.reduceLanes(ADD), a2.reduceLanes(ADD), a3.reduceLanes(ADD),
+                b0.reduceLanes(ADD), b1.reduceLanes(ADD), b2.reduceLanes(ADD), b3.reduceLanes(ADD));
+    }
+
+    /**
+     * Q4_0: each 18-byte block is an f16 scale d and 16 bytes; byte j holds value j in its low nibble and value
+     * j+16 in its high nibble, each (nibble − 8)·d. One byte load yields values of both halves of the block.
+     */
+    private static void tileQ4_0(MemorySegment w, long rowA, long rowB, Tile tl) {
+        float[] x = tl.x();
+        int x0 = tl.xRow(0), x1 = tl.xRow(1), x2 = tl.xRow(2), x3 = tl.xRow(3);
+        var a0 = FloatVector.zero(F); var a1 = a0; var a2 = a0; var a3 = a0;
+        var b0 = a0; var b1 = a0; var b2 = a0; var b3 = a0;
+        for (int blk = tl.k0() / 32; blk < tl.k1() / 32; blk++) {
+            long baseA = rowA + blk * 18L, baseB = rowB + blk * 18L;
+            float da = Dequant.f16(w.get(Dequant.I16, baseA)), db = Dequant.f16(w.get(Dequant.I16, baseB));
+            for (int j = 0; j < 16; j += B.length()) {
+                var qa = ByteVector.fromMemorySegment(B, w, baseA + 2 + j, LE);
+                var qb = ByteVector.fromMemorySegment(B, w, baseB + 2 + j, LE);
+                for (int p = 0; p < 2 * PARTS; p++) {
+                    var wa = nibblesToFloat(qa, p).mul(da);
+                    var wb = nibblesToFloat(qb, p).mul(db);
+                    int i = blk * 32 + nibbleColumn(j, p);
+                    var v0 = FloatVector.fromArray(F, x, x0 + i); var v1 = FloatVector.fromArray(F, x, x1 + i);
+                    var v2 = FloatVector.fromArray(F, x, x2 + i); var v3 = FloatVector.fromArray(F, x, x3 + i);
+                    a0 = wa.fma(v0, a0); a1 = wa.fma(v1, a1); a2 = wa.fma(v2, a2); a3 = wa.fma(v3, a3);
+                    b0 = wb.fma(v0, b0); b1 = wb.fma(v1, b1); b2 = wb.fma(v2, b2); b3 = wb.fma(v3, b3);
+                }
+            }
+        }
+        tl.add(a0.reduceLanes(ADD), a1.reduceLanes(ADD), a2.reduceLanes(ADD), a3.reduceLanes(ADD),
+                b0.reduceLanes(ADD), b1.reduceLanes(ADD), b2.reduceLanes(ADD), b3.reduceLanes(ADD));
+    }
+
+    // The single-token GEMV, one per weight type: Σ_i x[xo+i]·W_row[i] over the whole row (decode, and the
+    // tokens of a prefill that do not fill a tile). One x row fits L1, so no column blocking is needed.
+
+    private static float dotF32(MemorySegment w, long row, float[] x, int xo, int in) {
+        int end = in - in % L;
+        var a = FloatVector.zero(F);
+        for (int i = 0; i < end; i += L) a = FloatVector.fromMemorySegment(F, w, row + i * 4L, LE).fma(FloatVector.fromArray(F, x, xo + i), a);
+        float s = a.reduceLanes(ADD);
+        for (int i = end; i < in; i++) s += x[xo + i] * w.get(Dequant.F32, row + i * 4L);
+        return s;
+    }
+
+    private static float dotF16(MemorySegment w, long row, float[] x, int xo, int in) {
+        int end = in - in % L;
+        var a = FloatVector.zero(F);
+        for (int i = 0; i < end; i += L) {
+            a = halfToFloat(ShortVector.fromMemorySegment(S, w, row + i * 2L, LE)).fma(FloatVector.fromArray(F, x, xo + i), a);
+        }
+        float s = a.reduceLanes(ADD);
+        for (int i = end; i < in; i++) s += x[xo + i] * Dequant.f16(w.get(Dequant.I16, row + i * 2L));
+        return s;
+    }
+
+    private static float dotBf16(MemorySegment w, long row, float[] x, int xo, int in) {
+        int end = in - in % L;
+        var a = FloatVector.zero(F);
+        for (int i = 0; i < end; i += L) {
+            a = bf16ToFloat(ShortVector.fromMemorySegment(S, w, row + i * 2L, LE)).fma(FloatVector.fromArray(F, x, xo + i), a);
+        }
+        float s = a.reduceLanes(ADD);
+        for (int i = end; i < in; i++) s += x[xo + i] * Dequant.bf16(w.get(Dequant.I16, row + i * 2L));
+        return s;
+    }
+
+    /** One token: Σ q·x per block first, then the block sum times d (one multiply per block, not per vector). */
+    private static float dotQ8_0(MemorySegment w, long row, float[] x, int xo, int in) {
+        var a = FloatVector.zero(F);
+        for (int blk = 0; blk < in / 32; blk++) {
+            long base = row + blk * 34L;
+            var s = FloatVector.zero(F);
+            for (int j = 0; j < 32; j += B.length()) {
+                var q = ByteVector.fromMemorySegment(B, w, base + 2 + j, LE);
+                for (int p = 0; p < PARTS; p++) s = int8ToFloat(q, p).fma(FloatVector.fromArray(F, x, xo + blk * 32 + j + p * L), s);
+            }
+            a = s.fma(FloatVector.broadcast(F, Dequant.f16(w.get(Dequant.I16, base))), a);
+        }
+        return a.reduceLanes(ADD);
+    }
+
+    private static float dotQ4_0(MemorySegment w, long row, float[] x, int xo, int in) {
+        var a = FloatVector.zero(F);
+        for (int blk = 0; blk < in / 32; blk++) {
+            long base = row + blk * 18L;
+            var s = FloatVector.zero(F);
+            for (int j = 0; j < 16; j += B.length()) {
+                var q = ByteVector.fromMemorySegment(B, w, base + 2 + j, LE);
+                for (int p = 0; p < 2 * PARTS; p++) {
+                    s = nibblesToFloat(q, p).fma(FloatVector.fromArray(F, x, xo + blk * 32 + nibbleColumn(j, p)), s);
+                }
+            }
+            a = s.fma(FloatVector.broadcast(F, Dequant.f16(w.get(Dequant.I16, base))), a);
+        }
+        return a.reduceLanes(ADD);
+    }
+
+    // ------------------------------------------------------------------------------------ in-register decoding
+
+    /** Part p (L lanes) of a vector of int8 values, as floats. */
+    private static FloatVector int8ToFloat(ByteVector q, int p) {
+        return (FloatVector) q.convertShape(VectorOperators.B2F, F, p);
+    }
+
+    /**
+     * Part p of 2·PARTS of a vector of Q4_0 bytes as floats (nibble − 8): parts below PARTS are low nibbles,
+     * the rest high nibbles. The shift selects the nibble, so no vector is chosen by a branch (that would box it).
+     */
+    private static FloatVector nibblesToFloat(ByteVector q, int p) {
+        int high = p / PARTS;
+        return int8ToFloat(q.lanewise(VectorOperators.LSHR, 4 * high).and((byte) 0x0f).sub((byte) 8), p % PARTS);
+    }
+
+    /** Column within its block of the first value of {@link #nibblesToFloat}(bytes from j, p). */
+    private static int nibbleColumn(int j, int p) {
+        return j + 16 * (p / PARTS) + (p % PARTS) * L;
+    }
+
+    /**
+     * IEEE binary16 → binary32 in registers. JDK 25's VectorOperators has no half-float conversion (S2F is
+     * the numeric short → float cast), so the bits are moved by hand: the 15 exponent+mantissa bits shifted
+     * into float position and multiplied by 2^112 rebias the exponent (15 → 127); this is exact for normals and
+     * also turns subnormal halves (read as float subnormals) into the right normal floats, and keeps ±0. The
+     * all-ones exponent (Inf/NaN) would come out finite, so those lanes get the float all-ones exponent instead.
+     * The short → int widening sign-extends, so bit 31 already is the sign.
+     */
+    static FloatVector halfToFloat(ShortVector h) {
+        var bits = (IntVector) h.convertShape(VectorOperators.S2I, I, 0);
+        var em = bits.and(0x7fff).lanewise(VectorOperators.LSHL, 13);
+        var magnitude = em.reinterpretAsFloats().mul(0x1p112f).reinterpretAsInts();
+        VectorMask<Integer> infOrNan = em.compare(VectorOperators.GE, 0x7c00 << 13);
+        magnitude = magnitude.blend(em.or(0x7f800000), infOrNan);
+        return magnitude.or(bits.and(0x80000000)).reinterpretAsFloats();
+    }
+
+    /** BF16 is the upper half of a float32: widen and shift into place. */
+    private static FloatVector bf16ToFloat(ShortVector h) {
+        return ((IntVector) h.convertShape(VectorOperators.S2I, I, 0)).lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats();
+    }
+
+    // ------------------------------------------------------------------------------------------- attention
+
+    /**
+     * Same semantics as {@link Reference#attention}: store k[t], v[t] in the paged cache, then per (token, query
+     * head) a causal softmax over positions 0..positions[t] of q·K·scale, weighting V. Tasks are (token, head)
+     * pairs spread over the pool; each chunk of tasks owns one score buffer of the longest context.
+     */
     static void attention(ForkJoinPool pool, float[] out, float[] q, float[] k, float[] v, float[] kCache, float[] vCache,
                           KvLayout layout, BlockTable table, int[] positions, int heads, AttentionSpec spec) {
-        Reference.attention(out, q, k, v, kCache, vCache, layout, table, positions, heads, spec);
+        int hd = layout.headDim(), kvHeads = layout.kvHeads(), bs = layout.blockSize();
+        int n = positions.length;
+        int maxLen = 0;
+        for (int t = 0; t < n; t++) {
+            int slot = table.slot(positions[t]);
+            for (int g = 0; g < kvHeads; g++) {
+                int dst = Reference.cacheIndex(layout, slot, g);
+                System.arraycopy(k, (t * kvHeads + g) * hd, kCache, dst, hd);
+                System.arraycopy(v, (t * kvHeads + g) * hd, vCache, dst, hd);
+            }
+            maxLen = Math.max(maxLen, positions[t] + 1);
+        }
+        int group = heads / kvHeads, tasks = n * heads, scoreLen = maxLen;
+        int chunk = Math.max(1, tasks / (pool.getParallelism() * 4));
+        int chunks = (tasks + chunk - 1) / chunk;
+        parallelFor(pool, chunks, c -> {
+            float[] scores = new float[scoreLen];
+            for (int task = c * chunk; task < Math.min(tasks, (c + 1) * chunk); task++) {
+                int t = task / heads, h = task % heads, g = h / group;
+                int qo = (t * heads + h) * hd;
+                int first = spec.firstVisible(positions[t]), len = positions[t] + 1;
+                // positions before a sliding window get score −∞, hence weight e^−∞ = 0
+                Arrays.fill(scores, 0, first, Float.NEGATIVE_INFINITY);
+                // pass 1: scores and their maximum, walking the block table block by block
+                float max = Float.NEGATIVE_INFINITY;
+                for (int p0 = first - first % bs; p0 < len; p0 += bs) {
+                    int rowBase = Reference.cacheIndex(layout, table.block(p0 / bs) * bs, g);
+                    for (int p = Math.max(p0, first); p < Math.min(len, p0 + bs); p++) {
+                        float s = dot(q, qo, kCache, rowBase + (p - p0) * hd, hd) * spec.scale();
+                        if (spec.softcap() > 0) s = (float) (spec.softcap() * Math.tanh(s / spec.softcap()));
+                        scores[p] = s;
+                        max = Math.max(max, s);
+                    }
+                }
+                // pass 2: exponentials with the maximum subtracted (no overflow), and their sum
+                float sum = expInPlace(scores, len, max);
+                // pass 3: out = Σ_p scores[p]·V[p] / sum, accumulated in the output row itself
+                Arrays.fill(out, qo, qo + hd, 0f);
+                for (int p0 = first - first % bs; p0 < len; p0 += bs) {
+                    int rowBase = Reference.cacheIndex(layout, table.block(p0 / bs) * bs, g);
+                    for (int p = Math.max(p0, first); p < Math.min(len, p0 + bs); p++) {
+                        axpy(scores[p], vCache, rowBase + (p - p0) * hd, out, qo, hd);
+                    }
+                }
+                scaleInPlace(out, qo, hd, 1f / sum);
+            }
+        });
+    }
+
+    private static float dot(float[] a, int ao, float[] b, int bo, int len) {
+        int vecEnd = len - len % L;
+        var acc = FloatVector.zero(F);
+        for (int i = 0; i < vecEnd; i += L) acc = FloatVector.fromArray(F, a, ao + i).fma(FloatVector.fromArray(F, b, bo + i), acc);
+        float s = acc.reduceLanes(ADD);
+        for (int i = vecEnd; i < len; i++) s += a[ao + i] * b[bo + i];
+        return s;
+    }
+
+    /** y[yo..yo+len) += a·x[xo..xo+len). */
+    private static void axpy(float a, float[] x, int xo, float[] y, int yo, int len) {
+        int vecEnd = len - len % L;
+        for (int i = 0; i < vecEnd; i += L) {
+            FloatVector.fromArray(F, x, xo + i).fma(FloatVector.broadcast(F, a), FloatVector.fromArray(F, y, yo + i)).intoArray(y, yo + i);
+        }
+        for (int i = vecEnd; i < len; i++) y[yo + i] += a * x[xo + i];
+    }
+
+    /** s[i] = e^(s[i] − max) for i < len; returns their sum. */
+    private static float expInPlace(float[] s, int len, float max) {
+        int vecEnd = len - len % L;
+        var sum = FloatVector.zero(F);
+        for (int i = 0; i < vecEnd; i += L) {
+            var e = FloatVector.fromArray(F, s, i).sub(max).lanewise(VectorOperators.EXP);
+            e.intoArray(s, i);
+            sum = sum.add(e);
+        }
+        float total = sum.reduceLanes(ADD);
+        for (int i = vecEnd; i < len; i++) {
+            s[i] = (float) Math.exp(s[i] - max);
+            total += s[i];
+        }
+        return total;
+    }
+
+    private static void scaleInPlace(float[] a, int off, int len, float factor) {
+        int vecEnd = len - len % L;
+        for (int i = 0; i < vecEnd; i += L) FloatVector.fromArray(F, a, off + i).mul(factor).intoArray(a, off + i);
+        for (int i = vecEnd; i < len; i++) a[off + i] *= factor;
+    }
+
+    // -------------------------------------------------------------------------------------- elementwise ops
+
+    /** out[t] = x[t] / sqrt(mean(x[t]²) + eps) · w; the sum of squares in float lanes (the reference uses double). */
+    static void rmsNorm(float[] out, float[] x, float[] w, int n, int width, float eps) {
+        int vecEnd = width - width % L;
+        for (int t = 0; t < n; t++) {
+            int r = t * width;
+            var ss = FloatVector.zero(F);
+            for (int i = 0; i < vecEnd; i += L) {
+                var xv = FloatVector.fromArray(F, x, r + i);
+                ss = xv.fma(xv, ss);
+            }
+            double sum = ss.reduceLanes(ADD);
+            for (int i = vecEnd; i < width; i++) sum += (double) x[r + i] * x[r + i];
+            float scale = (float) (1.0 / Math.sqrt(sum / width + eps));
+            for (int i = 0; i < vecEnd; i += L) {
+                FloatVector.fromArray(F, x, r + i).mul(scale).mul(FloatVector.fromArray(F, w, i)).intoArray(out, r + i);
+            }
+            for (int i = vecEnd; i < width; i++) out[r + i] = x[r + i] * scale * w[i];
+        }
+    }
+
+    /** out = silu(gate) ⊙ up = gate / (1 + e^−gate) · up, in float lanes. */
+    static void swiglu(float[] out, float[] gate, float[] up, int count) {
+        int vecEnd = count - count % L;
+        for (int i = 0; i < vecEnd; i += L) {
+            var g = FloatVector.fromArray(F, gate, i);
+            var silu = g.div(g.neg().lanewise(VectorOperators.EXP).add(1f));
+            silu.mul(FloatVector.fromArray(F, up, i)).intoArray(out, i);
+        }
+        for (int i = vecEnd; i < count; i++) {
+            float g = gate[i];
+            out[i] = (float) (g / (1.0 + Math.exp(-g))) * up[i];
+        }
+    }
+
+    /** x += y. */
+    static void add(float[] x, float[] y, int count) {
+        int vecEnd = count - count % L;
+        for (int i = 0; i < vecEnd; i += L) FloatVector.fromArray(F, x, i).add(FloatVector.fromArray(F, y, i)).intoArray(x, i);
+        for (int i = vecEnd; i < count; i++) x[i] += y[i];
+    }
+
+    /**
+     * Rotary embedding as {@link Reference#rope}, with each token's cos/sin table computed once and shared by all
+     * its heads (the reference recomputes pow/cos/sin per head). Same double math, so the results are identical.
+     */
+    static void rope(float[] x, int n, int width, int[] positions, RopeSpec spec) {
+        int hd = spec.headDim(), half = spec.ropeDims() / 2;
+        float[] cos = new float[half], sin = new float[half];
+        for (int t = 0; t < n; t++) {
+            for (int i = 0; i < half; i++) {
+                double theta = positions[t] * spec.theta(i);
+                cos[i] = (float) Math.cos(theta);
+                sin[i] = (float) Math.sin(theta);
+            }
+            for (int base = t * width; base < (t + 1) * width - hd + 1; base += hd) {
+                for (int i = 0; i < half; i++) {
+                    int a = spec.neox() ? base + i : base + 2 * i;
+                    int b = spec.neox() ? base + i + half : base + 2 * i + 1;
+                    float x0 = x[a], x1 = x[b];
+                    x[a] = x0 * cos[i] - x1 * sin[i];
+                    x[b] = x0 * sin[i] + x1 * cos[i];
+                }
+            }
+        }
+    }
+
+    // ----------------------------------------------------------------------------------------------- util
+
+    /** Runs body(0..tasks−1) on the pool (inline when there is one task: no hand-off for tiny ops). */
+    private static void parallelFor(ForkJoinPool pool, int tasks, IntConsumer body) {
+        if (tasks == 1) {
+            body.accept(0);
+            return;
+        }
+        // A parallel stream started inside the pool runs its pieces on that pool's workers.
+        pool.submit(() -> IntStream.range(0, tasks).parallel().forEach(body)).join();
     }
 }
