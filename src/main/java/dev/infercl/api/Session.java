@@ -20,6 +20,7 @@ public final class Session implements AutoCloseable {
     private final Transformer.State state;
     private final float[] logits;
     private int pending = -1;              // last sampled token, not yet fed to the model
+    private int[] history = new int[64];   // the tokens in the KV cache, in order
     private volatile boolean cancelled;
 
     Session(Model model, Transformer.State state) {
@@ -39,8 +40,28 @@ public final class Session implements AutoCloseable {
 
     /** Forgets the whole sequence. */
     public void reset() {
-        state.truncate(0);
-        pending = -1;
+        rewind(0);
+    }
+
+    /**
+     * The conversation so far as token ids: those in the KV cache, then the last generated token when it has not
+     * been fed yet (it is fed at the start of the next {@link #generate}).
+     */
+    public int[] tokens() {
+        int n = length();
+        int[] r = Arrays.copyOf(history, n + (pending >= 0 ? 1 : 0));
+        if (pending >= 0) r[n] = pending;
+        return r;
+    }
+
+    /** Keeps the first {@code n} tokens of {@link #tokens()} and forgets the rest (their KV entries are released). */
+    public void rewind(int n) {
+        int cached = length();
+        if (n < 0 || n > cached + (pending >= 0 ? 1 : 0)) throw new IllegalArgumentException("cannot rewind to " + n + " tokens of " + tokens().length);
+        if (n <= cached) {
+            state.truncate(n);
+            pending = -1;
+        }
     }
 
     /** Stops a running {@link #generate} after its current token; callable from any thread. */
@@ -126,7 +147,7 @@ public final class Session implements AutoCloseable {
         Transformer tr = model.transformer();
         for (int from = 0; from < ids.length; from += state.maxBatch()) {
             int[] chunk = Arrays.copyOfRange(ids, from, Math.min(ids.length, from + state.maxBatch()));
-            Tensor t = tr.forward(state, chunk, true);
+            Tensor t = forward(chunk, true);
             float[] all = new float[chunk.length * vocab];
             tr.backend().read(t, all);
             for (int r = 0; r < chunk.length; r++) rows[from + r] = Arrays.copyOfRange(all, r * vocab, (r + 1) * vocab);
@@ -135,17 +156,24 @@ public final class Session implements AutoCloseable {
     }
 
     private void prefill(int[] ids) {
-        Transformer tr = model.transformer();
         Tensor t = null;
         for (int from = 0; from < ids.length; from += state.maxBatch()) {
-            t = tr.forward(state, Arrays.copyOfRange(ids, from, Math.min(ids.length, from + state.maxBatch())), false);
+            t = forward(Arrays.copyOfRange(ids, from, Math.min(ids.length, from + state.maxBatch())), false);
         }
-        tr.backend().read(t, logits);
+        model.transformer().backend().read(t, logits);
     }
 
     private void step(int token) {
-        Transformer tr = model.transformer();
-        tr.backend().read(tr.forward(state, new int[] {token}, false), logits);
+        model.transformer().backend().read(forward(new int[] {token}, false), logits);
+    }
+
+    /** One forward call, recording the tokens it puts in the cache. */
+    private Tensor forward(int[] ids, boolean allLogits) {
+        int start = length();
+        Tensor t = model.transformer().forward(state, ids, allLogits);
+        if (start + ids.length > history.length) history = Arrays.copyOf(history, Math.max(2 * history.length, start + ids.length));
+        System.arraycopy(ids, 0, history, start, ids.length);
+        return t;
     }
 
     @Override
