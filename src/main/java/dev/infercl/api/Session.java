@@ -155,6 +155,15 @@ public final class Session implements AutoCloseable {
         return rows;
     }
 
+    /**
+     * Feeds tokens after what the session holds (any pending token is dropped) and waits for the logits of the
+     * last one; nothing is sampled. For benchmarks and for priming a cache with a known prefix.
+     */
+    public void prefillOnly(int[] ids) {
+        pending = -1;
+        prefill(ids);
+    }
+
     private void prefill(int[] ids) {
         Tensor t = null;
         for (int from = 0; from < ids.length; from += state.maxBatch()) {

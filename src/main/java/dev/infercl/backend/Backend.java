@@ -83,6 +83,18 @@ public interface Backend extends AutoCloseable {
     /** Storage for a paged KV cache. */
     KvCache createKvCache(KvLayout layout);
 
+    /**
+     * Measures the device's streaming read bandwidth in bytes per second with the backend's own probe (a large
+     * buffer summed by all compute units, best of a few runs). Used by {@code infercl bench} for the roofline.
+     */
+    double probeReadBandwidth();
+
+    /** Bytes of one cached key or value element (4 for an F32 cache, 2 for F16). */
+    int kvBytesPerValue();
+
+    /** Bytes the backend has allocated for tensors and KV caches (weights it merely maps are not counted). */
+    long allocatedBytes();
+
     /** Releases every buffer the backend holds. */
     @Override
     void close();

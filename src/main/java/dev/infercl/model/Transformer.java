@@ -47,6 +47,10 @@ public final class Transformer {
         return backend;
     }
 
+    public Weights weights() {
+        return weights;
+    }
+
     /**
      * Per-sequence state: the KV cache, its block table and activation buffers sized for {@code maxBatch}
      * tokens per forward call — allocated once, reused by every call.

@@ -40,6 +40,28 @@ public record Weights(Tensor tokenEmbedding, Tensor positionEmbedding, Layer[] l
                         Tensor postAttnNorm, Tensor ffnNorm, Tensor ffnNormBias, Tensor gate, Tensor up, Tensor bUp,
                         Tensor down, Tensor bDown, Tensor postFfnNorm) {}
 
+    /**
+     * Bytes one decode step reads from the weights: every layer tensor and the classifier (the embedding
+     * table contributes one row, negligible, unless it is also the classifier).
+     */
+    public long streamedBytes() {
+        long sum = bytes(output) + bytes(outputNorm) + bytes(outputNormBias);
+        for (Layer l : layers) {
+            for (var c : Layer.class.getRecordComponents()) {
+                try {
+                    sum += bytes((Tensor) c.getAccessor().invoke(l));
+                } catch (ReflectiveOperationException e) {
+                    throw new IllegalStateException(e);
+                }
+            }
+        }
+        return sum;
+    }
+
+    private static long bytes(Tensor t) {
+        return t == null ? 0 : t.type().byteSize(t.cols()) * t.rows();
+    }
+
     /** Uploads every weight the config's architecture needs, checking each tensor's presence, shape and type. */
     public static Weights upload(ModelFile file, Backend backend) throws ModelLoadException {
         ModelConfig c = file.config();

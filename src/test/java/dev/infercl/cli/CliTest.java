@@ -114,4 +114,18 @@ class CliTest {
         Result usage = run("generate", "--temp", "abc");
         assertEquals(2, usage.code());
     }
+
+    @Test
+    void benchJsonHasTheRooflineFields() throws Exception {
+        Result res = run("bench", "-m", SharedData.require("models/stories260K-f32.gguf").toString(), "-p", "8,32", "-n", "8", "-r", "2",
+                "--long-ctx", "100", "--json", "--backend", "cpu");
+        assertEquals(0, res.code(), res.err());
+        JsonNode j = new ObjectMapper().readTree(res.out());
+        for (String key : new String[] {"tg_tokens_per_s", "bandwidth_gb_per_s", "roofline_fraction", "peak_host_bytes", "tg_long_tokens_per_s"}) {
+            assertTrue(j.get(key).asDouble() > 0, key + " in " + res.out());
+        }
+        assertTrue(j.get("pp_tokens_per_s").get("32").asDouble() > 0, res.out());
+        // a decode step reads at least every weight once: 5 layers of (4·64² + 3·64·172) + 512·64 F32 values
+        assertTrue(j.get("bytes_per_token").asLong() >= 4L * (5 * (4 * 64 * 64 + 3 * 64 * 172) + 512 * 64), res.out());
+    }
 }

@@ -24,6 +24,7 @@ public final class CpuBackend implements Backend {
     private final Mode mode;
     private final int threads;
     private final ForkJoinPool pool;
+    private long allocated;   // bytes of activations and KV caches allocated so far
 
     public CpuBackend() {
         this(Mode.FAST, Runtime.getRuntime().availableProcessors());
@@ -53,6 +54,7 @@ public final class CpuBackend implements Backend {
 
     @Override
     public Tensor allocate(String name, int rows, int cols) {
+        allocated += 4L * rows * cols;
         return new CpuTensor(name, GgmlType.F32, rows, cols, new float[Math.multiplyExact(rows, cols)], null);
     }
 
@@ -185,7 +187,23 @@ public final class CpuBackend implements Backend {
 
     @Override
     public KvCache createKvCache(KvLayout layout) {
+        allocated += 2L * layout.layers() * layout.valuesPerLayer() * Float.BYTES;
         return new CpuKvCache(layout);
+    }
+
+    @Override
+    public double probeReadBandwidth() {
+        return CpuKernels.probeReadBandwidth(pool != null ? pool : new ForkJoinPool(1), 256L << 20);
+    }
+
+    @Override
+    public int kvBytesPerValue() {
+        return Float.BYTES;
+    }
+
+    @Override
+    public long allocatedBytes() {
+        return allocated;
     }
 
     @Override

@@ -556,4 +556,35 @@ final class CpuKernels {
         // A parallel stream started inside the pool runs its pieces on that pool's workers.
         pool.submit(() -> IntStream.range(0, tasks).parallel().forEach(body)).join();
     }
+
+    // ------------------------------------------------------------------------------------------- bandwidth probe
+
+    /**
+     * Streaming read bandwidth: a {@code bytes}-long off-heap buffer (larger than any cache) summed with vector
+     * loads by every pool thread over its own slice; best of 5 passes, in bytes per second.
+     */
+    static double probeReadBandwidth(ForkJoinPool pool, long bytes) {
+        try (var arena = java.lang.foreign.Arena.ofShared()) {
+            var seg = arena.allocate(bytes, 64);
+            seg.fill((byte) 1);
+            int parts = pool.getParallelism();
+            long slice = bytes / parts / (L * 4L) * (L * 4L);
+            double best = 0;
+            float[] sink = new float[parts];
+            for (int pass = 0; pass < 5; pass++) {
+                long t0 = System.nanoTime();
+                parallelFor(pool, parts, part -> {
+                    var acc = FloatVector.zero(F);
+                    long base = part * slice;
+                    for (long off = 0; off < slice; off += L * 4L) {
+                        acc = acc.add(FloatVector.fromMemorySegment(F, seg, base + off, java.nio.ByteOrder.LITTLE_ENDIAN));
+                    }
+                    sink[part] = acc.reduceLanes(ADD);
+                });
+                best = Math.max(best, slice * parts / ((System.nanoTime() - t0) / 1e9));
+            }
+            if (Float.isNaN(sink[0])) throw new AssertionError("unreachable: keeps the loads alive");
+            return best;
+        }
+    }
 }

@@ -1,0 +1,115 @@
+package dev.infercl.api;
+
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.SplittableRandom;
+import org.apache.commons.math3.stat.descriptive.DescriptiveStatistics;
+
+/**
+ * Measures prefill and decode speed of a loaded model, the device's read bandwidth, and the decode roofline:
+ * bytes each token must read (weights + KV cache) ÷ bandwidth. Token ids are random (speed does not depend on them).
+ */
+public final class Benchmark {
+    private Benchmark() {}
+
+    /**
+     * @param prompts      prefill sizes to measure (e.g. 128, 512)
+     * @param generate     tokens per decode measurement
+     * @param repetitions  runs of each measurement
+     * @param longContext  also measure decode after this many positions (0: skip)
+     */
+    public record Options(int[] prompts, int generate, int repetitions, int longContext, long seed) {}
+
+    /** Mean and standard deviation of tokens/s over the repetitions. */
+    public record Stat(double mean, double sd, int runs) {
+        static Stat of(List<Double> xs) {
+            var d = new DescriptiveStatistics();
+            xs.forEach(d::addValue);
+            return new Stat(d.getMean(), xs.size() > 1 ? d.getStandardDeviation() : 0, xs.size());
+        }
+    }
+
+    /**
+     * @param prefill             tokens/s per prompt size
+     * @param decode              tokens/s generating {@code generate} tokens after a 1-token prompt
+     * @param decodeLong          tokens/s generating after {@code longContext} positions (null if not measured)
+     * @param bandwidth           measured read bandwidth, bytes/s
+     * @param bytesPerToken       bytes a decode step reads at a short context (weights + KV)
+     * @param bytesPerTokenLong   the same at the long context
+     */
+    public record Result(String backend, Map<Integer, Stat> prefill, Stat decode, Stat decodeLong, int longContext,
+                         double bandwidth, long bytesPerToken, long bytesPerTokenLong, long weightBytes, long deviceBytes, long peakHostBytes) {
+        /** Decode tokens/s if every token took exactly its bytes at the measured bandwidth. */
+        public double rooflineTokensPerSecond() {
+            return bandwidth / bytesPerToken;
+        }
+
+        public double rooflineFraction() {
+            return decode.mean() / rooflineTokensPerSecond();
+        }
+    }
+
+    public static Result run(Model model, Options o) {
+        var cfg = model.config();
+        var rnd = new SplittableRandom(o.seed());
+        int maxPrompt = 0;
+        for (int p : o.prompts()) maxPrompt = Math.max(maxPrompt, p);
+        int ctx = Math.max(Math.max(maxPrompt, o.generate() + 1), o.longContext() + o.generate());
+        Map<Integer, Stat> prefill = new LinkedHashMap<>();
+        try (Session s = model.newSession(ctx)) {
+            for (int p : o.prompts()) {
+                List<Double> rates = new ArrayList<>();
+                for (int r = 0; r < o.repetitions() + 1; r++) {
+                    s.reset();
+                    int[] ids = rnd.ints(p, 0, cfg.vocabSize()).toArray();
+                    long t0 = System.nanoTime();
+                    s.prefillOnly(ids);
+                    double sec = (System.nanoTime() - t0) / 1e9;
+                    if (r > 0) rates.add(p / sec);   // run 0 warms up (JIT, kernel builds)
+                }
+                prefill.put(p, Stat.of(rates));
+            }
+            Stat decode = decode(s, rnd, 1, o, cfg.vocabSize());
+            Stat decodeLong = o.longContext() > 0 ? decode(s, rnd, o.longContext(), o, cfg.vocabSize()) : null;
+            long peak = peakHostBytes();   // before the bandwidth probe's buffer inflates it
+            double bw = model.transformer().backend().probeReadBandwidth();
+            long weights = model.transformer().weights().streamedBytes();
+            return new Result(model.backendName(), prefill, decode, decodeLong, o.longContext(), bw,
+                    weights + kvBytes(model, 1 + o.generate() / 2), weights + kvBytes(model, o.longContext() + o.generate() / 2), weights,
+                    model.transformer().backend().allocatedBytes(), peak);
+        }
+    }
+
+    /** Peak resident set size (VmHWM: heap, native buffers and the touched pages of mapped files); 0 without /proc. */
+    public static long peakHostBytes() {
+        try {
+            for (String line : java.nio.file.Files.readAllLines(java.nio.file.Path.of("/proc/self/status"))) {
+                if (line.startsWith("VmHWM:")) return Long.parseLong(line.replaceAll("[^0-9]", "")) * 1024;
+            }
+        } catch (java.io.IOException | RuntimeException e) {
+            return 0;
+        }
+        return 0;
+    }
+
+    /** KV bytes a decode step reads at {@code positions} of context (K and V of every layer). */
+    static long kvBytes(Model model, int positions) {
+        var c = model.config();
+        return 2L * c.layers() * c.kvDim() * positions * model.transformer().backend().kvBytesPerValue();
+    }
+
+    private static Stat decode(Session s, SplittableRandom rnd, int depth, Options o, int vocab) {
+        List<Double> rates = new ArrayList<>();
+        for (int r = 0; r < o.repetitions() + 1; r++) {
+            s.reset();
+            s.prefillOnly(rnd.ints(depth, 0, vocab).toArray());
+            long t0 = System.nanoTime();
+            for (int i = 0; i < o.generate(); i++) s.prefillOnly(new int[] {rnd.nextInt(vocab)});
+            double sec = (System.nanoTime() - t0) / 1e9;
+            if (r > 0) rates.add(o.generate() / sec);
+        }
+        return Stat.of(rates);
+    }
+}

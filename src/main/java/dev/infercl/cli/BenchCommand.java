@@ -1,0 +1,83 @@
+package dev.infercl.cli;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.infercl.api.Benchmark;
+import dev.infercl.api.Model;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+
+/** Prefill and decode speed, read bandwidth and the decode roofline of a model on a backend. */
+@Command(name = "bench", mixinStandardHelpOptions = true,
+        description = "Measure prefill (pp) and decode (tg) tokens/s, bandwidth and the decode roofline.")
+final class BenchCommand extends Streams.Command implements Callable<Integer> {
+
+    @Mixin ModelOptions model;
+
+    @Option(names = {"-p", "--prompts"}, split = ",", defaultValue = "128,512", description = "prefill sizes (default: ${DEFAULT-VALUE})")
+    int[] prompts;
+
+    @Option(names = {"-n", "--n-gen"}, defaultValue = "128", description = "tokens per decode run (default: ${DEFAULT-VALUE})")
+    int generate;
+
+    @Option(names = {"-r", "--repetitions"}, defaultValue = "5", description = "runs per measurement (default: ${DEFAULT-VALUE})")
+    int repetitions;
+
+    @Option(names = "--long-ctx", defaultValue = "2048", description = "also decode after this many positions; 0 = skip (default: ${DEFAULT-VALUE})")
+    int longContext;
+
+    @Option(names = "--json", description = "print one JSON object")
+    boolean json;
+
+    @Override
+    public Integer call() throws Exception {
+        if (generate < 1 || repetitions < 1) throw new IllegalArgumentException("-n and -r must be ≥ 1");
+        for (int p : prompts) if (p < 1) throw new IllegalArgumentException("prefill sizes must be ≥ 1, got " + p);
+        long t0 = System.nanoTime();
+        try (Model m = Model.load(model.modelPath(), model.loadOptions(n -> err.println("note: " + n)))) {
+            double loadSec = (System.nanoTime() - t0) / 1e9;
+            int maxCtx = Math.max(m.config().contextLength(), longContext + generate);
+            int depth = Math.min(longContext, maxCtx - generate);
+            var r = Benchmark.run(m, new Benchmark.Options(prompts, generate, repetitions, depth, 1234));
+            long peak = r.peakHostBytes();
+            if (json) {
+                var mapper = new ObjectMapper();
+                var root = mapper.createObjectNode();
+                root.put("model", m.path().toString()).put("backend", r.backend()).put("load_seconds", loadSec);
+                var pp = root.putObject("pp_tokens_per_s");
+                var ppSd = root.putObject("pp_tokens_per_s_sd");
+                for (Map.Entry<Integer, Benchmark.Stat> e : r.prefill().entrySet()) {
+                    pp.put(String.valueOf(e.getKey()), e.getValue().mean());
+                    ppSd.put(String.valueOf(e.getKey()), e.getValue().sd());
+                }
+                root.put("tg_tokens_per_s", r.decode().mean()).put("tg_tokens_per_s_sd", r.decode().sd()).put("tg_tokens", generate);
+                if (r.decodeLong() != null) {
+                    root.put("tg_long_context", r.longContext()).put("tg_long_tokens_per_s", r.decodeLong().mean())
+                            .put("tg_long_tokens_per_s_sd", r.decodeLong().sd());
+                }
+                root.put("bandwidth_gb_per_s", r.bandwidth() / 1e9).put("bytes_per_token", r.bytesPerToken())
+                        .put("roofline_tokens_per_s", r.rooflineTokensPerSecond()).put("roofline_fraction", r.rooflineFraction())
+                        .put("weight_bytes", r.weightBytes()).put("peak_host_bytes", peak).put("device_bytes", r.deviceBytes())
+                        .put("repetitions", repetitions);
+                out.println(mapper.writeValueAsString(root));
+            } else {
+                out.printf(Locale.ROOT, "model: %s%nbackend: %s, load %.2f s%n", m.path(), r.backend(), loadSec);
+                for (var e : r.prefill().entrySet()) {
+                    out.printf(Locale.ROOT, "pp%-5d %10.1f ± %.1f tokens/s%n", e.getKey(), e.getValue().mean(), e.getValue().sd());
+                }
+                out.printf(Locale.ROOT, "tg%-5d %10.1f ± %.1f tokens/s%n", generate, r.decode().mean(), r.decode().sd());
+                if (r.decodeLong() != null) {
+                    out.printf(Locale.ROOT, "tg%d @ %d  %6.1f ± %.1f tokens/s (%.0f%% of short-context decode)%n", generate, r.longContext(),
+                            r.decodeLong().mean(), r.decodeLong().sd(), 100 * r.decodeLong().mean() / r.decode().mean());
+                }
+                out.printf(Locale.ROOT, "bandwidth %.1f GB/s; a decode step reads %.1f MB -> roofline %.1f tokens/s; achieved %.0f%%%n",
+                        r.bandwidth() / 1e9, r.bytesPerToken() / 1e6, r.rooflineTokensPerSecond(), 100 * r.rooflineFraction());
+                out.printf(Locale.ROOT, "memory: peak host %s, backend buffers %s%n", InfoCommand.bytes(peak), InfoCommand.bytes(r.deviceBytes()));
+            }
+        }
+        return 0;
+    }
+}
