@@ -7,10 +7,19 @@
 //   slot p % blockSize, at ((block·kvHeads + g)·blockSize + slot)·HEAD_DIM + i; ints holds positions at
 //   posOff and the block table at tabOff.
 // Launch: global (heads, n); no local size. One work-item per (head, row).
+#ifdef KV_F32
+#define KV_T float                      // an F32 cache (exact keys and values)
+#define KV_LOAD(i, p) ((p)[i])
+#define KV_STORE(v, i, p) ((p)[i] = (v))
+#else
+#define KV_T half                       // the default FP16 cache, through vload_half/vstore_half (no cl_khr_fp16)
+#define KV_LOAD(i, p) vload_half(i, p)
+#define KV_STORE(v, i, p) vstore_half_rte(v, i, p)
+#endif
 #ifndef HEAD_DIM
 #define HEAD_DIM 64 // values per head (compile-time so q and acc stay in registers)
 #endif
-__kernel void kernel_attention_f16_f32(__global const float* q, __global const half* kc, __global const half* vc,
+__kernel void kernel_attention_f16_f32(__global const float* q, __global const KV_T* kc, __global const KV_T* vc,
                                        __global float* out, __global const int* ints, int posOff, int tabOff,
                                        int heads, int kvHeads, int blockSize, float scale) {
     int h = get_global_id(0), t = get_global_id(1);
@@ -27,11 +36,11 @@ __kernel void kernel_attention_f16_f32(__global const float* q, __global const h
         int block = ints[tabOff + p / blockSize];
         size_t base = (((size_t) block * kvHeads + g) * blockSize + p % blockSize) * HEAD_DIM;
         float s = 0.0f;
-        for (int i = 0; i < HEAD_DIM; i++) s += qv[i] * vload_half(base + i, kc);
+        for (int i = 0; i < HEAD_DIM; i++) s += qv[i] * KV_LOAD(base + i, kc);
         float mNew = fmax(m, s);
         float corr = exp(m - mNew), wgt = exp(s - mNew);
         l = l * corr + wgt;
-        for (int i = 0; i < HEAD_DIM; i++) acc[i] = acc[i] * corr + wgt * vload_half(base + i, vc);
+        for (int i = 0; i < HEAD_DIM; i++) acc[i] = acc[i] * corr + wgt * KV_LOAD(base + i, vc);
         m = mNew;
     }
     __global float* o = out + ((size_t) t * heads + h) * HEAD_DIM;

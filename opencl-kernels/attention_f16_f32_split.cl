@@ -6,13 +6,22 @@
 // Layout: q (n, heads·HEAD_DIM) F32; kc, vc paged FP16 cache as in attention_f16_f32; ints: positions at
 //   posOff, block table at tabOff; part (n, heads, splits, HEAD_DIM + 2) F32.
 // Launch: global (heads, splits, n); no local size.
+#ifdef KV_F32
+#define KV_T float                      // an F32 cache (exact keys and values)
+#define KV_LOAD(i, p) ((p)[i])
+#define KV_STORE(v, i, p) ((p)[i] = (v))
+#else
+#define KV_T half                       // the default FP16 cache, through vload_half/vstore_half (no cl_khr_fp16)
+#define KV_LOAD(i, p) vload_half(i, p)
+#define KV_STORE(v, i, p) vstore_half_rte(v, i, p)
+#endif
 #ifndef HEAD_DIM
 #define HEAD_DIM 64 // values per head
 #endif
 #ifndef CHUNK
 #define CHUNK 256 // positions per split (the host uses the same value to count splits)
 #endif
-__kernel void kernel_attention_f16_f32_split(__global const float* q, __global const half* kc, __global const half* vc,
+__kernel void kernel_attention_f16_f32_split(__global const float* q, __global const KV_T* kc, __global const KV_T* vc,
                                              __global float* part, __global const int* ints, int posOff, int tabOff,
                                              int heads, int kvHeads, int blockSize, float scale, int splits) {
     int h = get_global_id(0), s = get_global_id(1), t = get_global_id(2);
@@ -30,11 +39,11 @@ __kernel void kernel_attention_f16_f32_split(__global const float* q, __global c
         int block = ints[tabOff + p / blockSize];
         size_t base = (((size_t) block * kvHeads + g) * blockSize + p % blockSize) * HEAD_DIM;
         float sc = 0.0f;
-        for (int i = 0; i < HEAD_DIM; i++) sc += qv[i] * vload_half(base + i, kc);
+        for (int i = 0; i < HEAD_DIM; i++) sc += qv[i] * KV_LOAD(base + i, kc);
         float mNew = fmax(m, sc);
         float corr = exp(m - mNew), wgt = exp(sc - mNew);
         l = l * corr + wgt;
-        for (int i = 0; i < HEAD_DIM; i++) acc[i] = acc[i] * corr + wgt * vload_half(base + i, vc);
+        for (int i = 0; i < HEAD_DIM; i++) acc[i] = acc[i] * corr + wgt * KV_LOAD(base + i, vc);
         m = mNew;
     }
     __global float* o = part + (((size_t) t * heads + h) * splits + s) * (HEAD_DIM + 2);

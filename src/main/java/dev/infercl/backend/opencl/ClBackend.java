@@ -57,22 +57,30 @@ public final class ClBackend implements Backend {
      * @param forceMatmul     use this matmul kernel whatever the shape (null: choose)
      * @param forceAttention  use this attention kernel whatever the shape (null: choose)
      * @param wrapHostMemory  on a CPU device, wrap aligned mapped weights instead of copying them
+     * @param kvCacheF32      keep the KV cache in F32 instead of FP16 (twice the memory, exact keys and values;
+     *                        system property {@code infercl.opencl.kvCache=f32})
      */
-    public record Options(long maxAllocBytes, MatmulKernel forceMatmul, AttentionKernel forceAttention, boolean wrapHostMemory) {
+    public record Options(long maxAllocBytes, MatmulKernel forceMatmul, AttentionKernel forceAttention, boolean wrapHostMemory,
+                          boolean kvCacheF32) {
         public static Options defaults() {
-            return new Options(Long.getLong("infercl.opencl.maxAlloc", 0L), null, null, true);
+            return new Options(Long.getLong("infercl.opencl.maxAlloc", 0L), null, null, true,
+                    "f32".equalsIgnoreCase(System.getProperty("infercl.opencl.kvCache")));
+        }
+
+        public Options withKvCacheF32(boolean f32) {
+            return new Options(maxAllocBytes, forceMatmul, forceAttention, wrapHostMemory, f32);
         }
 
         public Options withMaxAlloc(long bytes) {
-            return new Options(bytes, forceMatmul, forceAttention, wrapHostMemory);
+            return new Options(bytes, forceMatmul, forceAttention, wrapHostMemory, kvCacheF32);
         }
 
         public Options withMatmul(MatmulKernel k) {
-            return new Options(maxAllocBytes, k, forceAttention, wrapHostMemory);
+            return new Options(maxAllocBytes, k, forceAttention, wrapHostMemory, kvCacheF32);
         }
 
         public Options withAttention(AttentionKernel k) {
-            return new Options(maxAllocBytes, forceMatmul, k, wrapHostMemory);
+            return new Options(maxAllocBytes, forceMatmul, k, wrapHostMemory, kvCacheF32);
         }
     }
 
@@ -119,9 +127,10 @@ public final class ClBackend implements Backend {
         cl_command_queue q = clCreateCommandQueue(context, found.device(), 0, null); // in-order: ops need no events
         this.queue = q;
         this.normLocal = info.isGpu() ? 256 : 64;
-        this.kernels = new KernelLibrary(context, found.device(), info,
-                Map.of("LOCAL", String.valueOf(normLocal), "TILE_R", String.valueOf(TILE_R), "TILE_T", String.valueOf(TILE_T),
-                        "CHUNK", String.valueOf(SPLIT_CHUNK)));
+        var defines = new HashMap<>(Map.of("LOCAL", String.valueOf(normLocal), "TILE_R", String.valueOf(TILE_R),
+                "TILE_T", String.valueOf(TILE_T), "CHUNK", String.valueOf(SPLIT_CHUNK)));
+        if (options.kvCacheF32()) defines.put("KV_F32", "1");
+        this.kernels = new KernelLibrary(context, found.device(), info, defines);
         this.ints = new IntRing(1 << 16);
     }
 
@@ -498,7 +507,7 @@ public final class ClBackend implements Backend {
 
     @Override
     public KvCache createKvCache(KvLayout layout) {
-        long bytes = 2 * layout.valuesPerLayer();
+        long bytes = (options.kvCacheF32() ? 4 : 2) * layout.valuesPerLayer();
         cl_mem[] k = new cl_mem[layout.layers()], v = new cl_mem[layout.layers()];
         for (int l = 0; l < layout.layers(); l++) {
             k[l] = create("KV cache layer " + l + " keys", CL_MEM_READ_WRITE, bytes, null);
