@@ -51,6 +51,9 @@ public final class Model implements AutoCloseable {
         } catch (IOException | RuntimeException e) {
             if (backend != null) backend.close();
             file.close();
+            if (e instanceof dev.infercl.backend.DeviceOutOfMemoryException oom) {
+                throw new dev.infercl.backend.DeviceOutOfMemoryException("loading model " + path.getFileName() + ": " + oom.getMessage(), oom.bytesNeeded(), oom);
+            }
             throw e;
         }
     }

@@ -1,0 +1,48 @@
+// attention_f16_f32: fused causal grouped-query attention over the paged FP16 KV cache, online softmax.
+//   For row t and query head h (KV head g = h / (heads / kvHeads)), len = positions[posOff + t] + 1:
+//   out[t][h] = Σ_{p<len} softmax_p(scale · q[t][h]·K[p][g]) · V[p][g], computed in one pass with a running
+//   maximum m, running sum l and accumulator acc[HEAD_DIM] (flash-attention style: no [seq × seq] matrix).
+// Layout: q, out (n, heads·HEAD_DIM) F32 at (t·heads + h)·HEAD_DIM + i; kc, vc one layer of the cache,
+//   (numBlocks, kvHeads, blockSize, HEAD_DIM) F16: position p lives in block ints[tabOff + p / blockSize],
+//   slot p % blockSize, at ((block·kvHeads + g)·blockSize + slot)·HEAD_DIM + i; ints holds positions at
+//   posOff and the block table at tabOff.
+// Launch: global (heads, n); no local size. One work-item per (head, row).
+#ifdef KV_F32
+#define KV_T float                      // an F32 cache (exact keys and values)
+#define KV_LOAD(i, p) ((p)[i])
+#define KV_STORE(v, i, p) ((p)[i] = (v))
+#else
+#define KV_T half                       // the default FP16 cache, through vload_half/vstore_half (no cl_khr_fp16)
+#define KV_LOAD(i, p) vload_half(i, p)
+#define KV_STORE(v, i, p) vstore_half_rte(v, i, p)
+#endif
+#ifndef HEAD_DIM
+#define HEAD_DIM 64 // values per head (compile-time so q and acc stay in registers)
+#endif
+__kernel void kernel_attention_f16_f32(__global const float* q, __global const KV_T* kc, __global const KV_T* vc,
+                                       __global float* out, __global const int* ints, int posOff, int tabOff,
+                                       int heads, int kvHeads, int blockSize, float scale) {
+    int h = get_global_id(0), t = get_global_id(1);
+    int g = h / (heads / kvHeads);
+    const __global float* qr = q + ((size_t) t * heads + h) * HEAD_DIM;
+    float qv[HEAD_DIM], acc[HEAD_DIM];
+    for (int i = 0; i < HEAD_DIM; i++) {
+        qv[i] = qr[i] * scale;
+        acc[i] = 0.0f;
+    }
+    float m = -INFINITY, l = 0.0f;
+    int len = ints[posOff + t] + 1;
+    for (int p = 0; p < len; p++) {
+        int block = ints[tabOff + p / blockSize];
+        size_t base = (((size_t) block * kvHeads + g) * blockSize + p % blockSize) * HEAD_DIM;
+        float s = 0.0f;
+        for (int i = 0; i < HEAD_DIM; i++) s += qv[i] * KV_LOAD(base + i, kc);
+        float mNew = fmax(m, s);
+        float corr = exp(m - mNew), wgt = exp(s - mNew);
+        l = l * corr + wgt;
+        for (int i = 0; i < HEAD_DIM; i++) acc[i] = acc[i] * corr + wgt * KV_LOAD(base + i, vc);
+        m = mNew;
+    }
+    __global float* o = out + ((size_t) t * heads + h) * HEAD_DIM;
+    for (int i = 0; i < HEAD_DIM; i++) o[i] = acc[i] / l;
+}

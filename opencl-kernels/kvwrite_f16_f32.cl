@@ -1,0 +1,25 @@
+// kvwrite_f16_f32: stores row t of k and v (F32) into one layer of the paged FP16 KV cache.
+//   p = positions[posOff + t]; block = table[tabOff + p / blockSize]; slot offset o = p % blockSize;
+//   kc[((block·kvHeads + g)·blockSize + o)·headDim + i] = half(k[t][g·headDim + i]) (round to nearest even), same for v.
+// Layout: k, v (n, kvHeads·headDim) F32; kc, vc (numBlocks, kvHeads, blockSize, headDim) F16 (vstore_half_rte:
+//   no cl_khr_fp16 needed).
+// Launch: global (headDim, kvHeads, n); no local size.
+#ifdef KV_F32
+#define KV_T float                      // an F32 cache (exact keys and values)
+#define KV_LOAD(i, p) ((p)[i])
+#define KV_STORE(v, i, p) ((p)[i] = (v))
+#else
+#define KV_T half                       // the default FP16 cache, through vload_half/vstore_half (no cl_khr_fp16)
+#define KV_LOAD(i, p) vload_half(i, p)
+#define KV_STORE(v, i, p) vstore_half_rte(v, i, p)
+#endif
+__kernel void kernel_kvwrite_f16_f32(__global const float* k, __global const float* v, __global KV_T* kc, __global KV_T* vc,
+                                     __global const int* ints, int posOff, int tabOff, int kvHeads, int blockSize, int headDim) {
+    int i = get_global_id(0), g = get_global_id(1), t = get_global_id(2);
+    int p = ints[posOff + t];
+    int block = ints[tabOff + p / blockSize];
+    size_t dst = (((size_t) block * kvHeads + g) * blockSize + p % blockSize) * headDim + i;
+    size_t src = ((size_t) t * kvHeads + g) * headDim + i;
+    KV_STORE(k[src], dst, kc);
+    KV_STORE(v[src], dst, vc);
+}

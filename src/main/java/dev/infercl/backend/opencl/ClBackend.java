@@ -1,0 +1,599 @@
+package dev.infercl.backend.opencl;
+
+import static org.jocl.CL.*;
+
+import dev.infercl.backend.Backend;
+import dev.infercl.backend.Batch;
+import dev.infercl.backend.DeviceOutOfMemoryException;
+import dev.infercl.backend.KvCache;
+import dev.infercl.backend.KvLayout;
+import dev.infercl.backend.RopeSpec;
+import dev.infercl.backend.Tensor;
+import dev.infercl.gguf.GgmlType;
+import dev.infercl.tensor.Dequant;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HashMap;
+import java.util.IdentityHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.stream.IntStream;
+import org.jocl.CL;
+import org.jocl.CLException;
+import org.jocl.Pointer;
+import org.jocl.Sizeof;
+import org.jocl.cl_command_queue;
+import org.jocl.cl_context;
+import org.jocl.cl_context_properties;
+import org.jocl.cl_device_id;
+import org.jocl.cl_kernel;
+import org.jocl.cl_mem;
+
+/**
+ * The OpenCL backend: every activation, weight and the KV cache live on one device; each op is one or two
+ * kernel launches on an in-order queue; {@link #read} is the only point where the host waits.
+ *
+ * <p>Weights keep their file type (Q8_0/Q4_0 are repacked into values + F16 scales, never widened). On a CPU
+ * device a suitably aligned mapped weight is wrapped in place ({@code CL_MEM_USE_HOST_PTR}); elsewhere it is
+ * copied once. A weight larger than the maximum allocation is split into row ranges.
+ */
+public final class ClBackend implements Backend {
+
+    /** Matrix-product kernels; see {@link #matmulKernel}. */
+    public enum MatmulKernel { GEMV, GEMM }
+
+    /** Attention kernels; see {@link #attentionKernel}. */
+    public enum AttentionKernel { FUSED, SPLIT }
+
+    /**
+     * Construction options.
+     *
+     * @param maxAllocBytes   largest buffer to allocate (≤ 0: the device's CL_DEVICE_MAX_MEM_ALLOC_SIZE); lowering
+     *                        it forces weights to be split (system property {@code infercl.opencl.maxAlloc})
+     * @param forceMatmul     use this matmul kernel whatever the shape (null: choose)
+     * @param forceAttention  use this attention kernel whatever the shape (null: choose)
+     * @param wrapHostMemory  on a CPU device, wrap aligned mapped weights instead of copying them
+     * @param kvCacheF32      keep the KV cache in F32 instead of FP16 (twice the memory, exact keys and values;
+     *                        system property {@code infercl.opencl.kvCache=f32})
+     */
+    public record Options(long maxAllocBytes, MatmulKernel forceMatmul, AttentionKernel forceAttention, boolean wrapHostMemory,
+                          boolean kvCacheF32) {
+        public static Options defaults() {
+            return new Options(Long.getLong("infercl.opencl.maxAlloc", 0L), null, null, true,
+                    "f32".equalsIgnoreCase(System.getProperty("infercl.opencl.kvCache")));
+        }
+
+        public Options withKvCacheF32(boolean f32) {
+            return new Options(maxAllocBytes, forceMatmul, forceAttention, wrapHostMemory, f32);
+        }
+
+        public Options withMaxAlloc(long bytes) {
+            return new Options(bytes, forceMatmul, forceAttention, wrapHostMemory, kvCacheF32);
+        }
+
+        public Options withMatmul(MatmulKernel k) {
+            return new Options(maxAllocBytes, k, forceAttention, wrapHostMemory, kvCacheF32);
+        }
+
+        public Options withAttention(AttentionKernel k) {
+            return new Options(maxAllocBytes, forceMatmul, k, wrapHostMemory, kvCacheF32);
+        }
+    }
+
+    // host-side tunables (the kernel files hold the matching -D defaults)
+    private static final int GEMV_LOCAL = 32;    // rows per work-group of the GEMV kernels (notes/pocl-gemv.md)
+    private static final int TILE_R = 32;        // GEMM: weight rows per work-group
+    private static final int TILE_T = 8;         // GEMM: tokens per work-group
+    private static final int SPLIT_CHUNK = 256;  // split attention: positions per split
+    private static final int ELEMENT_LOCAL = 64; // element-wise kernels: work-group size
+
+    private final ClDevice info;
+    private final Options options;
+    private final long maxAlloc;
+    private final cl_context context;
+    private final cl_command_queue queue;
+    private final KernelLibrary kernels;
+    private final int normLocal;
+    private final IdentityHashMap<cl_mem, Long> buffers = new IdentityHashMap<>(); // every live buffer → bytes
+    private final Map<String, cl_mem> invFreqs = new HashMap<>();                  // rope tables per (ropeDims, base)
+    private final IntRing ints;
+    private cl_mem splitScratch;                                                   // split attention partials
+    private long splitScratchBytes;
+    private long wrappedBytes, copiedBytes;
+    private final java.util.Set<String> kernelsUsed = new java.util.TreeSet<>(); // stems launched so far (tests check coverage)
+
+    /** Opens the device {@code selector} names (index, name fragment, or null for the best). */
+    public static ClBackend open(String selector) {
+        return open(selector, Options.defaults());
+    }
+
+    public static ClBackend open(String selector, Options options) {
+        return new ClBackend(ClDevices.choose(selector), options);
+    }
+
+    private ClBackend(ClDevices.Found found, Options options) {
+        this.info = found.info();
+        this.options = options;
+        long deviceMax = Math.min(info.maxAllocBytes(), Integer.MAX_VALUE & ~0xfffL); // a part must fit one ByteBuffer
+        this.maxAlloc = options.maxAllocBytes() > 0 ? Math.min(options.maxAllocBytes(), deviceMax) : deviceMax;
+        var props = new cl_context_properties();
+        props.addProperty(CL_CONTEXT_PLATFORM, found.platform());
+        this.context = clCreateContext(props, 1, new cl_device_id[] {found.device()}, null, null, null);
+        @SuppressWarnings("deprecation")
+        cl_command_queue q = clCreateCommandQueue(context, found.device(), 0, null); // in-order: ops need no events
+        this.queue = q;
+        this.normLocal = info.isGpu() ? 256 : 64;
+        var defines = new HashMap<>(Map.of("LOCAL", String.valueOf(normLocal), "TILE_R", String.valueOf(TILE_R),
+                "TILE_T", String.valueOf(TILE_T), "CHUNK", String.valueOf(SPLIT_CHUNK)));
+        if (options.kvCacheF32()) defines.put("KV_F32", "1");
+        this.kernels = new KernelLibrary(context, found.device(), info, defines);
+        this.ints = new IntRing(1 << 16);
+    }
+
+    public ClDevice device() {
+        return info;
+    }
+
+    @Override
+    public String name() {
+        return "opencl: " + info.name() + " (" + info.platform() + ")";
+    }
+
+    /** Bytes of weights wrapped in place / copied to the device so far. */
+    long wrappedBytes() {
+        return wrappedBytes;
+    }
+
+    long copiedBytes() {
+        return copiedBytes;
+    }
+
+    long maxAlloc() {
+        return maxAlloc;
+    }
+
+    java.util.Set<String> kernelsUsed() {
+        return kernelsUsed;
+    }
+
+    KernelLibrary kernels() {
+        return kernels;
+    }
+
+    // ---------------------------------------------------------------- buffers
+
+    private cl_mem create(String what, long flags, long bytes, Pointer host) {
+        if (bytes > maxAlloc) {
+            throw new DeviceOutOfMemoryException(what + " needs " + bytes + " bytes in one buffer, more than the largest allocation ("
+                    + maxAlloc + " bytes) of " + info.name(), bytes, null);
+        }
+        try {
+            cl_mem m = clCreateBuffer(context, flags, Math.max(bytes, 4), host, null);
+            buffers.put(m, bytes);
+            return m;
+        } catch (CLException e) {
+            throw outOfMemory(what, bytes, e);
+        }
+    }
+
+    private RuntimeException outOfMemory(String what, long bytes, CLException e) {
+        int s = e.getStatus();
+        if (s == CL_MEM_OBJECT_ALLOCATION_FAILURE || s == CL_OUT_OF_RESOURCES || s == CL_OUT_OF_HOST_MEMORY || s == CL_INVALID_BUFFER_SIZE) {
+            long held = buffers.values().stream().mapToLong(Long::longValue).sum();
+            return new DeviceOutOfMemoryException("device " + info.name() + " is out of memory (" + CL.stringFor_errorCode(s) + ") for " + what
+                    + (bytes > 0 ? ": needs " + bytes + " more bytes" : "") + " with " + held + " bytes already allocated of "
+                    + info.globalMemBytes() + " global", bytes, e);
+        }
+        return e;
+    }
+
+    private void release(cl_mem m) {
+        if (buffers.remove(m) != null) clReleaseMemObject(m);
+    }
+
+    @Override
+    public Tensor upload(String name, GgmlType type, int rows, int cols, MemorySegment bytes) {
+        Dequant.requireComputable(type, name);
+        long rowBytes = type.byteSize(cols);
+        long need = Math.multiplyExact(rowBytes, (long) rows);
+        if (bytes.byteSize() < need) throw new IllegalArgumentException(name + ": " + bytes.byteSize() + " bytes, need " + need);
+        boolean quant = type == GgmlType.Q8_0 || type == GgmlType.Q4_0;
+        if (quant && cols % 32 != 0) throw new IllegalArgumentException(name + ": " + type + " rows must be a multiple of 32 values, got " + cols);
+        long valueBytes = switch (type) { // bytes per row of the largest buffer of a part
+            case Q8_0 -> cols;
+            case Q4_0 -> cols / 2;
+            default -> rowBytes;
+        };
+        if (valueBytes > maxAlloc) {
+            throw new DeviceOutOfMemoryException(name + ": one row of " + valueBytes + " bytes exceeds the largest allocation (" + maxAlloc
+                    + " bytes) of " + info.name(), valueBytes, null);
+        }
+        int rowsPerPart = (int) Math.min(rows, maxAlloc / valueBytes);
+        List<ClTensor.Part> parts = new ArrayList<>();
+        for (int r0 = 0; r0 < rows; r0 += rowsPerPart) {
+            int n = Math.min(rowsPerPart, rows - r0);
+            MemorySegment src = bytes.asSlice(r0 * rowBytes, n * rowBytes);
+            String what = "weight '" + name + "' rows " + r0 + ".." + (r0 + n - 1);
+            parts.add(quant ? uploadQuant(what, type, n, cols, r0, src) : uploadDense(what, r0, n, src));
+        }
+        cl_mem vec = null;
+        if (rows == 1 && (type == GgmlType.F16 || type == GgmlType.BF16)) {
+            float[] f = new float[cols];
+            Dequant.row(type, bytes, 0, f, 0, cols);
+            vec = create("weight '" + name + "' as F32", CL_MEM_READ_ONLY | CL_MEM_COPY_HOST_PTR, 4L * cols, Pointer.to(f));
+        }
+        return new ClTensor(name, type, rows, cols, true, parts.toArray(ClTensor.Part[]::new), vec);
+    }
+
+    private ClTensor.Part uploadDense(String what, int r0, int n, MemorySegment src) {
+        long bytes = src.byteSize();
+        boolean aligned = src.isNative() && src.address() % Math.max(info.baseAddrAlignBytes(), 1) == 0;
+        if (info.isCpu() && options.wrapHostMemory() && aligned) {
+            wrappedBytes += bytes;
+            return new ClTensor.Part(r0, n, create(what, CL_MEM_READ_ONLY | CL_MEM_USE_HOST_PTR, bytes, Pointer.to(src.asByteBuffer())), null);
+        }
+        copiedBytes += bytes;
+        return new ClTensor.Part(r0, n, create(what, CL_MEM_READ_ONLY | CL_MEM_COPY_HOST_PTR, bytes, hostPointer(src)), null);
+    }
+
+    /** Repacks GGML blocks (scale, values) into two arrays: all values of a row contiguous, the scales apart. */
+    private ClTensor.Part uploadQuant(String what, GgmlType type, int n, int cols, int r0, MemorySegment src) {
+        int blocks = cols / 32;
+        int blockBytes = type == GgmlType.Q8_0 ? 34 : 18;
+        int valueBytes = blockBytes - 2;
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment qs = arena.allocate((long) n * blocks * valueBytes, 16);
+            MemorySegment d = arena.allocate((long) n * blocks * 2, 16);
+            for (long b = 0; b < (long) n * blocks; b++) {
+                MemorySegment.copy(src, b * blockBytes, d, b * 2, 2);
+                MemorySegment.copy(src, b * blockBytes + 2, qs, b * valueBytes, valueBytes);
+            }
+            copiedBytes += qs.byteSize() + d.byteSize();
+            cl_mem q = create(what + " values", CL_MEM_READ_ONLY | CL_MEM_COPY_HOST_PTR, qs.byteSize(), Pointer.to(qs.asByteBuffer()));
+            cl_mem s = create(what + " scales", CL_MEM_READ_ONLY | CL_MEM_COPY_HOST_PTR, d.byteSize(), Pointer.to(d.asByteBuffer()));
+            return new ClTensor.Part(r0, n, q, s);
+        }
+    }
+
+    private static Pointer hostPointer(MemorySegment src) {
+        if (src.isNative()) return Pointer.to(src.asByteBuffer());
+        return Pointer.to(src.toArray(java.lang.foreign.ValueLayout.JAVA_BYTE));
+    }
+
+    @Override
+    public Tensor allocate(String name, int rows, int cols) {
+        long bytes = 4L * rows * cols;
+        cl_mem m = create("activation '" + name + "' (" + rows + " × " + cols + " F32)", CL_MEM_READ_WRITE, bytes, null);
+        return new ClTensor(name, GgmlType.F32, rows, cols, false, new ClTensor.Part[] {new ClTensor.Part(0, rows, m, null)}, null);
+    }
+
+    @Override
+    public void write(Tensor dst, float[] src) {
+        ClTensor d = (ClTensor) dst;
+        if (src.length > (long) d.parts[0].rows() * d.cols) throw new IllegalArgumentException(d.name + ": " + src.length + " values do not fit");
+        if (src.length == 0) return;
+        clEnqueueWriteBuffer(queue, d.act(), CL_TRUE, 0, 4L * src.length, Pointer.to(src), 0, null, null);
+    }
+
+    @Override
+    public void read(Tensor src, float[] dst) {
+        ClTensor s = (ClTensor) src;
+        int count = s.rows * s.cols;
+        if (count == 0) return;
+        if (!s.weight) {
+            enqueueRead(s.act(), count, dst);
+            return;
+        }
+        // a weight: dequantize on the device through the embedding gather of every row
+        ClTensor tmp = (ClTensor) allocate(s.name + " (read)", s.rows, s.cols);
+        try {
+            embed(tmp, s, IntStream.range(0, s.rows).toArray());
+            enqueueRead(tmp.act(), count, dst);
+        } finally {
+            release(tmp.act());
+        }
+    }
+
+    private void enqueueRead(cl_mem m, int count, float[] dst) {
+        try {
+            clEnqueueReadBuffer(queue, m, CL_TRUE, 0, 4L * count, Pointer.to(dst), 0, null, null);
+        } catch (CLException e) {
+            throw outOfMemory("the queued kernels", 0, e);
+        }
+    }
+
+    // ---------------------------------------------------------------- kernel launches
+
+    private void launch(cl_kernel k, String what, long[] global, long[] local, Object... args) {
+        for (long g : global) if (g == 0) return;
+        try {
+            for (int i = 0; i < args.length; i++) {
+                switch (args[i]) {
+                    case cl_mem m -> clSetKernelArg(k, i, Sizeof.cl_mem, Pointer.to(m));
+                    case Integer v -> clSetKernelArg(k, i, Sizeof.cl_int, Pointer.to(new int[] {v}));
+                    case Float v -> clSetKernelArg(k, i, Sizeof.cl_float, Pointer.to(new float[] {v}));
+                    default -> throw new IllegalArgumentException("kernel argument " + args[i]);
+                }
+            }
+            clEnqueueNDRangeKernel(queue, k, global.length, null, global, local, 0, null, null);
+        } catch (CLException e) {
+            throw outOfMemory(what, 0, e);
+        }
+    }
+
+    private cl_kernel kernel(String stem) {
+        return kernel(stem, Map.of());
+    }
+
+    private cl_kernel kernel(String stem, Map<String, String> defines) {
+        kernelsUsed.add(stem);
+        return kernels.kernel(stem, defines);
+    }
+
+    private static long roundUp(long v, long m) {
+        return (v + m - 1) / m * m;
+    }
+
+    private static ClTensor act(Tensor t) {
+        ClTensor c = (ClTensor) t;
+        c.act();
+        return c;
+    }
+
+    @Override
+    public void embed(Tensor out, Tensor table, int[] tokens) {
+        ClTensor o = act(out), w = (ClTensor) table;
+        for (int tok : tokens) {
+            if (tok < 0 || tok >= w.rows) throw new IllegalArgumentException("token id " + tok + " outside the vocabulary [0, " + w.rows + ")");
+        }
+        if (tokens.length > o.rows || o.cols != w.cols) throw new IllegalArgumentException("embed: out " + o.rows + "×" + o.cols + " for " + tokens.length + " tokens of " + w.name);
+        int off = ints.upload(tokens);
+        String stem = "embed_" + typeName(w.type) + "_f32";
+        cl_kernel k = kernel(stem);
+        long[] global = {roundUp(w.cols, ELEMENT_LOCAL), tokens.length};
+        long[] local = {ELEMENT_LOCAL, 1};
+        for (ClTensor.Part p : w.parts) {
+            if (p.scales() == null) launch(k, stem, global, local, p.data(), ints.buffer(), off, p.row0(), p.rows(), w.cols, tokens.length, o.act());
+            else launch(k, stem, global, local, p.data(), p.scales(), ints.buffer(), off, p.row0(), p.rows(), w.cols, tokens.length, o.act());
+        }
+    }
+
+    static String typeName(GgmlType type) {
+        return switch (type) {
+            case F32 -> "f32";
+            case F16 -> "f16";
+            case BF16 -> "bf16";
+            case Q8_0 -> "q8_0";
+            case Q4_0 -> "q4_0";
+            default -> throw new IllegalArgumentException("no OpenCL kernels for " + type);
+        };
+    }
+
+    @Override
+    public void rmsNorm(Tensor out, Tensor x, Tensor weight, float eps) {
+        ClTensor o = act(out), in = act(x), w = (ClTensor) weight;
+        if (w.cols != in.cols || o.cols != in.cols || o.rows < in.rows) throw new IllegalArgumentException("rmsNorm shapes: " + o.name + ", " + in.name + ", " + w.name);
+        launch(kernel("rmsnorm_f32_f32"), "rmsnorm", new long[] {(long) normLocal * in.rows}, new long[] {normLocal},
+                in.act(), w.vector(), o.act(), in.cols, eps);
+    }
+
+    /**
+     * The one place that picks a matrix-product kernel. Preconditions, by name:
+     * <ul>
+     *   <li>{@code decode}: one token: every weight is read once whatever the kernel; the GEMV wastes nothing;</li>
+     *   <li>{@code batch}: several tokens: the tiled GEMM reads each weight once per TILE_T tokens.</li>
+     * </ul>
+     * Both kernels accept every shape (the GEMV is the general fallback; the GEMM guards partial tiles).
+     */
+    MatmulKernel matmulKernel(int tokens) {
+        if (options.forceMatmul() != null) return options.forceMatmul();
+        boolean decode = tokens == 1;
+        return decode ? MatmulKernel.GEMV : MatmulKernel.GEMM;
+    }
+
+    @Override
+    public void matmul(Tensor out, Tensor x, Tensor w) {
+        ClTensor o = act(out), in = act(x), wt = (ClTensor) w;
+        if (in.cols != wt.cols || o.cols != wt.rows || o.rows != in.rows) {
+            throw new IllegalArgumentException("matmul shapes: out " + o.rows + "×" + o.cols + ", x " + in.rows + "×" + in.cols
+                    + ", " + wt.name + " " + wt.rows + "×" + wt.cols);
+        }
+        int n = in.rows;
+        MatmulKernel kind = matmulKernel(n);
+        String stem = "matmul_" + typeName(wt.type) + "_f32_" + kind.name().toLowerCase(java.util.Locale.ROOT);
+        cl_kernel k = kernel(stem);
+        for (ClTensor.Part p : wt.parts) {
+            int rows = Math.min(p.rows(), wt.rows - p.row0());
+            if (rows <= 0) continue;
+            long[] global = kind == MatmulKernel.GEMV ? new long[] {roundUp(rows, GEMV_LOCAL), n} : new long[] {roundUp(rows, TILE_R), (n + TILE_T - 1) / TILE_T};
+            long[] local = {kind == MatmulKernel.GEMV ? GEMV_LOCAL : TILE_R, 1};
+            String what = stem + " on '" + wt.name + "'";
+            if (p.scales() == null) launch(k, what, global, local, in.act(), p.data(), o.act(), n, in.cols, rows, o.cols, p.row0());
+            else launch(k, what, global, local, in.act(), p.data(), p.scales(), o.act(), n, in.cols, rows, o.cols, p.row0());
+        }
+    }
+
+    @Override
+    public void rope(Tensor x, int[] positions, RopeSpec spec) {
+        ClTensor t = act(x);
+        int n = Math.min(t.rows, positions.length);
+        cl_mem inv = invFreqs.computeIfAbsent(spec.ropeDims() + "/" + spec.base(), key -> {
+            float[] f = new float[Math.max(spec.ropeDims() / 2, 1)];
+            for (int i = 0; i < spec.ropeDims() / 2; i++) f[i] = (float) Math.pow(spec.base(), -2.0 * i / spec.ropeDims());
+            return create("rope frequencies", CL_MEM_READ_ONLY | CL_MEM_COPY_HOST_PTR, 4L * f.length, Pointer.to(f));
+        });
+        int off = ints.upload(positions);
+        launch(kernel("rope_f32_f32"), "rope", new long[] {spec.ropeDims() / 2, t.cols / spec.headDim(), n}, null,
+                t.act(), ints.buffer(), off, inv, t.cols, spec.headDim(), spec.ropeDims(), spec.neox() ? 1 : 0);
+    }
+
+    /**
+     * The one place that picks an attention kernel. Preconditions, by name:
+     * <ul>
+     *   <li>{@code fewItems}: rows × heads work-items cannot fill the device (fewer than 8 per compute unit);</li>
+     *   <li>{@code longContext}: the longest row attends to at least two chunks of {@value #SPLIT_CHUNK} positions.</li>
+     * </ul>
+     * Both hold: split over the context and combine; otherwise the fused kernel (the general fallback).
+     */
+    AttentionKernel attentionKernel(int tokens, int heads, int longest) {
+        if (options.forceAttention() != null) return options.forceAttention();
+        boolean fewItems = (long) tokens * heads < 8L * info.computeUnits();
+        boolean longContext = longest >= 2 * SPLIT_CHUNK;
+        return fewItems && longContext ? AttentionKernel.SPLIT : AttentionKernel.FUSED;
+    }
+
+    @Override
+    public void attention(Tensor out, Tensor q, Tensor k, Tensor v, KvCache cache, int layer, Batch batch, float scale) {
+        ClKvCache c = (ClKvCache) cache;
+        ClTensor o = act(out), qt = act(q), kt = act(k), vt = act(v);
+        KvLayout lay = c.layout;
+        int hd = lay.headDim(), kvHeads = lay.kvHeads(), heads = qt.cols / hd, n = batch.size();
+        if (kt.cols != kvHeads * hd || vt.cols != kt.cols || o.cols != qt.cols || heads % kvHeads != 0) {
+            throw new IllegalArgumentException("attention shapes: q " + qt.cols + ", k " + kt.cols + ", v " + vt.cols + " for " + kvHeads + " KV heads of " + hd);
+        }
+        int[] positions = batch.positions();
+        int longest = 0;
+        for (int p : positions) longest = Math.max(longest, p + 1);
+        int posOff = ints.upload(positions);
+        int tabOff = ints.upload(batch.table().blocks());
+        launch(kernel("kvwrite_f16_f32"), "kv-cache write", new long[] {hd, kvHeads, n}, null,
+                kt.act(), vt.act(), c.k[layer], c.v[layer], ints.buffer(), posOff, tabOff, kvHeads, lay.blockSize(), hd);
+        var headDim = Map.of("HEAD_DIM", String.valueOf(hd));
+        if (attentionKernel(n, heads, longest) == AttentionKernel.FUSED) {
+            launch(kernel("attention_f16_f32", headDim), "attention", new long[] {heads, n}, null,
+                    qt.act(), c.k[layer], c.v[layer], o.act(), ints.buffer(), posOff, tabOff, heads, kvHeads, lay.blockSize(), scale);
+            return;
+        }
+        int splits = (longest + SPLIT_CHUNK - 1) / SPLIT_CHUNK;
+        long bytes = 4L * n * heads * splits * (hd + 2);
+        if (bytes > splitScratchBytes) {
+            if (splitScratch != null) release(splitScratch);
+            splitScratch = create("split-attention partials", CL_MEM_READ_WRITE, bytes, null);
+            splitScratchBytes = bytes;
+        }
+        launch(kernel("attention_f16_f32_split", headDim), "attention (split)", new long[] {heads, splits, n}, null,
+                qt.act(), c.k[layer], c.v[layer], splitScratch, ints.buffer(), posOff, tabOff, heads, kvHeads, lay.blockSize(), scale, splits);
+        launch(kernel("attention_f32_f32_combine"), "attention (combine)", new long[] {hd, heads, n}, null,
+                splitScratch, o.act(), heads, hd, splits);
+    }
+
+    @Override
+    public void swiglu(Tensor out, Tensor gate, Tensor up) {
+        ClTensor o = act(out);
+        int count = o.rows * o.cols;
+        launch(kernel("swiglu_f32_f32"), "swiglu", new long[] {roundUp(count, ELEMENT_LOCAL)}, new long[] {ELEMENT_LOCAL},
+                o.act(), act(gate).act(), act(up).act(), count);
+    }
+
+    @Override
+    public void add(Tensor x, Tensor y) {
+        ClTensor a = act(x);
+        int count = a.rows * a.cols;
+        launch(kernel("add_f32_f32"), "add", new long[] {roundUp(count, ELEMENT_LOCAL)}, new long[] {ELEMENT_LOCAL},
+                a.act(), act(y).act(), count);
+    }
+
+    @Override
+    public void copyRows(Tensor dst, Tensor src, int from, int count) {
+        ClTensor d = act(dst), s = act(src);
+        if (count == 0) return;
+        if (d.cols != s.cols || from + count > s.parts[0].rows() || count > d.parts[0].rows()) throw new IllegalArgumentException("copyRows out of range");
+        clEnqueueCopyBuffer(queue, s.act(), d.act(), 4L * from * s.cols, 0, 4L * count * s.cols, 0, null, null);
+    }
+
+    @Override
+    public KvCache createKvCache(KvLayout layout) {
+        long bytes = (options.kvCacheF32() ? 4 : 2) * layout.valuesPerLayer();
+        cl_mem[] k = new cl_mem[layout.layers()], v = new cl_mem[layout.layers()];
+        for (int l = 0; l < layout.layers(); l++) {
+            k[l] = create("KV cache layer " + l + " keys", CL_MEM_READ_WRITE, bytes, null);
+            v[l] = create("KV cache layer " + l + " values", CL_MEM_READ_WRITE, bytes, null);
+        }
+        return new ClKvCache(layout, k, v, this::release);
+    }
+
+    /** Waits for every queued command (tests and benchmarks; the model never needs it). */
+    void finish() {
+        clFinish(queue);
+    }
+
+    @Override
+    public void close() {
+        try {
+            clFinish(queue);
+        } finally {
+            kernels.close();
+            for (cl_mem m : new ArrayList<>(buffers.keySet())) release(m);
+            ints.close();
+            clReleaseCommandQueue(queue);
+            clReleaseContext(context);
+        }
+    }
+
+    /**
+     * Small int arrays (token ids, positions, block tables) go to the device through one ring buffer with
+     * non-blocking writes from pinned host memory, so uploading them never waits for the queue. A region is
+     * reused only after the queue drained (on wrap-around); an array equal to a recent upload is not sent again.
+     */
+    private final class IntRing implements AutoCloseable {
+        private int capacity;
+        private cl_mem device;
+        private ByteBuffer host;
+        private int cursor;
+        private final List<int[]> recent = new ArrayList<>();
+        private final List<Integer> recentOffsets = new ArrayList<>();
+
+        IntRing(int capacity) {
+            allocate(capacity);
+        }
+
+        private void allocate(int cap) {
+            capacity = cap;
+            device = clCreateBuffer(context, CL_MEM_READ_ONLY, 4L * cap, null, null);
+            host = ByteBuffer.allocateDirect(4 * cap).order(ByteOrder.nativeOrder());
+        }
+
+        cl_mem buffer() {
+            return device;
+        }
+
+        int upload(int[] values) {
+            for (int i = recent.size() - 1; i >= 0; i--) {
+                if (Arrays.equals(recent.get(i), values)) return recentOffsets.get(i);
+            }
+            int len = Math.max(values.length, 1);
+            if (cursor + len > capacity) {
+                clFinish(queue);
+                recent.clear();
+                recentOffsets.clear();
+                cursor = 0;
+                if (len > capacity) {
+                    clReleaseMemObject(device);
+                    allocate(Integer.highestOneBit(len) * 2);
+                }
+            }
+            int off = cursor;
+            host.asIntBuffer().put(off, values);
+            if (values.length > 0) {
+                clEnqueueWriteBuffer(queue, device, CL_FALSE, 4L * off, 4L * values.length, Pointer.to(host).withByteOffset(4L * off), 0, null, null);
+            }
+            cursor += len;
+            if (recent.size() == 4) {
+                recent.removeFirst();
+                recentOffsets.removeFirst();
+            }
+            recent.add(values.clone());
+            recentOffsets.add(off);
+            return off;
+        }
+
+        @Override
+        public void close() {
+            clReleaseMemObject(device);
+        }
+    }
+}

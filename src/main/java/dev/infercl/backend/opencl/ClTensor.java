@@ -1,0 +1,59 @@
+package dev.infercl.backend.opencl;
+
+import dev.infercl.backend.Tensor;
+import dev.infercl.gguf.GgmlType;
+import org.jocl.cl_mem;
+
+/**
+ * A matrix in device memory. An activation is one F32 buffer {@code (capacity rows, cols)}; a weight keeps its
+ * file type and is held as one or more row ranges ({@link Part}s), each a buffer no larger than the device's
+ * maximum allocation. Q8_0/Q4_0 weights are repacked per part into quantized values and F16 scales.
+ */
+final class ClTensor implements Tensor {
+    /**
+     * Rows {@code row0 .. row0+rows−1} of a weight: {@code data} (rows, type.byteSize(cols)) for F32/F16/BF16, or
+     * for Q8_0 (rows, cols) int8 / Q4_0 (rows, cols/2) nibble bytes, with {@code scales} (rows, cols/32) F16.
+     */
+    record Part(int row0, int rows, cl_mem data, cl_mem scales) {}
+
+    final String name;
+    final GgmlType type;
+    final int rows, cols;
+    final boolean weight;
+    final Part[] parts;
+    final cl_mem vectorF32; // (1, cols) F32 copy of a one-row F16/BF16 weight (norm vectors), else null
+
+    ClTensor(String name, GgmlType type, int rows, int cols, boolean weight, Part[] parts, cl_mem vectorF32) {
+        this.name = name;
+        this.type = type;
+        this.rows = rows;
+        this.cols = cols;
+        this.weight = weight;
+        this.parts = parts;
+        this.vectorF32 = vectorF32;
+    }
+
+    @Override public String name() { return name; }
+    @Override public GgmlType type() { return type; }
+    @Override public int rows() { return rows; }
+    @Override public int cols() { return cols; }
+
+    @Override
+    public Tensor firstRows(int n) {
+        if (n < 0 || n > rows) throw new IllegalArgumentException(name + ": view of " + n + " rows of " + rows);
+        return n == rows ? this : new ClTensor(name, type, n, cols, weight, parts, vectorF32);
+    }
+
+    /** The F32 buffer of an activation. */
+    cl_mem act() {
+        if (weight) throw new IllegalArgumentException(name + " is a weight, not an activation");
+        return parts[0].data();
+    }
+
+    /** The F32 values of a one-row weight or activation (a norm vector). */
+    cl_mem vector() {
+        if (vectorF32 != null) return vectorF32;
+        if (type != GgmlType.F32 || parts.length != 1) throw new IllegalArgumentException(name + " (" + type + ") is not usable as an F32 vector");
+        return parts[0].data();
+    }
+}

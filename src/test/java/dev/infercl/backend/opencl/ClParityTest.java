@@ -1,0 +1,425 @@
+package dev.infercl.backend.opencl;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assertions.fail;
+
+import dev.infercl.backend.Batch;
+import dev.infercl.backend.BlockTable;
+import dev.infercl.backend.DeviceOutOfMemoryException;
+import dev.infercl.backend.KvLayout;
+import dev.infercl.backend.RopeSpec;
+import dev.infercl.backend.Tensor;
+import dev.infercl.backend.cpu.Reference;
+import dev.infercl.gguf.GgmlType;
+import dev.infercl.tensor.Dequant;
+import java.io.IOException;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Collections;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import java.util.TreeMap;
+import java.util.TreeSet;
+import java.util.function.Consumer;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Every OpenCL kernel × weight type against {@link Reference}: seeded random inputs, widths 1, 7, 31, 32, 33 and
+ * several thousand, one and several tokens, guard rows after every output that must keep their sentinel, no
+ * NaN/Inf, normalized MSE ≤ 1e-7 element-wise and ≤ 5e-4 for matmul and attention. With
+ * {@code -Dinfercl.test.small=true} (oclgrind) the widest shapes and longest contexts shrink.
+ */
+class ClParityTest {
+
+    /** Every kernel file, each exercised below (the file list must equal opencl-kernels/*.cl). */
+    static final List<String> KERNELS = List.of(
+            "embed_f32_f32", "embed_f16_f32", "embed_bf16_f32", "embed_q8_0_f32", "embed_q4_0_f32",
+            "rmsnorm_f32_f32", "rope_f32_f32", "swiglu_f32_f32", "add_f32_f32", "kvwrite_f16_f32",
+            "matmul_f32_f32_gemv", "matmul_f16_f32_gemv", "matmul_bf16_f32_gemv", "matmul_q8_0_f32_gemv", "matmul_q4_0_f32_gemv",
+            "matmul_f32_f32_gemm", "matmul_f16_f32_gemm", "matmul_bf16_f32_gemm", "matmul_q8_0_f32_gemm", "matmul_q4_0_f32_gemm",
+            "attention_f16_f32", "attention_f16_f32_split", "attention_f32_f32_combine");
+
+    static final float SENTINEL = -12345.5f;
+    static final int GUARD = 3;
+    static final boolean SMALL = ClTestSupport.small();
+    static final int WIDE = SMALL ? 160 : 4100;            // the "several thousand" width
+    static final int WIDE_Q = SMALL ? 160 : 4128;          // the same for block types (a multiple of 32)
+    static final int[] WIDTHS = {1, 7, 31, 32, 33, WIDE};
+    static final int[] WIDTHS_Q = {32, 64, WIDE_Q};
+    static final GgmlType[] TYPES = {GgmlType.F32, GgmlType.F16, GgmlType.BF16, GgmlType.Q8_0, GgmlType.Q4_0};
+
+    static ClBackend gemv, gemm;                           // GEMV + fused attention; GEMM + split attention
+    static Arena arena;
+    static final Map<String, Double> worst = new TreeMap<>(); // kernel group → worst NMSE seen
+
+    @BeforeAll
+    static void open() {
+        gemv = ClTestSupport.open(ClBackend.Options.defaults().withMatmul(ClBackend.MatmulKernel.GEMV).withAttention(ClBackend.AttentionKernel.FUSED));
+        gemm = ClTestSupport.open(ClBackend.Options.defaults().withMatmul(ClBackend.MatmulKernel.GEMM).withAttention(ClBackend.AttentionKernel.SPLIT));
+        arena = Arena.ofShared();
+    }
+
+    @AfterAll
+    static void close() {
+        if (gemv != null) gemv.close();
+        if (gemm != null) gemm.close();
+        if (arena != null) arena.close();
+        // the worst normalized MSE per kernel group, for the record (surefire keeps stdout in its report)
+        worst.forEach((k, v) -> System.out.printf("worst NMSE %-28s %.3e%n", k, v));
+    }
+
+    // ---------------------------------------------------------------- helpers
+
+    static float[] random(Random r, int n, float scale) {
+        float[] f = new float[n];
+        for (int i = 0; i < n; i++) f[i] = (float) r.nextGaussian() * scale;
+        return f;
+    }
+
+    /** The bytes of {@code values} (rows × cols) in {@code type}, as a GGUF file holds them. */
+    static byte[] encode(GgmlType type, float[] values) {
+        return switch (type) {
+            case F32 -> {
+                var b = ByteBuffer.allocate(values.length * 4).order(ByteOrder.LITTLE_ENDIAN);
+                for (float v : values) b.putFloat(v);
+                yield b.array();
+            }
+            case F16, BF16 -> {
+                var b = ByteBuffer.allocate(values.length * 2).order(ByteOrder.LITTLE_ENDIAN);
+                for (float v : values) b.putShort(type == GgmlType.F16 ? Float.floatToFloat16(v) : Dequant.toBf16(v));
+                yield b.array();
+            }
+            case Q8_0 -> Dequant.quantizeQ8_0(values, 0, values.length);
+            case Q4_0 -> Dequant.quantizeQ4_0(values, 0, values.length);
+            default -> throw new IllegalArgumentException(type.toString());
+        };
+    }
+
+    /** Native memory holding {@code bytes}, 128-byte aligned or deliberately misaligned by 32 (the copy path). */
+    static MemorySegment segment(byte[] bytes, boolean misaligned) {
+        MemorySegment s = arena.allocate(bytes.length + 160L, 128).asSlice(misaligned ? 32 : 0, bytes.length);
+        MemorySegment.copy(bytes, 0, s, ValueLayout.JAVA_BYTE, 0, bytes.length);
+        return s;
+    }
+
+    static double nmse(String kernel, float[] got, float[] want, int count, double limit) {
+        double err = 0, ref = 0;
+        for (int i = 0; i < count; i++) {
+            if (!Float.isFinite(got[i])) fail(kernel + ": value " + i + " is " + got[i]);
+            double d = got[i] - want[i];
+            err += d * d;
+            ref += (double) want[i] * want[i];
+        }
+        double e = ref == 0 ? err : err / ref;
+        worst.merge(kernel, e, Math::max);
+        assertTrue(e <= limit, kernel + ": normalized MSE " + e + " > " + limit);
+        return e;
+    }
+
+    /**
+     * Runs {@code op} on the first {@code rows} rows of a tensor with GUARD extra rows, after writing
+     * {@code initial} (may be null) and the sentinel everywhere else; checks the guard rows and returns the first rows.
+     */
+    static float[] guarded(ClBackend b, int rows, int cols, float[] initial, Consumer<Tensor> op) {
+        Tensor t = b.allocate("out", rows + GUARD, cols);
+        float[] all = new float[(rows + GUARD) * cols];
+        Arrays.fill(all, SENTINEL);
+        if (initial != null) System.arraycopy(initial, 0, all, 0, rows * cols);
+        b.write(t, all);
+        op.accept(t.firstRows(rows));
+        b.read(t, all);
+        for (int i = rows * cols; i < all.length; i++) {
+            if (all[i] != SENTINEL) fail("guard value " + (i - rows * cols) + " after " + rows + "×" + cols + " output was overwritten: " + all[i]);
+        }
+        return Arrays.copyOf(all, rows * cols);
+    }
+
+    static Tensor input(ClBackend b, float[] values, int rows, int cols) {
+        Tensor t = b.allocate("in", rows, cols);
+        b.write(t, values);
+        return t;
+    }
+
+    // ---------------------------------------------------------------- element-wise ops
+
+    @Test
+    void embedEveryTableType() {
+        var r = new Random(1);
+        for (GgmlType type : TYPES) {
+            boolean quant = type == GgmlType.Q8_0 || type == GgmlType.Q4_0;
+            for (int width : quant ? WIDTHS_Q : WIDTHS) {
+                int vocab = 37;
+                byte[] bytes = encode(type, random(r, vocab * width, 1f));
+                MemorySegment seg = segment(bytes, width % 2 == 1);
+                Tensor table = gemv.upload("table", type, vocab, width, seg);
+                for (int[] tokens : new int[][] {{36}, {0, 5, 36, 5, 17, 1}}) {
+                    float[] want = new float[tokens.length * width];
+                    Reference.embed(want, seg, type, width, tokens);
+                    float[] got = guarded(gemv, tokens.length, width, null, out -> gemv.embed(out, table, tokens));
+                    nmse("embed_" + ClBackend.typeName(type) + "_f32", got, want, want.length, 1e-7);
+                }
+            }
+        }
+    }
+
+    @Test
+    void rmsNorm() {
+        var r = new Random(2);
+        for (int width : WIDTHS) {
+            for (int n : new int[] {1, 5}) {
+                for (GgmlType wType : new GgmlType[] {GgmlType.F32, GgmlType.F16}) {
+                    float[] x = random(r, n * width, 2f), w = random(r, width, 1f);
+                    byte[] wb = encode(wType, w);
+                    MemorySegment ws = segment(wb, false);
+                    Tensor weight = gemv.upload("norm", wType, 1, width, ws);
+                    float[] wf = new float[width];
+                    Dequant.row(wType, ws, 0, wf, 0, width);
+                    float[] want = new float[n * width];
+                    Reference.rmsNorm(want, x, wf, n, width, 1e-5f);
+                    Tensor in = input(gemv, x, n, width);
+                    float[] got = guarded(gemv, n, width, null, out -> gemv.rmsNorm(out, in, weight, 1e-5f));
+                    nmse("rmsnorm_f32_f32", got, want, want.length, 1e-7);
+                    // in place, as the classifier uses it
+                    float[] inPlace = guarded(gemv, n, width, x, out -> gemv.rmsNorm(out, out, weight, 1e-5f));
+                    nmse("rmsnorm_f32_f32", inPlace, want, want.length, 1e-7);
+                }
+            }
+        }
+    }
+
+    @Test
+    void rope() {
+        var r = new Random(3);
+        // (headDim, ropeDims, heads): widths 2, 8·3, 64·2 with partial rotation, 100·41 = 4100
+        int[][] shapes = {{2, 2, 1}, {8, 8, 3}, {64, 32, 2}, {SMALL ? 20 : 100, SMALL ? 20 : 100, 41}, {6, 6, 1}};
+        for (int[] s : shapes) {
+            for (boolean neox : new boolean[] {false, true}) {
+                for (int n : new int[] {1, 5}) {
+                    var spec = new RopeSpec(s[0], s[1], 10000f, neox);
+                    int width = s[0] * s[2];
+                    float[] x = random(r, n * width, 1f);
+                    int[] pos = new int[n];
+                    for (int t = 0; t < n; t++) pos[t] = r.nextInt(2000);
+                    float[] want = x.clone();
+                    Reference.rope(want, n, width, pos, spec);
+                    float[] got = guarded(gemv, n, width, x, t -> gemv.rope(t, pos, spec));
+                    nmse("rope_f32_f32", got, want, want.length, 1e-7);
+                }
+            }
+        }
+    }
+
+    @Test
+    void swigluAndAdd() {
+        var r = new Random(4);
+        for (int width : WIDTHS) {
+            for (int n : new int[] {1, 5}) {
+                float[] g = random(r, n * width, 3f), u = random(r, n * width, 1f);
+                float[] want = new float[n * width];
+                Reference.swiglu(want, g, u, want.length);
+                Tensor gt = input(gemv, g, n, width), ut = input(gemv, u, n, width);
+                float[] got = guarded(gemv, n, width, null, out -> gemv.swiglu(out, gt, ut));
+                nmse("swiglu_f32_f32", got, want, want.length, 1e-7);
+                float[] aliased = guarded(gemv, n, width, g, out -> gemv.swiglu(out, out, ut)); // out = gate, as the model does
+                nmse("swiglu_f32_f32", aliased, want, want.length, 1e-7);
+
+                float[] sum = g.clone();
+                Reference.add(sum, u, sum.length);
+                float[] added = guarded(gemv, n, width, g, x -> gemv.add(x, ut));
+                nmse("add_f32_f32", added, sum, sum.length, 1e-7);
+            }
+        }
+    }
+
+    @Test
+    void copyRows() {
+        var r = new Random(5);
+        float[] src = random(r, 9 * 33, 1f);
+        Tensor s = input(gemv, src, 9, 33);
+        float[] got = guarded(gemv, 4, 33, null, d -> gemv.copyRows(d, s, 3, 4));
+        assertTrue(Arrays.equals(got, Arrays.copyOfRange(src, 3 * 33, 7 * 33)), "rows 3..6 copied");
+    }
+
+    // ---------------------------------------------------------------- matmul
+
+    @Test
+    void matmulEveryTypeBothKernels() {
+        var r = new Random(6);
+        for (GgmlType type : TYPES) {
+            boolean quant = type == GgmlType.Q8_0 || type == GgmlType.Q4_0;
+            for (int in : quant ? WIDTHS_Q : WIDTHS) {
+                for (int outRows : new int[] {1, 37}) {
+                    float[] wv = random(r, outRows * in, 0.5f);
+                    MemorySegment seg = segment(encode(type, wv), in % 2 == 1);
+                    for (int n : new int[] {1, 3, 17}) {
+                        float[] x = random(r, n * in, 1f);
+                        float[] want = new float[n * outRows];
+                        Reference.matmul(want, x, n, in, seg, type, outRows);
+                        for (ClBackend b : List.of(gemv, gemm)) {
+                            Tensor w = b.upload("w", type, outRows, in, seg);
+                            Tensor xt = input(b, x, n, in);
+                            float[] got = guarded(b, n, outRows, null, out -> b.matmul(out, xt, w));
+                            String kernel = "matmul_" + ClBackend.typeName(type) + "_f32_" + (b == gemv ? "gemv" : "gemm");
+                            nmse(kernel, got, want, want.length, 5e-4);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    @Test
+    void variantChoice() {
+        try (ClBackend auto = ClTestSupport.open(ClBackend.Options.defaults())) {
+            assertEquals(ClBackend.MatmulKernel.GEMV, auto.matmulKernel(1));
+            assertEquals(ClBackend.MatmulKernel.GEMM, auto.matmulKernel(7));
+            assertEquals(ClBackend.AttentionKernel.FUSED, auto.attentionKernel(64, 8, 100));
+            assertEquals(ClBackend.AttentionKernel.SPLIT, auto.attentionKernel(1, 1, 4096));
+        }
+    }
+
+    // ---------------------------------------------------------------- attention
+
+    @Test
+    void attentionPagedCacheBothKernels() {
+        var r = new Random(7);
+        // (headDim, heads, kvHeads, context length)
+        int[][] shapes = {{8, 8, 4, SMALL ? 40 : 600}, {64, 4, 1, SMALL ? 20 : 300}, {16, 6, 3, SMALL ? 20 : 70}};
+        for (int[] s : shapes) {
+            for (ClBackend b : List.of(gemv, gemm)) attentionScenario(b, r, s[0], s[1], s[2], s[3]);
+        }
+    }
+
+    /** A prefill of several tokens, a second multi-token batch, then single-token decode steps up to {@code len}. */
+    static void attentionScenario(ClBackend b, Random r, int hd, int heads, int kvHeads, int len) {
+        int blockSize = 16, blocks = (len + blockSize - 1) / blockSize + 3;
+        var layout = new KvLayout(2, kvHeads, hd, blockSize, blocks);
+        try (var cache = b.createKvCache(layout)) {
+            // scatter the sequence over the physical blocks: take them all, hand them back shuffled
+            List<Integer> ids = new ArrayList<>();
+            for (int i = 0; i < blocks; i++) ids.add(cache.pool().allocate());
+            Collections.shuffle(ids, r);
+            ids.forEach(cache.pool()::release);
+            var table = new BlockTable(cache.pool(), blockSize);
+            float[] kRef = new float[(int) layout.valuesPerLayer()], vRef = new float[kRef.length];
+            float scale = (float) (1 / Math.sqrt(hd));
+            int qDim = heads * hd, kvDim = kvHeads * hd;
+            int start = 0;
+            List<Integer> batches = new ArrayList<>(List.of(Math.min(13, len), Math.min(5, len - Math.min(13, len))));
+            while (batches.stream().mapToInt(Integer::intValue).sum() < len) batches.add(1);
+            for (int n : batches) {
+                if (n == 0) continue;
+                int[] pos = new int[n];
+                for (int t = 0; t < n; t++) pos[t] = start + t;
+                table.reserve(start + n);
+                float[] q = random(r, n * qDim, 1f), k = random(r, n * kvDim, 1f), v = random(r, n * kvDim, 1f);
+                float[] want = new float[n * qDim];
+                Reference.attention(want, q, k, v, kRef, vRef, layout, table, pos, heads, scale);
+                Tensor qt = input(b, q, n, qDim), kt = input(b, k, n, kvDim), vt = input(b, v, n, kvDim);
+                var batch = new Batch(pos, table);
+                float[] got = guarded(b, n, qDim, null, out -> b.attention(out, qt, kt, vt, cache, 1, batch, scale));
+                boolean split = b == gemm;
+                nmse(split ? "attention_f16_f32_split+combine" : "attention_f16_f32", got, want, want.length, 5e-4);
+                table.setLength(start + n);
+                start += n;
+            }
+            table.release();
+        }
+    }
+
+    // ---------------------------------------------------------------- limits, faults, plumbing
+
+    @Test
+    void weightsLargerThanMaxAllocAreSplitIntoRowRanges() {
+        var r = new Random(8);
+        try (ClBackend small = ClTestSupport.open(ClBackend.Options.defaults().withMaxAlloc(65536))) {
+            for (GgmlType type : TYPES) {
+                int in = 2048, rows = 67, vocabTokens = 5;
+                float[] wv = random(r, rows * in, 0.5f);
+                MemorySegment seg = segment(encode(type, wv), false);
+                ClTensor w = (ClTensor) small.upload("big", type, rows, in, seg);
+                assertTrue(w.parts.length > 1, type + " weight was split (" + w.parts.length + " parts)");
+                float[] x = random(r, 3 * in, 1f);
+                float[] want = new float[3 * rows];
+                Reference.matmul(want, x, 3, in, seg, type, rows);
+                Tensor xt = input(small, x, 3, in);
+                for (int n : new int[] {1, 3}) {
+                    float[] got = guarded(small, n, rows, null, out -> small.matmul(out, xt.firstRows(n), w));
+                    nmse("matmul_" + ClBackend.typeName(type) + "_f32 (split weight)", got, want, n * rows, 5e-4);
+                }
+                int[] tokens = {0, 66, 31, 32, 33};
+                float[] wantE = new float[vocabTokens * in];
+                Reference.embed(wantE, seg, type, in, tokens);
+                float[] gotE = guarded(small, vocabTokens, in, null, out -> small.embed(out, w, tokens));
+                nmse("embed_" + ClBackend.typeName(type) + "_f32 (split table)", gotE, wantE, wantE.length, 1e-7);
+            }
+            var e = assertThrows(DeviceOutOfMemoryException.class, () -> small.allocate("huge logits", 1000, 1000));
+            assertTrue(e.getMessage().contains("huge logits") && e.getMessage().contains("4000000") && e.getMessage().contains(small.device().name()), e.getMessage());
+        }
+    }
+
+    @Test
+    void readingAWeightDequantizesIt() {
+        var r = new Random(9);
+        for (GgmlType type : TYPES) {
+            float[] wv = random(r, 5 * 64, 1f);
+            MemorySegment seg = segment(encode(type, wv), false);
+            float[] want = new float[5 * 64], got = new float[5 * 64];
+            Dequant.row(type, seg, 0, want, 0, want.length);
+            gemv.read(gemv.upload("w", type, 5, 64, seg), got);
+            assertTrue(Arrays.equals(want, got), type + " read back");
+        }
+    }
+
+    @Test
+    void alignedWeightsAreWrappedOnACpuDeviceAndMisalignedOnesCopied() {
+        Random r = new Random(10);
+        try (ClBackend b = ClTestSupport.open(ClBackend.Options.defaults())) {
+            b.upload("aligned", GgmlType.F32, 4, 64, segment(encode(GgmlType.F32, random(r, 256, 1f)), false));
+            b.upload("misaligned", GgmlType.F32, 4, 64, segment(encode(GgmlType.F32, random(r, 256, 1f)), true));
+            if (b.device().isCpu()) {
+                assertEquals(1024, b.wrappedBytes(), "aligned weight wrapped in place");
+                assertEquals(1024, b.copiedBytes(), "misaligned weight copied");
+            } else {
+                assertEquals(2048, b.copiedBytes());
+            }
+        }
+    }
+
+    @Test
+    void aBuildFailureCarriesTheBuildLog() {
+        var e = assertThrows(KernelBuildException.class, () -> gemv.kernels().kernel("rmsnorm_f32_f32", Map.of("LOCAL", "+")));
+        assertTrue(e.getMessage().contains("rmsnorm_f32_f32.cl") && !e.buildLog().isBlank(), e.getMessage());
+    }
+
+    @Test
+    void everyKernelFileIsListedHere() throws IOException {
+        Path dir = Path.of(System.getProperty("user.dir"), "opencl-kernels");
+        var files = new TreeSet<String>();
+        try (var s = Files.list(dir)) {
+            s.map(p -> p.getFileName().toString()).filter(f -> f.endsWith(".cl")).forEach(f -> files.add(f.substring(0, f.length() - 3)));
+        }
+        assertEquals(files, new TreeSet<>(KERNELS));
+    }
+
+    @Test
+    void devicesAreDescribed() {
+        ClTestSupport.requireOpenCl();
+        var list = ClDevices.list();
+        assertTrue(!list.isEmpty());
+        String d = ClDevices.describe();
+        for (ClDevice dev : list) assertTrue(d.contains(dev.name()) && dev.computeUnits() > 0 && dev.maxAllocBytes() > 0, d);
+    }
+}
