@@ -1,17 +1,19 @@
 #!/usr/bin/env bash
-# Installs a CPU OpenCL runtime (POCL) and the ICD loader when no OpenCL platform is present.
-# Needs root (apt-get); does nothing when clinfo already lists a platform.
+# Installs a CPU OpenCL runtime (POCL), the ICD loader and its unversioned libOpenCL.so (JOCL loads that exact
+# name; Debian ships it in ocl-icd-opencl-dev) when they are missing. Needs root (apt-get).
 set -euo pipefail
-platforms() { command -v clinfo >/dev/null 2>&1 && clinfo -l 2>/dev/null | grep -c '^Platform' || echo 0; }
-if [ "$(platforms)" -gt 0 ]; then
+have_platform() { command -v clinfo >/dev/null 2>&1 && [ "$(clinfo -l 2>/dev/null | grep -c '^Platform')" -gt 0 ]; }
+have_loader() { ldconfig -p 2>/dev/null | grep -q 'libOpenCL\.so '; }
+if have_platform && have_loader; then
   echo "OpenCL: $(clinfo -l 2>/dev/null | head -1)"; exit 0
 fi
+packages="pocl-opencl-icd ocl-icd-libopencl1 ocl-icd-opencl-dev clinfo oclgrind"
 if [ "$(id -u)" != 0 ]; then
-  echo "no OpenCL platform found; install one as root: apt-get install -y pocl-opencl-icd ocl-icd-libopencl1 clinfo" >&2
+  echo "OpenCL runtime incomplete; install as root: apt-get install -y $packages" >&2
   exit 1
 fi
-echo "no OpenCL platform found: installing POCL (pocl-opencl-icd ocl-icd-libopencl1 clinfo oclgrind)"
+echo "installing an OpenCL runtime: $packages"
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
-apt-get install -y -qq pocl-opencl-icd ocl-icd-libopencl1 clinfo oclgrind >/dev/null
+apt-get install -y -qq $packages >/dev/null
 echo "OpenCL: $(clinfo -l 2>/dev/null | head -1)"

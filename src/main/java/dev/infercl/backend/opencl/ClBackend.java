@@ -2,6 +2,7 @@ package dev.infercl.backend.opencl;
 
 import static org.jocl.CL.*;
 
+import dev.infercl.backend.AttentionSpec;
 import dev.infercl.backend.Backend;
 import dev.infercl.backend.Batch;
 import dev.infercl.backend.DeviceOutOfMemoryException;
@@ -447,7 +448,9 @@ public final class ClBackend implements Backend {
     }
 
     @Override
-    public void attention(Tensor out, Tensor q, Tensor k, Tensor v, KvCache cache, int layer, Batch batch, float scale) {
+    public void attention(Tensor out, Tensor q, Tensor k, Tensor v, KvCache cache, int layer, Batch batch, AttentionSpec spec) {
+        if (spec.softcap() > 0 || spec.window() > 0) throw notYet("soft-capped or sliding-window attention");
+        float scale = spec.scale();
         ClKvCache c = (ClKvCache) cache;
         ClTensor o = act(out), qt = act(q), kt = act(k), vt = act(v);
         KvLayout lay = c.layout;
@@ -514,6 +517,60 @@ public final class ClBackend implements Backend {
             v[l] = create("KV cache layer " + l + " values", CL_MEM_READ_WRITE, bytes, null);
         }
         return new ClKvCache(layout, k, v, this::release);
+    }
+
+    @Override
+    public void layerNorm(Tensor out, Tensor x, Tensor weight, Tensor bias, float eps) {
+        throw notYet("layerNorm");
+    }
+
+    @Override
+    public void addBias(Tensor x, Tensor bias) {
+        throw notYet("addBias");
+    }
+
+    @Override
+    public void geglu(Tensor out, Tensor gate, Tensor up) {
+        throw notYet("geglu");
+    }
+
+    @Override
+    public void gelu(Tensor out, Tensor x) {
+        throw notYet("gelu");
+    }
+
+    @Override
+    public void scale(Tensor x, float s) {
+        throw notYet("scale");
+    }
+
+    @Override
+    public void softcap(Tensor x, float cap) {
+        throw notYet("softcap");
+    }
+
+    @Override
+    public void copyColumns(Tensor dst, Tensor src, int from) {
+        throw notYet("copyColumns");
+    }
+
+    @Override
+    public double probeReadBandwidth() {
+        throw notYet("probeReadBandwidth");
+    }
+
+    @Override
+    public int kvBytesPerValue() {
+        return options.kvCacheF32() ? 4 : 2;
+    }
+
+    @Override
+    public long allocatedBytes() {
+        return buffers.values().stream().mapToLong(Long::longValue).sum();
+    }
+
+    private static UnsupportedOperationException notYet(String op) {
+        return new UnsupportedOperationException(op + " is not implemented on the OpenCL backend yet");
     }
 
     /** Waits for every queued command (tests and benchmarks; the model never needs it). */

@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 
+import dev.infercl.backend.AttentionSpec;
 import dev.infercl.backend.Batch;
 import dev.infercl.backend.BlockTable;
 import dev.infercl.backend.DeviceOutOfMemoryException;
@@ -326,10 +327,10 @@ class ClParityTest {
                 table.reserve(start + n);
                 float[] q = random(r, n * qDim, 1f), k = random(r, n * kvDim, 1f), v = random(r, n * kvDim, 1f);
                 float[] want = new float[n * qDim];
-                Reference.attention(want, q, k, v, kRef, vRef, layout, table, pos, heads, scale);
+                Reference.attention(want, q, k, v, kRef, vRef, layout, table, pos, heads, new AttentionSpec(scale, 0f, 0));
                 Tensor qt = input(b, q, n, qDim), kt = input(b, k, n, kvDim), vt = input(b, v, n, kvDim);
                 var batch = new Batch(pos, table);
-                float[] got = guarded(b, n, qDim, null, out -> b.attention(out, qt, kt, vt, cache, 1, batch, scale));
+                float[] got = guarded(b, n, qDim, null, out -> b.attention(out, qt, kt, vt, cache, 1, batch, new AttentionSpec(scale, 0f, 0)));
                 boolean split = b == gemm;
                 nmse(split ? "attention_f16_f32_split+combine" : "attention_f16_f32", got, want, want.length, 5e-4);
                 table.setLength(start + n);
