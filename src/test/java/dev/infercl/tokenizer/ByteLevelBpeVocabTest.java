@@ -106,6 +106,33 @@ class ByteLevelBpeVocabTest {
         }
     }
 
+    @Test
+    void sharedAcrossThreads() throws Exception {
+        Path path = SharedData.require("vocab/ggml-vocab-gpt-2.gguf");
+        var cases = SentencePieceVocabTest.readCases(path);
+        try (var file = GgufFile.open(path)) {
+            Tokenizer tok = Tokenizer.fromGguf(file);
+            try (var pool = java.util.concurrent.Executors.newFixedThreadPool(4)) {
+                List<java.util.concurrent.Future<Boolean>> results = new ArrayList<>();
+                for (int t = 0; t < 8; t++) {
+                    int shift = t;
+                    results.add(pool.submit(() -> {
+                        for (int i = 0; i < cases.size() * 5; i++) {
+                            var c = cases.get((i + shift) % cases.size());
+                            if (!Arrays.equals(c.expected(), tok.encode(c.input(), false, false))) {
+                                return false;
+                            }
+                        }
+                        return true;
+                    }));
+                }
+                for (var r : results) {
+                    assertTrue(r.get());
+                }
+            }
+        }
+    }
+
     /** The prompt ids llama.cpp produced for the shared architecture models (gpt2, qwen2: byte-level; phi3: SPM). */
     @ParameterizedTest
     @CsvSource({"gpt2,1", "gpt2,2", "qwen2,1", "qwen2,2", "phi3,1", "phi3,2"})
