@@ -53,12 +53,13 @@ public interface Tokenizer {
      * {@code tokenizer.ggml.model}.
      *
      * @throws IOException naming the file and key when tokenizer metadata is missing or malformed
-     * @throws UnsupportedOperationException for tokenizer models not implemented yet (e.g. "gpt2")
+     * @throws UnsupportedOperationException for tokenizer models not implemented ("llama" and "gpt2" are)
      */
     static Tokenizer fromGguf(GgufFile file) throws IOException {
         String model = GgufTokenizerKeys.requireString(file, "tokenizer.ggml.model");
         return switch (model) {
             case "llama" -> SentencePieceBpe.fromGguf(file);
+            case "gpt2" -> ByteLevelBpe.fromGguf(file);
             default -> throw new UnsupportedOperationException(
                     file.path() + ": tokenizer model '" + model + "' is not supported yet");
         };
