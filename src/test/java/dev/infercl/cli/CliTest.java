@@ -80,7 +80,7 @@ class CliTest {
         float[][] expected = Oracles.floatRows(SharedData.require("reference/stories260K-f32.logits.f32"), 512);
         int[] ids = Oracles.ints(r.get("prompt_ids"));
         String list = String.join(",", java.util.Arrays.stream(ids).mapToObj(String::valueOf).toList());
-        Result res = run("logits", "-m", SharedData.require("models/stories260K-f32.gguf").toString(), "--ids", list, "--top", "5", "--json");
+        Result res = run("logits", "-m", SharedData.require("models/stories260K-f32.gguf").toString(), "--ids", list, "--top", "5", "--json", "--backend", "cpu");
         assertEquals(0, res.code(), res.err());
         JsonNode j = new ObjectMapper().readTree(res.out());
         assertEquals(ids.length, j.get("positions").size());

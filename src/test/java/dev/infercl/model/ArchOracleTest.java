@@ -21,7 +21,7 @@ import org.junit.jupiter.params.provider.CsvSource;
 class ArchOracleTest {
 
     @ParameterizedTest(name = "{0} prompt {1} on {2}")
-    @CsvSource({"phi3, 1, CPU", "phi3, 2, CPU"})
+    @CsvSource({"gpt2, 1, CPU", "gpt2, 2, CPU", "qwen2, 1, CPU", "qwen2, 2, CPU", "phi3, 1, CPU", "phi3, 2, CPU"})
     void matchesLlamaCpp(String arch, int prompt, String backend) throws Exception {
         JsonNode r = Oracles.json(SharedData.require("arch/" + arch + "." + prompt + ".json"));
         var opts = LoadOptions.defaults().withBackend(BackendKind.valueOf(backend));
