@@ -8,11 +8,28 @@ import dev.infercl.engine.SamplerOptions;
  * @param maxTokens  token budget for the reply
  * @param sampler    sampling settings
  * @param addBos     prepend BOS (null: as the model's metadata says)
- * @param stopAtEos  stop at end-of-generation tokens
+ * @param stopAtEos  stop at end-of-generation tokens (the tokenizer's, plus {@code stopTokens})
+ * @param stopTokens more ids that end generation (e.g. a chat template's end-of-turn tokens); not emitted
  */
-public record GenerateOptions(int maxTokens, SamplerOptions sampler, Boolean addBos, boolean stopAtEos) {
+public record GenerateOptions(int maxTokens, SamplerOptions sampler, Boolean addBos, boolean stopAtEos, int[] stopTokens) {
     public GenerateOptions {
         if (maxTokens < 0) throw new IllegalArgumentException("token budget must be ≥ 0, got " + maxTokens);
+        stopTokens = stopTokens == null ? new int[0] : stopTokens.clone();
+    }
+
+    public GenerateOptions(int maxTokens, SamplerOptions sampler, Boolean addBos, boolean stopAtEos) {
+        this(maxTokens, sampler, addBos, stopAtEos, null);
+    }
+
+    /** These options with more stop tokens. */
+    public GenerateOptions withStopTokens(int[] ids) {
+        return new GenerateOptions(maxTokens, sampler, addBos, stopAtEos, ids);
+    }
+
+    /** True when {@code id} is one of {@code stopTokens}. */
+    public boolean isStopToken(int id) {
+        for (int s : stopTokens) if (s == id) return true;
+        return false;
     }
 
     public static GenerateOptions greedy(int maxTokens) {

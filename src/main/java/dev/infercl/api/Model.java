@@ -6,6 +6,7 @@ import dev.infercl.model.ModelConfig;
 import dev.infercl.model.ModelFile;
 import dev.infercl.model.Transformer;
 import dev.infercl.model.Weights;
+import dev.infercl.tokenizer.ChatTemplate;
 import dev.infercl.tokenizer.Tokenizer;
 import java.io.IOException;
 import java.nio.file.Path;
@@ -64,6 +65,11 @@ public final class Model implements AutoCloseable {
 
     public Tokenizer tokenizer() {
         return file.tokenizer();
+    }
+
+    /** The model's chat template, or the built-in one named (llama-2, llama-3, chatml, phi-3, gemma) when given. */
+    public ChatTemplate chatTemplate(String name) throws IOException {
+        return file.chatTemplate(name);
     }
 
     public Path path() {

@@ -109,7 +109,7 @@ public final class Session implements AutoCloseable {
                 break;
             }
             int next = sampler.sample(logits, logits.length);
-            if (options.stopAtEos() && tok.isEndOfGeneration(next)) {
+            if (options.stopAtEos() && (tok.isEndOfGeneration(next) || options.isStopToken(next))) {
                 stop = Generation.StopReason.END_OF_GENERATION;
                 break;
             }

@@ -11,7 +11,7 @@ import picocli.CommandLine.Command;
 /** The {@code infercl} command line. Errors print one line and exit non-zero; {@code --verbose} adds the stack trace. */
 @Command(name = "infercl", mixinStandardHelpOptions = true, version = "InferCL 0.1.0",
         description = "Run GGUF language models in Java, with OpenCL kernels for the arithmetic.",
-        subcommands = {GenerateCommand.class, InfoCommand.class, TokenizeCommand.class, LogitsCommand.class,
+        subcommands = {GenerateCommand.class, ChatCommand.class, InfoCommand.class, TokenizeCommand.class, LogitsCommand.class,
                 SynthCommand.class, BenchCommand.class, CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
 
@@ -20,7 +20,7 @@ public final class Main implements Runnable {
 
     @Override
     public void run() {
-        throw new CommandLine.ParameterException(spec.commandLine(), "name a command: generate, info, tokenize, logits, synth, bench (see --help)");
+        throw new CommandLine.ParameterException(spec.commandLine(), "name a command: generate, chat, info, tokenize, logits, synth, bench (see --help)");
     }
 
     public static void main(String[] args) {

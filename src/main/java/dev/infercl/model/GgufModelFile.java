@@ -1,6 +1,7 @@
 package dev.infercl.model;
 
 import dev.infercl.gguf.GgufFile;
+import dev.infercl.tokenizer.ChatTemplate;
 import dev.infercl.tokenizer.Tokenizer;
 import java.io.IOException;
 import java.nio.file.Path;
@@ -37,6 +38,11 @@ final class GgufModelFile implements ModelFile {
     @Override public String format() { return "gguf"; }
     @Override public ModelConfig config() { return config; }
     @Override public Tokenizer tokenizer() { return tokenizer; }
+
+    @Override
+    public ChatTemplate chatTemplate(String name) throws IOException {
+        return ChatTemplate.fromGguf(file, tokenizer, name);
+    }
 
     @Override
     public Optional<WeightData> weight(String name) {

@@ -2,6 +2,7 @@ package dev.infercl.model;
 
 import dev.infercl.gguf.GgmlType;
 import dev.infercl.tokenizer.Llama2cTokenizer;
+import dev.infercl.tokenizer.ChatTemplate;
 import dev.infercl.tokenizer.Tokenizer;
 import java.io.IOException;
 import java.lang.foreign.Arena;
@@ -107,6 +108,11 @@ final class Llama2cModelFile implements ModelFile {
     @Override public String format() { return "llama2.c"; }
     @Override public ModelConfig config() { return config; }
     @Override public Tokenizer tokenizer() { return tokenizer; }
+
+    @Override
+    public ChatTemplate chatTemplate(String name) {
+        return name != null ? ChatTemplate.builtin(name) : ChatTemplate.detect(tokenizer);
+    }
 
     @Override
     public Optional<WeightData> weight(String name) {

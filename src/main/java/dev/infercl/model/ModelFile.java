@@ -20,6 +20,12 @@ public interface ModelFile extends AutoCloseable {
 
     Tokenizer tokenizer();
 
+    /**
+     * The chat template: the file's {@code tokenizer.chat_template} (Jinja), or the built-in template named
+     * {@code name} when given, or one detected from the vocabulary's special tokens.
+     */
+    dev.infercl.tokenizer.ChatTemplate chatTemplate(String name) throws IOException;
+
     /** The weight with this GGUF tensor name, or empty. */
     Optional<WeightData> weight(String name);
 
