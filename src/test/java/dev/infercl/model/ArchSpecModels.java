@@ -61,7 +61,7 @@ final class ArchSpecModels {
     }
 
     /**
-     * Writes the model of {@code s}, leaving out the tensors named in {@code omit} and giving the tensors in
+     * Writes the model of {@code s}, leaving out the tensors (and Gemma 2 soft-cap/window keys) named in {@code omit} and giving the tensors in
      * {@code reshape} those GGML dims instead (ne0 first; filled with small random values).
      */
     static Path write(Spec s, Path out, Set<String> omit, Map<String, long[]> reshape) throws IOException {
@@ -109,10 +109,10 @@ final class ArchSpecModels {
             });
         }
         if (a.equals("phi3")) g.putUInt32(p + "attention.sliding_window", 2047);
-        if (a.equals("gemma2")) {
-            g.putUInt32(p + "attention.sliding_window", GEMMA_WINDOW)
-                    .putFloat32(p + "attn_logit_softcapping", GEMMA_ATTN_SOFTCAP)
-                    .putFloat32(p + "final_logit_softcapping", GEMMA_FINAL_SOFTCAP);
+        if (a.equals("gemma2")) {   // keys named in omit are left out (llama.cpp's defaults apply then)
+            if (!omit.contains(p + "attention.sliding_window")) g.putUInt32(p + "attention.sliding_window", GEMMA_WINDOW);
+            if (!omit.contains(p + "attn_logit_softcapping")) g.putFloat32(p + "attn_logit_softcapping", GEMMA_ATTN_SOFTCAP);
+            if (!omit.contains(p + "final_logit_softcapping")) g.putFloat32(p + "final_logit_softcapping", GEMMA_FINAL_SOFTCAP);
         }
 
         int d = s.dim();

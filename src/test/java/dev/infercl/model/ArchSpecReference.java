@@ -23,7 +23,7 @@ import java.util.Map;
  *   <li>qwen3: as llama with NEOX RoPE, and q, k RMS-normalised per head by attn_q_norm / attn_k_norm before RoPE.</li>
  *   <li>phi3: fused attn_qkv rows Q | K | V; NEOX; ffn_up rows gate | up, silu(gate)·up. (Current llama.cpp
  *       disables Phi-3's sliding window; the generated model's 2047 never masks here anyway.)</li>
- *   <li>gemma2: x = E[t]·√dim; NEOX; q scaled by 1/√head_dim; scores soft-capped c·tanh(s/c)
+ *   <li>gemma2: x = E[t]·√dim; NEOX; q scaled by 1/√head_dim (1/√(dim/heads) for the 46-layer 27B); scores soft-capped c·tanh(s/c)
  *       (attn_logit_softcapping); layers with il % 2 == 0 see only positions p with pos − p &lt; sliding_window;
  *       attention output RMS-normed by post_attention_norm before the residual add; FFN gelu_tanh(gate)·up,
  *       RMS-normed by post_ffw_norm before the add; output tied, logits soft-capped (final_logit_softcapping).</li>
@@ -35,7 +35,7 @@ final class ArchSpecReference {
     private final GgufFile f;
     private final String arch;
     final int dim, layers, heads, kvHeads, headDim, ffn, vocab, ropeDims;
-    final double eps, base, attnCap, finalCap;
+    final double eps, base, attnCap, finalCap, attnScale;
     final int window;
     private final Map<String, double[]> cache = new HashMap<>();
 
@@ -57,9 +57,12 @@ final class ArchSpecReference {
         eps = arch.equals("gpt2") ? f.getFloat(p + "attention.layer_norm_epsilon") : f.getFloat(p + "attention.layer_norm_rms_epsilon");
         base = f.getFloat(p + "rope.freq_base", 10000f);
         boolean gemma2 = arch.equals("gemma2");
-        attnCap = gemma2 ? f.getFloat(p + "attn_logit_softcapping") : 0;
-        finalCap = gemma2 ? f.getFloat(p + "final_logit_softcapping") : 0;
-        window = gemma2 ? f.getInt(p + "attention.sliding_window") : 0;
+        // llama.cpp: only Gemma 2 reads these; absent keys mean 50, 30 and 4096 (llama_hparams, load_hparams)
+        attnCap = gemma2 ? f.getFloat(p + "attn_logit_softcapping", 50f) : 0;
+        finalCap = gemma2 ? f.getFloat(p + "final_logit_softcapping", 30f) : 0;
+        window = gemma2 ? f.getInt(p + "attention.sliding_window", 4096) : 0;
+        // llama.cpp: Gemma 2 "27B" (46 layers) scales queries by 1/√(n_embd / n_head), others by 1/√head_dim
+        attnScale = 1 / Math.sqrt(gemma2 && layers == 46 ? dim / heads : headDim);
     }
 
     /** The logits after each token, [tokens.length][vocab]. */
@@ -102,7 +105,7 @@ final class ArchSpecReference {
                 }
             }
             boolean sliding = gemma2 && l % 2 == 0 && useWindow;
-            double scale = 1 / Math.sqrt(headDim);
+            double scale = attnScale;
             int group = heads / kvHeads;
             for (int t = 0; t < n; t++) {
                 double[] att = new double[qd];

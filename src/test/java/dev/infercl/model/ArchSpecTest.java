@@ -37,8 +37,53 @@ class ArchSpecTest {
             "llama, CPU", "llama, REFERENCE", "qwen2, CPU", "qwen2, REFERENCE", "qwen3, CPU", "qwen3, REFERENCE",
             "phi3, CPU", "phi3, REFERENCE", "gemma2, CPU", "gemma2, REFERENCE", "gpt2, CPU", "gpt2, REFERENCE"})
     void matchesFloat64Reference(String arch, String backend, @TempDir Path dir) throws Exception {
-        Path file = ArchSpecModels.write(arch, dir.resolve(arch + ".gguf"));
-        var rnd = new SplittableRandom(arch.hashCode());
+        checkAgainstFloat64(ArchSpecModels.write(arch, dir.resolve(arch + ".gguf")), backend, arch);
+    }
+
+    /** A Gemma 2 file without soft-cap and window keys runs with llama.cpp's defaults: caps 50 and 30, window 4096. */
+    @ParameterizedTest(name = "on {0}")
+    @CsvSource({"CPU", "REFERENCE"})
+    void gemma2MetadataDefaults(String backend, @TempDir Path dir) throws Exception {
+        Path p = ArchSpecModels.write(ArchSpecModels.spec("gemma2"), dir.resolve("g.gguf"),
+                Set.of("gemma2.attention.sliding_window", "gemma2.attn_logit_softcapping", "gemma2.final_logit_softcapping"), Map.of());
+        try (Model m = Model.load(p, LoadOptions.defaults().withBackend(BackendKind.REFERENCE))) {
+            assertEquals(50f, m.config().attnSoftcap());
+            assertEquals(30f, m.config().finalSoftcap());
+            assertEquals(4096, m.config().slidingWindow());
+        }
+        checkAgainstFloat64(p, backend, "gemma2-defaults");
+    }
+
+    /** llama.cpp recognises Gemma 2 27B by its 46 layers and scales its queries by 1/√(dim/heads), not 1/√headDim. */
+    @Test
+    void gemma2With46LayersScalesQueriesByDimOverHeads(@TempDir Path dir) throws Exception {
+        var s = ArchSpecModels.spec("gemma2");
+        var big = new ArchSpecModels.Spec("gemma2", s.dim(), 46, s.heads(), s.kvHeads(), s.headDim(), s.ffn(), s.vocab(),
+                s.context(), s.type(), 46);
+        Path p = ArchSpecModels.write(big, dir.resolve("g46.gguf"), Set.of(), Map.of());
+        try (Model m = Model.load(p, LoadOptions.defaults().withBackend(BackendKind.REFERENCE))) {
+            assertEquals((float) (1 / Math.sqrt(s.dim() / s.heads())), m.config().attnScale());
+        }
+        checkAgainstFloat64(p, "CPU", "gemma2-46-layers");
+        try (Model m = Model.load(ArchSpecModels.write("gemma2", dir.resolve("g3.gguf")), LoadOptions.defaults().withBackend(BackendKind.REFERENCE))) {
+            assertEquals((float) (1 / Math.sqrt(s.headDim())), m.config().attnScale());
+        }
+    }
+
+    /** llama.cpp disables Phi-3's sliding window ("Phi SWA is currently disabled") and reads soft-caps only for Gemma 2. */
+    @Test
+    void metadataLlamaCppIgnores(@TempDir Path dir) throws Exception {
+        try (Model m = Model.load(ArchSpecModels.write("phi3", dir.resolve("p.gguf")), LoadOptions.defaults().withBackend(BackendKind.REFERENCE))) {
+            assertEquals(0, m.config().slidingWindow());
+        }
+    }
+
+    /**
+     * Generates 24 greedy tokens after a 16-token prompt, then compares teacher-forced logits of the 40 tokens (one
+     * batch, and two chunks) with the float64 pass, and the greedy tokens with its argmax where the margin is clear.
+     */
+    static void checkAgainstFloat64(Path file, String backend, String label) throws Exception {
+        var rnd = new SplittableRandom(label.hashCode());
         int[] prompt = new int[PROMPT];
         try (Model m = Model.load(file, LoadOptions.defaults().withBackend(BackendKind.valueOf(backend)))) {
             int vocab = m.config().vocabSize();
@@ -62,21 +107,21 @@ class ArchSpecTest {
                 float[][] a = s.logits(Arrays.copyOfRange(ids, 0, 17)), b = s.logits(Arrays.copyOfRange(ids, 17, ids.length));
                 chunked = concat(a, b);
             }
-            double worst = Math.max(worstRelative(want, oneBatch, arch + " one batch"), worstRelative(want, chunked, arch + " in chunks"));
+            double worst = Math.max(worstRelative(want, oneBatch, label + " one batch"), worstRelative(want, chunked, label + " in chunks"));
 
             int checked = 0;
             for (int j = 0; j < GENERATE; j++) {
                 double[] row = want[PROMPT - 1 + j];
                 int[] top = top2(row);
                 if (row[top[0]] - row[top[1]] > 4 * TOL * maxAbs(row)) {
-                    assertEquals(top[0], generated[j], arch + ": greedy token " + j + " (float64 margin "
+                    assertEquals(top[0], generated[j], label + ": greedy token " + j + " (float64 margin "
                             + (row[top[0]] - row[top[1]]) + ")");
                     checked++;
                 }
             }
-            System.out.printf("[arch-spec] %-6s %-9s worst |Δlogit|/max|logit| = %.2e, greedy checked %d/%d%n",
-                    arch, backend, worst, checked, GENERATE);
-            assertTrue(checked >= GENERATE / 2, arch + ": only " + checked + " greedy positions had a clear margin");
+            System.out.printf("[arch-spec] %-16s %-9s worst |Δlogit|/max|logit| = %.2e, greedy checked %d/%d%n",
+                    label, backend, worst, checked, GENERATE);
+            assertTrue(checked >= GENERATE / 2, label + ": only " + checked + " greedy positions had a clear margin");
         }
     }
 
