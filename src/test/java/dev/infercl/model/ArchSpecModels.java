@@ -16,6 +16,7 @@ import java.util.SplittableRandom;
  *
  * <ul>
  *   <li>llama — Llama 3 style: rope base 500000, {@code rope_freqs.weight} frequency factors, untied output</li>
+ *   <li>mistral — written as {@code llama}: head dim 32 ≠ dim/heads ({@code attention.key_length}), base 1e6, tied</li>
  *   <li>qwen2 — Q/K/V biases, tied output, rope base 1e6, eps 1e-6</li>
  *   <li>qwen3 — {@code attn_q_norm}/{@code attn_k_norm}, {@code attention.key_length} ≠ dim/heads</li>
  *   <li>phi3 — fused {@code attn_qkv} and fused gate/up {@code ffn_up}, {@code attention.sliding_window} 2047</li>
@@ -31,11 +32,15 @@ import java.util.SplittableRandom;
 final class ArchSpecModels {
     private ArchSpecModels() {}
 
-    static final String[] ARCHS = {"llama", "qwen2", "qwen3", "phi3", "gemma2", "gpt2"};
 
     /** Shapes of one model; headDim may differ from dim / heads (written as attention.key_length then). */
     record Spec(String arch, int dim, int layers, int heads, int kvHeads, int headDim, int ffn, int vocab, int context,
-                GgmlType type, long seed) {
+                GgmlType type, long seed, boolean llama3) {
+        Spec(String arch, int dim, int layers, int heads, int kvHeads, int headDim, int ffn, int vocab, int context,
+             GgmlType type, long seed) {
+            this(arch, dim, layers, heads, kvHeads, headDim, ffn, vocab, context, type, seed, arch.equals("llama"));
+        }
+
         int qDim() { return heads * headDim; }
         int kvDim() { return kvHeads * headDim; }
     }
@@ -43,6 +48,8 @@ final class ArchSpecModels {
     static Spec spec(String arch) {
         return switch (arch) {
             case "llama" -> new Spec(arch, 96, 2, 6, 2, 16, 160, 300, 128, GgmlType.F32, 11);
+            // Mistral files are GGUF "llama": here Nemo-like, head dim 32 with dim/heads 24, rope base 1e6, tied output
+            case "mistral" -> new Spec("llama", 96, 2, 4, 2, 32, 160, 300, 128, GgmlType.F16, 17, false);
             case "qwen2" -> new Spec(arch, 64, 3, 4, 2, 16, 128, 300, 128, GgmlType.F16, 12);
             case "qwen3" -> new Spec(arch, 64, 2, 4, 2, 32, 160, 300, 128, GgmlType.F16, 13);
             case "phi3" -> new Spec(arch, 96, 2, 6, 2, 16, 128, 300, 128, GgmlType.F32, 14);
@@ -77,7 +84,7 @@ final class ArchSpecModels {
         }
         var g = w.gguf
                 .putString("general.architecture", a)
-                .putString("general.name", "archspec-" + a)
+                .putString("general.name", "archspec-" + a + (s.llama3() ? "3" : ""))
                 .putUInt32("general.file_type", s.type() == GgmlType.F32 ? 0 : 1)
                 .putUInt32(p + "context_length", s.context())
                 .putUInt32(p + "embedding_length", s.dim())
@@ -103,7 +110,7 @@ final class ArchSpecModels {
             g.putFloat32(p + "attention.layer_norm_rms_epsilon", a.startsWith("qwen") ? 1e-6f : 1e-5f);
             g.putUInt32(p + "rope.dimension_count", s.headDim());
             g.putFloat32(p + "rope.freq_base", switch (a) {
-                case "llama" -> 500000f;
+                case "llama" -> s.llama3() ? 500000f : 1000000f;
                 case "qwen2", "qwen3" -> 1000000f;
                 default -> 10000f;
             });
@@ -119,7 +126,7 @@ final class ArchSpecModels {
         // gemma multiplies the embedding by √dim: store it smaller so the scaled rows are O(1)
         w.matrix("token_embd.weight", d, s.vocab(), a.equals("gemma2") ? 1.0 / Math.sqrt(d) : 1.0);
         if (gpt2) w.matrix("position_embd.weight", d, s.context(), 0.5);
-        if (a.equals("llama")) {
+        if (s.llama3()) {
             // Llama 3's factors: 1 for the fast pairs, up to 8 for the slow ones; here spread over every pair
             float[] ff = new float[s.headDim() / 2];
             for (int i = 0; i < ff.length; i++) ff[i] = 1f + 7f * i / (ff.length - 1);
@@ -169,7 +176,7 @@ final class ArchSpecModels {
         }
         w.norm("output_norm.weight", d);
         if (gpt2) w.bias("output_norm.bias", d);
-        boolean tied = a.equals("qwen2") || a.equals("gemma2");
+        boolean tied = a.equals("qwen2") || a.equals("gemma2") || (a.equals("llama") && !s.llama3());
         if (!tied) w.matrix("output.weight", d, s.vocab(), 3 / Math.sqrt(d));
         w.gguf.write(out);
         return out;

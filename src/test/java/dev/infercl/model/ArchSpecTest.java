@@ -34,10 +34,10 @@ class ArchSpecTest {
 
     @ParameterizedTest(name = "{0} on {1}")
     @CsvSource({
-            "llama, CPU", "llama, REFERENCE", "qwen2, CPU", "qwen2, REFERENCE", "qwen3, CPU", "qwen3, REFERENCE",
+            "llama, CPU", "llama, REFERENCE", "mistral, CPU", "mistral, REFERENCE", "qwen2, CPU", "qwen2, REFERENCE", "qwen3, CPU", "qwen3, REFERENCE",
             "phi3, CPU", "phi3, REFERENCE", "gemma2, CPU", "gemma2, REFERENCE", "gpt2, CPU", "gpt2, REFERENCE"})
-    void matchesFloat64Reference(String arch, String backend, @TempDir Path dir) throws Exception {
-        checkAgainstFloat64(ArchSpecModels.write(arch, dir.resolve(arch + ".gguf")), backend, arch);
+    void matchesFloat64Reference(String model, String backend, @TempDir Path dir) throws Exception {
+        checkAgainstFloat64(ArchSpecModels.write(model, dir.resolve(model + ".gguf")), backend, model);
     }
 
     /** A Gemma 2 file without soft-cap and window keys runs with llama.cpp's defaults: caps 50 and 30, window 4096. */
