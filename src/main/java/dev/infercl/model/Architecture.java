@@ -19,11 +19,16 @@ import java.util.Map;
  * @param rope             RoPE pairing: adjacent (2i, 2i+1), NEOX halves (i, i + d/2), or none
  * @param sliding          which layers attend through a sliding window of {@code attention.sliding_window}
  *                         positions (when the file sets one)
+ * @param capsAndWindow    llama.cpp's values for the soft-cap and window metadata a file may omit
+ *                         ({@code attn_logit_softcapping}, {@code final_logit_softcapping},
+ *                         {@code attention.sliding_window}); null where llama.cpp reads no soft-caps (then the
+ *                         soft-cap keys are ignored and a missing window means none)
  *
  * <p>The output classifier is {@code output.weight}, or the embedding table when the file has none (tied).
  */
 public record Architecture(String name, Norm norm, boolean fusedQkv, boolean qkNorm, Ffn ffn, boolean postNorms,
-                           boolean scaleEmbedding, boolean learnedPositions, Rope rope, Sliding sliding) {
+                           boolean scaleEmbedding, boolean learnedPositions, Rope rope, Sliding sliding,
+                           Defaults capsAndWindow) {
 
     public enum Norm { RMS, LAYER }
 
@@ -35,18 +40,24 @@ public record Architecture(String name, Norm norm, boolean fusedQkv, boolean qkN
     /** NONE: full causal attention everywhere; ALL: every layer slides; EVEN_LAYERS: layers 0, 2, 4… slide (Gemma 2). */
     public enum Sliding { NONE, ALL, EVEN_LAYERS }
 
+    /** Soft-caps (0 = none) and sliding window (positions) assumed when the file does not say. */
+    public record Defaults(float attnSoftcap, float finalSoftcap, int slidingWindow) {}
+
     /** Whether layer {@code l} uses the sliding window. */
     public boolean slides(int l) {
         return sliding == Sliding.ALL || (sliding == Sliding.EVEN_LAYERS && l % 2 == 0);
     }
 
     private static final Map<String, Architecture> KNOWN = Map.of(
-            "llama", new Architecture("llama", Norm.RMS, false, false, Ffn.SWIGLU, false, false, false, Rope.NORMAL, Sliding.NONE),
-            "qwen2", new Architecture("qwen2", Norm.RMS, false, false, Ffn.SWIGLU, false, false, false, Rope.NEOX, Sliding.NONE),
-            "qwen3", new Architecture("qwen3", Norm.RMS, false, true, Ffn.SWIGLU, false, false, false, Rope.NEOX, Sliding.NONE),
-            "phi3", new Architecture("phi3", Norm.RMS, true, false, Ffn.SWIGLU_FUSED, false, false, false, Rope.NEOX, Sliding.ALL),
-            "gemma2", new Architecture("gemma2", Norm.RMS, false, false, Ffn.GEGLU, true, true, false, Rope.NEOX, Sliding.EVEN_LAYERS),
-            "gpt2", new Architecture("gpt2", Norm.LAYER, true, false, Ffn.GELU, false, false, true, Rope.NONE, Sliding.NONE));
+            "llama", new Architecture("llama", Norm.RMS, false, false, Ffn.SWIGLU, false, false, false, Rope.NORMAL, Sliding.NONE, null),
+            "qwen2", new Architecture("qwen2", Norm.RMS, false, false, Ffn.SWIGLU, false, false, false, Rope.NEOX, Sliding.NONE, null),
+            "qwen3", new Architecture("qwen3", Norm.RMS, false, true, Ffn.SWIGLU, false, false, false, Rope.NEOX, Sliding.NONE, null),
+            // llama.cpp ignores Phi-3's attention.sliding_window ("Phi SWA is currently disabled", PR 13676)
+            "phi3", new Architecture("phi3", Norm.RMS, true, false, Ffn.SWIGLU_FUSED, false, false, false, Rope.NEOX, Sliding.NONE, null),
+            // llama.cpp's Gemma 2 defaults: caps 50 / 30 (llama_hparams), window 4096
+            "gemma2", new Architecture("gemma2", Norm.RMS, false, false, Ffn.GEGLU, true, true, false, Rope.NEOX, Sliding.EVEN_LAYERS,
+                    new Defaults(50f, 30f, 4096)),
+            "gpt2", new Architecture("gpt2", Norm.LAYER, true, false, Ffn.GELU, false, false, true, Rope.NONE, Sliding.NONE, null));
 
     /** The description of a known architecture name, or null. */
     public static Architecture of(String name) {

@@ -22,10 +22,20 @@ import java.io.IOException;
  * @param attnSoftcap   attention-score soft-cap c (scores → c·tanh(scores/c)); 0 = none
  * @param finalSoftcap  output-logit soft-cap; 0 = none
  * @param slidingWindow positions a sliding layer attends to (itself and the window − 1 before it); 0 = none
+ * @param attnScale     factor of q·k before soft-capping and softmax: 1/√headDim, except where llama.cpp says
+ *                      otherwise (Gemma 2 27B: 1/√(dim/heads))
  */
 public record ModelConfig(Architecture arch, String name, int dim, int layers, int ffnDim, int heads, int kvHeads,
                           int headDim, int ropeDims, float ropeBase, float normEps, int contextLength, int vocabSize,
-                          float attnSoftcap, float finalSoftcap, int slidingWindow) {
+                          float attnSoftcap, float finalSoftcap, int slidingWindow, float attnScale) {
+
+    /** A config with the usual attention scale 1/√headDim. */
+    public ModelConfig(Architecture arch, String name, int dim, int layers, int ffnDim, int heads, int kvHeads,
+                       int headDim, int ropeDims, float ropeBase, float normEps, int contextLength, int vocabSize,
+                       float attnSoftcap, float finalSoftcap, int slidingWindow) {
+        this(arch, name, dim, layers, ffnDim, heads, kvHeads, headDim, ropeDims, ropeBase, normEps, contextLength, vocabSize,
+                attnSoftcap, finalSoftcap, slidingWindow, (float) (1.0 / Math.sqrt(headDim)));
+    }
 
     public ModelConfig {
         check(dim > 0 && layers > 0 && ffnDim > 0 && heads > 0 && kvHeads > 0 && headDim > 0 && vocabSize > 0 && contextLength > 0,
@@ -36,6 +46,7 @@ public record ModelConfig(Architecture arch, String name, int dim, int layers, i
                 "rope dimension count " + ropeDims + " must be even and ≤ head dim " + headDim);
         check(normEps > 0 && ropeBase > 0, "norm epsilon and rope base must be positive");
         check(attnSoftcap >= 0 && finalSoftcap >= 0 && slidingWindow >= 0, "soft-caps and the sliding window must be ≥ 0");
+        check(attnScale > 0 && Float.isFinite(attnScale), "attention scale must be positive, got " + attnScale);
     }
 
     /** A Llama-layout config (llama2.c checkpoints, synthetic models). */
@@ -71,14 +82,23 @@ public record ModelConfig(Architecture arch, String name, int dim, int layers, i
         float eps = arch.norm() == Architecture.Norm.LAYER
                 ? f.getFloat(p + "attention.layer_norm_epsilon", 1e-5f)
                 : f.getFloat(p + "attention.layer_norm_rms_epsilon", 1e-5f);
+        int layers = f.getInt(p + "block_count");
+        // Soft-caps and window as llama.cpp reads them: soft-caps only where the architecture has them (Gemma 2,
+        // defaulting to 50 and 30), the window only for sliding architectures (Gemma 2 defaults to 4096).
+        Architecture.Defaults d = arch.capsAndWindow();
+        float attnCap = d == null ? 0f : f.getFloat(p + "attn_logit_softcapping", d.attnSoftcap());
+        float finalCap = d == null ? 0f : f.getFloat(p + "final_logit_softcapping", d.finalSoftcap());
+        int window = arch.sliding() == Architecture.Sliding.NONE ? 0
+                : f.getInt(p + "attention.sliding_window", d == null ? 0 : d.slidingWindow());
+        // llama.cpp scales Gemma 2 27B's queries by 1/√(dim/heads) (gemma_pytorch's query_pre_attn_scalar = 144),
+        // recognising the 27B by its 46 layers; every other model by 1/√headDim
+        float scale = (float) (1.0 / Math.sqrt(arch.name().equals("gemma2") && layers == 46 && heads > 0 ? dim / heads : headDim));
         try {
             return new ModelConfig(arch, f.getString("general.name", file),
-                    dim, f.getInt(p + "block_count"), f.getInt(p + "feed_forward_length"), heads,
+                    dim, layers, f.getInt(p + "feed_forward_length"), heads,
                     f.getInt(p + "attention.head_count_kv", heads), headDim,
                     f.getInt(p + "rope.dimension_count", headDim), f.getFloat(p + "rope.freq_base", 10000f),
-                    eps, f.getInt(p + "context_length"), vocab,
-                    f.getFloat(p + "attn_logit_softcapping", 0f), f.getFloat(p + "final_logit_softcapping", 0f),
-                    arch.sliding() == Architecture.Sliding.NONE ? 0 : f.getInt(p + "attention.sliding_window", 0));
+                    eps, f.getInt(p + "context_length"), vocab, attnCap, finalCap, window, scale);
         } catch (IllegalArgumentException e) {
             throw new ModelLoadException(file + ": " + e.getMessage());
         }

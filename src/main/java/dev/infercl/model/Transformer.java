@@ -34,7 +34,7 @@ public final class Transformer {
         this.backend = backend;
         this.rope = arch.rope() == Architecture.Rope.NONE ? null
                 : new RopeSpec(config.headDim(), config.ropeDims(), config.ropeBase(), arch.rope() == Architecture.Rope.NEOX, weights.ropeFreqs());
-        float scale = (float) (1.0 / Math.sqrt(config.headDim()));
+        float scale = config.attnScale();
         this.full = new AttentionSpec(scale, config.attnSoftcap(), 0);
         this.sliding = new AttentionSpec(scale, config.attnSoftcap(), config.slidingWindow());
     }
