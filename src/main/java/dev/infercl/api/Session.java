@@ -96,7 +96,7 @@ public final class Session implements AutoCloseable {
         int count = 0;
         Generation.StopReason stop = Generation.StopReason.TOKEN_BUDGET;
         var text = new StringBuilder();
-        StreamDecoder decoder = tok.streamDecoder();
+        StreamDecoder decoder = new StreamDecoder(tok, false);   // generated text follows the prompt: keep its leading space
         try {
             prefill(feed);
         } catch (ContextFullException e) {

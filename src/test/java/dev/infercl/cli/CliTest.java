@@ -131,4 +131,18 @@ class CliTest {
         assertEquals(weights, j.get("weight_bytes").asLong(), res.out());
         assertTrue(j.get("bytes_per_token").asLong() > weights, res.out());
     }
+
+    @Test
+    void chatReadsMessagesFromStdinAndKeepsTheConversation() {
+        var saved = System.in;
+        try {
+            System.setIn(new java.io.ByteArrayInputStream("Hello world\n/reset\nThe quick brown fox\n/exit\nignored\n".getBytes(StandardCharsets.UTF_8)));
+            Result res = run("chat", "-m", SharedData.require("arch/phi3.gguf").toString(), "--temp", "0", "-n", "6", "--backend", "cpu", "--no-interactive");
+            assertEquals(0, res.code(), res.err());
+            assertEquals(2, res.out().lines().count(), "one reply line per message: " + res.out());
+            assertTrue(res.err().contains("(conversation reset)"), res.err());
+        } finally {
+            System.setIn(saved);
+        }
+    }
 }
