@@ -15,14 +15,20 @@ public final class Backends {
      * CPU backend, telling {@code notices} why in one line.
      */
     public static Backend create(BackendKind kind, String device, int threads, Consumer<String> notices) {
+        return create(kind, device, threads, false, notices);
+    }
+
+    /** As above; {@code kvCacheF32} keeps an OpenCL device's KV cache in F32 rather than FP16. */
+    public static Backend create(BackendKind kind, String device, int threads, boolean kvCacheF32, Consumer<String> notices) {
         int n = threads > 0 ? threads : Runtime.getRuntime().availableProcessors();
+        var cl = kvCacheF32 ? ClBackend.Options.defaults().withKvCacheF32(true) : ClBackend.Options.defaults();
         return switch (kind) {
             case CPU -> new CpuBackend(CpuBackend.Mode.FAST, n);
             case REFERENCE -> new CpuBackend(CpuBackend.Mode.REFERENCE, 1);
-            case OPENCL -> ClBackend.open(device);
+            case OPENCL -> ClBackend.open(device, cl);
             case AUTO -> {
                 try {
-                    yield ClBackend.open(device);
+                    yield ClBackend.open(device, cl);
                 } catch (BackendUnavailableException e) {
                     if (notices != null) notices.accept(e.getMessage() + "; using the CPU backend");
                     yield new CpuBackend(CpuBackend.Mode.FAST, n);

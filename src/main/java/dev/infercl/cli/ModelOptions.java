@@ -29,6 +29,9 @@ final class ModelOptions {
     @Option(names = {"-c", "--ctx"}, defaultValue = "0", description = "context length in tokens (default: the model's)")
     int contextLength;
 
+    @Option(names = "--kv-type", defaultValue = "f16", description = "OpenCL KV cache type: f16 | f32 (default: ${DEFAULT-VALUE}; the CPU backend always keeps F32)")
+    String kvType;
+
     @Option(names = "--verbose", description = "print stack traces of errors")
     boolean verbose;
 
@@ -51,6 +54,9 @@ final class ModelOptions {
     }
 
     LoadOptions loadOptions(java.util.function.Consumer<String> notices) {
-        return new LoadOptions(backend, device, threads, tokenizer, contextLength, notices);
+        if (!kvType.equalsIgnoreCase("f16") && !kvType.equalsIgnoreCase("f32")) {
+            throw new IllegalArgumentException("--kv-type must be f16 or f32, got '" + kvType + "'");
+        }
+        return new LoadOptions(backend, device, threads, tokenizer, contextLength, notices, kvType.equalsIgnoreCase("f32"));
     }
 }

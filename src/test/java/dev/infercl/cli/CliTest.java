@@ -45,6 +45,25 @@ class CliTest {
         assertTrue(res.err().contains("tokens/s"), res.err());
     }
 
+    @ParameterizedTest
+    @CsvSource({"stories260K-f32", "stories260K-f16"})
+    void generateOnOpenClPrintsTheReferenceText(String model) throws Exception {
+        dev.infercl.backend.opencl.ClTestSupport.requireOpenCl();
+        JsonNode r = Oracles.json(SharedData.require("reference/" + model + ".json"));
+        Result res = run("generate", "--backend", "opencl", "-m", SharedData.require("models/" + model + ".gguf").toString(),
+                "-p", "Once upon a time", "-n", "200", "--temp", "0");
+        assertEquals(0, res.code(), res.err());
+        assertEquals("Once upon a time" + r.get("greedy_text").asText() + "\n", res.out());
+        assertTrue(res.err().contains("backend: opencl"), res.err());
+    }
+
+    @Test
+    void devicesListsThePlatformsOrSaysWhy() {
+        Result res = run("devices");
+        assertEquals(0, res.code(), res.err());
+        assertFalse(res.out().isBlank());
+    }
+
     @Test
     void generateWithoutModelRunsTheEmbeddedSmokeModel() {
         System.setProperty("infercl.home", System.getProperty("user.dir"));
