@@ -53,7 +53,9 @@ final class SynthCommand extends Streams.Command implements Callable<Integer> {
                 or(kvHeads, base.kvHeads()), or(ffn, base.ffn()), or(vocab, base.vocab()), or(ctx, base.contextLength()), t,
                 seed != null ? seed : base.seed());
         long start = System.nanoTime();
-        SyntheticModel.write(spec, output, null);
+        try (var bar = new ProgressBar(err, "writing " + output.getFileName(), SyntheticModel.weightBytes(spec))) {
+            SyntheticModel.write(spec, output, bar::update);
+        }
         err.printf("wrote %s (%s) in %.1f s%n", output, spec, (System.nanoTime() - start) / 1e9);
         return 0;
     }

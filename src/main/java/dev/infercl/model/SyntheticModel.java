@@ -48,6 +48,13 @@ public final class SyntheticModel {
         }
     }
 
+    /** Bytes of the matrices the spec describes (what {@code write} reports progress against). */
+    public static long weightBytes(Spec s) {
+        int headDim = s.dim() / s.heads(), kv = s.kvHeads() * headDim;
+        long perLayer = s.type().byteSize(s.dim()) * (s.dim() + 2L * kv + s.dim() + 2L * s.ffn()) + s.type().byteSize(s.ffn()) * s.dim();
+        return s.type().byteSize(s.dim()) * 2L * s.vocab() + perLayer * s.layers();
+    }
+
     /** Writes the model; {@code progress} receives bytes written so far (may be null). */
     public static void write(Spec s, Path out, LongConsumer progress) throws IOException {
         String[] tokens = vocabulary(s.vocab());
