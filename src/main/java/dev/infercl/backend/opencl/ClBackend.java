@@ -612,7 +612,9 @@ public final class ClBackend implements Backend {
         try {
             out = create("bandwidth probe output", CL_MEM_WRITE_ONLY, 4L * items, null);
             // written once so every page is really backed (reading untouched memory can hit a shared zero page)
-            clEnqueueFillBuffer(queue, in, Pointer.to(new float[] {1f}), Sizeof.cl_float, 0, size, 0, null, null);
+            // (the pattern in direct memory: JOCL would pin a Java array with a waiter thread until the fill ends)
+            ByteBuffer one = ByteBuffer.allocateDirect(4).order(ByteOrder.nativeOrder()).putFloat(0, 1f);
+            clEnqueueFillBuffer(queue, in, Pointer.to(one), Sizeof.cl_float, 0, size, 0, null, null);
             var defines = new HashMap<>(Map.of("VEC", String.valueOf(vec)));
             if (info.isCpu()) defines.put("CONTIGUOUS", "1"); // one sequential stream per thread
             cl_kernel k = kernel("bwprobe_f32_f32", defines);
