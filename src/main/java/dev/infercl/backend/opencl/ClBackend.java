@@ -91,6 +91,7 @@ public final class ClBackend implements Backend {
     private static final int TILE_T = 8;         // GEMM: tokens per work-group
     private static final int SPLIT_CHUNK = 256;  // split attention: positions per split
     private static final int ELEMENT_LOCAL = 64; // element-wise kernels: work-group size
+    private static final long PROBE_BYTES = 256L << 20; // bandwidth probe: buffer size (capped by maxAlloc)
 
     private final ClDevice info;
     private final Options options;
@@ -105,7 +106,6 @@ public final class ClBackend implements Backend {
     private cl_mem splitScratch;                                                   // split attention partials
     private long splitScratchBytes;
     private long wrappedBytes, copiedBytes;
-    private static final long PROBE_BYTES = 256L << 20;                          // bandwidth probe: buffer size (capped by maxAlloc)
 
     /**
      * A rope table's identity. A record compares an array component by reference, so a model's rope_freqs
@@ -643,10 +643,6 @@ public final class ClBackend implements Backend {
     @Override
     public long allocatedBytes() {
         return buffers.values().stream().mapToLong(Long::longValue).sum();
-    }
-
-    private static UnsupportedOperationException notYet(String op) {
-        return new UnsupportedOperationException(op + " is not implemented on the OpenCL backend yet");
     }
 
     /** Waits for every queued command (tests and benchmarks; the model never needs it). */
