@@ -1,6 +1,8 @@
 // attention_f16_f32: fused causal grouped-query attention over the paged FP16 KV cache, online softmax.
-//   For row t and query head h (KV head g = h / (heads / kvHeads)), len = positions[posOff + t] + 1:
-//   out[t][h] = Σ_{p<len} softmax_p(scale · q[t][h]·K[p][g]) · V[p][g], computed in one pass with a running
+//   For row t and query head h (KV head g = h / (heads / kvHeads)), pos = positions[posOff + t]:
+//   out[t][h] = Σ_{first≤p≤pos} softmax_p(score_p) · V[p][g], score_p = scale · q[t][h]·K[p][g], soft-capped to
+//   softcap·tanh(score_p / softcap) when softcap > 0; first = max(0, pos − window + 1) when window > 0 (sliding
+//   window), else 0. Computed in one pass with a running
 //   maximum m, running sum l and accumulator acc[HEAD_DIM] (flash-attention style: no [seq × seq] matrix).
 // Layout: q, out (n, heads·HEAD_DIM) F32 at (t·heads + h)·HEAD_DIM + i; kc, vc one layer of the cache,
 //   (numBlocks, kvHeads, blockSize, HEAD_DIM) F16: position p lives in block ints[tabOff + p / blockSize],
@@ -21,7 +23,8 @@
 #endif
 __kernel void kernel_attention_f16_f32(__global const float* q, __global const KV_T* kc, __global const KV_T* vc,
                                        __global float* out, __global const int* ints, int posOff, int tabOff,
-                                       int heads, int kvHeads, int blockSize, float scale) {
+                                       int heads, int kvHeads, int blockSize, float scale,
+                                       float softcap, int window) {
     int h = get_global_id(0), t = get_global_id(1);
     int g = h / (heads / kvHeads);
     const __global float* qr = q + ((size_t) t * heads + h) * HEAD_DIM;
@@ -31,12 +34,14 @@ __kernel void kernel_attention_f16_f32(__global const float* q, __global const K
         acc[i] = 0.0f;
     }
     float m = -INFINITY, l = 0.0f;
-    int len = ints[posOff + t] + 1;
-    for (int p = 0; p < len; p++) {
+    int pos = ints[posOff + t], len = pos + 1;
+    int first = window > 0 ? max(0, pos - window + 1) : 0;
+    for (int p = first; p < len; p++) {
         int block = ints[tabOff + p / blockSize];
         size_t base = (((size_t) block * kvHeads + g) * blockSize + p % blockSize) * HEAD_DIM;
         float s = 0.0f;
         for (int i = 0; i < HEAD_DIM; i++) s += qv[i] * KV_LOAD(base + i, kc);
+        if (softcap > 0.0f) s = softcap * tanh(s / softcap);
         float mNew = fmax(m, s);
         float corr = exp(m - mNew), wgt = exp(s - mNew);
         l = l * corr + wgt;

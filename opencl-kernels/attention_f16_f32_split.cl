@@ -1,8 +1,9 @@
 // attention_f16_f32_split: the first half of split-over-context attention (decode of a long sequence):
 //   the context 0..len−1 of row t is cut into chunks of CHUNK positions; work-item (h, s, t) runs the same
-//   online softmax as attention_f16_f32 over chunk s only and stores its partial state
+//   online softmax as attention_f16_f32 (scale, soft-cap, sliding window: positions before
+//   first = max(0, pos − window + 1) are skipped when window > 0) over chunk s only and stores its partial state
 //   part[((t·heads + h)·splits + s)·(HEAD_DIM + 2) + …] = (acc[0..HEAD_DIM), m, l), unnormalised.
-//   A chunk past len stores m = −∞, l = 0, acc = 0. attention_f32_f32_combine merges the partials.
+//   A chunk past len or wholly before first stores m = −∞, l = 0, acc = 0. attention_f32_f32_combine merges the partials.
 // Layout: q (n, heads·HEAD_DIM) F32; kc, vc paged FP16 cache as in attention_f16_f32; ints: positions at
 //   posOff, block table at tabOff; part (n, heads, splits, HEAD_DIM + 2) F32.
 // Launch: global (heads, splits, n); no local size.
@@ -23,7 +24,8 @@
 #endif
 __kernel void kernel_attention_f16_f32_split(__global const float* q, __global const KV_T* kc, __global const KV_T* vc,
                                              __global float* part, __global const int* ints, int posOff, int tabOff,
-                                             int heads, int kvHeads, int blockSize, float scale, int splits) {
+                                             int heads, int kvHeads, int blockSize, float scale, int splits,
+                                             float softcap, int window) {
     int h = get_global_id(0), s = get_global_id(1), t = get_global_id(2);
     int g = h / (heads / kvHeads);
     const __global float* qr = q + ((size_t) t * heads + h) * HEAD_DIM;
@@ -33,13 +35,15 @@ __kernel void kernel_attention_f16_f32_split(__global const float* q, __global c
         acc[i] = 0.0f;
     }
     float m = -INFINITY, l = 0.0f;
-    int len = ints[posOff + t] + 1;
+    int pos = ints[posOff + t], len = pos + 1;
+    int first = window > 0 ? max(0, pos - window + 1) : 0;
     int end = min(len, (s + 1) * CHUNK);
-    for (int p = s * CHUNK; p < end; p++) {
+    for (int p = max(first, s * CHUNK); p < end; p++) {
         int block = ints[tabOff + p / blockSize];
         size_t base = (((size_t) block * kvHeads + g) * blockSize + p % blockSize) * HEAD_DIM;
         float sc = 0.0f;
         for (int i = 0; i < HEAD_DIM; i++) sc += qv[i] * KV_LOAD(base + i, kc);
+        if (softcap > 0.0f) sc = softcap * tanh(sc / softcap);
         float mNew = fmax(m, sc);
         float corr = exp(m - mNew), wgt = exp(sc - mNew);
         l = l * corr + wgt;

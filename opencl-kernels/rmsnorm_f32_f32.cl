@@ -1,24 +1,26 @@
-// rmsnorm_f32_f32: out[t][i] = x[t][i] / sqrt(mean_i(x[t][i]²) + eps) · w[i]
-// Layout: x, out (n, cols) F32 row-major at t*cols + i (out may be x itself); w (cols) F32.
-// Launch: global (LOCAL · n), local (LOCAL): one work-group per row; items stride over the row, then a
-//   tree reduction in local memory. LOCAL must be a power of two and equal the host's local size.
+// rmsnorm_f32_f32: out[g][i] = x[g][i] / sqrt(mean_i(x[g][i]²) + eps) · w[i] for every group g of `group`
+//   consecutive values. A group is a whole row (group = cols) or one head of a row (qwen3's per-head Q/K
+//   norm: group = headDim, a divisor of cols), so the groups tile the (n, cols) matrix without gaps.
+// Layout: x, out (n, cols) F32 row-major, group g at g*group + i (out may be x itself); w (group) F32.
+// Launch: global (LOCAL · n·cols/group), local (LOCAL): one work-group per group; items stride over the
+//   group, then a tree reduction in local memory. LOCAL must be a power of two and equal the host's local size.
 #ifndef LOCAL
-#define LOCAL 64 // work-items per row (power of two)
+#define LOCAL 64 // work-items per group (power of two)
 #endif
 __kernel __attribute__((reqd_work_group_size(LOCAL, 1, 1)))
-void kernel_rmsnorm_f32_f32(__global const float* x, __global const float* w, __global float* out, int cols, float eps) {
+void kernel_rmsnorm_f32_f32(__global const float* x, __global const float* w, __global float* out, int group, float eps) {
     __local float part[LOCAL];
-    int t = get_group_id(0), lid = get_local_id(0);
-    const __global float* xr = x + (size_t) t * cols;
+    int g = get_group_id(0), lid = get_local_id(0);
+    const __global float* xr = x + (size_t) g * group;
     float ss = 0.0f;
-    for (int i = lid; i < cols; i += LOCAL) ss += xr[i] * xr[i];
+    for (int i = lid; i < group; i += LOCAL) ss += xr[i] * xr[i];
     part[lid] = ss;
     barrier(CLK_LOCAL_MEM_FENCE);
     for (int s = LOCAL / 2; s > 0; s >>= 1) {
         if (lid < s) part[lid] += part[lid + s];
         barrier(CLK_LOCAL_MEM_FENCE);
     }
-    float scale = 1.0f / sqrt(part[0] / cols + eps);
-    __global float* orow = out + (size_t) t * cols;
-    for (int i = lid; i < cols; i += LOCAL) orow[i] = xr[i] * scale * w[i];
+    float scale = 1.0f / sqrt(part[0] / group + eps);
+    __global float* orow = out + (size_t) g * group;
+    for (int i = lid; i < group; i += LOCAL) orow[i] = xr[i] * scale * w[i];
 }

@@ -50,8 +50,8 @@ class QuantOracleTest {
         }
     }
 
-    /** Each listed (id, logit) of every row within tol × that row's top-1 logit. */
-    static void assertTop20Within(Model m, int[] ids, JsonNode top20, double tol) {
+    /** Each listed (id, logit) of every row within tol × that row's top-1 logit; returns the worst ratio. */
+    static double assertTop20Within(Model m, int[] ids, JsonNode top20, double tol) {
         try (Session s = m.newSession()) {
             float[][] logits = s.logits(ids);
             double worst = 0;
@@ -69,6 +69,7 @@ class QuantOracleTest {
             }
             assertTrue(worst <= tol, "worst |logit − llama.cpp| / top-1 = " + worst + " at row " + worstRow + " (tol " + tol + ")");
             assertTrue(top20.size() == ids.length, "top20 rows " + top20.size() + " vs ids " + Arrays.toString(ids));
+            return worst;
         }
     }
 

@@ -21,12 +21,16 @@ import org.junit.jupiter.params.provider.CsvSource;
 class StoriesReferenceTest {
 
     static Model load(String model, String backend) throws Exception {
-        Path m = SharedData.require("models/" + model);
-        // OPENCL_KVF32: the OpenCL backend with an F32 KV cache instead of the default FP16 one
+        var opts = LoadOptions.defaults();
+        if (model.endsWith(".bin")) opts = opts.withTokenizer(SharedData.require("models/tok512.bin"));
+        return load(SharedData.require("models/" + model), opts, backend);
+    }
+
+    /** Loads {@code m} on {@code backend}: a BackendKind name, or OPENCL_KVF32 (OpenCL with an F32 KV cache instead of FP16). */
+    static Model load(Path m, LoadOptions base, String backend) throws Exception {
         boolean f32Cache = backend.equals("OPENCL_KVF32");
         if (backend.startsWith("OPENCL")) ClTestSupport.requireOpenCl();
-        var opts = LoadOptions.defaults().withBackend(BackendKind.valueOf(f32Cache ? "OPENCL" : backend));
-        if (model.endsWith(".bin")) opts = opts.withTokenizer(SharedData.require("models/tok512.bin"));
+        var opts = base.withBackend(BackendKind.valueOf(f32Cache ? "OPENCL" : backend));
         String before = System.getProperty("infercl.opencl.kvCache");
         if (f32Cache) System.setProperty("infercl.opencl.kvCache", "f32");
         try {

@@ -91,6 +91,7 @@ public final class ClBackend implements Backend {
     private static final int TILE_T = 8;         // GEMM: tokens per work-group
     private static final int SPLIT_CHUNK = 256;  // split attention: positions per split
     private static final int ELEMENT_LOCAL = 64; // element-wise kernels: work-group size
+    private static final long PROBE_BYTES = 256L << 20; // bandwidth probe: buffer size (capped by maxAlloc)
 
     private final ClDevice info;
     private final Options options;
@@ -100,11 +101,18 @@ public final class ClBackend implements Backend {
     private final KernelLibrary kernels;
     private final int normLocal;
     private final IdentityHashMap<cl_mem, Long> buffers = new IdentityHashMap<>(); // every live buffer → bytes
-    private final Map<String, cl_mem> invFreqs = new HashMap<>();                  // rope tables per (ropeDims, base)
+    private final Map<RopeKey, cl_mem> invFreqs = new HashMap<>();                 // rope tables (ropeDims/2) F32 per RopeKey
     private final IntRing ints;
     private cl_mem splitScratch;                                                   // split attention partials
     private long splitScratchBytes;
     private long wrappedBytes, copiedBytes;
+
+    /**
+     * A rope table's identity. A record compares an array component by reference, so a model's rope_freqs
+     * factors (one array per loaded model) map to one uploaded table, never one per call.
+     */
+    private record RopeKey(int ropeDims, float base, float[] factors) {}
+
     private final java.util.Set<String> kernelsUsed = new java.util.TreeSet<>(); // stems launched so far (tests check coverage)
 
     /** Opens the device {@code selector} names (index, name fragment, or null for the best). */
@@ -377,9 +385,12 @@ public final class ClBackend implements Backend {
     @Override
     public void rmsNorm(Tensor out, Tensor x, Tensor weight, float eps) {
         ClTensor o = act(out), in = act(x), w = (ClTensor) weight;
-        if (w.cols != in.cols || o.cols != in.cols || o.rows < in.rows) throw new IllegalArgumentException("rmsNorm shapes: " + o.name + ", " + in.name + ", " + w.name);
-        launch(kernel("rmsnorm_f32_f32"), "rmsnorm", new long[] {(long) normLocal * in.rows}, new long[] {normLocal},
-                in.act(), w.vector(), o.act(), in.cols, eps);
+        if (w.cols == 0 || in.cols % w.cols != 0 || o.cols != in.cols || o.rows < in.rows) {
+            throw new IllegalArgumentException("rmsNorm shapes: " + o.name + ", " + in.name + ", " + w.name + " (" + w.cols + " wide, must divide " + in.cols + ")");
+        }
+        long groups = (long) in.rows * (in.cols / w.cols); // a row, or one head of a row
+        launch(kernel("rmsnorm_f32_f32"), "rmsnorm", new long[] {normLocal * groups}, new long[] {normLocal},
+                in.act(), w.vector(), o.act(), w.cols, eps);
     }
 
     /**
@@ -422,9 +433,10 @@ public final class ClBackend implements Backend {
     public void rope(Tensor x, int[] positions, RopeSpec spec) {
         ClTensor t = act(x);
         int n = Math.min(t.rows, positions.length);
-        cl_mem inv = invFreqs.computeIfAbsent(spec.ropeDims() + "/" + spec.base(), key -> {
-            float[] f = new float[Math.max(spec.ropeDims() / 2, 1)];
-            for (int i = 0; i < spec.ropeDims() / 2; i++) f[i] = (float) Math.pow(spec.base(), -2.0 * i / spec.ropeDims());
+        if (t.cols % spec.headDim() != 0) throw new IllegalArgumentException("rope: " + t.name + " width " + t.cols + " is not a multiple of head dim " + spec.headDim());
+        cl_mem inv = invFreqs.computeIfAbsent(new RopeKey(spec.ropeDims(), spec.base(), spec.freqFactors()), key -> {
+            float[] f = new float[spec.ropeDims() / 2];
+            for (int i = 0; i < f.length; i++) f[i] = (float) spec.theta(i); // base^(−2i/ropeDims) / factor_i, in double
             return create("rope frequencies", CL_MEM_READ_ONLY | CL_MEM_COPY_HOST_PTR, 4L * f.length, Pointer.to(f));
         });
         int off = ints.upload(positions);
@@ -449,7 +461,6 @@ public final class ClBackend implements Backend {
 
     @Override
     public void attention(Tensor out, Tensor q, Tensor k, Tensor v, KvCache cache, int layer, Batch batch, AttentionSpec spec) {
-        if (spec.softcap() > 0 || spec.window() > 0) throw notYet("soft-capped or sliding-window attention");
         float scale = spec.scale();
         ClKvCache c = (ClKvCache) cache;
         ClTensor o = act(out), qt = act(q), kt = act(k), vt = act(v);
@@ -468,7 +479,7 @@ public final class ClBackend implements Backend {
         var headDim = Map.of("HEAD_DIM", String.valueOf(hd));
         if (attentionKernel(n, heads, longest) == AttentionKernel.FUSED) {
             launch(kernel("attention_f16_f32", headDim), "attention", new long[] {heads, n}, null,
-                    qt.act(), c.k[layer], c.v[layer], o.act(), ints.buffer(), posOff, tabOff, heads, kvHeads, lay.blockSize(), scale);
+                    qt.act(), c.k[layer], c.v[layer], o.act(), ints.buffer(), posOff, tabOff, heads, kvHeads, lay.blockSize(), scale, spec.softcap(), spec.window());
             return;
         }
         int splits = (longest + SPLIT_CHUNK - 1) / SPLIT_CHUNK;
@@ -479,7 +490,8 @@ public final class ClBackend implements Backend {
             splitScratchBytes = bytes;
         }
         launch(kernel("attention_f16_f32_split", headDim), "attention (split)", new long[] {heads, splits, n}, null,
-                qt.act(), c.k[layer], c.v[layer], splitScratch, ints.buffer(), posOff, tabOff, heads, kvHeads, lay.blockSize(), scale, splits);
+                qt.act(), c.k[layer], c.v[layer], splitScratch, ints.buffer(), posOff, tabOff, heads, kvHeads, lay.blockSize(), scale, splits,
+                spec.softcap(), spec.window());
         launch(kernel("attention_f32_f32_combine"), "attention (combine)", new long[] {hd, heads, n}, null,
                 splitScratch, o.act(), heads, hd, splits);
     }
@@ -521,42 +533,106 @@ public final class ClBackend implements Backend {
 
     @Override
     public void layerNorm(Tensor out, Tensor x, Tensor weight, Tensor bias, float eps) {
-        throw notYet("layerNorm");
+        ClTensor o = act(out), in = act(x), w = (ClTensor) weight, b = (ClTensor) bias;
+        if (w.cols != in.cols || b.cols != in.cols || o.cols != in.cols || o.rows < in.rows) {
+            throw new IllegalArgumentException("layerNorm shapes: " + o.name + ", " + in.name + ", " + w.name + ", " + b.name);
+        }
+        launch(kernel("layernorm_f32_f32"), "layernorm", new long[] {(long) normLocal * in.rows}, new long[] {normLocal},
+                in.act(), w.vector(), b.vector(), o.act(), in.cols, eps);
     }
 
     @Override
     public void addBias(Tensor x, Tensor bias) {
-        throw notYet("addBias");
+        ClTensor a = act(x), b = (ClTensor) bias;
+        if (b.cols != a.cols) throw new IllegalArgumentException("addBias: " + b.name + " has " + b.cols + " values for rows of " + a.cols);
+        launch(kernel("addbias_f32_f32"), "addbias", new long[] {roundUp(a.cols, ELEMENT_LOCAL), a.rows}, new long[] {ELEMENT_LOCAL, 1},
+                a.act(), b.vector(), a.cols);
     }
 
     @Override
     public void geglu(Tensor out, Tensor gate, Tensor up) {
-        throw notYet("geglu");
+        ClTensor o = act(out);
+        int count = o.rows * o.cols;
+        launch(kernel("geglu_f32_f32"), "geglu", new long[] {roundUp(count, ELEMENT_LOCAL)}, new long[] {ELEMENT_LOCAL},
+                o.act(), act(gate).act(), act(up).act(), count);
     }
 
     @Override
     public void gelu(Tensor out, Tensor x) {
-        throw notYet("gelu");
+        ClTensor o = act(out);
+        int count = o.rows * o.cols;
+        launch(kernel("gelu_f32_f32"), "gelu", new long[] {roundUp(count, ELEMENT_LOCAL)}, new long[] {ELEMENT_LOCAL},
+                o.act(), act(x).act(), count);
     }
 
     @Override
     public void scale(Tensor x, float s) {
-        throw notYet("scale");
+        ClTensor a = act(x);
+        int count = a.rows * a.cols;
+        launch(kernel("scale_f32_f32"), "scale", new long[] {roundUp(count, ELEMENT_LOCAL)}, new long[] {ELEMENT_LOCAL},
+                a.act(), s, count);
     }
 
     @Override
     public void softcap(Tensor x, float cap) {
-        throw notYet("softcap");
+        ClTensor a = act(x);
+        int count = a.rows * a.cols;
+        launch(kernel("softcap_f32_f32"), "softcap", new long[] {roundUp(count, ELEMENT_LOCAL)}, new long[] {ELEMENT_LOCAL},
+                a.act(), cap, count);
     }
 
     @Override
     public void copyColumns(Tensor dst, Tensor src, int from) {
-        throw notYet("copyColumns");
+        ClTensor d = act(dst), s = act(src);
+        if (from < 0 || from + d.cols > s.cols || d.rows > s.parts[0].rows()) {
+            throw new IllegalArgumentException("copyColumns: columns " + from + ".." + (from + d.cols) + " of " + s.name + " (" + s.cols + " wide) into " + d.name);
+        }
+        launch(kernel("copycols_f32_f32"), "copycols", new long[] {roundUp(d.cols, ELEMENT_LOCAL), d.rows}, new long[] {ELEMENT_LOCAL, 1},
+                d.act(), s.act(), d.cols, s.cols, from);
     }
 
     @Override
     public double probeReadBandwidth() {
-        throw notYet("probeReadBandwidth");
+        return probeReadBandwidth(PROBE_BYTES);
+    }
+
+    /**
+     * Streams a buffer of about {@code bytes} (capped by the largest allocation and a quarter of global memory)
+     * through bwprobe_f32_f32: one warm-up pass, then the best of five passes timed around clFinish.
+     */
+    double probeReadBandwidth(long bytes) {
+        final int vec = 4, local = 64;
+        long size = Math.min(bytes, Math.min(maxAlloc, info.globalMemBytes() / 4)) / (4L * vec * local) * (4L * vec * local);
+        if (size <= 0) throw new IllegalArgumentException("bandwidth probe: " + bytes + " bytes is too small");
+        long items = Math.min(size / (4L * vec), (long) Math.max(info.computeUnits(), 1) * (info.isGpu() ? 4096 : 256));
+        items = Math.max(local, items / local * local);
+        clFinish(queue);
+        cl_mem in = create("bandwidth probe input", CL_MEM_READ_ONLY, size, null);
+        cl_mem out = null;
+        try {
+            out = create("bandwidth probe output", CL_MEM_WRITE_ONLY, 4L * items, null);
+            // written once so every page is really backed (reading untouched memory can hit a shared zero page)
+            // (the pattern in direct memory: JOCL would pin a Java array with a waiter thread until the fill ends)
+            ByteBuffer one = ByteBuffer.allocateDirect(4).order(ByteOrder.nativeOrder()).putFloat(0, 1f);
+            clEnqueueFillBuffer(queue, in, Pointer.to(one), Sizeof.cl_float, 0, size, 0, null, null);
+            var defines = new HashMap<>(Map.of("VEC", String.valueOf(vec)));
+            if (info.isCpu()) defines.put("CONTIGUOUS", "1"); // one sequential stream per thread
+            cl_kernel k = kernel("bwprobe_f32_f32", defines);
+            int vectors = (int) (size / (4L * vec));
+            long best = Long.MAX_VALUE;
+            for (int run = 0; run < 6; run++) { // run 0 warms up
+                clFinish(queue);
+                long t0 = System.nanoTime();
+                launch(k, "bandwidth probe", new long[] {items}, new long[] {local}, in, vectors, out);
+                clFinish(queue);
+                long dt = System.nanoTime() - t0;
+                if (run > 0) best = Math.min(best, dt);
+            }
+            return size / (best / 1e9);
+        } finally {
+            release(in);
+            if (out != null) release(out);
+        }
     }
 
     @Override
@@ -567,10 +643,6 @@ public final class ClBackend implements Backend {
     @Override
     public long allocatedBytes() {
         return buffers.values().stream().mapToLong(Long::longValue).sum();
-    }
-
-    private static UnsupportedOperationException notYet(String op) {
-        return new UnsupportedOperationException(op + " is not implemented on the OpenCL backend yet");
     }
 
     /** Waits for every queued command (tests and benchmarks; the model never needs it). */

@@ -50,7 +50,9 @@ class ClParityTest {
             "rmsnorm_f32_f32", "rope_f32_f32", "swiglu_f32_f32", "add_f32_f32", "kvwrite_f16_f32",
             "matmul_f32_f32_gemv", "matmul_f16_f32_gemv", "matmul_bf16_f32_gemv", "matmul_q8_0_f32_gemv", "matmul_q4_0_f32_gemv",
             "matmul_f32_f32_gemm", "matmul_f16_f32_gemm", "matmul_bf16_f32_gemm", "matmul_q8_0_f32_gemm", "matmul_q4_0_f32_gemm",
-            "attention_f16_f32", "attention_f16_f32_split", "attention_f32_f32_combine");
+            "attention_f16_f32", "attention_f16_f32_split", "attention_f32_f32_combine",
+            "layernorm_f32_f32", "addbias_f32_f32", "gelu_f32_f32", "geglu_f32_f32", "scale_f32_f32", "softcap_f32_f32",
+            "copycols_f32_f32", "bwprobe_f32_f32");
 
     static final float SENTINEL = -12345.5f;
     static final int GUARD = 3;
@@ -253,6 +255,168 @@ class ClParityTest {
         assertTrue(Arrays.equals(got, Arrays.copyOfRange(src, 3 * 33, 7 * 33)), "rows 3..6 copied");
     }
 
+    /** A one-row weight of {@code values} in {@code type} on {@code b}, and its values as the GGUF holds them. */
+    static Tensor vector(ClBackend b, GgmlType type, float[] values, float[] dequantized) {
+        MemorySegment seg = segment(encode(type, values), false);
+        Dequant.row(type, seg, 0, dequantized, 0, values.length);
+        return b.upload("vector", type, 1, values.length, seg);
+    }
+
+    @Test
+    void rmsNormPerGroup() {
+        var r = new Random(12);
+        // (width, group): per-head norms as qwen3 uses them, incl. groups of 1 and a 4100 = 41 × 100 row
+        int[][] shapes = {{7, 1}, {31, 31}, {32, 8}, {33, 11}, {4 * 128, 128}, {WIDE, SMALL ? 40 : 100}};
+        for (int[] s : shapes) {
+            int width = s[0], group = s[1];
+            for (int n : new int[] {1, 3, 17}) {
+                for (GgmlType wType : new GgmlType[] {GgmlType.F32, GgmlType.F16, GgmlType.BF16}) {
+                    float[] x = random(r, n * width, 2f), wf = new float[group];
+                    Tensor weight = vector(gemv, wType, random(r, group, 1f), wf);
+                    float[] want = new float[n * width];
+                    Reference.rmsNorm(want, x, wf, n, width, 1e-6f);
+                    float[] inPlace = guarded(gemv, n, width, x, out -> gemv.rmsNorm(out, out, weight, 1e-6f));
+                    nmse("rmsnorm_f32_f32 (per group)", inPlace, want, want.length, 1e-7);
+                }
+            }
+        }
+    }
+
+    @Test
+    void layerNorm() {
+        var r = new Random(13);
+        for (int width : WIDTHS) {
+            for (int n : new int[] {1, 5, 17}) {
+                for (GgmlType wType : new GgmlType[] {GgmlType.F32, GgmlType.F16, GgmlType.BF16}) {
+                    float[] x = random(r, n * width, 2f), wf = new float[width], bf = new float[width];
+                    for (int i = 0; i < x.length; i++) x[i] += 3f; // a common offset the mean must remove
+                    Tensor weight = vector(gemv, wType, random(r, width, 1f), wf), bias = vector(gemv, wType, random(r, width, 0.5f), bf);
+                    float[] want = new float[n * width];
+                    Reference.layerNorm(want, x, wf, bf, n, width, 1e-5f);
+                    Tensor in = input(gemv, x, n, width);
+                    float[] got = guarded(gemv, n, width, null, out -> gemv.layerNorm(out, in, weight, bias, 1e-5f));
+                    nmse("layernorm_f32_f32", got, want, want.length, 1e-7);
+                    float[] inPlace = guarded(gemv, n, width, x, out -> gemv.layerNorm(out, out, weight, bias, 1e-5f));
+                    nmse("layernorm_f32_f32", inPlace, want, want.length, 1e-7);
+                }
+            }
+        }
+    }
+
+    @Test
+    void addBias() {
+        var r = new Random(14);
+        for (int width : WIDTHS) {
+            for (int n : new int[] {1, 5, 17}) {
+                for (GgmlType bType : new GgmlType[] {GgmlType.F32, GgmlType.F16, GgmlType.BF16}) {
+                    float[] x = random(r, n * width, 1f), bf = new float[width];
+                    Tensor bias = vector(gemv, bType, random(r, width, 1f), bf);
+                    float[] want = x.clone();
+                    Reference.addBias(want, bf, n);
+                    float[] got = guarded(gemv, n, width, x, t -> gemv.addBias(t, bias));
+                    nmse("addbias_f32_f32", got, want, want.length, 1e-7);
+                }
+            }
+        }
+    }
+
+    @Test
+    void geluGegluScaleSoftcap() {
+        var r = new Random(15);
+        for (int width : WIDTHS) {
+            for (int n : new int[] {1, 5, 17}) {
+                int count = n * width;
+                float[] g = random(r, count, 3f), u = random(r, count, 1f);
+                Tensor gt = input(gemv, g, n, width), ut = input(gemv, u, n, width);
+
+                float[] want = new float[count];
+                Reference.gelu(want, g, count);
+                nmse("gelu_f32_f32", guarded(gemv, n, width, null, out -> gemv.gelu(out, gt)), want, count, 1e-7);
+                nmse("gelu_f32_f32", guarded(gemv, n, width, g, out -> gemv.gelu(out, out)), want, count, 1e-7);
+
+                Reference.geglu(want, g, u, count);
+                nmse("geglu_f32_f32", guarded(gemv, n, width, null, out -> gemv.geglu(out, gt, ut)), want, count, 1e-7);
+                nmse("geglu_f32_f32", guarded(gemv, n, width, g, out -> gemv.geglu(out, out, ut)), want, count, 1e-7); // out = gate
+
+                float[] scaled = g.clone();
+                Reference.scale(scaled, 0.37f, count);
+                nmse("scale_f32_f32", guarded(gemv, n, width, g, x -> gemv.scale(x, 0.37f)), scaled, count, 1e-7);
+
+                for (float cap : new float[] {30f, 2.5f}) {
+                    float[] capped = g.clone();
+                    Reference.softcap(capped, cap, count);
+                    nmse("softcap_f32_f32", guarded(gemv, n, width, g, x -> gemv.softcap(x, cap)), capped, count, 1e-7);
+                }
+            }
+        }
+    }
+
+    @Test
+    void copyColumns() {
+        var r = new Random(16);
+        for (int width : WIDTHS) {
+            int srcCols = 2 * width + 5;
+            for (int n : new int[] {1, 5, 17}) {
+                float[] src = random(r, (n + 2) * srcCols, 1f); // more rows than dst: only dst's rows are copied
+                Tensor s = input(gemv, src, n + 2, srcCols);
+                for (int from : new int[] {0, width, srcCols - width}) {
+                    float[] want = new float[n * width];
+                    Reference.copyColumns(want, width, src, srcCols, from, n);
+                    float[] got = guarded(gemv, n, width, null, d -> gemv.copyColumns(d, s, from));
+                    assertTrue(Arrays.equals(got, want), "columns " + from + ".." + (from + width) + " of " + n + " rows");
+                    nmse("copycols_f32_f32", got, want, want.length, 0);
+                }
+            }
+        }
+    }
+
+    @Test
+    void ropeWithFrequencyFactorsPartialAndNeox() {
+        var r = new Random(17);
+        // (headDim, ropeDims, heads): full, partial (phi3-like: 96 of 128 → here 24 of 32), widths 1·2 … 100·41
+        int[][] shapes = {{2, 2, 1}, {32, 24, 3}, {64, 64, 2}, {SMALL ? 20 : 100, SMALL ? 12 : 60, 41}};
+        for (int[] s : shapes) {
+            float[] factors = new float[s[1] / 2];
+            for (int i = 0; i < factors.length; i++) factors[i] = 1f + 7f * r.nextFloat();
+            for (boolean neox : new boolean[] {false, true}) {
+                var spec = new RopeSpec(s[0], s[1], 500000f, neox, factors);
+                int width = s[0] * s[2];
+                for (int n : new int[] {1, 5, 17}) {
+                    float[] x = random(r, n * width, 1f);
+                    int[] pos = new int[n];
+                    for (int t = 0; t < n; t++) pos[t] = r.nextInt(4000);
+                    float[] want = x.clone();
+                    Reference.rope(want, n, width, pos, spec);
+                    float[] got = guarded(gemv, n, width, x, t -> gemv.rope(t, pos, spec));
+                    nmse("rope_f32_f32 (freq factors)", got, want, want.length, 1e-7);
+                }
+                // the factor table is uploaded once per factors array, not per call
+                Tensor t = input(gemv, random(r, width, 1f), 1, width);
+                long bytes = gemv.allocatedBytes();
+                float[] back = new float[width];
+                gemv.rope(t, new int[] {7}, spec);
+                gemv.read(t, back);
+                gemv.rope(t, new int[] {8}, new RopeSpec(s[0], s[1], 500000f, !neox, factors));
+                gemv.read(t, back);
+                assertEquals(bytes, gemv.allocatedBytes(), "no new rope table for a known factors array");
+            }
+        }
+    }
+
+    @Test
+    void bandwidthProbeMeasuresAndReleasesItsBuffer() {
+        long before = gemv.allocatedBytes();
+        double small = gemv.probeReadBandwidth(SMALL ? 1L << 16 : 16L << 20);
+        assertTrue(Double.isFinite(small) && small > 0, "bandwidth " + small);
+        assertEquals(before, gemv.allocatedBytes(), "the probe releases its buffers");
+        if (SMALL) return; // oclgrind: no 256 MiB sweeps
+        double full = gemv.probeReadBandwidth();
+        assertTrue(Double.isFinite(full) && full > 0, "bandwidth " + full);
+        assertEquals(before, gemv.allocatedBytes(), "the probe releases its buffers");
+        assertTrue(gemv.kernelsUsed().contains("bwprobe_f32_f32"));
+        System.out.printf("bwprobe_f32_f32 on %s: %.2f GB/s (256 MiB), %.2f GB/s (16 MiB)%n", gemv.device().name(), full / 1e9, small / 1e9);
+    }
+
     // ---------------------------------------------------------------- matmul
 
     @Test
@@ -299,12 +463,24 @@ class ClParityTest {
         // (headDim, heads, kvHeads, context length)
         int[][] shapes = {{8, 8, 4, SMALL ? 40 : 600}, {64, 4, 1, SMALL ? 20 : 300}, {16, 6, 3, SMALL ? 20 : 70}};
         for (int[] s : shapes) {
-            for (ClBackend b : List.of(gemv, gemm)) attentionScenario(b, r, s[0], s[1], s[2], s[3]);
+            for (ClBackend b : List.of(gemv, gemm)) attentionScenario(b, r, s[0], s[1], s[2], s[3], 0f, 0);
+        }
+    }
+
+    @Test
+    void attentionSoftCapAndSlidingWindowBothKernels() {
+        var r = new Random(11);
+        // (headDim, heads, kvHeads, context length, soft-cap, window): the window smaller than a split chunk, so
+        // the split kernel meets chunks wholly outside it; a window of 1 (each query sees only itself)
+        int[][] shapes = {{8, 8, 4, SMALL ? 40 : 600, 0, SMALL ? 9 : 100}, {64, 4, 1, SMALL ? 20 : 300, 5, 0},
+                {16, 6, 3, SMALL ? 30 : 540, 2, SMALL ? 17 : 37}, {16, 2, 2, 20, 0, 1}};
+        for (int[] s : shapes) {
+            for (ClBackend b : List.of(gemv, gemm)) attentionScenario(b, r, s[0], s[1], s[2], s[3], s[4], s[5]);
         }
     }
 
     /** A prefill of several tokens, a second multi-token batch, then single-token decode steps up to {@code len}. */
-    static void attentionScenario(ClBackend b, Random r, int hd, int heads, int kvHeads, int len) {
+    static void attentionScenario(ClBackend b, Random r, int hd, int heads, int kvHeads, int len, float softcap, int window) {
         int blockSize = 16, blocks = (len + blockSize - 1) / blockSize + 3;
         var layout = new KvLayout(2, kvHeads, hd, blockSize, blocks);
         try (var cache = b.createKvCache(layout)) {
@@ -315,7 +491,7 @@ class ClParityTest {
             ids.forEach(cache.pool()::release);
             var table = new BlockTable(cache.pool(), blockSize);
             float[] kRef = new float[(int) layout.valuesPerLayer()], vRef = new float[kRef.length];
-            float scale = (float) (1 / Math.sqrt(hd));
+            var spec = new AttentionSpec((float) (1 / Math.sqrt(hd)), softcap, window);
             int qDim = heads * hd, kvDim = kvHeads * hd;
             int start = 0;
             List<Integer> batches = new ArrayList<>(List.of(Math.min(13, len), Math.min(5, len - Math.min(13, len))));
@@ -327,12 +503,15 @@ class ClParityTest {
                 table.reserve(start + n);
                 float[] q = random(r, n * qDim, 1f), k = random(r, n * kvDim, 1f), v = random(r, n * kvDim, 1f);
                 float[] want = new float[n * qDim];
-                Reference.attention(want, q, k, v, kRef, vRef, layout, table, pos, heads, new AttentionSpec(scale, 0f, 0));
-                Tensor qt = input(b, q, n, qDim), kt = input(b, k, n, kvDim), vt = input(b, v, n, kvDim);
+                float[] qs = q.clone();
+                if (softcap > 0) for (int i = 0; i < qs.length; i++) qs[i] *= 4; // scores large enough for the cap to bite
+                Reference.attention(want, qs, k, v, kRef, vRef, layout, table, pos, heads, spec);
+                Tensor qt = input(b, qs, n, qDim), kt = input(b, k, n, kvDim), vt = input(b, v, n, kvDim);
                 var batch = new Batch(pos, table);
-                float[] got = guarded(b, n, qDim, null, out -> b.attention(out, qt, kt, vt, cache, 1, batch, new AttentionSpec(scale, 0f, 0)));
-                boolean split = b == gemm;
-                nmse(split ? "attention_f16_f32_split+combine" : "attention_f16_f32", got, want, want.length, 5e-4);
+                float[] got = guarded(b, n, qDim, null, out -> b.attention(out, qt, kt, vt, cache, 1, batch, spec));
+                String kernel = b == gemm ? "attention_f16_f32_split+combine" : "attention_f16_f32";
+                String variant = (softcap > 0 ? " softcap" : "") + (window > 0 ? " window" : "");
+                nmse(kernel + variant, got, want, want.length, 5e-4);
                 table.setLength(start + n);
                 start += n;
             }
