@@ -36,7 +36,7 @@ import java.util.logging.Logger;
  *
  * <p>Immutable and thread-safe (the word cache is concurrent and bounded).
  */
-public final class ByteLevelBpe implements Tokenizer {
+public final class ByteLevelBpe extends VocabularyTokenizer {
 
     private static final Logger LOG = Logger.getLogger(ByteLevelBpe.class.getName());
 
@@ -64,16 +64,9 @@ public final class ByteLevelBpe implements Tokenizer {
         }
     }
 
-    private final String[] pieces;            // (vocab)
-    private final TokenType[] types;          // (vocab)
-    private final byte[][] bytes;             // (vocab) what each token prints
-    private final Map<String, Integer> ids;   // piece -> id
     private final Map<String, Integer> ranks; // "left right" -> merge rank
     private final int[] byteIds;              // (256) id of each single-byte symbol, or -1
-    private final int[] specials;             // CONTROL and USER_DEFINED ids, longest piece first
-    private final boolean[] endOfGeneration;  // (vocab)
-    private final int bosId, eosId;
-    private final boolean addBos, addEos, ignoreMerges;
+    private final boolean ignoreMerges;
     private final PreTokenizer preTokenizer;
     private final ConcurrentHashMap<String, int[]> cache = new ConcurrentHashMap<>();
 
@@ -91,21 +84,8 @@ public final class ByteLevelBpe implements Tokenizer {
      */
     public ByteLevelBpe(String[] pieces, TokenType[] types, String[] merges, int bosId, int eosId, int eotId,
                         boolean addBos, boolean addEos, PreTokenizer preTokenizer, boolean ignoreMerges) {
-        int n = pieces.length;
-        if (types != null && types.length != n) {
-            throw new IllegalArgumentException("token types has " + types.length + " entries for " + n + " tokens");
-        }
-        this.pieces = pieces.clone();
-        if (types == null) {
-            types = new TokenType[n];
-            Arrays.fill(types, TokenType.NORMAL);
-        }
-        this.types = types.clone();
-        this.bosId = checkId("bos", bosId, n);
-        this.eosId = checkId("eos", eosId, n);
-        checkId("eot", eotId, n);
-        this.addBos = addBos;
-        this.addEos = addEos;
+        super(pieces, types, bosId, eosId, eotId, addBos, addEos, ByteLevelBpe::pieceBytes, t -> t == TokenType.CONTROL || t == TokenType.USER_DEFINED,
+                END_OF_TURN_NAMES, true);
         this.preTokenizer = preTokenizer;
         this.ignoreMerges = ignoreMerges;
 
@@ -119,35 +99,10 @@ public final class ByteLevelBpe implements Tokenizer {
             ranks.putIfAbsent(m, r);
         }
 
-        ids = HashMap.newHashMap(n);
-        bytes = new byte[n][];
-        endOfGeneration = new boolean[n];
-        var special = new ArrayList<Integer>();
-        for (int id = 0; id < n; id++) {
-            String p = this.pieces[id];
-            TokenType t = this.types[id];
-            ids.put(p, id);
-            bytes[id] = pieceBytes(p, t);
-            if ((t == TokenType.CONTROL || t == TokenType.USER_DEFINED) && !p.isEmpty()) {
-                special.add(id);
-            }
-            endOfGeneration[id] = id == eosId || id == eotId
-                    || ((t == TokenType.CONTROL || t == TokenType.USER_DEFINED) && END_OF_TURN_NAMES.contains(p));
-        }
-        special.sort(Comparator.comparingInt((Integer id) -> -this.pieces[id].length()).thenComparingInt(id -> id));
-        specials = special.stream().mapToInt(Integer::intValue).toArray();
-
         byteIds = new int[256];
         for (int b = 0; b < 256; b++) {
             byteIds[b] = ids.getOrDefault(String.valueOf(BYTE_TO_CHAR[b]), -1);
         }
-    }
-
-    private static int checkId(String what, int id, int n) {
-        if (id < -1 || id >= n) {
-            throw new IllegalArgumentException(what + " token id " + id + " is outside the vocabulary of " + n);
-        }
-        return id;
     }
 
     /** Reads {@code tokenizer.ggml.*} metadata; warnings (an unknown pre-tokenizer) go to java.util.logging. */
@@ -343,25 +298,6 @@ public final class ByteLevelBpe implements Tokenizer {
         return out.toString(StandardCharsets.UTF_8);
     }
 
-    @Override
-    public byte[] tokenBytes(int id) {
-        return bytes[check(id)].clone();
-    }
-
-    @Override
-    public String piece(int id) {
-        return pieces[check(id)];
-    }
-
-    public TokenType type(int id) {
-        return types[check(id)];
-    }
-
-    /** The id of a piece (as stored, in the byte-level alphabet), or -1. */
-    public int id(String piece) {
-        return ids.getOrDefault(piece, -1);
-    }
-
     /** The merge rank of "left right", or -1. */
     public int mergeRank(String left, String right) {
         return ranks.getOrDefault(left + " " + right, -1);
@@ -369,62 +305,5 @@ public final class ByteLevelBpe implements Tokenizer {
 
     public PreTokenizer preTokenizer() {
         return preTokenizer;
-    }
-
-    private int check(int id) {
-        if (id < 0 || id >= pieces.length) {
-            throw new IllegalArgumentException("token id " + id + " is outside the vocabulary of " + pieces.length);
-        }
-        return id;
-    }
-
-    @Override
-    public boolean addBosByDefault() {
-        return addBos;
-    }
-
-    public boolean addEosByDefault() {
-        return addEos;
-    }
-
-    @Override
-    public int vocabSize() {
-        return pieces.length;
-    }
-
-    @Override
-    public int bosId() {
-        return bosId;
-    }
-
-    @Override
-    public int eosId() {
-        return eosId;
-    }
-
-    @Override
-    public boolean isEndOfGeneration(int id) {
-        return id >= 0 && id < endOfGeneration.length && endOfGeneration[id];
-    }
-
-    /** A growable int array. */
-    private static final class IntList {
-        private int[] a;
-        private int size;
-
-        IntList(int capacity) {
-            a = new int[Math.max(4, capacity)];
-        }
-
-        void add(int v) {
-            if (size == a.length) {
-                a = Arrays.copyOf(a, a.length * 2);
-            }
-            a[size++] = v;
-        }
-
-        int[] toArray() {
-            return Arrays.copyOf(a, size);
-        }
     }
 }

@@ -21,7 +21,7 @@ import java.util.Set;
  *
  * <p>Immutable and thread-safe.
  */
-public final class SentencePieceBpe implements Tokenizer {
+public final class SentencePieceBpe extends VocabularyTokenizer {
 
     /** The escaped space, U+2581 LOWER ONE EIGHTH BLOCK. */
     public static final char SPACE = '\u2581';
@@ -30,16 +30,10 @@ public final class SentencePieceBpe implements Tokenizer {
     private static final Set<String> END_OF_TURN_NAMES =
             Set.of("<|eot_id|>", "<|eom_id|>", "<|im_end|>", "<end_of_turn>", "<|end|>", "<|endoftext|>", "<EOT>");
 
-    private final String[] pieces;          // (vocab)
     private final float[] scores;           // (vocab)
-    private final TokenType[] types;        // (vocab)
-    private final byte[][] bytes;           // (vocab) what each token prints when it follows other text
-    private final Map<String, Integer> ids; // piece -> id (the last id wins on duplicates, as in llama.cpp)
     private final int[] byteIds;            // (256) token id of each byte, or the unknown id, or -1
-    private final int[] specials;           // CONTROL, USER_DEFINED, UNKNOWN ids, longest piece first
-    private final boolean[] endOfGeneration; // (vocab)
-    private final int bosId, eosId, unkId, padId;
-    private final boolean addBos, addEos, addSpacePrefix;
+    private final int unkId, padId;
+    private final boolean addSpacePrefix;
 
     /**
      * A tokenizer over the given vocabulary.
@@ -55,46 +49,16 @@ public final class SentencePieceBpe implements Tokenizer {
      */
     public SentencePieceBpe(String[] pieces, float[] scores, TokenType[] types, int bosId, int eosId, int unkId,
                             int padId, int eotId, boolean addBos, boolean addEos, boolean addSpacePrefix) {
+        super(pieces, types, bosId, eosId, eotId, addBos, addEos, SentencePieceBpe::pieceBytes, t -> t == TokenType.CONTROL || t == TokenType.USER_DEFINED || t == TokenType.UNKNOWN,
+                END_OF_TURN_NAMES, false);
         int n = pieces.length;
         if (scores != null && scores.length != n) {
             throw new IllegalArgumentException("scores has " + scores.length + " entries for " + n + " tokens");
         }
-        if (types != null && types.length != n) {
-            throw new IllegalArgumentException("token types has " + types.length + " entries for " + n + " tokens");
-        }
-        this.pieces = pieces.clone();
         this.scores = scores == null ? new float[n] : scores.clone();
-        if (types == null) {
-            types = new TokenType[n];
-            Arrays.fill(types, TokenType.NORMAL);
-        }
-        this.types = types.clone();
-        this.bosId = checkId("bos", bosId, n);
-        this.eosId = checkId("eos", eosId, n);
         this.unkId = checkId("unknown", unkId, n);
         this.padId = checkId("padding", padId, n);
-        checkId("eot", eotId, n);
-        this.addBos = addBos;
-        this.addEos = addEos;
         this.addSpacePrefix = addSpacePrefix;
-
-        ids = HashMap.newHashMap(n);
-        bytes = new byte[n][];
-        endOfGeneration = new boolean[n];
-        var special = new ArrayList<Integer>();
-        for (int id = 0; id < n; id++) {
-            String p = this.pieces[id];
-            ids.put(p, id);
-            bytes[id] = pieceBytes(p, this.types[id]);
-            TokenType t = this.types[id];
-            if ((t == TokenType.CONTROL || t == TokenType.USER_DEFINED || t == TokenType.UNKNOWN) && !p.isEmpty()) {
-                special.add(id);
-            }
-            endOfGeneration[id] = id == eosId || id == eotId
-                    || (t == TokenType.CONTROL && END_OF_TURN_NAMES.contains(p));
-        }
-        special.sort(Comparator.comparingInt((Integer id) -> -this.pieces[id].length()).thenComparingInt(id -> id));
-        specials = special.stream().mapToInt(Integer::intValue).toArray();
 
         byteIds = new int[256];
         for (int b = 0; b < 256; b++) {
@@ -104,13 +68,6 @@ public final class SentencePieceBpe implements Tokenizer {
             }
             byteIds[b] = id != null ? id : this.unkId;
         }
-    }
-
-    private static int checkId(String what, int id, int n) {
-        if (id < -1 || id >= n) {
-            throw new IllegalArgumentException(what + " token id " + id + " is outside the vocabulary of " + n);
-        }
-        return id;
     }
 
     /** Reads {@code tokenizer.ggml.*} metadata (the caller has checked that the model is "llama"). */
@@ -339,63 +296,13 @@ public final class SentencePieceBpe implements Tokenizer {
         return addSpacePrefix;
     }
 
-    @Override
-    public byte[] tokenBytes(int id) {
-        return bytes[check(id)].clone();
-    }
-
-    @Override
-    public String piece(int id) {
-        return pieces[check(id)];
-    }
-
     /** The token's merge score. */
     public float score(int id) {
         return scores[check(id)];
     }
 
-    public TokenType type(int id) {
-        return types[check(id)];
-    }
-
-    /** The id of a piece, or -1. */
-    public int id(String piece) {
-        return ids.getOrDefault(piece, -1);
-    }
-
-    private int check(int id) {
-        if (id < 0 || id >= pieces.length) {
-            throw new IllegalArgumentException("token id " + id + " is outside the vocabulary of " + pieces.length);
-        }
-        return id;
-    }
-
-    @Override
-    public boolean addBosByDefault() {
-        return addBos;
-    }
-
-    public boolean addEosByDefault() {
-        return addEos;
-    }
-
     public boolean addSpacePrefix() {
         return addSpacePrefix;
-    }
-
-    @Override
-    public int vocabSize() {
-        return pieces.length;
-    }
-
-    @Override
-    public int bosId() {
-        return bosId;
-    }
-
-    @Override
-    public int eosId() {
-        return eosId;
     }
 
     public int unknownId() {
@@ -404,31 +311,5 @@ public final class SentencePieceBpe implements Tokenizer {
 
     public int paddingId() {
         return padId;
-    }
-
-    @Override
-    public boolean isEndOfGeneration(int id) {
-        return id >= 0 && id < endOfGeneration.length && endOfGeneration[id];
-    }
-
-    /** A growable int array. */
-    private static final class IntList {
-        private int[] a;
-        private int size;
-
-        IntList(int capacity) {
-            a = new int[Math.max(4, capacity)];
-        }
-
-        void add(int v) {
-            if (size == a.length) {
-                a = Arrays.copyOf(a, a.length * 2);
-            }
-            a[size++] = v;
-        }
-
-        int[] toArray() {
-            return Arrays.copyOf(a, size);
-        }
     }
 }
