@@ -708,7 +708,10 @@ public final class ClBackend implements Backend {
             int off = cursor;
             host.asIntBuffer().put(off, values);
             if (values.length > 0) {
-                clEnqueueWriteBuffer(queue, device, CL_FALSE, 4L * off, 4L * values.length, Pointer.to(host).withByteOffset(4L * off), 0, null, null);
+                // Blocking on purpose: JOCL follows every non-blocking transfer with a thread that waits for its
+                // event (to keep the host buffer reachable) — a thread hand-off per call, and concurrent calls into
+                // runtimes that are not thread-safe (oclgrind crashed on it). A few ints, once per forward call.
+                clEnqueueWriteBuffer(queue, device, CL_TRUE, 4L * off, 4L * values.length, Pointer.to(host).withByteOffset(4L * off), 0, null, null);
             }
             cursor += len;
             if (recent.size() == 4) {
