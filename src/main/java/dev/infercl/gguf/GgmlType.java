@@ -5,6 +5,10 @@ package dev.infercl.gguf;
  * occupies {@code n / blockSize * typeSize} bytes; {@code n} must be a multiple of {@code blockSize}.
  * Only the types with {@link #computable()} true are computed with; the others are recognised so that
  * files using them can be described, and using one raises a clear "unsupported type" error.
+ * {@link #I8} stays outside the computable set: it is computed only as an INT8 linear weight together with its
+ * {@code _scale} (and {@code _smooth}) companions in a file that names its {@code infercl.quant.scheme}, which
+ * {@code Weights} hands to {@code Backend.uploadInt8}; anywhere else (embeddings, norms, {@code Backend.upload})
+ * a raw I8 tensor is rejected.
  */
 public enum GgmlType {
     F32(0, 1, 4, true),
