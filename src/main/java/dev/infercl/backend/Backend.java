@@ -18,6 +18,13 @@ public interface Backend extends AutoCloseable {
     /** Uploads a weight in its own type: {@code rows} rows of {@code cols} values, {@code type.byteSize(cols)} bytes each. */
     Tensor upload(String name, GgmlType type, int rows, int cols, MemorySegment bytes);
 
+    /**
+     * Uploads an INT8 weight (W8A16 or W8A8, /work/quant-format.md). The tensor's type is {@link GgmlType#I8};
+     * its values stay int8 on the backend (never widened), with the scales and smoothing vector beside them.
+     * {@link #matmul} with it runs the scheme {@code w.quantizeActivations()} selects.
+     */
+    Tensor uploadInt8(Int8Weight w);
+
     /** An F32 activation matrix. Contents are undefined until written. */
     Tensor allocate(String name, int rows, int cols);
 

@@ -3,6 +3,7 @@ package dev.infercl.backend.cpu;
 import dev.infercl.backend.AttentionSpec;
 import dev.infercl.backend.Backend;
 import dev.infercl.backend.Batch;
+import dev.infercl.backend.Int8Weight;
 import dev.infercl.backend.KvCache;
 import dev.infercl.backend.KvLayout;
 import dev.infercl.backend.RopeSpec;
@@ -53,6 +54,12 @@ public final class CpuBackend implements Backend {
     }
 
     @Override
+    public Tensor uploadInt8(Int8Weight w) {
+        // the values stay where they are (usually the mapped file): int8, never widened
+        return new CpuTensor(w.name(), GgmlType.I8, w.rows(), w.cols(), null, w.values(), w);
+    }
+
+    @Override
     public Tensor allocate(String name, int rows, int cols) {
         allocated += 4L * rows * cols;
         return new CpuTensor(name, GgmlType.F32, rows, cols, new float[Math.multiplyExact(rows, cols)], null);
@@ -68,6 +75,7 @@ public final class CpuBackend implements Backend {
         CpuTensor t = (CpuTensor) src;
         int count = t.rows * t.cols;
         if (t.data != null) System.arraycopy(t.data, 0, dst, 0, count);
+        else if (t.int8 != null) System.arraycopy(t.floats(), 0, dst, 0, count);
         else Dequant.row(t.type, t.weight, 0, dst, 0, count);
     }
 
@@ -94,6 +102,17 @@ public final class CpuBackend implements Backend {
         if (in.cols != wt.cols || o.cols != wt.rows || o.rows != in.rows) {
             throw new IllegalArgumentException("matmul shapes: out " + o.rows + "×" + o.cols + ", x " + in.rows + "×" + in.cols
                     + ", " + wt.name + " " + wt.rows + "×" + wt.cols);
+        }
+        if (wt.int8 != null) {
+            Int8Weight q = wt.int8;
+            if (q.quantizeActivations()) {
+                if (mode == Mode.REFERENCE) Reference.matmulW8A8(o.data, in.data, in.rows, in.cols, q.values(), q.scales(), q.smooth(), q.rows());
+                else CpuKernels.matmulW8A8(pool, o.data, in.data, in.rows, in.cols, q.values(), q.scales(), q.smooth(), q.rows());
+            } else {
+                if (mode == Mode.REFERENCE) Reference.matmulW8A16(o.data, in.data, in.rows, in.cols, q.values(), q.scales(), q.groupSize(), q.rows());
+                else CpuKernels.matmulW8A16(pool, o.data, in.data, in.rows, in.cols, q.values(), q.scales(), q.groupSize(), q.rows());
+            }
+            return;
         }
         if (mode == Mode.REFERENCE) Reference.matmul(o.data, in.data, in.rows, in.cols, wt.weight, wt.type, wt.rows);
         else CpuKernels.matmul(pool, o.data, in.data, in.rows, in.cols, wt.weight, wt.type, wt.rows);

@@ -335,6 +335,196 @@ final class CpuKernels {
         return a.reduceLanes(ADD);
     }
 
+    // ------------------------------------------------------------------------------------------ INT8 weights
+
+    /** 2·L int8 lanes: one load widens to one short vector of F's width, whose products widen to two int vectors. */
+    private static final VectorSpecies<Byte> B2 = VectorSpecies.of(byte.class, VectorShape.forBitSize(L * 16));
+    /** 2·L int16 lanes in F's width: the int8 × int8 products (|q·x| ≤ 128·128 fits a short). */
+    private static final VectorSpecies<Short> S2 = VectorSpecies.of(short.class, VectorShape.forBitSize(L * 32));
+
+    /**
+     * W8A16, as {@link Reference#matmulW8A16}: int8 weights widened to floats in registers and scaled per group
+     * (w = q·scale, once per vector, shared by the tile's tokens), activations float. Output rows are chunked
+     * across the pool; full tiles of {@link #TILE} tokens go through the 2-row register tile {@link #K_BLOCK}
+     * columns at a time, the remaining tokens through a single-token dot per row.
+     */
+    static void matmulW8A16(ForkJoinPool pool, float[] out, float[] x, int n, int in, MemorySegment q, float[] scales, int groupSize, int outRows) {
+        int gs = groupSize == 0 ? in : groupSize, groups = in / gs;
+        if (groups > 1 && gs % B.length() != 0) { // a vector would straddle two groups: no such scheme exists
+            Reference.matmulW8A16(out, x, n, in, q, scales, groupSize, outRows);
+            return;
+        }
+        int chunk = Math.max(Math.max(2, 4096 / Math.max(1, in * n)), outRows / (pool.getParallelism() * 8));
+        int chunks = (outRows + chunk - 1) / chunk;
+        parallelFor(pool, chunks, c -> {
+            int o0 = c * chunk, o1 = Math.min(outRows, o0 + chunk);
+            int t0 = 0;
+            for (; t0 + TILE <= n; t0 += TILE) {
+                for (int t = t0; t < t0 + TILE; t++) Arrays.fill(out, t * outRows + o0, t * outRows + o1, 0f);
+                for (int k0 = 0; k0 < in; k0 += K_BLOCK) {
+                    int k1 = Math.min(in, k0 + K_BLOCK);
+                    for (int o = o0; o < o1; o += 2) {
+                        int ob = Math.min(o + 1, o1 - 1);
+                        tileI8(q, scales, gs, groups, new Tile(out, outRows, o, ob, x, in, t0, k0, k1));
+                    }
+                }
+            }
+            for (int t = t0; t < n; t++) {
+                for (int o = o0; o < o1; o++) out[t * outRows + o] = dotI8(q, (long) o * in, scales, o * groups, gs, x, t * in, in);
+            }
+        });
+    }
+
+    /** The W8A16 register tile: per B.length() columns (never straddling a group), decode both rows once, scale, 8 fmas per part. */
+    private static void tileI8(MemorySegment w, float[] scales, int gs, int groups, Tile tl) {
+        float[] x = tl.x();
+        int in = tl.in();
+        long rowA = (long) tl.oa() * in, rowB = (long) tl.ob() * in;
+        int sa = tl.oa() * groups, sb = tl.ob() * groups;
+        int x0 = tl.xRow(0), x1 = tl.xRow(1), x2 = tl.xRow(2), x3 = tl.xRow(3);
+        int end = tl.k1() - (tl.k1() - tl.k0()) % B.length();
+        var a0 = FloatVector.zero(F); var a1 = a0; var a2 = a0; var a3 = a0;
+        var b0 = a0; var b1 = a0; var b2 = a0; var b3 = a0;
+        for (int j = tl.k0(); j < end; j += B.length()) {
+            float da = scales[sa + j / gs], db = scales[sb + j / gs];
+            var qa = ByteVector.fromMemorySegment(B, w, rowA + j, LE);
+            var qb = ByteVector.fromMemorySegment(B, w, rowB + j, LE);
+            for (int p = 0; p < PARTS; p++) {
+                var wa = int8ToFloat(qa, p).mul(da);
+                var wb = int8ToFloat(qb, p).mul(db);
+                int i = j + p * L;
+                var v0 = FloatVector.fromArray(F, x, x0 + i); var v1 = FloatVector.fromArray(F, x, x1 + i);
+                var v2 = FloatVector.fromArray(F, x, x2 + i); var v3 = FloatVector.fromArray(F, x, x3 + i);
+                a0 = wa.fma(v0, a0); a1 = wa.fma(v1, a1); a2 = wa.fma(v2, a2); a3 = wa.fma(v3, a3);
+                b0 = wb.fma(v0, b0); b1 = wb.fma(v1, b1); b2 = wb.fma(v2, b2); b3 = wb.fma(v3, b3);
+            }
+        }
+        tl.add(a0.reduceLanes(ADD), a1.reduceLanes(ADD), a2.reduceLanes(ADD), a3.reduceLanes(ADD),
+                b0.reduceLanes(ADD), b1.reduceLanes(ADD), b2.reduceLanes(ADD), b3.reduceLanes(ADD));
+        for (int i = end; i < tl.k1(); i++) {
+            tl.addColumn(i, w.get(java.lang.foreign.ValueLayout.JAVA_BYTE, rowA + i) * scales[sa + i / gs],
+                    w.get(java.lang.foreign.ValueLayout.JAVA_BYTE, rowB + i) * scales[sb + i / gs]);
+        }
+    }
+
+    /** One token of W8A16: Σ q·x per group in float lanes, times the group's scale (one multiply per group). */
+    private static float dotI8(MemorySegment w, long row, float[] scales, int s0, int gs, float[] x, int xo, int in) {
+        int end = in - in % B.length();
+        var a = FloatVector.zero(F);
+        for (int g0 = 0; g0 < end; g0 += gs) {
+            int g1 = Math.min(g0 + gs, end);
+            var s = FloatVector.zero(F);
+            for (int j = g0; j < g1; j += B.length()) {
+                var q = ByteVector.fromMemorySegment(B, w, row + j, LE);
+                for (int p = 0; p < PARTS; p++) s = int8ToFloat(q, p).fma(FloatVector.fromArray(F, x, xo + j + p * L), s);
+            }
+            a = s.fma(FloatVector.broadcast(F, scales[s0 + g0 / gs]), a);
+        }
+        float sum = a.reduceLanes(ADD);
+        for (int i = end; i < in; i++) sum += x[xo + i] * (w.get(java.lang.foreign.ValueLayout.JAVA_BYTE, row + i) * scales[s0 + i / gs]);
+        return sum;
+    }
+
+    /**
+     * W8A8, as {@link Reference#matmulW8A8}: the activation rows are quantized once per call (absmax in float
+     * lanes, the rounding exactly as the reference's), then int8·int8 products are widened to int16 and added
+     * into int32 lanes; out = (a_t · scale[o]) · sum. Rows are chunked across the pool; tiles of {@link #TILE}
+     * tokens × 2 rows reuse each widened weight vector four times.
+     */
+    static void matmulW8A8(ForkJoinPool pool, float[] out, float[] x, int n, int in, MemorySegment q, float[] scales, float[] smooth, int outRows) {
+        byte[] xq = new byte[n * in];
+        float[] a = new float[n];
+        quantizeActivations(x, n, in, smooth, xq, a);
+        int chunk = Math.max(Math.max(2, 4096 / Math.max(1, in * n)), outRows / (pool.getParallelism() * 8));
+        int chunks = (outRows + chunk - 1) / chunk;
+        parallelFor(pool, chunks, c -> {
+            int o0 = c * chunk, o1 = Math.min(outRows, o0 + chunk);
+            int t0 = 0;
+            for (; t0 + TILE <= n; t0 += TILE) {
+                for (int o = o0; o < o1; o += 2) {
+                    int ob = Math.min(o + 1, o1 - 1);
+                    tileW8A8(q, xq, in, o, ob, t0, a, scales, out, outRows);
+                }
+            }
+            for (int t = t0; t < n; t++) {
+                for (int o = o0; o < o1; o++) out[t * outRows + o] = a[t] * scales[o] * dotW8A8(q, (long) o * in, xq, t * in, in);
+            }
+        });
+    }
+
+    /** Per token: x' = x / smooth, a_t = max|x'| / 127 (vector max), xq = round-half-away(x' / a_t) clamped (scalar, as the reference). */
+    static void quantizeActivations(float[] x, int n, int in, float[] smooth, byte[] xq, float[] tokenScale) {
+        int end = in - in % L;
+        for (int t = 0; t < n; t++) {
+            int r = t * in;
+            var m = FloatVector.zero(F);
+            for (int j = 0; j < end; j += L) {
+                var v = FloatVector.fromArray(F, x, r + j);
+                if (smooth != null) v = v.div(FloatVector.fromArray(F, smooth, j));
+                m = m.max(v.abs());
+            }
+            float max = m.reduceLanes(VectorOperators.MAX);
+            for (int j = end; j < in; j++) max = Math.max(max, Math.abs(smooth == null ? x[r + j] : x[r + j] / smooth[j]));
+            float at = max / 127f;
+            tokenScale[t] = at;
+            if (at == 0) {
+                Arrays.fill(xq, r, r + in, (byte) 0);
+                continue;
+            }
+            for (int j = 0; j < in; j++) xq[r + j] = Reference.roundToInt8((smooth == null ? x[r + j] : x[r + j] / smooth[j]) / at);
+        }
+    }
+
+    /** Σ q·xq in int32 for one weight row and one quantized token. */
+    private static int dotW8A8(MemorySegment w, long row, byte[] xq, int xo, int in) {
+        int step = B2.length(), end = in - in % step;
+        var acc = IntVector.zero(I);
+        for (int j = 0; j < end; j += step) {
+            var wq = (ShortVector) ByteVector.fromMemorySegment(B2, w, row + j, LE).convertShape(VectorOperators.B2S, S2, 0);
+            var xv = (ShortVector) ByteVector.fromArray(B2, xq, xo + j).convertShape(VectorOperators.B2S, S2, 0);
+            var p = wq.mul(xv);
+            acc = acc.add(p.convertShape(VectorOperators.S2I, I, 0)).add(p.convertShape(VectorOperators.S2I, I, 1));
+        }
+        int sum = acc.reduceLanes(ADD);
+        for (int j = end; j < in; j++) sum += w.get(java.lang.foreign.ValueLayout.JAVA_BYTE, row + j) * xq[xo + j];
+        return sum;
+    }
+
+    /** The W8A8 register tile: rows oa, ob × tokens t0..t0+3, eight int32 accumulators; ob == oa drops the duplicate. */
+    private static void tileW8A8(MemorySegment w, byte[] xq, int in, int oa, int ob, int t0, float[] a, float[] scales, float[] out, int outRows) {
+        int step = B2.length(), end = in - in % step;
+        long rowA = (long) oa * in, rowB = (long) ob * in;
+        int x0 = t0 * in, x1 = x0 + in, x2 = x1 + in, x3 = x2 + in;
+        var a0 = IntVector.zero(I); var a1 = a0; var a2 = a0; var a3 = a0;
+        var b0 = a0; var b1 = a0; var b2 = a0; var b3 = a0;
+        for (int j = 0; j < end; j += step) {
+            var wa = (ShortVector) ByteVector.fromMemorySegment(B2, w, rowA + j, LE).convertShape(VectorOperators.B2S, S2, 0);
+            var wb = (ShortVector) ByteVector.fromMemorySegment(B2, w, rowB + j, LE).convertShape(VectorOperators.B2S, S2, 0);
+            var v0 = (ShortVector) ByteVector.fromArray(B2, xq, x0 + j).convertShape(VectorOperators.B2S, S2, 0);
+            var v1 = (ShortVector) ByteVector.fromArray(B2, xq, x1 + j).convertShape(VectorOperators.B2S, S2, 0);
+            var v2 = (ShortVector) ByteVector.fromArray(B2, xq, x2 + j).convertShape(VectorOperators.B2S, S2, 0);
+            var v3 = (ShortVector) ByteVector.fromArray(B2, xq, x3 + j).convertShape(VectorOperators.B2S, S2, 0);
+            a0 = widenAdd(a0, wa.mul(v0)); a1 = widenAdd(a1, wa.mul(v1)); a2 = widenAdd(a2, wa.mul(v2)); a3 = widenAdd(a3, wa.mul(v3));
+            b0 = widenAdd(b0, wb.mul(v0)); b1 = widenAdd(b1, wb.mul(v1)); b2 = widenAdd(b2, wb.mul(v2)); b3 = widenAdd(b3, wb.mul(v3));
+        }
+        int[] sa = {a0.reduceLanes(ADD), a1.reduceLanes(ADD), a2.reduceLanes(ADD), a3.reduceLanes(ADD)};
+        int[] sb = {b0.reduceLanes(ADD), b1.reduceLanes(ADD), b2.reduceLanes(ADD), b3.reduceLanes(ADD)};
+        for (int k = 0; k < TILE; k++) {
+            int xo = (t0 + k) * in;
+            for (int j = end; j < in; j++) {
+                sa[k] += w.get(java.lang.foreign.ValueLayout.JAVA_BYTE, rowA + j) * xq[xo + j];
+                sb[k] += w.get(java.lang.foreign.ValueLayout.JAVA_BYTE, rowB + j) * xq[xo + j];
+            }
+            out[(t0 + k) * outRows + oa] = a[t0 + k] * scales[oa] * sa[k];
+            if (ob != oa) out[(t0 + k) * outRows + ob] = a[t0 + k] * scales[ob] * sb[k];
+        }
+    }
+
+    /** acc + both int32 halves of a vector of int16 products. */
+    private static IntVector widenAdd(IntVector acc, ShortVector p) {
+        return acc.add(p.convertShape(VectorOperators.S2I, I, 0)).add(p.convertShape(VectorOperators.S2I, I, 1));
+    }
+
     // ------------------------------------------------------------------------------------ in-register decoding
 
     /** Part p (L lanes) of a vector of int8 values, as floats. */

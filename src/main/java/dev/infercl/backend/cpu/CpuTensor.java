@@ -15,9 +15,15 @@ final class CpuTensor implements Tensor {
     final int rows, cols;
     final float[] data;          // (rows, cols) activations, or null for a weight
     final MemorySegment weight;  // (rows, type.byteSize(cols)) weight bytes, or null for an activation
+    final dev.infercl.backend.Int8Weight int8; // an I8 weight: (rows, cols) int8 values + scales (+ smooth), else null
     private float[] decoded;     // small weights (norm vectors) decoded once
 
     CpuTensor(String name, GgmlType type, int rows, int cols, float[] data, MemorySegment weight) {
+        this(name, type, rows, cols, data, weight, null);
+    }
+
+    CpuTensor(String name, GgmlType type, int rows, int cols, float[] data, MemorySegment weight, dev.infercl.backend.Int8Weight int8) {
+        this.int8 = int8;
         this.name = name;
         this.type = type;
         this.rows = rows;
@@ -34,7 +40,7 @@ final class CpuTensor implements Tensor {
     @Override
     public Tensor firstRows(int n) {
         if (n < 0 || n > rows) throw new IllegalArgumentException(name + ": view of " + n + " rows of " + rows);
-        return n == rows ? this : new CpuTensor(name, type, n, cols, data, weight);
+        return n == rows ? this : new CpuTensor(name, type, n, cols, data, weight, int8);
     }
 
     /** All values as floats: the activation array itself, or a weight decoded once (meant for vectors). */
@@ -42,7 +48,8 @@ final class CpuTensor implements Tensor {
         if (data != null) return data;
         if (decoded == null) {
             float[] d = new float[Math.multiplyExact(rows, cols)];
-            Dequant.row(type, weight, 0, d, 0, d.length);
+            if (int8 != null) int8.dequantize(d);
+            else Dequant.row(type, weight, 0, d, 0, d.length);
             decoded = d;
         }
         return decoded;

@@ -106,6 +106,64 @@ public final class Reference {
         }
     }
 
+    /**
+     * W8A16: out[t][o] = Σ_j x[t][j] · (q[o][j] · scale[o][j / gs]) for t in [0, n), o in [0, outRows); q is
+     * (outRows, in) int8 row-major, scales (outRows, groups), gs = groupSize (in when groupSize is 0).
+     */
+    public static void matmulW8A16(float[] out, float[] x, int n, int in, MemorySegment q, float[] scales, int groupSize, int outRows) {
+        int gs = groupSize == 0 ? in : groupSize, groups = in / gs;
+        for (int o = 0; o < outRows; o++) {
+            for (int t = 0; t < n; t++) {
+                float sum = 0;
+                for (int j = 0; j < in; j++) {
+                    float w = q.get(java.lang.foreign.ValueLayout.JAVA_BYTE, (long) o * in + j) * scales[o * groups + j / gs];
+                    sum += x[t * in + j] * w;
+                }
+                out[t * outRows + o] = sum;
+            }
+        }
+    }
+
+    /**
+     * W8A8 activation quantization, per token t: x'_j = x[t][j] / smooth[j] (smooth null: 1), a_t = max_j |x'_j| / 127,
+     * xq[t][j] = clamp(round_half_away_from_zero(x'_j / a_t), −127, 127); a_t = 0 gives a row of zeros.
+     */
+    public static void quantizeActivations(float[] x, int n, int in, float[] smooth, byte[] xq, float[] tokenScale) {
+        for (int t = 0; t < n; t++) {
+            float max = 0;
+            for (int j = 0; j < in; j++) max = Math.max(max, Math.abs(smooth == null ? x[t * in + j] : x[t * in + j] / smooth[j]));
+            float a = max / 127f;
+            tokenScale[t] = a;
+            for (int j = 0; j < in; j++) {
+                float v = smooth == null ? x[t * in + j] : x[t * in + j] / smooth[j];
+                xq[t * in + j] = a == 0 ? 0 : roundToInt8(v / a);
+            }
+        }
+    }
+
+    /** round half away from zero, clamped to [−127, 127]. */
+    public static byte roundToInt8(float v) {
+        double r = Math.copySign(Math.floor(Math.abs((double) v) + 0.5), v);
+        return (byte) Math.max(-127, Math.min(127, r));
+    }
+
+    /**
+     * W8A8: activations quantized per token ({@link #quantizeActivations}), then
+     * out[t][o] = a_t · scale[o] · Σ_j xq[t][j] · q[o][j] with the sum in int32 (evaluated as (a_t · scale[o]) · sum).
+     */
+    public static void matmulW8A8(float[] out, float[] x, int n, int in, MemorySegment q, float[] scales, float[] smooth, int outRows) {
+        byte[] xq = new byte[n * in];
+        float[] a = new float[n];
+        quantizeActivations(x, n, in, smooth, xq, a);
+        for (int o = 0; o < outRows; o++) {
+            for (int t = 0; t < n; t++) {
+                int sum = 0;
+                for (int j = 0; j < in; j++) sum += xq[t * in + j] * q.get(java.lang.foreign.ValueLayout.JAVA_BYTE, (long) o * in + j);
+                out[t * outRows + o] = a[t] * scales[o] * sum;
+            }
+        }
+    }
+
     /** Rotates each head of row t (width = heads · headDim) by positions[t], in place (see {@link RopeSpec}). */
     public static void rope(float[] x, int n, int width, int[] positions, RopeSpec spec) {
         int hd = spec.headDim();

@@ -6,6 +6,7 @@ import dev.infercl.backend.AttentionSpec;
 import dev.infercl.backend.Backend;
 import dev.infercl.backend.Batch;
 import dev.infercl.backend.DeviceOutOfMemoryException;
+import dev.infercl.backend.Int8Weight;
 import dev.infercl.backend.KvCache;
 import dev.infercl.backend.KvLayout;
 import dev.infercl.backend.RopeSpec;
@@ -102,6 +103,10 @@ public final class ClBackend implements Backend {
     private final IdentityHashMap<cl_mem, Long> buffers = new IdentityHashMap<>(); // every live buffer → bytes
     private final Map<String, cl_mem> invFreqs = new HashMap<>();                  // rope tables per (ropeDims, base)
     private final IntRing ints;
+    private cl_mem quantScratch;                                                   // W8A8: (tokens, in) int8 activations
+    private long quantScratchBytes;
+    private cl_mem tokenScales;                                                    // W8A8: (tokens) F32 activation scales
+    private long tokenScalesBytes;
     private cl_mem splitScratch;                                                   // split attention partials
     private long splitScratchBytes;
     private long wrappedBytes, copiedBytes;
@@ -260,6 +265,46 @@ public final class ClBackend implements Backend {
         }
     }
 
+    @Override
+    public Tensor uploadInt8(Int8Weight w) {
+        int rows = w.rows(), cols = w.cols(), groups = w.groups();
+        if (cols > maxAlloc) {
+            throw new DeviceOutOfMemoryException(w.name() + ": one row of " + cols + " bytes exceeds the largest allocation (" + maxAlloc
+                    + " bytes) of " + info.name(), cols, null);
+        }
+        int rowsPerPart = (int) Math.min(rows, maxAlloc / cols);
+        List<ClTensor.Part> parts = new ArrayList<>();
+        for (int r0 = 0; r0 < rows; r0 += rowsPerPart) {
+            int n = Math.min(rowsPerPart, rows - r0);
+            String what = "weight '" + w.name() + "' rows " + r0 + ".." + (r0 + n - 1);
+            ClTensor.Part values = uploadDense(what + " int8 values", r0, n, w.values().asSlice((long) r0 * cols, (long) n * cols));
+            float[] sc = Arrays.copyOfRange(w.scales(), r0 * groups, (r0 + n) * groups);
+            cl_mem scales = create(what + " scales", CL_MEM_READ_ONLY | CL_MEM_COPY_HOST_PTR, 4L * sc.length, Pointer.to(sc));
+            copiedBytes += 4L * sc.length;
+            parts.add(new ClTensor.Part(r0, n, values.data(), scales));
+        }
+        cl_mem smooth = w.smooth() == null ? null
+                : create("weight '" + w.name() + "' smoothing vector", CL_MEM_READ_ONLY | CL_MEM_COPY_HOST_PTR, 4L * cols, Pointer.to(w.smooth()));
+        return new ClTensor(w.name(), GgmlType.I8, rows, cols, true, parts.toArray(ClTensor.Part[]::new), null,
+                w.groupSize(), w.quantizeActivations(), smooth);
+    }
+
+    /** An I8 weight read back and dequantized on the host (q · scale). */
+    private void readInt8(ClTensor s, float[] dst) {
+        int gs = s.groupSize == 0 ? s.cols : s.groupSize, groups = s.cols / gs;
+        for (ClTensor.Part p : s.parts) {
+            int rows = Math.min(p.rows(), s.rows - p.row0());
+            if (rows <= 0) continue;
+            byte[] q = new byte[rows * s.cols];
+            float[] sc = new float[rows * groups];
+            clEnqueueReadBuffer(queue, p.data(), CL_TRUE, 0, q.length, Pointer.to(q), 0, null, null);
+            clEnqueueReadBuffer(queue, p.scales(), CL_TRUE, 0, 4L * sc.length, Pointer.to(sc), 0, null, null);
+            for (int r = 0; r < rows; r++) {
+                for (int j = 0; j < s.cols; j++) dst[(p.row0() + r) * s.cols + j] = q[r * s.cols + j] * sc[r * groups + j / gs];
+            }
+        }
+    }
+
     private static Pointer hostPointer(MemorySegment src) {
         if (src.isNative()) return Pointer.to(src.asByteBuffer());
         return Pointer.to(src.toArray(java.lang.foreign.ValueLayout.JAVA_BYTE));
@@ -287,6 +332,10 @@ public final class ClBackend implements Backend {
         if (count == 0) return;
         if (!s.weight) {
             enqueueRead(s.act(), count, dst);
+            return;
+        }
+        if (s.type == GgmlType.I8) {
+            readInt8(s, dst);
             return;
         }
         // a weight: dequantize on the device through the embedding gather of every row
@@ -405,6 +454,10 @@ public final class ClBackend implements Backend {
         }
         int n = in.rows;
         MatmulKernel kind = matmulKernel(n);
+        if (wt.type == GgmlType.I8) {
+            matmulInt8(o, in, wt, n, kind);
+            return;
+        }
         String stem = "matmul_" + typeName(wt.type) + "_f32_" + kind.name().toLowerCase(java.util.Locale.ROOT);
         cl_kernel k = kernel(stem);
         for (ClTensor.Part p : wt.parts) {
@@ -416,6 +469,52 @@ public final class ClBackend implements Backend {
             if (p.scales() == null) launch(k, what, global, local, in.act(), p.data(), o.act(), n, in.cols, rows, o.cols, p.row0());
             else launch(k, what, global, local, in.act(), p.data(), p.scales(), o.act(), n, in.cols, rows, o.cols, p.row0());
         }
+    }
+
+    /**
+     * W8A16: the int8 × float kernels. W8A8: quantize_f32_i8 turns the activation rows into int8 plus one scale per
+     * token (dividing by the smoothing vector first) in scratch buffers that grow on demand and are reused by every
+     * call, then the int8 × int8 kernels accumulate in int32 and rescale.
+     */
+    private void matmulInt8(ClTensor o, ClTensor in, ClTensor wt, int n, MatmulKernel kind) {
+        String variant = kind.name().toLowerCase(java.util.Locale.ROOT);
+        long[] local = {kind == MatmulKernel.GEMV ? GEMV_LOCAL : TILE_R, 1};
+        if (!wt.w8a8) {
+            String stem = "matmul_i8_f32_" + variant;
+            cl_kernel k = kernel(stem);
+            for (ClTensor.Part p : wt.parts) {
+                int rows = Math.min(p.rows(), wt.rows - p.row0());
+                if (rows <= 0) continue;
+                launch(k, stem + " on '" + wt.name + "'", matmulGlobal(kind, rows, n), local,
+                        in.act(), p.data(), p.scales(), o.act(), n, in.cols, rows, o.cols, p.row0(), wt.groupSize);
+            }
+            return;
+        }
+        long qBytes = (long) n * in.cols, sBytes = 4L * n;
+        if (qBytes > quantScratchBytes) {
+            if (quantScratch != null) release(quantScratch);
+            quantScratch = create("W8A8 activation scratch", CL_MEM_READ_WRITE, qBytes, null);
+            quantScratchBytes = qBytes;
+        }
+        if (sBytes > tokenScalesBytes) {
+            if (tokenScales != null) release(tokenScales);
+            tokenScales = create("W8A8 token scales", CL_MEM_READ_WRITE, sBytes, null);
+            tokenScalesBytes = sBytes;
+        }
+        launch(kernel("quantize_f32_i8"), "quantize_f32_i8 for '" + wt.name + "'", new long[] {(long) normLocal * n}, new long[] {normLocal},
+                in.act(), wt.smooth != null ? wt.smooth : tokenScales, wt.smooth != null ? 1 : 0, quantScratch, tokenScales, in.cols);
+        String stem = "matmul_i8_i8_" + variant;
+        cl_kernel k = kernel(stem);
+        for (ClTensor.Part p : wt.parts) {
+            int rows = Math.min(p.rows(), wt.rows - p.row0());
+            if (rows <= 0) continue;
+            launch(k, stem + " on '" + wt.name + "'", matmulGlobal(kind, rows, n), local,
+                    quantScratch, tokenScales, p.data(), p.scales(), o.act(), n, in.cols, rows, o.cols, p.row0());
+        }
+    }
+
+    private static long[] matmulGlobal(MatmulKernel kind, int rows, int n) {
+        return kind == MatmulKernel.GEMV ? new long[] {roundUp(rows, GEMV_LOCAL), n} : new long[] {roundUp(rows, TILE_R), (n + TILE_T - 1) / TILE_T};
     }
 
     @Override

@@ -22,8 +22,23 @@ final class ClTensor implements Tensor {
     final boolean weight;
     final Part[] parts;
     final cl_mem vectorF32; // (1, cols) F32 copy of a one-row F16/BF16 weight (norm vectors), else null
+    /**
+     * An I8 weight (W8A16 / W8A8): each part's {@code data} is (rows, cols) int8 and {@code scales} (rows, groups)
+     * F32; {@code groupSize} 0 = one scale per row; {@code smooth} (cols) F32 SmoothQuant divisors or null.
+     */
+    final int groupSize;
+    final boolean w8a8;
+    final cl_mem smooth;
 
     ClTensor(String name, GgmlType type, int rows, int cols, boolean weight, Part[] parts, cl_mem vectorF32) {
+        this(name, type, rows, cols, weight, parts, vectorF32, 0, false, null);
+    }
+
+    ClTensor(String name, GgmlType type, int rows, int cols, boolean weight, Part[] parts, cl_mem vectorF32,
+             int groupSize, boolean w8a8, cl_mem smooth) {
+        this.groupSize = groupSize;
+        this.w8a8 = w8a8;
+        this.smooth = smooth;
         this.name = name;
         this.type = type;
         this.rows = rows;
@@ -41,7 +56,7 @@ final class ClTensor implements Tensor {
     @Override
     public Tensor firstRows(int n) {
         if (n < 0 || n > rows) throw new IllegalArgumentException(name + ": view of " + n + " rows of " + rows);
-        return n == rows ? this : new ClTensor(name, type, n, cols, weight, parts, vectorF32);
+        return n == rows ? this : new ClTensor(name, type, n, cols, weight, parts, vectorF32, groupSize, w8a8, smooth);
     }
 
     /** The F32 buffer of an activation. */

@@ -50,7 +50,9 @@ class ClParityTest {
             "rmsnorm_f32_f32", "rope_f32_f32", "swiglu_f32_f32", "add_f32_f32", "kvwrite_f16_f32",
             "matmul_f32_f32_gemv", "matmul_f16_f32_gemv", "matmul_bf16_f32_gemv", "matmul_q8_0_f32_gemv", "matmul_q4_0_f32_gemv",
             "matmul_f32_f32_gemm", "matmul_f16_f32_gemm", "matmul_bf16_f32_gemm", "matmul_q8_0_f32_gemm", "matmul_q4_0_f32_gemm",
-            "attention_f16_f32", "attention_f16_f32_split", "attention_f32_f32_combine");
+            "attention_f16_f32", "attention_f16_f32_split", "attention_f32_f32_combine",
+            // exercised in ClInt8ParityTest
+            "matmul_i8_f32_gemv", "matmul_i8_f32_gemm", "quantize_f32_i8", "matmul_i8_i8_gemv", "matmul_i8_i8_gemm");
 
     static final float SENTINEL = -12345.5f;
     static final int GUARD = 3;
