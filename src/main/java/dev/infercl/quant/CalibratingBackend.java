@@ -69,6 +69,7 @@ public final class CalibratingBackend implements Backend {
 
     @Override public String name() { return "calibrating " + inner.name(); }
     @Override public Tensor upload(String name, GgmlType type, int rows, int cols, MemorySegment bytes) { return inner.upload(name, type, rows, cols, bytes); }
+    @Override public Tensor uploadInt8(dev.infercl.backend.Int8Weight w) { return inner.uploadInt8(w); }
     @Override public Tensor allocate(String name, int rows, int cols) { return inner.allocate(name, rows, cols); }
     @Override public void write(Tensor dst, float[] src) { inner.write(dst, src); }
     @Override public void read(Tensor src, float[] dst) { inner.read(src, dst); }
