@@ -62,7 +62,7 @@ final class QuantizeCommand extends Streams.Command implements Callable<Integer>
         if (noSmooth && s != Scheme.W8A8) throw new IllegalArgumentException("--no-smooth applies to w8a8 only");
         if (calibration != null && !smooth) err.println("note: --calibration is used by w8a8 with smoothing only; ignored");
         // check everything cheap before the (slow) calibration
-        if (smooth && calibration == null) new Quantizer.Options(s, group, alpha, true, allowRequantize, null);   // throws the one-line reason
+        if (smooth && calibration == null) throw new IllegalArgumentException(Quantizer.NEEDS_CALIBRATION);
         var options = new Quantizer.Options(s, group, alpha, false, allowRequantize, null);
         Quantizer.preflight(input, output, options);
         options = options.withSmooth(smooth);

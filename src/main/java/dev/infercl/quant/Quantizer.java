@@ -62,9 +62,6 @@ public final class Quantizer {
                 throw new QuantizeException("--group must be 32, 64 or 128 (or absent for one scale per output channel), got " + groupSize);
             }
             if (!(alpha >= 0 && alpha <= 1)) throw new QuantizeException("--alpha must be in [0, 1], got " + alpha);
-            if (scheme == Scheme.W8A8 && smooth && calibration == null) {
-                throw new QuantizeException("w8a8 needs calibration text (--calibration FILE) to compute SmoothQuant factors; --no-smooth writes naive W8A8 without it");
-            }
         }
 
         public static Options of(Scheme scheme) {
@@ -93,8 +90,13 @@ public final class Quantizer {
      */
     public record Result(long bytes, int quantized, List<String> notes) {}
 
+    /** Why W8A8 with smoothing cannot run without a calibration. */
+    public static final String NEEDS_CALIBRATION =
+            "w8a8 needs calibration text (--calibration FILE) to compute SmoothQuant factors; --no-smooth writes naive W8A8 without it";
+
     /** Quantizes {@code in} into {@code out} (replaced if it exists); progress may be null. */
     public static Result quantize(Path in, Path out, Options options, Progress progress) throws IOException {
+        if (options.scheme() == Scheme.W8A8 && options.smooth() && options.calibration() == null) throw new QuantizeException(NEEDS_CALIBRATION);
         checkPaths(in, out);
         try (GgufFile src = GgufFile.open(in)) {
             return new Job(src, options, progress).run(in, out);
