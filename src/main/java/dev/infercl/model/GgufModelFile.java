@@ -45,6 +45,11 @@ final class GgufModelFile implements ModelFile {
     }
 
     @Override
+    public Optional<Object> metadata(String key) {
+        return file.get(key);
+    }
+
+    @Override
     public Optional<WeightData> weight(String name) {
         return file.tensor(name).map(t -> new WeightData(t.name(), t.type(), t.dims(), file.data(t)));
     }

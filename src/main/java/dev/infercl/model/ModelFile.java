@@ -26,6 +26,14 @@ public interface ModelFile extends AutoCloseable {
      */
     dev.infercl.tokenizer.ChatTemplate chatTemplate(String name) throws IOException;
 
+    /**
+     * A raw metadata value (GGUF: as {@link dev.infercl.gguf.GgufFile#get} returns it), or empty; formats without
+     * key-value metadata have none.
+     */
+    default Optional<Object> metadata(String key) {
+        return Optional.empty();
+    }
+
     /** The weight with this GGUF tensor name, or empty. */
     Optional<WeightData> weight(String name);
 

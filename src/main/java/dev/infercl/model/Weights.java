@@ -99,8 +99,8 @@ public record Weights(Tensor tokenEmbedding, Tensor positionEmbedding, Layer[] l
                     ld.optionalVector(p + "ffn_down.bias", c.dim()),
                     a.postNorms() ? ld.vector(p + "post_ffw_norm.weight", c.dim()) : null);
         }
-        Tensor embedding = ld.matrix("token_embd.weight", c.vocabSize(), c.dim());
-        Tensor positions = a.learnedPositions() ? ld.matrix("position_embd.weight", c.contextLength(), c.dim()) : null;
+        Tensor embedding = ld.table("token_embd.weight", c.vocabSize(), c.dim());
+        Tensor positions = a.learnedPositions() ? ld.table("position_embd.weight", c.contextLength(), c.dim()) : null;
         Tensor output = file.weight("output.weight").isPresent()
                 ? ld.matrix("output.weight", c.vocabSize(), c.dim())
                 : embedding; // tied: the classifier reuses the embedding table
@@ -116,6 +116,14 @@ public record Weights(Tensor tokenEmbedding, Tensor positionEmbedding, Layer[] l
 
     private record Loader(ModelFile file, Backend backend) {
         Tensor matrix(String name, int rows, int cols) throws ModelLoadException {
+            var raw = file.weight(name);
+            if (raw.isPresent() && raw.get().type() == GgmlType.I8) return int8(raw.get(), rows, cols);
+            WeightData w = check(name, rows, cols, false);
+            return backend.upload(name, w.type(), rows, cols, w.bytes());
+        }
+
+        /** A lookup table (embeddings): any computable type, never I8 (embed has no INT8 path). */
+        Tensor table(String name, int rows, int cols) throws ModelLoadException {
             WeightData w = check(name, rows, cols, false);
             return backend.upload(name, w.type(), rows, cols, w.bytes());
         }
@@ -127,6 +135,74 @@ public record Weights(Tensor tokenEmbedding, Tensor positionEmbedding, Layer[] l
 
         Tensor optionalVector(String name, int length) throws ModelLoadException {
             return file.weight(name).isPresent() ? vector(name, length) : null;
+        }
+
+        /**
+         * An INT8 linear weight (/work/quant-format.md): {@code X.weight} I8 [cols, rows], {@code X.weight_scale} F32
+         * [groups, rows] and, for W8A8 only, an optional {@code X.weight_smooth} F32 [cols]. The scheme comes from
+         * {@code infercl.quant.scheme} ("w8a16" or "w8a8") and the group size from {@code infercl.quant.group_size}
+         * (0 or absent: per channel); a scale tensor of one column is per channel whatever the file's group size.
+         */
+        Tensor int8(WeightData w, int rows, int cols) throws ModelLoadException {
+            String f = file.path().getFileName().toString(), name = w.name();
+            long[] d = w.dims();
+            if (d.length != 2 || d[0] != cols || d[1] != rows) {
+                throw new ModelLoadException(f + ": tensor '" + name + "' has shape " + Arrays.toString(d) + ", expected [" + cols + ", " + rows + "] (ne0 first)");
+            }
+            Object scheme = file.metadata("infercl.quant.scheme").orElse(null);
+            if (!"w8a16".equals(scheme) && !"w8a8".equals(scheme)) {
+                throw new UnsupportedModelException(f + ": tensor '" + name + "' has type I8 but metadata 'infercl.quant.scheme' is "
+                        + (scheme == null ? "absent" : "'" + scheme + "'") + " (expected 'w8a16' or 'w8a8'); raw I8 tensors are not computable");
+            }
+            boolean w8a8 = scheme.equals("w8a8");
+            Object gsRaw = file.metadata("infercl.quant.group_size").orElse(0L);
+            if (!(gsRaw instanceof Number gsNum) || gsNum.longValue() < 0 || gsNum.longValue() > cols) {
+                throw new ModelLoadException(f + ": metadata 'infercl.quant.group_size' is " + gsRaw + ", expected 0 or a divisor of the input width");
+            }
+            int fileGroup = gsNum.intValue();
+            String scaleName = name + "_scale", smoothName = name + "_smooth";
+            WeightData s = file.weight(scaleName).orElseThrow(() -> new ModelLoadException(
+                    f + ": I8 tensor '" + name + "' needs its scale tensor '" + scaleName + "', which is missing"));
+            long[] sd = s.dims();
+            if (s.type() != GgmlType.F32 || sd.length != 2 || sd[1] != rows) {
+                throw new ModelLoadException(f + ": scale tensor '" + scaleName + "' is " + s.type() + " " + Arrays.toString(sd)
+                        + ", expected F32 [groups, " + rows + "]");
+            }
+            int group;
+            if (sd[0] == 1) {
+                group = 0;
+            } else if (fileGroup > 0 && cols % fileGroup == 0 && sd[0] == cols / fileGroup && !w8a8) {
+                group = fileGroup;
+            } else {
+                throw new ModelLoadException(f + ": scale tensor '" + scaleName + "' has shape " + Arrays.toString(sd) + ", expected [1, " + rows + "]"
+                        + (fileGroup > 0 && !w8a8 && cols % fileGroup == 0 ? " or [" + cols / fileGroup + ", " + rows + "] (group size " + fileGroup + ")" : "")
+                        + (w8a8 ? " (W8A8 weights have one scale per output channel)" : ""));
+            }
+            float[] smooth = null;
+            var sm = file.weight(smoothName);
+            if (sm.isPresent()) {
+                WeightData m = sm.get();
+                if (!w8a8) throw new ModelLoadException(f + ": smoothing tensor '" + smoothName + "' in a " + scheme + " file (smoothing is W8A8 only)");
+                if (m.type() != GgmlType.F32 || m.dims().length != 1 || m.dims()[0] != cols) {
+                    throw new ModelLoadException(f + ": smoothing tensor '" + smoothName + "' is " + m.type() + " " + Arrays.toString(m.dims())
+                            + ", expected F32 [" + cols + "]");
+                }
+                smooth = floats(m, cols);
+                for (float v : smooth) {
+                    if (!(v > 0) || !Float.isFinite(v)) throw new ModelLoadException(f + ": smoothing tensor '" + smoothName + "' holds " + v + " (must be positive and finite)");
+                }
+            }
+            float[] scales = floats(s, (int) (sd[0] * rows));
+            for (float v : scales) {
+                if (!Float.isFinite(v)) throw new ModelLoadException(f + ": scale tensor '" + scaleName + "' holds " + v);
+            }
+            return backend.uploadInt8(new dev.infercl.backend.Int8Weight(name, rows, cols, w.bytes(), scales, group, smooth, w8a8));
+        }
+
+        private static float[] floats(WeightData w, int count) {
+            float[] v = new float[count];
+            Dequant.row(GgmlType.F32, w.bytes(), 0, v, 0, count);
+            return v;
         }
 
         WeightData check(String name, int rows, int cols, boolean vector) throws ModelLoadException {
