@@ -59,6 +59,29 @@ public final class Model implements AutoCloseable {
         }
     }
 
+    /**
+     * Loads a model onto a backend the caller built (for instance a decorator that observes every operation, as
+     * quantization calibration does). The model owns the backend from then on and closes it with itself;
+     * {@code options.backend()}, {@code device()} and {@code threads()} are ignored.
+     */
+    public static Model load(Path path, LoadOptions options, Backend backend) throws IOException {
+        ModelFile file;
+        try {
+            file = ModelFile.open(path, options.tokenizer());
+        } catch (IOException | RuntimeException e) {
+            backend.close();
+            throw e;
+        }
+        try {
+            Weights weights = Weights.upload(file, backend);
+            return new Model(file, backend, new Transformer(file.config(), weights, backend), options);
+        } catch (IOException | RuntimeException e) {
+            backend.close();
+            file.close();
+            throw e;
+        }
+    }
+
     public ModelConfig config() {
         return file.config();
     }

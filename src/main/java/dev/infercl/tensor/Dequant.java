@@ -86,7 +86,13 @@ public final class Dequant {
         }
     }
 
-    /** Quantizes {@code n} floats (a multiple of 32) to Q8_0 blocks: d = max|x|/127, q = round(x/d). */
+    /** C's roundf, which GGML rounds with: halves go away from zero (Java's Math.round rounds them up). */
+    private static int roundHalfAway(float v) {
+        int a = (int) Math.floor(Math.abs(v) + 0.5);
+        return v < 0 ? -a : a;
+    }
+
+    /** Quantizes {@code n} floats (a multiple of 32) to Q8_0 blocks as GGML does: d = max|x|/127, q = roundf(x/d). */
     public static byte[] quantizeQ8_0(float[] src, int off, int n) {
         byte[] out = new byte[n / 32 * 34];
         for (int b = 0; b < n / 32; b++) {
@@ -97,7 +103,7 @@ public final class Dequant {
             short dh = Float.floatToFloat16(d);
             out[b * 34] = (byte) dh;
             out[b * 34 + 1] = (byte) (dh >> 8);
-            for (int j = 0; j < 32; j++) out[b * 34 + 2 + j] = (byte) Math.round(src[off + b * 32 + j] * id);
+            for (int j = 0; j < 32; j++) out[b * 34 + 2 + j] = (byte) roundHalfAway(src[off + b * 32 + j] * id);
         }
         return out;
     }
