@@ -15,7 +15,7 @@ import picocli.CommandLine.Option;
 
 /** Perplexity of a model on a text, and its divergence from a reference model. */
 @Command(name = "eval", mixinStandardHelpOptions = true,
-        description = "Perplexity on a text; with --ref also mean KL divergence and top-1 agreement against a reference model (95% intervals).")
+        description = "Perplexity on a text; with --ref also mean KL divergence and top-1 agreement against a reference model (95%% intervals).")
 final class EvalCommand extends Streams.Command implements Callable<Integer> {
 
     @Mixin ModelOptions model;
