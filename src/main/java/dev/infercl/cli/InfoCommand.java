@@ -37,9 +37,11 @@ final class InfoCommand extends Streams.Command implements Callable<Integer> {
             out.println();
             out.printf("tensors:%n  %-36s %-8s %-22s %12s%n", "name", "type", "shape", "bytes");
             long total = 0;
+            boolean int8Scheme = f.has("infercl.quant.scheme");
             for (TensorInfo t : f.tensors()) {
+                boolean usable = t.type().computable() || (int8Scheme && t.type() == dev.infercl.gguf.GgmlType.I8);
                 out.printf("  %-36s %-8s %-22s %12d%s%n", t.name(), t.type(), t.shape(), t.byteSize(),
-                        t.type().computable() ? "" : "  (type not supported for compute)");
+                        usable ? "" : "  (type not supported for compute)");
                 total += t.byteSize();
             }
             out.printf("  %d tensors, %s of weights%n", f.tensors().size(), bytes(total));
