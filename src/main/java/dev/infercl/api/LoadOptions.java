@@ -1,5 +1,6 @@
 package dev.infercl.api;
 
+import dev.infercl.backend.KvType;
 import java.nio.file.Path;
 
 /**
@@ -11,34 +12,41 @@ import java.nio.file.Path;
  * @param tokenizer     tokenizer file of a llama2.c checkpoint (null for GGUF)
  * @param contextLength positions a session holds (≤ 0: the model's own context length)
  * @param notices       receives one-line notices (e.g. why auto fell back to the CPU); may be null
- * @param kvCacheF32    keep an OpenCL device's KV cache in F32 instead of FP16 (twice the memory; logits then
- *                      match an exact computation to ~1e-5 instead of ~1e-2). The CPU backend's cache is always F32.
+ * @param kvType        how an OpenCL device stores the KV cache (null: FP16): F32 is twice the memory of FP16 and
+ *                      logits then match an exact computation to ~1e-5 instead of ~1e-2; I8 (int8, a scale per
+ *                      block and head) is half of FP16. The CPU backend's cache is always F32 (asking it for I8
+ *                      gives a one-line notice).
  */
 public record LoadOptions(BackendKind backend, String device, int threads, Path tokenizer, int contextLength,
-                          java.util.function.Consumer<String> notices, boolean kvCacheF32) {
+                          java.util.function.Consumer<String> notices, KvType kvType) {
 
     public LoadOptions(BackendKind backend, String device, int threads, Path tokenizer, int contextLength,
                        java.util.function.Consumer<String> notices) {
-        this(backend, device, threads, tokenizer, contextLength, notices, false);
+        this(backend, device, threads, tokenizer, contextLength, notices, null);
     }
 
     public static LoadOptions defaults() {
-        return new LoadOptions(BackendKind.AUTO, null, 0, null, 0, null, false);
+        return new LoadOptions(BackendKind.AUTO, null, 0, null, 0, null, null);
     }
 
+    public LoadOptions withKvType(KvType type) {
+        return new LoadOptions(backend, device, threads, tokenizer, contextLength, notices, type);
+    }
+
+    /** An F32 (true) or FP16 (false) OpenCL KV cache. */
     public LoadOptions withKvCacheF32(boolean f32) {
-        return new LoadOptions(backend, device, threads, tokenizer, contextLength, notices, f32);
+        return withKvType(f32 ? KvType.F32 : KvType.F16);
     }
 
     public LoadOptions withBackend(BackendKind kind) {
-        return new LoadOptions(kind, device, threads, tokenizer, contextLength, notices, kvCacheF32);
+        return new LoadOptions(kind, device, threads, tokenizer, contextLength, notices, kvType);
     }
 
     public LoadOptions withTokenizer(Path path) {
-        return new LoadOptions(backend, device, threads, path, contextLength, notices, kvCacheF32);
+        return new LoadOptions(backend, device, threads, path, contextLength, notices, kvType);
     }
 
     public LoadOptions withContextLength(int n) {
-        return new LoadOptions(backend, device, threads, tokenizer, n, notices, kvCacheF32);
+        return new LoadOptions(backend, device, threads, tokenizer, n, notices, kvType);
     }
 }

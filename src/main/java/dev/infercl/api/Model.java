@@ -46,7 +46,7 @@ public final class Model implements AutoCloseable {
         ModelFile file = ModelFile.open(path, options.tokenizer());
         Backend backend = null;
         try {
-            backend = Backends.create(options.backend(), options.device(), options.threads(), options.kvCacheF32(), options.notices());
+            backend = Backends.create(options.backend(), options.device(), options.threads(), options.kvType(), options.notices());
             Weights weights = Weights.upload(file, backend);
             return new Model(file, backend, new Transformer(file.config(), weights, backend), options);
         } catch (IOException | RuntimeException e) {

@@ -96,7 +96,7 @@ public interface Backend extends AutoCloseable {
      */
     double probeReadBandwidth();
 
-    /** Bytes of one cached key or value element (4 for an F32 cache, 2 for F16). */
+    /** Bytes of one cached key or value element (4 for an F32 cache, 2 for F16, 1 for INT8 — whose per-block scales are not counted). */
     int kvBytesPerValue();
 
     /** Bytes the backend has allocated for tensors and KV caches (weights it merely maps are not counted). */

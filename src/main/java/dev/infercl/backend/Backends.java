@@ -15,14 +15,18 @@ public final class Backends {
      * CPU backend, telling {@code notices} why in one line.
      */
     public static Backend create(BackendKind kind, String device, int threads, Consumer<String> notices) {
-        return create(kind, device, threads, false, notices);
+        return create(kind, device, threads, (KvType) null, notices);
     }
 
-    /** As above; {@code kvCacheF32} keeps an OpenCL device's KV cache in F32 rather than FP16. */
-    public static Backend create(BackendKind kind, String device, int threads, boolean kvCacheF32, Consumer<String> notices) {
+    /**
+     * As above, with the KV cache type of an OpenCL device ({@code null}: the default, FP16). The CPU backends
+     * always keep an F32 cache (they are the oracle); asking them for {@link KvType#I8} is said in one line to
+     * {@code notices} rather than silently ignored.
+     */
+    public static Backend create(BackendKind kind, String device, int threads, KvType kvType, Consumer<String> notices) {
         int n = threads > 0 ? threads : Runtime.getRuntime().availableProcessors();
-        var cl = kvCacheF32 ? ClBackend.Options.defaults().withKvCacheF32(true) : ClBackend.Options.defaults();
-        return switch (kind) {
+        var cl = kvType == null ? ClBackend.Options.defaults() : ClBackend.Options.defaults().withKvType(kvType);
+        Backend b = switch (kind) {
             case CPU -> new CpuBackend(CpuBackend.Mode.FAST, n);
             case REFERENCE -> new CpuBackend(CpuBackend.Mode.REFERENCE, 1);
             case OPENCL -> ClBackend.open(device, cl);
@@ -35,5 +39,9 @@ public final class Backends {
                 }
             }
         };
+        if (kvType == KvType.I8 && b instanceof CpuBackend && notices != null) {
+            notices.accept("the CPU backend keeps its KV cache in F32 (it is the reference); the INT8 KV cache applies to OpenCL only");
+        }
+        return b;
     }
 }

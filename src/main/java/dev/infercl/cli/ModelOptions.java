@@ -2,6 +2,7 @@ package dev.infercl.cli;
 
 import dev.infercl.api.BackendKind;
 import dev.infercl.api.LoadOptions;
+import dev.infercl.backend.KvType;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import picocli.CommandLine.Option;
@@ -29,7 +30,7 @@ final class ModelOptions {
     @Option(names = {"-c", "--ctx"}, defaultValue = "0", description = "context length in tokens (default: the model's)")
     int contextLength;
 
-    @Option(names = "--kv-type", defaultValue = "f16", description = "OpenCL KV cache type: f16 | f32 (default: ${DEFAULT-VALUE}; the CPU backend always keeps F32)")
+    @Option(names = "--kv-type", defaultValue = "f16", description = "OpenCL KV cache type: f16 | f32 | i8 (default: ${DEFAULT-VALUE}; i8: int8 with a scale per block and head, half of f16; the CPU backend always keeps F32)")
     String kvType;
 
     @Option(names = "--verbose", description = "print stack traces of errors")
@@ -54,9 +55,12 @@ final class ModelOptions {
     }
 
     LoadOptions loadOptions(java.util.function.Consumer<String> notices) {
-        if (!kvType.equalsIgnoreCase("f16") && !kvType.equalsIgnoreCase("f32")) {
-            throw new IllegalArgumentException("--kv-type must be f16 or f32, got '" + kvType + "'");
+        KvType type;
+        try {
+            type = KvType.parse(kvType);
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException("--kv-type must be f16, f32 or i8, got '" + kvType + "'");
         }
-        return new LoadOptions(backend, device, threads, tokenizer, contextLength, notices, kvType.equalsIgnoreCase("f32"));
+        return new LoadOptions(backend, device, threads, tokenizer, contextLength, notices, type);
     }
 }

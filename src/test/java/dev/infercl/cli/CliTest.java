@@ -45,6 +45,16 @@ class CliTest {
         assertTrue(res.err().contains("tokens/s"), res.err());
     }
 
+    @Test
+    void kvTypeI8OnTheCpuBackendIsNotedAndABadKvTypeIsAnError() throws Exception {
+        String m = SharedData.require("models/stories260K-f32.gguf").toString();
+        Result res = run("generate", "--backend", "cpu", "--kv-type", "i8", "-m", m, "-p", "Once upon a time", "-n", "3", "--temp", "0");
+        assertEquals(0, res.code(), res.err());
+        assertTrue(res.err().contains("the CPU backend keeps its KV cache in F32"), res.err());
+        Result bad = run("generate", "--backend", "cpu", "--kv-type", "q4", "-m", m, "-p", "x", "-n", "1");
+        assertTrue(bad.code() != 0 && bad.err().contains("--kv-type must be f16, f32 or i8"), bad.err());
+    }
+
     @ParameterizedTest
     @CsvSource({"stories260K-f32", "stories260K-f16"})
     void generateOnOpenClPrintsTheReferenceText(String model) throws Exception {

@@ -9,6 +9,7 @@ import dev.infercl.backend.DeviceOutOfMemoryException;
 import dev.infercl.backend.Int8Weight;
 import dev.infercl.backend.KvCache;
 import dev.infercl.backend.KvLayout;
+import dev.infercl.backend.KvType;
 import dev.infercl.backend.RopeSpec;
 import dev.infercl.backend.Tensor;
 import dev.infercl.gguf.GgmlType;
@@ -59,30 +60,40 @@ public final class ClBackend implements Backend {
      * @param forceMatmul     use this matmul kernel whatever the shape (null: choose)
      * @param forceAttention  use this attention kernel whatever the shape (null: choose)
      * @param wrapHostMemory  on a CPU device, wrap aligned mapped weights instead of copying them
-     * @param kvCacheF32      keep the KV cache in F32 instead of FP16 (twice the memory, exact keys and values;
-     *                        system property {@code infercl.opencl.kvCache=f32})
+     * @param kvType          how the KV cache is stored: FP16 (default), F32 (twice the memory, exact keys and
+     *                        values) or INT8 with a scale per (block, head) (half of FP16); system property
+     *                        {@code infercl.opencl.kvCache=f16|f32|i8}
      */
     public record Options(long maxAllocBytes, MatmulKernel forceMatmul, AttentionKernel forceAttention, boolean wrapHostMemory,
-                          boolean kvCacheF32) {
-        public static Options defaults() {
-            return new Options(Long.getLong("infercl.opencl.maxAlloc", 0L), null, null, true,
-                    "f32".equalsIgnoreCase(System.getProperty("infercl.opencl.kvCache")));
+                          KvType kvType) {
+        public Options {
+            if (kvType == null) kvType = KvType.F16;
         }
 
+        public static Options defaults() {
+            return new Options(Long.getLong("infercl.opencl.maxAlloc", 0L), null, null, true,
+                    KvType.parse(System.getProperty("infercl.opencl.kvCache", "f16")));
+        }
+
+        public Options withKvType(KvType type) {
+            return new Options(maxAllocBytes, forceMatmul, forceAttention, wrapHostMemory, type);
+        }
+
+        /** F32 (true) or FP16 (false). */
         public Options withKvCacheF32(boolean f32) {
-            return new Options(maxAllocBytes, forceMatmul, forceAttention, wrapHostMemory, f32);
+            return withKvType(f32 ? KvType.F32 : KvType.F16);
         }
 
         public Options withMaxAlloc(long bytes) {
-            return new Options(bytes, forceMatmul, forceAttention, wrapHostMemory, kvCacheF32);
+            return new Options(bytes, forceMatmul, forceAttention, wrapHostMemory, kvType);
         }
 
         public Options withMatmul(MatmulKernel k) {
-            return new Options(maxAllocBytes, k, forceAttention, wrapHostMemory, kvCacheF32);
+            return new Options(maxAllocBytes, k, forceAttention, wrapHostMemory, kvType);
         }
 
         public Options withAttention(AttentionKernel k) {
-            return new Options(maxAllocBytes, forceMatmul, k, wrapHostMemory, kvCacheF32);
+            return new Options(maxAllocBytes, forceMatmul, k, wrapHostMemory, kvType);
         }
     }
 
@@ -91,6 +102,7 @@ public final class ClBackend implements Backend {
     private static final int TILE_R = 32;        // GEMM: weight rows per work-group
     private static final int TILE_T = 8;         // GEMM: tokens per work-group
     private static final int SPLIT_CHUNK = 256;  // split attention: positions per split
+    private static final int KV_LOCAL = 32;      // kvwrite_i8_f32: work-items per (block, head) group
     private static final int ELEMENT_LOCAL = 64; // element-wise kernels: work-group size
     private static final long PROBE_BYTES = 256L << 20; // bandwidth probe: buffer size (capped by maxAlloc)
 
@@ -143,7 +155,7 @@ public final class ClBackend implements Backend {
         this.normLocal = info.isGpu() ? 256 : 64;
         var defines = new HashMap<>(Map.of("LOCAL", String.valueOf(normLocal), "TILE_R", String.valueOf(TILE_R),
                 "TILE_T", String.valueOf(TILE_T), "CHUNK", String.valueOf(SPLIT_CHUNK)));
-        if (options.kvCacheF32()) defines.put("KV_F32", "1");
+        if (options.kvType() == KvType.F32) defines.put("KV_F32", "1");
         this.kernels = new KernelLibrary(context, found.device(), info, defines);
         this.ints = new IntRing(1 << 16);
     }
@@ -573,6 +585,10 @@ public final class ClBackend implements Backend {
         for (int p : positions) longest = Math.max(longest, p + 1);
         int posOff = ints.upload(positions);
         int tabOff = ints.upload(batch.table().blocks());
+        if (c.ks != null) {
+            attentionInt8(o, qt, kt, vt, c, layer, batch, spec, heads, longest, posOff, tabOff);
+            return;
+        }
         launch(kernel("kvwrite_f16_f32"), "kv-cache write", new long[] {hd, kvHeads, n}, null,
                 kt.act(), vt.act(), c.k[layer], c.v[layer], ints.buffer(), posOff, tabOff, kvHeads, lay.blockSize(), hd);
         var headDim = Map.of("HEAD_DIM", String.valueOf(hd));
@@ -621,13 +637,91 @@ public final class ClBackend implements Backend {
 
     @Override
     public KvCache createKvCache(KvLayout layout) {
-        long bytes = (options.kvCacheF32() ? 4 : 2) * layout.valuesPerLayer();
+        long bytes = options.kvType().bytesPerValue() * layout.valuesPerLayer();
         cl_mem[] k = new cl_mem[layout.layers()], v = new cl_mem[layout.layers()];
         for (int l = 0; l < layout.layers(); l++) {
             k[l] = create("KV cache layer " + l + " keys", CL_MEM_READ_WRITE, bytes, null);
             v[l] = create("KV cache layer " + l + " values", CL_MEM_READ_WRITE, bytes, null);
         }
-        return new ClKvCache(layout, k, v, this::release);
+        if (options.kvType() != KvType.I8) return new ClKvCache(layout, k, v, null, null, this::release);
+        cl_mem[] ks = new cl_mem[layout.layers()], vs = new cl_mem[layout.layers()];
+        long scaleBytes = 4L * layout.numBlocks() * layout.kvHeads();
+        ByteBuffer zero = ByteBuffer.allocateDirect(4).order(ByteOrder.nativeOrder()).putFloat(0, 0f);
+        for (int l = 0; l < layout.layers(); l++) {
+            ks[l] = create("KV cache layer " + l + " key scales", CL_MEM_READ_WRITE, scaleBytes, null);
+            vs[l] = create("KV cache layer " + l + " value scales", CL_MEM_READ_WRITE, scaleBytes, null);
+            for (cl_mem m : new cl_mem[] {ks[l], vs[l]}) clEnqueueFillBuffer(queue, m, Pointer.to(zero), Sizeof.cl_float, 0, scaleBytes, 0, null, null);
+        }
+        clFinish(queue); // the fill pattern lives in a direct buffer local to this call
+        return new ClKvCache(layout, k, v, ks, vs, this::release);
+    }
+
+    /**
+     * The INT8 KV cache path of {@link #attention}: kvwrite_i8_f32 with one work-group per (touched block, KV head)
+     * walking that block's rows in batch order (requantizing the block when its scale grows), then the INT8
+     * attention kernels, fused or split as {@link #attentionKernel} chooses.
+     */
+    private void attentionInt8(ClTensor o, ClTensor qt, ClTensor kt, ClTensor vt, ClKvCache c, int layer, Batch batch,
+                               AttentionSpec spec, int heads, int longest, int posOff, int tabOff) {
+        KvLayout lay = c.layout;
+        int hd = lay.headDim(), kvHeads = lay.kvHeads(), n = batch.size();
+        int[] work = kvWriteWork(batch.positions(), batch.table(), lay.blockSize());
+        int workOff = ints.upload(work);
+        int items = (work.length - n) / 3;
+        launch(kernel("kvwrite_i8_f32", Map.of("KV_LOCAL", String.valueOf(KV_LOCAL))), "kv-cache write (int8)", new long[] {KV_LOCAL, kvHeads, items}, new long[] {KV_LOCAL, 1, 1},
+                kt.act(), vt.act(), c.k[layer], c.v[layer], c.ks[layer], c.vs[layer], ints.buffer(), posOff, workOff, kvHeads, lay.blockSize(), hd);
+        var headDim = Map.of("HEAD_DIM", String.valueOf(hd));
+        if (attentionKernel(n, heads, longest) == AttentionKernel.FUSED) {
+            launch(kernel("attention_i8_f32", headDim), "attention (int8 cache)", new long[] {heads, n}, null,
+                    qt.act(), c.k[layer], c.v[layer], c.ks[layer], c.vs[layer], o.act(), ints.buffer(), posOff, tabOff, heads, kvHeads,
+                    lay.blockSize(), spec.scale(), spec.softcap(), spec.window());
+            return;
+        }
+        int splits = (longest + SPLIT_CHUNK - 1) / SPLIT_CHUNK;
+        long bytes = 4L * n * heads * splits * (hd + 2);
+        if (bytes > splitScratchBytes) {
+            if (splitScratch != null) release(splitScratch);
+            splitScratch = create("split-attention partials", CL_MEM_READ_WRITE, bytes, null);
+            splitScratchBytes = bytes;
+        }
+        launch(kernel("attention_i8_f32_split", headDim), "attention (split, int8 cache)", new long[] {heads, splits, n}, null,
+                qt.act(), c.k[layer], c.v[layer], c.ks[layer], c.vs[layer], splitScratch, ints.buffer(), posOff, tabOff, heads, kvHeads,
+                lay.blockSize(), spec.scale(), splits, spec.softcap(), spec.window());
+        launch(kernel("attention_f32_f32_combine"), "attention (combine)", new long[] {hd, heads, n}, null,
+                splitScratch, o.act(), heads, hd, splits);
+    }
+
+    /**
+     * kvwrite_i8_f32's work list: the physical blocks the batch's rows land in, in order of first appearance, as
+     * (block, list, count) triples, followed by the row indices grouped by block in batch order; {@code list} is
+     * where a block's rows start, relative to the start of this array (the kernel adds the upload offset). Rows of one block stay in batch order, so a block is written exactly as token-by-token decode
+     * would write it.
+     */
+    static int[] kvWriteWork(int[] positions, dev.infercl.backend.BlockTable table, int blockSize) {
+        int n = positions.length;
+        var order = new java.util.LinkedHashMap<Integer, List<Integer>>();
+        for (int t = 0; t < n; t++) order.computeIfAbsent(table.block(positions[t] / blockSize), b -> new ArrayList<>()).add(t);
+        int items = order.size();
+        int[] work = new int[3 * items + n];
+        int i = 0, next = 3 * items;
+        for (var e : order.entrySet()) {
+            work[3 * i] = e.getKey();
+            work[3 * i + 1] = next;
+            work[3 * i + 2] = e.getValue().size();
+            for (int t : e.getValue()) work[next++] = t;
+            i++;
+        }
+        return work;
+    }
+
+    /** The INT8 cache of one layer read back: values (numBlocks, kvHeads, blockSize, headDim) and scales (numBlocks, kvHeads). */
+    void readKvInt8(KvCache cache, int layer, byte[] k, byte[] v, float[] ks, float[] vs) {
+        ClKvCache c = (ClKvCache) cache;
+        if (c.ks == null) throw new IllegalStateException("not an INT8 KV cache");
+        clEnqueueReadBuffer(queue, c.k[layer], CL_TRUE, 0, k.length, Pointer.to(k), 0, null, null);
+        clEnqueueReadBuffer(queue, c.v[layer], CL_TRUE, 0, v.length, Pointer.to(v), 0, null, null);
+        clEnqueueReadBuffer(queue, c.ks[layer], CL_TRUE, 0, 4L * ks.length, Pointer.to(ks), 0, null, null);
+        clEnqueueReadBuffer(queue, c.vs[layer], CL_TRUE, 0, 4L * vs.length, Pointer.to(vs), 0, null, null);
     }
 
     @Override
@@ -736,7 +830,7 @@ public final class ClBackend implements Backend {
 
     @Override
     public int kvBytesPerValue() {
-        return options.kvCacheF32() ? 4 : 2;
+        return options.kvType().bytesPerValue();
     }
 
     @Override

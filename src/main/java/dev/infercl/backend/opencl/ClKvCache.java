@@ -6,18 +6,24 @@ import dev.infercl.backend.KvLayout;
 import java.util.function.Consumer;
 import org.jocl.cl_mem;
 
-/** FP16 K and V buffers per layer on the device, each (numBlocks, kvHeads, blockSize, headDim) halves. */
+/**
+ * K and V buffers per layer on the device, each (numBlocks, kvHeads, blockSize, headDim) values of the backend's
+ * {@link dev.infercl.backend.KvType}: FP16 (default), F32, or INT8 with F32 scales per (block, KV head).
+ */
 final class ClKvCache implements KvCache {
     final KvLayout layout;
-    final cl_mem[] k, v; // [layer] → (numBlocks, kvHeads, blockSize, headDim) F16
+    final cl_mem[] k, v;   // [layer] → (numBlocks, kvHeads, blockSize, headDim) F16, F32 or int8
+    final cl_mem[] ks, vs; // [layer] → (numBlocks, kvHeads) F32 scales of an INT8 cache; null otherwise
     private final BlockPool pool;
     private final Consumer<cl_mem> release;
     private boolean closed;
 
-    ClKvCache(KvLayout layout, cl_mem[] k, cl_mem[] v, Consumer<cl_mem> release) {
+    ClKvCache(KvLayout layout, cl_mem[] k, cl_mem[] v, cl_mem[] ks, cl_mem[] vs, Consumer<cl_mem> release) {
         this.layout = layout;
         this.k = k;
         this.v = v;
+        this.ks = ks;
+        this.vs = vs;
         this.pool = new BlockPool(layout.numBlocks());
         this.release = release;
     }
@@ -31,5 +37,7 @@ final class ClKvCache implements KvCache {
         closed = true;
         for (cl_mem m : k) release.accept(m);
         for (cl_mem m : v) release.accept(m);
+        if (ks != null) for (cl_mem m : ks) release.accept(m);
+        if (vs != null) for (cl_mem m : vs) release.accept(m);
     }
 }

@@ -54,7 +54,9 @@ class ClParityTest {
             "layernorm_f32_f32", "addbias_f32_f32", "gelu_f32_f32", "geglu_f32_f32", "scale_f32_f32", "softcap_f32_f32",
             "copycols_f32_f32", "bwprobe_f32_f32",
             // exercised in ClInt8ParityTest
-            "matmul_i8_f32_gemv", "matmul_i8_f32_gemm", "quantize_f32_i8", "matmul_i8_i8_gemv", "matmul_i8_i8_gemm");
+            "matmul_i8_f32_gemv", "matmul_i8_f32_gemm", "quantize_f32_i8", "matmul_i8_i8_gemv", "matmul_i8_i8_gemm",
+            // exercised in ClKvInt8Test
+            "kvwrite_i8_f32", "attention_i8_f32", "attention_i8_f32_split");
 
     static final float SENTINEL = -12345.5f;
     static final int GUARD = 3;
