@@ -583,10 +583,11 @@ public final class ClBackend implements Backend {
         int[] positions = batch.positions();
         int longest = 0;
         for (int p : positions) longest = Math.max(longest, p + 1);
-        int posOff = ints.upload(positions);
-        int tabOff = ints.upload(batch.table().blocks());
+        int[] work = c.ks != null ? kvWriteWork(positions, batch.table(), lay.blockSize()) : new int[0];
+        int[] offsets = ints.uploadAll(positions, batch.table().blocks(), work);
+        int posOff = offsets[0], tabOff = offsets[1];
         if (c.ks != null) {
-            attentionInt8(o, qt, kt, vt, c, layer, batch, spec, heads, longest, posOff, tabOff);
+            attentionInt8(o, qt, kt, vt, c, layer, batch, spec, heads, longest, posOff, tabOff, work, offsets[2]);
             return;
         }
         launch(kernel("kvwrite_f16_f32"), "kv-cache write", new long[] {hd, kvHeads, n}, null,
@@ -662,11 +663,9 @@ public final class ClBackend implements Backend {
      * attention kernels, fused or split as {@link #attentionKernel} chooses.
      */
     private void attentionInt8(ClTensor o, ClTensor qt, ClTensor kt, ClTensor vt, ClKvCache c, int layer, Batch batch,
-                               AttentionSpec spec, int heads, int longest, int posOff, int tabOff) {
+                               AttentionSpec spec, int heads, int longest, int posOff, int tabOff, int[] work, int workOff) {
         KvLayout lay = c.layout;
         int hd = lay.headDim(), kvHeads = lay.kvHeads(), n = batch.size();
-        int[] work = kvWriteWork(batch.positions(), batch.table(), lay.blockSize());
-        int workOff = ints.upload(work);
         int items = (work.length - n) / 3;
         launch(kernel("kvwrite_i8_f32", Map.of("KV_LOCAL", String.valueOf(KV_LOCAL))), "kv-cache write (int8)", new long[] {KV_LOCAL, kvHeads, items}, new long[] {KV_LOCAL, 1, 1},
                 kt.act(), vt.act(), c.k[layer], c.v[layer], c.ks[layer], c.vs[layer], ints.buffer(), posOff, workOff, kvHeads, lay.blockSize(), hd);
@@ -883,21 +882,46 @@ public final class ClBackend implements Backend {
             return device;
         }
 
+        /** Uploads one array (or finds it among the last few) and returns its offset in {@link #buffer()}. */
         int upload(int[] values) {
-            for (int i = recent.size() - 1; i >= 0; i--) {
-                if (Arrays.equals(recent.get(i), values)) return recentOffsets.get(i);
-            }
-            int len = Math.max(values.length, 1);
-            if (cursor + len > capacity) {
-                clFinish(queue);
+            return uploadAll(values)[0];
+        }
+
+        /**
+         * Uploads several arrays one kernel launch needs together: room for all of them is made first, so a wrap
+         * (or a grown buffer) can never invalidate an offset handed out earlier in the same call.
+         */
+        int[] uploadAll(int[]... arrays) {
+            int need = 0;
+            for (int[] a : arrays) if (find(a) < 0) need += Math.max(a.length, 1);
+            if (cursor + need > capacity) {
+                clFinish(queue);               // the device is done with everything in the ring
                 recent.clear();
                 recentOffsets.clear();
                 cursor = 0;
-                if (len > capacity) {
+                int all = 0;
+                for (int[] a : arrays) all += Math.max(a.length, 1);
+                if (all > capacity) {
                     clReleaseMemObject(device);
-                    allocate(Integer.highestOneBit(len) * 2);
+                    allocate(Integer.highestOneBit(all) * 2);
                 }
             }
+            int[] offsets = new int[arrays.length];
+            for (int i = 0; i < arrays.length; i++) {
+                int found = find(arrays[i]);
+                offsets[i] = found >= 0 ? found : put(arrays[i]);
+            }
+            return offsets;
+        }
+
+        private int find(int[] values) {
+            for (int i = recent.size() - 1; i >= 0; i--) {
+                if (Arrays.equals(recent.get(i), values)) return recentOffsets.get(i);
+            }
+            return -1;
+        }
+
+        private int put(int[] values) {
             int off = cursor;
             host.asIntBuffer().put(off, values);
             if (values.length > 0) {
@@ -906,7 +930,7 @@ public final class ClBackend implements Backend {
                 // runtimes that are not thread-safe (oclgrind crashed on it). A few ints, once per forward call.
                 clEnqueueWriteBuffer(queue, device, CL_TRUE, 4L * off, 4L * values.length, Pointer.to(host).withByteOffset(4L * off), 0, null, null);
             }
-            cursor += len;
+            cursor += Math.max(values.length, 1);
             if (recent.size() == 4) {
                 recent.removeFirst();
                 recentOffsets.removeFirst();
