@@ -89,7 +89,7 @@ public final class ClBackend implements Backend {
     // host-side tunables (the kernel files hold the matching -D defaults)
     private static final int GEMV_LOCAL = 32;    // rows per work-group of the GEMV kernels (notes/pocl-gemv.md)
     private static final int TILE_R = 32;        // GEMM: weight rows per work-group
-    private static final int TILE_T = 8;         // GEMM: tokens per work-group
+    private static final int TILE_T = 16;        // GEMM: tokens per work-group
     private static final int SPLIT_CHUNK = 256;  // split attention: positions per split
     private static final int ELEMENT_LOCAL = 64; // element-wise kernels: work-group size
     private static final long PROBE_BYTES = 256L << 20; // bandwidth probe: buffer size (capped by maxAlloc)
@@ -149,6 +149,7 @@ public final class ClBackend implements Backend {
         var defines = new HashMap<>(Map.of("LOCAL", String.valueOf(normLocal), "TILE_R", String.valueOf(TILE_R),
                 "TILE_T", String.valueOf(TILE_T), "CHUNK", String.valueOf(SPLIT_CHUNK)));
         if (options.kvCacheF32()) defines.put("KV_F32", "1");
+        if (info.isGpu()) defines.put("STAGE_X", "1");   // GEMM: stage x in local memory (coalesced); CPUs read it directly
         this.kernels = new KernelLibrary(context, found.device(), info, defines);
         this.ints = new IntRing(1 << 16);
     }
@@ -603,7 +604,7 @@ public final class ClBackend implements Backend {
                 kt.act(), vt.act(), c.k[layer], c.v[layer], ints.buffer(), posOff, tabOff, kvHeads, lay.blockSize(), hd);
         var headDim = Map.of("HEAD_DIM", String.valueOf(hd));
         if (attentionKernel(n, heads, longest) == AttentionKernel.FUSED) {
-            launch(kernel("attention_f16_f32", headDim), "attention", new long[] {heads, n}, null,
+            launch(kernel("attention_f16_f32", headDim), "attention", new long[] {heads, n}, n == 1 ? new long[] {1, 1} : null,
                     qt.act(), c.k[layer], c.v[layer], o.act(), ints.buffer(), posOff, tabOff, heads, kvHeads, lay.blockSize(), scale, spec.softcap(), spec.window());
             return;
         }
@@ -614,7 +615,7 @@ public final class ClBackend implements Backend {
             splitScratch = create("split-attention partials", CL_MEM_READ_WRITE, bytes, null);
             splitScratchBytes = bytes;
         }
-        launch(kernel("attention_f16_f32_split", headDim), "attention (split)", new long[] {heads, splits, n}, null,
+        launch(kernel("attention_f16_f32_split", headDim), "attention (split)", new long[] {heads, splits, n}, new long[] {1, 1, 1},
                 qt.act(), c.k[layer], c.v[layer], splitScratch, ints.buffer(), posOff, tabOff, heads, kvHeads, lay.blockSize(), scale, splits,
                 spec.softcap(), spec.window());
         launch(kernel("attention_f32_f32_combine"), "attention (combine)", new long[] {hd, heads, n}, null,
