@@ -275,7 +275,31 @@ public final class ClBackend implements Backend {
             copiedBytes += qs.byteSize() + d.byteSize();
             cl_mem q = create(what + " values", CL_MEM_READ_ONLY | CL_MEM_COPY_HOST_PTR, qs.byteSize(), Pointer.to(qs.asByteBuffer()));
             cl_mem s = create(what + " scales", CL_MEM_READ_ONLY | CL_MEM_COPY_HOST_PTR, d.byteSize(), Pointer.to(d.asByteBuffer()));
+            dropMappedPages(src); // the repacked copy is all the device reads: the file's pages need not stay resident
             return new ClTensor.Part(r0, n, q, s);
+        }
+    }
+
+    private static final java.lang.invoke.MethodHandle MADVISE = java.lang.foreign.Linker.nativeLinker().defaultLookup().find("madvise")
+            .map(a -> java.lang.foreign.Linker.nativeLinker().downcallHandle(a, java.lang.foreign.FunctionDescriptor.of(
+                    java.lang.foreign.ValueLayout.JAVA_INT, java.lang.foreign.ValueLayout.ADDRESS, java.lang.foreign.ValueLayout.JAVA_LONG,
+                    java.lang.foreign.ValueLayout.JAVA_INT)))
+            .orElse(null);
+    private static final int MADV_DONTNEED = 4, PAGE = 4096;
+
+    /**
+     * Tells the kernel the whole pages of a memory-mapped file region are not needed (Linux MADV_DONTNEED; a
+     * later read faults them in again from the file). Keeps peak host memory at one copy of a repacked weight
+     * instead of the copy plus the file's pages. No-op for heap or anonymous memory, or where madvise is missing.
+     */
+    private static void dropMappedPages(MemorySegment src) {
+        if (MADVISE == null || !src.isNative() || !src.isMapped()) return;
+        long start = (src.address() + PAGE - 1) / PAGE * PAGE, end = (src.address() + src.byteSize()) / PAGE * PAGE;
+        if (end <= start) return;
+        try {
+            int ignored = (int) MADVISE.invokeExact(MemorySegment.ofAddress(start), end - start, MADV_DONTNEED);
+        } catch (Throwable e) {
+            // advisory only
         }
     }
 
