@@ -6,6 +6,7 @@
 //   group stages the TILE_T × 32 slice of x in local memory; each item converts its 32 weights once in
 //   registers and applies them to all TILE_T tokens, so every weight is read once per TILE_T tokens.
 //   Columns past in (the last partial block) count as zero.
+// STAGE_X (set by the host on GPUs): stage the x slice in local memory per block (coalesced); unset (CPU): read x directly.
 // Launch: global (roundup(rows, TILE_R), roundup(n, TILE_T) / TILE_T), local (TILE_R, 1).
 #ifndef TILE_R
 #define TILE_R 32 // weight rows per work-group (= local size)
@@ -22,13 +23,16 @@ inline float hsum16_f16(float16 v) {
 __kernel __attribute__((reqd_work_group_size(TILE_R, 1, 1)))
 void kernel_matmul_f16_f32_gemm(__global const float* x, __global const half* w, __global float* out,
                                   int n, int in, int rows, int outStride, int row0) {
+#ifdef STAGE_X
     __local float xs[TILE_T * 32];
+#endif
     int lid = get_local_id(0);
     int r = get_group_id(0) * TILE_R + lid;
     int t0 = get_group_id(1) * TILE_T;
     const __global half* wr = w + (size_t) min(r, rows - 1) * in; // items past the last row compute, never write
     float16 acc[TILE_T];
     for (int tt = 0; tt < TILE_T; tt++) acc[tt] = (float16) 0.0f;
+#ifdef STAGE_X
     for (int k0 = 0; k0 < in; k0 += 32) {
         barrier(CLK_LOCAL_MEM_FENCE);
         for (int e = lid; e < TILE_T * 32; e += TILE_R) {
@@ -53,6 +57,22 @@ void kernel_matmul_f16_f32_gemm(__global const float* x, __global const half* w,
         }
         for (int tt = 0; tt < TILE_T; tt++) acc[tt] += w0 * vload16(0, xs + tt * 32) + w1 * vload16(0, xs + tt * 32 + 16);
     }
+#else
+    // CPU devices: x straight from global memory (the TILE_T rows stay in cache); no barrier, so POCL keeps the
+    // accumulators in registers. Tokens past n read row n − 1 (never written); a partial last block goes scalar.
+    int full = in / 32 * 32;
+    for (int k0 = 0; k0 < full; k0 += 32) {
+        float16 w0 = vload_half16(0, wr + k0), w1 = vload_half16(0, wr + k0 + 16);
+        for (int tt = 0; tt < TILE_T; tt++) {
+            const __global float* xr = x + (size_t) min(t0 + tt, n - 1) * in + k0;
+            acc[tt] += w0 * vload16(0, xr) + w1 * vload16(1, xr);
+        }
+    }
+    for (int k = full; k < in; k++) {
+        float wk = vload_half(k, wr);
+        for (int tt = 0; tt < TILE_T; tt++) acc[tt].s0 += wk * x[(size_t) min(t0 + tt, n - 1) * in + k];
+    }
+#endif
     if (r >= rows) return;
     for (int tt = 0; tt < TILE_T && t0 + tt < n; tt++) out[(size_t) (t0 + tt) * outStride + row0 + r] = hsum16_f16(acc[tt]);
 }

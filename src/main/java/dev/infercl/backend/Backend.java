@@ -63,6 +63,37 @@ public interface Backend extends AutoCloseable {
      */
     void attention(Tensor out, Tensor q, Tensor k, Tensor v, KvCache cache, int layer, Batch batch, AttentionSpec spec);
 
+    // ---- fused ops: one launch where a backend has a kernel for them; these defaults compose the general ops
+
+    /**
+     * outs[j] = x · ws[j]ᵀ (j &lt; 3; Q, K and V share their input), or outs[j] += x · ws[j]ᵀ when {@code accumulate}
+     * (a residual add fused into the projection); {@code scratch[j]} (outs[j]'s shape) holds the product in the
+     * general path and may be null when not accumulating.
+     */
+    default void matmulMany(Tensor[] outs, Tensor x, Tensor[] ws, boolean accumulate, Tensor[] scratch) {
+        for (int j = 0; j < ws.length; j++) {
+            if (accumulate) {
+                matmul(scratch[j], x, ws[j]);
+                add(outs[j], scratch[j]);
+            } else {
+                matmul(outs[j], x, ws[j]);
+            }
+        }
+    }
+
+    /** out = silu(x · gateᵀ) ⊙ (x · upᵀ); scratch (out's shape) holds the up product in the general path. */
+    default void matmulSwiglu(Tensor out, Tensor x, Tensor gate, Tensor up, Tensor scratch) {
+        matmul(out, x, gate);
+        matmul(scratch, x, up);
+        swiglu(out, out, scratch);
+    }
+
+    /** rope(q) and rope(k) at the same positions. */
+    default void ropeQk(Tensor q, Tensor k, int[] positions, RopeSpec spec) {
+        rope(q, positions, spec);
+        rope(k, positions, spec);
+    }
+
     /** out = silu(gate) ⊙ up. */
     void swiglu(Tensor out, Tensor gate, Tensor up);
 

@@ -157,6 +157,8 @@ public final class Transformer {
                 backend.copyColumns(q, qkv, 0);
                 backend.copyColumns(k, qkv, config.qDim());
                 backend.copyColumns(v, qkv, config.qDim() + config.kvDim());
+            } else if (w.bq() == null && w.bk() == null && w.bv() == null) {
+                backend.matmulMany(new Tensor[] {q, k, v}, xb, new Tensor[] {w.wq(), w.wk(), w.wv()}, false, null);
             } else {
                 project(q, xb, w.wq(), w.bq());
                 project(k, xb, w.wk(), w.bk());
@@ -166,23 +168,14 @@ public final class Transformer {
                 backend.rmsNorm(q, q, w.qNorm(), config.normEps());   // per head: the weight is one head wide
                 backend.rmsNorm(k, k, w.kNorm(), config.normEps());
             }
-            if (rope != null) {
-                backend.rope(q, positions, rope);
-                backend.rope(k, positions, rope);
-            }
+            if (rope != null) backend.ropeQk(q, k, positions, rope);
             backend.attention(att, q, k, v, s.cache, l, batch, arch.slides(l) && config.slidingWindow() > 0 ? sliding : full);
-            project(xb, att, w.wo(), w.bo());
-            if (w.postAttnNorm() != null) backend.rmsNorm(xb, xb, w.postAttnNorm(), config.normEps());
-            backend.add(x, xb);
+            residual(x, att, w.wo(), w.bo(), w.postAttnNorm(), xb);
 
             // feed-forward: x += W_down · act(W_gate·h, W_up·h), h = norm(x)
             norm(xb, x, w.ffnNorm(), w.ffnNormBias());
             switch (arch.ffn()) {
-                case SWIGLU -> {
-                    backend.matmul(hb, xb, w.gate());
-                    backend.matmul(hb2, xb, w.up());
-                    backend.swiglu(hb, hb, hb2);
-                }
+                case SWIGLU -> backend.matmulSwiglu(hb, xb, w.gate(), w.up(), hb2);
                 case SWIGLU_FUSED -> {
                     Tensor both = s.upBoth.firstRows(n);
                     project(both, xb, w.up(), w.bUp());
@@ -200,9 +193,7 @@ public final class Transformer {
                     backend.gelu(hb, hb2);
                 }
             }
-            project(xb, hb, w.down(), w.bDown());
-            if (w.postFfnNorm() != null) backend.rmsNorm(xb, xb, w.postFfnNorm(), config.normEps());
-            backend.add(x, xb);
+            residual(x, hb, w.down(), w.bDown(), w.postFfnNorm(), xb);
         }
         s.table.setLength(start + n);
 
@@ -228,6 +219,17 @@ public final class Transformer {
     private void norm(Tensor out, Tensor x, Tensor weight, Tensor bias) {
         if (arch.norm() == Architecture.Norm.LAYER) backend.layerNorm(out, x, weight, bias, config.normEps());
         else backend.rmsNorm(out, x, weight, config.normEps());
+    }
+
+    /** x += postNorm(in · wᵀ + bias); scratch holds the product (the backend fuses the add when there is no bias or norm). */
+    private void residual(Tensor x, Tensor in, Tensor w, Tensor bias, Tensor postNorm, Tensor scratch) {
+        if (bias == null && postNorm == null) {
+            backend.matmulMany(new Tensor[] {x}, in, new Tensor[] {w}, true, new Tensor[] {scratch});
+            return;
+        }
+        project(scratch, in, w, bias);
+        if (postNorm != null) backend.rmsNorm(scratch, scratch, postNorm, config.normEps());
+        backend.add(x, scratch);
     }
 
     /** out = x · wᵀ (+ bias). */

@@ -33,6 +33,7 @@ import org.jocl.cl_command_queue;
 import org.jocl.cl_context;
 import org.jocl.cl_context_properties;
 import org.jocl.cl_device_id;
+import org.jocl.cl_event;
 import org.jocl.cl_kernel;
 import org.jocl.cl_mem;
 
@@ -100,7 +101,7 @@ public final class ClBackend implements Backend {
     // host-side tunables (the kernel files hold the matching -D defaults)
     private static final int GEMV_LOCAL = 32;    // rows per work-group of the GEMV kernels (notes/pocl-gemv.md)
     private static final int TILE_R = 32;        // GEMM: weight rows per work-group
-    private static final int TILE_T = 8;         // GEMM: tokens per work-group
+    private static final int TILE_T = 16;        // GEMM: tokens per work-group
     private static final int SPLIT_CHUNK = 256;  // split attention: positions per split
     private static final int KV_LOCAL = 32;      // kvwrite_i8_f32: work-items per (block, head) group
     private static final int ELEMENT_LOCAL = 64; // element-wise kernels: work-group size
@@ -130,6 +131,15 @@ public final class ClBackend implements Backend {
      */
     private record RopeKey(int ropeDims, float base, float[] factors) {}
 
+    /**
+     * Debug switch {@code -Dinfercl.opencl.profile=true}: the queue records an event per launch, so
+     * {@link #takeProfile} can report device time per kernel stem. Off by default: events cost a little per launch.
+     */
+    static final boolean FUSE = !"false".equals(System.getProperty("infercl.opencl.fuse")); // -Dinfercl.opencl.fuse=false: general kernels only (A/B)
+    static final boolean PROFILE = Boolean.getBoolean("infercl.opencl.profile");
+    private final List<String> profiledStems = new ArrayList<>();
+    private final List<cl_event> profiledEvents = new ArrayList<>();
+
     private final java.util.Set<String> kernelsUsed = new java.util.TreeSet<>(); // stems launched so far (tests check coverage)
 
     /** Opens the device {@code selector} names (index, name fragment, or null for the best). */
@@ -150,12 +160,13 @@ public final class ClBackend implements Backend {
         props.addProperty(CL_CONTEXT_PLATFORM, found.platform());
         this.context = clCreateContext(props, 1, new cl_device_id[] {found.device()}, null, null, null);
         @SuppressWarnings("deprecation")
-        cl_command_queue q = clCreateCommandQueue(context, found.device(), 0, null); // in-order: ops need no events
+        cl_command_queue q = clCreateCommandQueue(context, found.device(), PROFILE ? CL_QUEUE_PROFILING_ENABLE : 0, null); // in-order: ops need no events
         this.queue = q;
         this.normLocal = info.isGpu() ? 256 : 64;
         var defines = new HashMap<>(Map.of("LOCAL", String.valueOf(normLocal), "TILE_R", String.valueOf(TILE_R),
                 "TILE_T", String.valueOf(TILE_T), "CHUNK", String.valueOf(SPLIT_CHUNK)));
         if (options.kvType() == KvType.F32) defines.put("KV_F32", "1");
+        if (info.isGpu()) defines.put("STAGE_X", "1");   // GEMM: stage x in local memory (coalesced); CPUs read it directly
         this.kernels = new KernelLibrary(context, found.device(), info, defines);
         this.ints = new IntRing(1 << 16);
     }
@@ -281,6 +292,7 @@ public final class ClBackend implements Backend {
             copiedBytes += qs.byteSize() + d.byteSize();
             cl_mem q = create(what + " values", CL_MEM_READ_ONLY | CL_MEM_COPY_HOST_PTR, qs.byteSize(), Pointer.to(qs.asByteBuffer()));
             cl_mem s = create(what + " scales", CL_MEM_READ_ONLY | CL_MEM_COPY_HOST_PTR, d.byteSize(), Pointer.to(d.asByteBuffer()));
+            dropMappedPages(src); // the repacked copy is all the device reads: the file's pages need not stay resident
             return new ClTensor.Part(r0, n, q, s);
         }
     }
@@ -322,6 +334,29 @@ public final class ClBackend implements Backend {
             for (int r = 0; r < rows; r++) {
                 for (int j = 0; j < s.cols; j++) dst[(p.row0() + r) * s.cols + j] = q[r * s.cols + j] * sc[r * groups + j / gs];
             }
+        }
+    }
+
+    private static final java.lang.invoke.MethodHandle MADVISE = java.lang.foreign.Linker.nativeLinker().defaultLookup().find("madvise")
+            .map(a -> java.lang.foreign.Linker.nativeLinker().downcallHandle(a, java.lang.foreign.FunctionDescriptor.of(
+                    java.lang.foreign.ValueLayout.JAVA_INT, java.lang.foreign.ValueLayout.ADDRESS, java.lang.foreign.ValueLayout.JAVA_LONG,
+                    java.lang.foreign.ValueLayout.JAVA_INT)))
+            .orElse(null);
+    private static final int MADV_DONTNEED = 4, PAGE = 4096;
+
+    /**
+     * Tells the kernel the whole pages of a memory-mapped file region are not needed (Linux MADV_DONTNEED; a
+     * later read faults them in again from the file). Keeps peak host memory at one copy of a repacked weight
+     * instead of the copy plus the file's pages. No-op for heap or anonymous memory, or where madvise is missing.
+     */
+    private static void dropMappedPages(MemorySegment src) {
+        if (MADVISE == null || !src.isNative() || !src.isMapped()) return;
+        long start = (src.address() + PAGE - 1) / PAGE * PAGE, end = (src.address() + src.byteSize()) / PAGE * PAGE;
+        if (end <= start) return;
+        try {
+            int ignored = (int) MADVISE.invokeExact(MemorySegment.ofAddress(start), end - start, MADV_DONTNEED);
+        } catch (Throwable e) {
+            // advisory only
         }
     }
 
@@ -389,10 +424,41 @@ public final class ClBackend implements Backend {
                     default -> throw new IllegalArgumentException("kernel argument " + args[i]);
                 }
             }
-            clEnqueueNDRangeKernel(queue, k, global.length, null, global, local, 0, null, null);
+            if (PROFILE) {
+                cl_event ev = new cl_event();
+                clEnqueueNDRangeKernel(queue, k, global.length, null, global, local, 0, null, ev);
+                profiledStems.add(what);
+                profiledEvents.add(ev);
+            } else {
+                clEnqueueNDRangeKernel(queue, k, global.length, null, global, local, 0, null, null);
+            }
         } catch (CLException e) {
             throw outOfMemory(what, 0, e);
         }
+    }
+
+    /**
+     * With {@link #PROFILE}: waits for the queue, then returns device nanoseconds and launch counts per launch
+     * label since the last call ({label → [nanos, count]}) and forgets them. Empty when profiling is off.
+     */
+    Map<String, long[]> takeProfile() {
+        Map<String, long[]> out = new java.util.TreeMap<>();
+        if (!PROFILE) return out;
+        clFinish(queue);
+        long[] t = new long[1];
+        for (int i = 0; i < profiledEvents.size(); i++) {
+            cl_event ev = profiledEvents.get(i);
+            clGetEventProfilingInfo(ev, CL_PROFILING_COMMAND_START, Sizeof.cl_ulong, Pointer.to(t), null);
+            long start = t[0];
+            clGetEventProfilingInfo(ev, CL_PROFILING_COMMAND_END, Sizeof.cl_ulong, Pointer.to(t), null);
+            long[] acc = out.computeIfAbsent(profiledStems.get(i).replaceAll(" on '.*'", ""), x -> new long[2]);
+            acc[0] += t[0] - start;
+            acc[1]++;
+            clReleaseEvent(ev);
+        }
+        profiledEvents.clear();
+        profiledStems.clear();
+        return out;
     }
 
     private cl_kernel kernel(String stem) {
@@ -540,16 +606,100 @@ public final class ClBackend implements Backend {
         return kind == MatmulKernel.GEMV ? new long[] {roundUp(rows, GEMV_LOCAL), n} : new long[] {roundUp(rows, TILE_R), (n + TILE_T - 1) / TILE_T};
     }
 
+    /**
+     * The precondition of the fused one-token kernels ({@code gemvmulti}, {@code gemvswiglu}): one input row on
+     * the GEMV path, weights of one type that has the fused kernel (Q8_0, F16), each in one part, as wide as x.
+     * Anything else takes the general kernels (the interface's default composition).
+     */
+    boolean fusedGemv(ClTensor in, Tensor... ws) {
+        if (!FUSE || in.rows != 1 || matmulKernel(1) != MatmulKernel.GEMV) return false;
+        GgmlType type = ((ClTensor) ws[0]).type;
+        if (type != GgmlType.Q8_0 && type != GgmlType.F16) return false;
+        for (Tensor w : ws) {
+            ClTensor c = (ClTensor) w;
+            if (c.type != type || c.parts.length != 1 || c.cols != in.cols) return false;
+        }
+        return true;
+    }
+
+    @Override
+    public void matmulMany(Tensor[] outs, Tensor x, Tensor[] ws, boolean accumulate, Tensor[] scratch) {
+        ClTensor in = act(x);
+        if (ws.length > 3 || !fusedGemv(in, ws)) {
+            Backend.super.matmulMany(outs, x, ws, accumulate, scratch);
+            return;
+        }
+        ClTensor[] o = new ClTensor[3];
+        ClTensor[] w = new ClTensor[3];
+        int total = 0;
+        for (int j = 0; j < 3; j++) {
+            int src = Math.min(j, ws.length - 1);   // a missing weight repeats the last one with 0 rows
+            o[j] = act(outs[src]);
+            w[j] = (ClTensor) ws[src];
+            if (o[j].rows != 1 || o[j].cols != w[j].rows) throw new IllegalArgumentException("matmul shapes: out " + o[j].name + " for " + w[j].name);
+            if (j < ws.length) total += w[j].rows;
+        }
+        int ra = w[0].rows, rb = ws.length > 1 ? w[1].rows : 0, rc = ws.length > 2 ? w[2].rows : 0;
+        String stem = "matmul_" + typeName(w[0].type) + "_f32_gemvmulti";
+        long[] global = {roundUp(total, GEMV_LOCAL)}, local = {GEMV_LOCAL};
+        if (w[0].type == GgmlType.Q8_0) {
+            launch(kernel(stem), stem, global, local, in.act(), in.cols, accumulate ? 1 : 0,
+                    w[0].parts[0].data(), w[0].parts[0].scales(), o[0].act(), ra,
+                    w[1].parts[0].data(), w[1].parts[0].scales(), o[1].act(), rb,
+                    w[2].parts[0].data(), w[2].parts[0].scales(), o[2].act(), rc);
+        } else {
+            launch(kernel(stem), stem, global, local, in.act(), in.cols, accumulate ? 1 : 0,
+                    w[0].parts[0].data(), o[0].act(), ra, w[1].parts[0].data(), o[1].act(), rb, w[2].parts[0].data(), o[2].act(), rc);
+        }
+    }
+
+    @Override
+    public void matmulSwiglu(Tensor out, Tensor x, Tensor gate, Tensor up, Tensor scratch) {
+        ClTensor in = act(x), o = act(out), g = (ClTensor) gate, u = (ClTensor) up;
+        if (!fusedGemv(in, gate, up) || g.rows != u.rows || o.rows != 1 || o.cols != g.rows) {
+            Backend.super.matmulSwiglu(out, x, gate, up, scratch);
+            return;
+        }
+        String stem = "matmul_" + typeName(g.type) + "_f32_gemvswiglu";
+        long[] global = {roundUp(g.rows, GEMV_LOCAL)}, local = {GEMV_LOCAL};
+        var gp = g.parts[0];
+        var up0 = u.parts[0];
+        if (g.type == GgmlType.Q8_0) {
+            launch(kernel(stem), stem, global, local, in.act(), in.cols, g.rows, gp.data(), gp.scales(), up0.data(), up0.scales(), o.act());
+        } else {
+            launch(kernel(stem), stem, global, local, in.act(), in.cols, g.rows, gp.data(), up0.data(), o.act());
+        }
+    }
+
+    @Override
+    public void ropeQk(Tensor q, Tensor k, int[] positions, RopeSpec spec) {
+        ClTensor qt = act(q), kt = act(k);
+        int n = Math.min(Math.min(qt.rows, kt.rows), positions.length);
+        if (!FUSE || qt.cols % spec.headDim() != 0 || kt.cols % spec.headDim() != 0 || qt.rows != kt.rows) {
+            Backend.super.ropeQk(q, k, positions, spec);
+            return;
+        }
+        cl_mem inv = ropeTable(spec);
+        int off = ints.upload(positions);
+        int qHeads = qt.cols / spec.headDim(), kHeads = kt.cols / spec.headDim();
+        launch(kernel("rope_f32_f32_qk"), "rope (q and k)", new long[] {spec.ropeDims() / 2, qHeads + kHeads, n}, null,
+                qt.act(), kt.act(), ints.buffer(), off, inv, qHeads, kHeads, spec.headDim(), spec.ropeDims(), spec.neox() ? 1 : 0);
+    }
+
+    private cl_mem ropeTable(RopeSpec spec) {
+        return invFreqs.computeIfAbsent(new RopeKey(spec.ropeDims(), spec.base(), spec.freqFactors()), key -> {
+            float[] f = new float[spec.ropeDims() / 2];
+            for (int i = 0; i < f.length; i++) f[i] = (float) spec.theta(i); // base^(−2i/ropeDims) / factor_i, in double
+            return create("rope frequencies", CL_MEM_READ_ONLY | CL_MEM_COPY_HOST_PTR, 4L * f.length, Pointer.to(f));
+        });
+    }
+
     @Override
     public void rope(Tensor x, int[] positions, RopeSpec spec) {
         ClTensor t = act(x);
         int n = Math.min(t.rows, positions.length);
         if (t.cols % spec.headDim() != 0) throw new IllegalArgumentException("rope: " + t.name + " width " + t.cols + " is not a multiple of head dim " + spec.headDim());
-        cl_mem inv = invFreqs.computeIfAbsent(new RopeKey(spec.ropeDims(), spec.base(), spec.freqFactors()), key -> {
-            float[] f = new float[spec.ropeDims() / 2];
-            for (int i = 0; i < f.length; i++) f[i] = (float) spec.theta(i); // base^(−2i/ropeDims) / factor_i, in double
-            return create("rope frequencies", CL_MEM_READ_ONLY | CL_MEM_COPY_HOST_PTR, 4L * f.length, Pointer.to(f));
-        });
+        cl_mem inv = ropeTable(spec);
         int off = ints.upload(positions);
         launch(kernel("rope_f32_f32"), "rope", new long[] {spec.ropeDims() / 2, t.cols / spec.headDim(), n}, null,
                 t.act(), ints.buffer(), off, inv, t.cols, spec.headDim(), spec.ropeDims(), spec.neox() ? 1 : 0);
@@ -594,7 +744,7 @@ public final class ClBackend implements Backend {
                 kt.act(), vt.act(), c.k[layer], c.v[layer], ints.buffer(), posOff, tabOff, kvHeads, lay.blockSize(), hd);
         var headDim = Map.of("HEAD_DIM", String.valueOf(hd));
         if (attentionKernel(n, heads, longest) == AttentionKernel.FUSED) {
-            launch(kernel("attention_f16_f32", headDim), "attention", new long[] {heads, n}, null,
+            launch(kernel("attention_f16_f32", headDim), "attention", new long[] {heads, n}, n == 1 ? new long[] {1, 1} : null,
                     qt.act(), c.k[layer], c.v[layer], o.act(), ints.buffer(), posOff, tabOff, heads, kvHeads, lay.blockSize(), scale, spec.softcap(), spec.window());
             return;
         }
@@ -605,7 +755,7 @@ public final class ClBackend implements Backend {
             splitScratch = create("split-attention partials", CL_MEM_READ_WRITE, bytes, null);
             splitScratchBytes = bytes;
         }
-        launch(kernel("attention_f16_f32_split", headDim), "attention (split)", new long[] {heads, splits, n}, null,
+        launch(kernel("attention_f16_f32_split", headDim), "attention (split)", new long[] {heads, splits, n}, new long[] {1, 1, 1},
                 qt.act(), c.k[layer], c.v[layer], splitScratch, ints.buffer(), posOff, tabOff, heads, kvHeads, lay.blockSize(), scale, splits,
                 spec.softcap(), spec.window());
         launch(kernel("attention_f32_f32_combine"), "attention (combine)", new long[] {hd, heads, n}, null,

@@ -53,6 +53,8 @@ class ClParityTest {
             "attention_f16_f32", "attention_f16_f32_split", "attention_f32_f32_combine",
             "layernorm_f32_f32", "addbias_f32_f32", "gelu_f32_f32", "geglu_f32_f32", "scale_f32_f32", "softcap_f32_f32",
             "copycols_f32_f32", "bwprobe_f32_f32",
+            "matmul_q8_0_f32_gemvmulti", "matmul_f16_f32_gemvmulti", "matmul_q8_0_f32_gemvswiglu", "matmul_f16_f32_gemvswiglu",
+            "rope_f32_f32_qk",
             // exercised in ClInt8ParityTest
             "matmul_i8_f32_gemv", "matmul_i8_f32_gemm", "quantize_f32_i8", "matmul_i8_i8_gemv", "matmul_i8_i8_gemm",
             // exercised in ClKvInt8Test
@@ -444,6 +446,99 @@ class ClParityTest {
                             nmse(kernel, got, want, want.length, 5e-4);
                         }
                     }
+                }
+            }
+        }
+    }
+
+    /** The fused one-token kernels (Q·K·V in one launch, residual accumulate, gate·up·SwiGLU) against Reference. */
+    @Test
+    void fusedGemvKernels() {
+        var r = new Random(16);
+        for (GgmlType type : new GgmlType[] {GgmlType.F16, GgmlType.Q8_0}) {
+            boolean quant = type == GgmlType.Q8_0;
+            for (int in : quant ? WIDTHS_Q : WIDTHS) {
+                int[] rows = {1, 7, 31, 32, 33, quant ? 96 : WIDE};
+                // three weights of different heights sharing one input, with and without accumulation
+                for (int k = 0; k + 2 < rows.length; k++) {
+                    int[] h = {rows[k], rows[k + 1], rows[k + 2]};
+                    float[] x = random(r, in, 1f);
+                    MemorySegment[] segs = new MemorySegment[3];
+                    Tensor[] ws = new Tensor[3];
+                    float[][] want = new float[3][];
+                    for (int j = 0; j < 3; j++) {
+                        segs[j] = segment(encode(type, random(r, h[j] * in, 0.5f)), in % 2 == 1);
+                        ws[j] = gemv.upload("w" + j, type, h[j], in, segs[j]);
+                        want[j] = new float[h[j]];
+                        Reference.matmul(want[j], x, 1, in, segs[j], type, h[j]);
+                    }
+                    Tensor xt = input(gemv, x, 1, in);
+                    float[][] base = {random(r, h[0], 1f), random(r, h[1], 1f), random(r, h[2], 1f)};
+                    for (boolean acc : new boolean[] {false, true}) {
+                        Tensor[] outs = new Tensor[3];
+                        Tensor[] full = new Tensor[3];
+                        for (int j = 0; j < 3; j++) {
+                            full[j] = gemv.allocate("out" + j, 1 + GUARD, h[j]);
+                            float[] init = new float[(1 + GUARD) * h[j]];
+                            Arrays.fill(init, SENTINEL);
+                            System.arraycopy(base[j], 0, init, 0, h[j]);
+                            gemv.write(full[j], init);
+                            outs[j] = full[j].firstRows(1);
+                        }
+                        gemv.matmulMany(outs, xt, ws, acc, null);
+                        for (int j = 0; j < 3; j++) {
+                            float[] all = new float[(1 + GUARD) * h[j]];
+                            gemv.read(full[j], all);
+                            for (int i = h[j]; i < all.length; i++) if (all[i] != SENTINEL) fail("gemvmulti guard " + i + " overwritten");
+                            float[] exp = want[j].clone();
+                            if (acc) for (int i = 0; i < h[j]; i++) exp[i] += base[j][i];
+                            nmse("matmul_" + ClBackend.typeName(type) + "_f32_gemvmulti", Arrays.copyOf(all, h[j]), exp, h[j], 5e-4);
+                        }
+                    }
+                    // gate · up · SwiGLU in one launch
+                    for (int hr : h) {
+                        byte[] gb = encode(type, random(r, hr * in, 0.5f)), ub = encode(type, random(r, hr * in, 0.5f));
+                        MemorySegment gs = segment(gb, false), us = segment(ub, false);
+                        float[] g = new float[hr], u = new float[hr], exp = new float[hr];
+                        Reference.matmul(g, x, 1, in, gs, type, hr);
+                        Reference.matmul(u, x, 1, in, us, type, hr);
+                        Reference.swiglu(exp, g, u, hr);
+                        Tensor gw = gemv.upload("gate", type, hr, in, gs), uw = gemv.upload("up", type, hr, in, us);
+                        float[] got = guarded(gemv, 1, hr, null, out -> gemv.matmulSwiglu(out, xt, gw, uw, null));
+                        nmse("matmul_" + ClBackend.typeName(type) + "_f32_gemvswiglu", got, exp, hr, 5e-4);
+                    }
+                }
+            }
+        }
+        assertTrue(gemv.kernelsUsed().containsAll(List.of("matmul_q8_0_f32_gemvmulti", "matmul_f16_f32_gemvswiglu")));
+    }
+
+    @Test
+    void ropeQueriesAndKeysTogether() {
+        var r = new Random(17);
+        // (headDim, ropeDims, qHeads, kHeads)
+        int[][] shapes = {{2, 2, 1, 1}, {8, 8, 4, 1}, {64, 32, 6, 2}, {SMALL ? 20 : 100, SMALL ? 20 : 100, 41, 7}};
+        for (int[] s : shapes) {
+            for (boolean neox : new boolean[] {false, true}) {
+                for (int n : new int[] {1, 5}) {
+                    var spec = new RopeSpec(s[0], s[1], 10000f, neox);
+                    int qw = s[0] * s[2], kw = s[0] * s[3];
+                    float[] q = random(r, n * qw, 1f), k = random(r, n * kw, 1f);
+                    int[] pos = new int[n];
+                    for (int t = 0; t < n; t++) pos[t] = r.nextInt(2000);
+                    float[] wq = q.clone(), wk = k.clone();
+                    Reference.rope(wq, n, qw, pos, spec);
+                    Reference.rope(wk, n, kw, pos, spec);
+                    Tensor kt = gemv.allocate("k", n + GUARD, kw);
+                    float[] kAll = new float[(n + GUARD) * kw];
+                    Arrays.fill(kAll, SENTINEL);
+                    System.arraycopy(k, 0, kAll, 0, k.length);
+                    gemv.write(kt, kAll);
+                    float[] gotQ = guarded(gemv, n, qw, q, qt -> gemv.ropeQk(qt, kt.firstRows(n), pos, spec));
+                    gemv.read(kt, kAll);
+                    for (int i = n * kw; i < kAll.length; i++) if (kAll[i] != SENTINEL) fail("rope k guard " + i + " overwritten");
+                    nmse("rope_f32_f32_qk", gotQ, wq, wq.length, 1e-7);
+                    nmse("rope_f32_f32_qk", Arrays.copyOf(kAll, n * kw), wk, wk.length, 1e-7);
                 }
             }
         }

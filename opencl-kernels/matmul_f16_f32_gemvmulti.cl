@@ -1,0 +1,30 @@
+// matmul_f16_f32_gemvmulti: up to three one-token products sharing one input in a single launch (Q, K, V), each
+//   optionally accumulated into its output (a residual add fused into the projection):
+//   out_j[r] = (accumulate ? out_j[r] : 0) + Σ_i w_j[r][i] · x[i]   for r < rows_j, j = a, b, c
+// Layout: w_j (rows_j, in) F16 at r*in + i (vload_half); x (1, in) F32; out_j (1, rows_j) F32. A weight left out has rows 0.
+// Launch: global roundup(rows_a + rows_b + rows_c, L), local L = 32 on POCL (notes/pocl-gemv.md); one work-item per
+//   output value over the concatenated rows, a float16 accumulator, one horizontal sum at the end.
+inline float dot_f16(const __global half* wr, const __global float* x, int in) {
+    float16 acc = (float16) 0.0f;
+    int i = 0;
+    for (; i + 16 <= in; i += 16) acc += vload_half16(0, wr + i) * vload16(0, x + i);
+    float8 a = acc.lo + acc.hi;
+    float4 c = a.lo + a.hi;
+    float sum = c.x + c.y + c.z + c.w;
+    for (; i < in; i++) sum += vload_half(i, wr) * x[i];
+    return sum;
+}
+
+__kernel void kernel_matmul_f16_f32_gemvmulti(__global const float* x, int in, int accumulate,
+        __global const half* wa, __global float* oa, int ra,
+        __global const half* wb, __global float* ob, int rb,
+        __global const half* wc, __global float* oc, int rc) {
+    int r = get_global_id(0);
+    const __global half* w; __global float* o;
+    if (r < ra) { w = wa; o = oa; }
+    else if ((r -= ra) < rb) { w = wb; o = ob; }
+    else if ((r -= rb) < rc) { w = wc; o = oc; }
+    else return;
+    float s = dot_f16(w + (size_t) r * in, x, in);
+    o[r] = accumulate ? o[r] + s : s;
+}

@@ -1,0 +1,31 @@
+// matmul_q8_0_f32_gemvmulti: up to three one-token products sharing one input in a single launch (Q, K, V), each
+//   optionally accumulated into its output (a residual add fused into the projection):
+//   out_j[r] = (accumulate ? out_j[r] : 0) + Σ_b d_j[r][b] · Σ_i q_j[r][32b + i] · x[32b + i]   for r < rows_j, j = a, b, c
+// Layout: as matmul_q8_0_f32_gemv (repacked: values qs_j (rows_j, in) int8 at r*in + i, scales d_j (rows_j, in/32) F16);
+//   x (1, in) F32; out_j (1, rows_j) F32. A weight left out has rows 0. in is a multiple of 32.
+// Launch: global roundup(rows_a + rows_b + rows_c, L), local L = 32 on POCL (notes/pocl-gemv.md); one work-item per
+//   output value over the concatenated rows, a float16 accumulator, one horizontal sum at the end.
+inline float dot_q8_0(const __global char* qr, const __global half* dr, const __global float* x, int in) {
+    float16 acc = (float16) 0.0f;
+    for (int b = 0; b < in / 32; b++) {
+        float16 w0 = convert_float16(vload16(0, qr + b * 32)), w1 = convert_float16(vload16(0, qr + b * 32 + 16));
+        acc += (w0 * vload16(0, x + b * 32) + w1 * vload16(0, x + b * 32 + 16)) * vload_half(b, dr);
+    }
+    float8 a = acc.lo + acc.hi;
+    float4 c = a.lo + a.hi;
+    return c.x + c.y + c.z + c.w;
+}
+
+__kernel void kernel_matmul_q8_0_f32_gemvmulti(__global const float* x, int in, int accumulate,
+        __global const char* qa, __global const half* da, __global float* oa, int ra,
+        __global const char* qb, __global const half* db, __global float* ob, int rb,
+        __global const char* qc, __global const half* dc, __global float* oc, int rc) {
+    int r = get_global_id(0);
+    const __global char* q; const __global half* d; __global float* o;
+    if (r < ra) { q = qa; d = da; o = oa; }
+    else if ((r -= ra) < rb) { q = qb; d = db; o = ob; }
+    else if ((r -= rb) < rc) { q = qc; d = dc; o = oc; }
+    else return;
+    float s = dot_q8_0(q + (size_t) r * in, d + (size_t) r * (in / 32), x, in);
+    o[r] = accumulate ? o[r] + s : s;
+}
