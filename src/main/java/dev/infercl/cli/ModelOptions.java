@@ -30,7 +30,7 @@ final class ModelOptions {
     @Option(names = {"-c", "--ctx"}, defaultValue = "0", description = "context length in tokens (default: the model's)")
     int contextLength;
 
-    @Option(names = "--kv-type", defaultValue = "f16", description = "OpenCL KV cache type: f16 | f32 | i8 (default: ${DEFAULT-VALUE}; i8: int8 with a scale per block and head, half of f16; the CPU backend always keeps F32)")
+    @Option(names = "--kv-type", defaultValue = "auto", description = "OpenCL KV cache type: auto | f16 | f32 | i8 (default: ${DEFAULT-VALUE}: f32 on a CPU OpenCL device, f16 on a GPU; i8: int8 with a scale per block and head, half of f16; the CPU backend always keeps F32)")
     String kvType;
 
     @Option(names = "--verbose", description = "print stack traces of errors")
@@ -57,9 +57,9 @@ final class ModelOptions {
     LoadOptions loadOptions(java.util.function.Consumer<String> notices) {
         KvType type;
         try {
-            type = KvType.parse(kvType);
+            type = kvType.equalsIgnoreCase("auto") ? null : KvType.parse(kvType);
         } catch (IllegalArgumentException e) {
-            throw new IllegalArgumentException("--kv-type must be f16, f32 or i8, got '" + kvType + "'");
+            throw new IllegalArgumentException("--kv-type must be auto, f16, f32 or i8, got '" + kvType + "'");
         }
         return new LoadOptions(backend, device, threads, tokenizer, contextLength, notices, type);
     }

@@ -52,7 +52,7 @@ class CliTest {
         assertEquals(0, res.code(), res.err());
         assertTrue(res.err().contains("the CPU backend keeps its KV cache in F32"), res.err());
         Result bad = run("generate", "--backend", "cpu", "--kv-type", "q4", "-m", m, "-p", "x", "-n", "1");
-        assertTrue(bad.code() != 0 && bad.err().contains("--kv-type must be f16, f32 or i8"), bad.err());
+        assertTrue(bad.code() != 0 && bad.err().contains("--kv-type must be auto, f16, f32 or i8"), bad.err());
     }
 
     @ParameterizedTest

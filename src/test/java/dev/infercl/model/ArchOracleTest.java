@@ -15,14 +15,14 @@ import org.junit.jupiter.params.provider.CsvSource;
 /**
  * ../shared/arch: tiny random-weight gpt2, qwen2 and phi3 models with llama.cpp's outputs. Prompt ids (llama.cpp's
  * default tokenization: special tokens parsed) and the 48 greedy ids must be equal; teacher-forced top-20 logits
- * within 4e-3 × the row's top-1 logit (arch/README.md). OPENCL runs with the default FP16 KV cache, OPENCL_KVF32 with
+ * within 4e-3 × the row's top-1 logit (arch/README.md). OPENCL_KVF16 runs with an FP16 KV cache, OPENCL_KVF32 with
  * an F32 one.
  */
 class ArchOracleTest {
 
     @ParameterizedTest(name = "{0} prompt {1} on {2}")
     @CsvSource({"gpt2, 1, CPU", "gpt2, 2, CPU", "qwen2, 1, CPU", "qwen2, 2, CPU", "phi3, 1, CPU", "phi3, 2, CPU",
-            "gpt2, 1, OPENCL", "gpt2, 2, OPENCL", "qwen2, 1, OPENCL", "qwen2, 2, OPENCL", "phi3, 1, OPENCL", "phi3, 2, OPENCL",
+            "gpt2, 1, OPENCL_KVF16", "gpt2, 2, OPENCL_KVF16", "qwen2, 1, OPENCL_KVF16", "qwen2, 2, OPENCL_KVF16", "phi3, 1, OPENCL_KVF16", "phi3, 2, OPENCL_KVF16",
             "gpt2, 1, OPENCL_KVF32", "gpt2, 2, OPENCL_KVF32", "qwen2, 1, OPENCL_KVF32", "qwen2, 2, OPENCL_KVF32",
             "phi3, 1, OPENCL_KVF32", "phi3, 2, OPENCL_KVF32"})
     void matchesLlamaCpp(String arch, int prompt, String backend) throws Exception {

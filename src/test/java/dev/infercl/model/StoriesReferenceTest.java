@@ -29,12 +29,13 @@ class StoriesReferenceTest {
     }
 
     /**
-     * Loads {@code m} on {@code backend}: a BackendKind name, or OPENCL_KVF32 / OPENCL_KVI8 (OpenCL with an F32 or
-     * INT8 KV cache instead of FP16).
+     * Loads {@code m} on {@code backend}: a BackendKind name (OPENCL: the device's default KV cache, F32 on a CPU
+     * device), or OPENCL_KVF16 / OPENCL_KVF32 / OPENCL_KVI8 (OpenCL with that KV cache type).
      */
     static Model load(Path m, LoadOptions base, String backend) throws Exception {
         if (backend.startsWith("OPENCL")) ClTestSupport.requireOpenCl();
         var opts = base.withBackend(BackendKind.valueOf(backend.startsWith("OPENCL") ? "OPENCL" : backend));
+        if (backend.equals("OPENCL_KVF16")) opts = opts.withKvType(KvType.F16);
         if (backend.equals("OPENCL_KVF32")) opts = opts.withKvType(KvType.F32);
         if (backend.equals("OPENCL_KVI8")) opts = opts.withKvType(KvType.I8);
         return Model.load(m, opts);
@@ -43,7 +44,8 @@ class StoriesReferenceTest {
     @ParameterizedTest
     @CsvSource({"stories260K-f32.gguf, stories260K-f32, CPU", "stories260K-f16.gguf, stories260K-f16, CPU",
             "stories260K.bin, stories260K-f32, CPU", "stories260K-f32.gguf, stories260K-f32, REFERENCE",
-            "stories260K-f32.gguf, stories260K-f32, OPENCL", "stories260K-f16.gguf, stories260K-f16, OPENCL"})
+            "stories260K-f32.gguf, stories260K-f32, OPENCL", "stories260K-f16.gguf, stories260K-f16, OPENCL",
+            "stories260K-f32.gguf, stories260K-f32, OPENCL_KVF16", "stories260K-f16.gguf, stories260K-f16, OPENCL_KVF16"})
     void greedyTextEqualsReference(String model, String ref, String backend) throws Exception {
         JsonNode r = Oracles.json(SharedData.require("reference/" + ref + ".json"));
         try (Model m = load(model, backend); Session s = m.newSession(512)) {
@@ -69,7 +71,7 @@ class StoriesReferenceTest {
      * for f16), so 1e-3 holds only with the F32 cache (OPENCL_KVF32 rows above). This bounds the FP16 drift.
      */
     @ParameterizedTest
-    @CsvSource({"stories260K-f32.gguf, stories260K-f32, OPENCL", "stories260K-f16.gguf, stories260K-f16, OPENCL"})
+    @CsvSource({"stories260K-f32.gguf, stories260K-f32, OPENCL_KVF16", "stories260K-f16.gguf, stories260K-f16, OPENCL_KVF16"})
     void teacherForcedLogitsWithFp16KvCacheWithin3e2(String model, String ref, String backend) throws Exception {
         double worst = worstLogitError(model, ref, backend);
         assertTrue(worst <= 3e-2, "max |logit − reference| = " + worst);

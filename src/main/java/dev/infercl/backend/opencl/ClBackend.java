@@ -61,19 +61,17 @@ public final class ClBackend implements Backend {
      * @param forceMatmul     use this matmul kernel whatever the shape (null: choose)
      * @param forceAttention  use this attention kernel whatever the shape (null: choose)
      * @param wrapHostMemory  on a CPU device, wrap aligned mapped weights instead of copying them
-     * @param kvType          how the KV cache is stored: FP16 (default), F32 (twice the memory, exact keys and
-     *                        values) or INT8 with a scale per (block, head) (half of FP16); system property
-     *                        {@code infercl.opencl.kvCache=f16|f32|i8}
+     * @param kvType          how the KV cache is stored: FP16, F32 (twice the memory, exact keys and values) or INT8
+     *                        with a scale per (block, head) (half of FP16); null chooses per device: F32 on a CPU
+     *                        device (no FP16 arithmetic there, host memory, measured no slower on POCL, and logits
+     *                        match exact arithmetic to ~1e-5 instead of ~1e-2), FP16 on GPUs and accelerators;
+     *                        system property {@code infercl.opencl.kvCache=f16|f32|i8}
      */
     public record Options(long maxAllocBytes, MatmulKernel forceMatmul, AttentionKernel forceAttention, boolean wrapHostMemory,
                           KvType kvType) {
-        public Options {
-            if (kvType == null) kvType = KvType.F16;
-        }
-
         public static Options defaults() {
             return new Options(Long.getLong("infercl.opencl.maxAlloc", 0L), null, null, true,
-                    KvType.parse(System.getProperty("infercl.opencl.kvCache", "f16")));
+                    System.getProperty("infercl.opencl.kvCache") == null ? null : KvType.parse(System.getProperty("infercl.opencl.kvCache")));
         }
 
         public Options withKvType(KvType type) {
@@ -109,6 +107,7 @@ public final class ClBackend implements Backend {
 
     private final ClDevice info;
     private final Options options;
+    private final KvType kvType;   // resolved: the option, else F32 on CPU devices and FP16 elsewhere
     private final long maxAlloc;
     private final cl_context context;
     private final cl_command_queue queue;
@@ -154,6 +153,7 @@ public final class ClBackend implements Backend {
     private ClBackend(ClDevices.Found found, Options options) {
         this.info = found.info();
         this.options = options;
+        this.kvType = options.kvType() != null ? options.kvType() : info.isCpu() ? KvType.F32 : KvType.F16;
         long deviceMax = Math.min(info.maxAllocBytes(), Integer.MAX_VALUE & ~0xfffL); // a part must fit one ByteBuffer
         this.maxAlloc = options.maxAllocBytes() > 0 ? Math.min(options.maxAllocBytes(), deviceMax) : deviceMax;
         var props = new cl_context_properties();
@@ -165,7 +165,7 @@ public final class ClBackend implements Backend {
         this.normLocal = info.isGpu() ? 256 : 64;
         var defines = new HashMap<>(Map.of("LOCAL", String.valueOf(normLocal), "TILE_R", String.valueOf(TILE_R),
                 "TILE_T", String.valueOf(TILE_T), "CHUNK", String.valueOf(SPLIT_CHUNK)));
-        if (options.kvType() == KvType.F32) defines.put("KV_F32", "1");
+        if (kvType == KvType.F32) defines.put("KV_F32", "1");
         if (info.isGpu()) defines.put("STAGE_X", "1");   // GEMM: stage x in local memory (coalesced); CPUs read it directly
         this.kernels = new KernelLibrary(context, found.device(), info, defines);
         this.ints = new IntRing(1 << 16);
@@ -788,13 +788,13 @@ public final class ClBackend implements Backend {
 
     @Override
     public KvCache createKvCache(KvLayout layout) {
-        long bytes = options.kvType().bytesPerValue() * layout.valuesPerLayer();
+        long bytes = kvType.bytesPerValue() * layout.valuesPerLayer();
         cl_mem[] k = new cl_mem[layout.layers()], v = new cl_mem[layout.layers()];
         for (int l = 0; l < layout.layers(); l++) {
             k[l] = create("KV cache layer " + l + " keys", CL_MEM_READ_WRITE, bytes, null);
             v[l] = create("KV cache layer " + l + " values", CL_MEM_READ_WRITE, bytes, null);
         }
-        if (options.kvType() != KvType.I8) return new ClKvCache(layout, k, v, null, null, this::release);
+        if (kvType != KvType.I8) return new ClKvCache(layout, k, v, null, null, this::release);
         cl_mem[] ks = new cl_mem[layout.layers()], vs = new cl_mem[layout.layers()];
         long scaleBytes = 4L * layout.numBlocks() * layout.kvHeads();
         ByteBuffer zero = ByteBuffer.allocateDirect(4).order(ByteOrder.nativeOrder()).putFloat(0, 0f);
@@ -979,7 +979,7 @@ public final class ClBackend implements Backend {
 
     @Override
     public int kvBytesPerValue() {
-        return options.kvType().bytesPerValue();
+        return kvType.bytesPerValue();
     }
 
     @Override
