@@ -762,20 +762,23 @@ public final class ClBackend implements Backend {
                 splitScratch, o.act(), heads, hd, splits);
     }
 
+    /** Launches a kernel with one work-item per value over {@code count} values. */
+    private void elementwise(String stem, int count, Object... args) {
+        launch(kernel(stem), stem, new long[] {roundUp(count, ELEMENT_LOCAL)}, new long[] {ELEMENT_LOCAL}, args);
+    }
+
     @Override
     public void swiglu(Tensor out, Tensor gate, Tensor up) {
         ClTensor o = act(out);
         int count = o.rows * o.cols;
-        launch(kernel("swiglu_f32_f32"), "swiglu", new long[] {roundUp(count, ELEMENT_LOCAL)}, new long[] {ELEMENT_LOCAL},
-                o.act(), act(gate).act(), act(up).act(), count);
+        elementwise("swiglu_f32_f32", count, o.act(), act(gate).act(), act(up).act(), count);
     }
 
     @Override
     public void add(Tensor x, Tensor y) {
         ClTensor a = act(x);
         int count = a.rows * a.cols;
-        launch(kernel("add_f32_f32"), "add", new long[] {roundUp(count, ELEMENT_LOCAL)}, new long[] {ELEMENT_LOCAL},
-                a.act(), act(y).act(), count);
+        elementwise("add_f32_f32", count, a.act(), act(y).act(), count);
     }
 
     @Override
@@ -895,32 +898,28 @@ public final class ClBackend implements Backend {
     public void geglu(Tensor out, Tensor gate, Tensor up) {
         ClTensor o = act(out);
         int count = o.rows * o.cols;
-        launch(kernel("geglu_f32_f32"), "geglu", new long[] {roundUp(count, ELEMENT_LOCAL)}, new long[] {ELEMENT_LOCAL},
-                o.act(), act(gate).act(), act(up).act(), count);
+        elementwise("geglu_f32_f32", count, o.act(), act(gate).act(), act(up).act(), count);
     }
 
     @Override
     public void gelu(Tensor out, Tensor x) {
         ClTensor o = act(out);
         int count = o.rows * o.cols;
-        launch(kernel("gelu_f32_f32"), "gelu", new long[] {roundUp(count, ELEMENT_LOCAL)}, new long[] {ELEMENT_LOCAL},
-                o.act(), act(x).act(), count);
+        elementwise("gelu_f32_f32", count, o.act(), act(x).act(), count);
     }
 
     @Override
     public void scale(Tensor x, float s) {
         ClTensor a = act(x);
         int count = a.rows * a.cols;
-        launch(kernel("scale_f32_f32"), "scale", new long[] {roundUp(count, ELEMENT_LOCAL)}, new long[] {ELEMENT_LOCAL},
-                a.act(), s, count);
+        elementwise("scale_f32_f32", count, a.act(), s, count);
     }
 
     @Override
     public void softcap(Tensor x, float cap) {
         ClTensor a = act(x);
         int count = a.rows * a.cols;
-        launch(kernel("softcap_f32_f32"), "softcap", new long[] {roundUp(count, ELEMENT_LOCAL)}, new long[] {ELEMENT_LOCAL},
-                a.act(), cap, count);
+        elementwise("softcap_f32_f32", count, a.act(), cap, count);
     }
 
     @Override
