@@ -3,8 +3,8 @@
 // Layout: xq (1, in) int8 and a (1) F32 from quantize_f32_i8 (run once: gate and up share the input and its smoothing);
 //   gate, up values (rows, in) int8 at r*in + i, scales (rows) F32; out (1, rows) F32. Any in.
 // Launch: global roundup(rows, L), local L = 32 on POCL; one work-item per output value (reads both weight rows). The dot
-//   product is matmul_i8_i8_gemvmulti's (short products added pairwise, int16 accumulator; dot(char4, char4) where the
-//   compiler offers it, -DNO_INT_DOT forces the general path).
+//   product is matmul_i8_i8_gemv's (int16 accumulator of widened products; dot(char4, char4) where the compiler offers
+//   it, -DNO_INT_DOT forces the general path).
 #if !defined(NO_INT_DOT) && defined(__opencl_c_integer_dot_product_input_4x8bit)
 #define USE_INT_DOT 1
 #endif
@@ -15,12 +15,7 @@ inline int dot_i8_i8(const __global char* qr, const __global char* xr, int in) {
     for (; j + 4 <= in; j += 4) sum += dot(vload4(0, qr + j), vload4(0, xr + j));
 #else
     int16 acc = (int16) 0;
-    for (; j + 32 <= in; j += 32) {
-        short16 p = convert_short16(vload16(0, qr + j)) * convert_short16(vload16(0, xr + j))
-                  + convert_short16(vload16(0, qr + j + 16)) * convert_short16(vload16(0, xr + j + 16));
-        acc += convert_int16(p);
-    }
-    for (; j + 16 <= in; j += 16) acc += convert_int16(convert_short16(vload16(0, qr + j)) * convert_short16(vload16(0, xr + j)));
+    for (; j + 16 <= in; j += 16) acc += convert_int16(vload16(0, qr + j)) * convert_int16(vload16(0, xr + j));
     int8 a8 = acc.lo + acc.hi;
     int4 a4 = a8.lo + a8.hi;
     sum = a4.x + a4.y + a4.z + a4.w;
