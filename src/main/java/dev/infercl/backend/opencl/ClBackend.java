@@ -561,9 +561,8 @@ public final class ClBackend implements Backend {
     }
 
     /**
-     * W8A16: the int8 × float kernels. W8A8: quantize_f32_i8 turns the activation rows into int8 plus one scale per
-     * token (dividing by the smoothing vector first) in scratch buffers that grow on demand and are reused by every
-     * call, then the int8 × int8 kernels accumulate in int32 and rescale.
+     * W8A16: the int8 × float kernels. W8A8: {@link #quantizeActivations}, then the int8 × int8 kernels accumulate in
+     * int32 and rescale.
      */
     private void matmulInt8(ClTensor o, ClTensor in, ClTensor wt, int n, MatmulKernel kind) {
         String variant = kind.name().toLowerCase(java.util.Locale.ROOT);
@@ -579,6 +578,22 @@ public final class ClBackend implements Backend {
             }
             return;
         }
+        quantizeActivations(in, wt, n);
+        String stem = "matmul_i8_i8_" + variant;
+        cl_kernel k = kernel(stem);
+        for (ClTensor.Part p : wt.parts) {
+            int rows = Math.min(p.rows(), wt.rows - p.row0());
+            if (rows <= 0) continue;
+            launch(k, stem + " on '" + wt.name + "'", matmulGlobal(kind, rows, n), local,
+                    quantScratch, tokenScales, p.data(), p.scales(), o.act(), n, in.cols, rows, o.cols, p.row0());
+        }
+    }
+
+    /**
+     * W8A8: quantize_f32_i8 turns the first n rows of x into int8 plus one scale per token (dividing by wt's smoothing
+     * vector first) in scratch buffers that grow on demand and are reused by every call.
+     */
+    private void quantizeActivations(ClTensor in, ClTensor wt, int n) {
         long qBytes = (long) n * in.cols, sBytes = 4L * n;
         if (qBytes > quantScratchBytes) {
             if (quantScratch != null) release(quantScratch);
@@ -590,16 +605,8 @@ public final class ClBackend implements Backend {
             tokenScales = create("W8A8 token scales", CL_MEM_READ_WRITE, sBytes, null);
             tokenScalesBytes = sBytes;
         }
-        launch(kernel("quantize_f32_i8"), "quantize_f32_i8 for '" + wt.name + "'", new long[] {(long) normLocal * n}, new long[] {normLocal},
+        launch(kernel("quantize_f32_i8"), "quantize_f32_i8 on '" + wt.name + "'", new long[] {(long) normLocal * n}, new long[] {normLocal},
                 in.act(), wt.smooth != null ? wt.smooth : tokenScales, wt.smooth != null ? 1 : 0, quantScratch, tokenScales, in.cols);
-        String stem = "matmul_i8_i8_" + variant;
-        cl_kernel k = kernel(stem);
-        for (ClTensor.Part p : wt.parts) {
-            int rows = Math.min(p.rows(), wt.rows - p.row0());
-            if (rows <= 0) continue;
-            launch(k, stem + " on '" + wt.name + "'", matmulGlobal(kind, rows, n), local,
-                    quantScratch, tokenScales, p.data(), p.scales(), o.act(), n, in.cols, rows, o.cols, p.row0());
-        }
     }
 
     private static long[] matmulGlobal(MatmulKernel kind, int rows, int n) {
@@ -608,18 +615,26 @@ public final class ClBackend implements Backend {
 
     /**
      * The precondition of the fused one-token kernels ({@code gemvmulti}, {@code gemvswiglu}): one input row on
-     * the GEMV path, weights of one type that has the fused kernel (Q8_0, F16), each in one part, as wide as x.
-     * Anything else takes the general kernels (the interface's default composition).
+     * the GEMV path, weights of one type that has the fused kernel (Q8_0, F16, I8), each in one part, as wide as x.
+     * I8 weights must also agree on the scheme and group size, and W8A8 ones on the smoothing vector (the one
+     * quantized copy of x serves them all). Anything else takes the general kernels (the interface's default).
      */
     boolean fusedGemv(ClTensor in, Tensor... ws) {
         if (!FUSE || in.rows != 1 || matmulKernel(1) != MatmulKernel.GEMV) return false;
-        GgmlType type = ((ClTensor) ws[0]).type;
-        if (type != GgmlType.Q8_0 && type != GgmlType.F16) return false;
+        ClTensor first = (ClTensor) ws[0];
+        if (first.type != GgmlType.Q8_0 && first.type != GgmlType.F16 && first.type != GgmlType.I8) return false;
         for (Tensor w : ws) {
             ClTensor c = (ClTensor) w;
-            if (c.type != type || c.parts.length != 1 || c.cols != in.cols) return false;
+            if (c.type != first.type || c.parts.length != 1 || c.cols != in.cols) return false;
+            if (c.type == GgmlType.I8 && (c.w8a8 != first.w8a8 || c.groupSize != first.groupSize || c.smooth != first.smooth)) return false;
         }
         return true;
+    }
+
+    /** The fused kernels' stem: matmul_{q8_0,f16}_f32_, matmul_i8_f32_ (W8A16) or matmul_i8_i8_ (W8A8), then the variant. */
+    private static String fusedStem(ClTensor w, String variant) {
+        if (w.type != GgmlType.I8) return "matmul_" + typeName(w.type) + "_f32_" + variant;
+        return (w.w8a8 ? "matmul_i8_i8_" : "matmul_i8_f32_") + variant;
     }
 
     @Override
@@ -640,9 +655,20 @@ public final class ClBackend implements Backend {
             if (j < ws.length) total += w[j].rows;
         }
         int ra = w[0].rows, rb = ws.length > 1 ? w[1].rows : 0, rc = ws.length > 2 ? w[2].rows : 0;
-        String stem = "matmul_" + typeName(w[0].type) + "_f32_gemvmulti";
+        String stem = fusedStem(w[0], "gemvmulti");
         long[] global = {roundUp(total, GEMV_LOCAL)}, local = {GEMV_LOCAL};
-        if (w[0].type == GgmlType.Q8_0) {
+        if (w[0].type == GgmlType.I8 && w[0].w8a8) {
+            quantizeActivations(in, w[0], 1);
+            launch(kernel(stem), stem, global, local, quantScratch, tokenScales, in.cols, accumulate ? 1 : 0,
+                    w[0].parts[0].data(), w[0].parts[0].scales(), o[0].act(), ra,
+                    w[1].parts[0].data(), w[1].parts[0].scales(), o[1].act(), rb,
+                    w[2].parts[0].data(), w[2].parts[0].scales(), o[2].act(), rc);
+        } else if (w[0].type == GgmlType.I8) {
+            launch(kernel(stem), stem, global, local, in.act(), in.cols, w[0].groupSize, accumulate ? 1 : 0,
+                    w[0].parts[0].data(), w[0].parts[0].scales(), o[0].act(), ra,
+                    w[1].parts[0].data(), w[1].parts[0].scales(), o[1].act(), rb,
+                    w[2].parts[0].data(), w[2].parts[0].scales(), o[2].act(), rc);
+        } else if (w[0].type == GgmlType.Q8_0) {
             launch(kernel(stem), stem, global, local, in.act(), in.cols, accumulate ? 1 : 0,
                     w[0].parts[0].data(), w[0].parts[0].scales(), o[0].act(), ra,
                     w[1].parts[0].data(), w[1].parts[0].scales(), o[1].act(), rb,
@@ -660,11 +686,16 @@ public final class ClBackend implements Backend {
             Backend.super.matmulSwiglu(out, x, gate, up, scratch);
             return;
         }
-        String stem = "matmul_" + typeName(g.type) + "_f32_gemvswiglu";
+        String stem = fusedStem(g, "gemvswiglu");
         long[] global = {roundUp(g.rows, GEMV_LOCAL)}, local = {GEMV_LOCAL};
         var gp = g.parts[0];
         var up0 = u.parts[0];
-        if (g.type == GgmlType.Q8_0) {
+        if (g.type == GgmlType.I8 && g.w8a8) {
+            quantizeActivations(in, g, 1);
+            launch(kernel(stem), stem, global, local, quantScratch, tokenScales, in.cols, g.rows, gp.data(), gp.scales(), up0.data(), up0.scales(), o.act());
+        } else if (g.type == GgmlType.I8) {
+            launch(kernel(stem), stem, global, local, in.act(), in.cols, g.groupSize, g.rows, gp.data(), gp.scales(), up0.data(), up0.scales(), o.act());
+        } else if (g.type == GgmlType.Q8_0) {
             launch(kernel(stem), stem, global, local, in.act(), in.cols, g.rows, gp.data(), gp.scales(), up0.data(), up0.scales(), o.act());
         } else {
             launch(kernel(stem), stem, global, local, in.act(), in.cols, g.rows, gp.data(), up0.data(), o.act());

@@ -24,11 +24,15 @@ import org.junit.jupiter.api.Test;
  * {@code matmul_i8_f32_gemm} (W8A16 per channel and groups of 32/64/128), {@code quantize_f32_i8} +
  * {@code matmul_i8_i8_gemv} / {@code matmul_i8_i8_gemm} (W8A8 with and without smoothing), over in-widths 7, 32,
  * 64, 172, 384, 4128, out-rows 1, 7, 33, tokens 1, 3, 17 with an all-zero activation row; guard rows untouched,
- * no NaN/Inf, NMSE ≤ 5e-4. Also weights split into row ranges and reading an I8 weight back.
+ * no NaN/Inf, NMSE ≤ 5e-4. Also weights split into row ranges and reading an I8 weight back, and the fused
+ * one-token kernels ({@code matmul_i8_{f32,i8}_gemvmulti}: Q·K·V in one launch, residual accumulate;
+ * {@code _gemvswiglu}: gate·up·SwiGLU) for every scheme, odd widths and heights.
  */
 class ClInt8ParityTest {
     static final List<String> KERNELS = List.of("matmul_i8_f32_gemv", "matmul_i8_f32_gemm", "quantize_f32_i8",
             "matmul_i8_i8_gemv", "matmul_i8_i8_gemm");
+    static final List<String> FUSED = List.of("matmul_i8_f32_gemvmulti", "matmul_i8_f32_gemvswiglu",
+            "matmul_i8_i8_gemvmulti", "matmul_i8_i8_gemvswiglu");
 
     static ClBackend gemv, gemm;
     static Arena arena;
@@ -100,5 +104,93 @@ class ClInt8ParityTest {
                 assertTrue(Arrays.equals(deq, back), "I8 weight read back");
             }
         }
+    }
+
+    /**
+     * The fused one-token paths against Reference: three weights of different heights sharing one input (Q·K·V), one
+     * weight accumulated into its output (wo / ffn_down + residual), and gate·up·SwiGLU; W8A16 per channel and groups
+     * of 32/64/128, W8A8 with and without smoothing. Weights with different smoothing vectors cannot share one
+     * quantized input: they take the general kernels, which must agree too.
+     */
+    @Test
+    void fusedInt8KernelsAgainstTheReference() {
+        var r = new Random(53);
+        int wide = ClTestSupport.small() ? 160 : 4128;
+        int[][] schemes = {{0, 0, 0}, {32, 0, 0}, {64, 0, 0}, {128, 0, 0}, {0, 1, 0}, {0, 1, 1}}; // group size, w8a8, smooth
+        int[] heights = {1, 7, 33, 96};
+        for (int in : new int[] {7, 32, 64, 172, 384, wide}) {
+            for (int[] sc : schemes) {
+                if (sc[0] > 0 && in % sc[0] != 0) continue;
+                float[] x = Int8TestData.activations(r, 1, in, false);
+                Tensor xt = ClParityTest.input(gemv, x, 1, in);
+                for (int k = 0; k + 2 < heights.length; k++) {
+                    Case[] cs = new Case[3];
+                    Int8Weight[] w = new Int8Weight[3];
+                    Tensor[] wt = new Tensor[3];
+                    float[][] want = new float[3][], base = new float[3][];
+                    for (int j = 0; j < 3; j++) {
+                        cs[j] = new Case(in, heights[k + j], sc[0], sc[1] == 1, sc[2] == 1, 1);
+                        w[j] = Int8TestData.weight(r, cs[j], arena);
+                        wt[j] = gemv.uploadInt8(w[j]);
+                        want[j] = Int8TestData.reference(w[j], x, 1);
+                        base[j] = Int8TestData.activations(r, 1, cs[j].out(), false);
+                    }
+                    String name = fusedName(cs[0], "gemvmulti");
+                    for (boolean acc : new boolean[] {false, true}) {
+                        float[][] got = multi(xt, wt, acc ? base : null);
+                        for (int j = 0; j < 3; j++) {
+                            float[] exp = want[j].clone();
+                            if (acc) for (int i = 0; i < exp.length; i++) exp[i] += base[j][i];
+                            Int8TestData.nmse(name + (cs[0].smooth() ? " (3 smoothing vectors: general)" : ""), worst, got[j], exp, 5e-4);
+                        }
+                        // one weight, accumulated: the residual add fused into wo / ffn_down (smoothing included)
+                        float[] one = ClParityTest.guarded(gemv, 1, cs[2].out(), acc ? base[2] : null,
+                                out -> gemv.matmulMany(new Tensor[] {out}, xt, new Tensor[] {wt[2]}, acc, new Tensor[] {gemv.allocate("s", 1, cs[2].out())}));
+                        float[] exp = want[2].clone();
+                        if (acc) for (int i = 0; i < exp.length; i++) exp[i] += base[2][i];
+                        Int8TestData.nmse(name, worst, one, exp, 5e-4);
+                    }
+                    // gate · up · SwiGLU: the first two weights' shapes, both as tall as the second
+                    Case gc = new Case(in, heights[k + 1], sc[0], sc[1] == 1, false, 1);
+                    Int8Weight gw = Int8TestData.weight(r, gc, arena), uw = Int8TestData.weight(r, gc, arena);
+                    float[] g = Int8TestData.reference(gw, x, 1), u = Int8TestData.reference(uw, x, 1), exp = new float[gc.out()];
+                    dev.infercl.backend.cpu.Reference.swiglu(exp, g, u, gc.out());
+                    Tensor gt = gemv.uploadInt8(gw), ut = gemv.uploadInt8(uw);
+                    float[] got = ClParityTest.guarded(gemv, 1, gc.out(), null, out -> gemv.matmulSwiglu(out, xt, gt, ut, gemv.allocate("s", 1, gc.out())));
+                    Int8TestData.nmse(fusedName(gc, "gemvswiglu"), worst, got, exp, 5e-4);
+                }
+            }
+        }
+        assertTrue(gemv.kernelsUsed().containsAll(FUSED), "every fused INT8 kernel ran: " + gemv.kernelsUsed());
+    }
+
+    static String fusedName(Case c, String variant) {
+        return (c.w8a8() ? "matmul_i8_i8_" + variant + (c.smooth() ? " smooth" : "") : "matmul_i8_f32_" + variant + " g" + c.groupSize());
+    }
+
+    /** matmulMany over three weights into guarded outputs (initialised to base when accumulating); returns the outputs. */
+    static float[][] multi(Tensor xt, Tensor[] wt, float[][] base) {
+        int m = wt.length;
+        Tensor[] full = new Tensor[m], outs = new Tensor[m], scratch = new Tensor[m];
+        for (int j = 0; j < m; j++) {
+            int h = wt[j].rows();
+            full[j] = gemv.allocate("out" + j, 1 + ClParityTest.GUARD, h);
+            float[] init = new float[(1 + ClParityTest.GUARD) * h];
+            Arrays.fill(init, ClParityTest.SENTINEL);
+            if (base != null) System.arraycopy(base[j], 0, init, 0, h);
+            gemv.write(full[j], init);
+            outs[j] = full[j].firstRows(1);
+            scratch[j] = gemv.allocate("scratch" + j, 1, h);
+        }
+        gemv.matmulMany(outs, xt, wt, base != null, scratch);
+        float[][] got = new float[m][];
+        for (int j = 0; j < m; j++) {
+            int h = wt[j].rows();
+            float[] all = new float[(1 + ClParityTest.GUARD) * h];
+            gemv.read(full[j], all);
+            for (int i = h; i < all.length; i++) assertEquals(ClParityTest.SENTINEL, all[i], "guard " + i + " of output " + j);
+            got[j] = Arrays.copyOf(all, h);
+        }
+        return got;
     }
 }

@@ -57,6 +57,7 @@ class ClParityTest {
             "rope_f32_f32_qk",
             // exercised in ClInt8ParityTest
             "matmul_i8_f32_gemv", "matmul_i8_f32_gemm", "quantize_f32_i8", "matmul_i8_i8_gemv", "matmul_i8_i8_gemm",
+            "matmul_i8_f32_gemvmulti", "matmul_i8_f32_gemvswiglu", "matmul_i8_i8_gemvmulti", "matmul_i8_i8_gemvswiglu",
             // exercised in ClKvInt8Test
             "kvwrite_i8_f32", "attention_i8_f32", "attention_i8_f32_split");
 

@@ -1,0 +1,43 @@
+// matmul_i8_i8_gemvmulti: W8A8, up to three one-token products sharing one quantized input in a single launch (Q, K, V),
+//   each optionally accumulated into its output (a residual add fused into attn_output / ffn_down):
+//   out_j[r] = (accumulate ? out_j[r] : 0) + (a · s_j[r]) · Σ_i xq[i] · q_j[r][i]   for r < rows_j, j = a, b, c
+// Layout: xq (1, in) int8 and a (1) F32 from quantize_f32_i8 (run once for all three weights: they share the input and
+//   its smoothing); values q_j (rows_j, in) int8 at r*in + i; scales s_j (rows_j) F32; out_j (1, rows_j) F32. A weight
+//   left out has rows 0. Any in.
+// Launch: global roundup(rows_a + rows_b + rows_c, L), local L = 32 on POCL; one work-item per output value over the
+//   concatenated rows, the dot product as matmul_i8_i8_gemv's: products widened to int32 lanes of an int16 accumulator
+//   (on POCL faster than multiplying as shorts and adding pairs: 6.7 vs 7.1–9.4 ms of GEMV per 110m token), one
+//   horizontal sum at the end. Where the compiler offers the 4×8-bit integer dot product, dot(char4, char4) is used
+//   instead (-DNO_INT_DOT forces the general path).
+#if !defined(NO_INT_DOT) && defined(__opencl_c_integer_dot_product_input_4x8bit)
+#define USE_INT_DOT 1
+#endif
+
+inline int dot_i8_i8(const __global char* qr, const __global char* xr, int in) {
+    int sum = 0, j = 0;
+#ifdef USE_INT_DOT
+    for (; j + 4 <= in; j += 4) sum += dot(vload4(0, qr + j), vload4(0, xr + j));
+#else
+    int16 acc = (int16) 0;
+    for (; j + 16 <= in; j += 16) acc += convert_int16(vload16(0, qr + j)) * convert_int16(vload16(0, xr + j));
+    int8 a8 = acc.lo + acc.hi;
+    int4 a4 = a8.lo + a8.hi;
+    sum = a4.x + a4.y + a4.z + a4.w;
+#endif
+    for (; j < in; j++) sum += (int) qr[j] * (int) xr[j];
+    return sum;
+}
+
+__kernel void kernel_matmul_i8_i8_gemvmulti(__global const char* xq, __global const float* tokenScale, int in, int accumulate,
+        __global const char* qa, __global const float* sa, __global float* oa, int ra,
+        __global const char* qb, __global const float* sb, __global float* ob, int rb,
+        __global const char* qc, __global const float* sc, __global float* oc, int rc) {
+    int r = get_global_id(0);
+    const __global char* q; const __global float* s; __global float* o;
+    if (r < ra) { q = qa; s = sa; o = oa; }
+    else if ((r -= ra) < rb) { q = qb; s = sb; o = ob; }
+    else if ((r -= rb) < rc) { q = qc; s = sc; o = oc; }
+    else return;
+    float v = tokenScale[0] * s[r] * (float) dot_i8_i8(q + (size_t) r * in, xq, in);
+    o[r] = accumulate ? o[r] + v : v;
+}
