@@ -5,9 +5,10 @@
 //   window), else 0. Computed in one pass with a running maximum m, running sum l and accumulator acc[HEAD_DIM]
 //   per query head (flash-attention style: no [seq × seq] matrix).
 //   One work-item serves all GROUP query heads of its KV head, so each K and V row is read once per row t, not
-//   once per query head: it walks the context in tiles of at most TILE positions inside one cache block (so a
+//   once per query head: it walks the context in tiles of at most 16 positions inside one cache block (so a
 //   tile is contiguous) and, per query head, scores the tile, rescales acc once and adds the tile's values while
-//   the tile is still in cache.
+//   the tile is still in cache. The tile's scores are soft-capped, max-reduced and exponentiated as one float16:
+//   one vector exp per 16 positions instead of 16 scalar ones (the scalar exp, not memory, bounded POCL before).
 // Layout: q, out (n, heads·HEAD_DIM) F32 at (t·heads + h)·HEAD_DIM + i; kc, vc one layer of the cache,
 //   (numBlocks, kvHeads, blockSize, HEAD_DIM) F16: position p lives in block ints[tabOff + p / blockSize],
 //   slot p % blockSize, at ((block·kvHeads + g)·blockSize + slot)·HEAD_DIM + i; ints holds positions at
@@ -25,9 +26,6 @@
 #endif
 #ifndef GROUP
 #define GROUP 1     // query heads per KV head (heads / kvHeads; the host passes it)
-#endif
-#ifndef TILE
-#define TILE 16     // positions scored per visit of a query head (bounded by the cache block)
 #endif
 // Vectorised over the head: HEAD_DIM/16 float16 registers for q and the accumulator (POCL keeps a work-item's
 // inner loop vectorised; notes/pocl-gemv.md); a head size that is not a multiple of 16 takes the scalar path.
@@ -54,6 +52,7 @@ typedef float vecf;
 #define KV_VLOAD(i, p) KV_LOAD(i, p)
 inline float vsum(float v) { return v; }
 #endif
+#define LANE ((int16) (0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15)) // tile lane numbers
 __kernel void kernel_attention_f16_f32(__global const float* q, __global const KV_T* kc, __global const KV_T* vc,
                                        __global float* out, __global const int* ints, int posOff, int tabOff,
                                        int heads, int kvHeads, int blockSize, float scale,
@@ -73,26 +72,39 @@ __kernel void kernel_attention_f16_f32(__global const float* q, __global const K
     int pos = ints[posOff + t], len = pos + 1;
     int first = window > 0 ? max(0, pos - window + 1) : 0;
     for (int p0 = first; p0 < len;) {
-        int slot = p0 % blockSize, count = min(min(TILE, blockSize - slot), len - p0);
+        int slot = p0 % blockSize, count = min(min(16, blockSize - slot), len - p0);
         size_t base = (((size_t) ints[tabOff + p0 / blockSize] * kvHeads + g) * blockSize + slot) * HEAD_DIM;
         for (int i = 0; i < GROUP; i++) {
-            float sc[TILE], tileMax = -INFINITY;
+            vecf qi[HEAD_DIM / VW], ai[HEAD_DIM / VW];  // this head's q and acc, in registers for the tile
+            for (int j = 0; j < HEAD_DIM / VW; j++) {
+                qi[j] = qv[i][j];
+                ai[j] = acc[i][j];
+            }
+            float st[16], wt[16];
             for (int p = 0; p < count; p++) {
                 vecf dot = (vecf) 0.0f;
-                for (int j = 0; j < HEAD_DIM / VW; j++) dot += qv[i][j] * KV_VLOAD(base + p * HEAD_DIM + j * VW, kc);
-                float s = vsum(dot);
-                if (softcap > 0.0f) s = softcap * tanh(s / softcap);
-                sc[p] = s;
-                tileMax = fmax(tileMax, s);
+                for (int j = 0; j < HEAD_DIM / VW; j++) dot += qi[j] * KV_VLOAD(base + p * HEAD_DIM + j * VW, kc);
+                st[p] = vsum(dot);
             }
-            float mNew = fmax(m[i], tileMax), corr = exp(m[i] - mNew);
-            l[i] *= corr;
-            for (int j = 0; j < HEAD_DIM / VW; j++) acc[i][j] *= corr;
+            for (int p = count; p < 16; p++) st[p] = 0.0f;
+            // the tile's scores as one vector: soft-cap, maximum and exponentials 16 at a time
+            float16 s = vload16(0, st);
+            if (softcap > 0.0f) s = softcap * tanh(s / softcap);
+            s = select((float16) (-INFINITY), s, LANE < count);
+            float8 m8 = fmax(s.lo, s.hi);
+            float4 m4 = fmax(m8.lo, m8.hi);
+            float mNew = fmax(m[i], fmax(fmax(m4.x, m4.y), fmax(m4.z, m4.w))), corr = exp(m[i] - mNew);
+            float16 w = exp(s - mNew);
+            float8 w8 = w.lo + w.hi;
+            float4 w4 = w8.lo + w8.hi;
+            l[i] = l[i] * corr + (w4.x + w4.y + w4.z + w4.w);
+            vstore16(w, 0, wt);
+            for (int j = 0; j < HEAD_DIM / VW; j++) ai[j] *= corr;
             for (int p = 0; p < count; p++) {
-                float w = exp(sc[p] - mNew);
-                l[i] += w;
-                for (int j = 0; j < HEAD_DIM / VW; j++) acc[i][j] += w * KV_VLOAD(base + p * HEAD_DIM + j * VW, vc);
+                float wp = wt[p];
+                for (int j = 0; j < HEAD_DIM / VW; j++) ai[j] += wp * KV_VLOAD(base + p * HEAD_DIM + j * VW, vc);
             }
+            for (int j = 0; j < HEAD_DIM / VW; j++) acc[i][j] = ai[j];
             m[i] = mNew;
         }
         p0 += count;

@@ -1,6 +1,6 @@
 // attention_f16_f32_split: the first half of split-over-context attention (decode of a long sequence):
 //   the context 0..len−1 of row t is cut into chunks of CHUNK positions; work-item (g, s, t) runs the same
-//   online softmax as attention_f16_f32 (all GROUP query heads of KV head g, tiles of at most TILE positions
+//   online softmax as attention_f16_f32 (all GROUP query heads of KV head g, tiles of at most 16 positions
 //   inside one cache block; scale, soft-cap, sliding window: positions before first = max(0, pos − window + 1)
 //   are skipped when window > 0) over chunk s only and stores, per query head h = g·GROUP + i, its partial state
 //   part[((t·heads + h)·splits + s)·(HEAD_DIM + 2) + …] = (acc[0..HEAD_DIM), m, l), unnormalised.
@@ -23,9 +23,6 @@
 #endif
 #ifndef CHUNK
 #define CHUNK 256   // positions per split (the host uses the same value to count splits)
-#endif
-#ifndef TILE
-#define TILE 16     // positions scored per visit of a query head (bounded by the cache block)
 #endif
 // Vectorised over the head: HEAD_DIM/16 float16 registers for q and the accumulator (POCL keeps a work-item's
 // inner loop vectorised; notes/pocl-gemv.md); a head size that is not a multiple of 16 takes the scalar path.
@@ -52,6 +49,7 @@ typedef float vecf;
 #define KV_VLOAD(i, p) KV_LOAD(i, p)
 inline float vsum(float v) { return v; }
 #endif
+#define LANE ((int16) (0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15)) // tile lane numbers
 __kernel void kernel_attention_f16_f32_split(__global const float* q, __global const KV_T* kc, __global const KV_T* vc,
                                              __global float* part, __global const int* ints, int posOff, int tabOff,
                                              int heads, int kvHeads, int blockSize, float scale, int splits,
@@ -72,26 +70,39 @@ __kernel void kernel_attention_f16_f32_split(__global const float* q, __global c
     int first = window > 0 ? max(0, pos - window + 1) : 0;
     int end = min(len, (s + 1) * CHUNK);
     for (int p0 = max(first, s * CHUNK); p0 < end;) {
-        int slot = p0 % blockSize, count = min(min(TILE, blockSize - slot), end - p0);
+        int slot = p0 % blockSize, count = min(min(16, blockSize - slot), end - p0);
         size_t base = (((size_t) ints[tabOff + p0 / blockSize] * kvHeads + g) * blockSize + slot) * HEAD_DIM;
         for (int i = 0; i < GROUP; i++) {
-            float sc[TILE], tileMax = -INFINITY;
+            vecf qi[HEAD_DIM / VW], ai[HEAD_DIM / VW];  // this head's q and acc, in registers for the tile
+            for (int j = 0; j < HEAD_DIM / VW; j++) {
+                qi[j] = qv[i][j];
+                ai[j] = acc[i][j];
+            }
+            float st[16], wt[16];
             for (int p = 0; p < count; p++) {
                 vecf dot = (vecf) 0.0f;
-                for (int j = 0; j < HEAD_DIM / VW; j++) dot += qv[i][j] * KV_VLOAD(base + p * HEAD_DIM + j * VW, kc);
-                float s = vsum(dot);
-                if (softcap > 0.0f) s = softcap * tanh(s / softcap);
-                sc[p] = s;
-                tileMax = fmax(tileMax, s);
+                for (int j = 0; j < HEAD_DIM / VW; j++) dot += qi[j] * KV_VLOAD(base + p * HEAD_DIM + j * VW, kc);
+                st[p] = vsum(dot);
             }
-            float mNew = fmax(m[i], tileMax), corr = exp(m[i] - mNew);
-            l[i] *= corr;
-            for (int j = 0; j < HEAD_DIM / VW; j++) acc[i][j] *= corr;
+            for (int p = count; p < 16; p++) st[p] = 0.0f;
+            // the tile's scores as one vector: soft-cap, maximum and exponentials 16 at a time
+            float16 s = vload16(0, st);
+            if (softcap > 0.0f) s = softcap * tanh(s / softcap);
+            s = select((float16) (-INFINITY), s, LANE < count);
+            float8 m8 = fmax(s.lo, s.hi);
+            float4 m4 = fmax(m8.lo, m8.hi);
+            float mNew = fmax(m[i], fmax(fmax(m4.x, m4.y), fmax(m4.z, m4.w))), corr = exp(m[i] - mNew);
+            float16 w = exp(s - mNew);
+            float8 w8 = w.lo + w.hi;
+            float4 w4 = w8.lo + w8.hi;
+            l[i] = l[i] * corr + (w4.x + w4.y + w4.z + w4.w);
+            vstore16(w, 0, wt);
+            for (int j = 0; j < HEAD_DIM / VW; j++) ai[j] *= corr;
             for (int p = 0; p < count; p++) {
-                float w = exp(sc[p] - mNew);
-                l[i] += w;
-                for (int j = 0; j < HEAD_DIM / VW; j++) acc[i][j] += w * KV_VLOAD(base + p * HEAD_DIM + j * VW, vc);
+                float wp = wt[p];
+                for (int j = 0; j < HEAD_DIM / VW; j++) ai[j] += wp * KV_VLOAD(base + p * HEAD_DIM + j * VW, vc);
             }
+            for (int j = 0; j < HEAD_DIM / VW; j++) acc[i][j] = ai[j];
             m[i] = mNew;
         }
         p0 += count;

@@ -606,52 +606,70 @@ final class CpuKernels {
         float[] part = splits == 1 ? out : new float[n * heads * splits * (hd + 2)];
         int stride = splits == 1 ? hd : hd + 2;
         parallelFor(pool, chunks, c -> {
-            float[] scores = new float[group * span];
-            float[] max = new float[group], sum = new float[group];
-            int[] dst = new int[group];
+            var scratch = new GroupScratch(group, span);
             for (int task = c * chunk; task < Math.min(tasks, (c + 1) * chunk); task++) {
                 int s = task % splits, g = task / splits % kvHeads, t = task / (splits * kvHeads);
                 int lo = Math.max(spec.firstVisible(positions[t]), s * span), hi = Math.min(positions[t] + 1, (s + 1) * span);
-                int qo = (t * heads + g * group) * hd;
-                for (int i = 0; i < group; i++) {
-                    dst[i] = (((t * heads + g * group + i) * splits) + s) * stride;
-                    max[i] = Float.NEGATIVE_INFINITY;
-                    Arrays.fill(part, dst[i], dst[i] + hd, 0f);
-                }
-                // pass 1: the group's scores and their maxima, each K row read once, walking the block table
-                for (int p0 = lo - lo % bs; p0 < hi; p0 += bs) {
-                    int rowBase = Reference.cacheIndex(layout, table.block(p0 / bs) * bs, g);
-                    for (int p = Math.max(p0, lo); p < Math.min(hi, p0 + bs); p++) {
-                        int row = rowBase + (p - p0) * hd;
-                        for (int i = 0; i < group; i++) {
-                            float sc = dot(q, qo + i * hd, kCache, row, hd) * spec.scale();
-                            if (spec.softcap() > 0) sc = (float) (spec.softcap() * Math.tanh(sc / spec.softcap()));
-                            scores[i * span + p - lo] = sc;
-                            max[i] = Math.max(max[i], sc);
-                        }
-                    }
-                }
-                // pass 2: exponentials with the maximum subtracted (no overflow), and their sums
-                for (int i = 0; i < group; i++) sum[i] = hi > lo ? expInPlace(scores, i * span, hi - lo, max[i]) : 0f;
-                // pass 3: acc = Σ_p scores[p]·V[p], each V row read once for the group
-                for (int p0 = lo - lo % bs; p0 < hi; p0 += bs) {
-                    int rowBase = Reference.cacheIndex(layout, table.block(p0 / bs) * bs, g);
-                    for (int p = Math.max(p0, lo); p < Math.min(hi, p0 + bs); p++) {
-                        int row = rowBase + (p - p0) * hd;
-                        for (int i = 0; i < group; i++) axpy(scores[i * span + p - lo], vCache, row, part, dst[i], hd);
-                    }
-                }
-                for (int i = 0; i < group; i++) {
-                    if (splits == 1) {
-                        scaleInPlace(part, dst[i], hd, 1f / sum[i]);
-                    } else {
-                        part[dst[i] + hd] = max[i];
-                        part[dst[i] + hd + 1] = sum[i];
-                    }
-                }
+                for (int i = 0; i < group; i++) scratch.dst[i] = (((t * heads + g * group + i) * splits) + s) * stride;
+                attendGroup(part, splits == 1, q, (t * heads + g * group) * hd, kCache, vCache, layout, table, g, lo, hi, spec, scratch);
             }
         });
         if (splits > 1) combine(out, part, n * heads, splits, hd);
+    }
+
+    /** One task's buffers: the group's scores over a split, their maxima and sums, and where each head's row goes. */
+    private record GroupScratch(float[] scores, float[] max, float[] sum, int[] dst, int span) {
+        GroupScratch(int group, int span) {
+            // rows of span + 16 floats: with span a power of two the group's rows would be 4 KiB apart and alias in L1
+            this(new float[group * (span + 16)], new float[group], new float[group], new int[group], span + 16);
+        }
+    }
+
+    /**
+     * Attention of the query heads at q[qo..] (one KV head g's group, {@code dst.length} heads) over positions
+     * lo..hi−1: normalised rows into part at dst[i] ({@code normalise}), else unnormalised acc followed by (max, sum).
+     */
+    private static void attendGroup(float[] part, boolean normalise, float[] q, int qo, float[] kCache, float[] vCache,
+                                    KvLayout layout, BlockTable table, int g, int lo, int hi, AttentionSpec spec, GroupScratch w) {
+        int hd = layout.headDim(), bs = layout.blockSize(), group = w.dst.length, span = w.span;
+        float[] scores = w.scores, max = w.max, sum = w.sum;
+        int[] dst = w.dst;
+        float scale = spec.scale(), cap = spec.softcap();
+        for (int i = 0; i < group; i++) {
+            max[i] = Float.NEGATIVE_INFINITY;
+            Arrays.fill(part, dst[i], dst[i] + hd, 0f);
+        }
+        // pass 1: the group's scores and their maxima, each K row read once, walking the block table
+        for (int p0 = lo - lo % bs; p0 < hi; p0 += bs) {
+            int rowBase = Reference.cacheIndex(layout, table.block(p0 / bs) * bs, g);
+            for (int p = Math.max(p0, lo); p < Math.min(hi, p0 + bs); p++) {
+                int row = rowBase + (p - p0) * hd;
+                for (int i = 0; i < group; i++) {
+                    float sc = dot(q, qo + i * hd, kCache, row, hd) * scale;
+                    if (cap > 0) sc = (float) (cap * Math.tanh(sc / cap));
+                    scores[i * span + p - lo] = sc;
+                    max[i] = Math.max(max[i], sc);
+                }
+            }
+        }
+        // pass 2: exponentials with the maximum subtracted (no overflow), and their sums
+        for (int i = 0; i < group; i++) sum[i] = hi > lo ? expInPlace(scores, i * span, hi - lo, max[i]) : 0f;
+        // pass 3: acc = Σ_p scores[p]·V[p], each V row read once for the group
+        for (int p0 = lo - lo % bs; p0 < hi; p0 += bs) {
+            int rowBase = Reference.cacheIndex(layout, table.block(p0 / bs) * bs, g);
+            for (int p = Math.max(p0, lo); p < Math.min(hi, p0 + bs); p++) {
+                int row = rowBase + (p - p0) * hd;
+                for (int i = 0; i < group; i++) axpy(scores[i * span + p - lo], vCache, row, part, dst[i], hd);
+            }
+        }
+        for (int i = 0; i < group; i++) {
+            if (normalise) {
+                scaleInPlace(part, dst[i], hd, 1f / sum[i]);
+            } else {
+                part[dst[i] + hd] = max[i];
+                part[dst[i] + hd + 1] = sum[i];
+            }
+        }
     }
 
     /**

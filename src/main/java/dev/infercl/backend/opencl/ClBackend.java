@@ -712,14 +712,17 @@ public final class ClBackend implements Backend {
      * The one place that picks an attention kernel. Both kernels run one work-item per (KV head, row) for all query
      * heads of its group (the split one also per chunk of the context). Preconditions, by name:
      * <ul>
-     *   <li>{@code fewItems}: rows × KV heads work-items cannot fill the device (fewer than 8 per compute unit);</li>
+     *   <li>{@code fewItems}: rows × KV heads work-items leave compute units idle (fewer than 2 per unit). On POCL with
+     *       2 cores the 1b preset's 4 KV heads keep both busy, and the fused kernel saves the combine launch (measured
+     *       fused 0.76–1.6 ms vs split 1.2–3.2 ms + combine 0.13–0.73 ms per launch at 2048 positions under load 11);
+     *       a GPU's dozens of compute units split;</li>
      *   <li>{@code longContext}: the longest row attends to at least two chunks of {@value #SPLIT_CHUNK} positions.</li>
      * </ul>
      * Both hold: split over the context and combine; otherwise the fused kernel (the general fallback).
      */
     AttentionKernel attentionKernel(int tokens, int kvHeads, int longest) {
         if (options.forceAttention() != null) return options.forceAttention();
-        boolean fewItems = (long) tokens * kvHeads < 8L * info.computeUnits();
+        boolean fewItems = (long) tokens * kvHeads < 2L * info.computeUnits();
         boolean longContext = longest >= 2 * SPLIT_CHUNK;
         return fewItems && longContext ? AttentionKernel.SPLIT : AttentionKernel.FUSED;
     }
