@@ -1,25 +1,31 @@
 // attention_f16_f32: fused causal grouped-query attention over the paged FP16 KV cache, online softmax.
-//   For row t and query head h (KV head g = h / (heads / kvHeads)), pos = positions[posOff + t]:
+//   For row t and query head h (KV head g = h / GROUP, GROUP = heads / kvHeads), pos = positions[posOff + t]:
 //   out[t][h] = Σ_{first≤p≤pos} softmax_p(score_p) · V[p][g], score_p = scale · q[t][h]·K[p][g], soft-capped to
 //   softcap·tanh(score_p / softcap) when softcap > 0; first = max(0, pos − window + 1) when window > 0 (sliding
-//   window), else 0. Computed in one pass with a running
-//   maximum m, running sum l and accumulator acc[HEAD_DIM] (flash-attention style: no [seq × seq] matrix).
+//   window), else 0. Computed in one pass with a running maximum m, running sum l and accumulator acc[HEAD_DIM]
+//   per query head (flash-attention style: no [seq × seq] matrix).
+//   One work-item serves all GROUP query heads of its KV head, so each K and V row is read once per row t, not
+//   once per query head: it walks the context in tiles of at most 16 positions inside one cache block (so a
+//   tile is contiguous) and, per query head, scores the tile, rescales acc once and adds the tile's values while
+//   the tile is still in cache. The tile's scores are soft-capped, max-reduced and exponentiated as one float16:
+//   one vector exp per 16 positions instead of 16 scalar ones (the scalar exp, not memory, bounded POCL before).
 // Layout: q, out (n, heads·HEAD_DIM) F32 at (t·heads + h)·HEAD_DIM + i; kc, vc one layer of the cache,
 //   (numBlocks, kvHeads, blockSize, HEAD_DIM) F16: position p lives in block ints[tabOff + p / blockSize],
 //   slot p % blockSize, at ((block·kvHeads + g)·blockSize + slot)·HEAD_DIM + i; ints holds positions at
 //   posOff and the block table at tabOff.
-// Launch: global (heads, n); no local size. One work-item per (head, row).
+// Launch: global (kvHeads, n); no local size. One work-item per (KV head, row).
 #ifdef KV_F32
 #define KV_T float                      // an F32 cache (exact keys and values)
 #define KV_LOAD(i, p) ((p)[i])
-#define KV_STORE(v, i, p) ((p)[i] = (v))
 #else
-#define KV_T half                       // the default FP16 cache, through vload_half/vstore_half (no cl_khr_fp16)
+#define KV_T half                       // the default FP16 cache, through vload_half (no cl_khr_fp16)
 #define KV_LOAD(i, p) vload_half(i, p)
-#define KV_STORE(v, i, p) vstore_half_rte(v, i, p)
 #endif
 #ifndef HEAD_DIM
-#define HEAD_DIM 64 // values per head (compile-time so q and acc stay in registers)
+#define HEAD_DIM 64 // values per head (compile-time so q and acc stay in private arrays)
+#endif
+#ifndef GROUP
+#define GROUP 1     // query heads per KV head (heads / kvHeads; the host passes it)
 #endif
 // Vectorised over the head: HEAD_DIM/16 float16 registers for q and the accumulator (POCL keeps a work-item's
 // inner loop vectorised; notes/pocl-gemv.md); a head size that is not a multiple of 16 takes the scalar path.
@@ -46,34 +52,65 @@ typedef float vecf;
 #define KV_VLOAD(i, p) KV_LOAD(i, p)
 inline float vsum(float v) { return v; }
 #endif
+#define LANE ((int16) (0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15)) // tile lane numbers
 __kernel void kernel_attention_f16_f32(__global const float* q, __global const KV_T* kc, __global const KV_T* vc,
                                        __global float* out, __global const int* ints, int posOff, int tabOff,
                                        int heads, int kvHeads, int blockSize, float scale,
                                        float softcap, int window) {
-    int h = get_global_id(0), t = get_global_id(1);
-    int g = h / (heads / kvHeads);
-    const __global float* qr = q + ((size_t) t * heads + h) * HEAD_DIM;
-    vecf qv[HEAD_DIM / VW], acc[HEAD_DIM / VW];
-    for (int j = 0; j < HEAD_DIM / VW; j++) {
-        qv[j] = VLOADF(j * VW, qr) * scale;
-        acc[j] = (vecf) 0.0f;
+    int g = get_global_id(0), t = get_global_id(1);
+    const __global float* qr = q + ((size_t) t * heads + g * GROUP) * HEAD_DIM;
+    vecf qv[GROUP][HEAD_DIM / VW], acc[GROUP][HEAD_DIM / VW];
+    float m[GROUP], l[GROUP];
+    for (int i = 0; i < GROUP; i++) {
+        for (int j = 0; j < HEAD_DIM / VW; j++) {
+            qv[i][j] = VLOADF(i * HEAD_DIM + j * VW, qr) * scale;
+            acc[i][j] = (vecf) 0.0f;
+        }
+        m[i] = -INFINITY;
+        l[i] = 0.0f;
     }
-    float m = -INFINITY, l = 0.0f;
     int pos = ints[posOff + t], len = pos + 1;
     int first = window > 0 ? max(0, pos - window + 1) : 0;
-    for (int p = first; p < len; p++) {
-        int block = ints[tabOff + p / blockSize];
-        size_t base = (((size_t) block * kvHeads + g) * blockSize + p % blockSize) * HEAD_DIM;
-        vecf dot = (vecf) 0.0f;
-        for (int j = 0; j < HEAD_DIM / VW; j++) dot += qv[j] * KV_VLOAD(base + j * VW, kc);
-        float s = vsum(dot);
-        if (softcap > 0.0f) s = softcap * tanh(s / softcap);
-        float mNew = fmax(m, s);
-        float corr = exp(m - mNew), wgt = exp(s - mNew);
-        l = l * corr + wgt;
-        for (int j = 0; j < HEAD_DIM / VW; j++) acc[j] = acc[j] * corr + wgt * KV_VLOAD(base + j * VW, vc);
-        m = mNew;
+    for (int p0 = first; p0 < len;) {
+        int slot = p0 % blockSize, count = min(min(16, blockSize - slot), len - p0);
+        size_t base = (((size_t) ints[tabOff + p0 / blockSize] * kvHeads + g) * blockSize + slot) * HEAD_DIM;
+        for (int i = 0; i < GROUP; i++) {
+            vecf qi[HEAD_DIM / VW], ai[HEAD_DIM / VW];  // this head's q and acc, in registers for the tile
+            for (int j = 0; j < HEAD_DIM / VW; j++) {
+                qi[j] = qv[i][j];
+                ai[j] = acc[i][j];
+            }
+            float st[16], wt[16];
+            for (int p = 0; p < count; p++) {
+                vecf dot = (vecf) 0.0f;
+                for (int j = 0; j < HEAD_DIM / VW; j++) dot += qi[j] * KV_VLOAD(base + p * HEAD_DIM + j * VW, kc);
+                st[p] = vsum(dot);
+            }
+            for (int p = count; p < 16; p++) st[p] = 0.0f;
+            // the tile's scores as one vector: soft-cap, maximum and exponentials 16 at a time
+            float16 s = vload16(0, st);
+            if (softcap > 0.0f) s = softcap * tanh(s / softcap);
+            s = select((float16) (-INFINITY), s, LANE < count);
+            float8 m8 = fmax(s.lo, s.hi);
+            float4 m4 = fmax(m8.lo, m8.hi);
+            float mNew = fmax(m[i], fmax(fmax(m4.x, m4.y), fmax(m4.z, m4.w))), corr = exp(m[i] - mNew);
+            float16 w = exp(s - mNew);
+            float8 w8 = w.lo + w.hi;
+            float4 w4 = w8.lo + w8.hi;
+            l[i] = l[i] * corr + (w4.x + w4.y + w4.z + w4.w);
+            vstore16(w, 0, wt);
+            for (int j = 0; j < HEAD_DIM / VW; j++) ai[j] *= corr;
+            for (int p = 0; p < count; p++) {
+                float wp = wt[p];
+                for (int j = 0; j < HEAD_DIM / VW; j++) ai[j] += wp * KV_VLOAD(base + p * HEAD_DIM + j * VW, vc);
+            }
+            for (int j = 0; j < HEAD_DIM / VW; j++) acc[i][j] = ai[j];
+            m[i] = mNew;
+        }
+        p0 += count;
     }
-    __global float* o = out + ((size_t) t * heads + h) * HEAD_DIM;
-    for (int j = 0; j < HEAD_DIM / VW; j++) VSTOREF(acc[j] / l, j * VW, o);
+    __global float* o = out + ((size_t) t * heads + g * GROUP) * HEAD_DIM;
+    for (int i = 0; i < GROUP; i++) {
+        for (int j = 0; j < HEAD_DIM / VW; j++) VSTOREF(acc[i][j] / l[i], i * HEAD_DIM + j * VW, o);
+    }
 }

@@ -59,7 +59,8 @@ public final class ClBackend implements Backend {
      * @param maxAllocBytes   largest buffer to allocate (≤ 0: the device's CL_DEVICE_MAX_MEM_ALLOC_SIZE); lowering
      *                        it forces weights to be split (system property {@code infercl.opencl.maxAlloc})
      * @param forceMatmul     use this matmul kernel whatever the shape (null: choose)
-     * @param forceAttention  use this attention kernel whatever the shape (null: choose)
+     * @param forceAttention  use this attention kernel whatever the shape (null: choose; system property
+     *                        {@code infercl.opencl.attention=fused|split} for A/B measurements)
      * @param wrapHostMemory  on a CPU device, wrap aligned mapped weights instead of copying them
      * @param kvType          how the KV cache is stored: FP16, F32 (twice the memory, exact keys and values) or INT8
      *                        with a scale per (block, head) (half of FP16); null chooses per device: F32 on a CPU
@@ -70,7 +71,9 @@ public final class ClBackend implements Backend {
     public record Options(long maxAllocBytes, MatmulKernel forceMatmul, AttentionKernel forceAttention, boolean wrapHostMemory,
                           KvType kvType) {
         public static Options defaults() {
-            return new Options(Long.getLong("infercl.opencl.maxAlloc", 0L), null, null, true,
+            String attention = System.getProperty("infercl.opencl.attention");
+            return new Options(Long.getLong("infercl.opencl.maxAlloc", 0L), null,
+                    attention == null ? null : AttentionKernel.valueOf(attention.toUpperCase(java.util.Locale.ROOT)), true,
                     System.getProperty("infercl.opencl.kvCache") == null ? null : KvType.parse(System.getProperty("infercl.opencl.kvCache")));
         }
 
@@ -737,16 +740,20 @@ public final class ClBackend implements Backend {
     }
 
     /**
-     * The one place that picks an attention kernel. Preconditions, by name:
+     * The one place that picks an attention kernel. Both kernels run one work-item per (KV head, row) for all query
+     * heads of its group (the split one also per chunk of the context). Preconditions, by name:
      * <ul>
-     *   <li>{@code fewItems}: rows × heads work-items cannot fill the device (fewer than 8 per compute unit);</li>
+     *   <li>{@code fewItems}: rows × KV heads work-items leave compute units idle (fewer than 2 per unit). On POCL with
+     *       2 cores the 1b preset's 4 KV heads keep both busy, and the fused kernel saves the combine launch (measured
+     *       fused 0.76–1.6 ms vs split 1.2–3.2 ms + combine 0.13–0.73 ms per launch at 2048 positions under load 11);
+     *       a GPU's dozens of compute units split;</li>
      *   <li>{@code longContext}: the longest row attends to at least two chunks of {@value #SPLIT_CHUNK} positions.</li>
      * </ul>
      * Both hold: split over the context and combine; otherwise the fused kernel (the general fallback).
      */
-    AttentionKernel attentionKernel(int tokens, int heads, int longest) {
+    AttentionKernel attentionKernel(int tokens, int kvHeads, int longest) {
         if (options.forceAttention() != null) return options.forceAttention();
-        boolean fewItems = (long) tokens * heads < 8L * info.computeUnits();
+        boolean fewItems = (long) tokens * kvHeads < 2L * info.computeUnits();
         boolean longContext = longest >= 2 * SPLIT_CHUNK;
         return fewItems && longContext ? AttentionKernel.SPLIT : AttentionKernel.FUSED;
     }
@@ -773,24 +780,34 @@ public final class ClBackend implements Backend {
         }
         launch(kernel("kvwrite_f16_f32"), "kv-cache write", new long[] {hd, kvHeads, n}, null,
                 kt.act(), vt.act(), c.k[layer], c.v[layer], ints.buffer(), posOff, tabOff, kvHeads, lay.blockSize(), hd);
-        var headDim = Map.of("HEAD_DIM", String.valueOf(hd));
-        if (attentionKernel(n, heads, longest) == AttentionKernel.FUSED) {
-            launch(kernel("attention_f16_f32", headDim), "attention", new long[] {heads, n}, n == 1 ? new long[] {1, 1} : null,
+        var shape = attentionDefines(hd, heads / kvHeads);
+        if (attentionKernel(n, kvHeads, longest) == AttentionKernel.FUSED) {
+            launch(kernel("attention_f16_f32", shape), "attention", new long[] {kvHeads, n}, n == 1 ? new long[] {1, 1} : null,
                     qt.act(), c.k[layer], c.v[layer], o.act(), ints.buffer(), posOff, tabOff, heads, kvHeads, lay.blockSize(), scale, spec.softcap(), spec.window());
             return;
         }
         int splits = (longest + SPLIT_CHUNK - 1) / SPLIT_CHUNK;
-        long bytes = 4L * n * heads * splits * (hd + 2);
+        launch(kernel("attention_f16_f32_split", shape), "attention (split)", new long[] {kvHeads, splits, n}, new long[] {1, 1, 1},
+                qt.act(), c.k[layer], c.v[layer], splitScratch(n, heads, splits, hd), ints.buffer(), posOff, tabOff, heads, kvHeads,
+                lay.blockSize(), scale, splits, spec.softcap(), spec.window());
+        launch(kernel("attention_f32_f32_combine"), "attention (combine)", new long[] {hd, heads, n}, null,
+                splitScratch, o.act(), heads, hd, splits);
+    }
+
+    /** The attention kernels' compile-time shape: head size and query heads per KV head (their private arrays). */
+    private static Map<String, String> attentionDefines(int headDim, int group) {
+        return Map.of("HEAD_DIM", String.valueOf(headDim), "GROUP", String.valueOf(group));
+    }
+
+    /** The split kernels' partials (n, heads, splits, headDim + 2) F32, grown on demand and kept. */
+    private cl_mem splitScratch(int n, int heads, int splits, int headDim) {
+        long bytes = 4L * n * heads * splits * (headDim + 2);
         if (bytes > splitScratchBytes) {
             if (splitScratch != null) release(splitScratch);
             splitScratch = create("split-attention partials", CL_MEM_READ_WRITE, bytes, null);
             splitScratchBytes = bytes;
         }
-        launch(kernel("attention_f16_f32_split", headDim), "attention (split)", new long[] {heads, splits, n}, new long[] {1, 1, 1},
-                qt.act(), c.k[layer], c.v[layer], splitScratch, ints.buffer(), posOff, tabOff, heads, kvHeads, lay.blockSize(), scale, splits,
-                spec.softcap(), spec.window());
-        launch(kernel("attention_f32_f32_combine"), "attention (combine)", new long[] {hd, heads, n}, null,
-                splitScratch, o.act(), heads, hd, splits);
+        return splitScratch;
     }
 
     /** Launches a kernel with one work-item per value over {@code count} values. */
@@ -853,23 +870,17 @@ public final class ClBackend implements Backend {
         int items = (work.length - n) / 3;
         launch(kernel("kvwrite_i8_f32", Map.of("KV_LOCAL", String.valueOf(KV_LOCAL))), "kv-cache write (int8)", new long[] {KV_LOCAL, kvHeads, items}, new long[] {KV_LOCAL, 1, 1},
                 kt.act(), vt.act(), c.k[layer], c.v[layer], c.ks[layer], c.vs[layer], ints.buffer(), posOff, workOff, kvHeads, lay.blockSize(), hd);
-        var headDim = Map.of("HEAD_DIM", String.valueOf(hd));
-        if (attentionKernel(n, heads, longest) == AttentionKernel.FUSED) {
-            launch(kernel("attention_i8_f32", headDim), "attention (int8 cache)", new long[] {heads, n}, null,
+        var shape = attentionDefines(hd, heads / kvHeads);
+        if (attentionKernel(n, kvHeads, longest) == AttentionKernel.FUSED) {
+            launch(kernel("attention_i8_f32", shape), "attention (int8 cache)", new long[] {kvHeads, n}, n == 1 ? new long[] {1, 1} : null,
                     qt.act(), c.k[layer], c.v[layer], c.ks[layer], c.vs[layer], o.act(), ints.buffer(), posOff, tabOff, heads, kvHeads,
                     lay.blockSize(), spec.scale(), spec.softcap(), spec.window());
             return;
         }
         int splits = (longest + SPLIT_CHUNK - 1) / SPLIT_CHUNK;
-        long bytes = 4L * n * heads * splits * (hd + 2);
-        if (bytes > splitScratchBytes) {
-            if (splitScratch != null) release(splitScratch);
-            splitScratch = create("split-attention partials", CL_MEM_READ_WRITE, bytes, null);
-            splitScratchBytes = bytes;
-        }
-        launch(kernel("attention_i8_f32_split", headDim), "attention (split, int8 cache)", new long[] {heads, splits, n}, null,
-                qt.act(), c.k[layer], c.v[layer], c.ks[layer], c.vs[layer], splitScratch, ints.buffer(), posOff, tabOff, heads, kvHeads,
-                lay.blockSize(), spec.scale(), splits, spec.softcap(), spec.window());
+        launch(kernel("attention_i8_f32_split", shape), "attention (split, int8 cache)", new long[] {kvHeads, splits, n}, new long[] {1, 1, 1},
+                qt.act(), c.k[layer], c.v[layer], c.ks[layer], c.vs[layer], splitScratch(n, heads, splits, hd), ints.buffer(), posOff, tabOff,
+                heads, kvHeads, lay.blockSize(), spec.scale(), splits, spec.softcap(), spec.window());
         launch(kernel("attention_f32_f32_combine"), "attention (combine)", new long[] {hd, heads, n}, null,
                 splitScratch, o.act(), heads, hd, splits);
     }

@@ -144,10 +144,15 @@ class CpuParityTest {
     // ---------------------------------------------------------------------------------------- attention
 
     static Stream<Arguments> attentionShapes() {
-        // heads, kvHeads, headDim, blockSize, sliding window (0: none), soft-cap (0: none)
+        // heads, kvHeads, headDim, blockSize, sliding window (0: none), soft-cap (0: none). Query heads per KV head
+        // (the group one task serves) 1, 2, 4 and 8; the single-token steps past 512 positions are split over the
+        // context (3 pool threads, fewer than 4 (token, KV head) pairs per thread), and a window of 100 leaves
+        // whole splits empty.
         return Stream.of(Arguments.of(4, 4, 8, 16, 0, 0f), Arguments.of(4, 2, 32, 16, 0, 0f), Arguments.of(8, 2, 64, 32, 0, 0f),
                 Arguments.of(8, 4, 128, 16, 0, 0f), Arguments.of(2, 1, 33, 8, 0, 0f), Arguments.of(4, 2, 32, 16, 100, 0f),
-                Arguments.of(4, 2, 64, 16, 0, 50f), Arguments.of(8, 2, 32, 8, 37, 30f));
+                Arguments.of(4, 2, 64, 16, 0, 50f), Arguments.of(8, 2, 32, 8, 37, 30f), Arguments.of(8, 1, 64, 16, 0, 0f),
+                Arguments.of(16, 2, 128, 16, 100, 0f), Arguments.of(6, 3, 33, 16, 0, 0f),
+                Arguments.of(2, 2, 64, 16, 0, 0f), Arguments.of(16, 2, 64, 16, 37, 30f));
     }
 
     /** Prefill, single-token decode steps and a second prefill appended to one cache, to ≥ 600 positions. */

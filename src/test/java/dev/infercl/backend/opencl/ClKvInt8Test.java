@@ -58,7 +58,8 @@ class ClKvInt8Test {
         var r = new Random(23);
         // (headDim, heads, kvHeads, context length, first batch, soft-cap, window)
         int[][] shapes = {{8, 8, 4, SMALL ? 40 : 600, 13, 0, 0}, {64, 4, 1, SMALL ? 24 : 300, 13, 0, 0},
-                {40, 6, 3, SMALL ? 36 : 70, 35, 0, 0}, {16, 6, 3, SMALL ? 30 : 540, 13, 2, SMALL ? 17 : 37}};
+                {40, 6, 3, SMALL ? 36 : 70, 35, 0, 0}, {16, 6, 3, SMALL ? 30 : 540, 13, 2, SMALL ? 17 : 37},
+                {64, 8, 1, SMALL ? 24 : 600, 13, 0, 0}, {64, 16, 2, SMALL ? 30 : 560, 13, 3, SMALL ? 17 : 300}};
         for (int[] s : shapes) {
             for (ClBackend b : List.of(fused, split)) scenario(b, r, s[0], s[1], s[2], s[3], s[4], s[5], s[6]);
         }

@@ -560,8 +560,10 @@ class ClParityTest {
     @Test
     void attentionPagedCacheBothKernels() {
         var r = new Random(7);
-        // (headDim, heads, kvHeads, context length)
-        int[][] shapes = {{8, 8, 4, SMALL ? 40 : 600}, {64, 4, 1, SMALL ? 20 : 300}, {16, 6, 3, SMALL ? 20 : 70}};
+        // (headDim, heads, kvHeads, context length): query heads per KV head (one work-item's group) 1, 2, 4, 8;
+        // head sizes 8, 16, 33 (scalar path), 64, 128; past 512 positions the split kernel meets 3 chunks
+        int[][] shapes = {{8, 8, 4, SMALL ? 40 : 600}, {64, 4, 1, SMALL ? 20 : 300}, {16, 6, 3, SMALL ? 20 : 70},
+                {64, 8, 1, SMALL ? 24 : 600}, {128, 4, 4, SMALL ? 20 : 300}, {33, 4, 2, SMALL ? 20 : 280}};
         for (int[] s : shapes) {
             for (ClBackend b : List.of(gemv, gemm)) attentionScenario(b, r, s[0], s[1], s[2], s[3], 0f, 0);
         }
@@ -573,7 +575,8 @@ class ClParityTest {
         // (headDim, heads, kvHeads, context length, soft-cap, window): the window smaller than a split chunk, so
         // the split kernel meets chunks wholly outside it; a window of 1 (each query sees only itself)
         int[][] shapes = {{8, 8, 4, SMALL ? 40 : 600, 0, SMALL ? 9 : 100}, {64, 4, 1, SMALL ? 20 : 300, 5, 0},
-                {16, 6, 3, SMALL ? 30 : 540, 2, SMALL ? 17 : 37}, {16, 2, 2, 20, 0, 1}};
+                {16, 6, 3, SMALL ? 30 : 540, 2, SMALL ? 17 : 37}, {16, 2, 2, 20, 0, 1},
+                {64, 16, 2, SMALL ? 30 : 600, 5, SMALL ? 17 : 300}};
         for (int[] s : shapes) {
             for (ClBackend b : List.of(gemv, gemm)) attentionScenario(b, r, s[0], s[1], s[2], s[3], s[4], s[5]);
         }
