@@ -3,15 +3,24 @@
 // Layout (repacked at upload, same numbers as the file): qs (rows, in/2) bytes: block b of row r is 16 bytes at r*(in/2) + b*16, low nibbles = values 0–15, high nibbles = values 16–31 (value = nibble − 8);
 //   d (rows, in/32) F16 at r*(in/32) + b; x (n, in) F32; out (n, outStride) F32 at t*outStride + row0 + r.
 //   in is a multiple of 32.
-// Tiling: a work-group owns TILE_R weight rows (one per item) × TILE_T tokens; per 32-value block the group
-//   stages the TILE_T × 32 slice of x in local memory, each item dequantizes its block once in registers and
-//   applies it to all TILE_T tokens, so every weight byte is read once per TILE_T tokens.
-// Launch: global (roundup(rows, TILE_R), roundup(n, TILE_T) / TILE_T), local (TILE_R, 1).
+// Tiling: each work-item owns a register tile of ITEM_R weight rows × TILE_T tokens (ITEM_R · TILE_T float16
+//   accumulators along K). Per half block (16 values: the low, then the high nibbles) it dequantizes its ITEM_R weight vectors once and applies
+//   each x vector to all ITEM_R rows, so a weight byte is read once per TILE_T tokens and an x value once per
+//   ITEM_R rows. A work-group is TILE_R such items over consecutive rows, all on the same TILE_T tokens.
+// STAGE_X (set by the host on GPUs): the group stages the TILE_T × 32 slice of x in local memory per block
+//   (coalesced); unset (CPU): x is read straight from global memory (no barrier, so POCL keeps the accumulators
+//   in registers; the TILE_T rows stay in cache while the group's items run).
+// The loops over the tile are unrolled (#pragma unroll): POCL does not unroll them itself, and a rolled loop
+//   keeps the accumulators in memory.
+// Launch: global (roundup(ceil(rows / ITEM_R), TILE_R), ceil(n / TILE_T)), local (TILE_R, 1).
 #ifndef TILE_R
-#define TILE_R 32 // weight rows per work-group (= local size)
+#define TILE_R 32 // work-items per work-group (= local size)
 #endif
 #ifndef TILE_T
-#define TILE_T 8 // tokens per work-group (accumulators per item)
+#define TILE_T 8 // tokens per work-item
+#endif
+#ifndef ITEM_R
+#define ITEM_R 3 // weight rows per work-item
 #endif
 inline float hsum16_q4_0(float16 v) {
     float8 a = v.lo + v.hi;
@@ -22,29 +31,60 @@ inline float hsum16_q4_0(float16 v) {
 __kernel __attribute__((reqd_work_group_size(TILE_R, 1, 1)))
 void kernel_matmul_q4_0_f32_gemm(__global const float* x, __global const uchar* qs, __global const half* d,
                                   __global float* out, int n, int in, int rows, int outStride, int row0) {
-    __local float xs[TILE_T * 32];
-    int lid = get_local_id(0);
-    int r = get_group_id(0) * TILE_R + lid;
+    int r0 = (get_group_id(0) * TILE_R + get_local_id(0)) * ITEM_R;
     int t0 = get_group_id(1) * TILE_T;
-    int rc = min(r, rows - 1); // items past the last row compute, never write
-    const __global uchar* qr = qs + (size_t) rc * (in / 2);
-    const __global half* dr = d + (size_t) rc * (in / 32);
-    float16 acc[TILE_T];
-    for (int tt = 0; tt < TILE_T; tt++) acc[tt] = (float16) 0.0f;
-    for (int b = 0; b < in / 32; b++) {
-        barrier(CLK_LOCAL_MEM_FENCE);
-        for (int e = lid; e < TILE_T * 32; e += TILE_R) {
-            int t = t0 + e / 32;
-            xs[e] = t < n ? x[(size_t) t * in + b * 32 + e % 32] : 0.0f;
-        }
-        barrier(CLK_LOCAL_MEM_FENCE);
-        uchar16 q = vload16(0, qr + b * 16);
-        float16 w0 = convert_float16(q & (uchar16) 15) - 8.0f, w1 = convert_float16(q >> (uchar16) 4) - 8.0f;
-        float scale = vload_half(b, dr);
-        w0 *= scale;
-        w1 *= scale;
-        for (int tt = 0; tt < TILE_T; tt++) acc[tt] += w0 * vload16(0, xs + tt * 32) + w1 * vload16(0, xs + tt * 32 + 16);
+    int blocks = in / 32;
+    // rows past the last and tokens past n compute on the last row / token and are never written
+    size_t qoff[ITEM_R], doff[ITEM_R], xoff[TILE_T];
+    #pragma unroll
+    for (int i = 0; i < ITEM_R; i++) {
+        int rc = min(r0 + i, rows - 1);
+        qoff[i] = (size_t) rc * (in / 2);
+        doff[i] = (size_t) rc * blocks;
     }
-    if (r >= rows) return;
-    for (int tt = 0; tt < TILE_T && t0 + tt < n; tt++) out[(size_t) (t0 + tt) * outStride + row0 + r] = hsum16_q4_0(acc[tt]);
+    #pragma unroll
+    for (int t = 0; t < TILE_T; t++) xoff[t] = (size_t) min(t0 + t, n - 1) * in;
+    float16 acc[ITEM_R][TILE_T];
+    #pragma unroll
+    for (int i = 0; i < ITEM_R; i++)
+        #pragma unroll
+        for (int t = 0; t < TILE_T; t++) acc[i][t] = (float16) 0.0f;
+#ifdef STAGE_X
+    __local float xs[TILE_T * 32];
+#endif
+    for (int b = 0; b < blocks; b++) {
+#ifdef STAGE_X
+        barrier(CLK_LOCAL_MEM_FENCE);
+        for (int e = get_local_id(0); e < TILE_T * 32; e += TILE_R) xs[e] = x[xoff[e / 32] + b * 32 + e % 32];
+        barrier(CLK_LOCAL_MEM_FENCE);
+#endif
+        float scale[ITEM_R];
+        #pragma unroll
+        for (int i = 0; i < ITEM_R; i++) scale[i] = vload_half(doff[i] + b, d);
+        uchar16 q[ITEM_R];
+        #pragma unroll
+        for (int i = 0; i < ITEM_R; i++) q[i] = vload16(0, qs + qoff[i] + b * 16);
+        #pragma unroll
+        for (int h = 0; h < 2; h++) {
+            float16 w[ITEM_R];
+            #pragma unroll
+            for (int i = 0; i < ITEM_R; i++) w[i] = (convert_float16(h == 0 ? q[i] & (uchar16) 15 : q[i] >> (uchar16) 4) - 8.0f) * scale[i];
+            #pragma unroll
+            for (int t = 0; t < TILE_T; t++) {
+#ifdef STAGE_X
+                float16 xv = vload16(0, xs + t * 32 + h * 16);
+#else
+                float16 xv = vload16(0, x + xoff[t] + b * 32 + h * 16);
+#endif
+                #pragma unroll
+                for (int i = 0; i < ITEM_R; i++) acc[i][t] = fma(w[i], xv, acc[i][t]);
+            }
+        }
+    }
+    #pragma unroll
+    for (int i = 0; i < ITEM_R; i++) {
+        #pragma unroll
+        for (int t = 0; t < TILE_T; t++)
+            if (r0 + i < rows && t0 + t < n) out[(size_t) (t0 + t) * outStride + row0 + r0 + i] = hsum16_q4_0(acc[i][t]);
+    }
 }

@@ -101,8 +101,8 @@ public final class ClBackend implements Backend {
 
     // host-side tunables (the kernel files hold the matching -D defaults)
     private static final int GEMV_LOCAL = 32;    // rows per work-group of the GEMV kernels (notes/pocl-gemv.md)
-    private static final int TILE_R = 32;        // GEMM: weight rows per work-group
-    private static final int TILE_T = 16;        // GEMM: tokens per work-group
+    private static final int TILE_R = 32;        // GEMM: work-items per work-group (INT8 GEMMs: one weight row each)
+    private static final int TILE_T = 16;        // INT8 GEMMs: tokens per work-group
     private static final int SPLIT_CHUNK = 256;  // split attention: positions per split
     private static final int KV_LOCAL = 32;      // kvwrite_i8_f32: work-items per (block, head) group
     private static final int ELEMENT_LOCAL = 64; // element-wise kernels: work-group size
@@ -116,6 +116,7 @@ public final class ClBackend implements Backend {
     private final cl_command_queue queue;
     private final KernelLibrary kernels;
     private final int normLocal;
+    private final int gemmRows, gemmTokens;  // F32/F16/BF16/Q8_0/Q4_0 GEMM register tile per work-item: weight rows × tokens
     private final IdentityHashMap<cl_mem, Long> buffers = new IdentityHashMap<>(); // every live buffer → bytes
     private final Map<RopeKey, cl_mem> invFreqs = new HashMap<>();                 // rope tables (ropeDims/2) F32 per RopeKey
     private final IntRing ints;
@@ -169,7 +170,13 @@ public final class ClBackend implements Backend {
         var defines = new HashMap<>(Map.of("LOCAL", String.valueOf(normLocal), "TILE_R", String.valueOf(TILE_R),
                 "TILE_T", String.valueOf(TILE_T), "CHUNK", String.valueOf(SPLIT_CHUNK)));
         if (kvType == KvType.F32) defines.put("KV_F32", "1");
-        if (info.isGpu()) defines.put("STAGE_X", "1");   // GEMM: stage x in local memory (coalesced); CPUs read it directly
+        // GEMM: GPUs stage x in local memory (coalesced); CPUs read it directly. -Dinfercl.opencl.stageX=true forces
+        // the staged path on a CPU device, so the parity tests cover it.
+        if (info.isGpu() || Boolean.getBoolean("infercl.opencl.stageX")) defines.put("STAGE_X", "1");
+        // GEMM tile: 3 rows × 8 tokens (24 float16 accumulators of AVX-512's 32 registers) was fastest on
+        // POCL of 4×4, 2×8, 4×6, 2×12 and 3×8 (A/B on the 1b FFN shape); GPUs keep one row × 16 tokens per item.
+        this.gemmRows = info.isGpu() ? 1 : 3;
+        this.gemmTokens = info.isGpu() ? 16 : 8;
         this.kernels = new KernelLibrary(context, found.device(), info, defines);
         this.ints = new IntRing(1 << 16);
     }
@@ -551,12 +558,14 @@ public final class ClBackend implements Backend {
             return;
         }
         String stem = "matmul_" + typeName(wt.type) + "_f32_" + kind.name().toLowerCase(java.util.Locale.ROOT);
-        cl_kernel k = kernel(stem);
+        boolean gemm = kind == MatmulKernel.GEMM;
+        cl_kernel k = gemm ? kernel(stem, Map.of("ITEM_R", String.valueOf(gemmRows), "TILE_T", String.valueOf(gemmTokens))) : kernel(stem);
         for (ClTensor.Part p : wt.parts) {
             int rows = Math.min(p.rows(), wt.rows - p.row0());
             if (rows <= 0) continue;
-            long[] global = kind == MatmulKernel.GEMV ? new long[] {roundUp(rows, GEMV_LOCAL), n} : new long[] {roundUp(rows, TILE_R), (n + TILE_T - 1) / TILE_T};
-            long[] local = {kind == MatmulKernel.GEMV ? GEMV_LOCAL : TILE_R, 1};
+            long[] global = gemm ? new long[] {roundUp((rows + gemmRows - 1) / gemmRows, TILE_R), (n + gemmTokens - 1) / gemmTokens}
+                    : new long[] {roundUp(rows, GEMV_LOCAL), n};
+            long[] local = {gemm ? TILE_R : GEMV_LOCAL, 1};
             String what = stem + " on '" + wt.name + "'";
             if (p.scales() == null) launch(k, what, global, local, in.act(), p.data(), o.act(), n, in.cols, rows, o.cols, p.row0());
             else launch(k, what, global, local, in.act(), p.data(), p.scales(), o.act(), n, in.cols, rows, o.cols, p.row0());

@@ -452,6 +452,46 @@ class ClParityTest {
         }
     }
 
+    /**
+     * The GEMMs give each work-item a register tile of weight rows × tokens and each group 32 items:
+     * heights and token counts around the tile and group sizes (partial tiles both ways, two groups), on the
+     * direct-x path of CPU devices and on the staged path GPUs take ({@code -Dinfercl.opencl.stageX=true} forces it).
+     */
+    @Test
+    void gemmTilesAndTailsBothXPaths() {
+        System.setProperty("infercl.opencl.stageX", "true");
+        ClBackend staged;
+        try {
+            staged = ClTestSupport.open(ClBackend.Options.defaults().withMatmul(ClBackend.MatmulKernel.GEMM));
+        } finally {
+            System.clearProperty("infercl.opencl.stageX");
+        }
+        try {
+            var r = new Random(26);
+            for (GgmlType type : TYPES) {
+                boolean quant = type == GgmlType.Q8_0 || type == GgmlType.Q4_0;
+                for (int in : quant ? new int[] {32, 96} : new int[] {7, 33, 96}) {
+                    for (int outRows : new int[] {2, 3, 4, 97, 100}) {
+                        MemorySegment seg = segment(encode(type, random(r, outRows * in, 0.5f)), false);
+                        for (int n : new int[] {2, 8, 9, 23}) {
+                            float[] x = random(r, n * in, 1f);
+                            float[] want = new float[n * outRows];
+                            Reference.matmul(want, x, n, in, seg, type, outRows);
+                            for (ClBackend b : List.of(gemm, staged)) {
+                                Tensor w = b.upload("w", type, outRows, in, seg);
+                                Tensor xt = input(b, x, n, in);
+                                float[] got = guarded(b, n, outRows, null, out -> b.matmul(out, xt, w));
+                                nmse("matmul_" + ClBackend.typeName(type) + "_f32_gemm" + (b == staged ? " (STAGE_X)" : ""), got, want, want.length, 5e-4);
+                            }
+                        }
+                    }
+                }
+            }
+        } finally {
+            staged.close();
+        }
+    }
+
     /** The fused one-token kernels (Q·K·V in one launch, residual accumulate, gate·up·SwiGLU) against Reference. */
     @Test
     void fusedGemvKernels() {
