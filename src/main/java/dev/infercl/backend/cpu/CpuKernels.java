@@ -361,7 +361,7 @@ final class CpuKernels {
             if (q.quantizeActivations()) {
                 byte[] xq = new byte[in];
                 float[] a = new float[1];
-                quantizeActivations(x, 1, in, q.smooth(), xq, a);
+                quantizeActivations(x, 0, in, q.smooth(), xq, a);
                 return (o0, o1, out, acc) -> {
                     for (int o = o0; o < o1; o++) out[o] = (acc ? out[o] : 0f) + a[0] * scales[o] * dotW8A8(values, (long) o * in, xq, 0, in);
                 };
@@ -571,53 +571,44 @@ final class CpuKernels {
     }
 
     /**
-     * W8A8, as {@link Reference#matmulW8A8}: the activation rows are quantized once per call (absmax in float
-     * lanes, the rounding exactly as the reference's), then int8·int8 products are widened to int16 and added
-     * into int32 lanes; out = (a_t · scale[o]) · sum. Rows are chunked across the pool; tiles of {@link #TILE}
-     * tokens × 2 rows reuse each widened weight vector four times.
+     * W8A8, as {@link Reference#matmulW8A8}: the activation rows are quantized once per call, one token per task
+     * across the pool (absmax in float lanes, the rounding exactly as the reference's), then int8·int8 products are
+     * widened to int16 and added into int32 lanes; out = (a_t · scale[o]) · sum. Output rows are chunked across the
+     * pool; within a chunk each weight row meets every token while it sits in L1. (A 2-row × 4-token register tile
+     * like the float types' ran about 60× slower here: C2 did not keep its twelve int vectors in registers.)
      */
     static void matmulW8A8(ForkJoinPool pool, float[] out, float[] x, int n, int in, MemorySegment q, float[] scales, float[] smooth, int outRows) {
         byte[] xq = new byte[n * in];
         float[] a = new float[n];
-        quantizeActivations(x, n, in, smooth, xq, a);
+        parallelFor(pool, n, t -> quantizeActivations(x, t, in, smooth, xq, a));
         int chunk = Math.max(Math.max(2, 4096 / Math.max(1, in * n)), outRows / (pool.getParallelism() * 8));
         int chunks = (outRows + chunk - 1) / chunk;
         parallelFor(pool, chunks, c -> {
             int o0 = c * chunk, o1 = Math.min(outRows, o0 + chunk);
-            int t0 = 0;
-            for (; t0 + TILE <= n; t0 += TILE) {
-                for (int o = o0; o < o1; o += 2) {
-                    int ob = Math.min(o + 1, o1 - 1);
-                    tileW8A8(q, xq, in, o, ob, t0, a, scales, out, outRows);
-                }
-            }
-            for (int t = t0; t < n; t++) {
-                for (int o = o0; o < o1; o++) out[t * outRows + o] = a[t] * scales[o] * dotW8A8(q, (long) o * in, xq, t * in, in);
+            for (int o = o0; o < o1; o++) {
+                for (int t = 0; t < n; t++) out[t * outRows + o] = a[t] * scales[o] * dotW8A8(q, (long) o * in, xq, t * in, in);
             }
         });
     }
 
-    /** Per token: x' = x / smooth, a_t = max|x'| / 127 (vector max), xq = round-half-away(x' / a_t) clamped (scalar, as the reference). */
-    static void quantizeActivations(float[] x, int n, int in, float[] smooth, byte[] xq, float[] tokenScale) {
-        int end = in - in % L;
-        for (int t = 0; t < n; t++) {
-            int r = t * in;
-            var m = FloatVector.zero(F);
-            for (int j = 0; j < end; j += L) {
-                var v = FloatVector.fromArray(F, x, r + j);
-                if (smooth != null) v = v.div(FloatVector.fromArray(F, smooth, j));
-                m = m.max(v.abs());
-            }
-            float max = m.reduceLanes(VectorOperators.MAX);
-            for (int j = end; j < in; j++) max = Math.max(max, Math.abs(smooth == null ? x[r + j] : x[r + j] / smooth[j]));
-            float at = max / 127f;
-            tokenScale[t] = at;
-            if (at == 0) {
-                Arrays.fill(xq, r, r + in, (byte) 0);
-                continue;
-            }
-            for (int j = 0; j < in; j++) xq[r + j] = Reference.roundToInt8((smooth == null ? x[r + j] : x[r + j] / smooth[j]) / at);
+    /** Token t: x' = x / smooth, a_t = max|x'| / 127 (vector max), xq = round-half-away(x' / a_t) clamped (scalar, as the reference). */
+    static void quantizeActivations(float[] x, int t, int in, float[] smooth, byte[] xq, float[] tokenScale) {
+        int end = in - in % L, r = t * in;
+        var m = FloatVector.zero(F);
+        for (int j = 0; j < end; j += L) {
+            var v = FloatVector.fromArray(F, x, r + j);
+            if (smooth != null) v = v.div(FloatVector.fromArray(F, smooth, j));
+            m = m.max(v.abs());
         }
+        float max = m.reduceLanes(VectorOperators.MAX);
+        for (int j = end; j < in; j++) max = Math.max(max, Math.abs(smooth == null ? x[r + j] : x[r + j] / smooth[j]));
+        float at = max / 127f;
+        tokenScale[t] = at;
+        if (at == 0) {
+            Arrays.fill(xq, r, r + in, (byte) 0);
+            return;
+        }
+        for (int j = 0; j < in; j++) xq[r + j] = Reference.roundToInt8((smooth == null ? x[r + j] : x[r + j] / smooth[j]) / at);
     }
 
     /** Σ q·xq in int32 for one weight row and one quantized token. */
@@ -633,41 +624,6 @@ final class CpuKernels {
         int sum = acc.reduceLanes(ADD);
         for (int j = end; j < in; j++) sum += w.get(java.lang.foreign.ValueLayout.JAVA_BYTE, row + j) * xq[xo + j];
         return sum;
-    }
-
-    /** The W8A8 register tile: rows oa, ob × tokens t0..t0+3, eight int32 accumulators; ob == oa drops the duplicate. */
-    private static void tileW8A8(MemorySegment w, byte[] xq, int in, int oa, int ob, int t0, float[] a, float[] scales, float[] out, int outRows) {
-        int step = B2.length(), end = in - in % step;
-        long rowA = (long) oa * in, rowB = (long) ob * in;
-        int x0 = t0 * in, x1 = x0 + in, x2 = x1 + in, x3 = x2 + in;
-        var a0 = IntVector.zero(I); var a1 = a0; var a2 = a0; var a3 = a0;
-        var b0 = a0; var b1 = a0; var b2 = a0; var b3 = a0;
-        for (int j = 0; j < end; j += step) {
-            var wa = (ShortVector) ByteVector.fromMemorySegment(B2, w, rowA + j, LE).convertShape(VectorOperators.B2S, S2, 0);
-            var wb = (ShortVector) ByteVector.fromMemorySegment(B2, w, rowB + j, LE).convertShape(VectorOperators.B2S, S2, 0);
-            var v0 = (ShortVector) ByteVector.fromArray(B2, xq, x0 + j).convertShape(VectorOperators.B2S, S2, 0);
-            var v1 = (ShortVector) ByteVector.fromArray(B2, xq, x1 + j).convertShape(VectorOperators.B2S, S2, 0);
-            var v2 = (ShortVector) ByteVector.fromArray(B2, xq, x2 + j).convertShape(VectorOperators.B2S, S2, 0);
-            var v3 = (ShortVector) ByteVector.fromArray(B2, xq, x3 + j).convertShape(VectorOperators.B2S, S2, 0);
-            a0 = widenAdd(a0, wa.mul(v0)); a1 = widenAdd(a1, wa.mul(v1)); a2 = widenAdd(a2, wa.mul(v2)); a3 = widenAdd(a3, wa.mul(v3));
-            b0 = widenAdd(b0, wb.mul(v0)); b1 = widenAdd(b1, wb.mul(v1)); b2 = widenAdd(b2, wb.mul(v2)); b3 = widenAdd(b3, wb.mul(v3));
-        }
-        int[] sa = {a0.reduceLanes(ADD), a1.reduceLanes(ADD), a2.reduceLanes(ADD), a3.reduceLanes(ADD)};
-        int[] sb = {b0.reduceLanes(ADD), b1.reduceLanes(ADD), b2.reduceLanes(ADD), b3.reduceLanes(ADD)};
-        for (int k = 0; k < TILE; k++) {
-            int xo = (t0 + k) * in;
-            for (int j = end; j < in; j++) {
-                sa[k] += w.get(java.lang.foreign.ValueLayout.JAVA_BYTE, rowA + j) * xq[xo + j];
-                sb[k] += w.get(java.lang.foreign.ValueLayout.JAVA_BYTE, rowB + j) * xq[xo + j];
-            }
-            out[(t0 + k) * outRows + oa] = a[t0 + k] * scales[oa] * sa[k];
-            if (ob != oa) out[(t0 + k) * outRows + ob] = a[t0 + k] * scales[ob] * sb[k];
-        }
-    }
-
-    /** acc + both int32 halves of a vector of int16 products. */
-    private static IntVector widenAdd(IntVector acc, ShortVector p) {
-        return acc.add(p.convertShape(VectorOperators.S2I, I, 0)).add(p.convertShape(VectorOperators.S2I, I, 1));
     }
 
     // ------------------------------------------------------------------------------------ in-register decoding
