@@ -103,6 +103,10 @@ public final class CpuBackend implements Backend {
             throw new IllegalArgumentException("matmul shapes: out " + o.rows + "×" + o.cols + ", x " + in.rows + "×" + in.cols
                     + ", " + wt.name + " " + wt.rows + "×" + wt.cols);
         }
+        if (decode(in, wt)) {
+            CpuKernels.gemv(pool, new CpuKernels.Rows[] {CpuKernels.rows(wt, in.data, in.cols)}, new int[] {wt.rows}, new float[][] {o.data}, false);
+            return;
+        }
         if (wt.int8 != null) {
             Int8Weight q = wt.int8;
             if (q.quantizeActivations()) {
@@ -116,6 +120,45 @@ public final class CpuBackend implements Backend {
         }
         if (mode == Mode.REFERENCE) Reference.matmul(o.data, in.data, in.rows, in.cols, wt.weight, wt.type, wt.rows);
         else CpuKernels.matmul(pool, o.data, in.data, in.rows, in.cols, wt.weight, wt.type, wt.rows);
+    }
+
+    /**
+     * Q, K and V (or a projection with its residual add) in one parallel region when decoding; otherwise, and in
+     * REFERENCE mode, the interface's composition of matmul and add.
+     */
+    @Override
+    public void matmulMany(Tensor[] outs, Tensor x, Tensor[] ws, boolean accumulate, Tensor[] scratch) {
+        CpuTensor in = act(x);
+        var parts = new CpuKernels.Rows[ws.length];
+        int[] rows = new int[ws.length];
+        float[][] dst = new float[ws.length][];
+        for (int j = 0; j < ws.length; j++) {
+            CpuTensor w = (CpuTensor) ws[j], o = act(outs[j]);
+            if (!decode(in, w) || o.rows != 1 || o.cols != w.rows) {
+                Backend.super.matmulMany(outs, x, ws, accumulate, scratch);
+                return;
+            }
+            parts[j] = CpuKernels.rows(w, in.data, in.cols);
+            rows[j] = w.rows;
+            dst[j] = o.data;
+        }
+        CpuKernels.gemv(pool, parts, rows, dst, accumulate);
+    }
+
+    /** gate·up·SwiGLU in one parallel region when decoding; otherwise the interface's composition. */
+    @Override
+    public void matmulSwiglu(Tensor out, Tensor x, Tensor gate, Tensor up, Tensor scratch) {
+        CpuTensor in = act(x), o = act(out), g = (CpuTensor) gate, u = (CpuTensor) up, sc = act(scratch);
+        if (!decode(in, g) || !decode(in, u) || g.rows != u.rows || o.rows != 1 || o.cols != g.rows || sc.data.length < g.rows) {
+            Backend.super.matmulSwiglu(out, x, gate, up, scratch);
+            return;
+        }
+        CpuKernels.gemvSwiglu(pool, CpuKernels.rows(g, in.data, in.cols), CpuKernels.rows(u, in.data, in.cols), g.rows, o.data, sc.data);
+    }
+
+    /** The decode GEMV path applies: FAST mode, one activation row as wide as the weight, a weight it has a kernel for. */
+    private boolean decode(CpuTensor x, CpuTensor w) {
+        return mode == Mode.FAST && x.rows == 1 && x.cols == w.cols && CpuKernels.hasRows(w);
     }
 
     @Override

@@ -12,8 +12,9 @@ import java.lang.foreign.MemorySegment;
 import java.nio.ByteOrder;
 import java.util.Arrays;
 import java.util.concurrent.ForkJoinPool;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.locks.LockSupport;
 import java.util.function.IntConsumer;
-import java.util.stream.IntStream;
 import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
@@ -335,6 +336,150 @@ final class CpuKernels {
         return a.reduceLanes(ADD);
     }
 
+    // ------------------------------------------------------------------------------------- decode (one token)
+
+    /** A weight's rows against the one activation row of a decode step: out[o] = (accumulate ? out[o] : 0) + W[o]·x. */
+    @FunctionalInterface
+    interface Rows {
+        void run(int o0, int o1, float[] out, boolean accumulate);
+    }
+
+    /** Whether {@link #rows} has a fast path for w (every GGUF type the matmul has, and INT8 unless its groups straddle vectors). */
+    static boolean hasRows(CpuTensor w) {
+        if (w.int8 == null) return w.type == GgmlType.F32 || w.type == GgmlType.F16 || w.type == GgmlType.BF16
+                || w.type == GgmlType.Q8_0 || w.type == GgmlType.Q4_0;
+        int gs = w.int8.groupSize();
+        return w.int8.quantizeActivations() || gs == 0 || gs == w.cols || gs % B.length() == 0;
+    }
+
+    /** w's {@link Rows} for the activation row x[0..in); a W8A8 weight quantizes x here, once for all its rows. */
+    static Rows rows(CpuTensor w, float[] x, int in) {
+        if (w.int8 != null) {
+            var q = w.int8;
+            float[] scales = q.scales();
+            MemorySegment values = q.values();
+            if (q.quantizeActivations()) {
+                byte[] xq = new byte[in];
+                float[] a = new float[1];
+                quantizeActivations(x, 0, in, q.smooth(), xq, a);
+                return (o0, o1, out, acc) -> {
+                    for (int o = o0; o < o1; o++) out[o] = (acc ? out[o] : 0f) + a[0] * scales[o] * dotW8A8(values, (long) o * in, xq, 0, in);
+                };
+            }
+            int gs = q.groupSize() == 0 ? in : q.groupSize(), groups = in / gs;
+            return (o0, o1, out, acc) -> {
+                for (int o = o0; o < o1; o++) out[o] = (acc ? out[o] : 0f) + dotI8(values, (long) o * in, scales, o * groups, gs, x, 0, in);
+            };
+        }
+        MemorySegment m = w.weight;
+        GgmlType type = w.type;
+        long rowBytes = type.byteSize(in);
+        return (o0, o1, out, acc) -> {
+            int o = o0;
+            // pairs of rows share each x load and keep two independent accumulator chains in flight
+            if (type == GgmlType.Q8_0 && PARTS == 1) for (; o + 1 < o1; o += 2) dot2Q8_0(m, o * rowBytes, rowBytes, x, in, out, o, acc);
+            else if (type == GgmlType.F16) for (; o + 1 < o1; o += 2) dot2F16(m, o * rowBytes, rowBytes, x, in, out, o, acc);
+            for (; o < o1; o++) {
+                long row = o * rowBytes;
+                float d = switch (type) {
+                    case F32 -> dotF32(m, row, x, 0, in);
+                    case F16 -> dotF16(m, row, x, 0, in);
+                    case BF16 -> dotBf16(m, row, x, 0, in);
+                    case Q8_0 -> dotQ8_0(m, row, x, 0, in);
+                    case Q4_0 -> dotQ4_0(m, row, x, 0, in);
+                    default -> throw new IllegalArgumentException("matmul: no kernel for " + type);
+                };
+                out[o] = acc ? out[o] + d : d;
+            }
+        };
+    }
+
+    /**
+     * Decode: outs[j] (+)= x·W_jᵀ for every part j (the Q, K and V projections; or one weight) in one parallel
+     * region. Each part's rows are cut into chunks of an even number of rows, about eight per thread over all
+     * parts together, and the threads claim chunks of every part from the same counter — one hand-off per
+     * region instead of one per weight.
+     */
+    static void gemv(ForkJoinPool pool, Rows[] parts, int[] rows, float[][] outs, boolean accumulate) {
+        int total = 0;
+        for (int r : rows) total += r;
+        int chunk = chunkRows(pool, total);
+        int[] first = new int[parts.length + 1];   // first[j]: index of part j's first chunk
+        for (int j = 0; j < parts.length; j++) first[j + 1] = first[j] + (rows[j] + chunk - 1) / chunk;
+        parallelFor(pool, first[parts.length], c -> {
+            int j = 0;
+            while (c >= first[j + 1]) j++;
+            int o0 = (c - first[j]) * chunk;
+            parts[j].run(o0, Math.min(rows[j], o0 + chunk), outs[j], accumulate);
+        });
+    }
+
+    /** Decode: out = silu(x·gateᵀ) ⊙ (x·upᵀ) in one region; each chunk computes its gate rows into out, its up rows into upOut. */
+    static void gemvSwiglu(ForkJoinPool pool, Rows gate, Rows up, int rows, float[] out, float[] upOut) {
+        int chunk = chunkRows(pool, 2 * rows);
+        parallelFor(pool, (rows + chunk - 1) / chunk, c -> {
+            int o0 = c * chunk, o1 = Math.min(rows, o0 + chunk);
+            gate.run(o0, o1, out, false);
+            up.run(o0, o1, upOut, false);
+            swiglu(out, out, upOut, o0, o1);
+        });
+    }
+
+    /** Rows per decode chunk: about eight chunks per thread (uneven progress on shared cores evens out), even, at least 16. */
+    private static int chunkRows(ForkJoinPool pool, int totalRows) {
+        int c = Math.max(16, totalRows / (pool.getParallelism() * 8));
+        return c + (c & 1);
+    }
+
+    /**
+     * Rows at byte offsets rowA and rowA + rowBytes, Q8_0, one token: out[o], out[o+1] as {@link #dotQ8_0} computes
+     * each. Needs B.length() == L (one load per float vector). The block's first vector starts the sums with a
+     * multiply: written this way (no zero start, no nested part loop) C2 made it about 1.3× faster per CPU-second
+     * than the dotQ8_0 shape in a single-thread test over the mapped 1b file (15–17 vs 11–13 GB/s), and 2.5×
+     * faster than the same two-row loop in dotQ8_0's shape.
+     */
+    private static void dot2Q8_0(MemorySegment w, long rowA, long rowBytes, float[] x, int in, float[] out, int o, boolean acc) {
+        long rowB = rowA + rowBytes;
+        var a = FloatVector.zero(F);
+        var b = a;
+        for (int blk = 0; blk < in / 32; blk++) {
+            long baseA = rowA + blk * 34L, baseB = rowB + blk * 34L;
+            var x0 = FloatVector.fromArray(F, x, blk * 32);
+            var sa = int8ToFloat(ByteVector.fromMemorySegment(B, w, baseA + 2, LE), 0).mul(x0);
+            var sb = int8ToFloat(ByteVector.fromMemorySegment(B, w, baseB + 2, LE), 0).mul(x0);
+            for (int j = L; j < 32; j += L) {
+                var xv = FloatVector.fromArray(F, x, blk * 32 + j);
+                sa = int8ToFloat(ByteVector.fromMemorySegment(B, w, baseA + 2 + j, LE), 0).fma(xv, sa);
+                sb = int8ToFloat(ByteVector.fromMemorySegment(B, w, baseB + 2 + j, LE), 0).fma(xv, sb);
+            }
+            a = sa.fma(FloatVector.broadcast(F, Dequant.f16(w.get(Dequant.I16, baseA))), a);
+            b = sb.fma(FloatVector.broadcast(F, Dequant.f16(w.get(Dequant.I16, baseB))), b);
+        }
+        float da = a.reduceLanes(ADD), db = b.reduceLanes(ADD);
+        out[o] = acc ? out[o] + da : da;
+        out[o + 1] = acc ? out[o + 1] + db : db;
+    }
+
+    /** Rows at byte offsets rowA and rowA + rowBytes, F16, one token: out[o], out[o+1] as {@link #dotF16} computes each. */
+    private static void dot2F16(MemorySegment w, long rowA, long rowBytes, float[] x, int in, float[] out, int o, boolean acc) {
+        long rowB = rowA + rowBytes;
+        int end = in - in % L;
+        var a = FloatVector.zero(F);
+        var b = a;
+        for (int i = 0; i < end; i += L) {
+            var xv = FloatVector.fromArray(F, x, i);
+            a = halfToFloat(ShortVector.fromMemorySegment(S, w, rowA + i * 2L, LE)).fma(xv, a);
+            b = halfToFloat(ShortVector.fromMemorySegment(S, w, rowB + i * 2L, LE)).fma(xv, b);
+        }
+        float da = a.reduceLanes(ADD), db = b.reduceLanes(ADD);
+        for (int i = end; i < in; i++) {
+            da += x[i] * Dequant.f16(w.get(Dequant.I16, rowA + i * 2L));
+            db += x[i] * Dequant.f16(w.get(Dequant.I16, rowB + i * 2L));
+        }
+        out[o] = acc ? out[o] + da : da;
+        out[o + 1] = acc ? out[o + 1] + db : db;
+    }
+
     // ------------------------------------------------------------------------------------------ INT8 weights
 
     /** 2·L int8 lanes: one load widens to one short vector of F's width, whose products widen to two int vectors. */
@@ -426,53 +571,44 @@ final class CpuKernels {
     }
 
     /**
-     * W8A8, as {@link Reference#matmulW8A8}: the activation rows are quantized once per call (absmax in float
-     * lanes, the rounding exactly as the reference's), then int8·int8 products are widened to int16 and added
-     * into int32 lanes; out = (a_t · scale[o]) · sum. Rows are chunked across the pool; tiles of {@link #TILE}
-     * tokens × 2 rows reuse each widened weight vector four times.
+     * W8A8, as {@link Reference#matmulW8A8}: the activation rows are quantized once per call, one token per task
+     * across the pool (absmax in float lanes, the rounding exactly as the reference's), then int8·int8 products are
+     * widened to int16 and added into int32 lanes; out = (a_t · scale[o]) · sum. Output rows are chunked across the
+     * pool; within a chunk each weight row meets every token while it sits in L1. (A 2-row × 4-token register tile
+     * like the float types' ran about 60× slower here: C2 did not keep its twelve int vectors in registers.)
      */
     static void matmulW8A8(ForkJoinPool pool, float[] out, float[] x, int n, int in, MemorySegment q, float[] scales, float[] smooth, int outRows) {
         byte[] xq = new byte[n * in];
         float[] a = new float[n];
-        quantizeActivations(x, n, in, smooth, xq, a);
+        parallelFor(pool, n, t -> quantizeActivations(x, t, in, smooth, xq, a));
         int chunk = Math.max(Math.max(2, 4096 / Math.max(1, in * n)), outRows / (pool.getParallelism() * 8));
         int chunks = (outRows + chunk - 1) / chunk;
         parallelFor(pool, chunks, c -> {
             int o0 = c * chunk, o1 = Math.min(outRows, o0 + chunk);
-            int t0 = 0;
-            for (; t0 + TILE <= n; t0 += TILE) {
-                for (int o = o0; o < o1; o += 2) {
-                    int ob = Math.min(o + 1, o1 - 1);
-                    tileW8A8(q, xq, in, o, ob, t0, a, scales, out, outRows);
-                }
-            }
-            for (int t = t0; t < n; t++) {
-                for (int o = o0; o < o1; o++) out[t * outRows + o] = a[t] * scales[o] * dotW8A8(q, (long) o * in, xq, t * in, in);
+            for (int o = o0; o < o1; o++) {
+                for (int t = 0; t < n; t++) out[t * outRows + o] = a[t] * scales[o] * dotW8A8(q, (long) o * in, xq, t * in, in);
             }
         });
     }
 
-    /** Per token: x' = x / smooth, a_t = max|x'| / 127 (vector max), xq = round-half-away(x' / a_t) clamped (scalar, as the reference). */
-    static void quantizeActivations(float[] x, int n, int in, float[] smooth, byte[] xq, float[] tokenScale) {
-        int end = in - in % L;
-        for (int t = 0; t < n; t++) {
-            int r = t * in;
-            var m = FloatVector.zero(F);
-            for (int j = 0; j < end; j += L) {
-                var v = FloatVector.fromArray(F, x, r + j);
-                if (smooth != null) v = v.div(FloatVector.fromArray(F, smooth, j));
-                m = m.max(v.abs());
-            }
-            float max = m.reduceLanes(VectorOperators.MAX);
-            for (int j = end; j < in; j++) max = Math.max(max, Math.abs(smooth == null ? x[r + j] : x[r + j] / smooth[j]));
-            float at = max / 127f;
-            tokenScale[t] = at;
-            if (at == 0) {
-                Arrays.fill(xq, r, r + in, (byte) 0);
-                continue;
-            }
-            for (int j = 0; j < in; j++) xq[r + j] = Reference.roundToInt8((smooth == null ? x[r + j] : x[r + j] / smooth[j]) / at);
+    /** Token t: x' = x / smooth, a_t = max|x'| / 127 (vector max), xq = round-half-away(x' / a_t) clamped (scalar, as the reference). */
+    static void quantizeActivations(float[] x, int t, int in, float[] smooth, byte[] xq, float[] tokenScale) {
+        int end = in - in % L, r = t * in;
+        var m = FloatVector.zero(F);
+        for (int j = 0; j < end; j += L) {
+            var v = FloatVector.fromArray(F, x, r + j);
+            if (smooth != null) v = v.div(FloatVector.fromArray(F, smooth, j));
+            m = m.max(v.abs());
         }
+        float max = m.reduceLanes(VectorOperators.MAX);
+        for (int j = end; j < in; j++) max = Math.max(max, Math.abs(smooth == null ? x[r + j] : x[r + j] / smooth[j]));
+        float at = max / 127f;
+        tokenScale[t] = at;
+        if (at == 0) {
+            Arrays.fill(xq, r, r + in, (byte) 0);
+            return;
+        }
+        for (int j = 0; j < in; j++) xq[r + j] = Reference.roundToInt8((smooth == null ? x[r + j] : x[r + j] / smooth[j]) / at);
     }
 
     /** Σ q·xq in int32 for one weight row and one quantized token. */
@@ -488,41 +624,6 @@ final class CpuKernels {
         int sum = acc.reduceLanes(ADD);
         for (int j = end; j < in; j++) sum += w.get(java.lang.foreign.ValueLayout.JAVA_BYTE, row + j) * xq[xo + j];
         return sum;
-    }
-
-    /** The W8A8 register tile: rows oa, ob × tokens t0..t0+3, eight int32 accumulators; ob == oa drops the duplicate. */
-    private static void tileW8A8(MemorySegment w, byte[] xq, int in, int oa, int ob, int t0, float[] a, float[] scales, float[] out, int outRows) {
-        int step = B2.length(), end = in - in % step;
-        long rowA = (long) oa * in, rowB = (long) ob * in;
-        int x0 = t0 * in, x1 = x0 + in, x2 = x1 + in, x3 = x2 + in;
-        var a0 = IntVector.zero(I); var a1 = a0; var a2 = a0; var a3 = a0;
-        var b0 = a0; var b1 = a0; var b2 = a0; var b3 = a0;
-        for (int j = 0; j < end; j += step) {
-            var wa = (ShortVector) ByteVector.fromMemorySegment(B2, w, rowA + j, LE).convertShape(VectorOperators.B2S, S2, 0);
-            var wb = (ShortVector) ByteVector.fromMemorySegment(B2, w, rowB + j, LE).convertShape(VectorOperators.B2S, S2, 0);
-            var v0 = (ShortVector) ByteVector.fromArray(B2, xq, x0 + j).convertShape(VectorOperators.B2S, S2, 0);
-            var v1 = (ShortVector) ByteVector.fromArray(B2, xq, x1 + j).convertShape(VectorOperators.B2S, S2, 0);
-            var v2 = (ShortVector) ByteVector.fromArray(B2, xq, x2 + j).convertShape(VectorOperators.B2S, S2, 0);
-            var v3 = (ShortVector) ByteVector.fromArray(B2, xq, x3 + j).convertShape(VectorOperators.B2S, S2, 0);
-            a0 = widenAdd(a0, wa.mul(v0)); a1 = widenAdd(a1, wa.mul(v1)); a2 = widenAdd(a2, wa.mul(v2)); a3 = widenAdd(a3, wa.mul(v3));
-            b0 = widenAdd(b0, wb.mul(v0)); b1 = widenAdd(b1, wb.mul(v1)); b2 = widenAdd(b2, wb.mul(v2)); b3 = widenAdd(b3, wb.mul(v3));
-        }
-        int[] sa = {a0.reduceLanes(ADD), a1.reduceLanes(ADD), a2.reduceLanes(ADD), a3.reduceLanes(ADD)};
-        int[] sb = {b0.reduceLanes(ADD), b1.reduceLanes(ADD), b2.reduceLanes(ADD), b3.reduceLanes(ADD)};
-        for (int k = 0; k < TILE; k++) {
-            int xo = (t0 + k) * in;
-            for (int j = end; j < in; j++) {
-                sa[k] += w.get(java.lang.foreign.ValueLayout.JAVA_BYTE, rowA + j) * xq[xo + j];
-                sb[k] += w.get(java.lang.foreign.ValueLayout.JAVA_BYTE, rowB + j) * xq[xo + j];
-            }
-            out[(t0 + k) * outRows + oa] = a[t0 + k] * scales[oa] * sa[k];
-            if (ob != oa) out[(t0 + k) * outRows + ob] = a[t0 + k] * scales[ob] * sb[k];
-        }
-    }
-
-    /** acc + both int32 halves of a vector of int16 products. */
-    private static IntVector widenAdd(IntVector acc, ShortVector p) {
-        return acc.add(p.convertShape(VectorOperators.S2I, I, 0)).add(p.convertShape(VectorOperators.S2I, I, 1));
     }
 
     // ------------------------------------------------------------------------------------ in-register decoding
@@ -759,13 +860,18 @@ final class CpuKernels {
 
     /** out = silu(gate) ⊙ up = gate / (1 + e^−gate) · up, in float lanes. */
     static void swiglu(float[] out, float[] gate, float[] up, int count) {
-        int vecEnd = count - count % L;
-        for (int i = 0; i < vecEnd; i += L) {
+        swiglu(out, gate, up, 0, count);
+    }
+
+    /** {@link #swiglu} over elements from..to−1. */
+    static void swiglu(float[] out, float[] gate, float[] up, int from, int to) {
+        int vecEnd = to - (to - from) % L;
+        for (int i = from; i < vecEnd; i += L) {
             var g = FloatVector.fromArray(F, gate, i);
             var silu = g.div(g.neg().lanewise(VectorOperators.EXP).add(1f));
             silu.mul(FloatVector.fromArray(F, up, i)).intoArray(out, i);
         }
-        for (int i = vecEnd; i < count; i++) {
+        for (int i = vecEnd; i < to; i++) {
             float g = gate[i];
             out[i] = (float) (g / (1.0 + Math.exp(-g))) * up[i];
         }
@@ -805,14 +911,65 @@ final class CpuKernels {
 
     // ----------------------------------------------------------------------------------------------- util
 
-    /** Runs body(0..tasks−1) on the pool (inline when there is one task: no hand-off for tiny ops). */
-    private static void parallelFor(ForkJoinPool pool, int tasks, IntConsumer body) {
-        if (tasks == 1) {
-            body.accept(0);
+    /**
+     * Runs body(0..tasks−1) on the pool and returns when all have run (inline when there is one task or one
+     * thread). The calling thread works too: it and parallelism − 1 pool workers claim task indices from one
+     * counter, so a thread that gets descheduled (the cores are shared) holds up at most its current task instead
+     * of a fixed share. A decode token runs about 150 of these regions, so the hand-off is kept to one queued job
+     * per helper (no stream spliterator, no task tree). A helper that starts after every index is claimed finds
+     * nothing to do and is not waited for: completion is counted in tasks, not in helpers.
+     */
+    static void parallelFor(ForkJoinPool pool, int tasks, IntConsumer body) {
+        int helpers = Math.min(pool.getParallelism(), tasks) - 1;
+        if (helpers <= 0) {
+            for (int i = 0; i < tasks; i++) body.accept(i);
             return;
         }
-        // A parallel stream started inside the pool runs its pieces on that pool's workers.
-        pool.submit(() -> IntStream.range(0, tasks).parallel().forEach(body)).join();
+        var job = new Region(tasks, body, Thread.currentThread());
+        for (int h = 0; h < helpers; h++) pool.execute(job);
+        job.run();
+        job.await();
+    }
+
+    /** One parallelFor call: the next unclaimed index, the number finished, and the first failure. */
+    private static final class Region implements Runnable {
+        /** How long the caller spins for the last tasks before parking (most regions end within microseconds). */
+        private static final long SPIN_NANOS = 50_000;
+        private final int tasks;
+        private final IntConsumer body;
+        private final Thread caller;
+        private final AtomicInteger next = new AtomicInteger(), done = new AtomicInteger();
+        private volatile Throwable failure;
+
+        Region(int tasks, IntConsumer body, Thread caller) {
+            this.tasks = tasks;
+            this.body = body;
+            this.caller = caller;
+        }
+
+        @Override
+        public void run() {
+            for (int i; (i = next.getAndIncrement()) < tasks; ) {
+                try {
+                    body.accept(i);
+                } catch (Throwable e) {
+                    if (failure == null) failure = e;
+                }
+                if (done.incrementAndGet() == tasks) LockSupport.unpark(caller);
+            }
+        }
+
+        void await() {
+            long spinUntil = System.nanoTime() + SPIN_NANOS;
+            while (done.get() < tasks) {
+                if (System.nanoTime() < spinUntil) Thread.onSpinWait();
+                else LockSupport.park(this);
+            }
+            Throwable f = failure;
+            if (f instanceof RuntimeException r) throw r;
+            if (f instanceof Error e) throw e;
+            if (f != null) throw new IllegalStateException(f);
+        }
     }
 
     // ------------------------------------------------------------------------------------------- bandwidth probe

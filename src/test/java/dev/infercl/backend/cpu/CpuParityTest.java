@@ -90,6 +90,61 @@ class CpuParityTest {
         assertClose(results[1], results[0], MATMUL_NMSE, type + " matmul");
     }
 
+    static Stream<Arguments> fusedShapes() {
+        var args = Stream.<Arguments>builder();
+        for (GgmlType type : new GgmlType[] {GgmlType.F32, GgmlType.F16, GgmlType.BF16, GgmlType.Q8_0, GgmlType.Q4_0}) {
+            boolean block = type == GgmlType.Q8_0 || type == GgmlType.Q4_0;
+            for (int n : new int[] {1, 3}) {
+                // odd row counts leave a last row outside the two-row kernels; 4128 columns span many blocks
+                for (int in : block ? new int[] {32, 96, 4128} : new int[] {7, 33, 4100}) args.add(Arguments.of(type, n, in));
+            }
+        }
+        return args.build();
+    }
+
+    /**
+     * The fused ops (one parallel region when decoding, the interface's composition otherwise) against the
+     * reference's composition: Q·K·V with three row counts, a projection accumulated into a residual, and
+     * gate·up·SwiGLU; guard rows untouched.
+     */
+    @ParameterizedTest(name = "{0} n={1} in={2}")
+    @MethodSource("fusedShapes")
+    void fusedMatmuls(GgmlType type, int n, int in) {
+        var rnd = new Random(17L * in + n + type.ordinal());
+        int[] rows = {67, 33, 1};
+        MemorySegment[] ws = new MemorySegment[3];
+        for (int j = 0; j < 3; j++) ws[j] = weight(type, randomWeights(rnd, rows[j] * in), rows[j], in);
+        MemorySegment up = weight(type, randomWeights(rnd, rows[0] * in), rows[0], in);
+        float[] x = gaussian(rnd, n * in, 1f), residual = gaussian(rnd, n * rows[0], 1f);
+        float[][][] results = new float[2][5][];
+        for (int b = 0; b < 2; b++) {
+            Backend be = b == 0 ? REF : FAST;
+            Tensor xt = tensor(be, n, in, x);
+            Tensor[] w = new Tensor[3], outs = new Tensor[3], views = new Tensor[3];
+            for (int j = 0; j < 3; j++) {
+                w[j] = be.upload("w" + j, type, rows[j], in, ws[j]);
+                outs[j] = guarded(be, n, rows[j]);
+                views[j] = outs[j].firstRows(n);
+            }
+            be.matmulMany(views, xt, w, false, null);
+            for (int j = 0; j < 3; j++) results[b][j] = readChecked(be, outs[j], n, rows[j]);
+
+            Tensor acc = guarded(be, n, rows[0]);
+            float[] init = new float[(n + GUARD_ROWS) * rows[0]];
+            Arrays.fill(init, SENTINEL);
+            System.arraycopy(residual, 0, init, 0, residual.length);
+            be.write(acc, init);
+            be.matmulMany(new Tensor[] {acc.firstRows(n)}, xt, new Tensor[] {w[0]}, true, new Tensor[] {be.allocate("scratch", n, rows[0])});
+            results[b][3] = readChecked(be, acc, n, rows[0]);
+
+            Tensor sw = guarded(be, n, rows[0]);
+            be.matmulSwiglu(sw.firstRows(n), xt, w[0], be.upload("up", type, rows[0], in, up), be.allocate("scratch", n, rows[0]));
+            results[b][4] = readChecked(be, sw, n, rows[0]);
+        }
+        String[] names = {"q", "k", "v", "accumulated", "swiglu"};
+        for (int j = 0; j < 5; j++) assertClose(results[1][j], results[0][j], MATMUL_NMSE, type + " fused " + names[j]);
+    }
+
     /**
      * Every finite F16 bit pattern (normals, subnormals, ±0), decoded by the vector path: with one-hot x rows the
      * product is the weight value itself, so FAST must equal REFERENCE exactly.

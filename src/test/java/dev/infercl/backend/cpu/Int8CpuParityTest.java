@@ -75,6 +75,53 @@ class Int8CpuParityTest {
         return Arrays.copyOf(all, c.n() * c.out());
     }
 
+    /**
+     * The fused decode ops with INT8 weights (W8A16 per channel (also 172 columns: a scalar tail) and g32, W8A8 with and without smoothing): Q·K·V
+     * in one region, a projection accumulated into a residual, gate·up·SwiGLU — against the REFERENCE backend's
+     * composition of the same ops.
+     */
+    @Test
+    void fusedDecodeOpsEqualTheReference() {
+        var r = new Random(43);
+        try (var arena = Arena.ofShared(); var fast = new CpuBackend(CpuBackend.Mode.FAST, 2);
+             var ref = new CpuBackend(CpuBackend.Mode.REFERENCE, 1)) {
+            for (Case base : new Case[] {new Case(4128, 0, 0, false, false, 1), new Case(384, 0, 32, false, false, 1),
+                    new Case(172, 0, 0, false, false, 1),
+                    new Case(4128, 0, 0, true, true, 1), new Case(64, 0, 0, true, false, 1)}) {
+                int[] rows = {33, 7, 1};
+                Int8Weight[] ws = new Int8Weight[4];
+                for (int j = 0; j < 4; j++) {
+                    ws[j] = Int8TestData.weight(r, new Case(base.in(), rows[j % 3], base.groupSize(), base.w8a8(), base.smooth(), 1), arena);
+                }
+                float[] x = Int8TestData.activations(r, 1, base.in(), false);
+                float[][] got = fused(fast, ws, x, rows), want = fused(ref, ws, x, rows);
+                for (int j = 0; j < got.length; j++) Int8TestData.nmse(base + " fused output " + j, new TreeMap<>(), got[j], want[j], 5e-4);
+            }
+        }
+    }
+
+    /** Q, K, V of ws[0..2]; ws[0] accumulated into a ramp; swiglu of gate ws[0] and up ws[3] (as many rows as ws[0]). */
+    static float[][] fused(CpuBackend b, Int8Weight[] ws, float[] x, int[] rows) {
+        Tensor xt = b.allocate("x", 1, x.length);
+        b.write(xt, x);
+        Tensor[] w = new Tensor[4], outs = new Tensor[3];
+        for (int j = 0; j < 4; j++) w[j] = b.uploadInt8(ws[j]);
+        for (int j = 0; j < 3; j++) outs[j] = b.allocate("out" + j, 1, rows[j]);
+        b.matmulMany(outs, xt, new Tensor[] {w[0], w[1], w[2]}, false, null);
+        float[][] r = new float[5][];
+        for (int j = 0; j < 3; j++) b.read(outs[j], r[j] = new float[rows[j]]);
+        Tensor acc = b.allocate("acc", 1, rows[0]);
+        float[] ramp = new float[rows[0]];
+        for (int i = 0; i < ramp.length; i++) ramp[i] = i - 10f;
+        b.write(acc, ramp);
+        b.matmulMany(new Tensor[] {acc}, xt, new Tensor[] {w[0]}, true, new Tensor[] {b.allocate("scratch", 1, rows[0])});
+        b.read(acc, r[3] = new float[rows[0]]);
+        Tensor sw = b.allocate("swiglu", 1, rows[0]);
+        b.matmulSwiglu(sw, xt, w[0], w[3], b.allocate("scratch", 1, rows[0]));
+        b.read(sw, r[4] = new float[rows[0]]);
+        return r;
+    }
+
     @Test
     void readingAnInt8WeightDequantizesIt() {
         var r = new Random(42);
