@@ -94,24 +94,6 @@ public interface Backend extends AutoCloseable {
         rope(k, positions, spec);
     }
 
-    /**
-     * normed = rmsNorm(x, norm, eps), then {@code matmulMany(outs, normed, ws, false, null)}: the attention block's
-     * Q, K, V straight from the residual stream. A fused path may leave {@code normed} (x's shape) unwritten.
-     */
-    default void rmsNormMatmulMany(Tensor[] outs, Tensor x, Tensor norm, float eps, Tensor[] ws, Tensor normed) {
-        rmsNorm(normed, x, norm, eps);
-        matmulMany(outs, normed, ws, false, null);
-    }
-
-    /**
-     * normed = rmsNorm(x, norm, eps), then {@code matmulSwiglu(out, normed, gate, up, scratch)}: the SwiGLU
-     * feed-forward input straight from the residual stream. A fused path may leave {@code normed} unwritten.
-     */
-    default void rmsNormMatmulSwiglu(Tensor out, Tensor x, Tensor norm, float eps, Tensor gate, Tensor up, Tensor normed, Tensor scratch) {
-        rmsNorm(normed, x, norm, eps);
-        matmulSwiglu(out, normed, gate, up, scratch);
-    }
-
     /** ropeQk(q, k) at the batch's positions, then {@link #attention} (whose cache write then stores the rotated keys). */
     default void ropeAttention(Tensor out, Tensor q, Tensor k, Tensor v, RopeSpec rope, KvCache cache, int layer, Batch batch, AttentionSpec spec) {
         ropeQk(q, k, batch.positions(), rope);

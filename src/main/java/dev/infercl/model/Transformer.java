@@ -141,7 +141,6 @@ public final class Transformer {
         Tensor att = s.att.firstRows(n), hb = s.hb.firstRows(n), hb2 = s.hb2.firstRows(n);
 
         // embeddings: x = E[tokens] (· √dim for Gemma) (+ P[positions] for learned positions)
-        boolean rms = arch.norm() == Architecture.Norm.RMS;   // the norm can fuse into the matmuls that consume it
         backend.embed(x, weights.tokenEmbedding(), tokens);
         if (arch.scaleEmbedding()) backend.scale(x, (float) Math.sqrt(config.dim()));
         if (s.pos != null) {
@@ -151,17 +150,16 @@ public final class Transformer {
         for (int l = 0; l < config.layers(); l++) {
             Weights.Layer w = weights.layers()[l];
             // attention: x += Wo · attention(rope(q), rope(k), v) with q, k, v projections of norm(x)
+            norm(xb, x, w.attnNorm(), w.attnNormBias());
             if (s.qkv != null) {
-                norm(xb, x, w.attnNorm(), w.attnNormBias());
                 Tensor qkv = s.qkv.firstRows(n);
                 project(qkv, xb, w.wqkv(), w.bqkv());
                 backend.copyColumns(q, qkv, 0);
                 backend.copyColumns(k, qkv, config.qDim());
                 backend.copyColumns(v, qkv, config.qDim() + config.kvDim());
-            } else if (rms && w.bq() == null && w.bk() == null && w.bv() == null) {
-                backend.rmsNormMatmulMany(new Tensor[] {q, k, v}, x, w.attnNorm(), config.normEps(), new Tensor[] {w.wq(), w.wk(), w.wv()}, xb);
+            } else if (w.bq() == null && w.bk() == null && w.bv() == null) {
+                backend.matmulMany(new Tensor[] {q, k, v}, xb, new Tensor[] {w.wq(), w.wk(), w.wv()}, false, null);
             } else {
-                norm(xb, x, w.attnNorm(), w.attnNormBias());
                 project(q, xb, w.wq(), w.bq());
                 project(k, xb, w.wk(), w.bk());
                 project(v, xb, w.wv(), w.bv());
@@ -176,28 +174,24 @@ public final class Transformer {
             residual(x, att, w.wo(), w.bo(), w.postAttnNorm(), xb);
 
             // feed-forward: x += W_down · act(W_gate·h, W_up·h), h = norm(x)
-            if (rms && arch.ffn() == Architecture.Ffn.SWIGLU) {
-                backend.rmsNormMatmulSwiglu(hb, x, w.ffnNorm(), config.normEps(), w.gate(), w.up(), xb, hb2);
-            } else {
-                norm(xb, x, w.ffnNorm(), w.ffnNormBias());
-                switch (arch.ffn()) {
-                    case SWIGLU -> backend.matmulSwiglu(hb, xb, w.gate(), w.up(), hb2);
-                    case SWIGLU_FUSED -> {
-                        Tensor both = s.upBoth.firstRows(n);
-                        project(both, xb, w.up(), w.bUp());
-                        backend.copyColumns(hb, both, 0);
-                        backend.copyColumns(hb2, both, config.ffnDim());
-                        backend.swiglu(hb, hb, hb2);
-                    }
-                    case GEGLU -> {
-                        backend.matmul(hb, xb, w.gate());
-                        backend.matmul(hb2, xb, w.up());
-                        backend.geglu(hb, hb, hb2);
-                    }
-                    case GELU -> {
-                        project(hb2, xb, w.up(), w.bUp());
-                        backend.gelu(hb, hb2);
-                    }
+            norm(xb, x, w.ffnNorm(), w.ffnNormBias());
+            switch (arch.ffn()) {
+                case SWIGLU -> backend.matmulSwiglu(hb, xb, w.gate(), w.up(), hb2);
+                case SWIGLU_FUSED -> {
+                    Tensor both = s.upBoth.firstRows(n);
+                    project(both, xb, w.up(), w.bUp());
+                    backend.copyColumns(hb, both, 0);
+                    backend.copyColumns(hb2, both, config.ffnDim());
+                    backend.swiglu(hb, hb, hb2);
+                }
+                case GEGLU -> {
+                    backend.matmul(hb, xb, w.gate());
+                    backend.matmul(hb2, xb, w.up());
+                    backend.geglu(hb, hb, hb2);
+                }
+                case GELU -> {
+                    project(hb2, xb, w.up(), w.bUp());
+                    backend.gelu(hb, hb2);
                 }
             }
             residual(x, hb, w.down(), w.bDown(), w.postFfnNorm(), xb);

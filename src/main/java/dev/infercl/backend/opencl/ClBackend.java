@@ -629,42 +629,28 @@ public final class ClBackend implements Backend {
             Backend.super.matmulMany(outs, x, ws, accumulate, scratch);
             return;
         }
-        gemvMulti(outs, ws, "gemvmulti", in.act(), in.cols, accumulate ? 1 : 0);
-    }
-
-    @Override
-    public void rmsNormMatmulMany(Tensor[] outs, Tensor x, Tensor norm, float eps, Tensor[] ws, Tensor normed) {
-        ClTensor in = act(x), nw = (ClTensor) norm;
-        if (ws.length > 3 || nw.cols != in.cols || !fusedGemv(in, ws)) {
-            Backend.super.rmsNormMatmulMany(outs, x, norm, eps, ws, normed);
-            return;
-        }
-        gemvMulti(outs, ws, "normgemvmulti", in.act(), nw.vector(), eps, in.cols);
-    }
-
-    /**
-     * Launches matmul_{type}_f32_{variant} over up to three one-token products: the variant's leading arguments
-     * (input, width, …), then per weight its data (and scales for Q8_0), output and rows.
-     */
-    private void gemvMulti(Tensor[] outs, Tensor[] ws, String variant, Object... lead) {
         ClTensor[] o = new ClTensor[3];
         ClTensor[] w = new ClTensor[3];
         int total = 0;
-        var args = new ArrayList<>(List.of(lead));
         for (int j = 0; j < 3; j++) {
             int src = Math.min(j, ws.length - 1);   // a missing weight repeats the last one with 0 rows
             o[j] = act(outs[src]);
             w[j] = (ClTensor) ws[src];
             if (o[j].rows != 1 || o[j].cols != w[j].rows) throw new IllegalArgumentException("matmul shapes: out " + o[j].name + " for " + w[j].name);
-            int rows = j < ws.length ? w[j].rows : 0;
-            total += rows;
-            args.add(w[j].parts[0].data());
-            if (w[j].type == GgmlType.Q8_0) args.add(w[j].parts[0].scales());
-            args.add(o[j].act());
-            args.add(rows);
+            if (j < ws.length) total += w[j].rows;
         }
-        String stem = "matmul_" + typeName(w[0].type) + "_f32_" + variant;
-        launch(kernel(stem), stem, new long[] {roundUp(total, GEMV_LOCAL)}, new long[] {GEMV_LOCAL}, args.toArray());
+        int ra = w[0].rows, rb = ws.length > 1 ? w[1].rows : 0, rc = ws.length > 2 ? w[2].rows : 0;
+        String stem = "matmul_" + typeName(w[0].type) + "_f32_gemvmulti";
+        long[] global = {roundUp(total, GEMV_LOCAL)}, local = {GEMV_LOCAL};
+        if (w[0].type == GgmlType.Q8_0) {
+            launch(kernel(stem), stem, global, local, in.act(), in.cols, accumulate ? 1 : 0,
+                    w[0].parts[0].data(), w[0].parts[0].scales(), o[0].act(), ra,
+                    w[1].parts[0].data(), w[1].parts[0].scales(), o[1].act(), rb,
+                    w[2].parts[0].data(), w[2].parts[0].scales(), o[2].act(), rc);
+        } else {
+            launch(kernel(stem), stem, global, local, in.act(), in.cols, accumulate ? 1 : 0,
+                    w[0].parts[0].data(), o[0].act(), ra, w[1].parts[0].data(), o[1].act(), rb, w[2].parts[0].data(), o[2].act(), rc);
+        }
     }
 
     @Override
@@ -674,29 +660,15 @@ public final class ClBackend implements Backend {
             Backend.super.matmulSwiglu(out, x, gate, up, scratch);
             return;
         }
-        gemvSwiglu(o, g, u, "gemvswiglu", in.act(), in.cols, g.rows);
-    }
-
-    @Override
-    public void rmsNormMatmulSwiglu(Tensor out, Tensor x, Tensor norm, float eps, Tensor gate, Tensor up, Tensor normed, Tensor scratch) {
-        ClTensor in = act(x), o = act(out), g = (ClTensor) gate, u = (ClTensor) up, nw = (ClTensor) norm;
-        if (!fusedGemv(in, gate, up) || nw.cols != in.cols || g.rows != u.rows || o.rows != 1 || o.cols != g.rows) {
-            Backend.super.rmsNormMatmulSwiglu(out, x, norm, eps, gate, up, normed, scratch);
-            return;
+        String stem = "matmul_" + typeName(g.type) + "_f32_gemvswiglu";
+        long[] global = {roundUp(g.rows, GEMV_LOCAL)}, local = {GEMV_LOCAL};
+        var gp = g.parts[0];
+        var up0 = u.parts[0];
+        if (g.type == GgmlType.Q8_0) {
+            launch(kernel(stem), stem, global, local, in.act(), in.cols, g.rows, gp.data(), gp.scales(), up0.data(), up0.scales(), o.act());
+        } else {
+            launch(kernel(stem), stem, global, local, in.act(), in.cols, g.rows, gp.data(), up0.data(), o.act());
         }
-        gemvSwiglu(o, g, u, "normgemvswiglu", in.act(), nw.vector(), eps, in.cols, g.rows);
-    }
-
-    /** Launches matmul_{type}_f32_{variant}: the leading arguments, then gate's and up's data (and scales for Q8_0), then out. */
-    private void gemvSwiglu(ClTensor o, ClTensor g, ClTensor u, String variant, Object... lead) {
-        var args = new ArrayList<>(List.of(lead));
-        for (ClTensor w : new ClTensor[] {g, u}) {
-            args.add(w.parts[0].data());
-            if (w.type == GgmlType.Q8_0) args.add(w.parts[0].scales());
-        }
-        args.add(o.act());
-        String stem = "matmul_" + typeName(g.type) + "_f32_" + variant;
-        launch(kernel(stem), stem, new long[] {roundUp(g.rows, GEMV_LOCAL)}, new long[] {GEMV_LOCAL}, args.toArray());
     }
 
     @Override

@@ -55,8 +55,7 @@ class ClParityTest {
             "layernorm_f32_f32", "addbias_f32_f32", "gelu_f32_f32", "geglu_f32_f32", "scale_f32_f32", "softcap_f32_f32",
             "copycols_f32_f32", "bwprobe_f32_f32",
             "matmul_q8_0_f32_gemvmulti", "matmul_f16_f32_gemvmulti", "matmul_q8_0_f32_gemvswiglu", "matmul_f16_f32_gemvswiglu",
-            "rope_f32_f32_qk", "matmul_q8_0_f32_normgemvmulti", "matmul_f16_f32_normgemvmulti",
-            "matmul_q8_0_f32_normgemvswiglu", "matmul_f16_f32_normgemvswiglu", "kvwrite_f16_f32_rope",
+            "rope_f32_f32_qk", "kvwrite_f16_f32_rope",
             // exercised in ClInt8ParityTest
             "matmul_i8_f32_gemv", "matmul_i8_f32_gemm", "quantize_f32_i8", "matmul_i8_i8_gemv", "matmul_i8_i8_gemm",
             // exercised in ClKvInt8Test
@@ -513,52 +512,6 @@ class ClParityTest {
             }
         }
         assertTrue(gemv.kernelsUsed().containsAll(List.of("matmul_q8_0_f32_gemvmulti", "matmul_f16_f32_gemvswiglu")));
-    }
-
-    /** RMSNorm fused into the one-token Q·K·V and gate·up·SwiGLU kernels, against Reference's rmsNorm then matmul. */
-    @Test
-    void normFusedGemvKernels() {
-        var r = new Random(18);
-        float eps = 1e-5f;
-        for (GgmlType type : new GgmlType[] {GgmlType.F16, GgmlType.Q8_0}) {
-            boolean quant = type == GgmlType.Q8_0;
-            for (int in : quant ? WIDTHS_Q : WIDTHS) {
-                int[] h = {quant ? 96 : 33, 7, 32};
-                float[] x = random(r, in, 3f), nw = random(r, in, 1f), xn = new float[in];
-                Reference.rmsNorm(xn, x, nw, 1, in, eps);
-                Tensor xt = input(gemv, x, 1, in), nt = input(gemv, nw, 1, in), normed = gemv.allocate("normed", 1, in);
-                Tensor[] ws = new Tensor[3], outs = new Tensor[3];
-                float[][] want = new float[3][];
-                for (int j = 0; j < 3; j++) {
-                    MemorySegment seg = segment(encode(type, random(r, h[j] * in, 0.5f)), false);
-                    ws[j] = gemv.upload("w" + j, type, h[j], in, seg);
-                    want[j] = new float[h[j]];
-                    Reference.matmul(want[j], xn, 1, in, seg, type, h[j]);
-                    outs[j] = gemv.allocate("out" + j, 1 + GUARD, h[j]);
-                    float[] init = new float[(1 + GUARD) * h[j]];
-                    Arrays.fill(init, SENTINEL);
-                    gemv.write(outs[j], init);
-                }
-                gemv.rmsNormMatmulMany(new Tensor[] {outs[0].firstRows(1), outs[1].firstRows(1), outs[2].firstRows(1)}, xt, nt, eps, ws, normed);
-                for (int j = 0; j < 3; j++) {
-                    float[] all = new float[(1 + GUARD) * h[j]];
-                    gemv.read(outs[j], all);
-                    for (int i = h[j]; i < all.length; i++) if (all[i] != SENTINEL) fail("normgemvmulti guard " + i + " overwritten");
-                    nmse("matmul_" + ClBackend.typeName(type) + "_f32_normgemvmulti", Arrays.copyOf(all, h[j]), want[j], h[j], 5e-4);
-                }
-                int hr = h[0];
-                MemorySegment gs = segment(encode(type, random(r, hr * in, 0.5f)), false), us = segment(encode(type, random(r, hr * in, 0.5f)), false);
-                float[] g = new float[hr], u = new float[hr], exp = new float[hr];
-                Reference.matmul(g, xn, 1, in, gs, type, hr);
-                Reference.matmul(u, xn, 1, in, us, type, hr);
-                Reference.swiglu(exp, g, u, hr);
-                Tensor gw = gemv.upload("gate", type, hr, in, gs), uw = gemv.upload("up", type, hr, in, us);
-                float[] got = guarded(gemv, 1, hr, null, out -> gemv.rmsNormMatmulSwiglu(out, xt, nt, eps, gw, uw, normed, null));
-                nmse("matmul_" + ClBackend.typeName(type) + "_f32_normgemvswiglu", got, exp, hr, 5e-4);
-            }
-        }
-        assertTrue(gemv.kernelsUsed().containsAll(List.of("matmul_q8_0_f32_normgemvmulti", "matmul_f16_f32_normgemvmulti",
-                "matmul_q8_0_f32_normgemvswiglu", "matmul_f16_f32_normgemvswiglu")));
     }
 
     /**
