@@ -31,11 +31,11 @@ import org.openjdk.jmh.annotations.TearDown;
 /**
  * Host cost of one kernel launch (issue 5, part 4): four clSetKernelArg calls (a buffer, two ints, a float, as a
  * typical ClBackend launch) plus clEnqueueNDRangeKernel of a tiny kernel, {@value #N} times; the clFinish that
- * drains them runs outside the measured time —
- * through JOCL (the binding ClBackend uses, called the way {@code ClBackend.launch} calls it) and through LWJGL
- * 3's OpenCL binding, on the same device (the first platform whose name contains {@code -Dlaunch.platform},
- * default "Portable", i.e. POCL). {@code *SetArg} is one clSetKernelArg of an int alone. The C floor of the same
- * loop is {@code native/launchcost.c}. Results are ns per launch (or per setArg).
+ * drains them runs outside the measured time. Through JOCL (as ClBackend's {@code -Dinfercl.opencl.binding=jocl}
+ * path calls it) and through LWJGL 3's OpenCL binding (ClBackend's launch path, because it measured faster here),
+ * on the same device: the first platform whose name contains {@code -Dlaunch.platform} (default "Portable", i.e.
+ * POCL). {@code *SetArg} is one clSetKernelArg of an int alone. The C floor of the same loop is
+ * {@code native/launchcost.c}. Results are ns per launch (or per setArg).
  *
  * <pre>mvn -Pjmh test-compile exec:exec -Djmh.args="LaunchBench -f 1 -wi 3 -i 5 -w 1s -r 1s"</pre>
  */
@@ -140,7 +140,7 @@ public class LaunchBench {
         CL10.clFinish(lwQueue);
     }
 
-    /** As ClBackend.launch: a fresh Pointer per argument, fresh global/local arrays. */
+    /** As ClBackend.launch with the JOCL binding: a fresh Pointer per argument, fresh global/local arrays. */
     @Benchmark
     @OperationsPerInvocation(N)
     public void joclLaunch() {
