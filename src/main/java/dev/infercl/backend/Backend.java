@@ -94,6 +94,12 @@ public interface Backend extends AutoCloseable {
         rope(k, positions, spec);
     }
 
+    /** ropeQk(q, k) at the batch's positions, then {@link #attention} (whose cache write then stores the rotated keys). */
+    default void ropeAttention(Tensor out, Tensor q, Tensor k, Tensor v, RopeSpec rope, KvCache cache, int layer, Batch batch, AttentionSpec spec) {
+        ropeQk(q, k, batch.positions(), rope);
+        attention(out, q, k, v, cache, layer, batch, spec);
+    }
+
     /** out = silu(gate) ⊙ up. */
     void swiglu(Tensor out, Tensor gate, Tensor up);
 

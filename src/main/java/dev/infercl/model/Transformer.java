@@ -168,8 +168,9 @@ public final class Transformer {
                 backend.rmsNorm(q, q, w.qNorm(), config.normEps());   // per head: the weight is one head wide
                 backend.rmsNorm(k, k, w.kNorm(), config.normEps());
             }
-            if (rope != null) backend.ropeQk(q, k, positions, rope);
-            backend.attention(att, q, k, v, s.cache, l, batch, arch.slides(l) && config.slidingWindow() > 0 ? sliding : full);
+            AttentionSpec spec = arch.slides(l) && config.slidingWindow() > 0 ? sliding : full;
+            if (rope != null) backend.ropeAttention(att, q, k, v, rope, s.cache, l, batch, spec);
+            else backend.attention(att, q, k, v, s.cache, l, batch, spec);
             residual(x, att, w.wo(), w.bo(), w.postAttnNorm(), xb);
 
             // feed-forward: x += W_down · act(W_gate·h, W_up·h), h = norm(x)

@@ -36,6 +36,9 @@ import org.jocl.cl_device_id;
 import org.jocl.cl_event;
 import org.jocl.cl_kernel;
 import org.jocl.cl_mem;
+import org.lwjgl.PointerBuffer;
+import org.lwjgl.opencl.CL10;
+import org.lwjgl.system.MemoryStack;
 
 /**
  * The OpenCL backend: every activation, weight and the KV cache live on one device; each op is one or two
@@ -114,6 +117,7 @@ public final class ClBackend implements Backend {
     private final long maxAlloc;
     private final cl_context context;
     private final cl_command_queue queue;
+    private final long queueAddress;  // the queue's native handle, for the LWJGL launch path
     private final KernelLibrary kernels;
     private final int normLocal;
     private final int gemmRows, gemmTokens;  // F32/F16/BF16/Q8_0/Q4_0 GEMM register tile per work-item: weight rows × tokens
@@ -140,6 +144,13 @@ public final class ClBackend implements Backend {
      */
     static final boolean FUSE = !"false".equals(System.getProperty("infercl.opencl.fuse")); // -Dinfercl.opencl.fuse=false: general kernels only (A/B)
     static final boolean PROFILE = Boolean.getBoolean("infercl.opencl.profile");
+    /**
+     * Kernel launches (set the arguments, enqueue) go through LWJGL's OpenCL binding: a JOCL clSetKernelArg costs
+     * ~1–1.7 µs of host time (a Pointer and an array per argument, pinned in JNI), LWJGL's ~0.05 µs, and a one-token
+     * forward sets about a thousand arguments (LaunchBench, docs/PERFORMANCE.md). Everything else stays on JOCL.
+     * {@code -Dinfercl.opencl.binding=jocl} launches through JOCL too (A/B); the profiling queue always does.
+     */
+    static final boolean LWJGL = !"jocl".equals(System.getProperty("infercl.opencl.binding"));
     private final List<String> profiledStems = new ArrayList<>();
     private final List<cl_event> profiledEvents = new ArrayList<>();
 
@@ -166,6 +177,7 @@ public final class ClBackend implements Backend {
         @SuppressWarnings("deprecation")
         cl_command_queue q = clCreateCommandQueue(context, found.device(), PROFILE ? CL_QUEUE_PROFILING_ENABLE : 0, null); // in-order: ops need no events
         this.queue = q;
+        this.queueAddress = q.getNativePointer();
         this.normLocal = info.isGpu() ? 256 : 64;
         var defines = new HashMap<>(Map.of("LOCAL", String.valueOf(normLocal), "TILE_R", String.valueOf(TILE_R),
                 "TILE_T", String.valueOf(TILE_T), "CHUNK", String.valueOf(SPLIT_CHUNK)));
@@ -425,6 +437,10 @@ public final class ClBackend implements Backend {
 
     private void launch(cl_kernel k, String what, long[] global, long[] local, Object... args) {
         for (long g : global) if (g == 0) return;
+        if (LWJGL && !PROFILE) {
+            launchLwjgl(k.getNativePointer(), what, global, local, args);
+            return;
+        }
         try {
             for (int i = 0; i < args.length; i++) {
                 switch (args[i]) {
@@ -444,6 +460,31 @@ public final class ClBackend implements Backend {
             }
         } catch (CLException e) {
             throw outOfMemory(what, 0, e);
+        }
+    }
+
+    /**
+     * {@link #launch} through LWJGL's binding on the same native handles (both bindings call the one ICD loader):
+     * typed setters without boxing or Pointer objects, sizes on LWJGL's thread-local stack.
+     */
+    private void launchLwjgl(long k, String what, long[] global, long[] local, Object... args) {
+        for (int i = 0; i < args.length; i++) {
+            int err = switch (args[i]) {
+                case cl_mem m -> CL10.clSetKernelArg1p(k, i, m.getNativePointer());
+                case Integer v -> CL10.clSetKernelArg1i(k, i, v);
+                case Float v -> CL10.clSetKernelArg1f(k, i, v);
+                default -> throw new IllegalArgumentException("kernel argument " + args[i]);
+            };
+            if (err != CL_SUCCESS) throw outOfMemory(what, 0, new CLException(CL.stringFor_errorCode(err), err));
+        }
+        try (MemoryStack stack = MemoryStack.stackPush()) {
+            PointerBuffer g = stack.mallocPointer(global.length), l = local == null ? null : stack.mallocPointer(local.length);
+            for (int d = 0; d < global.length; d++) {
+                g.put(d, global[d]);
+                if (l != null) l.put(d, local[d]);
+            }
+            int err = CL10.clEnqueueNDRangeKernel(queueAddress, k, global.length, null, g, l, null, null);
+            if (err != CL_SUCCESS) throw outOfMemory(what, 0, new CLException(CL.stringFor_errorCode(err), err));
         }
     }
 
@@ -769,6 +810,23 @@ public final class ClBackend implements Backend {
 
     @Override
     public void attention(Tensor out, Tensor q, Tensor k, Tensor v, KvCache cache, int layer, Batch batch, AttentionSpec spec) {
+        attention(out, q, k, v, cache, layer, batch, spec, null);
+    }
+
+    /** With an FP16 or F32 cache, kvwrite_f16_f32_rope rotates q and k as it writes the cache (one launch less). */
+    @Override
+    public void ropeAttention(Tensor out, Tensor q, Tensor k, Tensor v, RopeSpec rope, KvCache cache, int layer, Batch batch, AttentionSpec spec) {
+        ClTensor qt = act(q), kt = act(k);
+        if (!FUSE || ((ClKvCache) cache).ks != null || qt.cols % rope.headDim() != 0 || rope.headDim() != ((ClKvCache) cache).layout.headDim()
+                || qt.rows < batch.size() || kt.rows < batch.size()) {
+            Backend.super.ropeAttention(out, q, k, v, rope, cache, layer, batch, spec);
+            return;
+        }
+        attention(out, q, k, v, cache, layer, batch, spec, rope);
+    }
+
+    /** attention, with the cache write fused with rope(q, k) when {@code rope} is not null (F16/F32 caches only). */
+    private void attention(Tensor out, Tensor q, Tensor k, Tensor v, KvCache cache, int layer, Batch batch, AttentionSpec spec, RopeSpec rope) {
         float scale = spec.scale();
         ClKvCache c = (ClKvCache) cache;
         ClTensor o = act(out), qt = act(q), kt = act(k), vt = act(v);
@@ -787,8 +845,14 @@ public final class ClBackend implements Backend {
             attentionInt8(o, qt, kt, vt, c, layer, batch, spec, heads, longest, posOff, tabOff, work, offsets[2]);
             return;
         }
-        launch(kernel("kvwrite_f16_f32"), "kv-cache write", new long[] {hd, kvHeads, n}, null,
-                kt.act(), vt.act(), c.k[layer], c.v[layer], ints.buffer(), posOff, tabOff, kvHeads, lay.blockSize(), hd);
+        if (rope == null) {
+            launch(kernel("kvwrite_f16_f32"), "kv-cache write", new long[] {hd, kvHeads, n}, null,
+                    kt.act(), vt.act(), c.k[layer], c.v[layer], ints.buffer(), posOff, tabOff, kvHeads, lay.blockSize(), hd);
+        } else {
+            launch(kernel("kvwrite_f16_f32_rope"), "rope (q and k) + kv-cache write", new long[] {hd / 2, heads + kvHeads, n}, null,
+                    qt.act(), kt.act(), vt.act(), c.k[layer], c.v[layer], ints.buffer(), posOff, tabOff, ropeTable(rope),
+                    heads, kvHeads, lay.blockSize(), hd, rope.ropeDims(), rope.neox() ? 1 : 0);
+        }
         var shape = attentionDefines(hd, heads / kvHeads);
         if (attentionKernel(n, kvHeads, longest) == AttentionKernel.FUSED) {
             launch(kernel("attention_f16_f32", shape), "attention", new long[] {kvHeads, n}, n == 1 ? new long[] {1, 1} : null,

@@ -122,6 +122,12 @@ class ClKvInt8Test {
         var caches = new java.util.HashMap<Integer, Int8Cache>();
         return (dev.infercl.backend.Backend) java.lang.reflect.Proxy.newProxyInstance(ClKvInt8Test.class.getClassLoader(),
                 new Class<?>[] {dev.infercl.backend.Backend.class}, (proxy, method, args) -> {
+                    if (method.getName().equals("ropeAttention")) { // as its default: rope, then the attention checked below
+                        inner.ropeQk((Tensor) args[1], (Tensor) args[2], ((Batch) args[7]).positions(), (dev.infercl.backend.RopeSpec) args[4]);
+                        method = dev.infercl.backend.Backend.class.getMethod("attention", Tensor.class, Tensor.class, Tensor.class, Tensor.class,
+                                dev.infercl.backend.KvCache.class, int.class, Batch.class, AttentionSpec.class);
+                        args = new Object[] {args[0], args[1], args[2], args[3], args[5], args[6], args[7], args[8]};
+                    }
                     Object result;
                     try {
                         result = method.invoke(inner, args);

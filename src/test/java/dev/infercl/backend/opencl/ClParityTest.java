@@ -10,6 +10,7 @@ import dev.infercl.backend.Batch;
 import dev.infercl.backend.BlockTable;
 import dev.infercl.backend.DeviceOutOfMemoryException;
 import dev.infercl.backend.KvLayout;
+import dev.infercl.backend.KvType;
 import dev.infercl.backend.RopeSpec;
 import dev.infercl.backend.Tensor;
 import dev.infercl.backend.cpu.Reference;
@@ -54,7 +55,7 @@ class ClParityTest {
             "layernorm_f32_f32", "addbias_f32_f32", "gelu_f32_f32", "geglu_f32_f32", "scale_f32_f32", "softcap_f32_f32",
             "copycols_f32_f32", "bwprobe_f32_f32",
             "matmul_q8_0_f32_gemvmulti", "matmul_f16_f32_gemvmulti", "matmul_q8_0_f32_gemvswiglu", "matmul_f16_f32_gemvswiglu",
-            "rope_f32_f32_qk",
+            "rope_f32_f32_qk", "kvwrite_f16_f32_rope",
             // exercised in ClInt8ParityTest
             "matmul_i8_f32_gemv", "matmul_i8_f32_gemm", "quantize_f32_i8", "matmul_i8_i8_gemv", "matmul_i8_i8_gemm",
             "matmul_i8_f32_gemvmulti", "matmul_i8_f32_gemvswiglu", "matmul_i8_i8_gemvmulti", "matmul_i8_i8_gemvswiglu",
@@ -552,6 +553,60 @@ class ClParityTest {
             }
         }
         assertTrue(gemv.kernelsUsed().containsAll(List.of("matmul_q8_0_f32_gemvmulti", "matmul_f16_f32_gemvswiglu")));
+    }
+
+    /**
+     * rope(q, k) fused with the KV-cache write (kvwrite_f16_f32_rope), F32 and FP16 caches: q and k rotated in place as
+     * Reference.rope does, and attention over the cache it wrote equal to Reference's rope then attention.
+     */
+    @Test
+    void ropeFusedWithTheCacheWrite() {
+        var r = new Random(19);
+        // (headDim, ropeDims, heads, kvHeads, context length)
+        int[][] shapes = {{8, 8, 4, 2, 20}, {16, 8, 6, 3, SMALL ? 20 : 40}, {64, 64, 4, 4, SMALL ? 18 : 70}};
+        for (KvType kv : new KvType[] {KvType.F32, KvType.F16}) {
+            try (ClBackend b = ClTestSupport.open(ClBackend.Options.defaults().withKvType(kv))) {
+                for (int[] s : shapes) {
+                    for (boolean neox : new boolean[] {false, true}) ropeAttentionScenario(b, r, s, neox);
+                }
+                assertTrue(b.kernelsUsed().contains("kvwrite_f16_f32_rope"));
+            }
+        }
+    }
+
+    private static void ropeAttentionScenario(ClBackend b, Random r, int[] s, boolean neox) {
+        int hd = s[0], heads = s[2], kvHeads = s[3], len = s[4], blockSize = 16, blocks = (len + blockSize - 1) / blockSize + 2;
+        var layout = new KvLayout(2, kvHeads, hd, blockSize, blocks);
+        var rope = new RopeSpec(hd, s[1], 10000f, neox);
+        var spec = new AttentionSpec((float) (1 / Math.sqrt(hd)), 0f, 0);
+        try (var cache = b.createKvCache(layout)) {
+            var table = new BlockTable(cache.pool(), blockSize);
+            float[] kRef = new float[(int) layout.valuesPerLayer()], vRef = new float[kRef.length];
+            int qDim = heads * hd, kvDim = kvHeads * hd, start = 0;
+            for (int n : new int[] {Math.min(7, len), 1, 1, len - Math.min(7, len) - 2}) {
+                if (n <= 0) continue;
+                int[] pos = new int[n];
+                for (int t = 0; t < n; t++) pos[t] = start + t;
+                table.reserve(start + n);
+                float[] q = random(r, n * qDim, 1f), k = random(r, n * kvDim, 1f), v = random(r, n * kvDim, 1f);
+                float[] qr = q.clone(), kr = k.clone(), want = new float[n * qDim];
+                Reference.rope(qr, n, qDim, pos, rope);
+                Reference.rope(kr, n, kvDim, pos, rope);
+                Reference.attention(want, qr, kr, v, kRef, vRef, layout, table, pos, heads, spec);
+                Tensor qt = input(b, q, n, qDim), kt = input(b, k, n, kvDim), vt = input(b, v, n, kvDim);
+                var batch = new Batch(pos, table);
+                float[] got = guarded(b, n, qDim, null, out -> b.ropeAttention(out, qt, kt, vt, rope, cache, 1, batch, spec));
+                float[] gotQ = new float[n * qDim], gotK = new float[n * kvDim];
+                b.read(qt, gotQ);
+                b.read(kt, gotK);
+                nmse("kvwrite_f16_f32_rope (q)", gotQ, qr, qr.length, 1e-7);
+                nmse("kvwrite_f16_f32_rope (k)", gotK, kr, kr.length, 1e-7);
+                nmse("kvwrite_f16_f32_rope + attention", got, want, want.length, 5e-4);
+                table.setLength(start + n);
+                start += n;
+            }
+            table.release();
+        }
     }
 
     @Test

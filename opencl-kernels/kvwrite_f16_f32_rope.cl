@@ -1,0 +1,52 @@
+// kvwrite_f16_f32_rope: rope_f32_f32_qk and kvwrite_f16_f32 in one launch: rotates q and k in place and stores the
+//   rotated k and v of row t at position p = positions[posOff + t] of one layer's paged cache.
+//   Pair i < ropeDims/2 of a head: θ = p · invFreq[i]; (x[a], x[b]) ← (x[a]cosθ − x[b]sinθ, x[a]sinθ + x[b]cosθ)
+//   with a = 2i, b = 2i + 1 (neox = 0) or a = i, b = i + ropeDims/2 (neox = 1) — rope_f32_f32_qk's arithmetic;
+//   pairs i ≥ ropeDims/2 (partial rotary) are a = 2i, b = 2i + 1, copied unrotated. KV head g of row t goes to
+//   kc[((block·kvHeads + g)·blockSize + p % blockSize)·headDim + a] with block = table[tabOff + p / blockSize],
+//   as kvwrite_f16_f32 (round to nearest even into FP16, or F32 with KV_F32); v likewise.
+// Layout: q (n, qHeads·headDim), k, v (n, kvHeads·headDim) F32 row-major; kc, vc (numBlocks, kvHeads, blockSize,
+//   headDim); invFreq (ropeDims/2) F32; ints holds positions at posOff and the block table at tabOff.
+// Launch: global (headDim/2, qHeads + kvHeads, n): heads h < qHeads are q's, the rest the KV heads; no local size.
+#ifdef KV_F32
+#define KV_T float                      // an F32 cache (exact keys and values)
+#define KV_STORE(v, i, p) ((p)[i] = (v))
+#else
+#define KV_T half                       // the default FP16 cache, through vstore_half (no cl_khr_fp16)
+#define KV_STORE(v, i, p) vstore_half_rte(v, i, p)
+#endif
+__kernel void kernel_kvwrite_f16_f32_rope(__global float* q, __global float* k, __global const float* v, __global KV_T* kc, __global KV_T* vc,
+        __global const int* ints, int posOff, int tabOff, __global const float* invFreq,
+        int qHeads, int kvHeads, int blockSize, int headDim, int ropeDims, int neox) {
+    int i = get_global_id(0), h = get_global_id(1), t = get_global_id(2);
+    int p = ints[posOff + t];
+    bool rotate = i < ropeDims / 2;
+    int a = rotate && neox ? i : 2 * i, b = rotate && neox ? i + ropeDims / 2 : 2 * i + 1;
+    float c = 1.0f, s = 0.0f;
+    if (rotate) {
+        float theta = (float) p * invFreq[i];
+        c = cos(theta);
+        s = sin(theta);
+    }
+    // two explicit branches rather than a selected pointer (oclgrind aborted on the pointer select in rope_f32_f32_qk)
+    if (h < qHeads) {
+        if (!rotate) return;
+        size_t base = (size_t) t * qHeads * headDim + (size_t) h * headDim;
+        float x0 = q[base + a], x1 = q[base + b];
+        q[base + a] = x0 * c - x1 * s;
+        q[base + b] = x0 * s + x1 * c;
+        return;
+    }
+    int g = h - qHeads;
+    size_t src = ((size_t) t * kvHeads + g) * headDim;
+    float x0 = k[src + a], x1 = k[src + b];
+    float y0 = rotate ? x0 * c - x1 * s : x0, y1 = rotate ? x0 * s + x1 * c : x1;
+    k[src + a] = y0;
+    k[src + b] = y1;
+    int block = ints[tabOff + p / blockSize];
+    size_t dst = (((size_t) block * kvHeads + g) * blockSize + p % blockSize) * headDim;
+    KV_STORE(y0, dst + a, kc);
+    KV_STORE(y1, dst + b, kc);
+    KV_STORE(v[src + a], dst + a, vc);
+    KV_STORE(v[src + b], dst + b, vc);
+}
