@@ -76,6 +76,7 @@ final class CpuKernels {
         int chunks = (outRows + chunk - 1) / chunk;
         parallelFor(pool, chunks, c -> {
             int o0 = c * chunk, o1 = Math.min(outRows, o0 + chunk);
+            var tiles = new Tile(out, outRows, x, in);
             int t0 = 0;
             for (; t0 + TILE <= n; t0 += TILE) {
                 for (int t = t0; t < t0 + TILE; t++) Arrays.fill(out, t * outRows + o0, t * outRows + o1, 0f);
@@ -84,7 +85,7 @@ final class CpuKernels {
                     for (int o = o0; o < o1; o += 2) {
                         // an odd last row is paired with itself; tile methods drop the duplicate (ob == oa)
                         int ob = Math.min(o + 1, o1 - 1);
-                        var tile = new Tile(out, outRows, o, ob, x, in, t0, k0, k1);
+                        var tile = tiles.at(o, ob, t0, k0, k1);
                         switch (type) {
                             case F32 -> tileF32(w, o * rowBytes, ob * rowBytes, tile);
                             case F16 -> tileF16(w, o * rowBytes, ob * rowBytes, tile);
@@ -114,10 +115,39 @@ final class CpuKernels {
 
     /**
      * Where a tile's sums go: tokens t0..t0+TILE−1 (x rows of {@code in} floats) against weight rows oa and ob
-     * over columns [k0, k1); ob == oa marks an odd last row whose second result is dropped. A small value that
-     * escape analysis keeps off the heap; it only carries arguments and does the bookkeeping outside the loops.
+     * over columns [k0, k1); ob == oa marks an odd last row whose second result is dropped. It only carries
+     * arguments and does the bookkeeping outside the loops. One per chunk, re-aimed by {@link #at} for each tile:
+     * the tile methods are too large to inline, so a new object per tile escaped to the heap — about 1 GB of
+     * garbage per 128-token prefill of the 1b model, which the parallel collector let the young generation grow into.
      */
-    private record Tile(float[] out, int outRows, int oa, int ob, float[] x, int in, int t0, int k0, int k1) {
+    private static final class Tile {
+        private final float[] out, x;
+        private final int outRows, in;
+        private int oa, ob, t0, k0, k1;
+
+        Tile(float[] out, int outRows, float[] x, int in) {
+            this.out = out;
+            this.outRows = outRows;
+            this.x = x;
+            this.in = in;
+        }
+
+        Tile at(int oa, int ob, int t0, int k0, int k1) {
+            this.oa = oa;
+            this.ob = ob;
+            this.t0 = t0;
+            this.k0 = k0;
+            this.k1 = k1;
+            return this;
+        }
+
+        float[] x() { return x; }
+        int in() { return in; }
+        int oa() { return oa; }
+        int ob() { return ob; }
+        int k0() { return k0; }
+        int k1() { return k1; }
+
         int xRow(int k) { return (t0 + k) * in; }
 
         /** End of the columns that fill whole vectors; the rest go through {@link #addColumn}. */
@@ -503,6 +533,7 @@ final class CpuKernels {
         int chunks = (outRows + chunk - 1) / chunk;
         parallelFor(pool, chunks, c -> {
             int o0 = c * chunk, o1 = Math.min(outRows, o0 + chunk);
+            var tiles = new Tile(out, outRows, x, in);
             int t0 = 0;
             for (; t0 + TILE <= n; t0 += TILE) {
                 for (int t = t0; t < t0 + TILE; t++) Arrays.fill(out, t * outRows + o0, t * outRows + o1, 0f);
@@ -510,7 +541,7 @@ final class CpuKernels {
                     int k1 = Math.min(in, k0 + K_BLOCK);
                     for (int o = o0; o < o1; o += 2) {
                         int ob = Math.min(o + 1, o1 - 1);
-                        tileI8(q, scales, gs, groups, new Tile(out, outRows, o, ob, x, in, t0, k0, k1));
+                        tileI8(q, scales, gs, groups, tiles.at(o, ob, t0, k0, k1));
                     }
                 }
             }
