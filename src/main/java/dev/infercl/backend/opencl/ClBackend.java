@@ -150,7 +150,22 @@ public final class ClBackend implements Backend {
      * forward sets about a thousand arguments (LaunchBench, docs/PERFORMANCE.md). Everything else stays on JOCL.
      * {@code -Dinfercl.opencl.binding=jocl} launches through JOCL too (A/B); the profiling queue always does.
      */
-    static final boolean LWJGL = !"jocl".equals(System.getProperty("infercl.opencl.binding"));
+    static final boolean LWJGL = !"jocl".equals(System.getProperty("infercl.opencl.binding")) && lwjglLoads();
+
+    /**
+     * LWJGL ships its native library per platform (the build carries linux x86-64 only); where it cannot load, the
+     * launches stay on JOCL, which works everywhere the backend does, and one log line says so.
+     */
+    private static boolean lwjglLoads() {
+        try {
+            org.lwjgl.opencl.CL.getFunctionProvider(); // loads LWJGL's natives and binds the system's OpenCL loader
+            return true;
+        } catch (LinkageError | RuntimeException e) {
+            java.util.logging.Logger.getLogger(ClBackend.class.getName()).info(
+                    "LWJGL's OpenCL binding did not load (" + e + "); kernel launches go through JOCL");
+            return false;
+        }
+    }
     private final List<String> profiledStems = new ArrayList<>();
     private final List<cl_event> profiledEvents = new ArrayList<>();
 
