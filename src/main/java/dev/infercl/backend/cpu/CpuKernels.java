@@ -406,9 +406,9 @@ final class CpuKernels {
         long rowBytes = type.byteSize(in);
         return (o0, o1, out, acc) -> {
             int o = o0;
-            // pairs of rows share each x load and keep two independent accumulator chains in flight
+            // Q8_0 pairs of rows share each x load and keep two independent accumulator chains in flight (a two-row
+            // F16 loop of the same shape made 1b F16 decode 3× slower in the one A/B pair measured, and was dropped)
             if (type == GgmlType.Q8_0 && PARTS == 1) for (; o + 1 < o1; o += 2) dot2Q8_0(m, o * rowBytes, rowBytes, x, in, out, o, acc);
-            else if (type == GgmlType.F16) for (; o + 1 < o1; o += 2) dot2F16(m, o * rowBytes, rowBytes, x, in, out, o, acc);
             for (; o < o1; o++) {
                 long row = o * rowBytes;
                 float d = switch (type) {
@@ -486,26 +486,6 @@ final class CpuKernels {
             b = sb.fma(FloatVector.broadcast(F, Dequant.f16(w.get(Dequant.I16, baseB))), b);
         }
         float da = a.reduceLanes(ADD), db = b.reduceLanes(ADD);
-        out[o] = acc ? out[o] + da : da;
-        out[o + 1] = acc ? out[o + 1] + db : db;
-    }
-
-    /** Rows at byte offsets rowA and rowA + rowBytes, F16, one token: out[o], out[o+1] as {@link #dotF16} computes each. */
-    private static void dot2F16(MemorySegment w, long rowA, long rowBytes, float[] x, int in, float[] out, int o, boolean acc) {
-        long rowB = rowA + rowBytes;
-        int end = in - in % L;
-        var a = FloatVector.zero(F);
-        var b = a;
-        for (int i = 0; i < end; i += L) {
-            var xv = FloatVector.fromArray(F, x, i);
-            a = halfToFloat(ShortVector.fromMemorySegment(S, w, rowA + i * 2L, LE)).fma(xv, a);
-            b = halfToFloat(ShortVector.fromMemorySegment(S, w, rowB + i * 2L, LE)).fma(xv, b);
-        }
-        float da = a.reduceLanes(ADD), db = b.reduceLanes(ADD);
-        for (int i = end; i < in; i++) {
-            da += x[i] * Dequant.f16(w.get(Dequant.I16, rowA + i * 2L));
-            db += x[i] * Dequant.f16(w.get(Dequant.I16, rowB + i * 2L));
-        }
         out[o] = acc ? out[o] + da : da;
         out[o + 1] = acc ? out[o + 1] + db : db;
     }
