@@ -9,7 +9,7 @@ set -euo pipefail
 out=$1 models=$2 backends=$3
 shift 3
 extra=("$@")
-[ ${#extra[@]} -gt 0 ] || extra=(-p 128,512 -n 128 -r 2 --long-ctx 0)
+[ ${#extra[@]} -gt 0 ] || extra=(-p 32,128,512 -n 128 -r 2 --long-ctx 0)
 cd "$(dirname "$0")/.."
 for m in $models; do
     for b in $backends; do
@@ -20,13 +20,14 @@ for m in $models; do
         jq -c --arg load "$load" --arg start "$start" '. + {load_avg: $load, started_utc: $start}' <<<"$json" >> "$out"
     done
 done
-echo "| model | backend | pp128 tok/s | pp512 tok/s | tg128 tok/s | probe GB/s | roofline tok/s | % of roofline | achieved GB/s | peak host | backend buffers | load |"
-echo "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"
+echo "| model | backend | pp32 tok/s | pp128 tok/s | pp512 tok/s | tg128 tok/s | probe GB/s | roofline tok/s | % of roofline | achieved GB/s | peak host | backend buffers | load |"
+echo "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"
 jq -r 'def f: . * 10 | round / 10;
        def gib: . / 1073741824 * 100 | round / 100 | tostring + " GiB";
-       [ (.model | split("/") | last | sub("\\.gguf$"; "")), .backend,
-         ((.pp_tokens_per_s["128"] // null | if . then f | tostring else "–" end) + (if .pp_tokens_per_s_sd["128"] then " ± " + (.pp_tokens_per_s_sd["128"] | f | tostring) else "" end)),
-         ((.pp_tokens_per_s["512"] // null | if . then f | tostring else "–" end) + (if .pp_tokens_per_s_sd["512"] then " ± " + (.pp_tokens_per_s_sd["512"] | f | tostring) else "" end)),
+       [ (.model | split("/") | last | sub("\\.gguf$"; "")), (.backend | split(":")[0] | split(" ")[0]),
+         (. as $r | ["32", "128", "512"][] | . as $k
+            | ($r.pp_tokens_per_s[$k] // null | if . then f | tostring else "–" end)
+              + (if $r.pp_tokens_per_s_sd[$k] then " ± " + ($r.pp_tokens_per_s_sd[$k] | f | tostring) else "" end)),
          ((.tg_tokens_per_s | f | tostring) + " ± " + (.tg_tokens_per_s_sd | f | tostring)),
          (.bandwidth_gb_per_s | f | tostring), (.roofline_tokens_per_s | f | tostring),
          ((.roofline_fraction * 100 | round | tostring) + "%"),
