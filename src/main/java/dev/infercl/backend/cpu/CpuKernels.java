@@ -682,18 +682,15 @@ final class CpuKernels {
 
     // ------------------------------------------------------------------------------------------- attention
 
-    /** Positions below which a decode row is not split further across tasks (a task's fixed cost stays small). */
-    private static final int MIN_SPLIT = 256;
-
     /**
      * Same semantics as {@link Reference#attention}: store k[t], v[t] in the paged cache, then per (token, query
-     * head) a causal softmax over positions first..positions[t] of q·K·scale, weighting V.
+     * head) a causal softmax over positions first..positions[t] of q·K·scale, weighting V. Tasks are (token, head)
+     * pairs spread over the pool; each chunk of tasks owns one score buffer of the longest context.
      *
-     * <p>Grouped-query attention: a task is (token, KV head, split of the context) and serves all {@code heads /
-     * kvHeads} query heads of its KV head, so every K and V row is read from memory once per token instead of
-     * once per query head; each row is scored against the whole group while it is in L1. A decode step with
-     * fewer (token, KV head) pairs than four per thread also cuts the context into splits of at least
-     * {@value #MIN_SPLIT} positions; each split leaves (acc, max, sum) partials that {@link #combine} merges.
+     * <p>Per query head, not per KV head: a task per (token, KV head) scoring the whole group against each K row
+     * (K and V read once per token) measured slower here — 1b Q8_0 decode at 2048 positions 11.6/10.0 against
+     * 12.8/14.1 tokens/s, interleaved ContextSweepTest pairs on 2 cores, 2026-11-29 — the group's K rows stay in
+     * L2 between its heads' tasks (probably why: the per-head form then reads little more from memory, and has 8× the tasks).
      */
     static void attention(ForkJoinPool pool, float[] out, float[] q, float[] k, float[] v, float[] kCache, float[] vCache,
                           KvLayout layout, BlockTable table, int[] positions, int heads, AttentionSpec spec) {
@@ -709,101 +706,41 @@ final class CpuKernels {
             }
             maxLen = Math.max(maxLen, positions[t] + 1);
         }
-        int group = heads / kvHeads, pairs = n * kvHeads, threads = pool.getParallelism();
-        int splits = pairs >= 4 * threads ? 1 : Math.max(1, Math.min((maxLen + MIN_SPLIT - 1) / MIN_SPLIT, (4 * threads + pairs - 1) / pairs));
-        int span = (maxLen + splits - 1) / splits, tasks = pairs * splits;
-        int chunk = Math.max(1, tasks / (threads * 4));
+        int group = heads / kvHeads, tasks = n * heads, scoreLen = maxLen;
+        int chunk = Math.max(1, tasks / (pool.getParallelism() * 4));
         int chunks = (tasks + chunk - 1) / chunk;
-        // one split: each task writes its normalised rows of out; several: partials (acc, max, sum) per (token, head, split)
-        float[] part = splits == 1 ? out : new float[n * heads * splits * (hd + 2)];
-        int stride = splits == 1 ? hd : hd + 2;
         parallelFor(pool, chunks, c -> {
-            var scratch = new GroupScratch(group, span);
+            float[] scores = new float[scoreLen];
             for (int task = c * chunk; task < Math.min(tasks, (c + 1) * chunk); task++) {
-                int s = task % splits, g = task / splits % kvHeads, t = task / (splits * kvHeads);
-                int lo = Math.max(spec.firstVisible(positions[t]), s * span), hi = Math.min(positions[t] + 1, (s + 1) * span);
-                for (int i = 0; i < group; i++) scratch.dst[i] = (((t * heads + g * group + i) * splits) + s) * stride;
-                attendGroup(part, splits == 1, q, (t * heads + g * group) * hd, kCache, vCache, layout, table, g, lo, hi, spec, scratch);
+                int t = task / heads, h = task % heads, g = h / group;
+                int qo = (t * heads + h) * hd;
+                int first = spec.firstVisible(positions[t]), len = positions[t] + 1;
+                // positions before a sliding window get score −∞, hence weight e^−∞ = 0
+                Arrays.fill(scores, 0, first, Float.NEGATIVE_INFINITY);
+                // pass 1: scores and their maximum, walking the block table block by block
+                float max = Float.NEGATIVE_INFINITY;
+                for (int p0 = first - first % bs; p0 < len; p0 += bs) {
+                    int rowBase = Reference.cacheIndex(layout, table.block(p0 / bs) * bs, g);
+                    for (int p = Math.max(p0, first); p < Math.min(len, p0 + bs); p++) {
+                        float s = dot(q, qo, kCache, rowBase + (p - p0) * hd, hd) * spec.scale();
+                        if (spec.softcap() > 0) s = (float) (spec.softcap() * Math.tanh(s / spec.softcap()));
+                        scores[p] = s;
+                        max = Math.max(max, s);
+                    }
+                }
+                // pass 2: exponentials with the maximum subtracted (no overflow), and their sum
+                float sum = expInPlace(scores, 0, len, max);
+                // pass 3: out = Σ_p scores[p]·V[p] / sum, accumulated in the output row itself
+                Arrays.fill(out, qo, qo + hd, 0f);
+                for (int p0 = first - first % bs; p0 < len; p0 += bs) {
+                    int rowBase = Reference.cacheIndex(layout, table.block(p0 / bs) * bs, g);
+                    for (int p = Math.max(p0, first); p < Math.min(len, p0 + bs); p++) {
+                        axpy(scores[p], vCache, rowBase + (p - p0) * hd, out, qo, hd);
+                    }
+                }
+                scaleInPlace(out, qo, hd, 1f / sum);
             }
         });
-        if (splits > 1) combine(out, part, n * heads, splits, hd);
-    }
-
-    /** One task's buffers: the group's scores over a split, their maxima and sums, and where each head's row goes. */
-    private record GroupScratch(float[] scores, float[] max, float[] sum, int[] dst, int span) {
-        GroupScratch(int group, int span) {
-            // rows of span + 16 floats: with span a power of two the group's rows would be 4 KiB apart and alias in L1
-            this(new float[group * (span + 16)], new float[group], new float[group], new int[group], span + 16);
-        }
-    }
-
-    /**
-     * Attention of the query heads at q[qo..] (one KV head g's group, {@code dst.length} heads) over positions
-     * lo..hi−1: normalised rows into part at dst[i] ({@code normalise}), else unnormalised acc followed by (max, sum).
-     */
-    private static void attendGroup(float[] part, boolean normalise, float[] q, int qo, float[] kCache, float[] vCache,
-                                    KvLayout layout, BlockTable table, int g, int lo, int hi, AttentionSpec spec, GroupScratch w) {
-        int hd = layout.headDim(), bs = layout.blockSize(), group = w.dst.length, span = w.span;
-        float[] scores = w.scores, max = w.max, sum = w.sum;
-        int[] dst = w.dst;
-        float scale = spec.scale(), cap = spec.softcap();
-        for (int i = 0; i < group; i++) {
-            max[i] = Float.NEGATIVE_INFINITY;
-            Arrays.fill(part, dst[i], dst[i] + hd, 0f);
-        }
-        // pass 1: the group's scores and their maxima, each K row read once, walking the block table
-        for (int p0 = lo - lo % bs; p0 < hi; p0 += bs) {
-            int rowBase = Reference.cacheIndex(layout, table.block(p0 / bs) * bs, g);
-            for (int p = Math.max(p0, lo); p < Math.min(hi, p0 + bs); p++) {
-                int row = rowBase + (p - p0) * hd;
-                for (int i = 0; i < group; i++) {
-                    float sc = dot(q, qo + i * hd, kCache, row, hd) * scale;
-                    if (cap > 0) sc = (float) (cap * Math.tanh(sc / cap));
-                    scores[i * span + p - lo] = sc;
-                    max[i] = Math.max(max[i], sc);
-                }
-            }
-        }
-        // pass 2: exponentials with the maximum subtracted (no overflow), and their sums
-        for (int i = 0; i < group; i++) sum[i] = hi > lo ? expInPlace(scores, i * span, hi - lo, max[i]) : 0f;
-        // pass 3: acc = Σ_p scores[p]·V[p], each V row read once for the group
-        for (int p0 = lo - lo % bs; p0 < hi; p0 += bs) {
-            int rowBase = Reference.cacheIndex(layout, table.block(p0 / bs) * bs, g);
-            for (int p = Math.max(p0, lo); p < Math.min(hi, p0 + bs); p++) {
-                int row = rowBase + (p - p0) * hd;
-                for (int i = 0; i < group; i++) axpy(scores[i * span + p - lo], vCache, row, part, dst[i], hd);
-            }
-        }
-        for (int i = 0; i < group; i++) {
-            if (normalise) {
-                scaleInPlace(part, dst[i], hd, 1f / sum[i]);
-            } else {
-                part[dst[i] + hd] = max[i];
-                part[dst[i] + hd + 1] = sum[i];
-            }
-        }
-    }
-
-    /**
-     * Merges split partials: per (token, head) r, with M = max_s m_s, out[r] = Σ_s acc_s·e^(m_s − M) / Σ_s l_s·e^(m_s − M);
-     * a split that saw no position (m_s = −∞) is skipped.
-     */
-    private static void combine(float[] out, float[] part, int rows, int splits, int hd) {
-        for (int r = 0; r < rows; r++) {
-            int base = r * splits * (hd + 2);
-            float mMax = Float.NEGATIVE_INFINITY;
-            for (int s = 0; s < splits; s++) mMax = Math.max(mMax, part[base + s * (hd + 2) + hd]);
-            Arrays.fill(out, r * hd, (r + 1) * hd, 0f);
-            float den = 0;
-            for (int s = 0; s < splits; s++) {
-                int ps = base + s * (hd + 2);
-                if (part[ps + hd] == Float.NEGATIVE_INFINITY) continue;
-                float w = (float) Math.exp(part[ps + hd] - mMax);
-                axpy(w, part, ps, out, r * hd, hd);
-                den += part[ps + hd + 1] * w;
-            }
-            scaleInPlace(out, r * hd, hd, 1f / den);
-        }
     }
 
     private static float dot(float[] a, int ao, float[] b, int bo, int len) {
