@@ -311,7 +311,9 @@ public final class ClBackend implements Backend {
             return new ClTensor.Part(r0, n, create(what, CL_MEM_READ_ONLY | CL_MEM_USE_HOST_PTR, bytes, Pointer.to(src.asByteBuffer())), null);
         }
         copiedBytes += bytes;
-        return new ClTensor.Part(r0, n, create(what, CL_MEM_READ_ONLY | CL_MEM_COPY_HOST_PTR, bytes, hostPointer(src)), null);
+        var part = new ClTensor.Part(r0, n, create(what, CL_MEM_READ_ONLY | CL_MEM_COPY_HOST_PTR, bytes, hostPointer(src)), null);
+        dropMappedPages(src); // copied at creation: the device reads its copy, the file's pages need not stay resident
+        return part;
     }
 
     /** Repacks GGML blocks (scale, values) into two arrays: all values of a row contiguous, the scales apart. */
