@@ -9,6 +9,8 @@
 //   tile is contiguous) and, per query head, scores the tile, rescales acc once and adds the tile's values while
 //   the tile is still in cache. The tile's scores are soft-capped, max-reduced and exponentiated as one float16:
 //   one vector exp per 16 positions instead of 16 scalar ones (the scalar exp, not memory, bounded POCL before).
+//   Every loop over the head's float16 registers (qi, ai, acc, qv) carries #pragma unroll: POCL leaves loops over
+//   private arrays rolled, with the accumulators on the stack, otherwise (docs/ARCHITECTURE.md).
 // Layout: q, out (n, heads·HEAD_DIM) F32 at (t·heads + h)·HEAD_DIM + i; kc, vc one layer of the cache,
 //   (numBlocks, kvHeads, blockSize, HEAD_DIM) F16: position p lives in block ints[tabOff + p / blockSize],
 //   slot p % blockSize, at ((block·kvHeads + g)·blockSize + slot)·HEAD_DIM + i; ints holds positions at
@@ -62,6 +64,7 @@ __kernel void kernel_attention_f16_f32(__global const float* q, __global const K
     vecf qv[GROUP][HEAD_DIM / VW], acc[GROUP][HEAD_DIM / VW];
     float m[GROUP], l[GROUP];
     for (int i = 0; i < GROUP; i++) {
+        #pragma unroll
         for (int j = 0; j < HEAD_DIM / VW; j++) {
             qv[i][j] = VLOADF(i * HEAD_DIM + j * VW, qr) * scale;
             acc[i][j] = (vecf) 0.0f;
@@ -76,6 +79,7 @@ __kernel void kernel_attention_f16_f32(__global const float* q, __global const K
         size_t base = (((size_t) ints[tabOff + p0 / blockSize] * kvHeads + g) * blockSize + slot) * HEAD_DIM;
         for (int i = 0; i < GROUP; i++) {
             vecf qi[HEAD_DIM / VW], ai[HEAD_DIM / VW];  // this head's q and acc, in registers for the tile
+            #pragma unroll
             for (int j = 0; j < HEAD_DIM / VW; j++) {
                 qi[j] = qv[i][j];
                 ai[j] = acc[i][j];
@@ -83,6 +87,7 @@ __kernel void kernel_attention_f16_f32(__global const float* q, __global const K
             float st[16], wt[16];
             for (int p = 0; p < count; p++) {
                 vecf dot = (vecf) 0.0f;
+                #pragma unroll
                 for (int j = 0; j < HEAD_DIM / VW; j++) dot += qi[j] * KV_VLOAD(base + p * HEAD_DIM + j * VW, kc);
                 st[p] = vsum(dot);
             }
@@ -99,11 +104,14 @@ __kernel void kernel_attention_f16_f32(__global const float* q, __global const K
             float4 w4 = w8.lo + w8.hi;
             l[i] = l[i] * corr + (w4.x + w4.y + w4.z + w4.w);
             vstore16(w, 0, wt);
+            #pragma unroll
             for (int j = 0; j < HEAD_DIM / VW; j++) ai[j] *= corr;
             for (int p = 0; p < count; p++) {
                 float wp = wt[p];
+                #pragma unroll
                 for (int j = 0; j < HEAD_DIM / VW; j++) ai[j] += wp * KV_VLOAD(base + p * HEAD_DIM + j * VW, vc);
             }
+            #pragma unroll
             for (int j = 0; j < HEAD_DIM / VW; j++) acc[i][j] = ai[j];
             m[i] = mNew;
         }
@@ -111,6 +119,7 @@ __kernel void kernel_attention_f16_f32(__global const float* q, __global const K
     }
     __global float* o = out + ((size_t) t * heads + g * GROUP) * HEAD_DIM;
     for (int i = 0; i < GROUP; i++) {
+        #pragma unroll
         for (int j = 0; j < HEAD_DIM / VW; j++) VSTOREF(acc[i][j] / l[i], i * HEAD_DIM + j * VW, o);
     }
 }

@@ -59,6 +59,7 @@ __kernel void kernel_attention_f16_f32_split(__global const float* q, __global c
     vecf qv[GROUP][HEAD_DIM / VW], acc[GROUP][HEAD_DIM / VW];
     float m[GROUP], l[GROUP];
     for (int i = 0; i < GROUP; i++) {
+        #pragma unroll
         for (int j = 0; j < HEAD_DIM / VW; j++) {
             qv[i][j] = VLOADF(i * HEAD_DIM + j * VW, qr) * scale;
             acc[i][j] = (vecf) 0.0f;
@@ -74,6 +75,7 @@ __kernel void kernel_attention_f16_f32_split(__global const float* q, __global c
         size_t base = (((size_t) ints[tabOff + p0 / blockSize] * kvHeads + g) * blockSize + slot) * HEAD_DIM;
         for (int i = 0; i < GROUP; i++) {
             vecf qi[HEAD_DIM / VW], ai[HEAD_DIM / VW];  // this head's q and acc, in registers for the tile
+            #pragma unroll
             for (int j = 0; j < HEAD_DIM / VW; j++) {
                 qi[j] = qv[i][j];
                 ai[j] = acc[i][j];
@@ -81,6 +83,7 @@ __kernel void kernel_attention_f16_f32_split(__global const float* q, __global c
             float st[16], wt[16];
             for (int p = 0; p < count; p++) {
                 vecf dot = (vecf) 0.0f;
+                #pragma unroll
                 for (int j = 0; j < HEAD_DIM / VW; j++) dot += qi[j] * KV_VLOAD(base + p * HEAD_DIM + j * VW, kc);
                 st[p] = vsum(dot);
             }
@@ -97,11 +100,14 @@ __kernel void kernel_attention_f16_f32_split(__global const float* q, __global c
             float4 w4 = w8.lo + w8.hi;
             l[i] = l[i] * corr + (w4.x + w4.y + w4.z + w4.w);
             vstore16(w, 0, wt);
+            #pragma unroll
             for (int j = 0; j < HEAD_DIM / VW; j++) ai[j] *= corr;
             for (int p = 0; p < count; p++) {
                 float wp = wt[p];
+                #pragma unroll
                 for (int j = 0; j < HEAD_DIM / VW; j++) ai[j] += wp * KV_VLOAD(base + p * HEAD_DIM + j * VW, vc);
             }
+            #pragma unroll
             for (int j = 0; j < HEAD_DIM / VW; j++) acc[i][j] = ai[j];
             m[i] = mNew;
         }
@@ -109,6 +115,7 @@ __kernel void kernel_attention_f16_f32_split(__global const float* q, __global c
     }
     for (int i = 0; i < GROUP; i++) {
         __global float* o = part + (((size_t) t * heads + g * GROUP + i) * splits + s) * (HEAD_DIM + 2);
+        #pragma unroll
         for (int j = 0; j < HEAD_DIM / VW; j++) VSTOREF(acc[i][j], j * VW, o);
         o[HEAD_DIM] = m[i];
         o[HEAD_DIM + 1] = l[i];
