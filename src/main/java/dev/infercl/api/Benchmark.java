@@ -38,9 +38,13 @@ public final class Benchmark {
      * @param bandwidth           measured read bandwidth, bytes/s
      * @param bytesPerToken       bytes a decode step reads at a short context (weights + KV)
      * @param bytesPerTokenLong   the same at the long context
+     * @param decodeCpuMsPerToken process CPU time (all threads, device driver threads included) per decoded token,
+     *                            median over the runs: with wall time it tells a compute-bound decode (CPU time ≈
+     *                            threads × wall) from one that waits on memory or on other processes; 0 where the
+     *                            JVM cannot read process CPU time
      */
     public record Result(String backend, Map<Integer, Stat> prefill, Stat decode, Stat decodeLong, int longContext,
-                         double bandwidth, long bytesPerToken, long bytesPerTokenLong, long weightBytes, long deviceBytes, long peakHostBytes) {
+                         double decodeCpuMsPerToken, double bandwidth, long bytesPerToken, long bytesPerTokenLong, long weightBytes, long deviceBytes, long peakHostBytes) {
         /** Decode tokens/s if every token took exactly its bytes at the measured bandwidth. */
         public double rooflineTokensPerSecond() {
             return bandwidth / bytesPerToken;
@@ -71,12 +75,13 @@ public final class Benchmark {
                 }
                 prefill.put(p, Stat.of(rates));
             }
-            Stat decode = decode(s, rnd, 1, o, cfg.vocabSize());
-            Stat decodeLong = o.longContext() > 0 ? decode(s, rnd, o.longContext(), o, cfg.vocabSize()) : null;
+            var cpuMs = new DescriptiveStatistics();
+            Stat decode = decode(s, rnd, 1, o, cfg.vocabSize(), cpuMs);
+            Stat decodeLong = o.longContext() > 0 ? decode(s, rnd, o.longContext(), o, cfg.vocabSize(), new DescriptiveStatistics()) : null;
             long peak = peakHostBytes();   // before the bandwidth probe's buffer inflates it
             double bw = model.transformer().backend().probeReadBandwidth();
             long weights = model.transformer().weights().streamedBytes();
-            return new Result(model.backendName(), prefill, decode, decodeLong, o.longContext(), bw,
+            return new Result(model.backendName(), prefill, decode, decodeLong, o.longContext(), cpuMs.getPercentile(50), bw,
                     weights + kvBytes(model, 1 + o.generate() / 2), weights + kvBytes(model, o.longContext() + o.generate() / 2), weights,
                     model.transformer().backend().allocatedBytes(), peak);
         }
@@ -100,16 +105,27 @@ public final class Benchmark {
         return 2L * c.layers() * c.kvDim() * positions * model.transformer().backend().kvBytesPerValue();
     }
 
-    private static Stat decode(Session s, SplittableRandom rnd, int depth, Options o, int vocab) {
+    /** Decode tokens/s over the runs after a warm-up run; adds each run's process CPU ms per token to cpuMs. */
+    private static Stat decode(Session s, SplittableRandom rnd, int depth, Options o, int vocab, DescriptiveStatistics cpuMs) {
         List<Double> rates = new ArrayList<>();
         for (int r = 0; r < o.repetitions() + 1; r++) {
             s.reset();
             s.prefillOnly(rnd.ints(depth, 0, vocab).toArray());
-            long t0 = System.nanoTime();
+            long cpu0 = processCpuNanos(), t0 = System.nanoTime();
             for (int i = 0; i < o.generate(); i++) s.prefillOnly(new int[] {rnd.nextInt(vocab)});
             double sec = (System.nanoTime() - t0) / 1e9;
-            if (r > 0) rates.add(o.generate() / sec);
+            long cpu = processCpuNanos() - cpu0;
+            if (r > 0) {
+                rates.add(o.generate() / sec);
+                cpuMs.addValue(cpu0 < 0 ? 0 : cpu / 1e6 / o.generate());
+            }
         }
         return Stat.of(rates);
+    }
+
+    /** CPU time of every thread of this process, in ns; -1 where the platform's MXBean does not report it. */
+    private static long processCpuNanos() {
+        return java.lang.management.ManagementFactory.getOperatingSystemMXBean() instanceof com.sun.management.OperatingSystemMXBean os
+                ? os.getProcessCpuTime() : -1;
     }
 }

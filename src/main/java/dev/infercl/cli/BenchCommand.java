@@ -53,7 +53,8 @@ final class BenchCommand extends Streams.Command implements Callable<Integer> {
                     pp.put(String.valueOf(e.getKey()), e.getValue().mean());
                     ppSd.put(String.valueOf(e.getKey()), e.getValue().sd());
                 }
-                root.put("tg_tokens_per_s", r.decode().mean()).put("tg_tokens_per_s_sd", r.decode().sd()).put("tg_tokens", generate);
+                root.put("tg_tokens_per_s", r.decode().mean()).put("tg_tokens_per_s_sd", r.decode().sd()).put("tg_tokens", generate)
+                        .put("tg_cpu_ms_per_token", r.decodeCpuMsPerToken());
                 if (r.decodeLong() != null) {
                     root.put("tg_long_context", r.longContext()).put("tg_long_tokens_per_s", r.decodeLong().mean())
                             .put("tg_long_tokens_per_s_sd", r.decodeLong().sd());
@@ -68,7 +69,8 @@ final class BenchCommand extends Streams.Command implements Callable<Integer> {
                 for (var e : r.prefill().entrySet()) {
                     out.printf(Locale.ROOT, "pp%-5d %10.1f ± %.1f tokens/s%n", e.getKey(), e.getValue().mean(), e.getValue().sd());
                 }
-                out.printf(Locale.ROOT, "tg%-5d %10.1f ± %.1f tokens/s%n", generate, r.decode().mean(), r.decode().sd());
+                out.printf(Locale.ROOT, "tg%-5d %10.1f ± %.1f tokens/s, %.1f ms of process CPU time per token%n", generate,
+                        r.decode().mean(), r.decode().sd(), r.decodeCpuMsPerToken());
                 if (r.decodeLong() != null) {
                     out.printf(Locale.ROOT, "tg%d @ %d  %6.1f ± %.1f tokens/s (%.0f%% of short-context decode)%n", generate, r.longContext(),
                             r.decodeLong().mean(), r.decodeLong().sd(), 100 * r.decodeLong().mean() / r.decode().mean());

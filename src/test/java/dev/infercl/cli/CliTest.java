@@ -150,7 +150,7 @@ class CliTest {
                 "--long-ctx", "100", "--json", "--backend", "cpu");
         assertEquals(0, res.code(), res.err());
         JsonNode j = new ObjectMapper().readTree(res.out());
-        for (String key : new String[] {"tg_tokens_per_s", "bandwidth_gb_per_s", "roofline_fraction", "peak_host_bytes", "tg_long_tokens_per_s"}) {
+        for (String key : new String[] {"tg_tokens_per_s", "bandwidth_gb_per_s", "roofline_fraction", "peak_host_bytes", "tg_long_tokens_per_s", "tg_cpu_ms_per_token"}) {
             assertTrue(j.get(key).asDouble() > 0, key + " in " + res.out());
         }
         assertTrue(j.get("pp_tokens_per_s").get("32").asDouble() > 0, res.out());
