@@ -683,14 +683,19 @@ final class CpuKernels {
     // ------------------------------------------------------------------------------------------- attention
 
     /**
-     * Same semantics as {@link Reference#attention}: store k[t], v[t] in the paged cache, then per (token, query
-     * head) a causal softmax over positions first..positions[t] of q·K·scale, weighting V. Tasks are (token, head)
-     * pairs spread over the pool; each chunk of tasks owns one score buffer of the longest context.
+     * Same semantics as {@link Reference#attention} — store k[t], v[t] in the paged cache, then per (token, query
+     * head) a causal softmax over positions first..positions[t] of q·K·scale, weighting V — in this backend's own
+     * cache layout. Each layer's arrays are KV-head-major, (kvHeads, numBlocks, blockSize·headDim), so a sequence's
+     * blocks of one head (allocated in order) form one sequential stream the prefetchers follow; and K is stored
+     * <em>transposed</em> within each block, (headDim, blockSize), so a block of L positions scores as one
+     * vector, Σ_i q[i]·K[i][p..p+L), with no horizontal sum per position. V rows stay (blockSize, headDim). A
+     * task is (token, KV head, share of its query heads): the group's heads score the same K tile while it is in
+     * L1, and each head's output accumulates in registers across the whole context.
      *
-     * <p>Per query head, not per KV head: a task per (token, KV head) scoring the whole group against each K row
-     * (K and V read once per token) measured slower here — 1b Q8_0 decode at 2048 positions 11.6/10.0 against
-     * 12.8/14.1 tokens/s, interleaved ContextSweepTest pairs on 2 cores, 2026-11-29 — the group's K rows stay in
-     * L2 between its heads' tasks (probably why: the per-head form then reads little more from memory, and has 8× the tasks).
+     * <p>Why: the per-query-head form (a dot product and a reduceLanes per position, an axpy through memory per
+     * position) took 31–38 CPU-ms per token for the 22 layers of the 1b shape at 2048 positions; this form 10–15
+     * (single-thread harness over random caches, 2026-11-29), which is most of the gap between decode at 128 and
+     * at 2048 positions.
      */
     static void attention(ForkJoinPool pool, float[] out, float[] q, float[] k, float[] v, float[] kCache, float[] vCache,
                           KvLayout layout, BlockTable table, int[] positions, int heads, AttentionSpec spec) {
@@ -698,67 +703,145 @@ final class CpuKernels {
         int n = positions.length;
         int maxLen = 0;
         for (int t = 0; t < n; t++) {
-            int slot = table.slot(positions[t]);
+            int slot = table.slot(positions[t]), within = slot % bs;
             for (int g = 0; g < kvHeads; g++) {
-                int dst = Reference.cacheIndex(layout, slot, g);
-                System.arraycopy(k, (t * kvHeads + g) * hd, kCache, dst, hd);
-                System.arraycopy(v, (t * kvHeads + g) * hd, vCache, dst, hd);
+                int block = blockBase(layout, slot / bs, g), src = (t * kvHeads + g) * hd;
+                for (int i = 0; i < hd; i++) kCache[block + i * bs + within] = k[src + i];
+                System.arraycopy(v, src, vCache, block + within * hd, hd);
             }
             maxLen = Math.max(maxLen, positions[t] + 1);
         }
-        int group = heads / kvHeads, tasks = n * heads, scoreLen = maxLen;
+        int group = heads / kvHeads;
+        // enough tasks for every thread: split a KV head's query heads only when tokens × KV heads are too few
+        int parts = Math.min(group, Math.max(1, (2 * pool.getParallelism() + n * kvHeads - 1) / (n * kvHeads)));
+        int perPart = (group + parts - 1) / parts;
+        int tasks = n * kvHeads * parts, scoreLen = (maxLen + bs - 1) / bs * bs;
         int chunk = Math.max(1, tasks / (pool.getParallelism() * 4));
         int chunks = (tasks + chunk - 1) / chunk;
         parallelFor(pool, chunks, c -> {
-            float[] scores = new float[scoreLen];
+            float[][] scores = new float[perPart][scoreLen];
             for (int task = c * chunk; task < Math.min(tasks, (c + 1) * chunk); task++) {
-                int t = task / heads, h = task % heads, g = h / group;
-                int qo = (t * heads + h) * hd;
+                int t = task / (kvHeads * parts), g = task / parts % kvHeads, h0 = g * group + task % parts * perPart;
+                int count = Math.min(perPart, (g + 1) * group - h0);
                 int first = spec.firstVisible(positions[t]), len = positions[t] + 1;
-                // positions before a sliding window get score −∞, hence weight e^−∞ = 0
-                Arrays.fill(scores, 0, first, Float.NEGATIVE_INFINITY);
-                // pass 1: scores and their maximum, walking the block table block by block
-                float max = Float.NEGATIVE_INFINITY;
-                for (int p0 = first - first % bs; p0 < len; p0 += bs) {
-                    int rowBase = Reference.cacheIndex(layout, table.block(p0 / bs) * bs, g);
-                    for (int p = Math.max(p0, first); p < Math.min(len, p0 + bs); p++) {
-                        float s = dot(q, qo, kCache, rowBase + (p - p0) * hd, hd) * spec.scale();
-                        if (spec.softcap() > 0) s = (float) (spec.softcap() * Math.tanh(s / spec.softcap()));
-                        scores[p] = s;
-                        max = Math.max(max, s);
+                keyScores(kCache, layout, table, g, q, (t * heads + h0) * hd, count, spec.scale(), first, len, scores);
+                for (int j = 0; j < count; j++) {
+                    float[] w = scores[j];
+                    if (spec.softcap() > 0) {
+                        for (int p = first; p < len; p++) w[p] = (float) (spec.softcap() * Math.tanh(w[p] / spec.softcap()));
                     }
+                    float sum = expInPlace(w, first, len - first, max(w, first, len));
+                    weightedValues(vCache, layout, table, g, w, first, len, 1f / sum, out, (t * heads + h0 + j) * hd);
                 }
-                // pass 2: exponentials with the maximum subtracted (no overflow), and their sum
-                float sum = expInPlace(scores, 0, len, max);
-                // pass 3: out = Σ_p scores[p]·V[p] / sum, accumulated in the output row itself
-                Arrays.fill(out, qo, qo + hd, 0f);
-                for (int p0 = first - first % bs; p0 < len; p0 += bs) {
-                    int rowBase = Reference.cacheIndex(layout, table.block(p0 / bs) * bs, g);
-                    for (int p = Math.max(p0, first); p < Math.min(len, p0 + bs); p++) {
-                        axpy(scores[p], vCache, rowBase + (p - p0) * hd, out, qo, hd);
-                    }
-                }
-                scaleInPlace(out, qo, hd, 1f / sum);
             }
         });
     }
 
-    private static float dot(float[] a, int ao, float[] b, int bo, int len) {
-        int vecEnd = len - len % L;
-        var acc = FloatVector.zero(F);
-        for (int i = 0; i < vecEnd; i += L) acc = FloatVector.fromArray(F, a, ao + i).fma(FloatVector.fromArray(F, b, bo + i), acc);
-        float s = acc.reduceLanes(ADD);
-        for (int i = vecEnd; i < len; i++) s += a[ao + i] * b[bo + i];
-        return s;
+    /** First value of physical block {@code block} of KV head g in one layer's K or V array of the FAST layout. */
+    private static int blockBase(KvLayout layout, int block, int g) {
+        return (g * layout.numBlocks() + block) * layout.blockSize() * layout.headDim();
     }
 
-    /** y[yo..yo+len) += a·x[xo..xo+len). */
-    private static void axpy(float a, float[] x, int xo, float[] y, int yo, int len) {
-        int vecEnd = len - len % L;
-        for (int i = 0; i < vecEnd; i += L) {
-            FloatVector.fromArray(F, x, xo + i).fma(FloatVector.broadcast(F, a), FloatVector.fromArray(F, y, yo + i)).intoArray(y, yo + i);
+    /**
+     * scores[j][p] = scale · q_j·K[p] for the count query heads whose q rows start at qo (one after another), for
+     * every p of [first, len) (and the rest of those positions' L-tiles, which the caller ignores); K of KV head
+     * g transposed per block. A tile of L positions is loaded once per head from L1.
+     */
+    private static void keyScores(float[] kCache, KvLayout layout, BlockTable table, int g, float[] q, int qo, int count,
+                                  float scale, int first, int len, float[][] scores) {
+        int hd = layout.headDim(), bs = layout.blockSize();
+        for (int b = first / bs; b * bs < len; b++) {
+            int kb = blockBase(layout, table.block(b), g);   // the block's (headDim, blockSize) keys
+            if (bs % L == 0) {
+                for (int s = 0; s < bs && b * bs + s < len; s += L) {
+                    for (int j = 0; j < count; j++) scoreTile(kCache, kb + s, bs, q, qo + j * hd, hd, scale, scores[j], b * bs + s);
+                }
+            } else { // a block narrower than a vector (tests use such layouts; the model's blocks are 16)
+                for (int p = Math.max(first, b * bs), end = Math.min(len, b * bs + bs); p < end; p++) {
+                    for (int j = 0; j < count; j++) {
+                        float acc = 0;
+                        for (int i = 0; i < hd; i++) acc += q[qo + j * hd + i] * kCache[kb + i * bs + p - b * bs];
+                        scores[j][p] = acc * scale;
+                    }
+                }
+            }
         }
-        for (int i = vecEnd; i < len; i++) y[yo + i] += a * x[xo + i];
+    }
+
+    /** dst[d..d+L) = scale · Σ_i q[qo+i] · kt[kb + i·bs ..+L): four independent accumulator chains over i. */
+    private static void scoreTile(float[] kt, int kb, int bs, float[] q, int qo, int hd, float scale, float[] dst, int d) {
+        var a0 = FloatVector.zero(F);
+        var a1 = a0;
+        var a2 = a0;
+        var a3 = a0;
+        int i = 0;
+        for (; i + 4 <= hd; i += 4) {
+            a0 = FloatVector.fromArray(F, kt, kb + i * bs).fma(FloatVector.broadcast(F, q[qo + i]), a0);
+            a1 = FloatVector.fromArray(F, kt, kb + (i + 1) * bs).fma(FloatVector.broadcast(F, q[qo + i + 1]), a1);
+            a2 = FloatVector.fromArray(F, kt, kb + (i + 2) * bs).fma(FloatVector.broadcast(F, q[qo + i + 2]), a2);
+            a3 = FloatVector.fromArray(F, kt, kb + (i + 3) * bs).fma(FloatVector.broadcast(F, q[qo + i + 3]), a3);
+        }
+        for (; i < hd; i++) a0 = FloatVector.fromArray(F, kt, kb + i * bs).fma(FloatVector.broadcast(F, q[qo + i]), a0);
+        a0.add(a1).add(a2.add(a3)).mul(scale).intoArray(dst, d);
+    }
+
+    /**
+     * out[oo + i] = inv · Σ_{first ≤ p < len} w[p] · V[p][i] for i < headDim, V of KV head g: 4·L dimensions at a
+     * time in four register accumulators across the whole context (one broadcast per position), then L, then one.
+     */
+    private static void weightedValues(float[] vCache, KvLayout layout, BlockTable table, int g, float[] w, int first, int len,
+                                       float inv, float[] out, int oo) {
+        int hd = layout.headDim(), bs = layout.blockSize();
+        int c = 0;
+        for (; c + 4 * L <= hd; c += 4 * L) {
+            var o0 = FloatVector.zero(F);
+            var o1 = o0;
+            var o2 = o0;
+            var o3 = o0;
+            for (int b = first / bs; b * bs < len; b++) {
+                int rows = blockBase(layout, table.block(b), g) + c - b * bs * hd;
+                for (int p = Math.max(first, b * bs), end = Math.min(len, b * bs + bs); p < end; p++) {
+                    int vo = rows + p * hd;
+                    var wp = FloatVector.broadcast(F, w[p]);
+                    o0 = FloatVector.fromArray(F, vCache, vo).fma(wp, o0);
+                    o1 = FloatVector.fromArray(F, vCache, vo + L).fma(wp, o1);
+                    o2 = FloatVector.fromArray(F, vCache, vo + 2 * L).fma(wp, o2);
+                    o3 = FloatVector.fromArray(F, vCache, vo + 3 * L).fma(wp, o3);
+                }
+            }
+            o0.mul(inv).intoArray(out, oo + c);
+            o1.mul(inv).intoArray(out, oo + c + L);
+            o2.mul(inv).intoArray(out, oo + c + 2 * L);
+            o3.mul(inv).intoArray(out, oo + c + 3 * L);
+        }
+        for (; c + L <= hd; c += L) {
+            var o = FloatVector.zero(F);
+            for (int b = first / bs; b * bs < len; b++) {
+                int rows = blockBase(layout, table.block(b), g) + c - b * bs * hd;
+                for (int p = Math.max(first, b * bs), end = Math.min(len, b * bs + bs); p < end; p++) {
+                    o = FloatVector.fromArray(F, vCache, rows + p * hd).fma(FloatVector.broadcast(F, w[p]), o);
+                }
+            }
+            o.mul(inv).intoArray(out, oo + c);
+        }
+        for (; c < hd; c++) {
+            float o = 0;
+            for (int b = first / bs; b * bs < len; b++) {
+                int rows = blockBase(layout, table.block(b), g) + c - b * bs * hd;
+                for (int p = Math.max(first, b * bs), end = Math.min(len, b * bs + bs); p < end; p++) o += w[p] * vCache[rows + p * hd];
+            }
+            out[oo + c] = o * inv;
+        }
+    }
+
+    /** The largest of s[from..to). */
+    private static float max(float[] s, int from, int to) {
+        var m = FloatVector.broadcast(F, Float.NEGATIVE_INFINITY);
+        int i = from;
+        for (; i + L <= to; i += L) m = m.max(FloatVector.fromArray(F, s, i));
+        float r = m.reduceLanes(VectorOperators.MAX);
+        for (; i < to; i++) r = Math.max(r, s[i]);
+        return r;
     }
 
     /** s[off + i] = e^(s[off + i] − max) for i < len; returns their sum. */
@@ -776,12 +859,6 @@ final class CpuKernels {
             total += s[off + i];
         }
         return total;
-    }
-
-    private static void scaleInPlace(float[] a, int off, int len, float factor) {
-        int vecEnd = len - len % L;
-        for (int i = 0; i < vecEnd; i += L) FloatVector.fromArray(F, a, off + i).mul(factor).intoArray(a, off + i);
-        for (int i = vecEnd; i < len; i++) a[off + i] *= factor;
     }
 
     // -------------------------------------------------------------------------------------- elementwise ops

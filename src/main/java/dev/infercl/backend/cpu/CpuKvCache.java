@@ -4,7 +4,12 @@ import dev.infercl.backend.BlockPool;
 import dev.infercl.backend.KvCache;
 import dev.infercl.backend.KvLayout;
 
-/** F32 K and V arrays per layer, each (numBlocks, kvHeads, blockSize, headDim). */
+/**
+ * F32 K and V arrays per layer, each (numBlocks, kvHeads, blockSize, headDim) in the layout {@link Reference#attention}
+ * reads — except that the FAST backend's {@link CpuKernels#attention} keeps its own layout: (kvHeads, numBlocks,
+ * blockSize, headDim) for V and (kvHeads, numBlocks, headDim, blockSize) for K. A cache belongs to the backend
+ * that created it, so one cache never sees both.
+ */
 final class CpuKvCache implements KvCache {
     final KvLayout layout;
     final float[][] k, v;   // [layer] → (numBlocks, kvHeads, blockSize, headDim)
