@@ -31,6 +31,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /**
  * CpuBackend FAST against REFERENCE through the public Backend API: seeded random inputs, odd shapes, normalized
@@ -214,30 +215,32 @@ class CpuParityTest {
     }
 
     /**
-     * A weight with one Inf or NaN half keeps the exact conversion in the decode GEMV: the rows holding it come out
-     * non-finite as in the reference (a finite-only conversion would turn Inf into 65536), the others match.
+     * A weight with one Inf or NaN half keeps the exact conversion, in the decode GEMV (n = 1) and in the prefill
+     * tiles and their remainder tokens (n = 5): the rows holding it come out non-finite as in the reference (a
+     * finite-only conversion would turn Inf into 65536), the others match.
      */
-    @Test
-    void f16DecodeWithInfOrNanWeightsMatchesReference() {
+    @ParameterizedTest(name = "n={0}")
+    @ValueSource(ints = {1, 5})
+    void f16WithInfOrNanWeightsMatchesReference(int n) {
         int rows = 9, cols = 100;
-        var rnd = new Random(5);
+        var rnd = new Random(5 + n);
         for (short special : new short[] {0x7c00, (short) 0xfc00, 0x7e00}) {
             MemorySegment w = weight(GgmlType.F16, randomWeights(rnd, rows * cols), rows, cols);
             w.set(Dequant.I16, 2L * (4 * cols + 37), special);                    // row 4, column 37
-            float[] x = gaussian(rnd, cols, 1f);
-            float[][] out = new float[2][rows];
+            float[] x = gaussian(rnd, n * cols, 1f);
+            float[][] out = new float[2][n * rows];
             for (int b = 0; b < 2; b++) {
                 Backend be = b == 0 ? REF : FAST;
-                Tensor ot = be.allocate("out", 1, rows);
-                be.matmul(ot, tensor(be, 1, cols, x), be.upload("w", GgmlType.F16, rows, cols, w));
+                Tensor ot = be.allocate("out", n, rows);
+                be.matmul(ot, tensor(be, n, cols, x), be.upload("w", GgmlType.F16, rows, cols, w));
                 be.read(ot, out[b]);
             }
-            for (int o = 0; o < rows; o++) {
-                if (o == 4) {
-                    assertFalse(Float.isFinite(out[1][o]), "row with 0x" + Integer.toHexString(special & 0xffff) + ": " + out[1][o]);
-                    assertEquals(Float.isNaN(out[0][o]), Float.isNaN(out[1][o]), "NaN vs Inf: " + out[1][o] + " vs " + out[0][o]);
+            for (int i = 0; i < n * rows; i++) {
+                if (i % rows == 4) {
+                    assertFalse(Float.isFinite(out[1][i]), "row with 0x" + Integer.toHexString(special & 0xffff) + ": " + out[1][i]);
+                    assertEquals(Float.isNaN(out[0][i]), Float.isNaN(out[1][i]), "NaN vs Inf: " + out[1][i] + " vs " + out[0][i]);
                 } else {
-                    assertEquals(out[0][o], out[1][o], 1e-4f * (1 + Math.abs(out[0][o])), "row " + o);
+                    assertEquals(out[0][i], out[1][i], 1e-4f * (1 + Math.abs(out[0][i])), "output " + i);
                 }
             }
         }
