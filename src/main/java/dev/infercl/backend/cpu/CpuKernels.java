@@ -475,6 +475,19 @@ final class CpuKernels {
      * multiply: written this way (no zero start, no nested part loop) C2 made it about 1.3× faster per CPU-second
      * than the dotQ8_0 shape in a single-thread test over the mapped 1b file (15–17 vs 11–13 GB/s), and 2.5×
      * faster than the same two-row loop in dotQ8_0's shape.
+     *
+     * <p>Measured against it and dropped (2026-11-29 02:13–02:50, load 2.2–3.3; one thread, GB/s of weights per
+     * CPU-second, medians of interleaved passes; "L2": one L2-resident tensor, "memory": all block weights of the
+     * mapped 1b Q8_0 file; this kernel: L2 23–25, memory 13–16, a plain streaming vector sum: memory 24–27):
+     * x quantized per 32-block to int8 with int16 products and one float conversion per block, as llama.cpp's
+     * Q8_0×Q8_0 (one row: L2 12.6–19.5, memory 13.2–14.6; two rows: 7.4–7.5 — without a pmaddwd/vpdpbusd the
+     * pair sums cost what the conversions saved); four rows per x load (L2 25.2 against 24.9, memory 10.8 against
+     * 15.7: the more concurrent row streams, the slower from memory); two blocks per iteration with four
+     * accumulators (memory 7.9); one row (L2 19–22, memory 14.1–14.4 against 14.0–15.0); the block scales
+     * converted in a scalar pre-pass into a float[] (L2 18.4 against 25.0) or from a broadcast int with vector
+     * shifts (L2 20.5 against 23.3); the row copied to a byte[] first (L2 12.2); a load 0.5–16 KiB ahead as a
+     * prefetch (memory 10.7–14.0 against 14.1–14.4). Without the per-block scale (wrong numbers, a bound) it reads
+     * 15.7 from memory where this reads 12.3: the scale's load, move, vcvtph2ps and broadcast are about a fifth.
      */
     private static void dot2Q8_0(MemorySegment w, long rowA, long rowBytes, float[] x, int in, float[] out, int o, boolean acc) {
         long rowB = rowA + rowBytes;
