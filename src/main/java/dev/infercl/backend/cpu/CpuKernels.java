@@ -404,6 +404,14 @@ final class CpuKernels {
         MemorySegment m = w.weight;
         GgmlType type = w.type;
         long rowBytes = type.byteSize(in);
+        if (type == GgmlType.F16 && w.halvesFinite()) {
+            return (o0, o1, out, acc) -> {
+                for (int o = o0; o < o1; o++) {
+                    float d = dotF16Finite(m, o * rowBytes, x, in);
+                    out[o] = acc ? out[o] + d : d;
+                }
+            };
+        }
         return (o0, o1, out, acc) -> {
             int o = o0;
             // Q8_0 pairs of rows share each x load and keep two independent accumulator chains in flight (a two-row
@@ -467,6 +475,19 @@ final class CpuKernels {
      * multiply: written this way (no zero start, no nested part loop) C2 made it about 1.3× faster per CPU-second
      * than the dotQ8_0 shape in a single-thread test over the mapped 1b file (15–17 vs 11–13 GB/s), and 2.5×
      * faster than the same two-row loop in dotQ8_0's shape.
+     *
+     * <p>Measured against it and dropped (2026-11-29 02:13–02:50, load 2.2–3.3; one thread, GB/s of weights per
+     * CPU-second, medians of interleaved passes; "L2": one L2-resident tensor, "memory": all block weights of the
+     * mapped 1b Q8_0 file; this kernel: L2 23–25, memory 13–16, a plain streaming vector sum: memory 24–27):
+     * x quantized per 32-block to int8 with int16 products and one float conversion per block, as llama.cpp's
+     * Q8_0×Q8_0 (one row: L2 12.6–19.5, memory 13.2–14.6; two rows: 7.4–7.5 — without a pmaddwd/vpdpbusd the
+     * pair sums cost what the conversions saved); four rows per x load (L2 25.2 against 24.9, memory 10.8 against
+     * 15.7: the more concurrent row streams, the slower from memory); two blocks per iteration with four
+     * accumulators (memory 7.9); one row (L2 19–22, memory 14.1–14.4 against 14.0–15.0); the block scales
+     * converted in a scalar pre-pass into a float[] (L2 18.4 against 25.0) or from a broadcast int with vector
+     * shifts (L2 20.5 against 23.3); the row copied to a byte[] first (L2 12.2); a load 0.5–16 KiB ahead as a
+     * prefetch (memory 10.7–14.0 against 14.1–14.4). Without the per-block scale (wrong numbers, a bound) it reads
+     * 15.7 from memory where this reads 12.3: the scale's load, move, vcvtph2ps and broadcast are about a fifth.
      */
     private static void dot2Q8_0(MemorySegment w, long rowA, long rowBytes, float[] x, int in, float[] out, int o, boolean acc) {
         long rowB = rowA + rowBytes;
@@ -488,6 +509,46 @@ final class CpuKernels {
         float da = a.reduceLanes(ADD), db = b.reduceLanes(ADD);
         out[o] = acc ? out[o] + da : da;
         out[o + 1] = acc ? out[o + 1] + db : db;
+    }
+
+    /**
+     * One F16 row of finite halves against x, one token: {@link #finiteHalfToFloat} (4 vector operations per L
+     * halves where {@link #halfToFloat} needs 11) and two accumulator chains. One thread over all block weights of
+     * the mapped 1b F16 file, GB/s of weights per CPU-second, medians of 14 interleaved passes (2026-11-29 02:34,
+     * load 2.2–2.5): one L2-resident tensor 17.0 → 29.1, the whole file from memory 13.6 → 16.2. Measured and
+     * dropped: two rows per x load (from memory 11.8 against 17.4 for one row), four accumulators (L2 23.3 against
+     * 26.9 for two), and converting chunks of the row with an auto-vectorised {@code Float.float16ToFloat} loop
+     * (C2 makes it vcvtph2ps: 0.025 ns per half alone) into a float[] first: 9.4 from memory, 11.5 in L2 — the
+     * copies and the float[] round trip cost more than the conversion they save. The prefill tile (tileF16) keeps
+     * halfToFloat: with finiteHalfToFloat there, 1b F16 bench pp64 read 25.7/25.5 against 26.8/28.5 tokens/s
+     * (interleaved, 02:40–02:42, load 1.6–3.7) — the 2×4 tile shares each conversion among four tokens.
+     */
+    private static float dotF16Finite(MemorySegment w, long row, float[] x, int in) {
+        var a = FloatVector.zero(F);
+        var b = a;
+        int end = in - in % (2 * L), i = 0;
+        for (; i < end; i += 2 * L) {
+            a = finiteHalfToFloat(ShortVector.fromMemorySegment(S, w, row + 2L * i, LE)).fma(FloatVector.fromArray(F, x, i), a);
+            b = finiteHalfToFloat(ShortVector.fromMemorySegment(S, w, row + 2L * i + 2L * L, LE)).fma(FloatVector.fromArray(F, x, i + L), b);
+        }
+        float s = a.add(b).reduceLanes(ADD);
+        for (; i < in; i++) s += x[i] * Dequant.f16(w.get(Dequant.I16, row + i * 2L));
+        return s;
+    }
+
+    /** 2·L halves per load for {@link #allHalvesFinite}. */
+    private static final VectorSpecies<Short> S2F = VectorSpecies.of(short.class, VectorShape.forBitSize(L * 32));
+
+    /** Whether no half among the first {@code count} of w has the all-ones exponent (Inf or NaN). Reads them all. */
+    static boolean allHalvesFinite(MemorySegment w, long count) {
+        long end = count - count % S2F.length();
+        var max = ShortVector.zero(S2F);
+        for (long i = 0; i < end; i += S2F.length()) {
+            max = max.max(ShortVector.fromMemorySegment(S2F, w, i * 2, LE).and((short) 0x7fff));
+        }
+        int m = max.reduceLanes(VectorOperators.MAX);
+        for (long i = end; i < count; i++) m = Math.max(m, w.get(Dequant.I16, i * 2) & 0x7fff);
+        return m < 0x7c00;
     }
 
     // ------------------------------------------------------------------------------------------ INT8 weights
@@ -673,6 +734,18 @@ final class CpuKernels {
         VectorMask<Integer> infOrNan = em.compare(VectorOperators.GE, 0x7c00 << 13);
         magnitude = magnitude.blend(em.or(0x7f800000), infOrNan);
         return magnitude.or(bits.and(0x80000000)).reinterpretAsFloats();
+    }
+
+    /**
+     * {@link #halfToFloat} for finite halves only: the sign-extending widening put copies of the sign in bits
+     * 15..31, so shifting left by 13 leaves the sign in bit 31, exponent and mantissa in bits 13..27, and three
+     * more sign copies in 28..30 that the mask clears; times 2^112 rebiases the exponent, and the multiply keeps
+     * the sign. Exact for normals, subnormals and ±0 (as in halfToFloat). An Inf or NaN half would come out as
+     * a finite value ≥ 65536, so callers use it only on weights {@link #allHalvesFinite} has checked.
+     */
+    static FloatVector finiteHalfToFloat(ShortVector h) {
+        var bits = (IntVector) h.convertShape(VectorOperators.S2I, I, 0);
+        return bits.lanewise(VectorOperators.LSHL, 13).and(0x8fffe000).reinterpretAsFloats().mul(0x1p112f);
     }
 
     /** BF16 is the upper half of a float32: widen and shift into place. */

@@ -17,6 +17,7 @@ final class CpuTensor implements Tensor {
     final MemorySegment weight;  // (rows, type.byteSize(cols)) weight bytes, or null for an activation
     final dev.infercl.backend.Int8Weight int8; // an I8 weight: (rows, cols) int8 values + scales (+ smooth), else null
     private float[] decoded;     // small weights (norm vectors) decoded once
+    private byte halves;         // F16 weight: 0 not yet checked, 1 every half finite, 2 some Inf or NaN
 
     CpuTensor(String name, GgmlType type, int rows, int cols, float[] data, MemorySegment weight) {
         this(name, type, rows, cols, data, weight, null);
@@ -41,6 +42,16 @@ final class CpuTensor implements Tensor {
     public Tensor firstRows(int n) {
         if (n < 0 || n > rows) throw new IllegalArgumentException(name + ": view of " + n + " rows of " + rows);
         return n == rows ? this : new CpuTensor(name, type, n, cols, data, weight, int8);
+    }
+
+    /**
+     * Whether every half of this F16 weight is finite, which lets the decode GEMV use the shorter conversion
+     * ({@link CpuKernels#finiteHalfToFloat}). Checked once, on first use, by reading the whole tensor (a data race
+     * between two first uses only repeats the check).
+     */
+    boolean halvesFinite() {
+        if (halves == 0) halves = CpuKernels.allHalvesFinite(weight, (long) rows * cols) ? (byte) 1 : (byte) 2;
+        return halves == 1;
     }
 
     /** All values as floats: the activation array itself, or a weight decoded once (meant for vectors). */

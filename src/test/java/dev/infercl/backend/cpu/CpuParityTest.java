@@ -1,6 +1,7 @@
 package dev.infercl.backend.cpu;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 
@@ -30,6 +31,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /**
  * CpuBackend FAST against REFERENCE through the public Backend API: seeded random inputs, odd shapes, normalized
@@ -174,6 +176,89 @@ class CpuParityTest {
         for (int i = 0; i < results[0].length; i++) {
             if (Float.floatToIntBits(results[0][i]) != Float.floatToIntBits(results[1][i])) {
                 fail("F16 value " + i + ": fast " + results[1][i] + " vs reference " + results[0][i]);
+            }
+        }
+    }
+
+    /**
+     * The decode GEMV (one activation row) over every finite F16 bit pattern: a weight whose halves are all finite
+     * goes through finiteHalfToFloat. With x = e_t the product is the half in column t, so FAST must equal
+     * REFERENCE exactly; 65 columns leave a tail past the last whole vector.
+     */
+    @Test
+    void f16DecodeDecodesEveryFiniteHalfExactly() {
+        int cols = 65, rows = (0x7c00 * 2 + cols - 1) / cols;
+        byte[] bytes = new byte[rows * cols * 2];
+        for (int i = 0; i < rows * cols; i++) {
+            int j = i % (0x7c00 * 2);
+            short h = (short) (j < 0x7c00 ? j : 0x8000 + j - 0x7c00);   // 0x0000..0x7bff, 0x8000..0xfbff
+            bytes[2 * i] = (byte) h;
+            bytes[2 * i + 1] = (byte) (h >> 8);
+        }
+        float[][] wt = new float[2][];
+        for (int t = 0; t < cols; t++) {
+            float[] x = new float[cols];
+            x[t] = 1f;
+            for (int b = 0; b < 2; b++) {
+                Backend be = b == 0 ? REF : FAST;
+                Tensor w = be.upload("w", GgmlType.F16, rows, cols, MemorySegment.ofArray(bytes));
+                Tensor ot = guarded(be, 1, rows);
+                be.matmul(ot.firstRows(1), tensor(be, 1, cols, x), w);
+                wt[b] = readChecked(be, ot, 1, rows);
+            }
+            for (int o = 0; o < rows; o++) {
+                if (Float.floatToIntBits(wt[0][o]) != Float.floatToIntBits(wt[1][o])) {
+                    fail("F16 decode row " + o + " column " + t + ": fast " + wt[1][o] + " vs reference " + wt[0][o]);
+                }
+            }
+        }
+    }
+
+    /**
+     * A weight with one Inf or NaN half keeps the exact conversion, in the decode GEMV (n = 1) and in the prefill
+     * tiles and their remainder tokens (n = 5): the rows holding it come out non-finite as in the reference (a
+     * finite-only conversion would turn Inf into 65536), the others match.
+     */
+    @ParameterizedTest(name = "n={0}")
+    @ValueSource(ints = {1, 5})
+    void f16WithInfOrNanWeightsMatchesReference(int n) {
+        int rows = 9, cols = 100;
+        var rnd = new Random(5 + n);
+        for (short special : new short[] {0x7c00, (short) 0xfc00, 0x7e00}) {
+            MemorySegment w = weight(GgmlType.F16, randomWeights(rnd, rows * cols), rows, cols);
+            w.set(Dequant.I16, 2L * (4 * cols + 37), special);                    // row 4, column 37
+            float[] x = gaussian(rnd, n * cols, 1f);
+            float[][] out = new float[2][n * rows];
+            for (int b = 0; b < 2; b++) {
+                Backend be = b == 0 ? REF : FAST;
+                Tensor ot = be.allocate("out", n, rows);
+                be.matmul(ot, tensor(be, n, cols, x), be.upload("w", GgmlType.F16, rows, cols, w));
+                be.read(ot, out[b]);
+            }
+            for (int i = 0; i < n * rows; i++) {
+                if (i % rows == 4) {
+                    assertFalse(Float.isFinite(out[1][i]), "row with 0x" + Integer.toHexString(special & 0xffff) + ": " + out[1][i]);
+                    assertEquals(Float.isNaN(out[0][i]), Float.isNaN(out[1][i]), "NaN vs Inf: " + out[1][i] + " vs " + out[0][i]);
+                } else {
+                    assertEquals(out[0][i], out[1][i], 1e-4f * (1 + Math.abs(out[0][i])), "output " + i);
+                }
+            }
+        }
+    }
+
+    /** finiteHalfToFloat against Float.float16ToFloat for the edge cases of its bit manipulation. */
+    @Test
+    void finiteHalfToFloatIsExact() {
+        VectorSpecies<Short> species = VectorSpecies.of(short.class, VectorShape.forBitSize(FloatVector.SPECIES_PREFERRED.length() * 16));
+        short[] cases = {0x7bff, (short) 0xfbff, 0x0001, (short) 0x8001, 0x03ff, (short) 0x83ff, 0x0400, (short) 0x8400, 0,
+                (short) 0x8000, 0x3c00, (short) 0xbc00, 0x3555, (short) 0xc000};
+        for (int start = 0; start < cases.length; start++) {
+            short[] lanes = new short[species.length()];
+            for (int i = 0; i < lanes.length; i++) lanes[i] = cases[(start + i) % cases.length];
+            float[] got = CpuKernels.finiteHalfToFloat(ShortVector.fromArray(species, lanes, 0)).toArray();
+            for (int i = 0; i < lanes.length; i++) {
+                assertEquals(Float.floatToIntBits(Float.float16ToFloat(lanes[i])), Float.floatToIntBits(got[i]),
+                        "half 0x" + Integer.toHexString(lanes[i] & 0xffff) + ": " + got[i]);
             }
         }
     }
