@@ -12,8 +12,9 @@
 //   Every loop over the head's float16 registers (qi, ai, acc, qv) carries #pragma unroll: POCL leaves loops over
 //   private arrays rolled, with the accumulators on the stack, otherwise (docs/ARCHITECTURE.md).
 // Layout: q, out (n, heads·HEAD_DIM) F32 at (t·heads + h)·HEAD_DIM + i; kc, vc one layer of the cache,
-//   (numBlocks, kvHeads, blockSize, HEAD_DIM) F16: position p lives in block ints[tabOff + p / blockSize],
-//   slot p % blockSize, at ((block·kvHeads + g)·blockSize + slot)·HEAD_DIM + i; ints holds positions at
+//   (kvHeads, numBlocks, blockSize, HEAD_DIM) F16: position p lives in block ints[tabOff + p / blockSize],
+//   slot p % blockSize, at ((g·numBlocks + block)·blockSize + slot)·HEAD_DIM + i (KV-head-major, so a head's blocks
+//   of a sequence stream in order: block-major, 4 KB runs 16 KB apart, left the prefetchers behind); ints holds positions at
 //   posOff and the block table at tabOff.
 // Launch: global (kvHeads, n); no local size. One work-item per (KV head, row).
 #ifdef KV_F32
@@ -57,7 +58,7 @@ inline float vsum(float v) { return v; }
 #define LANE ((int16) (0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15)) // tile lane numbers
 __kernel void kernel_attention_f16_f32(__global const float* q, __global const KV_T* kc, __global const KV_T* vc,
                                        __global float* out, __global const int* ints, int posOff, int tabOff,
-                                       int heads, int kvHeads, int blockSize, float scale,
+                                       int heads, int kvHeads, int blockSize, int numBlocks, float scale,
                                        float softcap, int window) {
     int g = get_global_id(0), t = get_global_id(1);
     const __global float* qr = q + ((size_t) t * heads + g * GROUP) * HEAD_DIM;
@@ -76,7 +77,7 @@ __kernel void kernel_attention_f16_f32(__global const float* q, __global const K
     int first = window > 0 ? max(0, pos - window + 1) : 0;
     for (int p0 = first; p0 < len;) {
         int slot = p0 % blockSize, count = min(min(16, blockSize - slot), len - p0);
-        size_t base = (((size_t) ints[tabOff + p0 / blockSize] * kvHeads + g) * blockSize + slot) * HEAD_DIM;
+        size_t base = (((size_t) g * numBlocks + ints[tabOff + p0 / blockSize]) * blockSize + slot) * HEAD_DIM;
         for (int i = 0; i < GROUP; i++) {
             vecf qi[HEAD_DIM / VW], ai[HEAD_DIM / VW];  // this head's q and acc, in registers for the tile
             #pragma unroll

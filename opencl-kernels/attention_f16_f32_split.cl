@@ -52,7 +52,7 @@ inline float vsum(float v) { return v; }
 #define LANE ((int16) (0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15)) // tile lane numbers
 __kernel void kernel_attention_f16_f32_split(__global const float* q, __global const KV_T* kc, __global const KV_T* vc,
                                              __global float* part, __global const int* ints, int posOff, int tabOff,
-                                             int heads, int kvHeads, int blockSize, float scale, int splits,
+                                             int heads, int kvHeads, int blockSize, int numBlocks, float scale, int splits,
                                              float softcap, int window) {
     int g = get_global_id(0), s = get_global_id(1), t = get_global_id(2);
     const __global float* qr = q + ((size_t) t * heads + g * GROUP) * HEAD_DIM;
@@ -72,7 +72,7 @@ __kernel void kernel_attention_f16_f32_split(__global const float* q, __global c
     int end = min(len, (s + 1) * CHUNK);
     for (int p0 = max(first, s * CHUNK); p0 < end;) {
         int slot = p0 % blockSize, count = min(min(16, blockSize - slot), end - p0);
-        size_t base = (((size_t) ints[tabOff + p0 / blockSize] * kvHeads + g) * blockSize + slot) * HEAD_DIM;
+        size_t base = (((size_t) g * numBlocks + ints[tabOff + p0 / blockSize]) * blockSize + slot) * HEAD_DIM;
         for (int i = 0; i < GROUP; i++) {
             vecf qi[HEAD_DIM / VW], ai[HEAD_DIM / VW];  // this head's q and acc, in registers for the tile
             #pragma unroll

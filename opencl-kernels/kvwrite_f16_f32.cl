@@ -1,7 +1,8 @@
 // kvwrite_f16_f32: stores row t of k and v (F32) into one layer of the paged FP16 KV cache.
 //   p = positions[posOff + t]; block = table[tabOff + p / blockSize]; slot offset o = p % blockSize;
-//   kc[((block·kvHeads + g)·blockSize + o)·headDim + i] = half(k[t][g·headDim + i]) (round to nearest even), same for v.
-// Layout: k, v (n, kvHeads·headDim) F32; kc, vc (numBlocks, kvHeads, blockSize, headDim) F16 (vstore_half_rte:
+//   kc[((g·numBlocks + block)·blockSize + o)·headDim + i] = half(k[t][g·headDim + i]) (round to nearest even), same for v.
+// Layout: k, v (n, kvHeads·headDim) F32; kc, vc (kvHeads, numBlocks, blockSize, headDim) F16 (KV-head-major: one head's blocks of a
+//   sequence, allocated in order, are one sequential run for the attention kernels to stream) (vstore_half_rte:
 //   no cl_khr_fp16 needed).
 // Launch: global (headDim, kvHeads, n); no local size.
 #ifdef KV_F32
@@ -14,11 +15,11 @@
 #define KV_STORE(v, i, p) vstore_half_rte(v, i, p)
 #endif
 __kernel void kernel_kvwrite_f16_f32(__global const float* k, __global const float* v, __global KV_T* kc, __global KV_T* vc,
-                                     __global const int* ints, int posOff, int tabOff, int kvHeads, int blockSize, int headDim) {
+                                     __global const int* ints, int posOff, int tabOff, int kvHeads, int blockSize, int numBlocks, int headDim) {
     int i = get_global_id(0), g = get_global_id(1), t = get_global_id(2);
     int p = ints[posOff + t];
     int block = ints[tabOff + p / blockSize];
-    size_t dst = (((size_t) block * kvHeads + g) * blockSize + p % blockSize) * headDim + i;
+    size_t dst = (((size_t) g * numBlocks + block) * blockSize + p % blockSize) * headDim + i;
     size_t src = ((size_t) t * kvHeads + g) * headDim + i;
     KV_STORE(k[src], dst, kc);
     KV_STORE(v[src], dst, vc);

@@ -3,9 +3,9 @@
 //   Pair i < ropeDims/2 of a head: θ = p · invFreq[i]; (x[a], x[b]) ← (x[a]cosθ − x[b]sinθ, x[a]sinθ + x[b]cosθ)
 //   with a = 2i, b = 2i + 1 (neox = 0) or a = i, b = i + ropeDims/2 (neox = 1) — rope_f32_f32_qk's arithmetic;
 //   pairs i ≥ ropeDims/2 (partial rotary) are a = 2i, b = 2i + 1, copied unrotated. KV head g of row t goes to
-//   kc[((block·kvHeads + g)·blockSize + p % blockSize)·headDim + a] with block = table[tabOff + p / blockSize],
+//   kc[((g·numBlocks + block)·blockSize + p % blockSize)·headDim + a] with block = table[tabOff + p / blockSize],
 //   as kvwrite_f16_f32 (round to nearest even into FP16, or F32 with KV_F32); v likewise.
-// Layout: q (n, qHeads·headDim), k, v (n, kvHeads·headDim) F32 row-major; kc, vc (numBlocks, kvHeads, blockSize,
+// Layout: q (n, qHeads·headDim), k, v (n, kvHeads·headDim) F32 row-major; kc, vc (kvHeads, numBlocks, blockSize,
 //   headDim); invFreq (ropeDims/2) F32; ints holds positions at posOff and the block table at tabOff.
 // Launch: global (headDim/2, qHeads + kvHeads, n): heads h < qHeads are q's, the rest the KV heads; no local size.
 #ifdef KV_F32
@@ -17,7 +17,7 @@
 #endif
 __kernel void kernel_kvwrite_f16_f32_rope(__global float* q, __global float* k, __global const float* v, __global KV_T* kc, __global KV_T* vc,
         __global const int* ints, int posOff, int tabOff, __global const float* invFreq,
-        int qHeads, int kvHeads, int blockSize, int headDim, int ropeDims, int neox) {
+        int qHeads, int kvHeads, int blockSize, int numBlocks, int headDim, int ropeDims, int neox) {
     int i = get_global_id(0), h = get_global_id(1), t = get_global_id(2);
     int p = ints[posOff + t];
     bool rotate = i < ropeDims / 2;
@@ -44,7 +44,7 @@ __kernel void kernel_kvwrite_f16_f32_rope(__global float* q, __global float* k, 
     k[src + a] = y0;
     k[src + b] = y1;
     int block = ints[tabOff + p / blockSize];
-    size_t dst = (((size_t) block * kvHeads + g) * blockSize + p % blockSize) * headDim;
+    size_t dst = (((size_t) g * numBlocks + block) * blockSize + p % blockSize) * headDim;
     KV_STORE(y0, dst + a, kc);
     KV_STORE(y1, dst + b, kc);
     KV_STORE(v[src + a], dst + a, vc);

@@ -864,22 +864,23 @@ public final class ClBackend implements Backend {
         }
         if (rope == null) {
             launch(kernel("kvwrite_f16_f32"), "kv-cache write", new long[] {hd, kvHeads, n}, null,
-                    kt.act(), vt.act(), c.k[layer], c.v[layer], ints.buffer(), posOff, tabOff, kvHeads, lay.blockSize(), hd);
+                    kt.act(), vt.act(), c.k[layer], c.v[layer], ints.buffer(), posOff, tabOff, kvHeads, lay.blockSize(), lay.numBlocks(), hd);
         } else {
             launch(kernel("kvwrite_f16_f32_rope"), "rope (q and k) + kv-cache write", new long[] {hd / 2, heads + kvHeads, n}, null,
                     qt.act(), kt.act(), vt.act(), c.k[layer], c.v[layer], ints.buffer(), posOff, tabOff, ropeTable(rope),
-                    heads, kvHeads, lay.blockSize(), hd, rope.ropeDims(), rope.neox() ? 1 : 0);
+                    heads, kvHeads, lay.blockSize(), lay.numBlocks(), hd, rope.ropeDims(), rope.neox() ? 1 : 0);
         }
         var shape = attentionDefines(hd, heads / kvHeads);
         if (attentionKernel(n, kvHeads, longest) == AttentionKernel.FUSED) {
             launch(kernel("attention_f16_f32", shape), "attention", new long[] {kvHeads, n}, n == 1 ? new long[] {1, 1} : null,
-                    qt.act(), c.k[layer], c.v[layer], o.act(), ints.buffer(), posOff, tabOff, heads, kvHeads, lay.blockSize(), scale, spec.softcap(), spec.window());
+                    qt.act(), c.k[layer], c.v[layer], o.act(), ints.buffer(), posOff, tabOff, heads, kvHeads, lay.blockSize(), lay.numBlocks(), scale,
+                    spec.softcap(), spec.window());
             return;
         }
         int splits = (longest + SPLIT_CHUNK - 1) / SPLIT_CHUNK;
         launch(kernel("attention_f16_f32_split", shape), "attention (split)", new long[] {kvHeads, splits, n}, new long[] {1, 1, 1},
                 qt.act(), c.k[layer], c.v[layer], splitScratch(n, heads, splits, hd), ints.buffer(), posOff, tabOff, heads, kvHeads,
-                lay.blockSize(), scale, splits, spec.softcap(), spec.window());
+                lay.blockSize(), lay.numBlocks(), scale, splits, spec.softcap(), spec.window());
         launch(kernel("attention_f32_f32_combine"), "attention (combine)", new long[] {hd, heads, n}, null,
                 splitScratch, o.act(), heads, hd, splits);
     }
