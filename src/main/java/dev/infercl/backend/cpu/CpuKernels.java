@@ -793,6 +793,7 @@ final class CpuKernels {
         int chunks = (tasks + chunk - 1) / chunk;
         parallelFor(pool, chunks, c -> {
             float[][] scores = new float[perPart][scoreLen];
+            float[] inv = new float[perPart];
             for (int task = c * chunk; task < Math.min(tasks, (c + 1) * chunk); task++) {
                 int t = task / (kvHeads * parts), g = task / parts % kvHeads, h0 = g * group + task % parts * perPart;
                 int count = Math.min(perPart, (g + 1) * group - h0);
@@ -803,11 +804,62 @@ final class CpuKernels {
                     if (spec.softcap() > 0) {
                         for (int p = first; p < len; p++) w[p] = (float) (spec.softcap() * Math.tanh(w[p] / spec.softcap()));
                     }
-                    float sum = expInPlace(w, first, len - first, max(w, first, len));
-                    weightedValues(vCache, layout, table, g, w, first, len, 1f / sum, out, (t * heads + h0 + j) * hd);
+                    inv[j] = 1f / expInPlace(w, first, len - first, max(w, first, len));
                 }
+                int j = 0;
+                if (hd % (4 * L) == 0) {
+                    for (; j + 4 <= count; j += 4) weightedValues4(vCache, layout, table, g, scores, j, first, len, inv, out, (t * heads + h0 + j) * hd);
+                }
+                for (; j < count; j++) weightedValues(vCache, layout, table, g, scores[j], first, len, inv[j], out, (t * heads + h0 + j) * hd);
             }
         });
+    }
+
+    /**
+     * {@link #weightedValues} for the four heads j0..j0+3 (weights scores[j0 + j], outputs at oo + j·headDim), 4·L
+     * dimensions at a time in 16 register accumulators: each V vector is loaded once for the four heads instead of
+     * once per head. Needs headDim % (4·L) == 0.
+     */
+    private static void weightedValues4(float[] vCache, KvLayout layout, BlockTable table, int g, float[][] scores, int j0,
+                                        int first, int len, float[] inv, float[] out, int oo) {
+        int hd = layout.headDim(), bs = layout.blockSize();
+        float[] w0 = scores[j0], w1 = scores[j0 + 1], w2 = scores[j0 + 2], w3 = scores[j0 + 3];
+        for (int c = 0; c < hd; c += 4 * L) {
+            var a0 = FloatVector.zero(F);
+            var a1 = a0; var a2 = a0; var a3 = a0;
+            var b0 = a0; var b1 = a0; var b2 = a0; var b3 = a0;
+            var c0 = a0; var c1 = a0; var c2 = a0; var c3 = a0;
+            var d0 = a0; var d1 = a0; var d2 = a0; var d3 = a0;
+            for (int b = first / bs; b * bs < len; b++) {
+                int rows = blockBase(layout, table.block(b), g) + c - b * bs * hd;
+                for (int p = Math.max(first, b * bs), end = Math.min(len, b * bs + bs); p < end; p++) {
+                    int vo = rows + p * hd;
+                    var v0 = FloatVector.fromArray(F, vCache, vo);
+                    var v1 = FloatVector.fromArray(F, vCache, vo + L);
+                    var v2 = FloatVector.fromArray(F, vCache, vo + 2 * L);
+                    var v3 = FloatVector.fromArray(F, vCache, vo + 3 * L);
+                    var x = FloatVector.broadcast(F, w0[p]);
+                    a0 = v0.fma(x, a0); a1 = v1.fma(x, a1); a2 = v2.fma(x, a2); a3 = v3.fma(x, a3);
+                    x = FloatVector.broadcast(F, w1[p]);
+                    b0 = v0.fma(x, b0); b1 = v1.fma(x, b1); b2 = v2.fma(x, b2); b3 = v3.fma(x, b3);
+                    x = FloatVector.broadcast(F, w2[p]);
+                    c0 = v0.fma(x, c0); c1 = v1.fma(x, c1); c2 = v2.fma(x, c2); c3 = v3.fma(x, c3);
+                    x = FloatVector.broadcast(F, w3[p]);
+                    d0 = v0.fma(x, d0); d1 = v1.fma(x, d1); d2 = v2.fma(x, d2); d3 = v3.fma(x, d3);
+                }
+            }
+            store4(a0, a1, a2, a3, inv[j0], out, oo + c);
+            store4(b0, b1, b2, b3, inv[j0 + 1], out, oo + hd + c);
+            store4(c0, c1, c2, c3, inv[j0 + 2], out, oo + 2 * hd + c);
+            store4(d0, d1, d2, d3, inv[j0 + 3], out, oo + 3 * hd + c);
+        }
+    }
+
+    private static void store4(FloatVector a, FloatVector b, FloatVector c, FloatVector d, float scale, float[] out, int o) {
+        a.mul(scale).intoArray(out, o);
+        b.mul(scale).intoArray(out, o + L);
+        c.mul(scale).intoArray(out, o + 2 * L);
+        d.mul(scale).intoArray(out, o + 3 * L);
     }
 
     /** First value of physical block {@code block} of KV head g in one layer's K or V array of the FAST layout. */
