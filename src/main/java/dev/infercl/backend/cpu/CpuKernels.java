@@ -763,12 +763,13 @@ final class CpuKernels {
      * <em>transposed</em> within each block, (headDim, blockSize), so a block of L positions scores as one
      * vector, Σ_i q[i]·K[i][p..p+L), with no horizontal sum per position. V rows stay (blockSize, headDim). A
      * task is (token, KV head, share of its query heads): the group's heads score the same K tile while it is in
-     * L1, and each head's output accumulates in registers across the whole context.
+     * L1, and the outputs of four heads at a time accumulate in registers across the whole context, each V vector
+     * loaded once for the four.
      *
      * <p>Why: the per-query-head form (a dot product and a reduceLanes per position, an axpy through memory per
-     * position) took 31–38 CPU-ms per token for the 22 layers of the 1b shape at 2048 positions; this form 10–15
-     * (single-thread harness over random caches, 2026-11-29), which is most of the gap between decode at 128 and
-     * at 2048 positions.
+     * position, a scalar Math.max chain) took 29–34 CPU-ms per token for the 22 layers of the 1b shape at 2048
+     * positions; this form 14 (single-thread harness over random caches, 2026-11-29; 23–30 before the four-head V
+     * accumulation) — most of the gap between decode at 128 and at 2048 positions.
      */
     static void attention(ForkJoinPool pool, float[] out, float[] q, float[] k, float[] v, float[] kCache, float[] vCache,
                           KvLayout layout, BlockTable table, int[] positions, int heads, AttentionSpec spec) {
