@@ -39,8 +39,21 @@ final class KernelLibrary implements AutoCloseable {
         this.deviceDefines = new TreeMap<>(deviceDefines);
     }
 
+    /** A kernel as the backend asks for it: looked up once per launch, so without building the option string. */
+    private record Request(String stem, Map<String, String> defines) {}
+    private final Map<Request, cl_kernel> requested = new HashMap<>();
+
     /** The kernel of {@code stem}.cl built with the device tunables plus {@code defines} (which win). */
     cl_kernel kernel(String stem, Map<String, String> defines) {
+        var request = new Request(stem, defines);
+        cl_kernel known = requested.get(request);
+        if (known != null) return known;
+        cl_kernel k = build(stem, defines);
+        requested.put(new Request(stem, Map.copyOf(defines)), k);
+        return k;
+    }
+
+    private cl_kernel build(String stem, Map<String, String> defines) {
         var all = new TreeMap<>(deviceDefines);
         all.putAll(defines);
         var opts = new StringBuilder("-cl-std=CL1.2");
@@ -101,6 +114,7 @@ final class KernelLibrary implements AutoCloseable {
     public void close() {
         kernels.values().forEach(CL::clReleaseKernel);
         programs.values().forEach(CL::clReleaseProgram);
+        requested.clear();
         kernels.clear();
         programs.clear();
     }
