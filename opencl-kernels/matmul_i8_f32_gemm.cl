@@ -2,17 +2,29 @@
 //   out[t][row0 + r] = Σ_j x[t][j] · (q[r][j] · scale[r][j / gs])   for r < rows (this part), t < n
 // Layout: qs (rows, in) int8 at r*in + j; scales (rows, groups) F32 at r*groups + g, groups = in / gs with
 //   gs = groupSize (in when groupSize is 0: per output channel); x (n, in) F32 at t*in + j;
-//   out (n, outStride) F32 at t*outStride + row0 + r. Any in: a last partial block of 32 columns is scalar.
-// Tiling: a work-group owns TILE_R weight rows (one per item) × TILE_T tokens; per 32-column block the group
-//   stages the TILE_T × 32 slice of x in local memory, each item dequantizes its 32 weights once in registers
-//   (q · scale; a block lies in one group since gs is a multiple of 32 or the whole row) and applies them to
-//   all TILE_T tokens, so every weight byte is read once per TILE_T tokens.
-// Launch: global (roundup(rows, TILE_R), roundup(n, TILE_T) / TILE_T), local (TILE_R, 1).
+//   out (n, outStride) F32 at t*outStride + row0 + r. Any in and any gs dividing in.
+// Tiling (as matmul_q8_0_f32_gemm): each work-item owns a register tile of ITEM_R weight rows × TILE_T tokens
+//   (ITEM_R · TILE_T float16 accumulators along K). Per 32-column block it loads its ITEM_R block scales (a block
+//   lies in one group when gs is a multiple of 32 or the whole row), per half block (16 values) dequantizes its
+//   ITEM_R weight vectors once (q · scale) and applies each x vector to all ITEM_R rows, so a weight byte is read
+//   once per TILE_T tokens and an x value once per ITEM_R rows. A work-group is TILE_R such items over
+//   consecutive rows, all on the same TILE_T tokens.
+// Tail: the columns past the last full block (in % 32), or every column when gs is neither the row nor a
+//   multiple of 32 (quant-format allows 32/64/128 only; Int8Weight accepts any divisor), are scalar with the
+//   scale per column, after the blocked loop.
+// STAGE_X (set by the host on GPUs): the group stages the TILE_T × 32 slice of x in local memory per block
+//   (coalesced); unset (CPU): x is read straight from global memory (no barrier, so POCL keeps the accumulators
+//   in registers). The loops over the tile are unrolled (#pragma unroll): POCL does not unroll them itself, and
+//   a rolled loop keeps the accumulators in memory.
+// Launch: global (roundup(ceil(rows / ITEM_R), TILE_R), ceil(n / TILE_T)), local (TILE_R, 1).
 #ifndef TILE_R
-#define TILE_R 32 // weight rows per work-group (= local size)
+#define TILE_R 32 // work-items per work-group (= local size)
 #endif
 #ifndef TILE_T
-#define TILE_T 8 // tokens per work-group (accumulators per item)
+#define TILE_T 8 // tokens per work-item
+#endif
+#ifndef ITEM_R
+#define ITEM_R 3 // weight rows per work-item
 #endif
 inline float hsum16_i8_f32(float16 v) {
     float8 a = v.lo + v.hi;
@@ -23,41 +35,76 @@ inline float hsum16_i8_f32(float16 v) {
 __kernel __attribute__((reqd_work_group_size(TILE_R, 1, 1)))
 void kernel_matmul_i8_f32_gemm(__global const float* x, __global const char* qs, __global const float* scales,
                                __global float* out, int n, int in, int rows, int outStride, int row0, int groupSize) {
-    __local float xs[TILE_T * 32];
-    int lid = get_local_id(0);
-    int r = get_group_id(0) * TILE_R + lid;
+    int r0 = (get_group_id(0) * TILE_R + get_local_id(0)) * ITEM_R;
     int t0 = get_group_id(1) * TILE_T;
-    int rc = min(r, rows - 1); // items past the last row compute, never write
     int gs = groupSize > 0 ? groupSize : in;
     int groups = in / gs;
-    const __global char* qr = qs + (size_t) rc * in;
-    const __global float* sr = scales + (size_t) rc * groups;
-    float16 acc[TILE_T];
-    float tail[TILE_T];
-    for (int tt = 0; tt < TILE_T; tt++) {
-        acc[tt] = (float16) 0.0f;
-        tail[tt] = 0.0f;
+    int blocks = groups == 1 || gs % 32 == 0 ? in / 32 : 0; // full blocks, each inside one group
+    // rows past the last and tokens past n compute on the last row / token and are never written
+    size_t qoff[ITEM_R], soff[ITEM_R], xoff[TILE_T];
+    #pragma unroll
+    for (int i = 0; i < ITEM_R; i++) {
+        int rc = min(r0 + i, rows - 1);
+        qoff[i] = (size_t) rc * in;
+        soff[i] = (size_t) rc * groups;
     }
-    bool blocksInGroups = groups == 1 || gs % 32 == 0;
-    for (int b = 0; b < (in + 31) / 32; b++) {
-        int c0 = b * 32;
+    #pragma unroll
+    for (int t = 0; t < TILE_T; t++) xoff[t] = (size_t) min(t0 + t, n - 1) * in;
+    float16 acc[ITEM_R][TILE_T];
+    #pragma unroll
+    for (int i = 0; i < ITEM_R; i++)
+        #pragma unroll
+        for (int t = 0; t < TILE_T; t++) acc[i][t] = (float16) 0.0f;
+#ifdef STAGE_X
+    __local float xs[TILE_T * 32];
+#endif
+    for (int b = 0; b < blocks; b++) {
+#ifdef STAGE_X
         barrier(CLK_LOCAL_MEM_FENCE);
-        for (int e = lid; e < TILE_T * 32; e += TILE_R) {
-            int t = t0 + e / 32, c = c0 + e % 32;
-            xs[e] = t < n && c < in ? x[(size_t) t * in + c] : 0.0f;
-        }
+        for (int e = get_local_id(0); e < TILE_T * 32; e += TILE_R) xs[e] = x[xoff[e / 32] + b * 32 + e % 32];
         barrier(CLK_LOCAL_MEM_FENCE);
-        if (c0 + 32 <= in && blocksInGroups) {
-            float scale = sr[c0 / gs];
-            float16 w0 = convert_float16(vload16(0, qr + c0)) * scale, w1 = convert_float16(vload16(0, qr + c0 + 16)) * scale;
-            for (int tt = 0; tt < TILE_T; tt++) acc[tt] += w0 * vload16(0, xs + tt * 32) + w1 * vload16(0, xs + tt * 32 + 16);
-        } else {
-            for (int c = c0; c < min(c0 + 32, in); c++) {
-                float w = (float) qr[c] * sr[c / gs];
-                for (int tt = 0; tt < TILE_T; tt++) tail[tt] += w * xs[tt * 32 + c - c0];
+#endif
+        int g = b * 32 / gs;
+        float scale[ITEM_R];
+        #pragma unroll
+        for (int i = 0; i < ITEM_R; i++) scale[i] = scales[soff[i] + g];
+        #pragma unroll
+        for (int h = 0; h < 2; h++) {
+            float16 w[ITEM_R];
+            #pragma unroll
+            for (int i = 0; i < ITEM_R; i++) w[i] = convert_float16(vload16(0, qs + qoff[i] + b * 32 + h * 16)) * scale[i];
+            #pragma unroll
+            for (int t = 0; t < TILE_T; t++) {
+#ifdef STAGE_X
+                float16 xv = vload16(0, xs + t * 32 + h * 16);
+#else
+                float16 xv = vload16(0, x + xoff[t] + b * 32 + h * 16);
+#endif
+                #pragma unroll
+                for (int i = 0; i < ITEM_R; i++) acc[i][t] = fma(w[i], xv, acc[i][t]);
             }
         }
     }
-    if (r >= rows) return;
-    for (int tt = 0; tt < TILE_T && t0 + tt < n; tt++) out[(size_t) (t0 + tt) * outStride + row0 + r] = hsum16_i8_f32(acc[tt]) + tail[tt];
+    float sum[ITEM_R][TILE_T];
+    #pragma unroll
+    for (int i = 0; i < ITEM_R; i++)
+        #pragma unroll
+        for (int t = 0; t < TILE_T; t++) sum[i][t] = hsum16_i8_f32(acc[i][t]);
+    for (int c = blocks * 32; c < in; c++) {
+        float w[ITEM_R];
+        #pragma unroll
+        for (int i = 0; i < ITEM_R; i++) w[i] = (float) qs[qoff[i] + c] * scales[soff[i] + c / gs];
+        #pragma unroll
+        for (int t = 0; t < TILE_T; t++) {
+            float xv = x[xoff[t] + c];
+            #pragma unroll
+            for (int i = 0; i < ITEM_R; i++) sum[i][t] = fma(w[i], xv, sum[i][t]);
+        }
+    }
+    #pragma unroll
+    for (int i = 0; i < ITEM_R; i++) {
+        #pragma unroll
+        for (int t = 0; t < TILE_T; t++)
+            if (r0 + i < rows && t0 + t < n) out[(size_t) (t0 + t) * outStride + row0 + r0 + i] = sum[i][t];
+    }
 }

@@ -104,8 +104,7 @@ public final class ClBackend implements Backend {
 
     // host-side tunables (the kernel files hold the matching -D defaults)
     private static final int GEMV_LOCAL = 32;    // rows per work-group of the GEMV kernels (notes/pocl-gemv.md)
-    private static final int TILE_R = 32;        // GEMM: work-items per work-group (INT8 GEMMs: one weight row each)
-    private static final int TILE_T = 16;        // INT8 GEMMs: tokens per work-group
+    private static final int TILE_R = 32;        // GEMM: work-items per work-group
     private static final int SPLIT_CHUNK = 256;  // split attention: positions per split
     private static final int KV_LOCAL = 32;      // kvwrite_i8_f32: work-items per (block, head) group
     private static final int ELEMENT_LOCAL = 64; // element-wise kernels: work-group size
@@ -120,7 +119,7 @@ public final class ClBackend implements Backend {
     private final long queueAddress;  // the queue's native handle, for the LWJGL launch path
     private final KernelLibrary kernels;
     private final int normLocal;
-    private final int gemmRows, gemmTokens;  // F32/F16/BF16/Q8_0/Q4_0 GEMM register tile per work-item: weight rows × tokens
+    private final int gemmRows, gemmTokens;  // every GEMM's register tile per work-item: weight rows × tokens
     private final IdentityHashMap<cl_mem, Long> buffers = new IdentityHashMap<>(); // every live buffer → bytes
     private final Map<RopeKey, cl_mem> invFreqs = new HashMap<>();                 // rope tables (ropeDims/2) F32 per RopeKey
     private final IntRing ints;
@@ -195,7 +194,7 @@ public final class ClBackend implements Backend {
         this.queueAddress = q.getNativePointer();
         this.normLocal = info.isGpu() ? 256 : 64;
         var defines = new HashMap<>(Map.of("LOCAL", String.valueOf(normLocal), "TILE_R", String.valueOf(TILE_R),
-                "TILE_T", String.valueOf(TILE_T), "CHUNK", String.valueOf(SPLIT_CHUNK)));
+                "CHUNK", String.valueOf(SPLIT_CHUNK)));
         if (kvType == KvType.F32) defines.put("KV_F32", "1");
         // GEMM: GPUs stage x in local memory (coalesced); CPUs read it directly. -Dinfercl.opencl.stageX=true forces
         // the staged path on a CPU device, so the parity tests cover it.
@@ -592,7 +591,7 @@ public final class ClBackend implements Backend {
      * The one place that picks a matrix-product kernel. Preconditions, by name:
      * <ul>
      *   <li>{@code decode}: one token: every weight is read once whatever the kernel; the GEMV wastes nothing;</li>
-     *   <li>{@code batch}: several tokens: the tiled GEMM reads each weight once per TILE_T tokens.</li>
+     *   <li>{@code batch}: several tokens: the tiled GEMM reads each weight once per gemmTokens tokens.</li>
      * </ul>
      * Both kernels accept every shape (the GEMV is the general fallback; the GEMM guards partial tiles).
      */
@@ -617,12 +616,11 @@ public final class ClBackend implements Backend {
         }
         String stem = "matmul_" + typeName(wt.type) + "_f32_" + kind.name().toLowerCase(java.util.Locale.ROOT);
         boolean gemm = kind == MatmulKernel.GEMM;
-        cl_kernel k = gemm ? kernel(stem, Map.of("ITEM_R", String.valueOf(gemmRows), "TILE_T", String.valueOf(gemmTokens))) : kernel(stem);
+        cl_kernel k = matmulClKernel(stem, kind);
         for (ClTensor.Part p : wt.parts) {
             int rows = Math.min(p.rows(), wt.rows - p.row0());
             if (rows <= 0) continue;
-            long[] global = gemm ? new long[] {roundUp((rows + gemmRows - 1) / gemmRows, TILE_R), (n + gemmTokens - 1) / gemmTokens}
-                    : new long[] {roundUp(rows, GEMV_LOCAL), n};
+            long[] global = matmulGlobal(kind, rows, n);
             long[] local = {gemm ? TILE_R : GEMV_LOCAL, 1};
             String what = stem + " on '" + wt.name + "'";
             if (p.scales() == null) launch(k, what, global, local, in.act(), p.data(), o.act(), n, in.cols, rows, o.cols, p.row0());
@@ -639,7 +637,7 @@ public final class ClBackend implements Backend {
         long[] local = {kind == MatmulKernel.GEMV ? GEMV_LOCAL : TILE_R, 1};
         if (!wt.w8a8) {
             String stem = "matmul_i8_f32_" + variant;
-            cl_kernel k = kernel(stem);
+            cl_kernel k = matmulClKernel(stem, kind);
             for (ClTensor.Part p : wt.parts) {
                 int rows = Math.min(p.rows(), wt.rows - p.row0());
                 if (rows <= 0) continue;
@@ -650,7 +648,7 @@ public final class ClBackend implements Backend {
         }
         quantizeActivations(in, wt, n);
         String stem = "matmul_i8_i8_" + variant;
-        cl_kernel k = kernel(stem);
+        cl_kernel k = matmulClKernel(stem, kind);
         for (ClTensor.Part p : wt.parts) {
             int rows = Math.min(p.rows(), wt.rows - p.row0());
             if (rows <= 0) continue;
@@ -679,8 +677,15 @@ public final class ClBackend implements Backend {
                 in.act(), wt.smooth != null ? wt.smooth : tokenScales, wt.smooth != null ? 1 : 0, quantScratch, tokenScales, in.cols);
     }
 
-    private static long[] matmulGlobal(MatmulKernel kind, int rows, int n) {
-        return kind == MatmulKernel.GEMV ? new long[] {roundUp(rows, GEMV_LOCAL), n} : new long[] {roundUp(rows, TILE_R), (n + TILE_T - 1) / TILE_T};
+    /** The GEMV kernel, or the GEMM built for this device's register tile (gemmRows × gemmTokens per work-item). */
+    private cl_kernel matmulClKernel(String stem, MatmulKernel kind) {
+        return kind == MatmulKernel.GEMM ? kernel(stem, Map.of("ITEM_R", String.valueOf(gemmRows), "TILE_T", String.valueOf(gemmTokens))) : kernel(stem);
+    }
+
+    /** GEMV: one work-item per (row, token); GEMM: one per gemmRows rows × gemmTokens tokens, TILE_R per group. */
+    private long[] matmulGlobal(MatmulKernel kind, int rows, int n) {
+        return kind == MatmulKernel.GEMV ? new long[] {roundUp(rows, GEMV_LOCAL), n}
+                : new long[] {roundUp((rows + gemmRows - 1) / gemmRows, TILE_R), (n + gemmTokens - 1) / gemmTokens};
     }
 
     /**

@@ -26,7 +26,8 @@ import org.junit.jupiter.api.Test;
  * 64, 172, 384, 4128, out-rows 1, 7, 33, tokens 1, 3, 17 with an all-zero activation row; guard rows untouched,
  * no NaN/Inf, NMSE ≤ 5e-4. Also weights split into row ranges and reading an I8 weight back, and the fused
  * one-token kernels ({@code matmul_i8_{f32,i8}_gemvmulti}: Q·K·V in one launch, residual accumulate;
- * {@code _gemvswiglu}: gate·up·SwiGLU) for every scheme, odd widths and heights.
+ * {@code _gemvswiglu}: gate·up·SwiGLU) for every scheme, odd widths and heights; and the GEMMs' register tiles:
+ * partial tiles of rows and tokens, partial last blocks, odd group sizes, on both x paths (direct and STAGE_X).
  */
 class ClInt8ParityTest {
     static final List<String> KERNELS = List.of("matmul_i8_f32_gemv", "matmul_i8_f32_gemm", "quantize_f32_i8",
@@ -103,6 +104,51 @@ class ClInt8ParityTest {
                 small.read(wt, back);
                 assertTrue(Arrays.equals(deq, back), "I8 weight read back");
             }
+        }
+    }
+
+    /**
+     * The INT8 GEMMs give each work-item a register tile of weight rows × tokens and each group 32 items: heights and
+     * token counts around the tile and group sizes (partial tiles both ways, two groups), widths with a partial last
+     * block of 32 columns (33, 100) and a group size that is not a multiple of 32 (48 of 96: every column takes the
+     * scalar tail), on the direct-x path of CPU devices and on the staged path GPUs take
+     * ({@code -Dinfercl.opencl.stageX=true} forces it). W8A16 per channel and groups of 32; W8A8 with and without
+     * smoothing.
+     */
+    @Test
+    void gemmTilesAndTailsBothXPaths() {
+        System.setProperty("infercl.opencl.stageX", "true");
+        ClBackend staged;
+        try {
+            staged = ClTestSupport.open(ClBackend.Options.defaults().withMatmul(ClBackend.MatmulKernel.GEMM));
+        } finally {
+            System.clearProperty("infercl.opencl.stageX");
+        }
+        try {
+            var r = new Random(54);
+            int[][] schemes = {{0, 0, 0}, {32, 0, 0}, {48, 0, 0}, {0, 1, 0}, {0, 1, 1}}; // group size, w8a8, smooth
+            boolean small = ClTestSupport.small(); // under oclgrind: fewer shapes, every path still taken
+            for (int in : small ? new int[] {33, 96} : new int[] {33, 96, 100}) {
+                for (int[] sc : schemes) {
+                    if (sc[0] > 0 && in % sc[0] != 0) continue;
+                    for (int outRows : small ? new int[] {4, 100} : new int[] {2, 3, 4, 97, 100}) {
+                        for (int n : small ? new int[] {2, 9} : new int[] {2, 8, 9, 23}) {
+                            Case c = new Case(in, outRows, sc[0], sc[1] == 1, sc[2] == 1, n);
+                            Int8Weight w = Int8TestData.weight(r, c, arena);
+                            float[] x = Int8TestData.activations(r, n, in, true);
+                            float[] want = Int8TestData.reference(w, x, n);
+                            for (ClBackend b : List.of(gemm, staged)) {
+                                Tensor wt = b.uploadInt8(w);
+                                Tensor xt = ClParityTest.input(b, x, n, in);
+                                float[] got = ClParityTest.guarded(b, n, outRows, null, out -> b.matmul(out, xt, wt));
+                                Int8TestData.nmse(kernelName(c, b) + (b == staged ? " (STAGE_X)" : " (tiles)"), worst, got, want, 5e-4);
+                            }
+                        }
+                    }
+                }
+            }
+        } finally {
+            staged.close();
         }
     }
 
