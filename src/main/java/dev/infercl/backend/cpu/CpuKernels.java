@@ -763,8 +763,8 @@ final class CpuKernels {
      * <em>transposed</em> within each block, (headDim, blockSize), so a block of L positions scores as one
      * vector, Σ_i q[i]·K[i][p..p+L), with no horizontal sum per position. V rows stay (blockSize, headDim). A
      * task is (token, KV head, share of its query heads): the group's heads score the same K tile while it is in
-     * L1, and the outputs of four heads at a time accumulate in registers across the whole context, each V vector
-     * loaded once for the four.
+     * L1, and the outputs of two heads at a time accumulate in registers across the whole context, each V vector
+     * loaded once for the two.
      *
      * <p>Why: the per-query-head form (a dot product and a reduceLanes per position, an axpy through memory per
      * position, a scalar Math.max chain) took 29–34 CPU-ms per token for the 22 layers of the 1b shape at 2048
@@ -809,7 +809,7 @@ final class CpuKernels {
                 }
                 int j = 0;
                 if (hd % (4 * L) == 0) {
-                    for (; j + 4 <= count; j += 4) weightedValues4(vCache, layout, table, g, scores, j, first, len, inv, out, (t * heads + h0 + j) * hd);
+                    for (; j + 2 <= count; j += 2) weightedValues2(vCache, layout, table, g, scores, j, first, len, inv, out, (t * heads + h0 + j) * hd);
                 }
                 for (; j < count; j++) weightedValues(vCache, layout, table, g, scores[j], first, len, inv[j], out, (t * heads + h0 + j) * hd);
             }
@@ -817,20 +817,25 @@ final class CpuKernels {
     }
 
     /**
-     * {@link #weightedValues} for the four heads j0..j0+3 (weights scores[j0 + j], outputs at oo + j·headDim), 4·L
-     * dimensions at a time in 16 register accumulators: each V vector is loaded once for the four heads instead of
-     * once per head. Needs headDim % (4·L) == 0.
+     * {@link #weightedValues} for the two heads j0, j0+1 (weights scores[j0 + j], outputs at oo + j·headDim), 4·L
+     * dimensions at a time in 8 register accumulators: each V vector is loaded once for both heads. Needs
+     * headDim % (4·L) == 0. (Four heads in 16 accumulators read V half as often and ran a 2048-position decode in
+     * 14 CPU-ms instead of ~20, but C2 left some of its vector operations un-intrinsified when it compiled the method
+     * during a 1b prefill — ~1.5 GB of garbage per run, peak host 1.6 → 3.1 GiB.)
      */
-    private static void weightedValues4(float[] vCache, KvLayout layout, BlockTable table, int g, float[][] scores, int j0,
+    private static void weightedValues2(float[] vCache, KvLayout layout, BlockTable table, int g, float[][] scores, int j0,
                                         int first, int len, float[] inv, float[] out, int oo) {
         int hd = layout.headDim(), bs = layout.blockSize();
-        float[] w0 = scores[j0], w1 = scores[j0 + 1], w2 = scores[j0 + 2], w3 = scores[j0 + 3];
+        float[] w0 = scores[j0], w1 = scores[j0 + 1];
         for (int c = 0; c < hd; c += 4 * L) {
             var a0 = FloatVector.zero(F);
-            var a1 = a0; var a2 = a0; var a3 = a0;
-            var b0 = a0; var b1 = a0; var b2 = a0; var b3 = a0;
-            var c0 = a0; var c1 = a0; var c2 = a0; var c3 = a0;
-            var d0 = a0; var d1 = a0; var d2 = a0; var d3 = a0;
+            var a1 = a0;
+            var a2 = a0;
+            var a3 = a0;
+            var b0 = a0;
+            var b1 = a0;
+            var b2 = a0;
+            var b3 = a0;
             for (int b = first / bs; b * bs < len; b++) {
                 int rows = blockBase(layout, table.block(b), g) + c - b * bs * hd;
                 for (int p = Math.max(first, b * bs), end = Math.min(len, b * bs + bs); p < end; p++) {
@@ -840,28 +845,30 @@ final class CpuKernels {
                     var v2 = FloatVector.fromArray(F, vCache, vo + 2 * L);
                     var v3 = FloatVector.fromArray(F, vCache, vo + 3 * L);
                     var x = FloatVector.broadcast(F, w0[p]);
-                    a0 = v0.fma(x, a0); a1 = v1.fma(x, a1); a2 = v2.fma(x, a2); a3 = v3.fma(x, a3);
+                    a0 = v0.fma(x, a0);
+                    a1 = v1.fma(x, a1);
+                    a2 = v2.fma(x, a2);
+                    a3 = v3.fma(x, a3);
                     x = FloatVector.broadcast(F, w1[p]);
-                    b0 = v0.fma(x, b0); b1 = v1.fma(x, b1); b2 = v2.fma(x, b2); b3 = v3.fma(x, b3);
-                    x = FloatVector.broadcast(F, w2[p]);
-                    c0 = v0.fma(x, c0); c1 = v1.fma(x, c1); c2 = v2.fma(x, c2); c3 = v3.fma(x, c3);
-                    x = FloatVector.broadcast(F, w3[p]);
-                    d0 = v0.fma(x, d0); d1 = v1.fma(x, d1); d2 = v2.fma(x, d2); d3 = v3.fma(x, d3);
+                    b0 = v0.fma(x, b0);
+                    b1 = v1.fma(x, b1);
+                    b2 = v2.fma(x, b2);
+                    b3 = v3.fma(x, b3);
                 }
             }
-            store4(a0, a1, a2, a3, inv[j0], out, oo + c);
-            store4(b0, b1, b2, b3, inv[j0 + 1], out, oo + hd + c);
-            store4(c0, c1, c2, c3, inv[j0 + 2], out, oo + 2 * hd + c);
-            store4(d0, d1, d2, d3, inv[j0 + 3], out, oo + 3 * hd + c);
+            float s0 = inv[j0], s1 = inv[j0 + 1];
+            a0.mul(s0).intoArray(out, oo + c);
+            a1.mul(s0).intoArray(out, oo + c + L);
+            a2.mul(s0).intoArray(out, oo + c + 2 * L);
+            a3.mul(s0).intoArray(out, oo + c + 3 * L);
+            b0.mul(s1).intoArray(out, oo + hd + c);
+            b1.mul(s1).intoArray(out, oo + hd + c + L);
+            b2.mul(s1).intoArray(out, oo + hd + c + 2 * L);
+            b3.mul(s1).intoArray(out, oo + hd + c + 3 * L);
         }
     }
 
-    private static void store4(FloatVector a, FloatVector b, FloatVector c, FloatVector d, float scale, float[] out, int o) {
-        a.mul(scale).intoArray(out, o);
-        b.mul(scale).intoArray(out, o + L);
-        c.mul(scale).intoArray(out, o + 2 * L);
-        d.mul(scale).intoArray(out, o + 3 * L);
-    }
+
 
     /** First value of physical block {@code block} of KV head g in one layer's K or V array of the FAST layout. */
     private static int blockBase(KvLayout layout, int block, int g) {
@@ -924,16 +931,13 @@ final class CpuKernels {
             var o1 = o0;
             var o2 = o0;
             var o3 = o0;
-            for (int b = first / bs; b * bs < len; b++) {
-                int rows = blockBase(layout, table.block(b), g) + c - b * bs * hd;
-                for (int p = Math.max(first, b * bs), end = Math.min(len, b * bs + bs); p < end; p++) {
-                    int vo = rows + p * hd;
-                    var wp = FloatVector.broadcast(F, w[p]);
-                    o0 = FloatVector.fromArray(F, vCache, vo).fma(wp, o0);
-                    o1 = FloatVector.fromArray(F, vCache, vo + L).fma(wp, o1);
-                    o2 = FloatVector.fromArray(F, vCache, vo + 2 * L).fma(wp, o2);
-                    o3 = FloatVector.fromArray(F, vCache, vo + 3 * L).fma(wp, o3);
-                }
+            for (int p = first; p < len; p++) {
+                int vo = blockBase(layout, table.block(p / bs), g) + (p % bs) * hd + c;
+                var wp = FloatVector.broadcast(F, w[p]);
+                o0 = FloatVector.fromArray(F, vCache, vo).fma(wp, o0);
+                o1 = FloatVector.fromArray(F, vCache, vo + L).fma(wp, o1);
+                o2 = FloatVector.fromArray(F, vCache, vo + 2 * L).fma(wp, o2);
+                o3 = FloatVector.fromArray(F, vCache, vo + 3 * L).fma(wp, o3);
             }
             o0.mul(inv).intoArray(out, oo + c);
             o1.mul(inv).intoArray(out, oo + c + L);
@@ -942,20 +946,14 @@ final class CpuKernels {
         }
         for (; c + L <= hd; c += L) {
             var o = FloatVector.zero(F);
-            for (int b = first / bs; b * bs < len; b++) {
-                int rows = blockBase(layout, table.block(b), g) + c - b * bs * hd;
-                for (int p = Math.max(first, b * bs), end = Math.min(len, b * bs + bs); p < end; p++) {
-                    o = FloatVector.fromArray(F, vCache, rows + p * hd).fma(FloatVector.broadcast(F, w[p]), o);
-                }
+            for (int p = first; p < len; p++) {
+                o = FloatVector.fromArray(F, vCache, blockBase(layout, table.block(p / bs), g) + (p % bs) * hd + c).fma(FloatVector.broadcast(F, w[p]), o);
             }
             o.mul(inv).intoArray(out, oo + c);
         }
         for (; c < hd; c++) {
             float o = 0;
-            for (int b = first / bs; b * bs < len; b++) {
-                int rows = blockBase(layout, table.block(b), g) + c - b * bs * hd;
-                for (int p = Math.max(first, b * bs), end = Math.min(len, b * bs + bs); p < end; p++) o += w[p] * vCache[rows + p * hd];
-            }
+            for (int p = first; p < len; p++) o += w[p] * vCache[blockBase(layout, table.block(p / bs), g) + (p % bs) * hd + c];
             out[oo + c] = o * inv;
         }
     }
