@@ -768,8 +768,8 @@ final class CpuKernels {
      *
      * <p>Why: the per-query-head form (a dot product and a reduceLanes per position, an axpy through memory per
      * position, a scalar Math.max chain) took 29–34 CPU-ms per token for the 22 layers of the 1b shape at 2048
-     * positions; this form 14 (single-thread harness over random caches, 2026-11-29; 23–30 before the four-head V
-     * accumulation) — most of the gap between decode at 128 and at 2048 positions.
+     * positions; this form 22 (single-thread harness over random caches, 2026-11-29; 23–30 with one head per V
+     * pass, 14 with four — see {@link #weightedValues2} for why not four).
      */
     static void attention(ForkJoinPool pool, float[] out, float[] q, float[] k, float[] v, float[] kCache, float[] vCache,
                           KvLayout layout, BlockTable table, int[] positions, int heads, AttentionSpec spec) {
