@@ -1127,6 +1127,15 @@ final class CpuKernels {
      * Streaming read bandwidth: a {@code bytes}-long off-heap buffer (larger than any cache) summed with vector
      * loads by every pool thread over its own slice; best of 5 passes, in bytes per second.
      */
+    /** Σ of the floats in seg[base, base + len), len a multiple of 4·L bytes: the probe's streaming read. */
+    private static float sumSlice(MemorySegment seg, long base, long len) {
+        var acc = FloatVector.zero(F);
+        for (long off = 0; off < len; off += L * 4L) {
+            acc = acc.add(FloatVector.fromMemorySegment(F, seg, base + off, java.nio.ByteOrder.LITTLE_ENDIAN));
+        }
+        return acc.reduceLanes(ADD);
+    }
+
     static double probeReadBandwidth(ForkJoinPool pool, long bytes) {
         try (var arena = java.lang.foreign.Arena.ofShared()) {
             var seg = arena.allocate(bytes, 64);
@@ -1135,16 +1144,14 @@ final class CpuKernels {
             long slice = bytes / parts / (L * 4L) * (L * 4L);
             double best = 0;
             float[] sink = new float[parts];
+            // Warm-up: the summing loop must run as C2 code before a pass is timed. Uncompiled Vector API code
+            // boxes every vector, and five 256 MiB passes were sometimes not enough for C2 to take over — the
+            // probe then read 11–14 GB/s instead of ~50 and put decode at 157–197% of the "roofline".
+            long warm = Math.min(slice, 16384);
+            for (int i = 0; i < 2000; i++) sink[0] += sumSlice(seg, 0, warm);
             for (int pass = 0; pass < 5; pass++) {
                 long t0 = System.nanoTime();
-                parallelFor(pool, parts, part -> {
-                    var acc = FloatVector.zero(F);
-                    long base = part * slice;
-                    for (long off = 0; off < slice; off += L * 4L) {
-                        acc = acc.add(FloatVector.fromMemorySegment(F, seg, base + off, java.nio.ByteOrder.LITTLE_ENDIAN));
-                    }
-                    sink[part] = acc.reduceLanes(ADD);
-                });
+                parallelFor(pool, parts, part -> sink[part] = sumSlice(seg, part * slice, slice));
                 best = Math.max(best, slice * parts / ((System.nanoTime() - t0) / 1e9));
             }
             if (Float.isNaN(sink[0])) throw new AssertionError("unreachable: keeps the loads alive");
