@@ -793,7 +793,7 @@ final class CpuKernels {
         int chunk = Math.max(1, tasks / (pool.getParallelism() * 4));
         int chunks = (tasks + chunk - 1) / chunk;
         parallelFor(pool, chunks, c -> {
-            float[][] scores = new float[perPart][scoreLen];
+            float[][] scores = scoreRows(perPart, scoreLen);
             float[] inv = new float[perPart];
             for (int task = c * chunk; task < Math.min(tasks, (c + 1) * chunk); task++) {
                 int t = task / (kvHeads * parts), g = task / parts % kvHeads, h0 = g * group + task % parts * perPart;
@@ -820,7 +820,7 @@ final class CpuKernels {
      * {@link #weightedValues} for the two heads j0, j0+1 (weights scores[j0 + j], outputs at oo + j·headDim), 4·L
      * dimensions at a time in 8 register accumulators: each V vector is loaded once for both heads. Needs
      * headDim % (4·L) == 0. (Four heads in 16 accumulators read V half as often and ran a 2048-position decode in
-     * 14 CPU-ms instead of ~20, but C2 left some of its vector operations un-intrinsified when it compiled the method
+     * 14 CPU-ms instead of 22, but C2 left some of its vector operations un-intrinsified when it compiled the method
      * during a 1b prefill — ~1.5 GB of garbage per run, peak host 1.6 → 3.1 GiB.)
      */
     private static void weightedValues2(float[] vCache, KvLayout layout, BlockTable table, int g, float[][] scores, int j0,
@@ -868,7 +868,18 @@ final class CpuKernels {
         }
     }
 
+    /** Per-thread score rows, reused across layers and tokens (a decode step at 2048 positions would otherwise allocate ~6 MB on the 1b shape). */
+    private static final ThreadLocal<float[][]> SCORE_ROWS = ThreadLocal.withInitial(() -> new float[0][0]);
 
+    /** At least {@code rows} score rows of at least {@code len} floats each, for the calling thread. */
+    private static float[][] scoreRows(int rows, int len) {
+        float[][] s = SCORE_ROWS.get();
+        if (s.length < rows || s[0].length < len) {
+            s = new float[Math.max(rows, s.length)][Math.max(len, s.length == 0 ? 0 : s[0].length)];
+            SCORE_ROWS.set(s);
+        }
+        return s;
+    }
 
     /** First value of physical block {@code block} of KV head g in one layer's K or V array of the FAST layout. */
     private static int blockBase(KvLayout layout, int block, int g) {

@@ -48,12 +48,12 @@ final class KernelLibrary implements AutoCloseable {
         var request = new Request(stem, defines);
         cl_kernel known = requested.get(request);
         if (known != null) return known;
-        cl_kernel k = build(stem, defines);
+        cl_kernel k = createKernel(stem, defines);
         requested.put(new Request(stem, Map.copyOf(defines)), k);
         return k;
     }
 
-    private cl_kernel build(String stem, Map<String, String> defines) {
+    private cl_kernel createKernel(String stem, Map<String, String> defines) {
         var all = new TreeMap<>(deviceDefines);
         all.putAll(defines);
         var opts = new StringBuilder("-cl-std=CL1.2");
