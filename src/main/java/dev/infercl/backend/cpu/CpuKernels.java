@@ -1134,10 +1134,6 @@ final class CpuKernels {
 
     // ------------------------------------------------------------------------------------------- bandwidth probe
 
-    /**
-     * Streaming read bandwidth: a {@code bytes}-long off-heap buffer (larger than any cache) summed with vector
-     * loads by every pool thread over its own slice; best of 5 passes, in bytes per second.
-     */
     /** Σ of the floats in seg[base, base + len), len a multiple of 4·L bytes: the probe's streaming read. */
     private static float sumSlice(MemorySegment seg, long base, long len) {
         var acc = FloatVector.zero(F);
@@ -1147,22 +1143,36 @@ final class CpuKernels {
         return acc.reduceLanes(ADD);
     }
 
+    /** Bytes per {@link #sumSlice} call of the probe: small enough that a pass picks up C2's code as soon as it exists. */
+    private static final long PROBE_CALL_BYTES = 1 << 20;
+
+    /**
+     * Streaming read bandwidth: a {@code bytes}-long off-heap buffer (larger than any cache) summed with vector
+     * loads by every pool thread over its own slice; best of 7 passes, in bytes per second.
+     *
+     * <p>Uncompiled Vector API code boxes every vector and reads a few GB/s, and C2 compiles in the background:
+     * a pass timed before its code is installed reads low. Session 3's fixed warm-up (2000 calls) still let a
+     * table run read 24 GB/s instead of 45–70 (1b W8A8 decode "at 116% of roofline"), so the warm-up now also
+     * runs for at least 200 ms, and each pass sums its slice in 1 MiB calls, so a pass that starts in slower code
+     * switches to C2's as soon as it is installed.
+     */
     static double probeReadBandwidth(ForkJoinPool pool, long bytes) {
         try (var arena = java.lang.foreign.Arena.ofShared()) {
             var seg = arena.allocate(bytes, 64);
             seg.fill((byte) 1);
             int parts = pool.getParallelism();
-            long slice = bytes / parts / (L * 4L) * (L * 4L);
+            long slice = bytes / parts / PROBE_CALL_BYTES * PROBE_CALL_BYTES;
             double best = 0;
             float[] sink = new float[parts];
-            // Warm-up: the summing loop must run as C2 code before a pass is timed. Uncompiled Vector API code
-            // boxes every vector, and five 256 MiB passes were sometimes not enough for C2 to take over — the
-            // probe then read 11–14 GB/s instead of ~50 and put decode at 157–197% of the "roofline".
-            long warm = Math.min(slice, 16384);
-            for (int i = 0; i < 2000; i++) sink[0] += sumSlice(seg, 0, warm);
-            for (int pass = 0; pass < 5; pass++) {
+            long warm = Math.min(slice, 16384), warmUntil = System.nanoTime() + 200_000_000L;
+            for (int i = 0; i < 2000 || System.nanoTime() < warmUntil; i++) sink[0] += sumSlice(seg, 0, warm);
+            for (int pass = 0; pass < 7; pass++) {
                 long t0 = System.nanoTime();
-                parallelFor(pool, parts, part -> sink[part] = sumSlice(seg, part * slice, slice));
+                parallelFor(pool, parts, part -> {
+                    float s = 0;
+                    for (long off = 0; off < slice; off += PROBE_CALL_BYTES) s += sumSlice(seg, part * slice + off, PROBE_CALL_BYTES);
+                    sink[part] = s;
+                });
                 best = Math.max(best, slice * parts / ((System.nanoTime() - t0) / 1e9));
             }
             if (Float.isNaN(sink[0])) throw new AssertionError("unreachable: keeps the loads alive");
