@@ -397,8 +397,11 @@ final class CpuKernels {
                 };
             }
             int gs = q.groupSize() == 0 ? in : q.groupSize(), groups = in / gs;
+            boolean pairs = PARTS == 1 && gs % (2 * L) == 0;
             return (o0, o1, out, acc) -> {
-                for (int o = o0; o < o1; o++) out[o] = (acc ? out[o] : 0f) + dotI8(values, (long) o * in, scales, o * groups, gs, x, 0, in);
+                int o = o0;
+                if (pairs) for (; o + 1 < o1; o += 2) dot2I8(values, (long) o * in, in, scales, o * groups, groups, gs, x, out, o, acc);
+                for (; o < o1; o++) out[o] = (acc ? out[o] : 0f) + dotI8(values, (long) o * in, scales, o * groups, gs, x, 0, in);
             };
         }
         MemorySegment m = w.weight;
@@ -622,6 +625,42 @@ final class CpuKernels {
             tl.addColumn(i, w.get(java.lang.foreign.ValueLayout.JAVA_BYTE, rowA + i) * scales[sa + i / gs],
                     w.get(java.lang.foreign.ValueLayout.JAVA_BYTE, rowB + i) * scales[sb + i / gs]);
         }
+    }
+
+    /**
+     * Rows at byte offsets rowA and rowA + in of a W8A16 weight whose groups of gs columns are whole multiples of
+     * 2·L (per channel: gs = in), one token: out[o], out[o+1] as {@link #dotI8} computes each. The two rows share
+     * each x load, and each row sums a group in two product chains that start with a multiply, then adds the
+     * group times its scale. dotI8's single chain per row is bound by the FMA latency: per channel that is one
+     * chain of in/L dependent FMAs, longer than the out-of-order window can hide.
+     */
+    private static void dot2I8(MemorySegment w, long rowA, int in, float[] scales, int sA, int groups, int gs, float[] x,
+            float[] out, int o, boolean acc) {
+        long rowB = rowA + in;
+        int sB = sA + groups;
+        var a = FloatVector.zero(F);
+        var b = a;
+        for (int g = 0, g0 = 0; g < groups; g++, g0 += gs) {
+            var x0 = FloatVector.fromArray(F, x, g0);
+            var x1 = FloatVector.fromArray(F, x, g0 + L);
+            var pa0 = int8ToFloat(ByteVector.fromMemorySegment(B, w, rowA + g0, LE), 0).mul(x0);
+            var pa1 = int8ToFloat(ByteVector.fromMemorySegment(B, w, rowA + g0 + L, LE), 0).mul(x1);
+            var pb0 = int8ToFloat(ByteVector.fromMemorySegment(B, w, rowB + g0, LE), 0).mul(x0);
+            var pb1 = int8ToFloat(ByteVector.fromMemorySegment(B, w, rowB + g0 + L, LE), 0).mul(x1);
+            for (int j = g0 + 2 * L; j < g0 + gs; j += 2 * L) {
+                var y0 = FloatVector.fromArray(F, x, j);
+                var y1 = FloatVector.fromArray(F, x, j + L);
+                pa0 = int8ToFloat(ByteVector.fromMemorySegment(B, w, rowA + j, LE), 0).fma(y0, pa0);
+                pa1 = int8ToFloat(ByteVector.fromMemorySegment(B, w, rowA + j + L, LE), 0).fma(y1, pa1);
+                pb0 = int8ToFloat(ByteVector.fromMemorySegment(B, w, rowB + j, LE), 0).fma(y0, pb0);
+                pb1 = int8ToFloat(ByteVector.fromMemorySegment(B, w, rowB + j + L, LE), 0).fma(y1, pb1);
+            }
+            a = pa0.add(pa1).fma(FloatVector.broadcast(F, scales[sA + g]), a);
+            b = pb0.add(pb1).fma(FloatVector.broadcast(F, scales[sB + g]), b);
+        }
+        float da = a.reduceLanes(ADD), db = b.reduceLanes(ADD);
+        out[o] = acc ? out[o] + da : da;
+        out[o + 1] = acc ? out[o + 1] + db : db;
     }
 
     /** One token of W8A16: Σ q·x per group in float lanes, times the group's scale (one multiply per group). */
