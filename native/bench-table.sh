@@ -20,7 +20,7 @@ for m in $models; do
         jq -c --arg load "$load" --arg start "$start" '. + {load_avg: $load, started_utc: $start}' <<<"$json" >> "$out"
     done
 done
-echo "| model | backend | pp32 tok/s | pp128 tok/s | pp512 tok/s | tg128 tok/s | CPU ms/token | probe GB/s | roofline tok/s | % of roofline | achieved GB/s | peak host | backend buffers | load |"
+echo "| model | backend | pp32 tok/s | pp128 tok/s | pp512 tok/s | tg128 tok/s | CPU ms/token | probes GB/s (before, after decode) | roofline tok/s | % of roofline | achieved GB/s | peak host | backend buffers | load |"
 echo "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"
 jq -r 'def f: . * 10 | round / 10;
        def gib: . / 1073741824 * 100 | round / 100 | tostring + " GiB";
@@ -30,7 +30,7 @@ jq -r 'def f: . * 10 | round / 10;
               + (if $r.pp_tokens_per_s_sd[$k] then " ± " + ($r.pp_tokens_per_s_sd[$k] | f | tostring) else "" end)),
          ((.tg_tokens_per_s | f | tostring) + " ± " + (.tg_tokens_per_s_sd | f | tostring)),
          (.tg_cpu_ms_per_token // null | if . then f | tostring else "–" end),
-         (.bandwidth_gb_per_s | f | tostring), (.roofline_tokens_per_s | f | tostring),
+         ((.bandwidth_probes_gb_per_s // [.bandwidth_gb_per_s]) | map(f | tostring) | join(", ")), (.roofline_tokens_per_s | f | tostring),
          ((.roofline_fraction * 100 | round | tostring) + "%"),
          (.tg_tokens_per_s * .bytes_per_token / 1e9 | f | tostring),
          (.peak_host_bytes | gib), (.device_bytes | gib), .load_avg ]

@@ -41,7 +41,9 @@ public final class Benchmark {
      * @param prefill             tokens/s per prompt size
      * @param decode              tokens/s generating {@code generate} tokens after a 1-token prompt
      * @param decodeLong          tokens/s generating after {@code longContext} positions (null if not measured)
-     * @param bandwidth           measured read bandwidth, bytes/s
+     * @param bandwidth           measured read bandwidth, bytes/s: the highest of {@code bandwidthProbes}
+     * @param bandwidthProbes     each probe's reading, bytes/s, in order: before the decode runs (where the peak
+     *                            memory mark can be reset around it) and after them
      * @param bytesPerToken       bytes a decode step reads at a short context (weights + KV)
      * @param bytesPerTokenLong   the same at the long context
      * @param decodeCpuMsPerToken process CPU time (all threads, device driver threads included) per decoded token,
@@ -50,7 +52,7 @@ public final class Benchmark {
      *                            processes for the cores); 0 where the process CPU time cannot be read
      */
     public record Result(String backend, Map<Integer, Stat> prefill, Stat decode, Stat decodeLong, int longContext,
-                         double decodeCpuMsPerToken, double bandwidth, long bytesPerToken, long bytesPerTokenLong, long weightBytes, long deviceBytes, long peakHostBytes) {
+                         double decodeCpuMsPerToken, double bandwidth, List<Double> bandwidthProbes, long bytesPerToken, long bytesPerTokenLong, long weightBytes, long deviceBytes, long peakHostBytes) {
         /** Decode tokens/s if every token took exactly its bytes at the measured bandwidth. */
         public double rooflineTokensPerSecond() {
             return bandwidth / bytesPerToken;
@@ -81,15 +83,41 @@ public final class Benchmark {
                 }
                 prefill.put(p, Stat.of(rates));
             }
+            // The bandwidth a shared machine gives one process changes from minute to minute (here the same probe
+            // read 25 and 72 GB/s within half an hour), so it is probed on both sides of the decode runs and the
+            // roofline takes the higher reading. The first probe's buffer must not count as the model's peak
+            // memory: the peak so far is kept and the kernel's high-water mark reset after it; where the mark
+            // cannot be reset, only the second probe runs.
+            var backend = model.transformer().backend();
+            long peakBefore = peakHostBytes();
+            List<Double> probes = new ArrayList<>();
+            if (peakBefore > 0 && resetPeakHostBytes()) {
+                probes.add(backend.probeReadBandwidth());
+                if (!resetPeakHostBytes()) throw new IllegalStateException("the peak-memory mark could be reset once, then not");
+            }
             var cpuMs = new DescriptiveStatistics();
             Stat decode = decode(s, rnd, 1, o, cfg.vocabSize(), cpuMs);
             Stat decodeLong = o.longContext() > 0 ? decode(s, rnd, o.longContext(), o, cfg.vocabSize(), new DescriptiveStatistics()) : null;
-            long peak = peakHostBytes();   // before the bandwidth probe's buffer inflates it
-            double bw = model.transformer().backend().probeReadBandwidth();
+            long peak = Math.max(peakBefore, peakHostBytes());   // before the second probe's buffer inflates it
+            probes.add(backend.probeReadBandwidth());
             long weights = model.transformer().weights().streamedBytes();
-            return new Result(model.backendName(), prefill, decode, decodeLong, o.longContext(), cpuMs.getPercentile(50), bw,
+            return new Result(model.backendName(), prefill, decode, decodeLong, o.longContext(), cpuMs.getPercentile(50),
+                    probes.stream().mapToDouble(Double::doubleValue).max().orElseThrow(), List.copyOf(probes),
                     weights + kvBytes(model, 1 + o.generate() / 2), weights + kvBytes(model, o.longContext() + o.generate() / 2), weights,
-                    model.transformer().backend().allocatedBytes(), peak);
+                    backend.allocatedBytes(), peak);
+        }
+    }
+
+    /**
+     * Resets the kernel's peak resident set size to the current one (Linux: "5" written to /proc/self/clear_refs);
+     * false where that is not possible.
+     */
+    static boolean resetPeakHostBytes() {
+        try {
+            java.nio.file.Files.writeString(java.nio.file.Path.of("/proc/self/clear_refs"), "5");
+            return true;
+        } catch (java.io.IOException | RuntimeException e) {
+            return false;
         }
     }
 

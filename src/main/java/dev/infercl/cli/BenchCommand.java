@@ -59,7 +59,9 @@ final class BenchCommand extends Streams.Command implements Callable<Integer> {
                     root.put("tg_long_context", r.longContext()).put("tg_long_tokens_per_s", r.decodeLong().mean())
                             .put("tg_long_tokens_per_s_sd", r.decodeLong().sd());
                 }
-                root.put("bandwidth_gb_per_s", r.bandwidth() / 1e9).put("bytes_per_token", r.bytesPerToken())
+                var probes = root.put("bandwidth_gb_per_s", r.bandwidth() / 1e9).putArray("bandwidth_probes_gb_per_s");
+                r.bandwidthProbes().forEach(b -> probes.add(b / 1e9));
+                root.put("bytes_per_token", r.bytesPerToken())
                         .put("roofline_tokens_per_s", r.rooflineTokensPerSecond()).put("roofline_fraction", r.rooflineFraction())
                         .put("weight_bytes", r.weightBytes()).put("peak_host_bytes", peak).put("device_bytes", r.deviceBytes())
                         .put("repetitions", repetitions);
@@ -75,8 +77,10 @@ final class BenchCommand extends Streams.Command implements Callable<Integer> {
                     out.printf(Locale.ROOT, "tg%d @ %d  %6.1f ± %.1f tokens/s (%.0f%% of short-context decode)%n", generate, r.longContext(),
                             r.decodeLong().mean(), r.decodeLong().sd(), 100 * r.decodeLong().mean() / r.decode().mean());
                 }
-                out.printf(Locale.ROOT, "bandwidth %.1f GB/s; a decode step reads %.1f MB -> roofline %.1f tokens/s; achieved %.0f%%%n",
-                        r.bandwidth() / 1e9, r.bytesPerToken() / 1e6, r.rooflineTokensPerSecond(), 100 * r.rooflineFraction());
+                var probes = new StringBuilder();
+                for (double b : r.bandwidthProbes()) probes.append(probes.isEmpty() ? "" : ", ").append(String.format(Locale.ROOT, "%.1f", b / 1e9));
+                out.printf(Locale.ROOT, "bandwidth %.1f GB/s (probes before and after decode: %s); a decode step reads %.1f MB -> roofline %.1f tokens/s; achieved %.0f%%%n",
+                        r.bandwidth() / 1e9, probes, r.bytesPerToken() / 1e6, r.rooflineTokensPerSecond(), 100 * r.rooflineFraction());
                 out.printf(Locale.ROOT, "memory: peak host %s, backend buffers %s%n", InfoCommand.bytes(peak), InfoCommand.bytes(r.deviceBytes()));
             }
         }

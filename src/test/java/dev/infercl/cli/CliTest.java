@@ -154,6 +154,17 @@ class CliTest {
             assertTrue(j.get(key).asDouble() > 0, key + " in " + res.out());
         }
         assertTrue(j.get("pp_tokens_per_s").get("32").asDouble() > 0, res.out());
+        // probed before and after the decode runs where the peak-memory mark can be reset around the first probe;
+        // the roofline uses the higher reading
+        JsonNode probes = j.get("bandwidth_probes_gb_per_s");
+        boolean resettable = java.nio.file.Files.isWritable(java.nio.file.Path.of("/proc/self/clear_refs"));
+        assertEquals(resettable ? 2 : 1, probes.size(), res.out());
+        double max = 0;
+        for (JsonNode p : probes) {
+            assertTrue(p.asDouble() > 0, res.out());
+            max = Math.max(max, p.asDouble());
+        }
+        assertEquals(max, j.get("bandwidth_gb_per_s").asDouble(), 1e-9, res.out());
         // a decode step reads every weight once: 5 layers of (2·64·64 + 2·64·32 + 3·64·172 + 2·64) F32 values, then the
         // output norm and the tied 512 × 64 classifier, plus a little KV cache
         long weights = 4L * (5 * (2 * 64 * 64 + 2 * 64 * 32 + 3 * 64 * 172 + 2 * 64) + 64 + 512 * 64);
