@@ -41,9 +41,8 @@ public final class Benchmark {
      * @param prefill             tokens/s per prompt size
      * @param decode              tokens/s generating {@code generate} tokens after a 1-token prompt
      * @param decodeLong          tokens/s generating after {@code longContext} positions (null if not measured)
-     * @param bandwidth           measured read bandwidth, bytes/s: the highest of {@code bandwidthProbes}
-     * @param bandwidthProbes     each probe's reading, bytes/s, in order: before the decode runs (where the peak
-     *                            memory mark can be reset around it) and after them
+     * @param bandwidthProbes     each read-bandwidth probe's reading, bytes/s, in order: before the decode runs
+     *                            (where the peak memory mark can be reset around it) and after them
      * @param bytesPerToken       bytes a decode step reads at a short context (weights + KV)
      * @param bytesPerTokenLong   the same at the long context
      * @param decodeCpuMsPerToken process CPU time (all threads, device driver threads included) per decoded token,
@@ -52,10 +51,15 @@ public final class Benchmark {
      *                            processes for the cores); 0 where the process CPU time cannot be read
      */
     public record Result(String backend, Map<Integer, Stat> prefill, Stat decode, Stat decodeLong, int longContext,
-                         double decodeCpuMsPerToken, double bandwidth, List<Double> bandwidthProbes, long bytesPerToken, long bytesPerTokenLong, long weightBytes, long deviceBytes, long peakHostBytes) {
+                         double decodeCpuMsPerToken, List<Double> bandwidthProbes, long bytesPerToken, long bytesPerTokenLong, long weightBytes, long deviceBytes, long peakHostBytes) {
+        /** The read bandwidth the roofline uses, bytes/s: the highest probe reading. */
+        public double bandwidth() {
+            return bandwidthProbes.stream().mapToDouble(Double::doubleValue).max().orElseThrow();
+        }
+
         /** Decode tokens/s if every token took exactly its bytes at the measured bandwidth. */
         public double rooflineTokensPerSecond() {
-            return bandwidth / bytesPerToken;
+            return bandwidth() / bytesPerToken;
         }
 
         public double rooflineFraction() {
@@ -91,9 +95,9 @@ public final class Benchmark {
             var backend = model.transformer().backend();
             long peakBefore = peakHostBytes();
             List<Double> probes = new ArrayList<>();
-            if (peakBefore > 0 && resetPeakHostBytes()) {
+            if (peakBefore > 0 && resetPeakHostBytes()) {   // the first reset only tells whether the mark can be reset
                 probes.add(backend.probeReadBandwidth());
-                if (!resetPeakHostBytes()) throw new IllegalStateException("the peak-memory mark could be reset once, then not");
+                resetPeakHostBytes();
             }
             var cpuMs = new DescriptiveStatistics();
             Stat decode = decode(s, rnd, 1, o, cfg.vocabSize(), cpuMs);
@@ -101,8 +105,7 @@ public final class Benchmark {
             long peak = Math.max(peakBefore, peakHostBytes());   // before the second probe's buffer inflates it
             probes.add(backend.probeReadBandwidth());
             long weights = model.transformer().weights().streamedBytes();
-            return new Result(model.backendName(), prefill, decode, decodeLong, o.longContext(), cpuMs.getPercentile(50),
-                    probes.stream().mapToDouble(Double::doubleValue).max().orElseThrow(), List.copyOf(probes),
+            return new Result(model.backendName(), prefill, decode, decodeLong, o.longContext(), cpuMs.getPercentile(50), List.copyOf(probes),
                     weights + kvBytes(model, 1 + o.generate() / 2), weights + kvBytes(model, o.longContext() + o.generate() / 2), weights,
                     backend.allocatedBytes(), peak);
         }

@@ -77,8 +77,8 @@ final class BenchCommand extends Streams.Command implements Callable<Integer> {
                     out.printf(Locale.ROOT, "tg%d @ %d  %6.1f ± %.1f tokens/s (%.0f%% of short-context decode)%n", generate, r.longContext(),
                             r.decodeLong().mean(), r.decodeLong().sd(), 100 * r.decodeLong().mean() / r.decode().mean());
                 }
-                var probes = new StringBuilder();
-                for (double b : r.bandwidthProbes()) probes.append(probes.isEmpty() ? "" : ", ").append(String.format(Locale.ROOT, "%.1f", b / 1e9));
+                String probes = r.bandwidthProbes().stream().map(b -> String.format(Locale.ROOT, "%.1f", b / 1e9))
+                        .collect(java.util.stream.Collectors.joining(", "));
                 out.printf(Locale.ROOT, "bandwidth %.1f GB/s (probes before and after decode: %s); a decode step reads %.1f MB -> roofline %.1f tokens/s; achieved %.0f%%%n",
                         r.bandwidth() / 1e9, probes, r.bytesPerToken() / 1e6, r.rooflineTokensPerSecond(), 100 * r.rooflineFraction());
                 out.printf(Locale.ROOT, "memory: peak host %s, backend buffers %s%n", InfoCommand.bytes(peak), InfoCommand.bytes(r.deviceBytes()));

@@ -1190,10 +1190,10 @@ final class CpuKernels {
      * loads by every pool thread over its own slice; best of 7 passes, in bytes per second.
      *
      * <p>Uncompiled Vector API code boxes every vector and reads a few GB/s, and C2 compiles in the background:
-     * a pass timed before its code is installed reads low. Session 3's fixed warm-up (2000 calls) still let a
-     * table run read 24 GB/s instead of 45–70 (1b W8A8 decode "at 116% of roofline"), so the warm-up now also
-     * runs for at least 200 ms, and each pass sums its slice in 1 MiB calls, so a pass that starts in slower code
-     * switches to C2's as soon as it is installed.
+     * a pass timed before its code is installed would read low. So the warm-up runs for at least 200 ms as well as
+     * 2000 calls, and each pass sums its slice in 1 MiB calls, so a pass that starts in slower code switches to
+     * C2's as soon as it is installed. (Readings of 24–28 GB/s where others read 45–90 are this machine's
+     * bandwidth at that moment, not the JIT: standalone runs read the same with and without these guards.)
      */
     static double probeReadBandwidth(ForkJoinPool pool, long bytes) {
         try (var arena = java.lang.foreign.Arena.ofShared()) {
