@@ -1,7 +1,7 @@
 // matmul_q8_0_f32_gemm: out = x · wᵀ for many tokens (prefill), weights q8_0 dequantized in registers.
 //   out[t][row0 + r] = Σ_b d[r][b] · Σ_j q[r][32b + j] · x[t][32b + j]   for r < rows (this part), t < n
-// Layout (repacked at upload, same numbers as the file): qs (rows, in) int8 at r*in + i (all values of a row contiguous);
-//   d (rows, in/32) F16 at r*(in/32) + b; x (n, in) F32; out (n, outStride) F32 at t*outStride + row0 + r.
+// Layout: the Q8_0 superblocks of matmul_q8_0_f32_gemv (row r at r*Q8_ROW(in): per 16 blocks, 16 F16 scales in 32
+//   bytes, then the blocks' int8 values); x (n, in) F32; out (n, outStride) F32 at t*outStride + row0 + r.
 //   in is a multiple of 32.
 // Tiling: each work-item owns a register tile of ITEM_R weight rows × TILE_T tokens (ITEM_R · TILE_T float16
 //   accumulators along K). Per half block (16 values) it dequantizes its ITEM_R weight vectors once and applies
@@ -22,6 +22,7 @@
 #ifndef ITEM_R
 #define ITEM_R 3 // weight rows per work-item
 #endif
+#define Q8_ROW(in) ((in) + 32 * (((in) / 32 + 15) / 16))
 inline float hsum16_q8_0(float16 v) {
     float8 a = v.lo + v.hi;
     float4 b = a.lo + a.hi;
@@ -29,19 +30,15 @@ inline float hsum16_q8_0(float16 v) {
 }
 
 __kernel __attribute__((reqd_work_group_size(TILE_R, 1, 1)))
-void kernel_matmul_q8_0_f32_gemm(__global const float* x, __global const char* qs, __global const half* d,
-                                  __global float* out, int n, int in, int rows, int outStride, int row0) {
+void kernel_matmul_q8_0_f32_gemm(__global const float* x, __global const char* qs, __global float* out,
+                                  int n, int in, int rows, int outStride, int row0) {
     int r0 = (get_group_id(0) * TILE_R + get_local_id(0)) * ITEM_R;
     int t0 = get_group_id(1) * TILE_T;
     int blocks = in / 32;
     // rows past the last and tokens past n compute on the last row / token and are never written
-    size_t qoff[ITEM_R], doff[ITEM_R], xoff[TILE_T];
+    size_t qoff[ITEM_R], xoff[TILE_T];
     #pragma unroll
-    for (int i = 0; i < ITEM_R; i++) {
-        int rc = min(r0 + i, rows - 1);
-        qoff[i] = (size_t) rc * in;
-        doff[i] = (size_t) rc * blocks;
-    }
+    for (int i = 0; i < ITEM_R; i++) qoff[i] = (size_t) min(r0 + i, rows - 1) * Q8_ROW(in);
     #pragma unroll
     for (int t = 0; t < TILE_T; t++) xoff[t] = (size_t) min(t0 + t, n - 1) * in;
     float16 acc[ITEM_R][TILE_T];
@@ -58,14 +55,16 @@ void kernel_matmul_q8_0_f32_gemm(__global const float* x, __global const char* q
         for (int e = get_local_id(0); e < TILE_T * 32; e += TILE_R) xs[e] = x[xoff[e / 32] + b * 32 + e % 32];
         barrier(CLK_LOCAL_MEM_FENCE);
 #endif
+        // block b: scale at half index b % 16 of superblock b / 16, values 32 bytes past the superblock's scales
+        int sb = (b / 16) * 544, vb = sb + 32 + (b % 16) * 32;
         float scale[ITEM_R];
         #pragma unroll
-        for (int i = 0; i < ITEM_R; i++) scale[i] = vload_half(doff[i] + b, d);
+        for (int i = 0; i < ITEM_R; i++) scale[i] = vload_half(b % 16, (const __global half*) (qs + qoff[i] + sb));
         #pragma unroll
         for (int h = 0; h < 2; h++) {
             float16 w[ITEM_R];
             #pragma unroll
-            for (int i = 0; i < ITEM_R; i++) w[i] = convert_float16(vload16(0, qs + qoff[i] + b * 32 + h * 16)) * scale[i];
+            for (int i = 0; i < ITEM_R; i++) w[i] = convert_float16(vload16(0, qs + qoff[i] + vb + h * 16)) * scale[i];
             #pragma unroll
             for (int t = 0; t < TILE_T; t++) {
 #ifdef STAGE_X

@@ -44,7 +44,7 @@ import org.lwjgl.system.MemoryStack;
  * The OpenCL backend: every activation, weight and the KV cache live on one device; each op is one or two
  * kernel launches on an in-order queue; {@link #read} is the only point where the host waits.
  *
- * <p>Weights keep their file type (Q8_0/Q4_0 are repacked into values + F16 scales, never widened). On a CPU
+ * <p>Weights keep their file type (Q8_0 is repacked into superblocks, Q4_0 into values + F16 scales; never widened). On a CPU
  * device a suitably aligned mapped weight is wrapped in place ({@code CL_MEM_USE_HOST_PTR}); elsewhere it is
  * copied once. A weight larger than the maximum allocation is split into row ranges.
  */
@@ -277,7 +277,7 @@ public final class ClBackend implements Backend {
         boolean quant = type == GgmlType.Q8_0 || type == GgmlType.Q4_0;
         if (quant && cols % 32 != 0) throw new IllegalArgumentException(name + ": " + type + " rows must be a multiple of 32 values, got " + cols);
         long valueBytes = switch (type) { // bytes per row of the largest buffer of a part
-            case Q8_0 -> cols;
+            case Q8_0 -> q8RowBytes(cols);
             case Q4_0 -> cols / 2;
             default -> rowBytes;
         };
@@ -315,11 +315,42 @@ public final class ClBackend implements Backend {
         return part;
     }
 
-    /** Repacks GGML blocks (scale, values) into two arrays: all values of a row contiguous, the scales apart. */
+    /**
+     * Bytes of one Q8_0 row in the superblock layout of the Q8_0 kernels: per 16 blocks, their 16 F16 scales (32
+     * bytes, zero past the row's last block) followed by their values (32 bytes each).
+     */
+    static long q8RowBytes(int cols) {
+        return cols + 32L * ((cols / 32 + 15) / 16);
+    }
+
+    /**
+     * Repacks GGML blocks (scale, values). Q8_0 into superblocks ({@link #q8RowBytes}): one stream per row, every
+     * vector load 32-byte aligned. Q4_0 into two arrays: all values of a row contiguous, the scales apart.
+     */
     private ClTensor.Part uploadQuant(String what, GgmlType type, int n, int cols, int r0, MemorySegment src) {
         int blocks = cols / 32;
-        int blockBytes = type == GgmlType.Q8_0 ? 34 : 18;
-        int valueBytes = blockBytes - 2;
+        if (type == GgmlType.Q8_0) {
+            long rowBytes = q8RowBytes(cols), bytes = n * rowBytes;
+            cl_mem q = create(what + " superblocks", CL_MEM_READ_ONLY, bytes, null);
+            // Written through a mapping, at most 256 MiB at a time: on a CPU device straight into the buffer, with no
+            // staging copy on the host (a staging arena left ~67 MB more resident after loading 1b Q8_0 on POCL).
+            int rowsPerMap = (int) Math.max(1, Math.min(n, (256L << 20) / rowBytes));
+            for (int m0 = 0; m0 < n; m0 += rowsPerMap) {
+                int m = Math.min(rowsPerMap, n - m0);
+                ByteBuffer mapped;
+                try {
+                    mapped = clEnqueueMapBuffer(queue, q, true, CL_MAP_WRITE_INVALIDATE_REGION, m0 * rowBytes, m * rowBytes, 0, null, null, null);
+                } catch (CLException e) {
+                    throw outOfMemory(what + " (mapping " + (m * rowBytes) + " bytes to write)", bytes, e);
+                }
+                packQ8(src.asSlice((long) m0 * blocks * 34), MemorySegment.ofBuffer(mapped), m, blocks, rowBytes);
+                clEnqueueUnmapMemObject(queue, q, mapped, 0, null, null);
+            }
+            copiedBytes += bytes;
+            dropMappedPages(src); // the repacked copy is all the device reads: the file's pages need not stay resident
+            return new ClTensor.Part(r0, n, q, null);
+        }
+        int blockBytes = 18, valueBytes = 16;
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment qs = arena.allocate((long) n * blocks * valueBytes, 16);
             MemorySegment d = arena.allocate((long) n * blocks * 2, 16);
@@ -332,6 +363,18 @@ public final class ClBackend implements Backend {
             cl_mem s = create(what + " scales", CL_MEM_READ_ONLY | CL_MEM_COPY_HOST_PTR, d.byteSize(), Pointer.to(d.asByteBuffer()));
             dropMappedPages(src); // the repacked copy is all the device reads: the file's pages need not stay resident
             return new ClTensor.Part(r0, n, q, s);
+        }
+    }
+
+    /** rows GGML Q8_0 rows of src into dst in the superblock layout ({@link #q8RowBytes}), unused scale slots zeroed. */
+    private static void packQ8(MemorySegment src, MemorySegment dst, int rows, int blocks, long rowBytes) {
+        for (long r = 0; r < rows; r++) {
+            for (int b = 0; b < blocks; b++) {
+                long from = (r * blocks + b) * 34, sb = r * rowBytes + (b / 16) * 544L;
+                MemorySegment.copy(src, from, dst, sb + (b % 16) * 2, 2);
+                MemorySegment.copy(src, from + 2, dst, sb + 32 + (b % 16) * 32, 32);
+            }
+            if (blocks % 16 != 0) dst.asSlice(r * rowBytes + (blocks / 16) * 544L + (blocks % 16) * 2, 32 - (blocks % 16) * 2).fill((byte) 0);
         }
     }
 
@@ -743,11 +786,6 @@ public final class ClBackend implements Backend {
                     w[0].parts[0].data(), w[0].parts[0].scales(), o[0].act(), ra,
                     w[1].parts[0].data(), w[1].parts[0].scales(), o[1].act(), rb,
                     w[2].parts[0].data(), w[2].parts[0].scales(), o[2].act(), rc);
-        } else if (w[0].type == GgmlType.Q8_0) {
-            launch(kernel(stem), stem, global, local, in.act(), in.cols, accumulate ? 1 : 0,
-                    w[0].parts[0].data(), w[0].parts[0].scales(), o[0].act(), ra,
-                    w[1].parts[0].data(), w[1].parts[0].scales(), o[1].act(), rb,
-                    w[2].parts[0].data(), w[2].parts[0].scales(), o[2].act(), rc);
         } else {
             launch(kernel(stem), stem, global, local, in.act(), in.cols, accumulate ? 1 : 0,
                     w[0].parts[0].data(), o[0].act(), ra, w[1].parts[0].data(), o[1].act(), rb, w[2].parts[0].data(), o[2].act(), rc);
@@ -770,8 +808,6 @@ public final class ClBackend implements Backend {
             launch(kernel(stem), stem, global, local, quantScratch, tokenScales, in.cols, g.rows, gp.data(), gp.scales(), up0.data(), up0.scales(), o.act());
         } else if (g.type == GgmlType.I8) {
             launch(kernel(stem), stem, global, local, in.act(), in.cols, g.groupSize, g.rows, gp.data(), gp.scales(), up0.data(), up0.scales(), o.act());
-        } else if (g.type == GgmlType.Q8_0) {
-            launch(kernel(stem), stem, global, local, in.act(), in.cols, g.rows, gp.data(), gp.scales(), up0.data(), up0.scales(), o.act());
         } else {
             launch(kernel(stem), stem, global, local, in.act(), in.cols, g.rows, gp.data(), up0.data(), o.act());
         }

@@ -7,12 +7,14 @@ import org.jocl.cl_mem;
 /**
  * A matrix in device memory. An activation is one F32 buffer {@code (capacity rows, cols)}; a weight keeps its
  * file type and is held as one or more row ranges ({@link Part}s), each a buffer no larger than the device's
- * maximum allocation. Q8_0/Q4_0 weights are repacked per part into quantized values and F16 scales.
+ * maximum allocation. Q8_0 weights are repacked per part into superblocks (16 F16 scales, then those 16 blocks'
+ * int8 values), Q4_0 weights into quantized values and F16 scales.
  */
 final class ClTensor implements Tensor {
     /**
      * Rows {@code row0 .. row0+rows−1} of a weight: {@code data} (rows, type.byteSize(cols)) for F32/F16/BF16, or
-     * for Q8_0 (rows, cols) int8 / Q4_0 (rows, cols/2) nibble bytes, with {@code scales} (rows, cols/32) F16.
+     * for Q8_0 (rows, {@link ClBackend#q8RowBytes}(cols)) superblocks with {@code scales} null, or for Q4_0 (rows, cols/2)
+     * nibble bytes with {@code scales} (rows, cols/32) F16.
      */
     record Part(int row0, int rows, cl_mem data, cl_mem scales) {}
 
