@@ -907,7 +907,7 @@ public final class ClBackend implements Backend {
             launch(kernel("kvwrite_f16_f32"), "kv-cache write", new long[] {hd, kvHeads, n}, null,
                     kt.act(), vt.act(), c.k[layer], c.v[layer], ints.buffer(), posOff, tabOff, kvHeads, lay.blockSize(), lay.numBlocks(), hd);
         } else {
-            launch(kernel("kvwrite_f16_f32_rope"), "rope (q and k) + kv-cache write", new long[] {hd / 2, heads + kvHeads, n}, null,
+            launch(kernel("kvwrite_f16_f32_rope"), "rope (q and k) + kv-cache write", new long[] {hd / 2, n}, null,
                     qt.act(), kt.act(), vt.act(), c.k[layer], c.v[layer], ints.buffer(), posOff, tabOff, ropeTable(rope),
                     heads, kvHeads, lay.blockSize(), lay.numBlocks(), hd, rope.ropeDims(), rope.neox() ? 1 : 0);
         }
