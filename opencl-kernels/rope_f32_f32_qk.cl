@@ -1,9 +1,10 @@
 // rope_f32_f32_qk: rope_f32_f32 on the queries and the keys of the same rows in one launch.
-//   Heads h < qHeads rotate q's head h, the rest rotate k's head h − qHeads; the rotation is rope_f32_f32's:
+//   Every head of q and of k of row t is rotated; the rotation is rope_f32_f32's:
 //   θ = positions[posOff + t] · invFreq[i]; (x[a], x[b]) ← (x[a]cosθ − x[b]sinθ, x[a]sinθ + x[b]cosθ) with
 //   a = head*headDim + 2i, b = a + 1 (neox = 0) or a = head*headDim + i, b = a + ropeDims/2 (neox = 1).
 // Layout: q (n, qHeads·headDim), k (n, kHeads·headDim) F32 row-major, rotated in place.
-// Launch: global (ropeDims/2, qHeads + kHeads, n); no local size (the runtime picks).
+// Launch: global (ropeDims/2, n); no local size (the runtime picks). Work-item (i, t) computes cos/sin of pair i once
+//   and rotates that pair in all heads (as kvwrite_f16_f32_rope: one work-item per head recomputed them per head).
 inline void rotate_qk(__global float* x, size_t base, int i, int ropeDims, int neox, float c, float s) {
     size_t a = neox ? base + i : base + 2 * i;
     size_t b = neox ? base + i + ropeDims / 2 : base + 2 * i + 1;
@@ -14,10 +15,9 @@ inline void rotate_qk(__global float* x, size_t base, int i, int ropeDims, int n
 
 __kernel void kernel_rope_f32_f32_qk(__global float* q, __global float* k, __global const int* positions, int posOff,
                                      __global const float* invFreq, int qHeads, int kHeads, int headDim, int ropeDims, int neox) {
-    int i = get_global_id(0), h = get_global_id(1), t = get_global_id(2);
+    int i = get_global_id(0), t = get_global_id(1);
     float theta = (float) positions[posOff + t] * invFreq[i];
     float c = cos(theta), s = sin(theta);
-    // two explicit branches rather than a selected pointer (oclgrind aborted on the pointer select)
-    if (h < qHeads) rotate_qk(q, (size_t) t * qHeads * headDim + (size_t) h * headDim, i, ropeDims, neox, c, s);
-    else rotate_qk(k, (size_t) t * kHeads * headDim + (size_t) (h - qHeads) * headDim, i, ropeDims, neox, c, s);
+    for (int h = 0; h < qHeads; h++) rotate_qk(q, ((size_t) t * qHeads + h) * headDim, i, ropeDims, neox, c, s);
+    for (int h = 0; h < kHeads; h++) rotate_qk(k, ((size_t) t * kHeads + h) * headDim, i, ropeDims, neox, c, s);
 }

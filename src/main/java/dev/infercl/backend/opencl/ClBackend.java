@@ -824,7 +824,7 @@ public final class ClBackend implements Backend {
         cl_mem inv = ropeTable(spec);
         int off = ints.upload(positions);
         int qHeads = qt.cols / spec.headDim(), kHeads = kt.cols / spec.headDim();
-        launch(kernel("rope_f32_f32_qk"), "rope (q and k)", new long[] {spec.ropeDims() / 2, qHeads + kHeads, n}, null,
+        launch(kernel("rope_f32_f32_qk"), "rope (q and k)", new long[] {spec.ropeDims() / 2, n}, null,
                 qt.act(), kt.act(), ints.buffer(), off, inv, qHeads, kHeads, spec.headDim(), spec.ropeDims(), spec.neox() ? 1 : 0);
     }
 
