@@ -350,20 +350,27 @@ public final class ClBackend implements Backend {
             dropMappedPages(src); // the repacked copy is all the device reads: the file's pages need not stay resident
             return new ClTensor.Part(r0, n, q, null);
         }
-        int blockBytes = 18, valueBytes = 16;
+        // Q4_0: values and scales packed row range by row range through 1 MiB of staging, like Q8_0
+        long valueRow = blocks * 16L, scaleRow = blocks * 2L;
+        cl_mem q = create(what + " values", CL_MEM_READ_ONLY, n * valueRow, null);
+        cl_mem s = create(what + " scales", CL_MEM_READ_ONLY, n * scaleRow, null);
+        int rowsPerChunk = (int) Math.max(1, Math.min(n, (1L << 20) / (valueRow + scaleRow)));
         try (Arena arena = Arena.ofConfined()) {
-            MemorySegment qs = arena.allocate((long) n * blocks * valueBytes, 16);
-            MemorySegment d = arena.allocate((long) n * blocks * 2, 16);
-            for (long b = 0; b < (long) n * blocks; b++) {
-                MemorySegment.copy(src, b * blockBytes, d, b * 2, 2);
-                MemorySegment.copy(src, b * blockBytes + 2, qs, b * valueBytes, valueBytes);
+            MemorySegment qs = arena.allocate(rowsPerChunk * valueRow, 32), d = arena.allocate(rowsPerChunk * scaleRow, 32);
+            for (int c0 = 0; c0 < n; c0 += rowsPerChunk) {
+                int m = Math.min(rowsPerChunk, n - c0);
+                for (long b = 0; b < (long) m * blocks; b++) {
+                    long from = ((long) c0 * blocks + b) * 18;
+                    MemorySegment.copy(src, from, d, b * 2, 2);
+                    MemorySegment.copy(src, from + 2, qs, b * 16, 16);
+                }
+                clEnqueueWriteBuffer(queue, q, CL_TRUE, c0 * valueRow, m * valueRow, Pointer.to(qs.asByteBuffer()), 0, null, null);
+                clEnqueueWriteBuffer(queue, s, CL_TRUE, c0 * scaleRow, m * scaleRow, Pointer.to(d.asByteBuffer()), 0, null, null);
             }
-            copiedBytes += qs.byteSize() + d.byteSize();
-            cl_mem q = create(what + " values", CL_MEM_READ_ONLY | CL_MEM_COPY_HOST_PTR, qs.byteSize(), Pointer.to(qs.asByteBuffer()));
-            cl_mem s = create(what + " scales", CL_MEM_READ_ONLY | CL_MEM_COPY_HOST_PTR, d.byteSize(), Pointer.to(d.asByteBuffer()));
-            dropMappedPages(src); // the repacked copy is all the device reads: the file's pages need not stay resident
-            return new ClTensor.Part(r0, n, q, s);
         }
+        copiedBytes += n * (valueRow + scaleRow);
+        dropMappedPages(src); // the repacked copy is all the device reads: the file's pages need not stay resident
+        return new ClTensor.Part(r0, n, q, s);
     }
 
     /** rows GGML Q8_0 rows of src into dst in the superblock layout ({@link #q8RowBytes}), unused scale slots zeroed. */
