@@ -747,7 +747,7 @@ public final class ClBackend implements Backend {
     boolean fusedGemv(ClTensor in, Tensor... ws) {
         if (!FUSE || in.rows != 1 || matmulKernel(1) != MatmulKernel.GEMV) return false;
         ClTensor first = (ClTensor) ws[0];
-        if (first.type != GgmlType.Q8_0 && first.type != GgmlType.F16 && first.type != GgmlType.I8) return false;
+        if (first.type != GgmlType.Q8_0 && first.type != GgmlType.Q4_0 && first.type != GgmlType.F16 && first.type != GgmlType.I8) return false;
         for (Tensor w : ws) {
             ClTensor c = (ClTensor) w;
             if (c.type != first.type || c.parts.length != 1 || c.cols != in.cols) return false;
@@ -756,7 +756,7 @@ public final class ClBackend implements Backend {
         return true;
     }
 
-    /** The fused kernels' stem: matmul_{q8_0,f16}_f32_, matmul_i8_f32_ (W8A16) or matmul_i8_i8_ (W8A8), then the variant. */
+    /** The fused kernels' stem: matmul_{q8_0,q4_0,f16}_f32_, matmul_i8_f32_ (W8A16) or matmul_i8_i8_ (W8A8), then the variant. */
     private static String fusedStem(ClTensor w, String variant) {
         if (w.type != GgmlType.I8) return "matmul_" + typeName(w.type) + "_f32_" + variant;
         return (w.w8a8 ? "matmul_i8_i8_" : "matmul_i8_f32_") + variant;
@@ -793,6 +793,11 @@ public final class ClBackend implements Backend {
                     w[0].parts[0].data(), w[0].parts[0].scales(), o[0].act(), ra,
                     w[1].parts[0].data(), w[1].parts[0].scales(), o[1].act(), rb,
                     w[2].parts[0].data(), w[2].parts[0].scales(), o[2].act(), rc);
+        } else if (w[0].type == GgmlType.Q4_0) {
+            launch(kernel(stem), stem, global, local, in.act(), in.cols, accumulate ? 1 : 0,
+                    w[0].parts[0].data(), w[0].parts[0].scales(), o[0].act(), ra,
+                    w[1].parts[0].data(), w[1].parts[0].scales(), o[1].act(), rb,
+                    w[2].parts[0].data(), w[2].parts[0].scales(), o[2].act(), rc);
         } else {
             launch(kernel(stem), stem, global, local, in.act(), in.cols, accumulate ? 1 : 0,
                     w[0].parts[0].data(), o[0].act(), ra, w[1].parts[0].data(), o[1].act(), rb, w[2].parts[0].data(), o[2].act(), rc);
@@ -815,6 +820,8 @@ public final class ClBackend implements Backend {
             launch(kernel(stem), stem, global, local, quantScratch, tokenScales, in.cols, g.rows, gp.data(), gp.scales(), up0.data(), up0.scales(), o.act());
         } else if (g.type == GgmlType.I8) {
             launch(kernel(stem), stem, global, local, in.act(), in.cols, g.groupSize, g.rows, gp.data(), gp.scales(), up0.data(), up0.scales(), o.act());
+        } else if (g.type == GgmlType.Q4_0) {
+            launch(kernel(stem), stem, global, local, in.act(), in.cols, g.rows, gp.data(), gp.scales(), up0.data(), up0.scales(), o.act());
         } else {
             launch(kernel(stem), stem, global, local, in.act(), in.cols, g.rows, gp.data(), up0.data(), o.act());
         }

@@ -55,6 +55,7 @@ class ClParityTest {
             "layernorm_f32_f32", "addbias_f32_f32", "gelu_f32_f32", "geglu_f32_f32", "scale_f32_f32", "softcap_f32_f32",
             "copycols_f32_f32", "bwprobe_f32_f32",
             "matmul_q8_0_f32_gemvmulti", "matmul_f16_f32_gemvmulti", "matmul_q8_0_f32_gemvswiglu", "matmul_f16_f32_gemvswiglu",
+            "matmul_q4_0_f32_gemvmulti", "matmul_q4_0_f32_gemvswiglu",
             "rope_f32_f32_qk", "kvwrite_f16_f32_rope",
             // exercised in ClInt8ParityTest
             "matmul_i8_f32_gemv", "matmul_i8_f32_gemm", "quantize_f32_i8", "matmul_i8_i8_gemv", "matmul_i8_i8_gemm",
@@ -498,8 +499,8 @@ class ClParityTest {
     @Test
     void fusedGemvKernels() {
         var r = new Random(16);
-        for (GgmlType type : new GgmlType[] {GgmlType.F16, GgmlType.Q8_0}) {
-            boolean quant = type == GgmlType.Q8_0;
+        for (GgmlType type : new GgmlType[] {GgmlType.F16, GgmlType.Q8_0, GgmlType.Q4_0}) {
+            boolean quant = type != GgmlType.F16;
             for (int in : quant ? WIDTHS_Q : WIDTHS) {
                 int[] rows = {1, 7, 31, 32, 33, quant ? 96 : WIDE};
                 // three weights of different heights sharing one input, with and without accumulation
@@ -553,7 +554,8 @@ class ClParityTest {
                 }
             }
         }
-        assertTrue(gemv.kernelsUsed().containsAll(List.of("matmul_q8_0_f32_gemvmulti", "matmul_f16_f32_gemvswiglu")));
+        assertTrue(gemv.kernelsUsed().containsAll(List.of("matmul_q8_0_f32_gemvmulti", "matmul_f16_f32_gemvswiglu",
+                "matmul_q4_0_f32_gemvmulti", "matmul_q4_0_f32_gemvswiglu")));
     }
 
     /**
