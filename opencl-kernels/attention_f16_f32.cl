@@ -5,56 +5,61 @@
 //   window), else 0. Computed in one pass with a running maximum m, running sum l and accumulator acc[HEAD_DIM]
 //   per query head (flash-attention style: no [seq × seq] matrix).
 //   One work-item serves all GROUP query heads of its KV head, so each K and V row is read once per row t, not
-//   once per query head: it walks the context in tiles of at most 16 positions inside one cache block (so a
-//   tile is contiguous) and, per query head, scores the tile, rescales acc once and adds the tile's values while
-//   the tile is still in cache. The tile's scores are soft-capped, max-reduced and exponentiated as one float16:
-//   one vector exp per 16 positions instead of 16 scalar ones (the scalar exp, not memory, bounded POCL before).
-//   Every loop over the head's float16 registers (qi, ai, acc, qv) carries #pragma unroll: POCL leaves loops over
-//   private arrays rolled, with the accumulators on the stack, otherwise (docs/ARCHITECTURE.md).
-// Layout: q, out (n, heads·HEAD_DIM) F32 at (t·heads + h)·HEAD_DIM + i; kc, vc one layer of the cache,
-//   (kvHeads, numBlocks, blockSize, HEAD_DIM) F16: position p lives in block ints[tabOff + p / blockSize],
-//   slot p % blockSize, at ((g·numBlocks + block)·blockSize + slot)·HEAD_DIM + i (KV-head-major, so a head's blocks
-//   of a sequence stream in order: block-major, 4 KB runs 16 KB apart, left the prefetchers behind); ints holds positions at
-//   posOff and the block table at tabOff.
+//   once per query head. It walks the context in tiles of 16 positions aligned to 16 (a tile lies inside one cache
+//   block, whose size is a multiple of 16); lanes of a tile before first or past pos are masked. A tile's keys
+//   are stored transposed (below), so its 16 scores are one float16 built by HEAD_DIM multiply-adds of a q value
+//   times a row of 16 keys: no horizontal sum per position. The tile's keys and values are converted to float once
+//   into private arrays and then serve all GROUP query heads (per head: scores, soft-cap, max and exp as one
+//   float16, acc rescaled once, the 16 values added).
+//   Every loop over a head's values or a tile's lanes carries #pragma unroll: POCL leaves loops over private
+//   arrays rolled, with the accumulators on the stack, otherwise (docs/ARCHITECTURE.md).
+// Layout: q, out (n, heads·HEAD_DIM) F32 at (t·heads + h)·HEAD_DIM + i; kc, vc one layer of the cache, KV-head-major
+//   (a head's blocks of a sequence stream in order): position p lives in block b = ints[tabOff + p / blockSize],
+//   slot s = p % blockSize; keys transposed within the block, kc (kvHeads, numBlocks, HEAD_DIM, blockSize) at
+//   ((g·numBlocks + b)·HEAD_DIM + i)·blockSize + s; values vc (kvHeads, numBlocks, blockSize, HEAD_DIM) at
+//   ((g·numBlocks + b)·blockSize + s)·HEAD_DIM + i; ints holds positions at posOff and the block table at tabOff.
 // Launch: global (kvHeads, n); no local size. One work-item per (KV head, row).
 #ifdef KV_F32
 #define KV_T float                      // an F32 cache (exact keys and values)
 #define KV_LOAD(i, p) ((p)[i])
+#define KV_LOAD16(i, p) vload16(0, (p) + (i))
 #else
 #define KV_T half                       // the default FP16 cache, through vload_half (no cl_khr_fp16)
 #define KV_LOAD(i, p) vload_half(i, p)
+#define KV_LOAD16(i, p) vload_half16(0, (p) + (i))
 #endif
 #ifndef HEAD_DIM
-#define HEAD_DIM 64 // values per head (compile-time so q and acc stay in private arrays)
+#define HEAD_DIM 64 // values per head (compile-time so q, acc and the tile stay in private arrays)
 #endif
 #ifndef GROUP
 #define GROUP 1     // query heads per KV head (heads / kvHeads; the host passes it)
 #endif
-// Vectorised over the head: HEAD_DIM/16 float16 registers for q and the accumulator (POCL keeps a work-item's
-// inner loop vectorised; notes/pocl-gemv.md); a head size that is not a multiple of 16 takes the scalar path.
+// Values and accumulators are float16 vectors over the head (POCL keeps a work-item's inner loop vectorised;
+// notes/pocl-gemv.md); a head size that is not a multiple of 16 takes the scalar path. Scores are float16 over the
+// tile's positions whatever the head size.
 #if HEAD_DIM % 16 == 0
 #define VW 16
 typedef float16 vecf;
-#define VLOADF(i, p) vload16(0, (p) + (i))
 #define VSTOREF(v, i, p) vstore16(v, 0, (p) + (i))
-#ifdef KV_F32
-#define KV_VLOAD(i, p) vload16(0, (p) + (i))
-#else
-#define KV_VLOAD(i, p) vload_half16(0, (p) + (i))
-#endif
-inline float vsum(float16 v) {
-    float8 a = v.lo + v.hi;
-    float4 b = a.lo + a.hi;
-    return b.x + b.y + b.z + b.w;
-}
+#define KV_VLOAD(i, p) KV_LOAD16(i, p)
 #else
 #define VW 1
 typedef float vecf;
-#define VLOADF(i, p) ((p)[i])
 #define VSTOREF(v, i, p) ((p)[i] = (v))
 #define KV_VLOAD(i, p) KV_LOAD(i, p)
-inline float vsum(float v) { return v; }
 #endif
+#define GROUP16 ((GROUP + 15) / 16 * 16) // GROUP rounded up to whole float16 vectors
+inline float hmax(float16 s) {          // the largest lane (masked lanes are −∞; scores are never NaN for finite inputs)
+    float8 a = select(s.hi, s.lo, s.lo > s.hi);
+    float4 b = select(a.hi, a.lo, a.lo > a.hi);
+    float2 c = select(b.hi, b.lo, b.lo > b.hi);
+    return c.x > c.y ? c.x : c.y;
+}
+inline float hsum(float16 s) {
+    float8 a = s.lo + s.hi;
+    float4 b = a.lo + a.hi;
+    return (b.x + b.y) + (b.z + b.w);
+}
 #define LANE ((int16) (0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15)) // tile lane numbers
 __kernel void kernel_attention_f16_f32(__global const float* q, __global const KV_T* kc, __global const KV_T* vc,
                                        __global float* out, __global const int* ints, int posOff, int tabOff,
@@ -62,65 +67,82 @@ __kernel void kernel_attention_f16_f32(__global const float* q, __global const K
                                        float softcap, int window) {
     int g = get_global_id(0), t = get_global_id(1);
     const __global float* qr = q + ((size_t) t * heads + g * GROUP) * HEAD_DIM;
-    vecf qv[GROUP][HEAD_DIM / VW], acc[GROUP][HEAD_DIM / VW];
-    float m[GROUP], l[GROUP];
+    float qs[GROUP][HEAD_DIM];   // the group's queries, pre-scaled
+    vecf acc[GROUP][HEAD_DIM / VW];
+    float m[GROUP];
+    float16 l[GROUP];                  // running sums kept per lane, added up once at the end
+    float dm[GROUP16], corr[GROUP16];  // per tile: each head's change of running maximum and its rescale factor
+    for (int i = 0; i < GROUP16; i++) dm[i] = 0.0f;
     for (int i = 0; i < GROUP; i++) {
+        for (int d = 0; d < HEAD_DIM; d++) qs[i][d] = qr[i * HEAD_DIM + d] * scale;
         #pragma unroll
-        for (int j = 0; j < HEAD_DIM / VW; j++) {
-            qv[i][j] = VLOADF(i * HEAD_DIM + j * VW, qr) * scale;
-            acc[i][j] = (vecf) 0.0f;
-        }
+        for (int j = 0; j < HEAD_DIM / VW; j++) acc[i][j] = (vecf) 0.0f;
         m[i] = -INFINITY;
-        l[i] = 0.0f;
+        l[i] = (float16) 0.0f;
     }
     int pos = ints[posOff + t], len = pos + 1;
     int first = window > 0 ? max(0, pos - window + 1) : 0;
-    for (int p0 = first; p0 < len;) {
-        int slot = p0 % blockSize, count = min(min(16, blockSize - slot), len - p0);
-        size_t base = (((size_t) g * numBlocks + ints[tabOff + p0 / blockSize]) * blockSize + slot) * HEAD_DIM;
+    for (int p0 = first - first % 16; p0 < len; p0 += 16) {
+        int b = ints[tabOff + p0 / blockSize], slot = p0 % blockSize;
+        int lo = max(first - p0, 0), hi = min(len - p0, 16);  // the tile's valid lanes [lo, hi)
+        int16 valid = LANE >= lo && LANE < hi;
+        const __global KV_T* kt = kc + ((size_t) g * numBlocks + b) * HEAD_DIM * blockSize + slot;
+        const __global KV_T* vt = vc + (((size_t) g * numBlocks + b) * blockSize + slot) * HEAD_DIM;
+        float16 kf[HEAD_DIM];              // kf[i] = key value i of the tile's 16 positions
+        #pragma unroll
+        for (int i = 0; i < HEAD_DIM; i++) kf[i] = KV_LOAD16(i * blockSize, kt);
+        vecf vf[16][HEAD_DIM / VW];        // the tile's values, zero in masked lanes (never read past pos)
+        #pragma unroll
+        for (int p = 0; p < 16; p++) {
+            bool in = p >= lo && p < hi;
+            #pragma unroll
+            for (int j = 0; j < HEAD_DIM / VW; j++) vf[p][j] = in ? KV_VLOAD(p * HEAD_DIM + j * VW, vt) : (vecf) 0.0f;
+        }
+        // The tile in two passes over the group, so that no head waits on another's chain of dependent steps:
+        // first every head's 16 scores and new running maximum, then the rescale factors of all heads as one vector
+        // exp, then every head's weights, running sum and accumulator.
+        float16 sc[GROUP];                 // the tile's scores per query head
         for (int i = 0; i < GROUP; i++) {
-            vecf qi[HEAD_DIM / VW], ai[HEAD_DIM / VW];  // this head's q and acc, in registers for the tile
+            float16 sp[8];                 // eight partial sums: eight short multiply-add chains, not one of HEAD_DIM
+            #pragma unroll
+            for (int e = 0; e < 8; e++) sp[e] = (float16) 0.0f;
+            #pragma unroll
+            for (int d = 0; d < HEAD_DIM; d++) sp[d % 8] += qs[i][d] * kf[d];
+            float16 s = ((sp[0] + sp[1]) + (sp[2] + sp[3])) + ((sp[4] + sp[5]) + (sp[6] + sp[7]));
+            if (softcap > 0.0f) s = softcap * tanh(s / softcap);
+            s = select((float16) (-INFINITY), s, valid);
+            float tileMax = hmax(s), mNew = m[i] > tileMax ? m[i] : tileMax;
+            dm[i] = m[i] - mNew;           // −∞ on the first tile: its rescale factor is 0
+            m[i] = mNew;
+            sc[i] = s;
+        }
+        for (int i0 = 0; i0 < GROUP; i0 += 16) vstore16(exp(vload16(0, dm + i0)), 0, corr + i0);
+        for (int i = 0; i < GROUP; i++) {
+            float16 w = exp(sc[i] - m[i]);
+            l[i] = l[i] * corr[i] + w;
+            float wt[16];
+            vstore16(w, 0, wt);
+            vecf ai[HEAD_DIM / VW], bi[HEAD_DIM / VW];  // this head's acc in registers, even and odd positions apart
             #pragma unroll
             for (int j = 0; j < HEAD_DIM / VW; j++) {
-                qi[j] = qv[i][j];
-                ai[j] = acc[i][j];
-            }
-            float st[16], wt[16];
-            for (int p = 0; p < count; p++) {
-                vecf dot = (vecf) 0.0f;
-                #pragma unroll
-                for (int j = 0; j < HEAD_DIM / VW; j++) dot += qi[j] * KV_VLOAD(base + p * HEAD_DIM + j * VW, kc);
-                st[p] = vsum(dot);
-            }
-            for (int p = count; p < 16; p++) st[p] = 0.0f;
-            // the tile's scores as one vector: soft-cap, maximum and exponentials 16 at a time
-            float16 s = vload16(0, st);
-            if (softcap > 0.0f) s = softcap * tanh(s / softcap);
-            s = select((float16) (-INFINITY), s, LANE < count);
-            float8 m8 = fmax(s.lo, s.hi);
-            float4 m4 = fmax(m8.lo, m8.hi);
-            float mNew = fmax(m[i], fmax(fmax(m4.x, m4.y), fmax(m4.z, m4.w))), corr = exp(m[i] - mNew);
-            float16 w = exp(s - mNew);
-            float8 w8 = w.lo + w.hi;
-            float4 w4 = w8.lo + w8.hi;
-            l[i] = l[i] * corr + (w4.x + w4.y + w4.z + w4.w);
-            vstore16(w, 0, wt);
-            #pragma unroll
-            for (int j = 0; j < HEAD_DIM / VW; j++) ai[j] *= corr;
-            for (int p = 0; p < count; p++) {
-                float wp = wt[p];
-                #pragma unroll
-                for (int j = 0; j < HEAD_DIM / VW; j++) ai[j] += wp * KV_VLOAD(base + p * HEAD_DIM + j * VW, vc);
+                ai[j] = acc[i][j] * corr[i];
+                bi[j] = (vecf) 0.0f;
             }
             #pragma unroll
-            for (int j = 0; j < HEAD_DIM / VW; j++) acc[i][j] = ai[j];
-            m[i] = mNew;
+            for (int p = 0; p < 16; p += 2) {
+                #pragma unroll
+                for (int j = 0; j < HEAD_DIM / VW; j++) {
+                    ai[j] += wt[p] * vf[p][j];
+                    bi[j] += wt[p + 1] * vf[p + 1][j];
+                }
+            }
+            #pragma unroll
+            for (int j = 0; j < HEAD_DIM / VW; j++) acc[i][j] = ai[j] + bi[j];
         }
-        p0 += count;
     }
     __global float* o = out + ((size_t) t * heads + g * GROUP) * HEAD_DIM;
     for (int i = 0; i < GROUP; i++) {
         #pragma unroll
-        for (int j = 0; j < HEAD_DIM / VW; j++) VSTOREF(acc[i][j] / l[i], i * HEAD_DIM + j * VW, o);
+        for (int j = 0; j < HEAD_DIM / VW; j++) VSTOREF(acc[i][j] / hsum(l[i]), i * HEAD_DIM + j * VW, o);
     }
 }

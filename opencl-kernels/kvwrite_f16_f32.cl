@@ -1,9 +1,11 @@
 // kvwrite_f16_f32: stores row t of k and v (F32) into one layer of the paged FP16 KV cache.
 //   p = positions[posOff + t]; block = table[tabOff + p / blockSize]; slot offset o = p % blockSize;
-//   kc[((g·numBlocks + block)·blockSize + o)·headDim + i] = half(k[t][g·headDim + i]) (round to nearest even), same for v.
-// Layout: k, v (n, kvHeads·headDim) F32; kc, vc (kvHeads, numBlocks, blockSize, headDim) F16 (KV-head-major: one head's blocks of a
-//   sequence, allocated in order, are one sequential run for the attention kernels to stream) (vstore_half_rte:
-//   no cl_khr_fp16 needed).
+//   kc[((g·numBlocks + block)·headDim + i)·blockSize + o] = half(k[t][g·headDim + i]) (round to nearest even: keys
+//   transposed within their block, so attention scores 16 positions with plain multiply-adds);
+//   vc[((g·numBlocks + block)·blockSize + o)·headDim + i] = half(v[t][g·headDim + i]).
+// Layout: k, v (n, kvHeads·headDim) F32; kc (kvHeads, numBlocks, headDim, blockSize) and vc (kvHeads, numBlocks,
+//   blockSize, headDim) F16 (KV-head-major: one head's blocks of a sequence, allocated in order, are one sequential
+//   run for the attention kernels to stream) (vstore_half_rte: no cl_khr_fp16 needed).
 // Launch: global (headDim, kvHeads, n); no local size.
 #ifdef KV_F32
 #define KV_T float                      // an F32 cache (exact keys and values)
@@ -19,8 +21,9 @@ __kernel void kernel_kvwrite_f16_f32(__global const float* k, __global const flo
     int i = get_global_id(0), g = get_global_id(1), t = get_global_id(2);
     int p = ints[posOff + t];
     int block = ints[tabOff + p / blockSize];
-    size_t dst = (((size_t) g * numBlocks + block) * blockSize + p % blockSize) * headDim + i;
+    size_t kdst = (((size_t) g * numBlocks + block) * headDim + i) * blockSize + p % blockSize;
+    size_t vdst = (((size_t) g * numBlocks + block) * blockSize + p % blockSize) * headDim + i;
     size_t src = ((size_t) t * kvHeads + g) * headDim + i;
-    KV_STORE(k[src], dst, kc);
-    KV_STORE(v[src], dst, vc);
+    KV_STORE(k[src], kdst, kc);
+    KV_STORE(v[src], vdst, vc);
 }

@@ -3,10 +3,11 @@
 //   Pair i < ropeDims/2 of a head: θ = p · invFreq[i]; (x[a], x[b]) ← (x[a]cosθ − x[b]sinθ, x[a]sinθ + x[b]cosθ)
 //   with a = 2i, b = 2i + 1 (neox = 0) or a = i, b = i + ropeDims/2 (neox = 1) — rope_f32_f32_qk's arithmetic;
 //   pairs i ≥ ropeDims/2 (partial rotary) are a = 2i, b = 2i + 1, copied unrotated. KV head g of row t goes to
-//   kc[((g·numBlocks + block)·blockSize + p % blockSize)·headDim + a] with block = table[tabOff + p / blockSize],
-//   as kvwrite_f16_f32 (round to nearest even into FP16, or F32 with KV_F32); v likewise.
-// Layout: q (n, qHeads·headDim), k, v (n, kvHeads·headDim) F32 row-major; kc, vc (kvHeads, numBlocks, blockSize,
-//   headDim); invFreq (ropeDims/2) F32; ints holds positions at posOff and the block table at tabOff.
+//   kc[((g·numBlocks + block)·headDim + a)·blockSize + p % blockSize] (keys transposed within their block) and
+//   vc[((g·numBlocks + block)·blockSize + p % blockSize)·headDim + a] with block = table[tabOff + p / blockSize],
+//   as kvwrite_f16_f32 (round to nearest even into FP16, or F32 with KV_F32).
+// Layout: q (n, qHeads·headDim), k, v (n, kvHeads·headDim) F32 row-major; kc (kvHeads, numBlocks, headDim,
+//   blockSize), vc (kvHeads, numBlocks, blockSize, headDim); invFreq (ropeDims/2) F32; ints holds positions at posOff and the block table at tabOff.
 // Launch: global (headDim/2, n), no local size: work-item (i, t) computes cos/sin of its pair once and applies them to
 //   every q head and KV head of row t (one work-item per head and pair computed them 36 times over on 1b: 58 against
 //   21 µs per decode launch on POCL, profiling queue).
@@ -43,10 +44,11 @@ __kernel void kernel_kvwrite_f16_f32_rope(__global float* q, __global float* k, 
         float y0 = rotate ? x0 * c - x1 * s : x0, y1 = rotate ? x0 * s + x1 * c : x1;
         k[src + a] = y0;
         k[src + b] = y1;
-        size_t dst = (((size_t) g * numBlocks + block) * blockSize + p % blockSize) * headDim;
-        KV_STORE(y0, dst + a, kc);
-        KV_STORE(y1, dst + b, kc);
-        KV_STORE(v[src + a], dst + a, vc);
-        KV_STORE(v[src + b], dst + b, vc);
+        size_t kdst = ((size_t) g * numBlocks + block) * headDim * blockSize + p % blockSize;
+        size_t vdst = (((size_t) g * numBlocks + block) * blockSize + p % blockSize) * headDim;
+        KV_STORE(y0, kdst + (size_t) a * blockSize, kc);
+        KV_STORE(y1, kdst + (size_t) b * blockSize, kc);
+        KV_STORE(v[src + a], vdst + a, vc);
+        KV_STORE(v[src + b], vdst + b, vc);
     }
 }

@@ -985,6 +985,10 @@ public final class ClBackend implements Backend {
 
     @Override
     public KvCache createKvCache(KvLayout layout) {
+        if (kvType != KvType.I8 && layout.blockSize() % 16 != 0) {
+            // attention_f16_f32 scores aligned tiles of 16 positions, which must not straddle two blocks
+            throw new IllegalArgumentException("the OpenCL " + kvType + " KV cache needs a block size that is a multiple of 16, not " + layout.blockSize());
+        }
         long bytes = kvType.bytesPerValue() * layout.valuesPerLayer();
         cl_mem[] k = new cl_mem[layout.layers()], v = new cl_mem[layout.layers()];
         for (int l = 0; l < layout.layers(); l++) {

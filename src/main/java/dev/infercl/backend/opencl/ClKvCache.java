@@ -7,12 +7,14 @@ import java.util.function.Consumer;
 import org.jocl.cl_mem;
 
 /**
- * K and V buffers per layer on the device, each (numBlocks, kvHeads, blockSize, headDim) values of the backend's
- * {@link dev.infercl.backend.KvType}: FP16 (default), F32, or INT8 with F32 scales per (block, KV head).
+ * K and V buffers per layer on the device, in values of the backend's {@link dev.infercl.backend.KvType}: FP16
+ * (default) or F32, KV-head-major with keys transposed within each block (K (kvHeads, numBlocks, headDim, blockSize),
+ * V (kvHeads, numBlocks, blockSize, headDim); block size a multiple of 16); or INT8, block-major
+ * (numBlocks, kvHeads, blockSize, headDim) with F32 scales per (block, KV head).
  */
 final class ClKvCache implements KvCache {
     final KvLayout layout;
-    final cl_mem[] k, v;   // [layer] → (numBlocks, kvHeads, blockSize, headDim) F16, F32 or int8
+    final cl_mem[] k, v;   // [layer] → one layer's keys and values, laid out as above
     final cl_mem[] ks, vs; // [layer] → (numBlocks, kvHeads) F32 scales of an INT8 cache; null otherwise
     private final BlockPool pool;
     private final Consumer<cl_mem> release;

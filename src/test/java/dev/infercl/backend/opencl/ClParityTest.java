@@ -665,6 +665,8 @@ class ClParityTest {
         for (int[] s : shapes) {
             for (ClBackend b : List.of(gemv, gemm)) attentionScenario(b, r, s[0], s[1], s[2], s[3], 0f, 0);
         }
+        // blocks of 32 positions: two 16-position tiles per block, a window that starts mid-tile
+        for (ClBackend b : List.of(gemv, gemm)) attentionScenario(b, r, 16, 4, 2, SMALL ? 40 : 600, 0f, 21, 32);
     }
 
     @Test
@@ -680,9 +682,25 @@ class ClParityTest {
         }
     }
 
+    /** The FP16/F32 attention kernels score aligned 16-position tiles, so a cache block must hold a multiple of 16. */
+    @Test
+    void cacheBlocksThatTilesWouldStraddleAreRefused() {
+        for (KvType kv : new KvType[] {KvType.F32, KvType.F16}) {
+            try (ClBackend b = ClTestSupport.open(ClBackend.Options.defaults().withKvType(kv))) {
+                var e = assertThrows(IllegalArgumentException.class, () -> b.createKvCache(new KvLayout(1, 2, 8, 24, 4)));
+                assertTrue(e.getMessage().contains("multiple of 16") && e.getMessage().contains("24"), e.getMessage());
+                b.createKvCache(new KvLayout(1, 2, 8, 32, 4)).close();
+            }
+        }
+    }
+
     /** A prefill of several tokens, a second multi-token batch, then single-token decode steps up to {@code len}. */
     static void attentionScenario(ClBackend b, Random r, int hd, int heads, int kvHeads, int len, float softcap, int window) {
-        int blockSize = 16, blocks = (len + blockSize - 1) / blockSize + 3;
+        attentionScenario(b, r, hd, heads, kvHeads, len, softcap, window, 16);
+    }
+
+    static void attentionScenario(ClBackend b, Random r, int hd, int heads, int kvHeads, int len, float softcap, int window, int blockSize) {
+        int blocks = (len + blockSize - 1) / blockSize + 3;
         var layout = new KvLayout(2, kvHeads, hd, blockSize, blocks);
         try (var cache = b.createKvCache(layout)) {
             // scatter the sequence over the physical blocks: take them all, hand them back shuffled
