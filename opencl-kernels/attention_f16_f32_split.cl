@@ -23,6 +23,12 @@
 #ifndef GROUP
 #define GROUP 1     // query heads per KV head (heads / kvHeads; the host passes it)
 #endif
+#ifndef BLOCK
+#define BLOCK 16    // positions per cache block (compile-time, so a key row's offsets are constants; the host passes it)
+#endif
+#if BLOCK % 16 != 0
+#error "BLOCK must be a multiple of the 16-position tile"
+#endif
 #ifndef CHUNK
 #define CHUNK 256   // positions per split (the host uses the same value to count splits)
 #endif
@@ -43,6 +49,14 @@ typedef float vecf;
 #define VSTOREF(v, i, p) ((p)[i] = (v))
 #define KV_VLOAD(i, p) KV_LOAD(i, p)
 #endif
+// TILE_COPY: a tile's keys and values are first copied (converted, for FP16) into private arrays that every query
+// head of the group then reads; without it each head reads them from the cache itself. The copy pays for itself
+// only where it saves conversions: an FP16 cache serving several query heads.
+#if !defined(KV_F32) && GROUP > 1
+#define TILE_COPY 1
+#else
+#define TILE_COPY 0
+#endif
 #define GROUP16 ((GROUP + 15) / 16 * 16) // GROUP rounded up to whole float16 vectors
 inline float hmax(float16 s) {          // the largest lane (masked lanes are −∞; scores are never NaN for finite inputs)
     float8 a = select(s.hi, s.lo, s.lo > s.hi);
@@ -58,7 +72,7 @@ inline float hsum(float16 s) {
 #define LANE ((int16) (0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15)) // tile lane numbers
 __kernel void kernel_attention_f16_f32_split(__global const float* q, __global const KV_T* kc, __global const KV_T* vc,
                                              __global float* part, __global const int* ints, int posOff, int tabOff,
-                                             int heads, int kvHeads, int blockSize, int numBlocks, float scale, int splits,
+                                             int heads, int kvHeads, int numBlocks, float scale, int splits,
                                              float softcap, int window) {
     int g = get_global_id(0), c = get_global_id(1), t = get_global_id(2);
     const __global float* qr = q + ((size_t) t * heads + g * GROUP) * HEAD_DIM;
@@ -78,21 +92,30 @@ __kernel void kernel_attention_f16_f32_split(__global const float* q, __global c
     int pos = ints[posOff + t], len = pos + 1;
     int first = max(window > 0 ? max(0, pos - window + 1) : 0, c * CHUNK), end = min(len, (c + 1) * CHUNK);
     for (int p0 = first - first % 16; p0 < end; p0 += 16) {
-        int b = ints[tabOff + p0 / blockSize], slot = p0 % blockSize;
+        int b = ints[tabOff + p0 / BLOCK], slot = p0 % BLOCK;
         int lo = max(first - p0, 0), hi = min(end - p0, 16);  // the tile's valid lanes [lo, hi)
         int16 valid = LANE >= lo && LANE < hi;
-        const __global KV_T* kt = kc + ((size_t) g * numBlocks + b) * HEAD_DIM * blockSize + slot;
-        const __global KV_T* vt = vc + (((size_t) g * numBlocks + b) * blockSize + slot) * HEAD_DIM;
+        const __global KV_T* kt = kc + ((size_t) g * numBlocks + b) * HEAD_DIM * BLOCK + slot;
+        const __global KV_T* vt = vc + (((size_t) g * numBlocks + b) * BLOCK + slot) * HEAD_DIM;
+        // A masked lane's weight is exactly 0, and its value row is read from a valid lane's slot: slots past pos may
+        // never have been written (0 · NaN would poison the sum), and a finite row times 0 adds nothing.
+#define VROW(p) min(max(p, lo), hi - 1)
+#if TILE_COPY
         float16 kf[HEAD_DIM];              // kf[i] = key value i of the tile's 16 positions
         #pragma unroll
-        for (int i = 0; i < HEAD_DIM; i++) kf[i] = KV_LOAD16(i * blockSize, kt);
-        vecf vf[16][HEAD_DIM / VW];        // the tile's values, zero in masked lanes (never read past pos)
+        for (int i = 0; i < HEAD_DIM; i++) kf[i] = KV_LOAD16(i * BLOCK, kt);
+        vecf vf[16][HEAD_DIM / VW];        // the tile's values (masked lanes: a copy of a valid row, weight 0)
         #pragma unroll
         for (int p = 0; p < 16; p++) {
-            bool in = p >= lo && p < hi;
             #pragma unroll
-            for (int j = 0; j < HEAD_DIM / VW; j++) vf[p][j] = in ? KV_VLOAD(p * HEAD_DIM + j * VW, vt) : (vecf) 0.0f;
+            for (int j = 0; j < HEAD_DIM / VW; j++) vf[p][j] = KV_VLOAD(VROW(p) * HEAD_DIM + j * VW, vt);
         }
+#define KF(i) kf[i]
+#define VF(p, j) vf[p][j]
+#else
+#define KF(i) KV_LOAD16((i) * BLOCK, kt)
+#define VF(p, j) KV_VLOAD(VROW(p) * HEAD_DIM + (j) * VW, vt)
+#endif
         // The tile in two passes over the group, so that no head waits on another's chain of dependent steps:
         // first every head's 16 scores and new running maximum, then the rescale factors of all heads as one vector
         // exp, then every head's weights, running sum and accumulator.
@@ -102,7 +125,7 @@ __kernel void kernel_attention_f16_f32_split(__global const float* q, __global c
             #pragma unroll
             for (int e = 0; e < 8; e++) sp[e] = (float16) 0.0f;
             #pragma unroll
-            for (int d = 0; d < HEAD_DIM; d++) sp[d % 8] += qs[i][d] * kf[d];
+            for (int d = 0; d < HEAD_DIM; d++) sp[d % 8] += qs[i][d] * KF(d);
             float16 s = ((sp[0] + sp[1]) + (sp[2] + sp[3])) + ((sp[4] + sp[5]) + (sp[6] + sp[7]));
             if (softcap > 0.0f) s = softcap * tanh(s / softcap);
             s = select((float16) (-INFINITY), s, valid);
@@ -127,8 +150,8 @@ __kernel void kernel_attention_f16_f32_split(__global const float* q, __global c
             for (int p = 0; p < 16; p += 2) {
                 #pragma unroll
                 for (int j = 0; j < HEAD_DIM / VW; j++) {
-                    ai[j] += wt[p] * vf[p][j];
-                    bi[j] += wt[p + 1] * vf[p + 1][j];
+                    ai[j] += wt[p] * VF(p, j);
+                    bi[j] += wt[p + 1] * VF(p + 1, j);
                 }
             }
             #pragma unroll

@@ -925,17 +925,17 @@ public final class ClBackend implements Backend {
                     qt.act(), kt.act(), vt.act(), c.k[layer], c.v[layer], ints.buffer(), posOff, tabOff, ropeTable(rope),
                     heads, kvHeads, lay.blockSize(), lay.numBlocks(), hd, rope.ropeDims(), rope.neox() ? 1 : 0);
         }
-        var shape = attentionDefines(hd, heads / kvHeads);
+        var shape = Map.of("HEAD_DIM", String.valueOf(hd), "GROUP", String.valueOf(heads / kvHeads), "BLOCK", String.valueOf(lay.blockSize()));
         if (attentionKernel(n, kvHeads, longest) == AttentionKernel.FUSED) {
             launch(kernel("attention_f16_f32", shape), "attention", new long[] {kvHeads, n}, n == 1 ? new long[] {1, 1} : null,
-                    qt.act(), c.k[layer], c.v[layer], o.act(), ints.buffer(), posOff, tabOff, heads, kvHeads, lay.blockSize(), lay.numBlocks(), scale,
+                    qt.act(), c.k[layer], c.v[layer], o.act(), ints.buffer(), posOff, tabOff, heads, kvHeads, lay.numBlocks(), scale,
                     spec.softcap(), spec.window());
             return;
         }
         int splits = (longest + SPLIT_CHUNK - 1) / SPLIT_CHUNK;
         launch(kernel("attention_f16_f32_split", shape), "attention (split)", new long[] {kvHeads, splits, n}, new long[] {1, 1, 1},
                 qt.act(), c.k[layer], c.v[layer], splitScratch(n, heads, splits, hd), ints.buffer(), posOff, tabOff, heads, kvHeads,
-                lay.blockSize(), lay.numBlocks(), scale, splits, spec.softcap(), spec.window());
+                lay.numBlocks(), scale, splits, spec.softcap(), spec.window());
         launch(kernel("attention_f32_f32_combine"), "attention (combine)", new long[] {hd, heads, n}, null,
                 splitScratch, o.act(), heads, hd, splits);
     }

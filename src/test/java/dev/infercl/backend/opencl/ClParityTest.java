@@ -682,6 +682,55 @@ class ClParityTest {
         }
     }
 
+    /**
+     * A tile's lanes past the current position (or before a sliding window) hold whatever an earlier sequence left
+     * there: NaN and Inf from a sequence that diverged must not reach a new one through a masked lane.
+     */
+    @Test
+    void staleNonFiniteCacheSlotsDoNotLeakIntoTheNextSequence() {
+        var r = new Random(23);
+        int hd = 16, heads = 4, kvHeads = 2, blockSize = 16, blocks = 4, qDim = heads * hd, kvDim = kvHeads * hd;
+        var layout = new KvLayout(2, kvHeads, hd, blockSize, blocks);
+        for (ClBackend b : List.of(gemv, gemm)) {
+            for (int window : new int[] {0, 7}) {
+                try (var cache = b.createKvCache(layout)) {
+                    var spec = new AttentionSpec((float) (1 / Math.sqrt(hd)), 0f, window);
+                    // the first sequence fills every slot of every block with NaN keys and Inf/NaN values
+                    var old = new BlockTable(cache.pool(), blockSize);
+                    int n0 = blocks * blockSize;
+                    int[] pos0 = new int[n0];
+                    for (int t = 0; t < n0; t++) pos0[t] = t;
+                    old.reserve(n0);
+                    float[] bad = new float[n0 * kvDim];
+                    for (int i = 0; i < bad.length; i++) bad[i] = i % 3 == 0 ? Float.POSITIVE_INFINITY : Float.NaN;
+                    Tensor q0 = input(b, random(r, n0 * qDim, 1f), n0, qDim), bt = input(b, bad, n0, kvDim), out0 = b.allocate("out", n0, qDim);
+                    b.attention(out0, q0, bt, bt, cache, 1, new Batch(pos0, old), spec);
+                    old.release();
+                    // the next sequence: 21 positions (a partial second tile), prefill then one decode step
+                    var table = new BlockTable(cache.pool(), blockSize);
+                    float[] kRef = new float[(int) layout.valuesPerLayer()], vRef = new float[kRef.length];
+                    int start = 0;
+                    for (int n : new int[] {20, 1}) {
+                        int[] pos = new int[n];
+                        for (int t = 0; t < n; t++) pos[t] = start + t;
+                        table.reserve(start + n);
+                        float[] q = random(r, n * qDim, 1f), k = random(r, n * kvDim, 1f), v = random(r, n * kvDim, 1f);
+                        float[] want = new float[n * qDim];
+                        Reference.attention(want, q, k, v, kRef, vRef, layout, table, pos, heads, spec);
+                        Tensor qt = input(b, q, n, qDim), kt = input(b, k, n, kvDim), vt = input(b, v, n, kvDim);
+                        var batch = new Batch(pos, table);
+                        float[] got = guarded(b, n, qDim, null, out -> b.attention(out, qt, kt, vt, cache, 1, batch, spec));
+                        for (float f : got) assertTrue(Float.isFinite(f), "a stale non-finite slot reached the output (window " + window + ")");
+                        nmse("attention_f16_f32 after a non-finite sequence" + (window > 0 ? " window" : ""), got, want, want.length, 5e-4);
+                        table.setLength(start + n);
+                        start += n;
+                    }
+                    table.release();
+                }
+            }
+        }
+    }
+
     /** The FP16/F32 attention kernels score aligned 16-position tiles, so a cache block must hold a multiple of 16. */
     @Test
     void cacheBlocksThatTilesWouldStraddleAreRefused() {
