@@ -5,164 +5,26 @@
 //   window), else 0. Computed in one pass with a running maximum m, running sum l and accumulator acc[HEAD_DIM]
 //   per query head (flash-attention style: no [seq × seq] matrix).
 //   One work-item serves all GROUP query heads of its KV head, so each K and V row is read once per row t, not
-//   once per query head. It walks the context in tiles of 16 positions aligned to 16 (a tile lies inside one cache
-//   block, whose size is a multiple of 16); lanes of a tile before first or past pos are masked. A tile's keys
-//   are stored transposed (below), so its 16 scores are one float16 built by HEAD_DIM multiply-adds of a q value
-//   times a row of 16 keys: no horizontal sum per position. The tile's keys and values are converted to float once
-//   into private arrays and then serve all GROUP query heads (per head: scores, soft-cap, max and exp as one
-//   float16, acc rescaled once, the 16 values added).
-//   Every loop over a head's values or a tile's lanes carries #pragma unroll: POCL leaves loops over private
-//   arrays rolled, with the accumulators on the stack, otherwise (docs/ARCHITECTURE.md).
-// Layout: q, out (n, heads·HEAD_DIM) F32 at (t·heads + h)·HEAD_DIM + i; kc, vc one layer of the cache, KV-head-major
-//   (a head's blocks of a sequence stream in order): position p lives in block b = ints[tabOff + p / BLOCK],
-//   slot s = p % BLOCK; keys transposed within the block, kc (kvHeads, numBlocks, HEAD_DIM, BLOCK) at
-//   ((g·numBlocks + b)·HEAD_DIM + i)·BLOCK + s; values vc (kvHeads, numBlocks, BLOCK, HEAD_DIM) at
-//   ((g·numBlocks + b)·BLOCK + s)·HEAD_DIM + i; ints holds positions at posOff and the block table at tabOff.
+//   once per query head. The online softmax over the context is attention_tiles in attention_f16_f32.h: tiles of
+//   16 positions aligned to 16, lanes before first or past pos masked, keys stored transposed so a tile's 16 scores
+//   are one float16 built by HEAD_DIM multiply-adds (no horizontal sum per position).
+// Layout: q, out (n, heads·HEAD_DIM) F32 at (t·heads + h)·HEAD_DIM + i; kc, vc one layer of the paged cache as in
+//   attention_f16_f32.h; ints holds positions at posOff and the block table at tabOff.
 // Launch: global (kvHeads, n); no local size. One work-item per (KV head, row).
-#ifdef KV_F32
-#define KV_T float                      // an F32 cache (exact keys and values)
-#define KV_LOAD(i, p) ((p)[i])
-#define KV_LOAD16(i, p) vload16(0, (p) + (i))
-#else
-#define KV_T half                       // the default FP16 cache, through vload_half (no cl_khr_fp16)
-#define KV_LOAD(i, p) vload_half(i, p)
-#define KV_LOAD16(i, p) vload_half16(0, (p) + (i))
-#endif
-#ifndef HEAD_DIM
-#define HEAD_DIM 64 // values per head (compile-time so q, acc and the tile stay in private arrays)
-#endif
-#ifndef GROUP
-#define GROUP 1     // query heads per KV head (heads / kvHeads; the host passes it)
-#endif
-#ifndef BLOCK
-#define BLOCK 16    // positions per cache block (compile-time, so a key row's offsets are constants; the host passes it)
-#endif
-#if BLOCK % 16 != 0
-#error "BLOCK must be a multiple of the 16-position tile"
-#endif
-// Values and accumulators are float16 vectors over the head (POCL keeps a work-item's inner loop vectorised;
-// notes/pocl-gemv.md); a head size that is not a multiple of 16 takes the scalar path. Scores are float16 over the
-// tile's positions whatever the head size.
-#if HEAD_DIM % 16 == 0
-#define VW 16
-typedef float16 vecf;
-#define VSTOREF(v, i, p) vstore16(v, 0, (p) + (i))
-#define KV_VLOAD(i, p) KV_LOAD16(i, p)
-#else
-#define VW 1
-typedef float vecf;
-#define VSTOREF(v, i, p) ((p)[i] = (v))
-#define KV_VLOAD(i, p) KV_LOAD(i, p)
-#endif
-// TILE_COPY: a tile's keys and values are first copied (converted, for FP16) into private arrays that every query
-// head of the group then reads; without it each head reads them from the cache itself. The copy pays for itself
-// only where it saves conversions: an FP16 cache serving several query heads.
-#if !defined(KV_F32) && GROUP > 1
-#define TILE_COPY 1
-#else
-#define TILE_COPY 0
-#endif
-#define GROUP16 ((GROUP + 15) / 16 * 16) // GROUP rounded up to whole float16 vectors
-inline float hmax(float16 s) {          // the largest lane (masked lanes are −∞; scores are never NaN for finite inputs)
-    float8 a = select(s.hi, s.lo, s.lo > s.hi);
-    float4 b = select(a.hi, a.lo, a.lo > a.hi);
-    float2 c = select(b.hi, b.lo, b.lo > b.hi);
-    return c.x > c.y ? c.x : c.y;
-}
-inline float hsum(float16 s) {
-    float8 a = s.lo + s.hi;
-    float4 b = a.lo + a.hi;
-    return (b.x + b.y) + (b.z + b.w);
-}
-#define LANE ((int16) (0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15)) // tile lane numbers
+#include "attention_f16_f32.h"
 __kernel void kernel_attention_f16_f32(__global const float* q, __global const KV_T* kc, __global const KV_T* vc,
                                        __global float* out, __global const int* ints, int posOff, int tabOff,
                                        int heads, int kvHeads, int numBlocks, float scale,
                                        float softcap, int window) {
     int g = get_global_id(0), t = get_global_id(1);
-    const __global float* qr = q + ((size_t) t * heads + g * GROUP) * HEAD_DIM;
-    float qs[GROUP][HEAD_DIM];   // the group's queries, pre-scaled
+    float qs[GROUP][HEAD_DIM];
     vecf acc[GROUP][HEAD_DIM / VW];
     float m[GROUP];
-    float16 l[GROUP];                  // running sums kept per lane, added up once at the end
-    float dm[GROUP16], corr[GROUP16];  // per tile: each head's change of running maximum and its rescale factor
-    for (int i = 0; i < GROUP16; i++) dm[i] = 0.0f;
-    for (int i = 0; i < GROUP; i++) {
-        for (int d = 0; d < HEAD_DIM; d++) qs[i][d] = qr[i * HEAD_DIM + d] * scale;
-        #pragma unroll
-        for (int j = 0; j < HEAD_DIM / VW; j++) acc[i][j] = (vecf) 0.0f;
-        m[i] = -INFINITY;
-        l[i] = (float16) 0.0f;
-    }
-    int pos = ints[posOff + t], len = pos + 1;
+    float16 l[GROUP];
+    attention_start(q + ((size_t) t * heads + g * GROUP) * HEAD_DIM, scale, qs, acc, m, l);
+    int pos = ints[posOff + t];
     int first = window > 0 ? max(0, pos - window + 1) : 0;
-    for (int p0 = first - first % 16; p0 < len; p0 += 16) {
-        int b = ints[tabOff + p0 / BLOCK], slot = p0 % BLOCK;
-        int lo = max(first - p0, 0), hi = min(len - p0, 16);  // the tile's valid lanes [lo, hi)
-        int16 valid = LANE >= lo && LANE < hi;
-        const __global KV_T* kt = kc + ((size_t) g * numBlocks + b) * HEAD_DIM * BLOCK + slot;
-        const __global KV_T* vt = vc + (((size_t) g * numBlocks + b) * BLOCK + slot) * HEAD_DIM;
-        // A masked lane's weight is exactly 0, and its value row is read from a valid lane's slot: slots past pos may
-        // never have been written (0 · NaN would poison the sum), and a finite row times 0 adds nothing.
-#define VROW(p) min(max(p, lo), hi - 1)
-#if TILE_COPY
-        float16 kf[HEAD_DIM];              // kf[i] = key value i of the tile's 16 positions
-        #pragma unroll
-        for (int i = 0; i < HEAD_DIM; i++) kf[i] = KV_LOAD16(i * BLOCK, kt);
-        vecf vf[16][HEAD_DIM / VW];        // the tile's values (masked lanes: a copy of a valid row, weight 0)
-        #pragma unroll
-        for (int p = 0; p < 16; p++) {
-            #pragma unroll
-            for (int j = 0; j < HEAD_DIM / VW; j++) vf[p][j] = KV_VLOAD(VROW(p) * HEAD_DIM + j * VW, vt);
-        }
-#define KF(i) kf[i]
-#define VF(p, j) vf[p][j]
-#else
-#define KF(i) KV_LOAD16((i) * BLOCK, kt)
-#define VF(p, j) KV_VLOAD(VROW(p) * HEAD_DIM + (j) * VW, vt)
-#endif
-        // The tile in two passes over the group, so that no head waits on another's chain of dependent steps:
-        // first every head's 16 scores and new running maximum, then the rescale factors of all heads as one vector
-        // exp, then every head's weights, running sum and accumulator.
-        float16 sc[GROUP];                 // the tile's scores per query head
-        for (int i = 0; i < GROUP; i++) {
-            float16 sp[8];                 // eight partial sums: eight short multiply-add chains, not one of HEAD_DIM
-            #pragma unroll
-            for (int e = 0; e < 8; e++) sp[e] = (float16) 0.0f;
-            #pragma unroll
-            for (int d = 0; d < HEAD_DIM; d++) sp[d % 8] += qs[i][d] * KF(d);
-            float16 s = ((sp[0] + sp[1]) + (sp[2] + sp[3])) + ((sp[4] + sp[5]) + (sp[6] + sp[7]));
-            if (softcap > 0.0f) s = softcap * tanh(s / softcap);
-            s = select((float16) (-INFINITY), s, valid);
-            float tileMax = hmax(s), mNew = m[i] > tileMax ? m[i] : tileMax;
-            dm[i] = m[i] - mNew;           // −∞ on the first tile: its rescale factor is 0
-            m[i] = mNew;
-            sc[i] = s;
-        }
-        for (int i0 = 0; i0 < GROUP; i0 += 16) vstore16(exp(vload16(0, dm + i0)), 0, corr + i0);
-        for (int i = 0; i < GROUP; i++) {
-            float16 w = exp(sc[i] - m[i]);
-            l[i] = l[i] * corr[i] + w;
-            float wt[16];
-            vstore16(w, 0, wt);
-            vecf ai[HEAD_DIM / VW], bi[HEAD_DIM / VW];  // this head's acc in registers, even and odd positions apart
-            #pragma unroll
-            for (int j = 0; j < HEAD_DIM / VW; j++) {
-                ai[j] = acc[i][j] * corr[i];
-                bi[j] = (vecf) 0.0f;
-            }
-            #pragma unroll
-            for (int p = 0; p < 16; p += 2) {
-                #pragma unroll
-                for (int j = 0; j < HEAD_DIM / VW; j++) {
-                    ai[j] += wt[p] * VF(p, j);
-                    bi[j] += wt[p + 1] * VF(p + 1, j);
-                }
-            }
-            #pragma unroll
-            for (int j = 0; j < HEAD_DIM / VW; j++) acc[i][j] = ai[j] + bi[j];
-        }
-    }
+    attention_tiles(kc, vc, ints + tabOff, g, numBlocks, first, pos + 1, softcap, qs, acc, m, l);
     __global float* o = out + ((size_t) t * heads + g * GROUP) * HEAD_DIM;
     for (int i = 0; i < GROUP; i++) {
         #pragma unroll

@@ -1,10 +1,10 @@
-// embed_q8_0_f32: embedding gather from a Q8_0 table in the superblock layout of matmul_q8_0_f32_gemv.
+// embed_q8_0_f32: embedding gather from a Q8_0 table in the superblock layout of matmul_q8_0_f32.h.
 //   out[t][i] = q[r][i] · d[r][i / 32],  r = tokens[tokOff + t] - row0, for tokens inside [row0, row0 + partRows)
 // Layout: row r at r*Q8_ROW(cols): per 16 blocks, 16 F16 scales (32 bytes) then the blocks' int8 values, so value i
 //   is at i + 32·(i/512 + 1) and the scale of block b at half index b % 16 of the superblock b / 16 (544 bytes each);
 //   out (n, cols) F32 at t*cols + i; cols is a multiple of 32.
 // Launch: global (roundup(cols, LOCAL), n), local (LOCAL, 1) chosen by the host; one item per value.
-#define Q8_ROW(in) ((in) + 32 * (((in) / 32 + 15) / 16))
+#include "matmul_q8_0_f32.h"
 __kernel void kernel_embed_q8_0_f32(__global const char* qs, __global const int* tokens,
                                     int tokOff, int row0, int partRows, int cols, int n, __global float* out) {
     int i = get_global_id(0), t = get_global_id(1);

@@ -4,16 +4,7 @@
 // Layout: w_j (rows_j, in) F16 at r*in + i (vload_half); x (1, in) F32; out_j (1, rows_j) F32. A weight left out has rows 0.
 // Launch: global roundup(rows_a + rows_b + rows_c, L), local L = 32 on POCL (notes/pocl-gemv.md); one work-item per
 //   output value over the concatenated rows, a float16 accumulator, one horizontal sum at the end.
-inline float dot_f16(const __global half* wr, const __global float* x, int in) {
-    float16 acc = (float16) 0.0f;
-    int i = 0;
-    for (; i + 16 <= in; i += 16) acc += vload_half16(0, wr + i) * vload16(0, x + i);
-    float8 a = acc.lo + acc.hi;
-    float4 c = a.lo + a.hi;
-    float sum = c.x + c.y + c.z + c.w;
-    for (; i < in; i++) sum += vload_half(i, wr) * x[i];
-    return sum;
-}
+#include "matmul_f16_f32.h"
 
 __kernel void kernel_matmul_f16_f32_gemvmulti(__global const float* x, int in, int accumulate,
         __global const half* wa, __global float* oa, int ra,

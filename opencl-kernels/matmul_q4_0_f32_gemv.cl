@@ -5,36 +5,11 @@
 //   t*outStride + row0 + r. in is a multiple of 32.
 // Launch: global (roundup(rows, L), n), local (L, 1), L = 32 on POCL (notes/pocl-gemv.md). One work-item
 //   per output value; a float16 accumulator scaled per block, one horizontal sum at the end.
-inline float hsum16_q4_0(float16 v) {
-    float8 a = v.lo + v.hi;
-    float4 b = a.lo + a.hi;
-    return b.x + b.y + b.z + b.w;
-}
+#include "matmul_q4_0_f32.h"
 
 __kernel void kernel_matmul_q4_0_f32_gemv(__global const float* x, __global const uchar* qs, __global const half* d,
                                           __global float* out, int n, int in, int rows, int outStride, int row0) {
     int r = get_global_id(0), t = get_global_id(1);
     if (r >= rows || t >= n) return;
-    const __global uchar* qr = qs + (size_t) r * (in / 2);
-    const __global half* dr = d + (size_t) r * (in / 32);
-    const __global float* xr = x + (size_t) t * in;
-    float16 acc = (float16) 0.0f;
-    int blocks = in / 32, b = 0;
-    // Scales sixteen blocks at a time: POCL turns vload_half16 into one vector conversion, a lone vload_half into
-    // ~17 scalar instructions per block.
-    for (; b + 16 <= blocks; b += 16) {
-        float16 d16 = vload_half16(0, dr + b);
-        #pragma unroll
-        for (int j = 0; j < 16; j++) {
-            uchar16 q = vload16(0, qr + (b + j) * 16);
-            float16 w0 = convert_float16(q & (uchar16) 15) - 8.0f, w1 = convert_float16(q >> (uchar16) 4) - 8.0f;
-            acc += (w0 * vload16(0, xr + (b + j) * 32) + w1 * vload16(0, xr + (b + j) * 32 + 16)) * d16[j];
-        }
-    }
-    for (; b < blocks; b++) {
-        uchar16 q = vload16(0, qr + b * 16);
-        float16 w0 = convert_float16(q & (uchar16) 15) - 8.0f, w1 = convert_float16(q >> (uchar16) 4) - 8.0f;
-        acc += (w0 * vload16(0, xr + b * 32) + w1 * vload16(0, xr + b * 32 + 16)) * vload_half(b, dr);
-    }
-    out[(size_t) t * outStride + row0 + r] = hsum16_q4_0(acc);
+    out[(size_t) t * outStride + row0 + r] = dot_q4_0(qs + (size_t) r * (in / 2), d + (size_t) r * (in / 32), x + (size_t) t * in, in);
 }

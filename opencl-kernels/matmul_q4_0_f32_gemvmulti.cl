@@ -6,29 +6,7 @@
 //   x (1, in) F32; out_j (1, rows_j) F32. A weight left out has rows 0. in is a multiple of 32.
 // Launch: global roundup(rows_a + rows_b + rows_c, L), local L = 32 on POCL (notes/pocl-gemv.md); one work-item per
 //   output value over the concatenated rows, a float16 accumulator, one horizontal sum at the end.
-inline float dot_q4_0(const __global uchar* qr, const __global half* dr, const __global float* x, int in) {
-    float16 acc = (float16) 0.0f;
-    int blocks = in / 32, b = 0;
-    // Scales sixteen blocks at a time: POCL turns vload_half16 into one vector conversion, a lone vload_half into
-    // ~17 scalar instructions per block.
-    for (; b + 16 <= blocks; b += 16) {
-        float16 d16 = vload_half16(0, dr + b);
-        #pragma unroll
-        for (int j = 0; j < 16; j++) {
-            uchar16 q = vload16(0, qr + (b + j) * 16);
-            float16 w0 = convert_float16(q & (uchar16) 15) - 8.0f, w1 = convert_float16(q >> (uchar16) 4) - 8.0f;
-            acc += (w0 * vload16(0, x + (b + j) * 32) + w1 * vload16(0, x + (b + j) * 32 + 16)) * d16[j];
-        }
-    }
-    for (; b < blocks; b++) {
-        uchar16 q = vload16(0, qr + b * 16);
-        float16 w0 = convert_float16(q & (uchar16) 15) - 8.0f, w1 = convert_float16(q >> (uchar16) 4) - 8.0f;
-        acc += (w0 * vload16(0, x + b * 32) + w1 * vload16(0, x + b * 32 + 16)) * vload_half(b, dr);
-    }
-    float8 a = acc.lo + acc.hi;
-    float4 c = a.lo + a.hi;
-    return c.x + c.y + c.z + c.w;
-}
+#include "matmul_q4_0_f32.h"
 
 __kernel void kernel_matmul_q4_0_f32_gemvmulti(__global const float* x, int in, int accumulate,
         __global const uchar* qa, __global const half* da, __global float* oa, int ra,

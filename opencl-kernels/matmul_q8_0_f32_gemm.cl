@@ -22,7 +22,7 @@
 #ifndef ITEM_R
 #define ITEM_R 3 // weight rows per work-item
 #endif
-#define Q8_ROW(in) ((in) + 32 * (((in) / 32 + 15) / 16))
+#include "matmul_q8_0_f32.h"
 inline float hsum16_q8_0(float16 v) {
     float8 a = v.lo + v.hi;
     float4 b = a.lo + a.hi;

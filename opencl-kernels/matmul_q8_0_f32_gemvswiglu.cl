@@ -1,13 +1,10 @@
 // matmul_q8_0_f32_gemvswiglu: the SwiGLU feed-forward input for one token in a single launch:
 //   g = Σ gate[r][i]·x[i], u = Σ up[r][i]·x[i] (Q8_0 dot products, both rows in one pass); out[r] = g / (1 + e^(−g)) · u
-// Layout: Q8_0 superblocks (repacked at upload; the numbers are the file's): a row of in values (blocks = in/32) is
-//   ceil(blocks/16) superblocks, each 16 F16 scales (32 bytes; slots past the row's last block are zero) followed by
-//   the values of its ≤ 16 blocks (32 int8 each); row stride Q8_ROW(in) = in + 32·ceil(blocks/16). One stream per row
-//   and every vector load 32-byte aligned: 1b-shaped one-token GEMVs read 43–44 against 35–36 GB/s on POCL with the
-//   values and the scales in two arrays. in is a multiple of 32.
+// Layout: Q8_0 superblocks, row stride Q8_ROW(in) bytes (matmul_q8_0_f32.h; repacked at upload, the numbers are
+//   the file's). in is a multiple of 32.
 //   gate, up (rows rows of Q8_ROW(in) bytes); x (1, in) F32; out (1, rows) F32 (never aliases x).
 // Launch: global roundup(rows, L), local L = 32 on POCL; one work-item per output value (reads both weight rows).
-#define Q8_ROW(in) ((in) + 32 * (((in) / 32 + 15) / 16))
+#include "matmul_q8_0_f32.h"
 // The gate and up rows in one pass: each x load and each superblock step serves both rows, and the guarded
 // unrolled loop takes full and partial superblocks alike. Two dot_q8_0 calls (one row each) ran 110m's gate·up at
 // half the rate per byte of its other GEMVs (rows of 24 blocks): 3.15/2.80 → 1.44/1.34 ms per token; 1b unchanged.

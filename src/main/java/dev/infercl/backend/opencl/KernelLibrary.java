@@ -6,9 +6,12 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
+import java.util.ArrayDeque;
 import java.util.HashMap;
 import java.util.Map;
 import java.util.TreeMap;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import org.jocl.CL;
 import org.jocl.CLException;
 import org.jocl.Pointer;
@@ -76,8 +79,34 @@ final class KernelLibrary implements AutoCloseable {
         return programs.size();
     }
 
+    /**
+     * The source of {@code stem}.cl with every {@code #include "name.h"} line replaced by that header's text (from
+     * the same folder, recursively), so the device compiler needs no include path. Helpers two kernels share (a dot
+     * product, an attention tile) live once in a header; a kernel file still builds standalone with
+     * {@code -I opencl-kernels}.
+     */
     static String source(String stem) {
-        String path = "/opencl-kernels/" + stem + ".cl";
+        return expand(stem + ".cl", new ArrayDeque<>());
+    }
+
+    private static final Pattern INCLUDE = Pattern.compile("^[ \\t]*#[ \\t]*include[ \\t]+\"([A-Za-z0-9_]+\\.h)\"[ \\t]*$", Pattern.MULTILINE);
+
+    private static String expand(String file, ArrayDeque<String> including) {
+        if (including.contains(file)) throw new IllegalStateException("kernel headers include each other: " + String.join(" → ", including) + " → " + file);
+        including.push(file);
+        String text = read("/opencl-kernels/" + file);
+        var out = new StringBuilder();
+        Matcher m = INCLUDE.matcher(text);
+        int at = 0;
+        while (m.find()) {
+            out.append(text, at, m.start()).append(expand(m.group(1), including));
+            at = m.end();
+        }
+        including.pop();
+        return out.append(text, at, text.length()).toString();
+    }
+
+    private static String read(String path) {
         try (InputStream in = KernelLibrary.class.getResourceAsStream(path)) {
             if (in == null) throw new IllegalStateException("kernel source " + path + " is not on the classpath");
             return new String(in.readAllBytes(), StandardCharsets.UTF_8);

@@ -1,0 +1,14 @@
+// matmul_f16_f32.h: the one-row F16 dot product the matmul_f16_f32_gemv* kernels share.
+//   dot_f16(wr, x, in) = Σ_i w[i] · x[i] over one weight row of in F16 values: a float16 accumulator over 16 columns a
+//   step (vload_half16: no cl_khr_fp16), one horizontal sum, a scalar tail for in % 16.
+__attribute__((always_inline))
+inline float dot_f16(const __global half* wr, const __global float* x, int in) {
+    float16 acc = (float16) 0.0f;
+    int i = 0;
+    for (; i + 16 <= in; i += 16) acc += vload_half16(0, wr + i) * vload16(0, x + i);
+    float8 a = acc.lo + acc.hi;
+    float4 c = a.lo + a.hi;
+    float sum = c.x + c.y + c.z + c.w;
+    for (; i < in; i++) sum += vload_half(i, wr) * x[i];
+    return sum;
+}

@@ -1,0 +1,38 @@
+// matmul_q8_0_f32.h: the OpenCL Q8_0 superblock layout and its one-row dot product, shared by the matmul_q8_0_f32_*
+//   kernels and embed_q8_0_f32. A row of in values (blocks = in/32) is ceil(blocks/16) superblocks, each 16 F16
+//   scales (32 bytes; slots past the row's last block are zero) followed by the values of its ≤ 16 blocks (32 int8
+//   each): row stride Q8_ROW(in) = in + 32·ceil(blocks/16) bytes. in is a multiple of 32. One stream per row and every
+//   vector load 32-byte aligned: 1b-shaped one-token GEMVs read 43–44 against 35–36 GB/s on POCL with the values and
+//   the scales in two arrays.
+//   dot_q8_0(row, x, in) = Σ_b d[b] · Σ_j q[32b + j] · x[32b + j]: a float16 accumulator scaled per block, one
+//   horizontal sum.
+#define Q8_ROW(in) ((in) + 32 * (((in) / 32 + 15) / 16))
+__attribute__((always_inline))
+inline float dot_q8_0(const __global char* row, const __global float* x, int in) {
+    float16 acc = (float16) 0.0f;
+    int blocks = in / 32;
+    for (int b = 0; b < blocks; b += 16, row += 544, x += 512) {
+        // the superblock's sixteen scales in one vload_half16: POCL turns a lone vload_half into ~17 scalar
+        // instructions, more than a block's own vector work
+        float16 d16 = vload_half16(0, (const __global half*) row);
+        const __global char* q = row + 32;
+        if (b + 16 <= blocks) {
+            #pragma unroll
+            for (int j = 0; j < 16; j++)
+                acc += (convert_float16(vload16(0, q + j * 32)) * vload16(0, x + j * 32)
+                        + convert_float16(vload16(0, q + j * 32 + 16)) * vload16(0, x + j * 32 + 16)) * d16[j];
+        } else {
+            // a row's last, partial superblock: unrolled with a guard so the scales stay lanes of d16 (a vload_half per
+            // block made 110m's gate·up, 8 of whose 24 blocks per row are here, half as fast per byte as its other GEMVs)
+            int last = blocks - b;
+            #pragma unroll
+            for (int j = 0; j < 16; j++)
+                if (j < last)
+                    acc += (convert_float16(vload16(0, q + j * 32)) * vload16(0, x + j * 32)
+                            + convert_float16(vload16(0, q + j * 32 + 16)) * vload16(0, x + j * 32 + 16)) * d16[j];
+        }
+    }
+    float8 a = acc.lo + acc.hi;
+    float4 c = a.lo + a.hi;
+    return c.x + c.y + c.z + c.w;
+}

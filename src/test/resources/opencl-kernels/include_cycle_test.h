@@ -1,0 +1,2 @@
+// a header for KernelLibraryTest that includes itself
+#include "include_cycle_test.h"
