@@ -5,13 +5,13 @@
 //   window), else 0. Computed in one pass with a running maximum m, running sum l and accumulator acc[HEAD_DIM]
 //   per query head (flash-attention style: no [seq × seq] matrix).
 //   One work-item serves all GROUP query heads of its KV head, so each K and V row is read once per row t, not
-//   once per query head. The online softmax over the context is attention_tiles in attention_f16_f32.h: tiles of
+//   once per query head. The online softmax over the context is attention_tiles in attention_tiles.h: tiles of
 //   16 positions aligned to 16, lanes before first or past pos masked, keys stored transposed so a tile's 16 scores
 //   are one float16 built by HEAD_DIM multiply-adds (no horizontal sum per position).
 // Layout: q, out (n, heads·HEAD_DIM) F32 at (t·heads + h)·HEAD_DIM + i; kc, vc one layer of the paged cache as in
-//   attention_f16_f32.h; ints holds positions at posOff and the block table at tabOff.
+//   attention_tiles.h; ints holds positions at posOff and the block table at tabOff.
 // Launch: global (kvHeads, n); no local size. One work-item per (KV head, row).
-#include "attention_f16_f32.h"
+#include "attention_tiles.h"
 __kernel void kernel_attention_f16_f32(__global const float* q, __global const KV_T* kc, __global const KV_T* vc,
                                        __global float* out, __global const int* ints, int posOff, int tabOff,
                                        int heads, int kvHeads, int numBlocks, float scale,
@@ -24,7 +24,7 @@ __kernel void kernel_attention_f16_f32(__global const float* q, __global const K
     attention_start(q + ((size_t) t * heads + g * GROUP) * HEAD_DIM, scale, qs, acc, m, l);
     int pos = ints[posOff + t];
     int first = window > 0 ? max(0, pos - window + 1) : 0;
-    attention_tiles(kc, vc, ints + tabOff, g, numBlocks, first, pos + 1, softcap, qs, acc, m, l);
+    attention_tiles(kc, vc, 0, 0, ints + tabOff, g, kvHeads, numBlocks, first, pos + 1, softcap, qs, acc, m, l);
     __global float* o = out + ((size_t) t * heads + g * GROUP) * HEAD_DIM;
     for (int i = 0; i < GROUP; i++) {
         #pragma unroll

@@ -5,10 +5,10 @@
 //   masked when window > 0) over chunk c only and stores, per query head h = g·GROUP + i, its partial state
 //   part[((t·heads + h)·splits + c)·(HEAD_DIM + 2) + …] = (acc[0..HEAD_DIM), m, l), unnormalised.
 //   A chunk past len or wholly before first stores m = −∞, l = 0, acc = 0. attention_f32_f32_combine merges the partials.
-// Layout: q (n, heads·HEAD_DIM) F32; kc, vc paged FP16 cache as in attention_f16_f32.h (keys transposed within their
+// Layout: q (n, heads·HEAD_DIM) F32; kc, vc paged FP16 cache as in attention_tiles.h (keys transposed within their
 //   block); ints: positions at posOff, block table at tabOff; part (n, heads, splits, HEAD_DIM + 2) F32.
 // Launch: global (kvHeads, splits, n); local size 1 so every (KV head, chunk) is its own task.
-#include "attention_f16_f32.h"
+#include "attention_tiles.h"
 #ifndef CHUNK
 #define CHUNK 256   // positions per split (the host uses the same value to count splits)
 #endif
@@ -27,7 +27,7 @@ __kernel void kernel_attention_f16_f32_split(__global const float* q, __global c
     attention_start(q + ((size_t) t * heads + g * GROUP) * HEAD_DIM, scale, qs, acc, m, l);
     int pos = ints[posOff + t];
     int first = max(window > 0 ? max(0, pos - window + 1) : 0, c * CHUNK), end = min(pos + 1, (c + 1) * CHUNK);
-    attention_tiles(kc, vc, ints + tabOff, g, numBlocks, first, end, softcap, qs, acc, m, l);
+    attention_tiles(kc, vc, 0, 0, ints + tabOff, g, kvHeads, numBlocks, first, end, softcap, qs, acc, m, l);
     for (int i = 0; i < GROUP; i++) {
         __global float* o = part + (((size_t) t * heads + g * GROUP + i) * splits + c) * (HEAD_DIM + 2);
         #pragma unroll

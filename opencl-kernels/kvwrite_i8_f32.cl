@@ -8,12 +8,14 @@
 //     for each row t at slot o = positions[posOff + t] % blockSize:
 //       a = max_i |k[t][g·headDim + i]|; when a / 127 > scale: slots 0..filled−1 are requantized,
 //         q ← clamp(rint(q · (scale · (1 / (a / 127)))), ±127), and scale = a / 127;
-//       kc[slot o] = clamp(rint(k · (1 / scale)), ±127) (0 while scale is 0); filled = max(filled, o + 1);
+//       K[slot o] = clamp(rint(k · (1 / scale)), ±127) (0 while scale is 0); filled = max(filled, o + 1);
 //     the same for v with its own scale; the scales are stored at the end.
 //   (A host model that repeats these float operations in this order reproduces the cache; ClKvInt8Test has one.)
-// Layout: k, v (n, kvHeads·headDim) F32; kc, vc (numBlocks, kvHeads, blockSize, headDim) int8 at
-//   ((block·kvHeads + g)·blockSize + slot)·headDim + i; ks, vs (numBlocks, kvHeads) F32 at block·kvHeads + g;
-//   ints: positions at posOff, work items at workOff (row lists after them).
+// Layout: k, v (n, kvHeads·headDim) F32; the cache KV-head-major as the FP16 one (attention_tiles.h): kc (kvHeads,
+//   numBlocks, headDim, blockSize) int8 at ((g·numBlocks + block)·headDim + i)·blockSize + slot (keys transposed
+//   within their block), vc (kvHeads, numBlocks, blockSize, headDim) at ((g·numBlocks + block)·blockSize + slot)·headDim
+//   + i; ks, vs (numBlocks, kvHeads) F32 at block·kvHeads + g; ints: positions at posOff, work items at workOff (row
+//   lists after them).
 // Launch: global (KV_LOCAL, kvHeads, items), local (KV_LOCAL, 1, 1). Element (slot, i) of a block is only ever
 //   touched by work-item i % KV_LOCAL, so the requantization needs no barrier against the writes.
 #ifndef KV_LOCAL
@@ -22,13 +24,13 @@
 __kernel __attribute__((reqd_work_group_size(KV_LOCAL, 1, 1)))
 void kernel_kvwrite_i8_f32(__global const float* k, __global const float* v, __global char* kc, __global char* vc,
                            __global float* ks, __global float* vs, __global const int* ints, int posOff, int workOff,
-                           int kvHeads, int blockSize, int headDim) {
+                           int kvHeads, int blockSize, int numBlocks, int headDim) {
     __local float redK[KV_LOCAL], redV[KV_LOCAL];
     int lid = get_local_id(0), g = get_group_id(1), j = get_group_id(2);
     int block = ints[workOff + 3 * j], list = workOff + ints[workOff + 3 * j + 1], count = ints[workOff + 3 * j + 2];
     size_t head = (size_t) block * kvHeads + g;
-    __global char* kb = kc + head * blockSize * headDim;
-    __global char* vb = vc + head * blockSize * headDim;
+    __global char* kb = kc + ((size_t) g * numBlocks + block) * blockSize * headDim;  // element (slot, i) at i·blockSize + slot
+    __global char* vb = vc + ((size_t) g * numBlocks + block) * blockSize * headDim;  // element (slot, i) at slot·headDim + i
     int filled = ints[posOff + ints[list]] % blockSize;
     float sk = filled == 0 ? 0.0f : ks[head], sv = filled == 0 ? 0.0f : vs[head];
     barrier(CLK_GLOBAL_MEM_FENCE); // every work-item has read the scales before work-item 0 stores them at the end
@@ -58,7 +60,7 @@ void kernel_kvwrite_i8_f32(__global const float* k, __global const float* v, __g
             float ratio = sk * (1.0f / needK);
             for (int slot = 0; slot < filled; slot++) {
                 for (int i = lid; i < headDim; i += KV_LOCAL) {
-                    size_t e = (size_t) slot * headDim + i;
+                    size_t e = (size_t) i * blockSize + slot;
                     kb[e] = (char) clamp(rint((float) kb[e] * ratio), -127.0f, 127.0f);
                 }
             }
@@ -76,9 +78,8 @@ void kernel_kvwrite_i8_f32(__global const float* k, __global const float* v, __g
         }
         float ik = sk > 0.0f ? 1.0f / sk : 0.0f, iv = sv > 0.0f ? 1.0f / sv : 0.0f;
         for (int i = lid; i < headDim; i += KV_LOCAL) {
-            size_t e = (size_t) o * headDim + i;
-            kb[e] = (char) clamp(rint(kr[i] * ik), -127.0f, 127.0f);
-            vb[e] = (char) clamp(rint(vr[i] * iv), -127.0f, 127.0f);
+            kb[(size_t) i * blockSize + o] = (char) clamp(rint(kr[i] * ik), -127.0f, 127.0f);
+            vb[(size_t) o * headDim + i] = (char) clamp(rint(vr[i] * iv), -127.0f, 127.0f);
         }
         filled = max(filled, o + 1);
     }

@@ -925,7 +925,7 @@ public final class ClBackend implements Backend {
                     qt.act(), kt.act(), vt.act(), c.k[layer], c.v[layer], ints.buffer(), posOff, tabOff, ropeTable(rope),
                     heads, kvHeads, lay.blockSize(), lay.numBlocks(), hd, rope.ropeDims(), rope.neox() ? 1 : 0);
         }
-        var shape = Map.of("HEAD_DIM", String.valueOf(hd), "GROUP", String.valueOf(heads / kvHeads), "BLOCK", String.valueOf(lay.blockSize()));
+        var shape = attentionDefines(hd, heads / kvHeads, lay.blockSize());
         if (attentionKernel(n, kvHeads, longest) == AttentionKernel.FUSED) {
             launch(kernel("attention_f16_f32", shape), "attention", new long[] {kvHeads, n}, n == 1 ? new long[] {1, 1} : null,
                     qt.act(), c.k[layer], c.v[layer], o.act(), ints.buffer(), posOff, tabOff, heads, kvHeads, lay.numBlocks(), scale,
@@ -940,9 +940,12 @@ public final class ClBackend implements Backend {
                 splitScratch, o.act(), heads, hd, splits);
     }
 
-    /** The attention kernels' compile-time shape: head size and query heads per KV head (their private arrays). */
-    private static Map<String, String> attentionDefines(int headDim, int group) {
-        return Map.of("HEAD_DIM", String.valueOf(headDim), "GROUP", String.valueOf(group));
+    /**
+     * The attention kernels' compile-time shape: head size and query heads per KV head (their private arrays), and
+     * positions per cache block (so a transposed key row's offsets are constants).
+     */
+    private static Map<String, String> attentionDefines(int headDim, int group, int blockSize) {
+        return Map.of("HEAD_DIM", String.valueOf(headDim), "GROUP", String.valueOf(group), "BLOCK", String.valueOf(blockSize));
     }
 
     /** The split kernels' partials (n, heads, splits, headDim + 2) F32, grown on demand and kept. */
@@ -985,8 +988,8 @@ public final class ClBackend implements Backend {
 
     @Override
     public KvCache createKvCache(KvLayout layout) {
-        if (kvType != KvType.I8 && layout.blockSize() % 16 != 0) {
-            // attention_f16_f32 scores aligned tiles of 16 positions, which must not straddle two blocks
+        if (layout.blockSize() % 16 != 0) {
+            // the attention kernels score aligned tiles of 16 positions, which must not straddle two blocks
             throw new IllegalArgumentException("the OpenCL " + kvType + " KV cache needs a block size that is a multiple of 16, not " + layout.blockSize());
         }
         long bytes = kvType.bytesPerValue() * layout.valuesPerLayer();
@@ -1019,18 +1022,19 @@ public final class ClBackend implements Backend {
         int hd = lay.headDim(), kvHeads = lay.kvHeads(), n = batch.size();
         int items = (work.length - n) / 3;
         launch(kernel("kvwrite_i8_f32", Map.of("KV_LOCAL", String.valueOf(KV_LOCAL))), "kv-cache write (int8)", new long[] {KV_LOCAL, kvHeads, items}, new long[] {KV_LOCAL, 1, 1},
-                kt.act(), vt.act(), c.k[layer], c.v[layer], c.ks[layer], c.vs[layer], ints.buffer(), posOff, workOff, kvHeads, lay.blockSize(), hd);
-        var shape = attentionDefines(hd, heads / kvHeads);
+                kt.act(), vt.act(), c.k[layer], c.v[layer], c.ks[layer], c.vs[layer], ints.buffer(), posOff, workOff, kvHeads, lay.blockSize(),
+                lay.numBlocks(), hd);
+        var shape = attentionDefines(hd, heads / kvHeads, lay.blockSize());
         if (attentionKernel(n, kvHeads, longest) == AttentionKernel.FUSED) {
             launch(kernel("attention_i8_f32", shape), "attention (int8 cache)", new long[] {kvHeads, n}, n == 1 ? new long[] {1, 1} : null,
                     qt.act(), c.k[layer], c.v[layer], c.ks[layer], c.vs[layer], o.act(), ints.buffer(), posOff, tabOff, heads, kvHeads,
-                    lay.blockSize(), spec.scale(), spec.softcap(), spec.window());
+                    lay.numBlocks(), spec.scale(), spec.softcap(), spec.window());
             return;
         }
         int splits = (longest + SPLIT_CHUNK - 1) / SPLIT_CHUNK;
         launch(kernel("attention_i8_f32_split", shape), "attention (split, int8 cache)", new long[] {kvHeads, splits, n}, new long[] {1, 1, 1},
                 qt.act(), c.k[layer], c.v[layer], c.ks[layer], c.vs[layer], splitScratch(n, heads, splits, hd), ints.buffer(), posOff, tabOff,
-                heads, kvHeads, lay.blockSize(), spec.scale(), splits, spec.softcap(), spec.window());
+                heads, kvHeads, lay.numBlocks(), spec.scale(), splits, spec.softcap(), spec.window());
         launch(kernel("attention_f32_f32_combine"), "attention (combine)", new long[] {hd, heads, n}, null,
                 splitScratch, o.act(), heads, hd, splits);
     }
@@ -1058,14 +1062,32 @@ public final class ClBackend implements Backend {
         return work;
     }
 
-    /** The INT8 cache of one layer read back: values (numBlocks, kvHeads, blockSize, headDim) and scales (numBlocks, kvHeads). */
+    /**
+     * The INT8 cache of one layer read back in the reference layout: values (numBlocks, kvHeads, blockSize, headDim)
+     * and scales (numBlocks, kvHeads). On the device the values are KV-head-major with keys transposed within each
+     * block (see attention_tiles.h); this reorders them.
+     */
     void readKvInt8(KvCache cache, int layer, byte[] k, byte[] v, float[] ks, float[] vs) {
         ClKvCache c = (ClKvCache) cache;
         if (c.ks == null) throw new IllegalStateException("not an INT8 KV cache");
-        clEnqueueReadBuffer(queue, c.k[layer], CL_TRUE, 0, k.length, Pointer.to(k), 0, null, null);
-        clEnqueueReadBuffer(queue, c.v[layer], CL_TRUE, 0, v.length, Pointer.to(v), 0, null, null);
+        KvLayout l = c.layout;
+        byte[] kd = new byte[k.length], vd = new byte[v.length];
+        clEnqueueReadBuffer(queue, c.k[layer], CL_TRUE, 0, kd.length, Pointer.to(kd), 0, null, null);
+        clEnqueueReadBuffer(queue, c.v[layer], CL_TRUE, 0, vd.length, Pointer.to(vd), 0, null, null);
         clEnqueueReadBuffer(queue, c.ks[layer], CL_TRUE, 0, 4L * ks.length, Pointer.to(ks), 0, null, null);
         clEnqueueReadBuffer(queue, c.vs[layer], CL_TRUE, 0, 4L * vs.length, Pointer.to(vs), 0, null, null);
+        int bs = l.blockSize(), hd = l.headDim();
+        for (int b = 0; b < l.numBlocks(); b++) {
+            for (int g = 0; g < l.kvHeads(); g++) {
+                int ref = (b * l.kvHeads() + g) * bs * hd, dev = (g * l.numBlocks() + b) * bs * hd;
+                for (int s = 0; s < bs; s++) {
+                    for (int i = 0; i < hd; i++) {
+                        k[ref + s * hd + i] = kd[dev + i * bs + s];
+                        v[ref + s * hd + i] = vd[dev + s * hd + i];
+                    }
+                }
+            }
+        }
     }
 
     @Override

@@ -7,10 +7,10 @@ import java.util.function.Consumer;
 import org.jocl.cl_mem;
 
 /**
- * K and V buffers per layer on the device, in values of the backend's {@link dev.infercl.backend.KvType}: FP16
- * (default) or F32, KV-head-major with keys transposed within each block (K (kvHeads, numBlocks, headDim, blockSize),
- * V (kvHeads, numBlocks, blockSize, headDim); block size a multiple of 16); or INT8, block-major
- * (numBlocks, kvHeads, blockSize, headDim) with F32 scales per (block, KV head).
+ * K and V buffers per layer on the device, in values of the backend's {@link dev.infercl.backend.KvType} (F32, FP16
+ * or INT8), KV-head-major with keys transposed within each block: K (kvHeads, numBlocks, headDim, blockSize),
+ * V (kvHeads, numBlocks, blockSize, headDim); block size a multiple of 16. An INT8 cache also has F32 scales per
+ * (block, KV head).
  */
 final class ClKvCache implements KvCache {
     final KvLayout layout;

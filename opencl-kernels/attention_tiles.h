@@ -1,5 +1,6 @@
-// attention_f16_f32.h: what attention_f16_f32.cl and attention_f16_f32_split.cl share — the cache's element type,
-//   the compile-time shape, and the online softmax of one work-item's query group over a range of positions.
+// attention_tiles.h: what the attention kernels share (attention_f16_f32 and attention_i8_f32, fused and split) — the
+//   cache's element type, the compile-time shape, and the online softmax of one work-item's query group over a range
+//   of positions.
 //   State per query head i of the group (KV head g): qs[i] its query times scale, acc[i] the weighted sum of values,
 //   m[i] the running maximum score, l[i] the running sum of e^(score − m[i]), kept per tile lane.
 //   Every loop over a head's values or a tile's lanes carries #pragma unroll: POCL leaves loops over private arrays
@@ -7,11 +8,18 @@
 // Layout of one layer of the cache (KV-head-major, so a head's blocks of a sequence stream in order): position p
 //   lives in block b = table[p / BLOCK], slot s = p % BLOCK; keys transposed within the block, kc (kvHeads,
 //   numBlocks, HEAD_DIM, BLOCK) at ((g·numBlocks + b)·HEAD_DIM + i)·BLOCK + s; values vc (kvHeads, numBlocks, BLOCK,
-//   HEAD_DIM) at ((g·numBlocks + b)·BLOCK + s)·HEAD_DIM + i.
+//   HEAD_DIM) at ((g·numBlocks + b)·BLOCK + s)·HEAD_DIM + i. Elements FP16 (default), F32 (KV_F32) or int8 (KV_I8:
+//   symmetric, value = q · scale with one F32 scale per (block, KV head) for K and one for V, ks and vs
+//   (numBlocks, kvHeads) at b·kvHeads + g, written by kvwrite_i8_f32; a tile lies in one block, so the scales are
+//   factored out of its sums: score = ks · Σ_i (scale·q_i)·kq_i, acc += (w · vs) · vq).
 #ifdef KV_F32
 #define KV_T float                      // an F32 cache (exact keys and values)
 #define KV_LOAD(i, p) ((p)[i])
 #define KV_LOAD16(i, p) vload16(0, (p) + (i))
+#elif defined(KV_I8)
+#define KV_T char                       // an INT8 cache, widened to float in registers
+#define KV_LOAD(i, p) ((float) (p)[i])
+#define KV_LOAD16(i, p) convert_float16(vload16(0, (p) + (i)))
 #else
 #define KV_T half                       // the default FP16 cache, through vload_half (no cl_khr_fp16)
 #define KV_LOAD(i, p) vload_half(i, p)
@@ -43,10 +51,10 @@ typedef float vecf;
 #define VSTOREF(v, i, p) ((p)[i] = (v))
 #define KV_VLOAD(i, p) KV_LOAD(i, p)
 #endif
-// TILE_COPY: a tile's keys and values are first copied (converted, for FP16) into private arrays that every query
-// head of the group then reads; without it each head reads them from the cache itself. The copy pays for itself
-// only where it saves conversions: an FP16 cache serving several query heads.
-#if !defined(KV_F32) && GROUP > 1
+// TILE_COPY: a tile's keys and values are first copied (converted, for FP16 and int8) into private arrays that every
+// query head of the group then reads; without it each head reads them from the cache itself. The copy pays for
+// itself only where it saves conversions: an FP16 or int8 cache serving several query heads.
+#if !defined(KV_F32) && GROUP > 1  // FP16 or int8
 #define TILE_COPY 1
 #else
 #define TILE_COPY 0
@@ -83,10 +91,12 @@ inline void attention_start(const __global float* qr, float scale, float qs[GROU
 // Adds positions [first, end) of KV head g's cache (table: the sequence's block table) to the group's state, in
 // 16-position tiles aligned to 16 (a tile lies inside one block) with the lanes outside [first, end) masked. A
 // tile's 16 scores are one float16 built by HEAD_DIM multiply-adds (keys transposed: no horizontal sum per
-// position); score soft-capped to softcap·tanh(score / softcap) when softcap > 0.
+// position); score soft-capped to softcap·tanh(score / softcap) when softcap > 0. ks, vs: the INT8 cache's scales
+// (unused otherwise).
 __attribute__((always_inline))
-inline void attention_tiles(const __global KV_T* kc, const __global KV_T* vc, const __global int* table, int g,
-                            int numBlocks, int first, int end, float softcap, float qs[GROUP][HEAD_DIM],
+inline void attention_tiles(const __global KV_T* kc, const __global KV_T* vc, const __global float* ks,
+                            const __global float* vs, const __global int* table, int g, int kvHeads, int numBlocks,
+                            int first, int end, float softcap, float qs[GROUP][HEAD_DIM],
                             vecf acc[GROUP][HEAD_DIM / VW], float m[GROUP], float16 l[GROUP]) {
     float dm[GROUP16], corr[GROUP16];  // per tile: each head's change of running maximum and its rescale factor
     for (int i = 0; i < GROUP16; i++) dm[i] = 0.0f;
@@ -96,6 +106,11 @@ inline void attention_tiles(const __global KV_T* kc, const __global KV_T* vc, co
         int16 valid = LANE >= lo && LANE < hi;
         const __global KV_T* kt = kc + ((size_t) g * numBlocks + b) * HEAD_DIM * BLOCK + slot;
         const __global KV_T* vt = vc + (((size_t) g * numBlocks + b) * BLOCK + slot) * HEAD_DIM;
+#ifdef KV_I8
+        float kScale = ks[b * kvHeads + g], vScale = vs[b * kvHeads + g];
+#else
+        const float kScale = 1.0f, vScale = 1.0f;
+#endif
         // A masked lane's weight is exactly 0, and its value row is read from a valid lane's slot: slots past pos may
         // never have been written (0 · NaN would poison the sum), and a finite row times 0 adds nothing.
 #define VROW(p) min(max(p, lo), hi - 1)
@@ -125,7 +140,7 @@ inline void attention_tiles(const __global KV_T* kc, const __global KV_T* vc, co
             for (int e = 0; e < 8; e++) sp[e] = (float16) 0.0f;
             #pragma unroll
             for (int d = 0; d < HEAD_DIM; d++) sp[d % 8] += qs[i][d] * KF(d);
-            float16 s = ((sp[0] + sp[1]) + (sp[2] + sp[3])) + ((sp[4] + sp[5]) + (sp[6] + sp[7]));
+            float16 s = (((sp[0] + sp[1]) + (sp[2] + sp[3])) + ((sp[4] + sp[5]) + (sp[6] + sp[7]))) * kScale;
             if (softcap > 0.0f) s = softcap * tanh(s / softcap);
             s = select((float16) (-INFINITY), s, valid);
             float tileMax = hmax(s), mNew = m[i] > tileMax ? m[i] : tileMax;
@@ -138,7 +153,7 @@ inline void attention_tiles(const __global KV_T* kc, const __global KV_T* vc, co
             float16 w = exp(sc[i] - m[i]);
             l[i] = l[i] * corr[i] + w;
             float wt[16];
-            vstore16(w, 0, wt);
+            vstore16(w * vScale, 0, wt);
             vecf ai[HEAD_DIM / VW], bi[HEAD_DIM / VW];  // this head's acc in registers, even and odd positions apart
             #pragma unroll
             for (int j = 0; j < HEAD_DIM / VW; j++) {
