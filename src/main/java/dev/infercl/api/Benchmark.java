@@ -41,6 +41,9 @@ public final class Benchmark {
      * @param prefill             tokens/s per prompt size
      * @param decode              tokens/s generating {@code generate} tokens after a 1-token prompt
      * @param decodeLong          tokens/s generating after {@code longContext} positions (null if not measured)
+     * @param decodeLongRatio     the median over the repetitions of (long-context tokens/s ÷ short-context tokens/s)
+     *                            of each repetition's pair of runs, made back to back so that a shared machine's
+     *                            bandwidth changing between them moves the ratio less (NaN if not measured)
      * @param bandwidthProbes     each read-bandwidth probe's reading, bytes/s, in order: before the decode runs
      *                            (where the peak memory mark can be reset around it) and after them
      * @param bytesPerToken       bytes a decode step reads at a short context (weights + KV)
@@ -50,7 +53,7 @@ public final class Benchmark {
      *                            (CPU time ≈ threads × wall) from one that waits (on the device, or on other
      *                            processes for the cores); 0 where the process CPU time cannot be read
      */
-    public record Result(String backend, Map<Integer, Stat> prefill, Stat decode, Stat decodeLong, int longContext,
+    public record Result(String backend, Map<Integer, Stat> prefill, Stat decode, Stat decodeLong, double decodeLongRatio, int longContext,
                          double decodeCpuMsPerToken, List<Double> bandwidthProbes, long bytesPerToken, long bytesPerTokenLong, long weightBytes, long deviceBytes, long peakHostBytes) {
         /** The read bandwidth the roofline uses, bytes/s: the highest probe reading. */
         public double bandwidth() {
@@ -99,13 +102,30 @@ public final class Benchmark {
                 probes.add(backend.probeReadBandwidth());
                 resetPeakHostBytes();
             }
+            // Short- and long-context decode alternate, one pair per repetition (the first pair warms up), so that each
+            // long-context run has a short one next to it in time.
             var cpuMs = new DescriptiveStatistics();
-            Stat decode = decode(s, rnd, 1, o, cfg.vocabSize(), cpuMs);
-            Stat decodeLong = o.longContext() > 0 ? decode(s, rnd, o.longContext(), o, cfg.vocabSize(), new DescriptiveStatistics()) : null;
+            var ratios = new DescriptiveStatistics();
+            List<Double> shortRates = new ArrayList<>(), longRates = new ArrayList<>();
+            for (int r = 0; r < o.repetitions() + 1; r++) {
+                double[] near = decodeRun(s, rnd, 1, o, cfg.vocabSize());
+                double[] far = o.longContext() > 0 ? decodeRun(s, rnd, o.longContext(), o, cfg.vocabSize()) : null;
+                if (r == 0) continue;   // warm-up (JIT, kernel builds)
+                shortRates.add(near[0]);
+                if (near[1] >= 0) cpuMs.addValue(near[1]);
+                if (far != null) {
+                    longRates.add(far[0]);
+                    ratios.addValue(far[0] / near[0]);
+                }
+            }
+            Stat decode = Stat.of(shortRates);
+            Stat decodeLong = o.longContext() > 0 ? Stat.of(longRates) : null;
+            double decodeLongRatio = o.longContext() > 0 ? ratios.getPercentile(50) : Double.NaN;
             long peak = Math.max(peakBefore, peakHostBytes());   // before the second probe's buffer inflates it
             probes.add(backend.probeReadBandwidth());
             long weights = model.transformer().weights().streamedBytes();
-            return new Result(model.backendName(), prefill, decode, decodeLong, o.longContext(), cpuMs.getPercentile(50), List.copyOf(probes),
+            return new Result(model.backendName(), prefill, decode, decodeLong, decodeLongRatio, o.longContext(),
+                    cpuMs.getN() > 0 ? cpuMs.getPercentile(50) : 0, List.copyOf(probes),
                     weights + kvBytes(model, 1 + o.generate() / 2), weights + kvBytes(model, o.longContext() + o.generate() / 2), weights,
                     backend.allocatedBytes(), peak);
         }
@@ -142,22 +162,18 @@ public final class Benchmark {
         return 2L * c.layers() * c.kvDim() * positions * model.transformer().backend().kvBytesPerValue();
     }
 
-    /** Decode tokens/s over the runs after a warm-up run; adds each run's process CPU ms per token to cpuMs. */
-    private static Stat decode(Session s, SplittableRandom rnd, int depth, Options o, int vocab, DescriptiveStatistics cpuMs) {
-        List<Double> rates = new ArrayList<>();
-        for (int r = 0; r < o.repetitions() + 1; r++) {
-            s.reset();
-            s.prefillOnly(rnd.ints(depth, 0, vocab).toArray());
-            long cpu0 = processCpuNanos(), t0 = System.nanoTime();
-            for (int i = 0; i < o.generate(); i++) s.prefillOnly(new int[] {rnd.nextInt(vocab)});
-            double sec = (System.nanoTime() - t0) / 1e9;
-            long cpu = processCpuNanos() - cpu0;
-            if (r > 0) {
-                rates.add(o.generate() / sec);
-                cpuMs.addValue(cpu0 < 0 ? 0 : cpu / 1e6 / o.generate());
-            }
-        }
-        return Stat.of(rates);
+    /**
+     * One decode run after {@code depth} positions of random tokens: {tokens/s, process CPU ms per token} (the CPU
+     * figure 0 where the process CPU time cannot be read).
+     */
+    private static double[] decodeRun(Session s, SplittableRandom rnd, int depth, Options o, int vocab) {
+        s.reset();
+        s.prefillOnly(rnd.ints(depth, 0, vocab).toArray());
+        long cpu0 = processCpuNanos(), t0 = System.nanoTime();
+        for (int i = 0; i < o.generate(); i++) s.prefillOnly(new int[] {rnd.nextInt(vocab)});
+        double sec = (System.nanoTime() - t0) / 1e9;
+        long cpu = processCpuNanos() - cpu0;
+        return new double[] {o.generate() / sec, cpu0 < 0 ? 0 : cpu / 1e6 / o.generate()};
     }
 
     /** clock_gettime(2), where the C library has it: the process CPU clock in nanoseconds. */

@@ -154,6 +154,9 @@ class CliTest {
             assertTrue(j.get(key).asDouble() > 0, key + " in " + res.out());
         }
         assertTrue(j.get("pp_tokens_per_s").get("32").asDouble() > 0, res.out());
+        // long-context ÷ short-context decode, the median over the back-to-back pairs of runs
+        double ratio = j.get("tg_long_ratio").asDouble();
+        assertTrue(ratio > 0 && Double.isFinite(ratio), res.out());
         // probed before and after the decode runs where the peak-memory mark can be reset around the first probe;
         // the roofline uses the higher reading
         JsonNode probes = j.get("bandwidth_probes_gb_per_s");
