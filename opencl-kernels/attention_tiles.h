@@ -52,8 +52,9 @@ typedef float vecf;
 #define KV_VLOAD(i, p) KV_LOAD(i, p)
 #endif
 // TILE_COPY: a tile's keys and values are first copied (converted, for FP16 and int8) into private arrays that every
-// query head of the group then reads; without it each head reads them from the cache itself. The copy pays for
-// itself only where it saves conversions: an FP16 or int8 cache serving several query heads.
+// query head of the group then reads; without it each head reads them from the cache itself. The copy saves
+// conversions only for an FP16 or int8 cache serving several query heads; an F32 cache, or a single head, reads
+// directly.
 #if !defined(KV_F32) && GROUP > 1  // FP16 or int8
 #define TILE_COPY 1
 #else

@@ -7,7 +7,8 @@
 //   vc[((g·numBlocks + block)·blockSize + p % blockSize)·headDim + a] with block = table[tabOff + p / blockSize],
 //   as kvwrite_f16_f32 (round to nearest even into FP16, or F32 with KV_F32).
 // Layout: q (n, qHeads·headDim), k, v (n, kvHeads·headDim) F32 row-major; kc (kvHeads, numBlocks, headDim,
-//   blockSize), vc (kvHeads, numBlocks, blockSize, headDim); invFreq (ropeDims/2) F32; ints holds positions at posOff and the block table at tabOff.
+//   blockSize), vc (kvHeads, numBlocks, blockSize, headDim); invFreq (ropeDims/2) F32; ints holds positions at
+//   posOff and the block table at tabOff.
 // Launch: global (headDim/2, n), no local size: work-item (i, t) computes cos/sin of its pair once and applies them to
 //   every q head and KV head of row t (one work-item per head and pair computed them 36 times over on 1b: 58 against
 //   21 µs per decode launch on POCL, profiling queue).
