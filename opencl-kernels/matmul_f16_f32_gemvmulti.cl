@@ -10,12 +10,13 @@ __kernel void kernel_matmul_f16_f32_gemvmulti(__global const float* x, int in, i
         __global const half* wa, __global float* oa, int ra,
         __global const half* wb, __global float* ob, int rb,
         __global const half* wc, __global float* oc, int rc) {
-    int r = get_global_id(0);
+    GEMV_SCRATCH;
+    int r = GEMV_ROW();
     const __global half* w; __global float* o;
     if (r < ra) { w = wa; o = oa; }
     else if ((r -= ra) < rb) { w = wb; o = ob; }
     else if ((r -= rb) < rc) { w = wc; o = oc; }
     else return;
-    float s = dot_f16(w + (size_t) r * in, x, in);
-    o[r] = accumulate ? o[r] + s : s;
+    float s = GEMV_SUM(dot_f16(w + (size_t) r * in, x, in));
+    if (GEMV_LANE() == 0) o[r] = accumulate ? o[r] + s : s;
 }

@@ -6,9 +6,10 @@
 
 __kernel void kernel_matmul_f16_f32_gemvswiglu(__global const float* x, int in, int rows,
         __global const half* wg, __global const half* wu, __global float* out) {
-    int r = get_global_id(0);
+    GEMV_SCRATCH;
+    int r = GEMV_ROW();
     if (r >= rows) return;
-    float g = dot_f16(wg + (size_t) r * in, x, in);
-    float u = dot_f16(wu + (size_t) r * in, x, in);
-    out[r] = g / (1.0f + exp(-g)) * u;
+    float g = GEMV_SUM(dot_f16(wg + (size_t) r * in, x, in));
+    float u = GEMV_SUM(dot_f16(wu + (size_t) r * in, x, in));
+    if (GEMV_LANE() == 0) out[r] = g / (1.0f + exp(-g)) * u;
 }

@@ -4,22 +4,27 @@
 //   out (n, outStride) F32 at t*outStride + row0 + r (a weight split into row ranges writes its columns).
 // Launch: global (roundup(rows, L), n), local (L, 1), L = 32 on POCL (notes/pocl-gemv.md). One work-item
 //   per output value: a float16 accumulator over 16 columns at a time, one horizontal sum at the end.
-inline float hsum16_f32(float16 v) {
-    float8 a = v.lo + v.hi;
-    float4 b = a.lo + a.hi;
-    return b.x + b.y + b.z + b.w;
-}
+#include "gemv_lanes.h"
 
 __kernel void kernel_matmul_f32_f32_gemv(__global const float* x, __global const float* w, __global float* out,
                                           int n, int in, int rows, int outStride, int row0) {
-    int r = get_global_id(0), t = get_global_id(1);
+    GEMV_SCRATCH;
+    int r = GEMV_ROW(), t = get_global_id(1);
     if (r >= rows || t >= n) return;
     const __global float* wr = w + (size_t) r * in;
     const __global float* xr = x + (size_t) t * in;
+#ifdef GEMV_LANES
+    float sum = 0.0f;
+    int steps = in / 16;
+    for (int u = GEMV_LANE(); u < steps; u += GEMV_LANES) sum += gemv_hsum16(vload16(u, wr) * vload16(u, xr));
+    for (int i = steps * 16 + GEMV_LANE(); i < in; i += GEMV_LANES) sum += wr[i] * xr[i];
+    sum = GEMV_SUM(sum);
+#else
     float16 acc = (float16) 0.0f;
     int i = 0;
     for (; i + 16 <= in; i += 16) acc += vload16(0, wr + i) * vload16(0, xr + i);
-    float sum = hsum16_f32(acc);
+    float sum = gemv_hsum16(acc);
     for (; i < in; i++) sum += wr[i] * xr[i];
-    out[(size_t) t * outStride + row0 + r] = sum;
+#endif
+    if (GEMV_LANE() == 0) out[(size_t) t * outStride + row0 + r] = sum;
 }

@@ -1,6 +1,24 @@
 // matmul_i8_f32.h: the one-row W8A16 dot product the matmul_i8_f32_gemv* kernels share.
 //   dot_i8_f32(qr, sr, x, in, gs) = Σ_g sr[g] · Σ_{j in group g} q[j] · x[j] over one int8 weight row with one F32
 //   scale per group of gs columns (gs = in: per channel); any in that is a multiple of gs.
+//   With GEMV_LANES (gemv_lanes.h): this lane's part, every GEMV_LANES-th 16 columns (every GEMV_LANES-th column
+//   where a group size is not a multiple of 16) and tail column.
+#include "gemv_lanes.h"
+#ifdef GEMV_LANES
+__attribute__((always_inline))
+inline float dot_i8_f32(const __global char* qr, const __global float* sr, const __global float* x, int in, int gs) {
+    float acc = 0.0f;
+    int i = 0;
+    if (gs % 16 == 0 || gs == in) {                          // every 16 columns lie in one group
+        int steps = in / 16;
+        for (int u = GEMV_LANE(); u < steps; u += GEMV_LANES)
+            acc += gemv_hsum16(convert_float16(vload16(u, qr)) * vload16(u, x)) * sr[u * 16 / gs];
+        i = steps * 16;
+    }
+    for (i += GEMV_LANE(); i < in; i += GEMV_LANES) acc += (float) qr[i] * x[i] * sr[i / gs];
+    return acc;
+}
+#else
 __attribute__((always_inline))
 inline float dot_i8_f32(const __global char* qr, const __global float* sr, const __global float* x, int in, int gs) {
     float16 acc = (float16) 0.0f;
@@ -26,3 +44,4 @@ inline float dot_i8_f32(const __global char* qr, const __global float* sr, const
     float4 c = a.lo + a.hi;
     return c.x + c.y + c.z + c.w + tail;
 }
+#endif

@@ -9,8 +9,10 @@
 
 __kernel void kernel_matmul_i8_f32_gemv(__global const float* x, __global const char* qs, __global const float* scales,
                                         __global float* out, int n, int in, int rows, int outStride, int row0, int groupSize) {
-    int r = get_global_id(0), t = get_global_id(1);
+    GEMV_SCRATCH;
+    int r = GEMV_ROW(), t = get_global_id(1);
     if (r >= rows || t >= n) return;
     int gs = groupSize > 0 ? groupSize : in;
-    out[(size_t) t * outStride + row0 + r] = dot_i8_f32(qs + (size_t) r * in, scales + (size_t) r * (in / gs), x + (size_t) t * in, in, gs);
+    float s = GEMV_SUM(dot_i8_f32(qs + (size_t) r * in, scales + (size_t) r * (in / gs), x + (size_t) t * in, in, gs));
+    if (GEMV_LANE() == 0) out[(size_t) t * outStride + row0 + r] = s;
 }

@@ -7,10 +7,11 @@
 
 __kernel void kernel_matmul_i8_f32_gemvswiglu(__global const float* x, int in, int groupSize, int rows,
         __global const char* qg, __global const float* sg, __global const char* qu, __global const float* su, __global float* out) {
-    int r = get_global_id(0);
+    GEMV_SCRATCH;
+    int r = GEMV_ROW();
     if (r >= rows) return;
     int gs = groupSize > 0 ? groupSize : in, groups = in / gs;
-    float g = dot_i8_f32(qg + (size_t) r * in, sg + (size_t) r * groups, x, in, gs);
-    float u = dot_i8_f32(qu + (size_t) r * in, su + (size_t) r * groups, x, in, gs);
-    out[r] = g / (1.0f + exp(-g)) * u;
+    float g = GEMV_SUM(dot_i8_f32(qg + (size_t) r * in, sg + (size_t) r * groups, x, in, gs));
+    float u = GEMV_SUM(dot_i8_f32(qu + (size_t) r * in, su + (size_t) r * groups, x, in, gs));
+    if (GEMV_LANE() == 0) out[r] = g / (1.0f + exp(-g)) * u;
 }

@@ -12,7 +12,9 @@
 __kernel void kernel_matmul_i8_i8_gemv(__global const char* xq, __global const float* tokenScale, __global const char* qs,
                                        __global const float* scales, __global float* out, int n, int in, int rows,
                                        int outStride, int row0) {
-    int r = get_global_id(0), t = get_global_id(1);
+    GEMV_SCRATCH;
+    int r = GEMV_ROW(), t = get_global_id(1);
     if (r >= rows || t >= n) return;
-    out[(size_t) t * outStride + row0 + r] = tokenScale[t] * scales[r] * (float) dot_i8_i8(qs + (size_t) r * in, xq + (size_t) t * in, in);
+    int s = GEMV_SUM_INT(dot_i8_i8(qs + (size_t) r * in, xq + (size_t) t * in, in));
+    if (GEMV_LANE() == 0) out[(size_t) t * outStride + row0 + r] = tokenScale[t] * scales[r] * (float) s;
 }

@@ -15,12 +15,14 @@ __kernel void kernel_matmul_i8_i8_gemvmulti(__global const char* xq, __global co
         __global const char* qa, __global const float* sa, __global float* oa, int ra,
         __global const char* qb, __global const float* sb, __global float* ob, int rb,
         __global const char* qc, __global const float* sc, __global float* oc, int rc) {
-    int r = get_global_id(0);
+    GEMV_SCRATCH;
+    int r = GEMV_ROW();
     const __global char* q; const __global float* s; __global float* o;
     if (r < ra) { q = qa; s = sa; o = oa; }
     else if ((r -= ra) < rb) { q = qb; s = sb; o = ob; }
     else if ((r -= rb) < rc) { q = qc; s = sc; o = oc; }
     else return;
-    float v = tokenScale[0] * s[r] * (float) dot_i8_i8(q + (size_t) r * in, xq, in);
-    o[r] = accumulate ? o[r] + v : v;
+    int sum = GEMV_SUM_INT(dot_i8_i8(q + (size_t) r * in, xq, in));
+    float v = tokenScale[0] * s[r] * (float) sum;
+    if (GEMV_LANE() == 0) o[r] = accumulate ? o[r] + v : v;
 }

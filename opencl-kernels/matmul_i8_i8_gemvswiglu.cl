@@ -9,10 +9,11 @@
 
 __kernel void kernel_matmul_i8_i8_gemvswiglu(__global const char* xq, __global const float* tokenScale, int in, int rows,
         __global const char* qg, __global const float* sg, __global const char* qu, __global const float* su, __global float* out) {
-    int r = get_global_id(0);
+    GEMV_SCRATCH;
+    int r = GEMV_ROW();
     if (r >= rows) return;
     float a = tokenScale[0];
-    float g = a * sg[r] * (float) dot_i8_i8(qg + (size_t) r * in, xq, in);
-    float u = a * su[r] * (float) dot_i8_i8(qu + (size_t) r * in, xq, in);
-    out[r] = g / (1.0f + exp(-g)) * u;
+    float g = a * sg[r] * (float) GEMV_SUM_INT(dot_i8_i8(qg + (size_t) r * in, xq, in));
+    float u = a * su[r] * (float) GEMV_SUM_INT(dot_i8_i8(qu + (size_t) r * in, xq, in));
+    if (GEMV_LANE() == 0) out[r] = g / (1.0f + exp(-g)) * u;
 }

@@ -2,6 +2,21 @@
 //   dot_q4_0(qr, dr, x, in) = Σ_b d[b] · Σ_j (nibble_j − 8) · x[32b + j] over one weight row: qr the row's 16-byte
 //   blocks (low nibbles values 0–15, high nibbles 16–31), dr its F16 block scales; a float16 accumulator scaled per
 //   block, one horizontal sum. in is a multiple of 32.
+//   With GEMV_LANES (gemv_lanes.h): this lane's part, every GEMV_LANES-th block.
+#include "gemv_lanes.h"
+#ifdef GEMV_LANES
+__attribute__((always_inline))
+inline float dot_q4_0(const __global uchar* qr, const __global half* dr, const __global float* x, int in) {
+    float acc = 0.0f;
+    for (int b = GEMV_LANE(); b < in / 32; b += GEMV_LANES) {
+        uchar16 q = vload16(b, qr);
+        float16 p = (convert_float16(q & (uchar16) 15) - 8.0f) * vload16(0, x + b * 32)
+                + (convert_float16(q >> (uchar16) 4) - 8.0f) * vload16(0, x + b * 32 + 16);
+        acc += gemv_hsum16(p) * vload_half(b, dr);
+    }
+    return acc;
+}
+#else
 __attribute__((always_inline))
 inline float dot_q4_0(const __global uchar* qr, const __global half* dr, const __global float* x, int in) {
     float16 acc = (float16) 0.0f;
@@ -26,3 +41,4 @@ inline float dot_q4_0(const __global uchar* qr, const __global half* dr, const _
     float4 c = a.lo + a.hi;
     return c.x + c.y + c.z + c.w;
 }
+#endif

@@ -12,12 +12,13 @@ __kernel void kernel_matmul_q4_0_f32_gemvmulti(__global const float* x, int in, 
         __global const uchar* qa, __global const half* da, __global float* oa, int ra,
         __global const uchar* qb, __global const half* db, __global float* ob, int rb,
         __global const uchar* qc, __global const half* dc, __global float* oc, int rc) {
-    int r = get_global_id(0);
+    GEMV_SCRATCH;
+    int r = GEMV_ROW();
     const __global uchar* q; const __global half* d; __global float* o;
     if (r < ra) { q = qa; d = da; o = oa; }
     else if ((r -= ra) < rb) { q = qb; d = db; o = ob; }
     else if ((r -= rb) < rc) { q = qc; d = dc; o = oc; }
     else return;
-    float s = dot_q4_0(q + (size_t) r * (in / 2), d + (size_t) r * (in / 32), x, in);
-    o[r] = accumulate ? o[r] + s : s;
+    float s = GEMV_SUM(dot_q4_0(q + (size_t) r * (in / 2), d + (size_t) r * (in / 32), x, in));
+    if (GEMV_LANE() == 0) o[r] = accumulate ? o[r] + s : s;
 }

@@ -6,6 +6,8 @@
 // Launch: global roundup(rows, L), local L = 32 on POCL; one work-item per output value (reads both weight rows).
 // The gate and up rows in one pass: each x load serves both rows (two dot_q4_0-style calls, one row each, ran 1b's
 // gate·up at 22.3 ms per token against 28.1 for all of the unfused GEMVs together).
+#include "matmul_q4_0_f32.h"
+#ifndef GEMV_LANES
 inline float2 dot2_q4_0(const __global uchar* qg, const __global half* dg, const __global uchar* qu, const __global half* du,
                         const __global float* x, int in) {
     float16 ag = (float16) 0.0f, au = ag;
@@ -31,12 +33,19 @@ inline float2 dot2_q4_0(const __global uchar* qg, const __global half* dg, const
     float4 g4 = g8.lo + g8.hi, u4 = u8.lo + u8.hi;
     return (float2) (g4.x + g4.y + g4.z + g4.w, u4.x + u4.y + u4.z + u4.w);
 }
+#endif
 
 __kernel void kernel_matmul_q4_0_f32_gemvswiglu(__global const float* x, int in, int rows,
         __global const uchar* qg, __global const half* dg, __global const uchar* qu, __global const half* du, __global float* out) {
-    int r = get_global_id(0);
+    GEMV_SCRATCH;
+    int r = GEMV_ROW();
     if (r >= rows) return;
+#ifdef GEMV_LANES
+    float g = GEMV_SUM(dot_q4_0(qg + (size_t) r * (in / 2), dg + (size_t) r * (in / 32), x, in));
+    float u = GEMV_SUM(dot_q4_0(qu + (size_t) r * (in / 2), du + (size_t) r * (in / 32), x, in));
+#else
     float2 gu = dot2_q4_0(qg + (size_t) r * (in / 2), dg + (size_t) r * (in / 32), qu + (size_t) r * (in / 2), du + (size_t) r * (in / 32), x, in);
     float g = gu.x, u = gu.y;
-    out[r] = g / (1.0f + exp(-g)) * u;
+#endif
+    if (GEMV_LANE() == 0) out[r] = g / (1.0f + exp(-g)) * u;
 }

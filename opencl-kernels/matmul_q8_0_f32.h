@@ -5,8 +5,22 @@
 //   vector load 32-byte aligned: 1b-shaped one-token GEMVs read 43–44 against 35–36 GB/s on POCL with the values and
 //   the scales in two arrays.
 //   dot_q8_0(row, x, in) = Σ_b d[b] · Σ_j q[32b + j] · x[32b + j]: a float16 accumulator scaled per block, one
-//   horizontal sum.
+//   horizontal sum. With GEMV_LANES (gemv_lanes.h) it returns this lane's part of the sum: every GEMV_LANES-th
+//   16-value half-block, its block's scale read alone.
+#include "gemv_lanes.h"
 #define Q8_ROW(in) ((in) + 32 * (((in) / 32 + 15) / 16))
+#ifdef GEMV_LANES
+__attribute__((always_inline))
+inline float dot_q8_0(const __global char* row, const __global float* x, int in) {
+    float acc = 0.0f;
+    for (int u = GEMV_LANE(); u < in / 16; u += GEMV_LANES) {
+        const __global char* sb = row + (u >> 5) * 544;       // the superblock of half-block u (32 per superblock)
+        float16 p = convert_float16(vload16(0, sb + 32 + (u & 31) * 16)) * vload16(0, x + u * 16);
+        acc += gemv_hsum16(p) * vload_half((u >> 1) & 15, (const __global half*) sb);
+    }
+    return acc;
+}
+#else
 __attribute__((always_inline))
 inline float dot_q8_0(const __global char* row, const __global float* x, int in) {
     float16 acc = (float16) 0.0f;
@@ -36,3 +50,4 @@ inline float dot_q8_0(const __global char* row, const __global float* x, int in)
     float4 c = a.lo + a.hi;
     return c.x + c.y + c.z + c.w;
 }
+#endif

@@ -9,7 +9,9 @@
 
 __kernel void kernel_matmul_q8_0_f32_gemv(__global const float* x, __global const char* qs, __global float* out,
                                           int n, int in, int rows, int outStride, int row0) {
-    int r = get_global_id(0), t = get_global_id(1);
+    GEMV_SCRATCH;
+    int r = GEMV_ROW(), t = get_global_id(1);
     if (r >= rows || t >= n) return;
-    out[(size_t) t * outStride + row0 + r] = dot_q8_0(qs + (size_t) r * Q8_ROW(in), x + (size_t) t * in, in);
+    float s = GEMV_SUM(dot_q8_0(qs + (size_t) r * Q8_ROW(in), x + (size_t) t * in, in));
+    if (GEMV_LANE() == 0) out[(size_t) t * outStride + row0 + r] = s;
 }

@@ -12,12 +12,13 @@ __kernel void kernel_matmul_q8_0_f32_gemvmulti(__global const float* x, int in, 
         __global const char* qa, __global float* oa, int ra,
         __global const char* qb, __global float* ob, int rb,
         __global const char* qc, __global float* oc, int rc) {
-    int r = get_global_id(0);
+    GEMV_SCRATCH;
+    int r = GEMV_ROW();
     const __global char* q; __global float* o;
     if (r < ra) { q = qa; o = oa; }
     else if ((r -= ra) < rb) { q = qb; o = ob; }
     else if ((r -= rb) < rc) { q = qc; o = oc; }
     else return;
-    float s = dot_q8_0(q + (size_t) r * Q8_ROW(in), x, in);
-    o[r] = accumulate ? o[r] + s : s;
+    float s = GEMV_SUM(dot_q8_0(q + (size_t) r * Q8_ROW(in), x, in));
+    if (GEMV_LANE() == 0) o[r] = accumulate ? o[r] + s : s;
 }

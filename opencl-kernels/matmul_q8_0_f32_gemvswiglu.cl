@@ -8,6 +8,7 @@
 // The gate and up rows in one pass: each x load and each superblock step serves both rows, and the guarded
 // unrolled loop takes full and partial superblocks alike. Two dot_q8_0 calls (one row each) ran 110m's gate·up at
 // half the rate per byte of its other GEMVs (rows of 24 blocks): 3.15/2.80 → 1.44/1.34 ms per token; 1b unchanged.
+#ifndef GEMV_LANES
 inline float2 dot2_q8_0(const __global char* rg, const __global char* ru, const __global float* x, int in) {
     float16 ag = (float16) 0.0f, au = ag;
     int blocks = in / 32;
@@ -29,12 +30,19 @@ inline float2 dot2_q8_0(const __global char* rg, const __global char* ru, const 
     float4 g4 = g8.lo + g8.hi, u4 = u8.lo + u8.hi;
     return (float2) (g4.x + g4.y + g4.z + g4.w, u4.x + u4.y + u4.z + u4.w);
 }
+#endif
 
 __kernel void kernel_matmul_q8_0_f32_gemvswiglu(__global const float* x, int in, int rows,
         __global const char* qg, __global const char* qu, __global float* out) {
-    int r = get_global_id(0);
+    GEMV_SCRATCH;
+    int r = GEMV_ROW();
     if (r >= rows) return;
+#ifdef GEMV_LANES
+    float g = GEMV_SUM(dot_q8_0(qg + (size_t) r * Q8_ROW(in), x, in));
+    float u = GEMV_SUM(dot_q8_0(qu + (size_t) r * Q8_ROW(in), x, in));
+#else
     float2 gu = dot2_q8_0(qg + (size_t) r * Q8_ROW(in), qu + (size_t) r * Q8_ROW(in), x, in);
     float g = gu.x, u = gu.y;
-    out[r] = g / (1.0f + exp(-g)) * u;
+#endif
+    if (GEMV_LANE() == 0) out[r] = g / (1.0f + exp(-g)) * u;
 }

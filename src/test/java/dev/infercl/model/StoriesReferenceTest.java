@@ -13,6 +13,7 @@ import dev.infercl.api.LoadOptions;
 import dev.infercl.api.Model;
 import dev.infercl.api.Session;
 import dev.infercl.backend.KvType;
+import dev.infercl.backend.opencl.ClBackend;
 import dev.infercl.backend.opencl.ClTestSupport;
 import java.nio.file.Path;
 import org.junit.jupiter.api.Test;
@@ -30,7 +31,8 @@ class StoriesReferenceTest {
 
     /**
      * Loads {@code m} on {@code backend}: a BackendKind name (OPENCL: the device's default KV cache, F32 on a CPU
-     * device), or OPENCL_KVF16 / OPENCL_KVF32 / OPENCL_KVI8 (OpenCL with that KV cache type).
+     * device), or OPENCL_KVF16 / OPENCL_KVF32 / OPENCL_KVI8 (OpenCL with that KV cache type), or OPENCL_LANES
+     * (F32 cache, the GPU kernel shapes with 32 lanes — one-token products and attention — forced on the test device).
      */
     static Model load(Path m, LoadOptions base, String backend) throws Exception {
         if (backend.startsWith("OPENCL")) ClTestSupport.requireOpenCl();
@@ -38,14 +40,16 @@ class StoriesReferenceTest {
         if (backend.equals("OPENCL_KVF16")) opts = opts.withKvType(KvType.F16);
         if (backend.equals("OPENCL_KVF32")) opts = opts.withKvType(KvType.F32);
         if (backend.equals("OPENCL_KVI8")) opts = opts.withKvType(KvType.I8);
-        return Model.load(m, opts);
+        if (!backend.equals("OPENCL_LANES")) return Model.load(m, opts);
+        return Model.load(m, opts, ClTestSupport.openWithLanes(32, ClBackend.Options.defaults().withKvType(KvType.F32)));
     }
 
     @ParameterizedTest
     @CsvSource({"stories260K-f32.gguf, stories260K-f32, CPU", "stories260K-f16.gguf, stories260K-f16, CPU",
             "stories260K.bin, stories260K-f32, CPU", "stories260K-f32.gguf, stories260K-f32, REFERENCE",
             "stories260K-f32.gguf, stories260K-f32, OPENCL", "stories260K-f16.gguf, stories260K-f16, OPENCL",
-            "stories260K-f32.gguf, stories260K-f32, OPENCL_KVF16", "stories260K-f16.gguf, stories260K-f16, OPENCL_KVF16"})
+            "stories260K-f32.gguf, stories260K-f32, OPENCL_KVF16", "stories260K-f16.gguf, stories260K-f16, OPENCL_KVF16",
+            "stories260K-f16.gguf, stories260K-f16, OPENCL_LANES"})
     void greedyTextEqualsReference(String model, String ref, String backend) throws Exception {
         JsonNode r = Oracles.json(SharedData.require("reference/" + ref + ".json"));
         try (Model m = load(model, backend); Session s = m.newSession(512)) {
@@ -59,7 +63,8 @@ class StoriesReferenceTest {
     @ParameterizedTest
     @CsvSource({"stories260K-f32.gguf, stories260K-f32, CPU", "stories260K-f16.gguf, stories260K-f16, CPU",
             "stories260K-f32.gguf, stories260K-f32, REFERENCE", "stories260K.bin, stories260K-f32, CPU",
-            "stories260K-f32.gguf, stories260K-f32, OPENCL_KVF32", "stories260K-f16.gguf, stories260K-f16, OPENCL_KVF32"})
+            "stories260K-f32.gguf, stories260K-f32, OPENCL_KVF32", "stories260K-f16.gguf, stories260K-f16, OPENCL_KVF32",
+            "stories260K-f32.gguf, stories260K-f32, OPENCL_LANES", "stories260K-f16.gguf, stories260K-f16, OPENCL_LANES"})
     void teacherForcedLogitsWithin1e3(String model, String ref, String backend) throws Exception {
         double worst = worstLogitError(model, ref, backend);
         assertTrue(worst <= 1e-3, "max |logit − reference| = " + worst);

@@ -54,7 +54,7 @@ public final class ClBackend implements Backend {
     public enum MatmulKernel { GEMV, GEMM }
 
     /** Attention kernels; see {@link #attentionKernel}. */
-    public enum AttentionKernel { FUSED, SPLIT }
+    public enum AttentionKernel { FUSED, SPLIT, LANES }
 
     /**
      * Construction options.
@@ -120,6 +120,7 @@ public final class ClBackend implements Backend {
     private final KernelLibrary kernels;
     private final int normLocal;
     private final int gemmRows, gemmTokens;  // every GEMM's register tile per work-item: weight rows × tokens
+    private final int lanes;                 // GPU-shaped kernels' work-group: 0 on CPU devices (see the constructor)
     private final IdentityHashMap<cl_mem, Long> buffers = new IdentityHashMap<>(); // every live buffer → bytes
     private final Map<RopeKey, cl_mem> invFreqs = new HashMap<>();                 // rope tables (ropeDims/2) F32 per RopeKey
     private final IntRing ints;
@@ -203,12 +204,42 @@ public final class ClBackend implements Backend {
         // POCL of 4×4, 2×8, 4×6, 2×12 and 3×8 (A/B on the 1b FFN shape); GPUs keep one row × 16 tokens per item.
         this.gemmRows = info.isGpu() ? 1 : 3;
         this.gemmTokens = info.isGpu() ? 16 : 8;
+        // GPUs: a work-group of `lanes` work-items shares each one-token product's output value (gemv_lanes.h) and
+        // each (KV head, chunk, row) of attention (attention_lanes.h): coalesced reads and enough work-items in flight.
+        // CPU devices keep one work-item per output or per (KV head, row). -Dinfercl.opencl.lanes=N forces N lanes
+        // (0: off), so the parity tests cover the GPU shapes on a CPU device.
+        this.lanes = lanes(info);
+        if (lanes > 0) defines.put("GEMV_LANES", String.valueOf(lanes));
         this.kernels = new KernelLibrary(context, found.device(), info, defines);
         this.ints = new IntRing(1 << 16);
     }
 
+    /** Lanes of the GPU-shaped kernels: {@code infercl.opencl.lanes} if set (0, or a power of two 2–256), else 32 on GPUs, 0 elsewhere. */
+    static int lanes(ClDevice info) {
+        String forced = System.getProperty("infercl.opencl.lanes");
+        if (forced == null) return info.isGpu() ? 32 : 0;
+        int lanes;
+        try {
+            lanes = Integer.parseInt(forced.trim());
+        } catch (NumberFormatException e) {
+            lanes = -1;
+        }
+        if (lanes != 0 && (lanes < 2 || lanes > 256 || Integer.bitCount(lanes) != 1)) {
+            throw new IllegalArgumentException("infercl.opencl.lanes must be 0 or a power of two from 2 to 256, not '" + forced + "'");
+        }
+        return lanes;
+    }
+
     public ClDevice device() {
         return info;
+    }
+
+    /**
+     * Work-items that share each output value of a one-token product and each (KV head, chunk, row) of attention:
+     * 0 (one work-item each, the CPU-device shapes) or a power of two (the GPU shapes).
+     */
+    public int lanes() {
+        return lanes;
     }
 
     @Override
@@ -671,7 +702,7 @@ public final class ClBackend implements Backend {
             int rows = Math.min(p.rows(), wt.rows - p.row0());
             if (rows <= 0) continue;
             long[] global = matmulGlobal(kind, rows, n);
-            long[] local = {gemm ? TILE_R : GEMV_LOCAL, 1};
+            long[] local = gemm ? new long[] {TILE_R, 1} : gemvLocal();
             String what = stem + " on '" + wt.name + "'";
             if (p.scales() == null) launch(k, what, global, local, in.act(), p.data(), o.act(), n, in.cols, rows, o.cols, p.row0());
             else launch(k, what, global, local, in.act(), p.data(), p.scales(), o.act(), n, in.cols, rows, o.cols, p.row0());
@@ -684,7 +715,7 @@ public final class ClBackend implements Backend {
      */
     private void matmulInt8(ClTensor o, ClTensor in, ClTensor wt, int n, MatmulKernel kind) {
         String variant = kind.name().toLowerCase(java.util.Locale.ROOT);
-        long[] local = {kind == MatmulKernel.GEMV ? GEMV_LOCAL : TILE_R, 1};
+        long[] local = kind == MatmulKernel.GEMV ? gemvLocal() : new long[] {TILE_R, 1};
         if (!wt.w8a8) {
             String stem = "matmul_i8_f32_" + variant;
             cl_kernel k = matmulClKernel(stem, kind);
@@ -732,10 +763,20 @@ public final class ClBackend implements Backend {
         return kind == MatmulKernel.GEMM ? kernel(stem, Map.of("ITEM_R", String.valueOf(gemmRows), "TILE_T", String.valueOf(gemmTokens))) : kernel(stem);
     }
 
-    /** GEMV: one work-item per (row, token); GEMM: one per gemmRows rows × gemmTokens tokens, TILE_R per group. */
+    /** GEMV: see {@link #gemvGlobal}; GEMM: one work-item per gemmRows rows × gemmTokens tokens, TILE_R per group. */
     private long[] matmulGlobal(MatmulKernel kind, int rows, int n) {
-        return kind == MatmulKernel.GEMV ? new long[] {roundUp(rows, GEMV_LOCAL), n}
+        return kind == MatmulKernel.GEMV ? gemvGlobal(rows, n)
                 : new long[] {roundUp((rows + gemmRows - 1) / gemmRows, TILE_R), (n + gemmTokens - 1) / gemmTokens};
+    }
+
+    /** Every GEMV kernel's global size for rows outputs × n tokens: one work-item per output, or `lanes` per output. */
+    private long[] gemvGlobal(long rows, int n) {
+        return lanes > 0 ? new long[] {rows * lanes, n} : new long[] {roundUp(rows, GEMV_LOCAL), n};
+    }
+
+    /** Every GEMV kernel's local size: GEMV_LOCAL outputs per group, or the lanes of one output. */
+    private long[] gemvLocal() {
+        return new long[] {lanes > 0 ? lanes : GEMV_LOCAL, 1};
     }
 
     /**
@@ -781,7 +822,7 @@ public final class ClBackend implements Backend {
         }
         int ra = w[0].rows, rb = ws.length > 1 ? w[1].rows : 0, rc = ws.length > 2 ? w[2].rows : 0;
         String stem = fusedStem(w[0], "gemvmulti");
-        long[] global = {roundUp(total, GEMV_LOCAL)}, local = {GEMV_LOCAL};
+        long[] global = {gemvGlobal(total, 1)[0]}, local = {gemvLocal()[0]};
         if (w[0].type == GgmlType.I8 && w[0].w8a8) {
             quantizeActivations(in, w[0], 1);
             launch(kernel(stem), stem, global, local, quantScratch, tokenScales, in.cols, accumulate ? 1 : 0,
@@ -812,7 +853,7 @@ public final class ClBackend implements Backend {
             return;
         }
         String stem = fusedStem(g, "gemvswiglu");
-        long[] global = {roundUp(g.rows, GEMV_LOCAL)}, local = {GEMV_LOCAL};
+        long[] global = {gemvGlobal(g.rows, 1)[0]}, local = {gemvLocal()[0]};
         var gp = g.parts[0];
         var up0 = u.parts[0];
         if (g.type == GgmlType.I8 && g.w8a8) {
@@ -871,10 +912,13 @@ public final class ClBackend implements Backend {
      *       a GPU's dozens of compute units split;</li>
      *   <li>{@code longContext}: the longest row attends to at least two chunks of {@value #SPLIT_CHUNK} positions.</li>
      * </ul>
-     * Both hold: split over the context and combine; otherwise the fused kernel (the general fallback).
+     * Both hold: split over the context and combine; otherwise the fused kernel (the general fallback). With
+     * {@link #lanes} (GPUs) the lanes kernel: a work-group per (KV head, chunk, row), chunks sized by
+     * {@link #laneChunk}, then the combine.
      */
     AttentionKernel attentionKernel(int tokens, int kvHeads, int longest) {
         if (options.forceAttention() != null) return options.forceAttention();
+        if (lanes > 0) return AttentionKernel.LANES;
         boolean fewItems = (long) tokens * kvHeads < 2L * info.computeUnits();
         boolean longContext = longest >= 2 * SPLIT_CHUNK;
         return fewItems && longContext ? AttentionKernel.SPLIT : AttentionKernel.FUSED;
@@ -926,7 +970,17 @@ public final class ClBackend implements Backend {
                     heads, kvHeads, lay.blockSize(), lay.numBlocks(), hd, rope.ropeDims(), rope.neox() ? 1 : 0);
         }
         var shape = attentionDefines(hd, heads / kvHeads, lay.blockSize());
-        if (attentionKernel(n, kvHeads, longest) == AttentionKernel.FUSED) {
+        AttentionKernel variant = attentionKernel(n, kvHeads, longest);
+        if (variant == AttentionKernel.LANES) {
+            int al = attentionLanes(), chunk = laneChunk(n, kvHeads, longest), splits = (longest + chunk - 1) / chunk;
+            launch(kernel("attention_f16_f32_lanes", lanesDefines(shape)), "attention (lanes)", new long[] {(long) al * kvHeads, splits, n},
+                    new long[] {al, 1, 1}, qt.act(), c.k[layer], c.v[layer], splitScratch(n, heads, splits, hd), ints.buffer(), posOff, tabOff,
+                    heads, kvHeads, lay.numBlocks(), scale, splits, chunk, spec.softcap(), spec.window());
+            launch(kernel("attention_f32_f32_combine"), "attention (combine)", new long[] {hd, heads, n}, null,
+                    splitScratch, o.act(), heads, hd, splits);
+            return;
+        }
+        if (variant == AttentionKernel.FUSED) {
             launch(kernel("attention_f16_f32", shape), "attention", new long[] {kvHeads, n}, n == 1 ? new long[] {1, 1} : null,
                     qt.act(), c.k[layer], c.v[layer], o.act(), ints.buffer(), posOff, tabOff, heads, kvHeads, lay.numBlocks(), scale,
                     spec.softcap(), spec.window());
@@ -946,6 +1000,31 @@ public final class ClBackend implements Backend {
      */
     private static Map<String, String> attentionDefines(int headDim, int group, int blockSize) {
         return Map.of("HEAD_DIM", String.valueOf(headDim), "GROUP", String.valueOf(group), "BLOCK", String.valueOf(blockSize));
+    }
+
+    /** The lanes attention kernels' work-group size: {@link #lanes}, or 32 where only {@code withAttention(LANES)} asked for them. */
+    private int attentionLanes() {
+        return lanes > 0 ? lanes : 32;
+    }
+
+    /** The attention shape plus ATT_LANES, for the lanes kernels. */
+    private Map<String, String> lanesDefines(Map<String, String> shape) {
+        var d = new HashMap<>(shape);
+        d.put("ATT_LANES", String.valueOf(attentionLanes()));
+        return d;
+    }
+
+    /**
+     * Positions per work-group of the lanes attention: the context cut so that rows × KV heads × chunks give every
+     * compute unit about four work-groups (decode of one row at 2048 positions with 4 KV heads on 132 compute units:
+     * chunks of 32, 256 groups), and a whole number of tiles. Not yet tuned on a GPU.
+     */
+    int laneChunk(int tokens, int kvHeads, int longest) {
+        long groups = (long) tokens * kvHeads;
+        long splits = Math.max(1, (4L * Math.max(info.computeUnits(), 1) + groups - 1) / groups);
+        int al = attentionLanes();
+        long chunk = (longest + splits - 1) / splits;
+        return (int) Math.max(al, roundUp(chunk, al));
     }
 
     /** The split kernels' partials (n, heads, splits, headDim + 2) F32, grown on demand and kept. */
@@ -1025,7 +1104,17 @@ public final class ClBackend implements Backend {
                 kt.act(), vt.act(), c.k[layer], c.v[layer], c.ks[layer], c.vs[layer], ints.buffer(), posOff, workOff, kvHeads, lay.blockSize(),
                 lay.numBlocks(), hd);
         var shape = attentionDefines(hd, heads / kvHeads, lay.blockSize());
-        if (attentionKernel(n, kvHeads, longest) == AttentionKernel.FUSED) {
+        AttentionKernel variant = attentionKernel(n, kvHeads, longest);
+        if (variant == AttentionKernel.LANES) {
+            int al = attentionLanes(), chunk = laneChunk(n, kvHeads, longest), splits = (longest + chunk - 1) / chunk;
+            launch(kernel("attention_i8_f32_lanes", lanesDefines(shape)), "attention (lanes, int8 cache)", new long[] {(long) al * kvHeads, splits, n},
+                    new long[] {al, 1, 1}, qt.act(), c.k[layer], c.v[layer], c.ks[layer], c.vs[layer], splitScratch(n, heads, splits, hd), ints.buffer(),
+                    posOff, tabOff, heads, kvHeads, lay.numBlocks(), spec.scale(), splits, chunk, spec.softcap(), spec.window());
+            launch(kernel("attention_f32_f32_combine"), "attention (combine)", new long[] {hd, heads, n}, null,
+                    splitScratch, o.act(), heads, hd, splits);
+            return;
+        }
+        if (variant == AttentionKernel.FUSED) {
             launch(kernel("attention_i8_f32", shape), "attention (int8 cache)", new long[] {kvHeads, n}, n == 1 ? new long[] {1, 1} : null,
                     qt.act(), c.k[layer], c.v[layer], c.ks[layer], c.vs[layer], o.act(), ints.buffer(), posOff, tabOff, heads, kvHeads,
                     lay.numBlocks(), spec.scale(), spec.softcap(), spec.window());

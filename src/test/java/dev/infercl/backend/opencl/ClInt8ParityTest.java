@@ -36,12 +36,14 @@ class ClInt8ParityTest {
             "matmul_i8_i8_gemvmulti", "matmul_i8_i8_gemvswiglu");
 
     static ClBackend gemv, gemm;
+    static ClBackend lanes;   // GEMV with GEMV_LANES (the GPU path), forced on this device
     static Arena arena;
     static final Map<String, Double> worst = new TreeMap<>();
 
     @BeforeAll
     static void open() {
         gemv = ClTestSupport.open(ClBackend.Options.defaults().withMatmul(ClBackend.MatmulKernel.GEMV));
+        lanes = ClTestSupport.openWithLanes(ClParityTest.LANES, ClBackend.Options.defaults().withMatmul(ClBackend.MatmulKernel.GEMV));
         gemm = ClTestSupport.open(ClBackend.Options.defaults().withMatmul(ClBackend.MatmulKernel.GEMM));
         arena = Arena.ofShared();
     }
@@ -50,13 +52,15 @@ class ClInt8ParityTest {
     static void close() {
         if (gemv != null) gemv.close();
         if (gemm != null) gemm.close();
+        if (lanes != null) lanes.close();
         if (arena != null) arena.close();
         worst.forEach((k, v) -> System.out.printf("worst NMSE %-34s %.3e%n", k, v));
     }
 
     static String kernelName(Case c, ClBackend b) {
-        String v = b == gemv ? "gemv" : "gemm";
-        return c.w8a8() ? "quantize_f32_i8+matmul_i8_i8_" + v + (c.smooth() ? " smooth" : "") : "matmul_i8_f32_" + v + " g" + c.groupSize();
+        String v = b == gemm ? "gemm" : "gemv";
+        String lanesSuffix = b == lanes ? " (lanes)" : "";
+        return (c.w8a8() ? "quantize_f32_i8+matmul_i8_i8_" + v + (c.smooth() ? " smooth" : "") : "matmul_i8_f32_" + v + " g" + c.groupSize()) + lanesSuffix;
     }
 
     @Test
@@ -67,7 +71,7 @@ class ClInt8ParityTest {
             Int8Weight w = Int8TestData.weight(r, c, arena);
             float[] x = Int8TestData.activations(r, c.n(), c.in(), true);
             float[] want = Int8TestData.reference(w, x, c.n());
-            for (ClBackend b : List.of(gemv, gemm)) {
+            for (ClBackend b : List.of(gemv, gemm, lanes)) {
                 Tensor wt = b.uploadInt8(w);
                 assertEquals(GgmlType.I8, wt.type());
                 Tensor xt = ClParityTest.input(b, x, c.n(), c.in());
@@ -160,6 +164,10 @@ class ClInt8ParityTest {
      */
     @Test
     void fusedInt8KernelsAgainstTheReference() {
+        for (ClBackend b : List.of(gemv, lanes)) fusedInt8Kernels(b);
+    }
+
+    private static void fusedInt8Kernels(ClBackend b) {
         var r = new Random(53);
         int wide = ClTestSupport.small() ? 160 : 4128;
         int[][] schemes = {{0, 0, 0}, {32, 0, 0}, {64, 0, 0}, {128, 0, 0}, {0, 1, 0}, {0, 1, 1}}; // group size, w8a8, smooth
@@ -168,7 +176,7 @@ class ClInt8ParityTest {
             for (int[] sc : schemes) {
                 if (sc[0] > 0 && in % sc[0] != 0) continue;
                 float[] x = Int8TestData.activations(r, 1, in, false);
-                Tensor xt = ClParityTest.input(gemv, x, 1, in);
+                Tensor xt = ClParityTest.input(b, x, 1, in);
                 for (int k = 0; k + 2 < heights.length; k++) {
                     Case[] cs = new Case[3];
                     Int8Weight[] w = new Int8Weight[3];
@@ -177,21 +185,21 @@ class ClInt8ParityTest {
                     for (int j = 0; j < 3; j++) {
                         cs[j] = new Case(in, heights[k + j], sc[0], sc[1] == 1, sc[2] == 1, 1);
                         w[j] = Int8TestData.weight(r, cs[j], arena);
-                        wt[j] = gemv.uploadInt8(w[j]);
+                        wt[j] = b.uploadInt8(w[j]);
                         want[j] = Int8TestData.reference(w[j], x, 1);
                         base[j] = Int8TestData.activations(r, 1, cs[j].out(), false);
                     }
-                    String name = fusedName(cs[0], "gemvmulti");
+                    String name = fusedName(cs[0], "gemvmulti") + (b == lanes ? " (lanes)" : "");
                     for (boolean acc : new boolean[] {false, true}) {
-                        float[][] got = multi(xt, wt, acc ? base : null);
+                        float[][] got = multi(b, xt, wt, acc ? base : null);
                         for (int j = 0; j < 3; j++) {
                             float[] exp = want[j].clone();
                             if (acc) for (int i = 0; i < exp.length; i++) exp[i] += base[j][i];
                             Int8TestData.nmse(name + (cs[0].smooth() ? " (3 smoothing vectors: general)" : ""), worst, got[j], exp, 5e-4);
                         }
                         // one weight, accumulated: the residual add fused into wo / ffn_down (smoothing included)
-                        float[] one = ClParityTest.guarded(gemv, 1, cs[2].out(), acc ? base[2] : null,
-                                out -> gemv.matmulMany(new Tensor[] {out}, xt, new Tensor[] {wt[2]}, acc, new Tensor[] {gemv.allocate("s", 1, cs[2].out())}));
+                        float[] one = ClParityTest.guarded(b, 1, cs[2].out(), acc ? base[2] : null,
+                                out -> b.matmulMany(new Tensor[] {out}, xt, new Tensor[] {wt[2]}, acc, new Tensor[] {b.allocate("s", 1, cs[2].out())}));
                         float[] exp = want[2].clone();
                         if (acc) for (int i = 0; i < exp.length; i++) exp[i] += base[2][i];
                         Int8TestData.nmse(name, worst, one, exp, 5e-4);
@@ -201,13 +209,13 @@ class ClInt8ParityTest {
                     Int8Weight gw = Int8TestData.weight(r, gc, arena), uw = Int8TestData.weight(r, gc, arena);
                     float[] g = Int8TestData.reference(gw, x, 1), u = Int8TestData.reference(uw, x, 1), exp = new float[gc.out()];
                     dev.infercl.backend.cpu.Reference.swiglu(exp, g, u, gc.out());
-                    Tensor gt = gemv.uploadInt8(gw), ut = gemv.uploadInt8(uw);
-                    float[] got = ClParityTest.guarded(gemv, 1, gc.out(), null, out -> gemv.matmulSwiglu(out, xt, gt, ut, gemv.allocate("s", 1, gc.out())));
-                    Int8TestData.nmse(fusedName(gc, "gemvswiglu"), worst, got, exp, 5e-4);
+                    Tensor gt = b.uploadInt8(gw), ut = b.uploadInt8(uw);
+                    float[] got = ClParityTest.guarded(b, 1, gc.out(), null, out -> b.matmulSwiglu(out, xt, gt, ut, b.allocate("s", 1, gc.out())));
+                    Int8TestData.nmse(fusedName(gc, "gemvswiglu") + (b == lanes ? " (lanes)" : ""), worst, got, exp, 5e-4);
                 }
             }
         }
-        assertTrue(gemv.kernelsUsed().containsAll(FUSED), "every fused INT8 kernel ran: " + gemv.kernelsUsed());
+        assertTrue(b.kernelsUsed().containsAll(FUSED), "every fused INT8 kernel ran: " + b.kernelsUsed());
     }
 
     static String fusedName(Case c, String variant) {
@@ -215,25 +223,25 @@ class ClInt8ParityTest {
     }
 
     /** matmulMany over three weights into guarded outputs (initialised to base when accumulating); returns the outputs. */
-    static float[][] multi(Tensor xt, Tensor[] wt, float[][] base) {
+    static float[][] multi(ClBackend b, Tensor xt, Tensor[] wt, float[][] base) {
         int m = wt.length;
         Tensor[] full = new Tensor[m], outs = new Tensor[m], scratch = new Tensor[m];
         for (int j = 0; j < m; j++) {
             int h = wt[j].rows();
-            full[j] = gemv.allocate("out" + j, 1 + ClParityTest.GUARD, h);
+            full[j] = b.allocate("out" + j, 1 + ClParityTest.GUARD, h);
             float[] init = new float[(1 + ClParityTest.GUARD) * h];
             Arrays.fill(init, ClParityTest.SENTINEL);
             if (base != null) System.arraycopy(base[j], 0, init, 0, h);
-            gemv.write(full[j], init);
+            b.write(full[j], init);
             outs[j] = full[j].firstRows(1);
-            scratch[j] = gemv.allocate("scratch" + j, 1, h);
+            scratch[j] = b.allocate("scratch" + j, 1, h);
         }
-        gemv.matmulMany(outs, xt, wt, base != null, scratch);
+        b.matmulMany(outs, xt, wt, base != null, scratch);
         float[][] got = new float[m][];
         for (int j = 0; j < m; j++) {
             int h = wt[j].rows();
             float[] all = new float[(1 + ClParityTest.GUARD) * h];
-            gemv.read(full[j], all);
+            b.read(full[j], all);
             for (int i = h; i < all.length; i++) assertEquals(ClParityTest.SENTINEL, all[i], "guard " + i + " of output " + j);
             got[j] = Arrays.copyOf(all, h);
         }

@@ -36,7 +36,7 @@ import org.junit.jupiter.api.Test;
 class ClKvInt8Test {
 
     static final boolean SMALL = ClTestSupport.small();
-    static ClBackend fused, split;
+    static ClBackend fused, split, lanes;  // lanes: the GPU shape (attention_i8_f32_lanes), forced on this device
     static final Map<String, Double> worst = new TreeMap<>();
 
     @BeforeAll
@@ -44,12 +44,14 @@ class ClKvInt8Test {
         var i8 = ClBackend.Options.defaults().withKvType(KvType.I8);
         fused = ClTestSupport.open(i8.withAttention(ClBackend.AttentionKernel.FUSED));
         split = ClTestSupport.open(i8.withAttention(ClBackend.AttentionKernel.SPLIT));
+        lanes = ClTestSupport.openWithLanes(ClParityTest.LANES, i8);
     }
 
     @AfterAll
     static void close() {
         if (fused != null) fused.close();
         if (split != null) split.close();
+        if (lanes != null) lanes.close();
         worst.forEach((k, v) -> System.out.printf("worst NMSE %-48s %.3e%n", k, v));
     }
 
@@ -61,8 +63,9 @@ class ClKvInt8Test {
                 {40, 6, 3, SMALL ? 36 : 70, 35, 0, 0}, {16, 6, 3, SMALL ? 30 : 540, 13, 2, SMALL ? 17 : 37},
                 {64, 8, 1, SMALL ? 24 : 600, 13, 0, 0}, {64, 16, 2, SMALL ? 30 : 560, 13, 3, SMALL ? 17 : 300}};
         for (int[] s : shapes) {
-            for (ClBackend b : List.of(fused, split)) scenario(b, r, s[0], s[1], s[2], s[3], s[4], s[5], s[6]);
+            for (ClBackend b : List.of(fused, split, lanes)) scenario(b, r, s[0], s[1], s[2], s[3], s[4], s[5], s[6]);
         }
+        assertTrue(lanes.kernelsUsed().contains("attention_i8_f32_lanes"), "lanes kernel ran: " + lanes.kernelsUsed());
     }
 
     @Test
@@ -192,7 +195,7 @@ class ClKvInt8Test {
     static void scenario(ClBackend b, Random r, int hd, int heads, int kvHeads, int len, int firstBatch, float softcap, int window) {
         int blockSize = 16, blocks = (len + blockSize - 1) / blockSize + 3;
         var layout = new KvLayout(2, kvHeads, hd, blockSize, blocks);
-        String kernel = (b == split ? "attention_i8_f32_split+combine" : "attention_i8_f32") + " hd " + hd + (softcap > 0 ? " softcap" : "") + (window > 0 ? " window" : "");
+        String kernel = (b == split ? "attention_i8_f32_split+combine" : b == lanes ? "attention_i8_f32_lanes+combine" : "attention_i8_f32") + " hd " + hd + (softcap > 0 ? " softcap" : "") + (window > 0 ? " window" : "");
         try (var cache = b.createKvCache(layout)) {
             List<Integer> ids = new ArrayList<>();
             for (int i = 0; i < blocks; i++) ids.add(cache.pool().allocate());

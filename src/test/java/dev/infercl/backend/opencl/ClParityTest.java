@@ -51,7 +51,7 @@ class ClParityTest {
             "rmsnorm_f32_f32", "rope_f32_f32", "swiglu_f32_f32", "add_f32_f32", "kvwrite_f16_f32",
             "matmul_f32_f32_gemv", "matmul_f16_f32_gemv", "matmul_bf16_f32_gemv", "matmul_q8_0_f32_gemv", "matmul_q4_0_f32_gemv",
             "matmul_f32_f32_gemm", "matmul_f16_f32_gemm", "matmul_bf16_f32_gemm", "matmul_q8_0_f32_gemm", "matmul_q4_0_f32_gemm",
-            "attention_f16_f32", "attention_f16_f32_split", "attention_f32_f32_combine",
+            "attention_f16_f32", "attention_f16_f32_split", "attention_f32_f32_combine", "attention_f16_f32_lanes",
             "layernorm_f32_f32", "addbias_f32_f32", "gelu_f32_f32", "geglu_f32_f32", "scale_f32_f32", "softcap_f32_f32",
             "copycols_f32_f32", "bwprobe_f32_f32",
             "matmul_q8_0_f32_gemvmulti", "matmul_f16_f32_gemvmulti", "matmul_q8_0_f32_gemvswiglu", "matmul_f16_f32_gemvswiglu",
@@ -61,7 +61,7 @@ class ClParityTest {
             "matmul_i8_f32_gemv", "matmul_i8_f32_gemm", "quantize_f32_i8", "matmul_i8_i8_gemv", "matmul_i8_i8_gemm",
             "matmul_i8_f32_gemvmulti", "matmul_i8_f32_gemvswiglu", "matmul_i8_i8_gemvmulti", "matmul_i8_i8_gemvswiglu",
             // exercised in ClKvInt8Test
-            "kvwrite_i8_f32", "attention_i8_f32", "attention_i8_f32_split");
+            "kvwrite_i8_f32", "attention_i8_f32", "attention_i8_f32_split", "attention_i8_f32_lanes");
 
     static final float SENTINEL = -12345.5f;
     static final int GUARD = 3;
@@ -74,6 +74,9 @@ class ClParityTest {
     static final GgmlType[] TYPES = {GgmlType.F32, GgmlType.F16, GgmlType.BF16, GgmlType.Q8_0, GgmlType.Q4_0};
 
     static ClBackend gemv, gemm;                           // GEMV + fused attention; GEMM + split attention
+    static ClBackend lanes;                                // the GPU shapes (GEMV_LANES, lanes attention), forced on this device
+    static final int LANES = 8;                            // fewer than a GPU's 32: rows of 32–64 values still take several steps per lane,
+                                                           // and contexts of 20–40 positions several attention tiles
     static Arena arena;
     static final Map<String, Double> worst = new TreeMap<>(); // kernel group → worst NMSE seen
 
@@ -81,6 +84,8 @@ class ClParityTest {
     static void open() {
         gemv = ClTestSupport.open(ClBackend.Options.defaults().withMatmul(ClBackend.MatmulKernel.GEMV).withAttention(ClBackend.AttentionKernel.FUSED));
         gemm = ClTestSupport.open(ClBackend.Options.defaults().withMatmul(ClBackend.MatmulKernel.GEMM).withAttention(ClBackend.AttentionKernel.SPLIT));
+        lanes = ClTestSupport.openWithLanes(LANES, ClBackend.Options.defaults().withMatmul(ClBackend.MatmulKernel.GEMV));
+        assertEquals(ClBackend.AttentionKernel.LANES, lanes.attentionKernel(1, 4, 100));
         arena = Arena.ofShared();
     }
 
@@ -88,6 +93,7 @@ class ClParityTest {
     static void close() {
         if (gemv != null) gemv.close();
         if (gemm != null) gemm.close();
+        if (lanes != null) lanes.close();
         if (arena != null) arena.close();
         // the worst normalized MSE per kernel group, for the record (surefire keeps stdout in its report)
         worst.forEach((k, v) -> System.out.printf("worst NMSE %-28s %.3e%n", k, v));
@@ -157,6 +163,11 @@ class ClParityTest {
             if (all[i] != SENTINEL) fail("guard value " + (i - rows * cols) + " after " + rows + "×" + cols + " output was overwritten: " + all[i]);
         }
         return Arrays.copyOf(all, rows * cols);
+    }
+
+    /** " (lanes)" for the backend with the GPU kernel shapes, so its worst NMSE is recorded apart. */
+    static String lanesSuffix(ClBackend b) {
+        return b == lanes ? " (lanes)" : "";
     }
 
     static Tensor input(ClBackend b, float[] values, int rows, int cols) {
@@ -442,11 +453,11 @@ class ClParityTest {
                         float[] x = random(r, n * in, 1f);
                         float[] want = new float[n * outRows];
                         Reference.matmul(want, x, n, in, seg, type, outRows);
-                        for (ClBackend b : List.of(gemv, gemm)) {
+                        for (ClBackend b : List.of(gemv, gemm, lanes)) {
                             Tensor w = b.upload("w", type, outRows, in, seg);
                             Tensor xt = input(b, x, n, in);
                             float[] got = guarded(b, n, outRows, null, out -> b.matmul(out, xt, w));
-                            String kernel = "matmul_" + ClBackend.typeName(type) + "_f32_" + (b == gemv ? "gemv" : "gemm");
+                            String kernel = "matmul_" + ClBackend.typeName(type) + "_f32_" + (b == gemm ? "gemm" : "gemv") + lanesSuffix(b);
                             nmse(kernel, got, want, want.length, 5e-4);
                         }
                     }
@@ -498,6 +509,10 @@ class ClParityTest {
     /** The fused one-token kernels (Q·K·V in one launch, residual accumulate, gate·up·SwiGLU) against Reference. */
     @Test
     void fusedGemvKernels() {
+        for (ClBackend b : List.of(gemv, lanes)) fusedGemvKernels(b);
+    }
+
+    private static void fusedGemvKernels(ClBackend b) {
         var r = new Random(16);
         for (GgmlType type : new GgmlType[] {GgmlType.F16, GgmlType.Q8_0, GgmlType.Q4_0}) {
             boolean quant = type != GgmlType.F16;
@@ -512,31 +527,31 @@ class ClParityTest {
                     float[][] want = new float[3][];
                     for (int j = 0; j < 3; j++) {
                         segs[j] = segment(encode(type, random(r, h[j] * in, 0.5f)), in % 2 == 1);
-                        ws[j] = gemv.upload("w" + j, type, h[j], in, segs[j]);
+                        ws[j] = b.upload("w" + j, type, h[j], in, segs[j]);
                         want[j] = new float[h[j]];
                         Reference.matmul(want[j], x, 1, in, segs[j], type, h[j]);
                     }
-                    Tensor xt = input(gemv, x, 1, in);
+                    Tensor xt = input(b, x, 1, in);
                     float[][] base = {random(r, h[0], 1f), random(r, h[1], 1f), random(r, h[2], 1f)};
                     for (boolean acc : new boolean[] {false, true}) {
                         Tensor[] outs = new Tensor[3];
                         Tensor[] full = new Tensor[3];
                         for (int j = 0; j < 3; j++) {
-                            full[j] = gemv.allocate("out" + j, 1 + GUARD, h[j]);
+                            full[j] = b.allocate("out" + j, 1 + GUARD, h[j]);
                             float[] init = new float[(1 + GUARD) * h[j]];
                             Arrays.fill(init, SENTINEL);
                             System.arraycopy(base[j], 0, init, 0, h[j]);
-                            gemv.write(full[j], init);
+                            b.write(full[j], init);
                             outs[j] = full[j].firstRows(1);
                         }
-                        gemv.matmulMany(outs, xt, ws, acc, null);
+                        b.matmulMany(outs, xt, ws, acc, null);
                         for (int j = 0; j < 3; j++) {
                             float[] all = new float[(1 + GUARD) * h[j]];
-                            gemv.read(full[j], all);
+                            b.read(full[j], all);
                             for (int i = h[j]; i < all.length; i++) if (all[i] != SENTINEL) fail("gemvmulti guard " + i + " overwritten");
                             float[] exp = want[j].clone();
                             if (acc) for (int i = 0; i < h[j]; i++) exp[i] += base[j][i];
-                            nmse("matmul_" + ClBackend.typeName(type) + "_f32_gemvmulti", Arrays.copyOf(all, h[j]), exp, h[j], 5e-4);
+                            nmse("matmul_" + ClBackend.typeName(type) + "_f32_gemvmulti" + lanesSuffix(b), Arrays.copyOf(all, h[j]), exp, h[j], 5e-4);
                         }
                     }
                     // gate · up · SwiGLU in one launch
@@ -547,14 +562,14 @@ class ClParityTest {
                         Reference.matmul(g, x, 1, in, gs, type, hr);
                         Reference.matmul(u, x, 1, in, us, type, hr);
                         Reference.swiglu(exp, g, u, hr);
-                        Tensor gw = gemv.upload("gate", type, hr, in, gs), uw = gemv.upload("up", type, hr, in, us);
-                        float[] got = guarded(gemv, 1, hr, null, out -> gemv.matmulSwiglu(out, xt, gw, uw, null));
-                        nmse("matmul_" + ClBackend.typeName(type) + "_f32_gemvswiglu", got, exp, hr, 5e-4);
+                        Tensor gw = b.upload("gate", type, hr, in, gs), uw = b.upload("up", type, hr, in, us);
+                        float[] got = guarded(b, 1, hr, null, out -> b.matmulSwiglu(out, xt, gw, uw, null));
+                        nmse("matmul_" + ClBackend.typeName(type) + "_f32_gemvswiglu" + lanesSuffix(b), got, exp, hr, 5e-4);
                     }
                 }
             }
         }
-        assertTrue(gemv.kernelsUsed().containsAll(List.of("matmul_q8_0_f32_gemvmulti", "matmul_f16_f32_gemvswiglu",
+        assertTrue(b.kernelsUsed().containsAll(List.of("matmul_q8_0_f32_gemvmulti", "matmul_f16_f32_gemvswiglu",
                 "matmul_q4_0_f32_gemvmulti", "matmul_q4_0_f32_gemvswiglu")));
     }
 
@@ -648,8 +663,20 @@ class ClParityTest {
         try (ClBackend auto = ClTestSupport.open(ClBackend.Options.defaults())) {
             assertEquals(ClBackend.MatmulKernel.GEMV, auto.matmulKernel(1));
             assertEquals(ClBackend.MatmulKernel.GEMM, auto.matmulKernel(7));
-            assertEquals(ClBackend.AttentionKernel.FUSED, auto.attentionKernel(64, 8, 100));
-            assertEquals(ClBackend.AttentionKernel.SPLIT, auto.attentionKernel(1, 1, 4096));
+            if (auto.lanes() == 0) {   // a CPU device (oclgrind's simulator says it is a GPU)
+                assertEquals(ClBackend.AttentionKernel.FUSED, auto.attentionKernel(64, 8, 100));
+                assertEquals(ClBackend.AttentionKernel.SPLIT, auto.attentionKernel(1, 1, 4096));
+            } else {
+                assertEquals(ClBackend.AttentionKernel.LANES, auto.attentionKernel(64, 8, 100));
+            }
+        }
+        // the lanes attention's chunks: whole tiles, at least one, and enough work-groups for every compute unit
+        int cu = lanes.device().computeUnits();
+        for (int[] c : new int[][] {{1, 4, 2048}, {1, 1, 5}, {64, 8, 100}, {3, 2, 4097}}) {
+            int chunk = lanes.laneChunk(c[0], c[1], c[2]), splits = (c[2] + chunk - 1) / chunk;
+            assertTrue(chunk >= LANES && chunk % LANES == 0, "chunk " + chunk);
+            assertTrue((long) c[0] * c[1] * splits >= Math.min(4L * cu, (long) c[0] * c[1] * ((c[2] + LANES - 1) / LANES)),
+                    "work-groups for " + java.util.Arrays.toString(c) + ": " + c[0] * c[1] * splits);
         }
     }
 
@@ -663,10 +690,18 @@ class ClParityTest {
         int[][] shapes = {{8, 8, 4, SMALL ? 40 : 600}, {64, 4, 1, SMALL ? 20 : 300}, {16, 6, 3, SMALL ? 20 : 70},
                 {64, 8, 1, SMALL ? 24 : 600}, {128, 4, 4, SMALL ? 20 : 300}, {33, 4, 2, SMALL ? 20 : 280}};
         for (int[] s : shapes) {
-            for (ClBackend b : List.of(gemv, gemm)) attentionScenario(b, r, s[0], s[1], s[2], s[3], 0f, 0);
+            for (ClBackend b : List.of(gemv, gemm, lanes)) attentionScenario(b, r, s[0], s[1], s[2], s[3], 0f, 0);
         }
         // blocks of 32 positions: two 16-position tiles per block, a window that starts mid-tile
-        for (ClBackend b : List.of(gemv, gemm)) attentionScenario(b, r, 16, 4, 2, SMALL ? 40 : 600, 0f, 21, 32);
+        for (ClBackend b : List.of(gemv, gemm, lanes)) attentionScenario(b, r, 16, 4, 2, SMALL ? 40 : 600, 0f, 21, 32);
+        // the lanes kernels with the FP16 cache GPUs default to, and with 32 lanes (a GPU's): one tile wider than a block
+        for (int al : new int[] {LANES, 32}) {
+            try (ClBackend f16 = ClTestSupport.openWithLanes(al, ClBackend.Options.defaults().withKvType(KvType.F16))) {
+                for (int[] s : shapes) attentionScenario(f16, r, s[0], s[1], s[2], Math.min(s[3], SMALL ? 40 : 300), 0f, 0);
+                attentionScenario(f16, r, 64, 8, 2, SMALL ? 40 : 200, 5f, 37);
+                assertTrue(f16.kernelsUsed().contains("attention_f16_f32_lanes"));
+            }
+        }
     }
 
     @Test
@@ -678,7 +713,7 @@ class ClParityTest {
                 {16, 6, 3, SMALL ? 30 : 540, 2, SMALL ? 17 : 37}, {16, 2, 2, 20, 0, 1},
                 {64, 16, 2, SMALL ? 30 : 600, 5, SMALL ? 17 : 300}};
         for (int[] s : shapes) {
-            for (ClBackend b : List.of(gemv, gemm)) attentionScenario(b, r, s[0], s[1], s[2], s[3], s[4], s[5]);
+            for (ClBackend b : List.of(gemv, gemm, lanes)) attentionScenario(b, r, s[0], s[1], s[2], s[3], s[4], s[5]);
         }
     }
 
@@ -691,7 +726,7 @@ class ClParityTest {
         var r = new Random(23);
         int hd = 16, heads = 4, kvHeads = 2, blockSize = 16, blocks = 4, qDim = heads * hd, kvDim = kvHeads * hd;
         var layout = new KvLayout(2, kvHeads, hd, blockSize, blocks);
-        for (ClBackend b : List.of(gemv, gemm)) {
+        for (ClBackend b : List.of(gemv, gemm, lanes)) {
             for (int window : new int[] {0, 7}) {
                 try (var cache = b.createKvCache(layout)) {
                     var spec = new AttentionSpec((float) (1 / Math.sqrt(hd)), 0f, window);
@@ -777,7 +812,11 @@ class ClParityTest {
                 Tensor qt = input(b, qs, n, qDim), kt = input(b, k, n, kvDim), vt = input(b, v, n, kvDim);
                 var batch = new Batch(pos, table);
                 float[] got = guarded(b, n, qDim, null, out -> b.attention(out, qt, kt, vt, cache, 1, batch, spec));
-                String kernel = b == gemm ? "attention_f16_f32_split+combine" : "attention_f16_f32";
+                String kernel = switch (b.attentionKernel(n, kvHeads, start + n)) {
+                    case SPLIT -> "attention_f16_f32_split+combine";
+                    case LANES -> "attention_f16_f32_lanes+combine (" + b.lanes() + " lanes)";
+                    case FUSED -> "attention_f16_f32";
+                };
                 String variant = (softcap > 0 ? " softcap" : "") + (window > 0 ? " window" : "");
                 nmse(kernel + variant, got, want, want.length, 5e-4);
                 table.setLength(start + n);

@@ -31,6 +31,22 @@ public final class ClTestSupport {
         return ClBackend.open(System.getProperty("infercl.test.device"), options);
     }
 
+    /**
+     * A backend with the kernel shapes GPUs take, forced on whatever device the tests run on through
+     * {@code infercl.opencl.lanes}: a work-group of {@code lanes} work-items per one-token product output
+     * (gemv_lanes.h) and per (KV head, chunk, row) of attention (attention_lanes.h).
+     */
+    public static ClBackend openWithLanes(int lanes, ClBackend.Options options) {
+        System.setProperty("infercl.opencl.lanes", String.valueOf(lanes));
+        try {
+            ClBackend b = open(options);
+            if (b.lanes() != lanes) fail("infercl.opencl.lanes=" + lanes + " gave " + b.lanes() + " lanes");
+            return b;
+        } finally {
+            System.clearProperty("infercl.opencl.lanes");
+        }
+    }
+
     /** True under oclgrind (native/oclgrind-check.sh): tests keep their shapes small. */
     public static boolean small() {
         return Boolean.getBoolean("infercl.test.small");

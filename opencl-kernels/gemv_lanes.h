@@ -1,0 +1,67 @@
+// gemv_lanes.h: how the one-token matrix-product kernels (matmul_*_gemv, _gemvmulti, _gemvswiglu) map output rows
+//   to work-items, shared by them and the one-row dot products of the matmul_*_f32.h / matmul_i8_*.h headers.
+//   CPU devices (GEMV_LANES unset): one work-item per output value walks its whole row with wide vectors and keeps
+//     its accumulators in registers (notes/pocl-gemv.md: that is what POCL compiles well).
+//   GPUs (GEMV_LANES = L, a power of two, set by ClBackend; -Dinfercl.opencl.lanes=L forces it for the parity
+//     tests): a work-group of L work-items computes one output value. Lane i takes the row's 16-value steps
+//     i, i + L, i + 2L, …, so the L lanes of a step read one contiguous run of the row (coalesced, where one
+//     work-item per row would have neighbouring items read addresses a whole row apart), and a launch has rows × L
+//     work-items instead of rows, enough to keep a GPU's memory system busy. The lanes' partial sums meet in local
+//     memory; the value is complete in lane 0, which writes it.
+//   Kernel shape (both modes): GEMV_SCRATCH first in the kernel (local memory is declared at kernel scope),
+//     GEMV_ROW() as the output row, an early return only for a whole row (uniform within a work-group, so every
+//     lane reaches the barriers), GEMV_SUM(partial) / GEMV_SUM_INT(partial), and the store under GEMV_LANE() == 0.
+#ifndef GEMV_LANES_H
+#define GEMV_LANES_H
+
+#ifdef GEMV_LANES
+#define GEMV_ROW() ((int) get_group_id(0))
+#define GEMV_LANE() ((int) get_local_id(0))
+#define GEMV_SCRATCH __local float gemv_part[GEMV_LANES]; __local int gemv_part_int[GEMV_LANES]
+#define GEMV_SUM(v) gemv_lanes_sum((v), gemv_part)
+#define GEMV_SUM_INT(v) gemv_lanes_sum_int((v), gemv_part_int)
+
+// Tree sum over the work-group's lanes, returned in lane 0 (the other lanes get their own partial back and must not
+// use it). A second call may follow at once: only lane 0 reads part[0], and it does so before writing it again.
+__attribute__((always_inline))
+inline float gemv_lanes_sum(float v, __local float* part) {
+    int lane = get_local_id(0);
+    part[lane] = v;
+    barrier(CLK_LOCAL_MEM_FENCE);
+    for (int s = GEMV_LANES / 2; s > 0; s >>= 1) {
+        if (lane < s) part[lane] += part[lane + s];
+        barrier(CLK_LOCAL_MEM_FENCE);
+    }
+    return lane == 0 ? part[0] : v;
+}
+
+// The same in int32, so an int8 × int8 row sum stays exact until it is scaled.
+__attribute__((always_inline))
+inline int gemv_lanes_sum_int(int v, __local int* part) {
+    int lane = get_local_id(0);
+    part[lane] = v;
+    barrier(CLK_LOCAL_MEM_FENCE);
+    for (int s = GEMV_LANES / 2; s > 0; s >>= 1) {
+        if (lane < s) part[lane] += part[lane + s];
+        barrier(CLK_LOCAL_MEM_FENCE);
+    }
+    return lane == 0 ? part[0] : v;
+}
+
+#else
+#define GEMV_ROW() ((int) get_global_id(0))
+#define GEMV_LANE() 0
+#define GEMV_SCRATCH
+#define GEMV_SUM(v) (v)
+#define GEMV_SUM_INT(v) (v)
+#endif
+
+// The sum of a float16's lanes.
+__attribute__((always_inline))
+inline float gemv_hsum16(float16 v) {
+    float8 a = v.lo + v.hi;
+    float4 b = a.lo + a.hi;
+    return b.x + b.y + b.z + b.w;
+}
+
+#endif
