@@ -7,9 +7,9 @@
 #   bash native/gpu-check.sh          there (the device tool's run, carrying .gpu): writes everything to $OUT
 #
 # There it: prints the OpenCL platforms it finds (registering NVIDIA's ICD itself when no vendors file names it);
-# synthesizes the 110m and 1b presets; checks that greedy decoding on the GPU picks the same tokens as the Java CPU
-# backend, with the GPU kernel shapes (default) and with the CPU-device shapes (-Dinfercl.opencl.lanes=0), and
-# how far the GPU's top logits are from the CPU backend's; then runs `bench` on 110m/1b Q8_0 and 1b F16 in both
+# synthesizes the 110m and 1b presets; compares the GPU's top-1 token and top logit at every position of a prompt
+# with the Java CPU backend's, with the GPU kernel shapes (default) and with the CPU-device shapes
+# (-Dinfercl.opencl.lanes=0), FP16 and F32 KV caches; then runs `bench` on 110m/1b Q8_0 and 1b F16 in both
 # shapes (MODELS=... picks other presets). Every step has its own time limit so a hang cannot eat the lease.
 set -uo pipefail
 cd "$(dirname "$0")/.."

@@ -23,31 +23,20 @@
 
 // Tree sum over the work-group's lanes, returned in lane 0 (the other lanes get their own partial back and must not
 // use it). A second call may follow at once: only lane 0 reads part[0], and it does so before writing it again.
-__attribute__((always_inline))
-inline float gemv_lanes_sum(float v, __local float* part) {
-    int lane = get_local_id(0);
-    part[lane] = v;
-    barrier(CLK_LOCAL_MEM_FENCE);
-    for (int s = GEMV_LANES / 2; s > 0; s >>= 1) {
-        if (lane < s) part[lane] += part[lane + s];
-        barrier(CLK_LOCAL_MEM_FENCE);
+// Defined for float and, so that an int8 × int8 row sum stays exact until it is scaled, for int.
+#define GEMV_LANES_SUM_OF(T, name)                                   \
+    __attribute__((always_inline)) inline T name(T v, __local T* part) { \
+        int lane = get_local_id(0);                                  \
+        part[lane] = v;                                              \
+        barrier(CLK_LOCAL_MEM_FENCE);                                \
+        for (int s = GEMV_LANES / 2; s > 0; s >>= 1) {               \
+            if (lane < s) part[lane] += part[lane + s];              \
+            barrier(CLK_LOCAL_MEM_FENCE);                            \
+        }                                                            \
+        return lane == 0 ? part[0] : v;                              \
     }
-    return lane == 0 ? part[0] : v;
-}
-
-// The same in int32, so an int8 × int8 row sum stays exact until it is scaled.
-__attribute__((always_inline))
-inline int gemv_lanes_sum_int(int v, __local int* part) {
-    int lane = get_local_id(0);
-    part[lane] = v;
-    barrier(CLK_LOCAL_MEM_FENCE);
-    for (int s = GEMV_LANES / 2; s > 0; s >>= 1) {
-        if (lane < s) part[lane] += part[lane + s];
-        barrier(CLK_LOCAL_MEM_FENCE);
-    }
-    return lane == 0 ? part[0] : v;
-}
-
+GEMV_LANES_SUM_OF(float, gemv_lanes_sum)
+GEMV_LANES_SUM_OF(int, gemv_lanes_sum_int)
 #else
 #define GEMV_ROW() ((int) get_global_id(0))
 #define GEMV_LANE() 0

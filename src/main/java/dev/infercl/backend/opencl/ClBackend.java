@@ -244,7 +244,7 @@ public final class ClBackend implements Backend {
 
     @Override
     public String name() {
-        return "opencl: " + info.name() + " (" + info.platform() + ")";
+        return "opencl: " + info.name() + " (" + info.platform() + ")" + (lanes > 0 ? ", " + lanes + "-lane kernels" : "");
     }
 
     /** Bytes of weights wrapped in place / copied to the device so far. */
