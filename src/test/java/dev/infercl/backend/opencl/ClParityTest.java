@@ -680,6 +680,26 @@ class ClParityTest {
         }
     }
 
+    /** -Dinfercl.opencl.lanes takes 0 or a power of two 2–256; anything else is refused with the property named. */
+    @Test
+    void lanesPropertyIsValidated() {
+        ClDevice d = gemv.device();
+        try {
+            for (String bad : new String[] {"3", "1", "512", "-2", "x"}) {
+                System.setProperty("infercl.opencl.lanes", bad);
+                var e = assertThrows(IllegalArgumentException.class, () -> ClBackend.lanes(d), bad);
+                assertTrue(e.getMessage().contains("infercl.opencl.lanes") && e.getMessage().contains(bad), e.getMessage());
+            }
+            for (String good : new String[] {"0", "2", "32", "256"}) {
+                System.setProperty("infercl.opencl.lanes", good);
+                assertEquals(Integer.parseInt(good), ClBackend.lanes(d));
+            }
+        } finally {
+            System.clearProperty("infercl.opencl.lanes");
+        }
+        assertEquals(d.isGpu() ? 32 : 0, ClBackend.lanes(d));
+    }
+
     // ---------------------------------------------------------------- attention
 
     @Test
