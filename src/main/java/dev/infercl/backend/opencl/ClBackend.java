@@ -63,7 +63,7 @@ public final class ClBackend implements Backend {
      *                        it forces weights to be split (system property {@code infercl.opencl.maxAlloc})
      * @param forceMatmul     use this matmul kernel whatever the shape (null: choose)
      * @param forceAttention  use this attention kernel whatever the shape (null: choose; system property
-     *                        {@code infercl.opencl.attention=fused|split} for A/B measurements)
+     *                        {@code infercl.opencl.attention=fused|split|lanes} for A/B measurements)
      * @param wrapHostMemory  on a CPU device, wrap aligned mapped weights instead of copying them
      * @param kvType          how the KV cache is stored: FP16, F32 (twice the memory, exact keys and values) or INT8
      *                        with a scale per (block, head) (half of FP16); null chooses per device: F32 on a CPU
