@@ -350,6 +350,40 @@ final class CpuKernels {
         return a.reduceLanes(ADD);
     }
 
+    /** Σ x over each 32-value block of x[0..in): the −8 of every Q4_0 nibble, applied once per block by {@link #dotQ4_0Decode}. */
+    private static float[] blockSums(float[] x, int in) {
+        float[] s = new float[in / 32];
+        for (int b = 0; b < s.length; b++) {
+            var v = FloatVector.fromArray(F, x, b * 32);
+            for (int j = L; j < 32; j += L) v = v.add(FloatVector.fromArray(F, x, b * 32 + j));
+            s[b] = v.reduceLanes(ADD);
+        }
+        return s;
+    }
+
+    /**
+     * One Q4_0 row, one token, for 16-lane floats: Σ_b d_b · (Σ_j q_bj · x_bj − 8 · xsum_b), the nibbles q in 0–15.
+     * The 16 bytes of a block are widened to int lanes once (zero-extended), where a nibble is one and or one shift;
+     * x86 has no byte shift, and {@link #nibblesToFloat}'s byte-lane shift, and and subtract cost more than the
+     * block's arithmetic. The −8 is taken out of the lanes: one scalar multiply-add per block with xsum (x's block
+     * sums, once per GEMV).
+     */
+    private static float dotQ4_0Decode(MemorySegment w, long row, float[] x, float[] xsum, int in) {
+        var a = FloatVector.zero(F);
+        float corr = 0f;
+        for (int blk = 0; blk < in / 32; blk++) {
+            long base = row + blk * 18L;
+            var q = (IntVector) ByteVector.fromMemorySegment(B, w, base + 2, LE).convertShape(VectorOperators.ZERO_EXTEND_B2I, I, 0);
+            var lo = (FloatVector) q.and(15).convert(VectorOperators.I2F, 0);
+            var hi = (FloatVector) q.lanewise(VectorOperators.LSHR, 4).convert(VectorOperators.I2F, 0);
+            var s = hi.fma(FloatVector.fromArray(F, x, blk * 32 + 16), lo.mul(FloatVector.fromArray(F, x, blk * 32)));
+            float d = Dequant.f16(w.get(Dequant.I16, base));
+            a = s.fma(FloatVector.broadcast(F, d), a);
+            corr += d * xsum[blk];
+        }
+        return a.reduceLanes(ADD) - 8f * corr;
+    }
+
     private static float dotQ4_0(MemorySegment w, long row, float[] x, int xo, int in) {
         var a = FloatVector.zero(F);
         for (int blk = 0; blk < in / 32; blk++) {
@@ -411,6 +445,15 @@ final class CpuKernels {
             return (o0, o1, out, acc) -> {
                 for (int o = o0; o < o1; o++) {
                     float d = dotF16Finite(m, o * rowBytes, x, in);
+                    out[o] = acc ? out[o] + d : d;
+                }
+            };
+        }
+        if (type == GgmlType.Q4_0 && PARTS == 1 && L == 16) {
+            float[] xsum = blockSums(x, in);
+            return (o0, o1, out, acc) -> {
+                for (int o = o0; o < o1; o++) {
+                    float d = dotQ4_0Decode(m, o * rowBytes, x, xsum, in);
                     out[o] = acc ? out[o] + d : d;
                 }
             };
@@ -750,7 +793,8 @@ final class CpuKernels {
      */
     private static FloatVector nibblesToFloat(ByteVector q, int p) {
         int high = p / PARTS;
-        return int8ToFloat(q.lanewise(VectorOperators.LSHR, 4 * high).and((byte) 0x0f).sub((byte) 8), p % PARTS);
+        var v = (IntVector) q.convertShape(VectorOperators.ZERO_EXTEND_B2I, I, p % PARTS);
+        return (FloatVector) v.lanewise(VectorOperators.LSHR, 4 * high).and(15).sub(8).convert(VectorOperators.I2F, 0);
     }
 
     /** Column within its block of the first value of {@link #nibblesToFloat}(bytes from j, p). */
