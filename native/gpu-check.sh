@@ -39,10 +39,16 @@ exec > >(tee "$OUT/gpu-check.log") 2>&1
 J="$G/jre/bin/java --add-modules jdk.incubator.vector --enable-native-access=ALL-UNNAMED --sun-misc-unsafe-memory-access=allow -Xmn64m -jar $G/infercl.jar"
 step() { local limit=$1; shift; echo "== $(date -u +%T) $*" >&2; timeout "$limit" "$@"; echo "   (exit $?)" >&2; }
 
-# the OpenCL ICD loader, then NVIDIA's driver library as a vendor
-if ! ldconfig -p 2>/dev/null | grep -q 'libOpenCL.so.1'; then
+# the OpenCL ICD loader (JOCL opens it as libOpenCL.so, which only a -dev package names), then NVIDIA's driver
+# library as a vendor
+loader=$(ldconfig -p 2>/dev/null | awk '/libOpenCL.so.1 / {print $NF; exit}')
+if [ -z "$loader" ]; then
   for d in "$G"/*.deb; do [ -f "$d" ] && dpkg -x "$d" "$G/root"; done
-  export LD_LIBRARY_PATH="$PWD/$G/root/usr/lib/x86_64-linux-gnu:${LD_LIBRARY_PATH:-}"
+  loader=$(ls "$PWD/$G"/root/usr/lib/x86_64-linux-gnu/libOpenCL.so.1 2>/dev/null)
+fi
+if [ -n "$loader" ]; then
+  mkdir -p "$G/lib" && ln -sf "$loader" "$G/lib/libOpenCL.so" && ln -sf "$loader" "$G/lib/libOpenCL.so.1"
+  export LD_LIBRARY_PATH="$PWD/$G/lib:${LD_LIBRARY_PATH:-}"
 fi
 if ! grep -qs nvidia /etc/OpenCL/vendors/*.icd; then
   lib=$(find /usr/local/nvidia /usr/lib/x86_64-linux-gnu -name 'libnvidia-opencl.so.1' 2>/dev/null | head -1)
@@ -50,7 +56,7 @@ if ! grep -qs nvidia /etc/OpenCL/vendors/*.icd; then
     mkdir -p "$G/vendors" && echo "$lib" > "$G/vendors/nvidia.icd" && export OCL_ICD_VENDORS="$PWD/$G/vendors"
   fi
 fi
-echo "loader: $(ldconfig -p 2>/dev/null | grep -c libOpenCL.so.1) system, LD_LIBRARY_PATH=${LD_LIBRARY_PATH:-}; vendors: ${OCL_ICD_VENDORS:-/etc/OpenCL/vendors}"
+echo "OpenCL loader: ${loader:-none found}; vendors: ${OCL_ICD_VENDORS:-/etc/OpenCL/vendors} ($(cat ${OCL_ICD_VENDORS:-/etc/OpenCL/vendors}/*.icd 2>/dev/null | tr '\n' ' '))"
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv 2>&1 | head -3
 step 60 $J devices
 
@@ -92,7 +98,7 @@ EOF
 for m in $MODELS; do
   for shape in "" "-Dinfercl.opencl.lanes=0"; do
     step 150 ${J/-jar/$shape -jar} bench -m $M/$m.gguf --backend opencl -p 128,512 -n 128 -r 3 --long-ctx 2048 --json > "$OUT/bench-$m${shape:+-cpushapes}.json"
-    tail -c 600 "$OUT/bench-$m${shape:+-cpushapes}.json"; echo
+    python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print("  ", d.get("backend"), "| tg", round(d["tg_tokens_per_s"], 1), "| pp", {k: round(v, 1) for k, v in d["pp_tokens_per_s"].items()}, "| roofline", round(d["roofline_fraction"], 3), "of", round(d["bandwidth_gb_per_s"], 1), "GB/s | long/short", d.get("tg_long_ratio"))' "$OUT/bench-$m${shape:+-cpushapes}.json" 2>&1
   done
 done
 echo "gpu-check: done $(date -u +%T)"

@@ -909,7 +909,7 @@ public final class ClBackend implements Backend {
      *   <li>{@code fewItems}: rows × KV heads work-items leave compute units idle (fewer than 2 per unit). On POCL with
      *       2 cores the 1b preset's 4 KV heads keep both busy, and the fused kernel saves the combine launch (measured
      *       fused 0.76–1.6 ms vs split 1.2–3.2 ms + combine 0.13–0.73 ms per launch at 2048 positions under load 11);
-     *       a GPU's dozens of compute units split;</li>
+     *       a GPU's dozens of compute units would split (GPUs take the lanes kernel instead, below);</li>
      *   <li>{@code longContext}: the longest row attends to at least two chunks of {@value #SPLIT_CHUNK} positions.</li>
      * </ul>
      * Both hold: split over the context and combine; otherwise the fused kernel (the general fallback). With
