@@ -973,11 +973,10 @@ public final class ClBackend implements Backend {
         AttentionKernel variant = attentionKernel(n, kvHeads, longest);
         if (variant == AttentionKernel.LANES) {
             int al = attentionLanes(), chunk = laneChunk(n, kvHeads, longest), splits = (longest + chunk - 1) / chunk;
-            launch(kernel("attention_f16_f32_lanes", lanesDefines(shape)), "attention (lanes)", new long[] {(long) al * kvHeads, splits, n},
+            launch(kernel("attention_f16_f32_lanes", lanesDefines(hd, heads / kvHeads, lay.blockSize())), "attention (lanes)", new long[] {(long) al * kvHeads, splits, n},
                     new long[] {al, 1, 1}, qt.act(), c.k[layer], c.v[layer], splitScratch(n, heads, splits, hd), ints.buffer(), posOff, tabOff,
                     heads, kvHeads, lay.numBlocks(), scale, splits, chunk, spec.softcap(), spec.window());
-            launch(kernel("attention_f32_f32_combine"), "attention (combine)", new long[] {hd, heads, n}, null,
-                    splitScratch, o.act(), heads, hd, splits);
+            combineSplits(o, n, heads, hd, splits);
             return;
         }
         if (variant == AttentionKernel.FUSED) {
@@ -990,8 +989,7 @@ public final class ClBackend implements Backend {
         launch(kernel("attention_f16_f32_split", shape), "attention (split)", new long[] {kvHeads, splits, n}, new long[] {1, 1, 1},
                 qt.act(), c.k[layer], c.v[layer], splitScratch(n, heads, splits, hd), ints.buffer(), posOff, tabOff, heads, kvHeads,
                 lay.numBlocks(), scale, splits, spec.softcap(), spec.window());
-        launch(kernel("attention_f32_f32_combine"), "attention (combine)", new long[] {hd, heads, n}, null,
-                splitScratch, o.act(), heads, hd, splits);
+        combineSplits(o, n, heads, hd, splits);
     }
 
     /**
@@ -1002,16 +1000,21 @@ public final class ClBackend implements Backend {
         return Map.of("HEAD_DIM", String.valueOf(headDim), "GROUP", String.valueOf(group), "BLOCK", String.valueOf(blockSize));
     }
 
+    /** attention_f32_f32_combine: merges the split or lanes kernels' partials (in splitScratch) into out. */
+    private void combineSplits(ClTensor o, int n, int heads, int hd, int splits) {
+        launch(kernel("attention_f32_f32_combine"), "attention (combine)", new long[] {hd, heads, n}, null,
+                splitScratch, o.act(), heads, hd, splits);
+    }
+
     /** The lanes attention kernels' work-group size: {@link #lanes}, or 32 where only {@code withAttention(LANES)} asked for them. */
     private int attentionLanes() {
         return lanes > 0 ? lanes : 32;
     }
 
-    /** The attention shape plus ATT_LANES, for the lanes kernels. */
-    private Map<String, String> lanesDefines(Map<String, String> shape) {
-        var d = new HashMap<>(shape);
-        d.put("ATT_LANES", String.valueOf(attentionLanes()));
-        return d;
+    /** The lanes kernels' compile-time shape: attentionDefines plus ATT_LANES. */
+    private Map<String, String> lanesDefines(int headDim, int group, int blockSize) {
+        return Map.of("HEAD_DIM", String.valueOf(headDim), "GROUP", String.valueOf(group), "BLOCK", String.valueOf(blockSize),
+                "ATT_LANES", String.valueOf(attentionLanes()));
     }
 
     /**
@@ -1107,11 +1110,10 @@ public final class ClBackend implements Backend {
         AttentionKernel variant = attentionKernel(n, kvHeads, longest);
         if (variant == AttentionKernel.LANES) {
             int al = attentionLanes(), chunk = laneChunk(n, kvHeads, longest), splits = (longest + chunk - 1) / chunk;
-            launch(kernel("attention_i8_f32_lanes", lanesDefines(shape)), "attention (lanes, int8 cache)", new long[] {(long) al * kvHeads, splits, n},
+            launch(kernel("attention_i8_f32_lanes", lanesDefines(hd, heads / kvHeads, lay.blockSize())), "attention (lanes, int8 cache)", new long[] {(long) al * kvHeads, splits, n},
                     new long[] {al, 1, 1}, qt.act(), c.k[layer], c.v[layer], c.ks[layer], c.vs[layer], splitScratch(n, heads, splits, hd), ints.buffer(),
                     posOff, tabOff, heads, kvHeads, lay.numBlocks(), spec.scale(), splits, chunk, spec.softcap(), spec.window());
-            launch(kernel("attention_f32_f32_combine"), "attention (combine)", new long[] {hd, heads, n}, null,
-                    splitScratch, o.act(), heads, hd, splits);
+            combineSplits(o, n, heads, hd, splits);
             return;
         }
         if (variant == AttentionKernel.FUSED) {
@@ -1124,8 +1126,7 @@ public final class ClBackend implements Backend {
         launch(kernel("attention_i8_f32_split", shape), "attention (split, int8 cache)", new long[] {kvHeads, splits, n}, new long[] {1, 1, 1},
                 qt.act(), c.k[layer], c.v[layer], c.ks[layer], c.vs[layer], splitScratch(n, heads, splits, hd), ints.buffer(), posOff, tabOff,
                 heads, kvHeads, lay.numBlocks(), spec.scale(), splits, spec.softcap(), spec.window());
-        launch(kernel("attention_f32_f32_combine"), "attention (combine)", new long[] {hd, heads, n}, null,
-                splitScratch, o.act(), heads, hd, splits);
+        combineSplits(o, n, heads, hd, splits);
     }
 
     /**
