@@ -1,21 +1,36 @@
 // attention_f32_f32_combine: the second half of split attention; merges the per-chunk partial states.
-//   M = max_s m_s;  out[t][h][i] = Σ_s acc_s[i]·e^(m_s − M) / Σ_s l_s·e^(m_s − M), skipping chunks with m_s = −∞.
-// Layout: part (n, heads, splits, headDim + 2) F32 as written by attention_f16_f32_split;
+//   M = max_s m_s;  out[t][h][i] = Σ_s acc_s[i]·e^(m_s − M) / Σ_s l_s·e^(m_s − M); a chunk with m_s = −∞ (nothing
+//   to attend to) weighs e^−∞ = 0. Every row has one non-empty chunk (the one holding its own position), so M is finite.
+// Layout: part (n, heads, splits, headDim + 2) F32 as written by the split and lanes attention kernels;
 //   out (n, heads·headDim) F32 at (t·heads + h)·headDim + i.
-// Launch: global (headDim, heads, n); no local size.
+// Launch: global (heads, n); no local size. One work-item per (query head, row) walks the head's values 16 at a time
+//   (float16, then a scalar tail), so each chunk's weight is one scalar exp per 16 values. With one work-item per
+//   value instead, POCL ran the work-items one by one (no vectorisation across them: the loop over the chunks holds
+//   a call to exp), ~100 µs per 1b layer at 2048 positions.
 __kernel void kernel_attention_f32_f32_combine(__global const float* part, __global float* out,
                                                int heads, int headDim, int splits) {
-    int i = get_global_id(0), h = get_global_id(1), t = get_global_id(2);
+    int h = get_global_id(0), t = get_global_id(1);
     const __global float* pr = part + ((size_t) t * heads + h) * splits * (headDim + 2);
-    float mMax = -INFINITY;
+    __global float* o = out + ((size_t) t * heads + h) * headDim;
+    float mMax = -INFINITY, den = 0.0f;
     for (int s = 0; s < splits; s++) mMax = fmax(mMax, pr[s * (headDim + 2) + headDim]);
-    float num = 0.0f, den = 0.0f;
-    for (int s = 0; s < splits; s++) {
-        const __global float* ps = pr + s * (headDim + 2);
-        if (ps[headDim] == -INFINITY) continue;
-        float w = exp(ps[headDim] - mMax);
-        num += ps[i] * w;
-        den += ps[headDim + 1] * w;
+    for (int s = 0; s < splits; s++) den += pr[s * (headDim + 2) + headDim + 1] * exp(pr[s * (headDim + 2) + headDim] - mMax);
+    float inv = 1.0f / den;
+    int i = 0;
+    for (; i + 16 <= headDim; i += 16) {
+        float16 num = (float16) 0.0f;
+        for (int s = 0; s < splits; s++) {
+            const __global float* ps = pr + s * (headDim + 2);
+            num += exp(ps[headDim] - mMax) * vload16(0, ps + i);
+        }
+        vstore16(num * inv, 0, o + i);
     }
-    out[((size_t) t * heads + h) * headDim + i] = num / den;
+    for (; i < headDim; i++) {
+        float num = 0.0f;
+        for (int s = 0; s < splits; s++) {
+            const __global float* ps = pr + s * (headDim + 2);
+            num += exp(ps[headDim] - mMax) * ps[i];
+        }
+        o[i] = num * inv;
+    }
 }

@@ -51,15 +51,61 @@ typedef float vecf;
 #define VSTOREF(v, i, p) ((p)[i] = (v))
 #define KV_VLOAD(i, p) KV_LOAD(i, p)
 #endif
-// TILE_COPY: a tile's keys and values are first copied (converted, for FP16 and int8) into private arrays that every
-// query head of the group then reads; without it each head reads them from the cache itself. The copy saves
-// conversions only for an FP16 or int8 cache serving several query heads; an F32 cache, or a single head, reads
-// directly.
-#if !defined(KV_F32) && GROUP > 1  // FP16 or int8
-#define TILE_COPY 1
-#else
-#define TILE_COPY 0
+// Register blocking. A tile's key row d (16 positions) is loaded once and multiplied into the scores of SCORE_HEADS
+// query heads, and a value row once into the accumulators of VALUE_HEADS heads, so most multiply-adds take one
+// memory operand, not two (keys and values per head: the loop was bound by loads, not by arithmetic). Both are
+// divisors of GROUP, so a group's heads split into whole blocks: SCORE_HEADS up to 8 (8 score vectors in registers),
+// VALUE_HEADS up to 16 / (HEAD_DIM / VW) (16 accumulator vectors). SCORE_CHAINS and VALUE_CHAINS keep about eight
+// independent multiply-add chains in flight when a block is small (GROUP 1: one head's scores in eight partial sums).
+#ifndef SCORE_CAP
+#define SCORE_CAP 8
 #endif
+#if GROUP <= SCORE_CAP
+#define SCORE_HEADS GROUP
+#elif SCORE_CAP >= 8 && GROUP % 8 == 0
+#define SCORE_HEADS 8
+#elif SCORE_CAP >= 7 && GROUP % 7 == 0
+#define SCORE_HEADS 7
+#elif SCORE_CAP >= 6 && GROUP % 6 == 0
+#define SCORE_HEADS 6
+#elif SCORE_CAP >= 5 && GROUP % 5 == 0
+#define SCORE_HEADS 5
+#elif SCORE_CAP >= 4 && GROUP % 4 == 0
+#define SCORE_HEADS 4
+#elif SCORE_CAP >= 3 && GROUP % 3 == 0
+#define SCORE_HEADS 3
+#elif SCORE_CAP >= 2 && GROUP % 2 == 0
+#define SCORE_HEADS 2
+#else
+#define SCORE_HEADS 1
+#endif
+#define SCORE_CHAINS ((8 + SCORE_HEADS - 1) / SCORE_HEADS)
+#define VALUE_VECS (HEAD_DIM / VW)       // accumulator vectors per head
+#if VALUE_VECS >= 8
+#define VALUE_CAP 1
+#else
+#define VALUE_CAP (16 / VALUE_VECS > 8 ? 8 : 16 / VALUE_VECS)
+#endif
+#if GROUP <= VALUE_CAP
+#define VALUE_HEADS GROUP
+#elif VALUE_CAP >= 8 && GROUP % 8 == 0
+#define VALUE_HEADS 8
+#elif VALUE_CAP >= 7 && GROUP % 7 == 0
+#define VALUE_HEADS 7
+#elif VALUE_CAP >= 6 && GROUP % 6 == 0
+#define VALUE_HEADS 6
+#elif VALUE_CAP >= 5 && GROUP % 5 == 0
+#define VALUE_HEADS 5
+#elif VALUE_CAP >= 4 && GROUP % 4 == 0
+#define VALUE_HEADS 4
+#elif VALUE_CAP >= 3 && GROUP % 3 == 0
+#define VALUE_HEADS 3
+#elif VALUE_CAP >= 2 && GROUP % 2 == 0
+#define VALUE_HEADS 2
+#else
+#define VALUE_HEADS 1
+#endif
+#define VALUE_CHAINS (VALUE_HEADS * VALUE_VECS >= 8 ? 1 : 2)
 #define GROUP16 ((GROUP + 15) / 16 * 16) // GROUP rounded up to whole float16 vectors
 inline float hmax(float16 s) {          // the largest lane (masked lanes are −∞; scores are never NaN for finite inputs)
     float8 a = select(s.hi, s.lo, s.lo > s.hi);
@@ -112,36 +158,33 @@ inline void attention_tiles(const __global KV_T* kc, const __global KV_T* vc, co
 #else
         const float kScale = 1.0f, vScale = 1.0f;
 #endif
-        // A masked lane's weight is exactly 0, and its value row is read from a valid lane's slot: slots past pos may
-        // never have been written (0 · NaN would poison the sum), and a finite row times 0 adds nothing.
-#define VROW(p) min(max(p, lo), hi - 1)
-#if TILE_COPY
-        float16 kf[HEAD_DIM];              // kf[i] = key value i of the tile's 16 positions
-        #pragma unroll
-        for (int i = 0; i < HEAD_DIM; i++) kf[i] = KV_LOAD16(i * BLOCK, kt);
-        vecf vf[16][HEAD_DIM / VW];        // the tile's values (masked lanes: a copy of a valid row, weight 0)
-        #pragma unroll
-        for (int p = 0; p < 16; p++) {
-            #pragma unroll
-            for (int j = 0; j < HEAD_DIM / VW; j++) vf[p][j] = KV_VLOAD(VROW(p) * HEAD_DIM + j * VW, vt);
-        }
-#define KF(i) kf[i]
-#define VF(p, j) vf[p][j]
-#else
-#define KF(i) KV_LOAD16((i) * BLOCK, kt)
-#define VF(p, j) KV_VLOAD(VROW(p) * HEAD_DIM + (j) * VW, vt)
-#endif
         // The tile in two passes over the group, so that no head waits on another's chain of dependent steps:
         // first every head's 16 scores and new running maximum, then the rescale factors of all heads as one vector
         // exp, then every head's weights, running sum and accumulator.
         float16 sc[GROUP];                 // the tile's scores per query head
+        for (int h0 = 0; h0 < GROUP; h0 += SCORE_HEADS) {
+            float16 sp[SCORE_HEADS][SCORE_CHAINS];
+            #pragma unroll
+            for (int i = 0; i < SCORE_HEADS; i++) {
+                #pragma unroll
+                for (int e = 0; e < SCORE_CHAINS; e++) sp[i][e] = (float16) 0.0f;
+            }
+            #pragma unroll
+            for (int d = 0; d < HEAD_DIM; d++) {
+                float16 kd = KV_LOAD16(d * BLOCK, kt);
+                #pragma unroll
+                for (int i = 0; i < SCORE_HEADS; i++) sp[i][d % SCORE_CHAINS] += qs[h0 + i][d] * kd;
+            }
+            #pragma unroll
+            for (int i = 0; i < SCORE_HEADS; i++) {
+                float16 s = sp[i][0];
+                #pragma unroll
+                for (int e = 1; e < SCORE_CHAINS; e++) s += sp[i][e];
+                sc[h0 + i] = s;
+            }
+        }
         for (int i = 0; i < GROUP; i++) {
-            float16 sp[8];                 // eight partial sums: eight short multiply-add chains, not one of HEAD_DIM
-            #pragma unroll
-            for (int e = 0; e < 8; e++) sp[e] = (float16) 0.0f;
-            #pragma unroll
-            for (int d = 0; d < HEAD_DIM; d++) sp[d % 8] += qs[i][d] * KF(d);
-            float16 s = (((sp[0] + sp[1]) + (sp[2] + sp[3])) + ((sp[4] + sp[5]) + (sp[6] + sp[7]))) * kScale;
+            float16 s = sc[i] * kScale;
             if (softcap > 0.0f) s = softcap * tanh(s / softcap);
             s = select((float16) (-INFINITY), s, valid);
             float tileMax = hmax(s), mNew = m[i] > tileMax ? m[i] : tileMax;
@@ -150,27 +193,45 @@ inline void attention_tiles(const __global KV_T* kc, const __global KV_T* vc, co
             sc[i] = s;
         }
         for (int i0 = 0; i0 < GROUP; i0 += 16) vstore16(exp(vload16(0, dm + i0)), 0, corr + i0);
+        float wt[GROUP][16];               // each head's weights (times the INT8 value scale), read lane by lane
         for (int i = 0; i < GROUP; i++) {
             float16 w = exp(sc[i] - m[i]);
             l[i] = l[i] * corr[i] + w;
-            float wt[16];
-            vstore16(w * vScale, 0, wt);
-            vecf ai[HEAD_DIM / VW], bi[HEAD_DIM / VW];  // this head's acc in registers, even and odd positions apart
+            vstore16(w * vScale, 0, wt[i]);
+        }
+        // A masked lane's weight is exactly 0, and its value row is read from a valid lane's slot: slots past pos may
+        // never have been written (0 · NaN would poison the sum), and a finite row times 0 adds nothing.
+        for (int h0 = 0; h0 < GROUP; h0 += VALUE_HEADS) {
+            vecf a[VALUE_CHAINS][VALUE_HEADS][HEAD_DIM / VW];  // these heads' accumulators in registers
             #pragma unroll
-            for (int j = 0; j < HEAD_DIM / VW; j++) {
-                ai[j] = acc[i][j] * corr[i];
-                bi[j] = (vecf) 0.0f;
-            }
-            #pragma unroll
-            for (int p = 0; p < 16; p += 2) {
+            for (int i = 0; i < VALUE_HEADS; i++) {
                 #pragma unroll
                 for (int j = 0; j < HEAD_DIM / VW; j++) {
-                    ai[j] += wt[p] * VF(p, j);
-                    bi[j] += wt[p + 1] * VF(p + 1, j);
+                    a[0][i][j] = acc[h0 + i][j] * corr[h0 + i];
+                    #pragma unroll
+                    for (int e = 1; e < VALUE_CHAINS; e++) a[e][i][j] = (vecf) 0.0f;
                 }
             }
             #pragma unroll
-            for (int j = 0; j < HEAD_DIM / VW; j++) acc[i][j] = ai[j] + bi[j];
+            for (int p = 0; p < 16; p++) {
+                int row = min(max(p, lo), hi - 1);
+                #pragma unroll
+                for (int j = 0; j < HEAD_DIM / VW; j++) {
+                    vecf v = KV_VLOAD(row * HEAD_DIM + j * VW, vt);
+                    #pragma unroll
+                    for (int i = 0; i < VALUE_HEADS; i++) a[p % VALUE_CHAINS][i][j] += wt[h0 + i][p] * v;
+                }
+            }
+            #pragma unroll
+            for (int i = 0; i < VALUE_HEADS; i++) {
+                #pragma unroll
+                for (int j = 0; j < HEAD_DIM / VW; j++) {
+                    vecf sum = a[0][i][j];
+                    #pragma unroll
+                    for (int e = 1; e < VALUE_CHAINS; e++) sum += a[e][i][j];
+                    acc[h0 + i][j] = sum;
+                }
+            }
         }
     }
 }

@@ -1002,7 +1002,7 @@ public final class ClBackend implements Backend {
 
     /** attention_f32_f32_combine: merges the split or lanes kernels' partials (in splitScratch) into out. */
     private void combineSplits(ClTensor o, int n, int heads, int hd, int splits) {
-        launch(kernel("attention_f32_f32_combine"), "attention (combine)", new long[] {hd, heads, n}, null,
+        launch(kernel("attention_f32_f32_combine"), "attention (combine)", new long[] {heads, n}, null,
                 splitScratch, o.act(), heads, hd, splits);
     }
 

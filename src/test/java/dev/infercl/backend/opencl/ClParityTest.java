@@ -706,9 +706,12 @@ class ClParityTest {
     void attentionPagedCacheBothKernels() {
         var r = new Random(7);
         // (headDim, heads, kvHeads, context length): query heads per KV head (one work-item's group) 1, 2, 4, 8;
-        // head sizes 8, 16, 33 (scalar path), 64, 128; past 512 positions the split kernel meets 3 chunks
+        // head sizes 8, 16, 33 (scalar path), 64, 128; past 512 positions the split kernel meets 3 chunks. Groups of
+        // 3, 5, 12 and 32 split into register blocks of unequal or several sizes (attention_tiles.h: scores in blocks
+        // of 3, 5, 6, 8 heads, values in blocks of 3, 1, 6, 8).
         int[][] shapes = {{8, 8, 4, SMALL ? 40 : 600}, {64, 4, 1, SMALL ? 20 : 300}, {16, 6, 3, SMALL ? 20 : 70},
-                {64, 8, 1, SMALL ? 24 : 600}, {128, 4, 4, SMALL ? 20 : 300}, {33, 4, 2, SMALL ? 20 : 280}};
+                {64, 8, 1, SMALL ? 24 : 600}, {128, 4, 4, SMALL ? 20 : 300}, {33, 4, 2, SMALL ? 20 : 280},
+                {16, 6, 2, SMALL ? 20 : 70}, {64, 10, 2, SMALL ? 20 : 70}, {16, 12, 1, SMALL ? 20 : 70}, {32, 32, 1, SMALL ? 20 : 70}};
         for (int[] s : shapes) {
             for (ClBackend b : List.of(gemv, gemm, lanes)) attentionScenario(b, r, s[0], s[1], s[2], s[3], 0f, 0);
         }
