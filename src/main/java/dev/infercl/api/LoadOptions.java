@@ -12,7 +12,7 @@ import java.nio.file.Path;
  * @param tokenizer     tokenizer file of a llama2.c checkpoint (null for GGUF)
  * @param contextLength positions a session holds (≤ 0: the model's own context length)
  * @param notices       receives one-line notices (e.g. why auto fell back to the CPU); may be null
- * @param kvType        how an OpenCL device stores the KV cache (null: F32 on a CPU OpenCL device, FP16 on a GPU): F32 is twice the memory of FP16 and
+ * @param kvType        how an OpenCL device stores the KV cache (null: FP16): F32 is twice the memory of FP16 and
  *                      logits then match an exact computation to ~1e-5 instead of ~1e-2; I8 (int8, a scale per
  *                      block and head) is half of FP16. The CPU backend's cache is always F32 (asking it for I8
  *                      gives a one-line notice).

@@ -30,7 +30,7 @@ final class ModelOptions {
     @Option(names = {"-c", "--ctx"}, defaultValue = "0", description = "context length in tokens (default: the model's)")
     int contextLength;
 
-    @Option(names = "--kv-type", defaultValue = "auto", description = "OpenCL KV cache type: auto | f16 | f32 | i8 (default: ${DEFAULT-VALUE}: f32 on a CPU OpenCL device, f16 on a GPU; i8: int8 with a scale per block and head, half of f16; the CPU backend always keeps F32)")
+    @Option(names = "--kv-type", defaultValue = "auto", description = "OpenCL KV cache type: auto | f16 | f32 | i8 (default: ${DEFAULT-VALUE}, which is f16; f32: exact keys and values, twice the memory; i8: int8 with a scale per block and head, half of f16; the CPU backend always keeps F32)")
     String kvType;
 
     @Option(names = "--verbose", description = "print stack traces of errors")

@@ -30,8 +30,8 @@ class StoriesReferenceTest {
     }
 
     /**
-     * Loads {@code m} on {@code backend}: a BackendKind name (OPENCL: the device's default KV cache, F32 on a CPU
-     * device), or OPENCL_KVF16 / OPENCL_KVF32 / OPENCL_KVI8 (OpenCL with that KV cache type), or OPENCL_LANES
+     * Loads {@code m} on {@code backend}: a BackendKind name (OPENCL: the default FP16 KV cache),
+     * or OPENCL_KVF16 / OPENCL_KVF32 / OPENCL_KVI8 (OpenCL with that KV cache type), or OPENCL_LANES
      * (F32 cache, the GPU kernel shapes with 32 lanes — one-token products and attention — forced on the test device).
      */
     static Model load(Path m, LoadOptions base, String backend) throws Exception {

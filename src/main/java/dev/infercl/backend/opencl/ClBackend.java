@@ -66,10 +66,11 @@ public final class ClBackend implements Backend {
      *                        {@code infercl.opencl.attention=fused|split|lanes} for A/B measurements)
      * @param wrapHostMemory  on a CPU device, wrap aligned mapped weights instead of copying them
      * @param kvType          how the KV cache is stored: FP16, F32 (twice the memory, exact keys and values) or INT8
-     *                        with a scale per (block, head) (half of FP16); null chooses per device: F32 on a CPU
-     *                        device (no FP16 arithmetic there, host memory, measured no slower on POCL, and logits
-     *                        match exact arithmetic to ~1e-5 instead of ~1e-2), FP16 on GPUs and accelerators;
-     *                        system property {@code infercl.opencl.kvCache=f16|f32|i8}
+     *                        with a scale per (block, head) (half of FP16); null: FP16 on every device (on POCL
+     *                        too since session 8: attention at 2048 positions reads half the bytes and ran 3.6–4.3
+     *                        against 6.0 ms per 1b token with F32; docs/PERFORMANCE.md); F32 keeps logits within
+     *                        ~1e-5 of exact arithmetic instead of ~1e-2; system property
+     *                        {@code infercl.opencl.kvCache=f16|f32|i8}
      */
     public record Options(long maxAllocBytes, MatmulKernel forceMatmul, AttentionKernel forceAttention, boolean wrapHostMemory,
                           KvType kvType) {
@@ -112,7 +113,7 @@ public final class ClBackend implements Backend {
 
     private final ClDevice info;
     private final Options options;
-    private final KvType kvType;   // resolved: the option, else F32 on CPU devices and FP16 elsewhere
+    private final KvType kvType;   // resolved: the option, else FP16
     private final long maxAlloc;
     private final cl_context context;
     private final cl_command_queue queue;
@@ -183,7 +184,7 @@ public final class ClBackend implements Backend {
     private ClBackend(ClDevices.Found found, Options options) {
         this.info = found.info();
         this.options = options;
-        this.kvType = options.kvType() != null ? options.kvType() : info.isCpu() ? KvType.F32 : KvType.F16;
+        this.kvType = options.kvType() != null ? options.kvType() : KvType.F16;
         long deviceMax = Math.min(info.maxAllocBytes(), Integer.MAX_VALUE & ~0xfffL); // a part must fit one ByteBuffer
         this.maxAlloc = options.maxAllocBytes() > 0 ? Math.min(options.maxAllocBytes(), deviceMax) : deviceMax;
         var props = new cl_context_properties();

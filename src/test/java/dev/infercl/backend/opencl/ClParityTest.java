@@ -83,7 +83,8 @@ class ClParityTest {
     @BeforeAll
     static void open() {
         gemv = ClTestSupport.open(ClBackend.Options.defaults().withMatmul(ClBackend.MatmulKernel.GEMV).withAttention(ClBackend.AttentionKernel.FUSED));
-        gemm = ClTestSupport.open(ClBackend.Options.defaults().withMatmul(ClBackend.MatmulKernel.GEMM).withAttention(ClBackend.AttentionKernel.SPLIT));
+        // gemm keeps an F32 cache (the others take the FP16 default), so the attention tests cover both element types
+        gemm = ClTestSupport.open(ClBackend.Options.defaults().withMatmul(ClBackend.MatmulKernel.GEMM).withAttention(ClBackend.AttentionKernel.SPLIT).withKvType(KvType.F32));
         lanes = ClTestSupport.openWithLanes(LANES, ClBackend.Options.defaults().withMatmul(ClBackend.MatmulKernel.GEMV));
         assertEquals(ClBackend.AttentionKernel.LANES, lanes.attentionKernel(1, 4, 100));
         arena = Arena.ofShared();
