@@ -245,7 +245,8 @@ public final class ClBackend implements Backend {
 
     @Override
     public String name() {
-        return "opencl: " + info.name() + " (" + info.platform() + ")" + (lanes > 0 ? ", " + lanes + "-lane kernels" : "");
+        return "opencl: " + info.name() + " (" + info.platform() + "), " + kvType.name().toLowerCase(java.util.Locale.ROOT) + " KV cache"
+                + (lanes > 0 ? ", " + lanes + "-lane kernels" : "");
     }
 
     /** Bytes of weights wrapped in place / copied to the device so far. */

@@ -87,6 +87,10 @@ class ClParityTest {
         gemm = ClTestSupport.open(ClBackend.Options.defaults().withMatmul(ClBackend.MatmulKernel.GEMM).withAttention(ClBackend.AttentionKernel.SPLIT).withKvType(KvType.F32));
         lanes = ClTestSupport.openWithLanes(LANES, ClBackend.Options.defaults().withMatmul(ClBackend.MatmulKernel.GEMV));
         assertEquals(ClBackend.AttentionKernel.LANES, lanes.attentionKernel(1, 4, 100));
+        // the name (bench's "backend") says what the measurement ran: the cache type, and the lanes when there are any
+        assertTrue(gemv.name().endsWith(", f16 KV cache"), gemv.name());
+        assertTrue(gemm.name().endsWith(", f32 KV cache"), gemm.name());
+        assertTrue(lanes.name().endsWith(", f16 KV cache, " + LANES + "-lane kernels"), lanes.name());
         arena = Arena.ofShared();
     }
 
