@@ -107,6 +107,7 @@ public final class ClBackend implements Backend {
     private static final int GEMV_LOCAL = 32;    // rows per work-group of the GEMV kernels (notes/pocl-gemv.md)
     private static final int TILE_R = 32;        // GEMM: work-items per work-group
     private static final int SPLIT_CHUNK = 256;  // split attention: positions per split
+    private static final Map<String, String> PER_VALUE = Map.of("PER_VALUE", "1"); // the combine's GPU shape
     private static final int KV_LOCAL = 32;      // kvwrite_i8_f32: work-items per (block, head) group
     private static final int ELEMENT_LOCAL = 64; // element-wise kernels: work-group size
     private static final long PROBE_BYTES = 256L << 20; // bandwidth probe: buffer size (capped by maxAlloc)
@@ -1002,11 +1003,21 @@ public final class ClBackend implements Backend {
         return Map.of("HEAD_DIM", String.valueOf(headDim), "GROUP", String.valueOf(group), "BLOCK", String.valueOf(blockSize));
     }
 
-    /** attention_f32_f32_combine: merges the split or lanes kernels' partials (in splitScratch) into out. */
+    /**
+     * attention_f32_f32_combine: merges the split or lanes kernels' partials (in splitScratch) into out; with
+     * {@link #lanes} one work-item per output value (GPUs), else one per (query head, row) (CPU devices, where POCL
+     * does not vectorise the per-value form).
+     */
     private void combineSplits(ClTensor o, int n, int heads, int hd, int splits) {
-        launch(kernel("attention_f32_f32_combine"), "attention (combine)", new long[] {heads, n}, null,
-                splitScratch, o.act(), heads, hd, splits);
+        if (lanes > 0) {
+            launch(kernel("attention_f32_f32_combine", PER_VALUE), "attention (combine)", new long[] {hd, heads, n}, null,
+                    splitScratch, o.act(), heads, hd, splits);
+        } else {
+            launch(kernel("attention_f32_f32_combine"), "attention (combine)", new long[] {heads, n}, null,
+                    splitScratch, o.act(), heads, hd, splits);
+        }
     }
+
 
     /** The lanes attention kernels' work-group size: {@link #lanes}, or 32 where only {@code withAttention(LANES)} asked for them. */
     private int attentionLanes() {
