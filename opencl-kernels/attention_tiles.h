@@ -53,58 +53,18 @@ typedef float vecf;
 #endif
 // Register blocking. A tile's key row d (16 positions) is loaded once and multiplied into the scores of SCORE_HEADS
 // query heads, and a value row once into the accumulators of VALUE_HEADS heads, so most multiply-adds take one
-// memory operand, not two (keys and values per head: the loop was bound by loads, not by arithmetic). Both are
-// divisors of GROUP, so a group's heads split into whole blocks: SCORE_HEADS up to 8 (8 score vectors in registers),
-// VALUE_HEADS up to 16 / (HEAD_DIM / VW) (16 accumulator vectors). SCORE_CHAINS and VALUE_CHAINS keep about eight
-// independent multiply-add chains in flight when a block is small (GROUP 1: one head's scores in eight partial sums).
-#ifndef SCORE_CAP
-#define SCORE_CAP 8
-#endif
-#if GROUP <= SCORE_CAP
-#define SCORE_HEADS GROUP
-#elif SCORE_CAP >= 8 && GROUP % 8 == 0
-#define SCORE_HEADS 8
-#elif SCORE_CAP >= 7 && GROUP % 7 == 0
-#define SCORE_HEADS 7
-#elif SCORE_CAP >= 6 && GROUP % 6 == 0
-#define SCORE_HEADS 6
-#elif SCORE_CAP >= 5 && GROUP % 5 == 0
-#define SCORE_HEADS 5
-#elif SCORE_CAP >= 4 && GROUP % 4 == 0
-#define SCORE_HEADS 4
-#elif SCORE_CAP >= 3 && GROUP % 3 == 0
-#define SCORE_HEADS 3
-#elif SCORE_CAP >= 2 && GROUP % 2 == 0
-#define SCORE_HEADS 2
-#else
-#define SCORE_HEADS 1
-#endif
+// memory operand, not two (keys and values per head: the loop was bound by loads, not by arithmetic). Both are the
+// largest divisor of GROUP up to a cap, so a group's heads split into whole blocks: SCORE_HEADS up to 8 (8 score
+// vectors in registers), VALUE_HEADS up to 16 / (HEAD_DIM / VW), at most 8, and 1 once a head alone needs 8
+// accumulator vectors. SCORE_CHAINS and VALUE_CHAINS keep about eight independent multiply-add chains in flight when
+// a block is small (GROUP 1: one head's scores in eight partial sums).
+#define LARGEST_DIVISOR(n, cap) ((n) <= (cap) ? (n) : (cap) >= 8 && (n) % 8 == 0 ? 8 : (cap) >= 7 && (n) % 7 == 0 ? 7 \
+    : (cap) >= 6 && (n) % 6 == 0 ? 6 : (cap) >= 5 && (n) % 5 == 0 ? 5 : (cap) >= 4 && (n) % 4 == 0 ? 4 \
+    : (cap) >= 3 && (n) % 3 == 0 ? 3 : (cap) >= 2 && (n) % 2 == 0 ? 2 : 1)
+#define SCORE_HEADS LARGEST_DIVISOR(GROUP, 8)
 #define SCORE_CHAINS ((8 + SCORE_HEADS - 1) / SCORE_HEADS)
 #define VALUE_VECS (HEAD_DIM / VW)       // accumulator vectors per head
-#if VALUE_VECS >= 8
-#define VALUE_CAP 1
-#else
-#define VALUE_CAP (16 / VALUE_VECS > 8 ? 8 : 16 / VALUE_VECS)
-#endif
-#if GROUP <= VALUE_CAP
-#define VALUE_HEADS GROUP
-#elif VALUE_CAP >= 8 && GROUP % 8 == 0
-#define VALUE_HEADS 8
-#elif VALUE_CAP >= 7 && GROUP % 7 == 0
-#define VALUE_HEADS 7
-#elif VALUE_CAP >= 6 && GROUP % 6 == 0
-#define VALUE_HEADS 6
-#elif VALUE_CAP >= 5 && GROUP % 5 == 0
-#define VALUE_HEADS 5
-#elif VALUE_CAP >= 4 && GROUP % 4 == 0
-#define VALUE_HEADS 4
-#elif VALUE_CAP >= 3 && GROUP % 3 == 0
-#define VALUE_HEADS 3
-#elif VALUE_CAP >= 2 && GROUP % 2 == 0
-#define VALUE_HEADS 2
-#else
-#define VALUE_HEADS 1
-#endif
+#define VALUE_HEADS LARGEST_DIVISOR(GROUP, VALUE_VECS >= 8 ? 1 : 16 / VALUE_VECS > 8 ? 8 : 16 / VALUE_VECS)
 #define VALUE_CHAINS (VALUE_HEADS * VALUE_VECS >= 8 ? 1 : 2)
 #define GROUP16 ((GROUP + 15) / 16 * 16) // GROUP rounded up to whole float16 vectors
 inline float hmax(float16 s) {          // the largest lane (masked lanes are −∞; scores are never NaN for finite inputs)

@@ -1009,15 +1009,10 @@ public final class ClBackend implements Backend {
      * does not vectorise the per-value form).
      */
     private void combineSplits(ClTensor o, int n, int heads, int hd, int splits) {
-        if (lanes > 0) {
-            launch(kernel("attention_f32_f32_combine", PER_VALUE), "attention (combine)", new long[] {hd, heads, n}, null,
-                    splitScratch, o.act(), heads, hd, splits);
-        } else {
-            launch(kernel("attention_f32_f32_combine"), "attention (combine)", new long[] {heads, n}, null,
-                    splitScratch, o.act(), heads, hd, splits);
-        }
+        boolean perValue = lanes > 0;
+        launch(kernel("attention_f32_f32_combine", perValue ? PER_VALUE : Map.of()), "attention (combine)",
+                perValue ? new long[] {hd, heads, n} : new long[] {heads, n}, null, splitScratch, o.act(), heads, hd, splits);
     }
-
 
     /** The lanes attention kernels' work-group size: {@link #lanes}, or 32 where only {@code withAttention(LANES)} asked for them. */
     private int attentionLanes() {
