@@ -1,6 +1,5 @@
-// attention_lanes.h: attention over the paged cache shaped for GPUs, shared by attention_f16_f32_lanes (FP16 or, with
-//   KV_F32, F32 cache) and attention_i8_f32_lanes (KV_I8). The element type, shape defines and cache layout are
-//   attention_tiles.h's.
+// attention_lanes.h: attention over the paged cache shaped for GPUs (attention_kv_f32_lanes). The element type
+//   (FP16, KV_F32 or KV_I8), shape defines and cache layout are attention_tiles.h's.
 //   One work-group of ATT_LANES work-items per (KV head g, chunk c, row t) runs the online softmax of all GROUP query
 //   heads of g over the positions [c·chunk, (c + 1)·chunk) ∩ [first, pos] (first = max(0, pos − window + 1) when
 //   window > 0, else 0) and stores the split kernels' partial state for attention_f32_f32_combine:

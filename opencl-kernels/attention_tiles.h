@@ -1,4 +1,4 @@
-// attention_tiles.h: what the attention kernels share (attention_f16_f32 and attention_i8_f32, fused and split) — the
+// attention_tiles.h: what the one-work-item attention kernels share (attention_kv_f32 and its split form) — the
 //   cache's element type, the compile-time shape, and the online softmax of one work-item's query group over a range
 //   of positions.
 //   State per query head i of the group (KV head g): qs[i] its query times scale, acc[i] the weighted sum of values,

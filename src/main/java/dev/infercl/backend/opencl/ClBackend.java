@@ -199,6 +199,7 @@ public final class ClBackend implements Backend {
         var defines = new HashMap<>(Map.of("LOCAL", String.valueOf(normLocal), "TILE_R", String.valueOf(TILE_R),
                 "CHUNK", String.valueOf(SPLIT_CHUNK)));
         if (kvType == KvType.F32) defines.put("KV_F32", "1");
+        if (kvType == KvType.I8) defines.put("KV_I8", "1");
         // GEMM: GPUs stage x in local memory (coalesced); CPUs read it directly. -Dinfercl.opencl.stageX=true forces
         // the staged path on a CPU device, so the parity tests cover it.
         if (info.isGpu() || Boolean.getBoolean("infercl.opencl.stageX")) defines.put("STAGE_X", "1");
@@ -976,21 +977,21 @@ public final class ClBackend implements Backend {
         AttentionKernel variant = attentionKernel(n, kvHeads, longest);
         if (variant == AttentionKernel.LANES) {
             int al = attentionLanes(), chunk = laneChunk(n, kvHeads, longest), splits = (longest + chunk - 1) / chunk;
-            launch(kernel("attention_f16_f32_lanes", lanesDefines(hd, heads / kvHeads, lay.blockSize())), "attention (lanes)", new long[] {(long) al * kvHeads, splits, n},
-                    new long[] {al, 1, 1}, qt.act(), c.k[layer], c.v[layer], splitScratch(n, heads, splits, hd), ints.buffer(), posOff, tabOff,
+            launch(kernel("attention_kv_f32_lanes", lanesDefines(hd, heads / kvHeads, lay.blockSize())), "attention (lanes)", new long[] {(long) al * kvHeads, splits, n},
+                    new long[] {al, 1, 1}, qt.act(), c.k[layer], c.v[layer], c.k[layer], c.v[layer], splitScratch(n, heads, splits, hd), ints.buffer(), posOff, tabOff,
                     heads, kvHeads, lay.numBlocks(), scale, splits, chunk, spec.softcap(), spec.window());
             combineSplits(o, n, heads, hd, splits);
             return;
         }
         if (variant == AttentionKernel.FUSED) {
-            launch(kernel("attention_f16_f32", shape), "attention", new long[] {kvHeads, n}, n == 1 ? new long[] {1, 1} : null,
-                    qt.act(), c.k[layer], c.v[layer], o.act(), ints.buffer(), posOff, tabOff, heads, kvHeads, lay.numBlocks(), scale,
+            launch(kernel("attention_kv_f32", shape), "attention", new long[] {kvHeads, n}, n == 1 ? new long[] {1, 1} : null,
+                    qt.act(), c.k[layer], c.v[layer], c.k[layer], c.v[layer], o.act(), ints.buffer(), posOff, tabOff, heads, kvHeads, lay.numBlocks(), scale,
                     spec.softcap(), spec.window());
             return;
         }
         int splits = (longest + SPLIT_CHUNK - 1) / SPLIT_CHUNK;
-        launch(kernel("attention_f16_f32_split", shape), "attention (split)", new long[] {kvHeads, splits, n}, new long[] {1, 1, 1},
-                qt.act(), c.k[layer], c.v[layer], splitScratch(n, heads, splits, hd), ints.buffer(), posOff, tabOff, heads, kvHeads,
+        launch(kernel("attention_kv_f32_split", shape), "attention (split)", new long[] {kvHeads, splits, n}, new long[] {1, 1, 1},
+                qt.act(), c.k[layer], c.v[layer], c.k[layer], c.v[layer], splitScratch(n, heads, splits, hd), ints.buffer(), posOff, tabOff, heads, kvHeads,
                 lay.numBlocks(), scale, splits, spec.softcap(), spec.window());
         combineSplits(o, n, heads, hd, splits);
     }
@@ -1118,20 +1119,20 @@ public final class ClBackend implements Backend {
         AttentionKernel variant = attentionKernel(n, kvHeads, longest);
         if (variant == AttentionKernel.LANES) {
             int al = attentionLanes(), chunk = laneChunk(n, kvHeads, longest), splits = (longest + chunk - 1) / chunk;
-            launch(kernel("attention_i8_f32_lanes", lanesDefines(hd, heads / kvHeads, lay.blockSize())), "attention (lanes, int8 cache)", new long[] {(long) al * kvHeads, splits, n},
+            launch(kernel("attention_kv_f32_lanes", lanesDefines(hd, heads / kvHeads, lay.blockSize())), "attention (lanes, int8 cache)", new long[] {(long) al * kvHeads, splits, n},
                     new long[] {al, 1, 1}, qt.act(), c.k[layer], c.v[layer], c.ks[layer], c.vs[layer], splitScratch(n, heads, splits, hd), ints.buffer(),
                     posOff, tabOff, heads, kvHeads, lay.numBlocks(), spec.scale(), splits, chunk, spec.softcap(), spec.window());
             combineSplits(o, n, heads, hd, splits);
             return;
         }
         if (variant == AttentionKernel.FUSED) {
-            launch(kernel("attention_i8_f32", shape), "attention (int8 cache)", new long[] {kvHeads, n}, n == 1 ? new long[] {1, 1} : null,
+            launch(kernel("attention_kv_f32", shape), "attention (int8 cache)", new long[] {kvHeads, n}, n == 1 ? new long[] {1, 1} : null,
                     qt.act(), c.k[layer], c.v[layer], c.ks[layer], c.vs[layer], o.act(), ints.buffer(), posOff, tabOff, heads, kvHeads,
                     lay.numBlocks(), spec.scale(), spec.softcap(), spec.window());
             return;
         }
         int splits = (longest + SPLIT_CHUNK - 1) / SPLIT_CHUNK;
-        launch(kernel("attention_i8_f32_split", shape), "attention (split, int8 cache)", new long[] {kvHeads, splits, n}, new long[] {1, 1, 1},
+        launch(kernel("attention_kv_f32_split", shape), "attention (split, int8 cache)", new long[] {kvHeads, splits, n}, new long[] {1, 1, 1},
                 qt.act(), c.k[layer], c.v[layer], c.ks[layer], c.vs[layer], splitScratch(n, heads, splits, hd), ints.buffer(), posOff, tabOff,
                 heads, kvHeads, lay.numBlocks(), spec.scale(), splits, spec.softcap(), spec.window());
         combineSplits(o, n, heads, hd, splits);

@@ -24,7 +24,7 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
 /**
- * The INT8 KV cache (kvwrite_i8_f32, attention_i8_f32, attention_i8_f32_split) against a host model of the same
+ * The INT8 KV cache (kvwrite_i8_f32, attention_kv_f32, attention_kv_f32_split) against a host model of the same
  * quantization ({@link Int8Cache}: the kernel's float operations in the kernel's order) and against
  * {@link Reference#attention}: attention equals Reference on the dequantized keys and values (NMSE ≤ 5e-4) and
  * stays close to Reference on the exact ones (NMSE ≤ 5e-3); the device cache equals the host model (int8 values
@@ -36,7 +36,7 @@ import org.junit.jupiter.api.Test;
 class ClKvInt8Test {
 
     static final boolean SMALL = ClTestSupport.small();
-    static ClBackend fused, split, lanes;  // lanes: the GPU shape (attention_i8_f32_lanes), forced on this device
+    static ClBackend fused, split, lanes;  // lanes: the GPU shape (attention_kv_f32_lanes), forced on this device
     static final Map<String, Double> worst = new TreeMap<>();
 
     @BeforeAll
@@ -65,7 +65,7 @@ class ClKvInt8Test {
         for (int[] s : shapes) {
             for (ClBackend b : List.of(fused, split, lanes)) scenario(b, r, s[0], s[1], s[2], s[3], s[4], s[5], s[6]);
         }
-        assertTrue(lanes.kernelsUsed().contains("attention_i8_f32_lanes"), "lanes kernel ran: " + lanes.kernelsUsed());
+        assertTrue(lanes.kernelsUsed().contains("attention_kv_f32_lanes"), "lanes kernel ran: " + lanes.kernelsUsed());
     }
 
     @Test
@@ -161,7 +161,7 @@ class ClKvInt8Test {
                     }
                     float[] want = new float[n * q.cols()];
                     Reference.attention(want, qv, kv, vv, kDeq, vDeq, l, batch.table(), batch.positions(), heads, (AttentionSpec) args[7]);
-                    nmse("stories260K attention_i8_f32 (lockstep, " + (n > 1 ? "prefill" : "decode") + ")", got, want, 5e-4);
+                    nmse("stories260K attention_kv_f32 (lockstep, " + (n > 1 ? "prefill" : "decode") + ")", got, want, 5e-4);
                     calls[0]++;
                     return result;
                 });
@@ -195,7 +195,7 @@ class ClKvInt8Test {
     static void scenario(ClBackend b, Random r, int hd, int heads, int kvHeads, int len, int firstBatch, float softcap, int window) {
         int blockSize = 16, blocks = (len + blockSize - 1) / blockSize + 3;
         var layout = new KvLayout(2, kvHeads, hd, blockSize, blocks);
-        String kernel = (b == split ? "attention_i8_f32_split+combine" : b == lanes ? "attention_i8_f32_lanes+combine" : "attention_i8_f32") + " hd " + hd + (softcap > 0 ? " softcap" : "") + (window > 0 ? " window" : "");
+        String kernel = (b == split ? "attention_kv_f32_split+combine" : b == lanes ? "attention_kv_f32_lanes+combine" : "attention_kv_f32") + " hd " + hd + (softcap > 0 ? " softcap" : "") + (window > 0 ? " window" : "");
         try (var cache = b.createKvCache(layout)) {
             List<Integer> ids = new ArrayList<>();
             for (int i = 0; i < blocks; i++) ids.add(cache.pool().allocate());

@@ -51,7 +51,7 @@ class ClParityTest {
             "rmsnorm_f32_f32", "rope_f32_f32", "swiglu_f32_f32", "add_f32_f32", "kvwrite_f16_f32",
             "matmul_f32_f32_gemv", "matmul_f16_f32_gemv", "matmul_bf16_f32_gemv", "matmul_q8_0_f32_gemv", "matmul_q4_0_f32_gemv",
             "matmul_f32_f32_gemm", "matmul_f16_f32_gemm", "matmul_bf16_f32_gemm", "matmul_q8_0_f32_gemm", "matmul_q4_0_f32_gemm",
-            "attention_f16_f32", "attention_f16_f32_split", "attention_f32_f32_combine", "attention_f16_f32_lanes",
+            "attention_kv_f32", "attention_kv_f32_split", "attention_f32_f32_combine", "attention_kv_f32_lanes",
             "layernorm_f32_f32", "addbias_f32_f32", "gelu_f32_f32", "geglu_f32_f32", "scale_f32_f32", "softcap_f32_f32",
             "copycols_f32_f32", "bwprobe_f32_f32",
             "matmul_q8_0_f32_gemvmulti", "matmul_f16_f32_gemvmulti", "matmul_q8_0_f32_gemvswiglu", "matmul_f16_f32_gemvswiglu",
@@ -61,7 +61,7 @@ class ClParityTest {
             "matmul_i8_f32_gemv", "matmul_i8_f32_gemm", "quantize_f32_i8", "matmul_i8_i8_gemv", "matmul_i8_i8_gemm",
             "matmul_i8_f32_gemvmulti", "matmul_i8_f32_gemvswiglu", "matmul_i8_i8_gemvmulti", "matmul_i8_i8_gemvswiglu",
             // exercised in ClKvInt8Test
-            "kvwrite_i8_f32", "attention_i8_f32", "attention_i8_f32_split", "attention_i8_f32_lanes");
+            "kvwrite_i8_f32");
 
     static final float SENTINEL = -12345.5f;
     static final int GUARD = 3;
@@ -728,7 +728,7 @@ class ClParityTest {
             try (ClBackend f16 = ClTestSupport.openWithLanes(al, ClBackend.Options.defaults().withKvType(KvType.F16))) {
                 for (int[] s : shapes) attentionScenario(f16, r, s[0], s[1], s[2], Math.min(s[3], SMALL ? 40 : 300), 0f, 0);
                 attentionScenario(f16, r, 64, 8, 2, SMALL ? 40 : 200, 5f, 37);
-                assertTrue(f16.kernelsUsed().contains("attention_f16_f32_lanes"));
+                assertTrue(f16.kernelsUsed().contains("attention_kv_f32_lanes"));
             }
         }
     }
@@ -785,7 +785,7 @@ class ClParityTest {
                         var batch = new Batch(pos, table);
                         float[] got = guarded(b, n, qDim, null, out -> b.attention(out, qt, kt, vt, cache, 1, batch, spec));
                         for (float f : got) assertTrue(Float.isFinite(f), "a stale non-finite slot reached the output (window " + window + ")");
-                        nmse("attention_f16_f32 after a non-finite sequence" + (window > 0 ? " window" : ""), got, want, want.length, 5e-4);
+                        nmse("attention_kv_f32 after a non-finite sequence" + (window > 0 ? " window" : ""), got, want, want.length, 5e-4);
                         table.setLength(start + n);
                         start += n;
                     }
@@ -842,9 +842,9 @@ class ClParityTest {
                 var batch = new Batch(pos, table);
                 float[] got = guarded(b, n, qDim, null, out -> b.attention(out, qt, kt, vt, cache, 1, batch, spec));
                 String kernel = switch (b.attentionKernel(n, kvHeads, start + n)) {
-                    case SPLIT -> "attention_f16_f32_split+combine";
-                    case LANES -> "attention_f16_f32_lanes+combine (" + b.lanes() + " lanes)";
-                    case FUSED -> "attention_f16_f32";
+                    case SPLIT -> "attention_kv_f32_split+combine";
+                    case LANES -> "attention_kv_f32_lanes+combine (" + b.lanes() + " lanes)";
+                    case FUSED -> "attention_kv_f32";
                 };
                 String variant = (softcap > 0 ? " softcap" : "") + (window > 0 ? " window" : "");
                 nmse(kernel + variant, got, want, want.length, 5e-4);

@@ -15,10 +15,10 @@ class KernelLibraryTest {
 
     @Test
     void includedHeadersArePastedInPlace() throws IOException {
-        String source = KernelLibrary.source("attention_f16_f32");
+        String source = KernelLibrary.source("attention_kv_f32");
         assertFalse(source.contains("#include"), "an #include line reached the compiler");
         String header = Files.readString(Path.of(System.getProperty("user.dir"), "opencl-kernels", "attention_tiles.h"));
-        String file = Files.readString(Path.of(System.getProperty("user.dir"), "opencl-kernels", "attention_f16_f32.cl"));
+        String file = Files.readString(Path.of(System.getProperty("user.dir"), "opencl-kernels", "attention_kv_f32.cl"));
         assertEquals(file.replace("#include \"attention_tiles.h\"\n", header + "\n"), source);
         assertTrue(KernelLibrary.source("matmul_f16_f32_gemm").contains("void GEMM_KERNEL("));
     }

@@ -1,15 +1,13 @@
-// attention_i8_f32_split: attention_f16_f32_split over the paged INT8 KV cache (kvwrite_i8_f32): the context
+// attention_kv_f32_split: the first half of split-over-context attention (decode of a long sequence): the context
 //   0..len−1 of row t is cut into chunks of CHUNK positions (a multiple of 16); work-item (g, c, t) runs the online
-//   softmax of attention_i8_f32 (attention_tiles.h with KV_I8: all GROUP query heads of KV head g; keys and values
-//   widened in registers, their (block, head) scales factored out of each tile; soft-cap; sliding window: positions
-//   before first = max(0, pos − window + 1) masked when window > 0) over chunk c only and stores, per query head
-//   h = g·GROUP + i, its partial state part[((t·heads + h)·splits + c)·(HEAD_DIM + 2) + …] = (acc[0..HEAD_DIM), m, l),
-//   unnormalised. A chunk past len or wholly before first stores m = −∞, l = 0, acc = 0.
-//   attention_f32_f32_combine merges the partials.
-// Layout: q (n, heads·HEAD_DIM) F32; kc, vc int8 and ks, vs F32 scales as in attention_i8_f32; ints: positions
-//   at posOff, block table at tabOff; part (n, heads, splits, HEAD_DIM + 2) F32.
+//   softmax of attention_kv_f32 (all GROUP query heads of KV head g; scale, soft-cap, sliding window) over chunk c
+//   only and stores, per query head h = g·GROUP + i, its unnormalised partial state
+//   part[((t·heads + h)·splits + c)·(HEAD_DIM + 2) + …] = (acc[0..HEAD_DIM), m, l). A chunk past len or wholly
+//   before the window stores m = −∞, l = 0, acc = 0. attention_f32_f32_combine merges the partials.
+//   Cache element type as attention_kv_f32 (FP16, KV_F32 or KV_I8 with the scales ks, vs).
+// Layout: q (n, heads·HEAD_DIM) F32; kc, vc, ks, vs the paged cache of attention_tiles.h; ints: positions at
+//   posOff, block table at tabOff; part (n, heads, splits, HEAD_DIM + 2) F32.
 // Launch: global (kvHeads, splits, n); local size 1 so every (KV head, chunk) is its own task.
-#define KV_I8 1
 #include "attention_tiles.h"
 #ifndef CHUNK
 #define CHUNK 256   // positions per split (the host uses the same value to count splits)
@@ -17,7 +15,7 @@
 #if CHUNK % 16 != 0
 #error "CHUNK must be a multiple of the 16-position tile"
 #endif
-__kernel void kernel_attention_i8_f32_split(__global const float* q, __global const KV_T* kc, __global const KV_T* vc,
+__kernel void kernel_attention_kv_f32_split(__global const float* q, __global const KV_T* kc, __global const KV_T* vc,
                                             __global const float* ks, __global const float* vs, __global float* part,
                                             __global const int* ints, int posOff, int tabOff, int heads, int kvHeads,
                                             int numBlocks, float scale, int splits, float softcap, int window) {
