@@ -38,7 +38,7 @@
 #error "BLOCK must be a multiple of the 16-position tile"
 #endif
 // Values and accumulators are float16 vectors over the head (POCL keeps a work-item's inner loop vectorised;
-// notes/pocl-gemv.md); a head size that is not a multiple of 16 takes the scalar path. Scores are float16 over the
+// docs/POCL-GEMV.md); a head size that is not a multiple of 16 takes the scalar path. Scores are float16 over the
 // tile's positions whatever the head size.
 #if HEAD_DIM % 16 == 0
 #define VW 16

@@ -1,7 +1,7 @@
 // gemv_lanes.h: how the one-token matrix-product kernels (matmul_*_gemv, _gemvmulti, _gemvswiglu) map output rows
 //   to work-items, shared by them and the one-row dot products of the matmul_*_f32.h / matmul_i8_*.h headers.
 //   CPU devices (GEMV_LANES unset): one work-item per output value walks its whole row with wide vectors and keeps
-//     its accumulators in registers (notes/pocl-gemv.md: that is what POCL compiles well).
+//     its accumulators in registers (docs/POCL-GEMV.md: that is what POCL compiles well).
 //   GPUs (GEMV_LANES = L, a power of two, set by ClBackend; -Dinfercl.opencl.lanes=L forces it for the parity
 //     tests): a work-group of L work-items computes one output value. Lane i takes the row's 16-value steps
 //     i, i + L, i + 2L, …, so the L lanes of a step read one contiguous run of the row (coalesced, where one

@@ -2,7 +2,7 @@
 //   out[t][row0 + r] = Σ_i x[t][i] · w[r][i]   for r < rows (this part of the weight), t < n
 // Layout: x (n, in) F32 at t*in + i; w (rows, in) f16 at r*in + i, kept in its file type;
 //   out (n, outStride) F32 at t*outStride + row0 + r (a weight split into row ranges writes its columns).
-// Launch: global (roundup(rows, L), n), local (L, 1), L = 32 on POCL (notes/pocl-gemv.md). One work-item
+// Launch: global (roundup(rows, L), n), local (L, 1), L = 32 on POCL (docs/POCL-GEMV.md). One work-item
 //   per output value: a float16 accumulator over 16 columns at a time, one horizontal sum at the end.
 #include "matmul_f16_f32.h"
 

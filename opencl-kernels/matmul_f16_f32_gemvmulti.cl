@@ -2,7 +2,7 @@
 //   optionally accumulated into its output (a residual add fused into the projection):
 //   out_j[r] = (accumulate ? out_j[r] : 0) + Σ_i w_j[r][i] · x[i]   for r < rows_j, j = a, b, c
 // Layout: w_j (rows_j, in) F16 at r*in + i (vload_half); x (1, in) F32; out_j (1, rows_j) F32. A weight left out has rows 0.
-// Launch: global roundup(rows_a + rows_b + rows_c, L), local L = 32 on POCL (notes/pocl-gemv.md); one work-item per
+// Launch: global roundup(rows_a + rows_b + rows_c, L), local L = 32 on POCL (docs/POCL-GEMV.md); one work-item per
 //   output value over the concatenated rows, a float16 accumulator, one horizontal sum at the end.
 #include "matmul_f16_f32.h"
 

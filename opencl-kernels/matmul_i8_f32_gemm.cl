@@ -10,7 +10,7 @@
 //   once per TILE_T tokens and an x value once per ITEM_R rows. A work-group is TILE_R such items over
 //   consecutive rows, all on the same TILE_T tokens.
 // Tail: the columns past the last full block (in % 32), or every column when gs is neither the row nor a
-//   multiple of 32 (quant-format allows 32/64/128 only; Int8Weight accepts any divisor), are scalar with the
+//   multiple of 32 (the quantizer writes 32/64/128, docs/QUANT-FORMAT.md; Int8Weight takes any divisor), are scalar with the
 //   scale per column, after the blocked loop.
 // STAGE_X (set by the host on GPUs): the group stages the TILE_T × 32 slice of x in local memory per block
 //   (coalesced); unset (CPU): x is read straight from global memory (no barrier, so POCL keeps the accumulators

@@ -3,7 +3,7 @@
 // Layout: qs (rows, in) int8 at r*in + j; scales (rows, groups) F32 at r*groups + g, groups = in / gs with
 //   gs = groupSize (in when groupSize is 0: one scale per output channel); x (n, in) F32 at t*in + j;
 //   out (n, outStride) F32 at t*outStride + row0 + r. Any in (a row's tail past the last 16 is scalar).
-// Launch: global (roundup(rows, L), n), local (L, 1), L = 32 (notes/pocl-gemv.md). One work-item per output
+// Launch: global (roundup(rows, L), n), local (L, 1), L = 32 (docs/POCL-GEMV.md). One work-item per output
 //   value; four float16 product chains per group, scaled once per group, one horizontal sum at the end.
 #include "matmul_i8_f32.h"
 

@@ -4,7 +4,7 @@
 // Layout: as matmul_i8_f32_gemv: values q_j (rows_j, in) int8 at r*in + i; scales s_j (rows_j, groups) F32 at
 //   r*groups + g, groups = in / gs, gs = groupSize (in when 0: one scale per output channel), the same for all three;
 //   x (1, in) F32; out_j (1, rows_j) F32. A weight left out has rows 0. Any in (a row's tail past the last 16 is scalar).
-// Launch: global roundup(rows_a + rows_b + rows_c, L), local L = 32 on POCL (notes/pocl-gemv.md); one work-item per
+// Launch: global roundup(rows_a + rows_b + rows_c, L), local L = 32 on POCL (docs/POCL-GEMV.md); one work-item per
 //   output value over the concatenated rows, four float16 product chains per group, scaled once, one horizontal sum at the end.
 #include "matmul_i8_f32.h"
 

@@ -3,7 +3,7 @@
 // Layout (repacked at upload, same numbers as the file): qs (rows, in/2) bytes: block b of row r is 16 bytes at r*(in/2) + b*16, low nibbles = values 0–15, high nibbles = values 16–31 (value = nibble − 8);
 //   d (rows, in/32) F16 scales at r*(in/32) + b (vload_half); x (n, in) F32; out (n, outStride) F32 at
 //   t*outStride + row0 + r. in is a multiple of 32.
-// Launch: global (roundup(rows, L), n), local (L, 1), L = 32 on POCL (notes/pocl-gemv.md). One work-item
+// Launch: global (roundup(rows, L), n), local (L, 1), L = 32 on POCL (docs/POCL-GEMV.md). One work-item
 //   per output value; a float16 accumulator scaled per block, one horizontal sum at the end.
 #include "matmul_q4_0_f32.h"
 

@@ -4,7 +4,7 @@
 // Layout: as matmul_q4_0_f32_gemv (repacked: nibble bytes q (rows, in/2) at r*(in/2) + i, byte j of a block holding
 //   value j in its low and value j+16 in its high nibble, each (nibble − 8)·d; scales d (rows, in/32) F16).
 //   x (1, in) F32; out_j (1, rows_j) F32. A weight left out has rows 0. in is a multiple of 32.
-// Launch: global roundup(rows_a + rows_b + rows_c, L), local L = 32 on POCL (notes/pocl-gemv.md); one work-item per
+// Launch: global roundup(rows_a + rows_b + rows_c, L), local L = 32 on POCL (docs/POCL-GEMV.md); one work-item per
 //   output value over the concatenated rows, a float16 accumulator, one horizontal sum at the end.
 #include "matmul_q4_0_f32.h"
 

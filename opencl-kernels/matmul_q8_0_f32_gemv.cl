@@ -3,7 +3,7 @@
 // Layout: Q8_0 superblocks, row stride Q8_ROW(in) bytes (matmul_q8_0_f32.h; repacked at upload, the numbers are
 //   the file's). in is a multiple of 32.
 //   x (n, in) F32; out (n, outStride) F32 at t*outStride + row0 + r.
-// Launch: global (roundup(rows, L), n), local (L, 1), L = 32 on POCL (notes/pocl-gemv.md). One work-item
+// Launch: global (roundup(rows, L), n), local (L, 1), L = 32 on POCL (docs/POCL-GEMV.md). One work-item
 //   per output value; a float16 accumulator scaled per block, one horizontal sum at the end.
 #include "matmul_q8_0_f32.h"
 

@@ -4,7 +4,7 @@
 // Layout: Q8_0 superblocks, row stride Q8_ROW(in) bytes (matmul_q8_0_f32.h; repacked at upload, the numbers are
 //   the file's). in is a multiple of 32.
 //   q_j (rows_j rows of Q8_ROW(in) bytes); x (1, in) F32; out_j (1, rows_j) F32. A weight left out has rows 0.
-// Launch: global roundup(rows_a + rows_b + rows_c, L), local L = 32 on POCL (notes/pocl-gemv.md); one work-item per
+// Launch: global roundup(rows_a + rows_b + rows_c, L), local L = 32 on POCL (docs/POCL-GEMV.md); one work-item per
 //   output value over the concatenated rows, a float16 accumulator, one horizontal sum at the end.
 #include "matmul_q8_0_f32.h"
 
