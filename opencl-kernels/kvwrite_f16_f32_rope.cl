@@ -1,7 +1,7 @@
-// kvwrite_f16_f32_rope: rope_f32_f32_qk and kvwrite_f16_f32 in one launch: rotates q and k in place and stores the
+// kvwrite_f16_f32_rope: rope_f32_f32 and kvwrite_f16_f32 in one launch: rotates q and k in place and stores the
 //   rotated k and v of row t at position p = positions[posOff + t] of one layer's paged cache.
 //   Pair i < ropeDims/2 of a head: θ = p · invFreq[i]; (x[a], x[b]) ← (x[a]cosθ − x[b]sinθ, x[a]sinθ + x[b]cosθ)
-//   with a = 2i, b = 2i + 1 (neox = 0) or a = i, b = i + ropeDims/2 (neox = 1) — rope_f32_f32_qk's arithmetic;
+//   with a = 2i, b = 2i + 1 (neox = 0) or a = i, b = i + ropeDims/2 (neox = 1) — rope_f32_f32's arithmetic;
 //   pairs i ≥ ropeDims/2 (partial rotary) are a = 2i, b = 2i + 1, copied unrotated. KV head g of row t goes to
 //   kc[((g·numBlocks + block)·headDim + a)·blockSize + p % blockSize] (keys transposed within their block) and
 //   vc[((g·numBlocks + block)·blockSize + p % blockSize)·headDim + a] with block = table[tabOff + p / blockSize],

@@ -1,5 +1,6 @@
 package dev.infercl.api;
 
+import dev.infercl.backend.Measurable;
 import java.lang.foreign.Arena;
 import java.lang.foreign.FunctionDescriptor;
 import java.lang.foreign.Linker;
@@ -95,7 +96,9 @@ public final class Benchmark {
             // roofline takes the higher reading. The first probe's buffer must not count as the model's peak
             // memory: the peak so far is kept and the kernel's high-water mark reset after it; where the mark
             // cannot be reset, only the second probe runs.
-            var backend = model.transformer().backend();
+            if (!(model.transformer().backend() instanceof Measurable backend)) {
+                throw new IllegalArgumentException("bench needs a backend that can be measured, not " + model.backendName());
+            }
             long peakBefore = peakHostBytes();
             List<Double> probes = new ArrayList<>();
             if (peakBefore > 0 && resetPeakHostBytes()) {   // the first reset only tells whether the mark can be reset
@@ -159,7 +162,7 @@ public final class Benchmark {
     /** KV bytes a decode step reads at {@code positions} of context (K and V of every layer). */
     static long kvBytes(Model model, int positions) {
         var c = model.config();
-        return 2L * c.layers() * c.kvDim() * positions * model.transformer().backend().kvBytesPerValue();
+        return 2L * c.layers() * c.kvDim() * positions * ((Measurable) model.transformer().backend()).kvBytesPerValue();
     }
 
     /**

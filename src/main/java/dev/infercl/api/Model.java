@@ -1,7 +1,6 @@
 package dev.infercl.api;
 
 import dev.infercl.backend.Backend;
-import dev.infercl.backend.Backends;
 import dev.infercl.model.ModelConfig;
 import dev.infercl.model.ModelFile;
 import dev.infercl.model.Transformer;

@@ -4,8 +4,8 @@ import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 
 /**
- * An INT8 linear-layer weight as /work/quant-format.md defines it (the host-side description handed to
- * {@link Backend#uploadInt8}): symmetric int8 values with float scales, value = q · scale.
+ * An INT8 linear-layer weight as docs/QUANT-FORMAT.md defines it (the host-side description handed to
+ * {@link Backend#upload}): symmetric int8 values with float scales, value = q · scale.
  *
  * @param name                 GGUF tensor name, for errors
  * @param rows                 output channels
@@ -19,7 +19,7 @@ import java.lang.foreign.ValueLayout;
  *                             false = W8A16 (activations stay float)
  */
 public record Int8Weight(String name, int rows, int cols, MemorySegment values, float[] scales, int groupSize,
-                         float[] smooth, boolean quantizeActivations) {
+                         float[] smooth, boolean quantizeActivations) implements HostWeight {
 
     public Int8Weight {
         if (rows < 1 || cols < 1) throw new IllegalArgumentException(name + ": shape " + rows + " × " + cols);

@@ -7,7 +7,7 @@ package dev.infercl.gguf;
  * files using them can be described, and using one raises a clear "unsupported type" error.
  * {@link #I8} stays outside the computable set: it is computed only as an INT8 linear weight together with its
  * {@code _scale} (and {@code _smooth}) companions in a file that names its {@code infercl.quant.scheme}, which
- * {@code Weights} hands to {@code Backend.uploadInt8}; anywhere else (embeddings, norms, {@code Backend.upload})
+ * {@code Weights} hands to {@code Backend.upload} as an {@code Int8Weight}; anywhere else (embeddings, norms, a GGML weight)
  * a raw I8 tensor is rejected.
  */
 public enum GgmlType {

@@ -5,8 +5,11 @@ import dev.infercl.backend.Backend;
 import dev.infercl.backend.Batch;
 import dev.infercl.backend.BlockTable;
 import dev.infercl.backend.ContextFullException;
+import dev.infercl.backend.Elementwise;
 import dev.infercl.backend.KvCache;
 import dev.infercl.backend.KvLayout;
+import dev.infercl.backend.Linear;
+import dev.infercl.backend.Norm;
 import dev.infercl.backend.RopeSpec;
 import dev.infercl.backend.Tensor;
 
@@ -24,19 +27,18 @@ public final class Transformer {
     private final Architecture arch;
     private final Weights weights;
     private final Backend backend;
-    private final RopeSpec rope;          // null when positions are learned
-    private final AttentionSpec full, sliding;
+    private final AttentionSpec full, sliding; // their rope is null when positions are learned
 
     public Transformer(ModelConfig config, Weights weights, Backend backend) {
         this.config = config;
         this.arch = config.arch();
         this.weights = weights;
         this.backend = backend;
-        this.rope = arch.rope() == Architecture.Rope.NONE ? null
+        RopeSpec rope = arch.rope() == Architecture.Rope.NONE ? null
                 : new RopeSpec(config.headDim(), config.ropeDims(), config.ropeBase(), arch.rope() == Architecture.Rope.NEOX, weights.ropeFreqs());
         float scale = config.attnScale();
-        this.full = new AttentionSpec(scale, config.attnSoftcap(), 0);
-        this.sliding = new AttentionSpec(scale, config.attnSoftcap(), config.slidingWindow());
+        this.full = new AttentionSpec(scale, config.attnSoftcap(), 0, rope);
+        this.sliding = new AttentionSpec(scale, config.attnSoftcap(), config.slidingWindow(), rope);
     }
 
     public ModelConfig config() {
@@ -59,7 +61,8 @@ public final class Transformer {
         final int maxBatch, contextLength;
         final KvCache cache;
         final BlockTable table;
-        final Tensor x, xb, q, k, v, att, hb, hb2;  // (maxBatch, width): dim, dim, qDim, kvDim, kvDim, qDim, ffn, ffn
+        final Tensor x, xb, q, k, v, att, hb;       // (maxBatch, width): dim, dim, qDim, kvDim, kvDim, qDim, ffn
+        final Tensor hb2;                           // (maxBatch, ffn) when the FFN is not a gated product, else null
         final Tensor qkv;                           // (maxBatch, qDim + 2·kvDim) when Q, K, V are fused, else null
         final Tensor upBoth;                        // (maxBatch, 2·ffn) when gate and up are fused, else null
         final Tensor pos;                           // (maxBatch, dim) learned position rows, else null
@@ -80,7 +83,8 @@ public final class Transformer {
             v = backend.allocate("v", maxBatch, config.kvDim());
             att = backend.allocate("att", maxBatch, config.qDim());
             hb = backend.allocate("hb", maxBatch, config.ffnDim());
-            hb2 = backend.allocate("hb2", maxBatch, config.ffnDim());
+            boolean gated = arch.ffn() == Architecture.Ffn.SWIGLU || arch.ffn() == Architecture.Ffn.GEGLU;
+            hb2 = gated ? null : backend.allocate("hb2", maxBatch, config.ffnDim());
             qkv = arch.fusedQkv() ? backend.allocate("qkv", maxBatch, config.qDim() + 2 * config.kvDim()) : null;
             upBoth = arch.ffn() == Architecture.Ffn.SWIGLU_FUSED ? backend.allocate("gate_up", maxBatch, 2 * config.ffnDim()) : null;
             pos = arch.learnedPositions() ? backend.allocate("pos", maxBatch, config.dim()) : null;
@@ -138,60 +142,50 @@ public final class Transformer {
         s.table.reserve(start + n);
         var batch = new Batch(positions, s.table);
         Tensor x = s.x.firstRows(n), xb = s.xb.firstRows(n), q = s.q.firstRows(n), k = s.k.firstRows(n), v = s.v.firstRows(n);
-        Tensor att = s.att.firstRows(n), hb = s.hb.firstRows(n), hb2 = s.hb2.firstRows(n);
+        Tensor att = s.att.firstRows(n), hb = s.hb.firstRows(n), hb2 = s.hb2 == null ? null : s.hb2.firstRows(n);
 
         // embeddings: x = E[tokens] (· √dim for Gemma) (+ P[positions] for learned positions)
         backend.embed(x, weights.tokenEmbedding(), tokens);
-        if (arch.scaleEmbedding()) backend.scale(x, (float) Math.sqrt(config.dim()));
+        if (arch.scaleEmbedding()) backend.map(x, Elementwise.scale((float) Math.sqrt(config.dim())), x, null);
         if (s.pos != null) {
             backend.embed(s.pos.firstRows(n), weights.positionEmbedding(), positions);
-            backend.add(x, s.pos.firstRows(n));
+            backend.map(x, Elementwise.ADD, x, s.pos.firstRows(n));
         }
         for (int l = 0; l < config.layers(); l++) {
             Weights.Layer w = weights.layers()[l];
             // attention: x += Wo · attention(rope(q), rope(k), v) with q, k, v projections of norm(x)
-            norm(xb, x, w.attnNorm(), w.attnNormBias());
+            backend.norm(xb, x, norm(w.attnNorm(), w.attnNormBias()));
             if (s.qkv != null) {
                 Tensor qkv = s.qkv.firstRows(n);
-                project(qkv, xb, w.wqkv(), w.bqkv());
-                backend.copyColumns(q, qkv, 0);
-                backend.copyColumns(k, qkv, config.qDim());
-                backend.copyColumns(v, qkv, config.qDim() + config.kvDim());
-            } else if (w.bq() == null && w.bk() == null && w.bv() == null) {
-                backend.matmulMany(new Tensor[] {q, k, v}, xb, new Tensor[] {w.wq(), w.wk(), w.wv()}, false, null);
+                backend.linear(xb, Linear.of(qkv, w.wqkv(), w.bqkv()));
+                backend.copy(q, qkv, 0, 0);
+                backend.copy(k, qkv, 0, config.qDim());
+                backend.copy(v, qkv, 0, config.qDim() + config.kvDim());
             } else {
-                project(q, xb, w.wq(), w.bq());
-                project(k, xb, w.wk(), w.bk());
-                project(v, xb, w.wv(), w.bv());
+                backend.linear(xb, Linear.of(q, w.wq(), w.bq()), Linear.of(k, w.wk(), w.bk()), Linear.of(v, w.wv(), w.bv()));
             }
             if (w.qNorm() != null) {
-                backend.rmsNorm(q, q, w.qNorm(), config.normEps());   // per head: the weight is one head wide
-                backend.rmsNorm(k, k, w.kNorm(), config.normEps());
+                backend.norm(q, q, Norm.rms(w.qNorm(), config.normEps()));   // per head: the weight is one head wide
+                backend.norm(k, k, Norm.rms(w.kNorm(), config.normEps()));
             }
-            AttentionSpec spec = arch.slides(l) && config.slidingWindow() > 0 ? sliding : full;
-            if (rope != null) backend.ropeAttention(att, q, k, v, rope, s.cache, l, batch, spec);
-            else backend.attention(att, q, k, v, s.cache, l, batch, spec);
+            backend.attention(att, q, k, v, s.cache, l, batch, arch.slides(l) && config.slidingWindow() > 0 ? sliding : full);
             residual(x, att, w.wo(), w.bo(), w.postAttnNorm(), xb);
 
             // feed-forward: x += W_down · act(W_gate·h, W_up·h), h = norm(x)
-            norm(xb, x, w.ffnNorm(), w.ffnNormBias());
+            backend.norm(xb, x, norm(w.ffnNorm(), w.ffnNormBias()));
             switch (arch.ffn()) {
-                case SWIGLU -> backend.matmulSwiglu(hb, xb, w.gate(), w.up(), hb2);
+                case SWIGLU -> backend.gatedLinear(hb, xb, w.gate(), w.up(), Elementwise.SILU_MUL);
+                case GEGLU -> backend.gatedLinear(hb, xb, w.gate(), w.up(), Elementwise.GELU_MUL);
                 case SWIGLU_FUSED -> {
                     Tensor both = s.upBoth.firstRows(n);
-                    project(both, xb, w.up(), w.bUp());
-                    backend.copyColumns(hb, both, 0);
-                    backend.copyColumns(hb2, both, config.ffnDim());
-                    backend.swiglu(hb, hb, hb2);
-                }
-                case GEGLU -> {
-                    backend.matmul(hb, xb, w.gate());
-                    backend.matmul(hb2, xb, w.up());
-                    backend.geglu(hb, hb, hb2);
+                    backend.linear(xb, Linear.of(both, w.up(), w.bUp()));
+                    backend.copy(hb, both, 0, 0);
+                    backend.copy(hb2, both, 0, config.ffnDim());
+                    backend.map(hb, Elementwise.SILU_MUL, hb, hb2);
                 }
                 case GELU -> {
-                    project(hb2, xb, w.up(), w.bUp());
-                    backend.gelu(hb, hb2);
+                    backend.linear(xb, Linear.of(hb2, w.up(), w.bUp()));
+                    backend.map(hb, Elementwise.GELU, hb2, null);
                 }
             }
             residual(x, hb, w.down(), w.bDown(), w.postFfnNorm(), xb);
@@ -200,42 +194,36 @@ public final class Transformer {
 
         // classifier: logits = W_out · norm(x) (soft-capped for Gemma 2), for every row or only the last
         Tensor rows, logits;
+        Norm outNorm = norm(weights.outputNorm(), weights.outputNormBias());
         if (allLogits) {
             if (s.logitsAll == null) s.logitsAll = backend.allocate("logits", s.maxBatch, config.vocabSize());
             rows = xb;
             logits = s.logitsAll.firstRows(n);
-            norm(rows, x, weights.outputNorm(), weights.outputNormBias());
+            backend.norm(rows, x, outNorm);
         } else {
             rows = s.last;
             logits = s.logitsOne;
-            backend.copyRows(rows, x, n - 1, 1);
-            norm(rows, rows, weights.outputNorm(), weights.outputNormBias());
+            backend.copy(rows, x, n - 1, 0);
+            backend.norm(rows, rows, outNorm);
         }
         backend.matmul(logits, rows, weights.output());
-        if (config.finalSoftcap() > 0) backend.softcap(logits, config.finalSoftcap());
+        if (config.finalSoftcap() > 0) backend.map(logits, Elementwise.softcap(config.finalSoftcap()), logits, null);
         return logits;
     }
 
     /** The architecture's norm: RMSNorm, or LayerNorm with its bias. */
-    private void norm(Tensor out, Tensor x, Tensor weight, Tensor bias) {
-        if (arch.norm() == Architecture.Norm.LAYER) backend.layerNorm(out, x, weight, bias, config.normEps());
-        else backend.rmsNorm(out, x, weight, config.normEps());
+    private Norm norm(Tensor weight, Tensor bias) {
+        return arch.norm() == Architecture.Norm.LAYER ? Norm.layer(weight, bias, config.normEps()) : Norm.rms(weight, config.normEps());
     }
 
-    /** x += postNorm(in · wᵀ + bias); scratch holds the product (the backend fuses the add when there is no bias or norm). */
+    /** x += postNorm(in · wᵀ + bias); scratch holds the product when there is a post-norm (Gemma 2). */
     private void residual(Tensor x, Tensor in, Tensor w, Tensor bias, Tensor postNorm, Tensor scratch) {
-        if (bias == null && postNorm == null) {
-            backend.matmulMany(new Tensor[] {x}, in, new Tensor[] {w}, true, new Tensor[] {scratch});
+        if (postNorm == null) {
+            backend.linear(in, Linear.accumulate(x, w, bias));
             return;
         }
-        project(scratch, in, w, bias);
-        if (postNorm != null) backend.rmsNorm(scratch, scratch, postNorm, config.normEps());
-        backend.add(x, scratch);
-    }
-
-    /** out = x · wᵀ (+ bias). */
-    private void project(Tensor out, Tensor x, Tensor w, Tensor bias) {
-        backend.matmul(out, x, w);
-        if (bias != null) backend.addBias(out, bias);
+        backend.linear(in, Linear.of(scratch, w, bias));
+        backend.norm(scratch, scratch, Norm.rms(postNorm, config.normEps()));
+        backend.map(x, Elementwise.ADD, x, scratch);
     }
 }

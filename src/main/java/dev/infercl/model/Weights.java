@@ -138,7 +138,7 @@ public record Weights(Tensor tokenEmbedding, Tensor positionEmbedding, Layer[] l
         }
 
         /**
-         * An INT8 linear weight (/work/quant-format.md): {@code X.weight} I8 [cols, rows], {@code X.weight_scale} F32
+         * An INT8 linear weight (docs/QUANT-FORMAT.md): {@code X.weight} I8 [cols, rows], {@code X.weight_scale} F32
          * [groups, rows] and, for W8A8 only, an optional {@code X.weight_smooth} F32 [cols]. The scheme comes from
          * {@code infercl.quant.scheme} ("w8a16" or "w8a8") and the group size from {@code infercl.quant.group_size}
          * (0 or absent: per channel); a scale tensor of one column is per channel whatever the file's group size.
@@ -196,7 +196,7 @@ public record Weights(Tensor tokenEmbedding, Tensor positionEmbedding, Layer[] l
             for (float v : scales) {
                 if (!Float.isFinite(v)) throw new ModelLoadException(f + ": scale tensor '" + scaleName + "' holds " + v);
             }
-            return backend.uploadInt8(new dev.infercl.backend.Int8Weight(name, rows, cols, w.bytes(), scales, group, smooth, w8a8));
+            return backend.upload(new dev.infercl.backend.Int8Weight(name, rows, cols, w.bytes(), scales, group, smooth, w8a8));
         }
 
         private static float[] floats(WeightData w, int count) {

@@ -3,17 +3,18 @@ package dev.infercl.quant;
 import dev.infercl.backend.AttentionSpec;
 import dev.infercl.backend.Backend;
 import dev.infercl.backend.Batch;
+import dev.infercl.backend.Elementwise;
+import dev.infercl.backend.HostWeight;
 import dev.infercl.backend.KvCache;
 import dev.infercl.backend.KvLayout;
-import dev.infercl.backend.RopeSpec;
+import dev.infercl.backend.Linear;
+import dev.infercl.backend.Norm;
 import dev.infercl.backend.Tensor;
-import dev.infercl.gguf.GgmlType;
-import java.lang.foreign.MemorySegment;
 import java.util.LinkedHashMap;
 import java.util.Map;
 
 /**
- * A backend that computes with another one and, on every {@link #matmul}, records the absolute maximum of each
+ * A backend that computes with another one and, on every product ({@link #linear}, {@link #gatedLinear}), records the absolute maximum of each
  * input column, keyed by the weight's name: the statistics SmoothQuant calibration needs. Wrapping the backend
  * (instead of instrumenting the model) lets the unchanged {@code Transformer} run the full-precision model over
  * calibration text.
@@ -48,8 +49,21 @@ public final class CalibratingBackend implements Backend {
         rows.clear();
     }
 
+    /** Records x's column maxima for every weight, then computes with the inner backend. */
     @Override
-    public void matmul(Tensor out, Tensor x, Tensor w) {
+    public void linear(Tensor x, Linear... outputs) {
+        for (Linear l : outputs) record(x, l.weight());
+        inner.linear(x, outputs);
+    }
+
+    @Override
+    public void gatedLinear(Tensor out, Tensor x, Tensor gate, Tensor up, Elementwise glu) {
+        record(x, gate);
+        record(x, up);
+        inner.gatedLinear(out, x, gate, up, glu);
+    }
+
+    private void record(Tensor x, Tensor w) {
         int n = x.rows() * x.cols();
         if (buffer.length < n) buffer = new float[n];
         inner.read(x, buffer);
@@ -62,34 +76,20 @@ public final class CalibratingBackend implements Backend {
             for (int j = 0; j < m.length; j++) m[j] = Math.max(m[j], Math.abs(buffer[base + j]));
         }
         rows.merge(w.name(), (long) x.rows(), Long::sum);
-        inner.matmul(out, x, w);
     }
 
     // ---- everything else is the inner backend's ------------------------------------------------------------
 
     @Override public String name() { return "calibrating " + inner.name(); }
-    @Override public Tensor upload(String name, GgmlType type, int rows, int cols, MemorySegment bytes) { return inner.upload(name, type, rows, cols, bytes); }
-    @Override public Tensor uploadInt8(dev.infercl.backend.Int8Weight w) { return inner.uploadInt8(w); }
+    @Override public Tensor upload(HostWeight w) { return inner.upload(w); }
     @Override public Tensor allocate(String name, int rows, int cols) { return inner.allocate(name, rows, cols); }
     @Override public void write(Tensor dst, float[] src) { inner.write(dst, src); }
     @Override public void read(Tensor src, float[] dst) { inner.read(src, dst); }
     @Override public void embed(Tensor out, Tensor table, int[] tokens) { inner.embed(out, table, tokens); }
-    @Override public void rmsNorm(Tensor out, Tensor x, Tensor weight, float eps) { inner.rmsNorm(out, x, weight, eps); }
-    @Override public void layerNorm(Tensor out, Tensor x, Tensor weight, Tensor bias, float eps) { inner.layerNorm(out, x, weight, bias, eps); }
-    @Override public void addBias(Tensor x, Tensor bias) { inner.addBias(x, bias); }
-    @Override public void rope(Tensor x, int[] positions, RopeSpec spec) { inner.rope(x, positions, spec); }
+    @Override public void norm(Tensor out, Tensor x, Norm norm) { inner.norm(out, x, norm); }
+    @Override public void map(Tensor out, Elementwise op, Tensor a, Tensor b) { inner.map(out, op, a, b); }
     @Override public void attention(Tensor out, Tensor q, Tensor k, Tensor v, KvCache cache, int layer, Batch batch, AttentionSpec spec) { inner.attention(out, q, k, v, cache, layer, batch, spec); }
-    @Override public void swiglu(Tensor out, Tensor gate, Tensor up) { inner.swiglu(out, gate, up); }
-    @Override public void geglu(Tensor out, Tensor gate, Tensor up) { inner.geglu(out, gate, up); }
-    @Override public void gelu(Tensor out, Tensor x) { inner.gelu(out, x); }
-    @Override public void scale(Tensor x, float s) { inner.scale(x, s); }
-    @Override public void softcap(Tensor x, float cap) { inner.softcap(x, cap); }
-    @Override public void add(Tensor x, Tensor y) { inner.add(x, y); }
-    @Override public void copyRows(Tensor dst, Tensor src, int from, int count) { inner.copyRows(dst, src, from, count); }
-    @Override public void copyColumns(Tensor dst, Tensor src, int from) { inner.copyColumns(dst, src, from); }
+    @Override public void copy(Tensor dst, Tensor src, int row, int col) { inner.copy(dst, src, row, col); }
     @Override public KvCache createKvCache(KvLayout layout) { return inner.createKvCache(layout); }
-    @Override public double probeReadBandwidth() { return inner.probeReadBandwidth(); }
-    @Override public int kvBytesPerValue() { return inner.kvBytesPerValue(); }
-    @Override public long allocatedBytes() { return inner.allocatedBytes(); }
     @Override public void close() { inner.close(); }
 }

@@ -14,6 +14,7 @@ import dev.infercl.api.Model;
 import dev.infercl.api.Session;
 import dev.infercl.backend.KvType;
 import dev.infercl.backend.opencl.ClBackend;
+import dev.infercl.backend.opencl.ClOptions;
 import dev.infercl.backend.opencl.ClTestSupport;
 import java.nio.file.Path;
 import org.junit.jupiter.api.Test;
@@ -41,7 +42,7 @@ class StoriesReferenceTest {
         if (backend.equals("OPENCL_KVF32")) opts = opts.withKvType(KvType.F32);
         if (backend.equals("OPENCL_KVI8")) opts = opts.withKvType(KvType.I8);
         if (!backend.equals("OPENCL_LANES")) return Model.load(m, opts);
-        return Model.load(m, opts, ClTestSupport.openWithLanes(32, ClBackend.Options.defaults().withKvType(KvType.F32)));
+        return Model.load(m, opts, ClTestSupport.openWithLanes(32, ClOptions.defaults().withKvType(KvType.F32)));
     }
 
     @ParameterizedTest

@@ -3,29 +3,34 @@ package dev.infercl.backend.cpu;
 import dev.infercl.backend.AttentionSpec;
 import dev.infercl.backend.Backend;
 import dev.infercl.backend.Batch;
+import dev.infercl.backend.Elementwise;
+import dev.infercl.backend.GgmlWeight;
+import dev.infercl.backend.HostWeight;
 import dev.infercl.backend.Int8Weight;
 import dev.infercl.backend.KvCache;
 import dev.infercl.backend.KvLayout;
-import dev.infercl.backend.RopeSpec;
+import dev.infercl.backend.Linear;
+import dev.infercl.backend.Measurable;
+import dev.infercl.backend.Norm;
 import dev.infercl.backend.Tensor;
 import dev.infercl.gguf.GgmlType;
 import dev.infercl.tensor.Dequant;
-import java.lang.foreign.MemorySegment;
 import java.util.concurrent.ForkJoinPool;
 
 /**
- * The pure-Java backend. {@link Mode#FAST} runs Vector API kernels ({@link CpuKernels}) across all cores;
- * {@link Mode#REFERENCE} runs the scalar {@link Reference} loops on one thread, the oracle every fast path is
- * tested against.
+ * The pure-Java backend. {@link Mode#FAST} runs Vector API kernels ({@link CpuKernels}) across all cores and fuses
+ * the one-token products it has kernels for; {@link Mode#REFERENCE} runs the scalar {@link Reference} loops on one
+ * thread, op by op, the oracle every fast path is tested against.
  */
-public final class CpuBackend implements Backend {
+public final class CpuBackend implements Backend, Measurable {
 
     public enum Mode { FAST, REFERENCE }
 
     private final Mode mode;
     private final int threads;
     private final ForkJoinPool pool;
-    private long allocated;   // bytes of activations and KV caches allocated so far
+    private long allocated;        // bytes of activations, scratch and KV caches allocated so far
+    private float[] scratch = new float[0]; // a product's values where no fused kernel applies: (rows, cols) of the widest use
 
     public CpuBackend() {
         this(Mode.FAST, Runtime.getRuntime().availableProcessors());
@@ -44,19 +49,15 @@ public final class CpuBackend implements Backend {
     }
 
     @Override
-    public Tensor upload(String name, GgmlType type, int rows, int cols, MemorySegment bytes) {
-        Dequant.requireComputable(type, name);
-        long need = Math.multiplyExact(type.byteSize(cols), (long) rows);
-        if (bytes.byteSize() < need) {
-            throw new IllegalArgumentException(name + ": " + bytes.byteSize() + " bytes, need " + need);
-        }
-        return new CpuTensor(name, type, rows, cols, null, bytes);
-    }
-
-    @Override
-    public Tensor uploadInt8(Int8Weight w) {
-        // the values stay where they are (usually the mapped file): int8, never widened
-        return new CpuTensor(w.name(), GgmlType.I8, w.rows(), w.cols(), null, w.values(), w);
+    public Tensor upload(HostWeight w) {
+        return switch (w) {
+            case GgmlWeight g -> {
+                Dequant.requireComputable(g.type(), g.name());
+                yield new CpuTensor(g.name(), g.type(), g.rows(), g.cols(), null, g.bytes());
+            }
+            // the values stay where they are (usually the mapped file): int8, never widened
+            case Int8Weight q -> new CpuTensor(q.name(), GgmlType.I8, q.rows(), q.cols(), null, q.values(), q);
+        };
     }
 
     @Override
@@ -89,71 +90,71 @@ public final class CpuBackend implements Backend {
     }
 
     @Override
-    public void rmsNorm(Tensor out, Tensor x, Tensor weight, float eps) {
+    public void norm(Tensor out, Tensor x, Norm norm) {
         CpuTensor o = act(out), in = act(x);
-        float[] w = ((CpuTensor) weight).floats();
-        if (mode == Mode.REFERENCE) Reference.rmsNorm(o.data, in.data, w, in.rows, in.cols, eps);
-        else CpuKernels.rmsNorm(o.data, in.data, w, in.rows * in.cols / w.length, w.length, eps); // groups of w.length: rows or heads
-    }
-
-    @Override
-    public void matmul(Tensor out, Tensor x, Tensor w) {
-        CpuTensor o = act(out), in = act(x), wt = (CpuTensor) w;
-        if (in.cols != wt.cols || o.cols != wt.rows || o.rows != in.rows) {
-            throw new IllegalArgumentException("matmul shapes: out " + o.rows + "×" + o.cols + ", x " + in.rows + "×" + in.cols
-                    + ", " + wt.name + " " + wt.rows + "×" + wt.cols);
+        float[] w = ((CpuTensor) norm.weight()).floats();
+        if (norm.kind() == Norm.Kind.LAYER) {
+            Reference.layerNorm(o.data, in.data, w, ((CpuTensor) norm.bias()).floats(), in.rows, in.cols, norm.eps());
+        } else if (mode == Mode.REFERENCE) {
+            Reference.rmsNorm(o.data, in.data, w, in.rows, in.cols, norm.eps());
+        } else {
+            CpuKernels.rmsNorm(o.data, in.data, w, in.rows * in.cols / w.length, w.length, norm.eps()); // groups of w.length: rows or heads
         }
-        if (decode(in, wt)) {
-            CpuKernels.gemv(pool, new CpuKernels.Rows[] {CpuKernels.rows(wt, in.data, in.cols)}, new int[] {wt.rows}, new float[][] {o.data}, false);
-            return;
-        }
-        if (wt.int8 != null) {
-            Int8Weight q = wt.int8;
-            if (q.quantizeActivations()) {
-                if (mode == Mode.REFERENCE) Reference.matmulW8A8(o.data, in.data, in.rows, in.cols, q.values(), q.scales(), q.smooth(), q.rows());
-                else CpuKernels.matmulW8A8(pool, o.data, in.data, in.rows, in.cols, q.values(), q.scales(), q.smooth(), q.rows());
-            } else {
-                if (mode == Mode.REFERENCE) Reference.matmulW8A16(o.data, in.data, in.rows, in.cols, q.values(), q.scales(), q.groupSize(), q.rows());
-                else CpuKernels.matmulW8A16(pool, o.data, in.data, in.rows, in.cols, q.values(), q.scales(), q.groupSize(), q.rows());
-            }
-            return;
-        }
-        if (mode == Mode.REFERENCE) Reference.matmul(o.data, in.data, in.rows, in.cols, wt.weight, wt.type, wt.rows);
-        else CpuKernels.matmul(pool, o.data, in.data, in.rows, in.cols, wt.weight, wt.type, wt.rows);
     }
 
     /**
-     * Q, K and V (or a projection with its residual add) in one parallel region when decoding; otherwise, and in
-     * REFERENCE mode, the interface's composition of matmul and add.
+     * Decoding with weights it has kernels for, no biases and one accumulate mode: all outputs in one parallel
+     * region (Q, K and V; a projection with its residual add). Otherwise product by product.
      */
     @Override
-    public void matmulMany(Tensor[] outs, Tensor x, Tensor[] ws, boolean accumulate, Tensor[] scratch) {
+    public void linear(Tensor x, Linear... outputs) {
         CpuTensor in = act(x);
-        var parts = new CpuKernels.Rows[ws.length];
-        int[] rows = new int[ws.length];
-        float[][] dst = new float[ws.length][];
-        for (int j = 0; j < ws.length; j++) {
-            CpuTensor w = (CpuTensor) ws[j], o = act(outs[j]);
-            if (!decode(in, w) || o.rows != 1 || o.cols != w.rows) {
-                Backend.super.matmulMany(outs, x, ws, accumulate, scratch);
-                return;
+        if (fusedDecode(in, outputs)) {
+            var parts = new CpuKernels.Rows[outputs.length];
+            int[] rows = new int[outputs.length];
+            float[][] dst = new float[outputs.length][];
+            for (int j = 0; j < outputs.length; j++) {
+                CpuTensor w = (CpuTensor) outputs[j].weight();
+                parts[j] = CpuKernels.rows(w, in.data, in.cols);
+                rows[j] = w.rows;
+                dst[j] = act(outputs[j].out()).data;
             }
-            parts[j] = CpuKernels.rows(w, in.data, in.cols);
-            rows[j] = w.rows;
-            dst[j] = o.data;
-        }
-        CpuKernels.gemv(pool, parts, rows, dst, accumulate);
-    }
-
-    /** gate·up·SwiGLU in one parallel region when decoding; otherwise the interface's composition. */
-    @Override
-    public void matmulSwiglu(Tensor out, Tensor x, Tensor gate, Tensor up, Tensor scratch) {
-        CpuTensor in = act(x), o = act(out), g = (CpuTensor) gate, u = (CpuTensor) up, sc = act(scratch);
-        if (!decode(in, g) || !decode(in, u) || g.rows != u.rows || o.rows != 1 || o.cols != g.rows || sc.data.length < g.rows) {
-            Backend.super.matmulSwiglu(out, x, gate, up, scratch);
+            CpuKernels.gemv(pool, parts, rows, dst, outputs[0].accumulate());
             return;
         }
-        CpuKernels.gemvSwiglu(pool, CpuKernels.rows(g, in.data, in.cols), CpuKernels.rows(u, in.data, in.cols), g.rows, o.data, sc.data);
+        for (Linear l : outputs) {
+            CpuTensor o = act(l.out()), w = (CpuTensor) l.weight();
+            checkProduct(o, in, w);
+            float[] dst = l.accumulate() ? scratch(in.rows * o.cols) : o.data;
+            product(dst, in, w);
+            if (l.bias() != null) Reference.map(dst, Elementwise.ADD_ROW, dst, ((CpuTensor) l.bias()).floats(), in.rows, o.cols);
+            if (l.accumulate()) add(o.data, o.data, dst, in.rows * o.cols);
+        }
+    }
+
+    private boolean fusedDecode(CpuTensor in, Linear[] outputs) {
+        for (Linear l : outputs) {
+            CpuTensor w = (CpuTensor) l.weight(), o = act(l.out());
+            if (!decode(in, w) || l.bias() != null || l.accumulate() != outputs[0].accumulate() || o.rows != 1 || o.cols != w.rows) return false;
+        }
+        return true;
+    }
+
+    /** SwiGLU while decoding: gate, up and the activation in one parallel region. Otherwise two products and the gate op. */
+    @Override
+    public void gatedLinear(Tensor out, Tensor x, Tensor gate, Tensor up, Elementwise glu) {
+        if (!glu.gate()) throw new IllegalArgumentException("gatedLinear takes SILU_MUL or GELU_MUL, not " + glu.kind());
+        CpuTensor in = act(x), o = act(out), g = (CpuTensor) gate, u = (CpuTensor) up;
+        checkProduct(o, in, g);
+        checkProduct(o, in, u);
+        float[] upOut = scratch(in.rows * o.cols);
+        if (glu.kind() == Elementwise.Kind.SILU_MUL && decode(in, g) && decode(in, u)) {
+            CpuKernels.gemvSwiglu(pool, CpuKernels.rows(g, in.data, in.cols), CpuKernels.rows(u, in.data, in.cols), g.rows, o.data, upOut);
+            return;
+        }
+        product(o.data, in, g);
+        product(upOut, in, u);
+        map(o.data, glu, o.data, upOut, in.rows, o.cols);
     }
 
     /** The decode GEMV path applies: FAST mode, one activation row as wide as the weight, a weight it has a kernel for. */
@@ -161,90 +162,93 @@ public final class CpuBackend implements Backend {
         return mode == Mode.FAST && x.rows == 1 && x.cols == w.cols && CpuKernels.hasRows(w);
     }
 
+    private static void checkProduct(CpuTensor o, CpuTensor in, CpuTensor w) {
+        if (in.cols != w.cols || o.cols != w.rows || o.rows != in.rows) {
+            throw new IllegalArgumentException("matmul shapes: out " + o.rows + "×" + o.cols + ", x " + in.rows + "×" + in.cols
+                    + ", " + w.name + " " + w.rows + "×" + w.cols);
+        }
+    }
+
+    /** dst (in.rows × w.rows) = in · wᵀ, for every weight type. */
+    private void product(float[] dst, CpuTensor in, CpuTensor w) {
+        if (decode(in, w)) {
+            CpuKernels.gemv(pool, new CpuKernels.Rows[] {CpuKernels.rows(w, in.data, in.cols)}, new int[] {w.rows}, new float[][] {dst}, false);
+            return;
+        }
+        boolean ref = mode == Mode.REFERENCE;
+        if (w.int8 != null) {
+            Int8Weight q = w.int8;
+            if (q.quantizeActivations()) {
+                if (ref) Reference.matmulW8A8(dst, in.data, in.rows, in.cols, q.values(), q.scales(), q.smooth(), q.rows());
+                else CpuKernels.matmulW8A8(pool, dst, in.data, in.rows, in.cols, q.values(), q.scales(), q.smooth(), q.rows());
+            } else {
+                if (ref) Reference.matmulW8A16(dst, in.data, in.rows, in.cols, q.values(), q.scales(), q.groupSize(), q.rows());
+                else CpuKernels.matmulW8A16(pool, dst, in.data, in.rows, in.cols, q.values(), q.scales(), q.groupSize(), q.rows());
+            }
+            return;
+        }
+        if (ref) Reference.matmul(dst, in.data, in.rows, in.cols, w.weight, w.type, w.rows);
+        else CpuKernels.matmul(pool, dst, in.data, in.rows, in.cols, w.weight, w.type, w.rows);
+    }
+
     @Override
-    public void rope(Tensor x, int[] positions, RopeSpec spec) {
-        CpuTensor t = act(x);
-        if (mode == Mode.REFERENCE) Reference.rope(t.data, t.rows, t.cols, positions, spec);
-        else CpuKernels.rope(t.data, t.rows, t.cols, positions, spec);
+    public void map(Tensor out, Elementwise op, Tensor a, Tensor b) {
+        CpuTensor o = act(out), x = act(a);
+        if (o.rows != x.rows || o.cols != x.cols) throw new IllegalArgumentException(op.kind() + ": " + o.name + " and " + x.name + " differ in shape");
+        float[] y = null;
+        if (op.binary()) {
+            CpuTensor bt = (CpuTensor) b;
+            boolean row = op.kind() == Elementwise.Kind.ADD_ROW;
+            if (row ? bt.cols != x.cols || bt.rows != 1 : bt.rows != x.rows || bt.cols != x.cols) {
+                throw new IllegalArgumentException(op.kind() + ": " + bt.name + " (" + bt.rows + "×" + bt.cols + ") does not fit " + x.name);
+            }
+            y = row ? bt.floats() : act(b).data;
+        }
+        map(o.data, op, x.data, y, x.rows, x.cols);
+    }
+
+    /** The element-wise ops over host arrays: SwiGLU and additions vectorised in FAST mode, the rest scalar. */
+    private void map(float[] out, Elementwise op, float[] a, float[] b, int rows, int cols) {
+        int count = rows * cols;
+        if (mode == Mode.FAST && op.kind() == Elementwise.Kind.SILU_MUL) CpuKernels.swiglu(out, a, b, count);
+        else if (op.kind() == Elementwise.Kind.ADD) add(out, a, b, count);
+        else Reference.map(out, op, a, b, rows, cols);
+    }
+
+    private void add(float[] out, float[] a, float[] b, int count) {
+        if (mode == Mode.FAST) CpuKernels.add(out, a, b, count);
+        else Reference.map(out, Elementwise.ADD, a, b, 1, count);
     }
 
     @Override
     public void attention(Tensor out, Tensor q, Tensor k, Tensor v, KvCache cache, int layer, Batch batch, AttentionSpec spec) {
         CpuKvCache c = (CpuKvCache) cache;
-        CpuTensor o = act(out), qt = act(q);
-        int heads = qt.cols / c.layout.headDim();
+        CpuTensor o = act(out), qt = act(q), kt = act(k), vt = act(v);
+        int heads = qt.cols / c.layout.headDim(), n = batch.size();
+        if (spec.rope() != null) {
+            if (mode == Mode.REFERENCE) {
+                Reference.rope(qt.data, n, qt.cols, batch.positions(), spec.rope());
+                Reference.rope(kt.data, n, kt.cols, batch.positions(), spec.rope());
+            } else {
+                CpuKernels.rope(qt.data, n, qt.cols, batch.positions(), spec.rope());
+                CpuKernels.rope(kt.data, n, kt.cols, batch.positions(), spec.rope());
+            }
+        }
         if (mode == Mode.REFERENCE) {
-            Reference.attention(o.data, qt.data, act(k).data, act(v).data, c.k[layer], c.v[layer], c.layout,
-                    batch.table(), batch.positions(), heads, spec);
+            Reference.attention(o.data, qt.data, kt.data, vt.data, c.k[layer], c.v[layer], c.layout, batch.table(), batch.positions(), heads, spec);
         } else {
-            CpuKernels.attention(pool, o.data, qt.data, act(k).data, act(v).data, c.k[layer], c.v[layer], c.layout,
-                    batch.table(), batch.positions(), heads, spec);
+            CpuKernels.attention(pool, o.data, qt.data, kt.data, vt.data, c.k[layer], c.v[layer], c.layout, batch.table(), batch.positions(), heads, spec);
         }
     }
 
     @Override
-    public void layerNorm(Tensor out, Tensor x, Tensor weight, Tensor bias, float eps) {
-        CpuTensor o = act(out), in = act(x);
-        Reference.layerNorm(o.data, in.data, ((CpuTensor) weight).floats(), ((CpuTensor) bias).floats(), in.rows, in.cols, eps);
-    }
-
-    @Override
-    public void addBias(Tensor x, Tensor bias) {
-        CpuTensor a = act(x);
-        Reference.addBias(a.data, ((CpuTensor) bias).floats(), a.rows);
-    }
-
-    @Override
-    public void geglu(Tensor out, Tensor gate, Tensor up) {
-        CpuTensor o = act(out);
-        Reference.geglu(o.data, act(gate).data, act(up).data, o.rows * o.cols);
-    }
-
-    @Override
-    public void gelu(Tensor out, Tensor x) {
-        CpuTensor o = act(out);
-        Reference.gelu(o.data, act(x).data, o.rows * o.cols);
-    }
-
-    @Override
-    public void scale(Tensor x, float s) {
-        CpuTensor a = act(x);
-        Reference.scale(a.data, s, a.rows * a.cols);
-    }
-
-    @Override
-    public void softcap(Tensor x, float cap) {
-        CpuTensor a = act(x);
-        Reference.softcap(a.data, cap, a.rows * a.cols);
-    }
-
-    @Override
-    public void copyColumns(Tensor dst, Tensor src, int from) {
+    public void copy(Tensor dst, Tensor src, int row, int col) {
         CpuTensor d = act(dst), s = act(src);
-        if (from < 0 || from + d.cols > s.cols || d.rows > s.rows) {
-            throw new IllegalArgumentException("copyColumns: columns " + from + ".." + (from + d.cols) + " of " + s.cols);
+        if (row < 0 || col < 0 || row + d.rows > s.data.length / s.cols || col + d.cols > s.cols) {
+            throw new IllegalArgumentException("copy: rows " + row + ".." + (row + d.rows) + ", columns " + col + ".." + (col + d.cols)
+                    + " of " + s.name + " (" + s.cols + " wide) into " + d.name);
         }
-        Reference.copyColumns(d.data, d.cols, s.data, s.cols, from, d.rows);
-    }
-
-    @Override
-    public void swiglu(Tensor out, Tensor gate, Tensor up) {
-        CpuTensor o = act(out);
-        if (mode == Mode.REFERENCE) Reference.swiglu(o.data, act(gate).data, act(up).data, o.rows * o.cols);
-        else CpuKernels.swiglu(o.data, act(gate).data, act(up).data, o.rows * o.cols);
-    }
-
-    @Override
-    public void add(Tensor x, Tensor y) {
-        CpuTensor a = act(x);
-        if (mode == Mode.REFERENCE) Reference.add(a.data, act(y).data, a.rows * a.cols);
-        else CpuKernels.add(a.data, act(y).data, a.rows * a.cols);
-    }
-
-    @Override
-    public void copyRows(Tensor dst, Tensor src, int from, int count) {
-        CpuTensor d = act(dst), s = act(src);
-        System.arraycopy(s.data, from * s.cols, d.data, 0, count * s.cols);
+        Reference.copy(d.data, d.rows, d.cols, s.data, s.cols, row, col);
     }
 
     @Override
@@ -271,6 +275,15 @@ public final class CpuBackend implements Backend {
     @Override
     public void close() {
         if (pool != null) pool.shutdown();
+    }
+
+    /** The scratch array, grown to at least {@code count} floats. */
+    private float[] scratch(int count) {
+        if (scratch.length < count) {
+            allocated += 4L * (count - scratch.length);
+            scratch = new float[count];
+        }
+        return scratch;
     }
 
     private static CpuTensor act(Tensor t) {

@@ -1131,11 +1131,11 @@ final class CpuKernels {
         }
     }
 
-    /** x += y. */
-    static void add(float[] x, float[] y, int count) {
+    /** out = a + b (out may be a or b). */
+    static void add(float[] out, float[] a, float[] b, int count) {
         int vecEnd = count - count % L;
-        for (int i = 0; i < vecEnd; i += L) FloatVector.fromArray(F, x, i).add(FloatVector.fromArray(F, y, i)).intoArray(x, i);
-        for (int i = vecEnd; i < count; i++) x[i] += y[i];
+        for (int i = 0; i < vecEnd; i += L) FloatVector.fromArray(F, a, i).add(FloatVector.fromArray(F, b, i)).intoArray(out, i);
+        for (int i = vecEnd; i < count; i++) out[i] = a[i] + b[i];
     }
 
     /**

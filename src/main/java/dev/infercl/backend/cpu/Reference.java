@@ -2,6 +2,7 @@ package dev.infercl.backend.cpu;
 
 import dev.infercl.backend.AttentionSpec;
 import dev.infercl.backend.BlockTable;
+import dev.infercl.backend.Elementwise;
 import dev.infercl.backend.KvLayout;
 import dev.infercl.backend.RopeSpec;
 import dev.infercl.gguf.GgmlType;
@@ -53,11 +54,27 @@ public final class Reference {
         }
     }
 
-    /** x[t] += b over rows t in [0, n). */
-    public static void addBias(float[] x, float[] b, int n) {
-        for (int t = 0; t < n; t++) {
-            for (int i = 0; i < b.length; i++) x[t * b.length + i] += b[i];
+    /**
+     * out[i] = op(a[i], b[i]) over the first n rows of width {@code width} (b[i mod width] for ADD_ROW; b unused by
+     * the unary ops). Element by element, so out may be a or b.
+     */
+    public static void map(float[] out, Elementwise op, float[] a, float[] b, int n, int width) {
+        for (int i = 0; i < n * width; i++) {
+            float y = !op.binary() ? 0 : op.kind() == Elementwise.Kind.ADD_ROW ? b[i % width] : b[i];
+            out[i] = apply(op, a[i], y);
         }
+    }
+
+    /** One element of {@link #map}. */
+    public static float apply(Elementwise op, float a, float b) {
+        return switch (op.kind()) {
+            case ADD, ADD_ROW -> a + b;
+            case SILU_MUL -> (float) (a / (1.0 + Math.exp(-a))) * b;
+            case GELU_MUL -> gelu(a) * b;
+            case GELU -> gelu(a);
+            case SCALE -> a * op.c();
+            case SOFTCAP -> (float) (op.c() * Math.tanh(a / op.c()));
+        };
     }
 
     /** GELU, tanh approximation. */
@@ -65,29 +82,9 @@ public final class Reference {
         return (float) (0.5 * x * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (x + 0.044715 * x * x * x))));
     }
 
-    /** out = gelu(x) over {@code count} values. */
-    public static void gelu(float[] out, float[] x, int count) {
-        for (int i = 0; i < count; i++) out[i] = gelu(x[i]);
-    }
-
-    /** out = gelu(gate) ⊙ up over {@code count} values. */
-    public static void geglu(float[] out, float[] gate, float[] up, int count) {
-        for (int i = 0; i < count; i++) out[i] = gelu(gate[i]) * up[i];
-    }
-
-    /** x ·= s over {@code count} values. */
-    public static void scale(float[] x, float s, int count) {
-        for (int i = 0; i < count; i++) x[i] *= s;
-    }
-
-    /** x = cap · tanh(x / cap) over {@code count} values. */
-    public static void softcap(float[] x, float cap, int count) {
-        for (int i = 0; i < count; i++) x[i] = (float) (cap * Math.tanh(x[i] / cap));
-    }
-
-    /** dst[t] = src[t][from .. from + dstCols) for rows t in [0, n). */
-    public static void copyColumns(float[] dst, int dstCols, float[] src, int srcCols, int from, int n) {
-        for (int t = 0; t < n; t++) System.arraycopy(src, t * srcCols + from, dst, t * dstCols, dstCols);
+    /** dst = the (dstRows × dstCols) block of src (rows of srcCols values) whose first value is src[row][col]. */
+    public static void copy(float[] dst, int dstRows, int dstCols, float[] src, int srcCols, int row, int col) {
+        for (int t = 0; t < dstRows; t++) System.arraycopy(src, (row + t) * srcCols + col, dst, t * dstCols, dstCols);
     }
 
     /**
@@ -235,18 +232,5 @@ public final class Reference {
                 }
             }
         }
-    }
-
-    /** out = silu(gate) ⊙ up, silu(x) = x / (1 + e^−x), over {@code count} values. */
-    public static void swiglu(float[] out, float[] gate, float[] up, int count) {
-        for (int i = 0; i < count; i++) {
-            float g = gate[i];
-            out[i] = (float) (g / (1.0 + Math.exp(-g))) * up[i];
-        }
-    }
-
-    /** x += y over {@code count} values. */
-    public static void add(float[] x, float[] y, int count) {
-        for (int i = 0; i < count; i++) x[i] += y[i];
     }
 }

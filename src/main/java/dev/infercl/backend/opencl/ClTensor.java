@@ -13,7 +13,7 @@ import org.jocl.cl_mem;
 final class ClTensor implements Tensor {
     /**
      * Rows {@code row0 .. row0+rows−1} of a weight: {@code data} (rows, type.byteSize(cols)) for F32/F16/BF16, or
-     * for Q8_0 (rows, {@link ClBackend#q8RowBytes}(cols)) superblocks with {@code scales} null, or for Q4_0 (rows, cols/2)
+     * for Q8_0 (rows, {@link WeightUploader#q8RowBytes}(cols)) superblocks with {@code scales} null, or for Q4_0 (rows, cols/2)
      * nibble bytes with {@code scales} (rows, cols/32) F16.
      */
     record Part(int row0, int rows, cl_mem data, cl_mem scales) {}
@@ -48,6 +48,11 @@ final class ClTensor implements Tensor {
         this.weight = weight;
         this.parts = parts;
         this.vectorF32 = vectorF32;
+    }
+
+    /** An F32 activation over a buffer the caller owns: (rows, cols) row-major. */
+    static ClTensor activation(String name, int rows, int cols, cl_mem data) {
+        return new ClTensor(name, GgmlType.F32, rows, cols, false, new Part[] {new Part(0, rows, data, null)}, null);
     }
 
     @Override public String name() { return name; }

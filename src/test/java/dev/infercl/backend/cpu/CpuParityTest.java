@@ -7,6 +7,9 @@ import static org.junit.jupiter.api.Assertions.fail;
 
 import dev.infercl.backend.AttentionSpec;
 import dev.infercl.backend.Backend;
+import dev.infercl.backend.Elementwise;
+import dev.infercl.backend.Linear;
+import dev.infercl.backend.Norm;
 import dev.infercl.backend.Batch;
 import dev.infercl.backend.BlockTable;
 import dev.infercl.backend.KvCache;
@@ -128,7 +131,7 @@ class CpuParityTest {
                 outs[j] = guarded(be, n, rows[j]);
                 views[j] = outs[j].firstRows(n);
             }
-            be.matmulMany(views, xt, w, false, null);
+            be.linear(xt, new Linear(views[0], w[0]), new Linear(views[1], w[1]), new Linear(views[2], w[2]));
             for (int j = 0; j < 3; j++) results[b][j] = readChecked(be, outs[j], n, rows[j]);
 
             Tensor acc = guarded(be, n, rows[0]);
@@ -136,11 +139,11 @@ class CpuParityTest {
             Arrays.fill(init, SENTINEL);
             System.arraycopy(residual, 0, init, 0, residual.length);
             be.write(acc, init);
-            be.matmulMany(new Tensor[] {acc.firstRows(n)}, xt, new Tensor[] {w[0]}, true, new Tensor[] {be.allocate("scratch", n, rows[0])});
+            be.linear(xt, Linear.accumulate(acc.firstRows(n), w[0], null));
             results[b][3] = readChecked(be, acc, n, rows[0]);
 
             Tensor sw = guarded(be, n, rows[0]);
-            be.matmulSwiglu(sw.firstRows(n), xt, w[0], be.upload("up", type, rows[0], in, up), be.allocate("scratch", n, rows[0]));
+            be.gatedLinear(sw.firstRows(n), xt, w[0], be.upload("up", type, rows[0], in, up), Elementwise.SILU_MUL);
             results[b][4] = readChecked(be, sw, n, rows[0]);
         }
         String[] names = {"q", "k", "v", "accumulated", "swiglu"};
@@ -357,7 +360,7 @@ class CpuParityTest {
         for (int b = 0; b < 2; b++) {
             Backend be = b == 0 ? REF : FAST;
             Tensor ot = guarded(be, n, width);
-            be.rmsNorm(ot.firstRows(n), tensor(be, n, width, x), be.upload("norm", GgmlType.F32, 1, width, w), 1e-5f);
+            be.norm(ot.firstRows(n), tensor(be, n, width, x), Norm.rms(be.upload("norm", GgmlType.F32, 1, width, w), 1e-5f));
             r[b] = readChecked(be, ot, n, width);
         }
         assertClose(r[1], r[0], ELEMENTWISE_NMSE, "rmsNorm");
@@ -373,7 +376,7 @@ class CpuParityTest {
         for (int b = 0; b < 2; b++) {
             Backend be = b == 0 ? REF : FAST;
             Tensor ot = guarded(be, n, width);
-            be.swiglu(ot.firstRows(n), tensor(be, n, width, gate), tensor(be, n, width, up));
+            be.map(ot.firstRows(n), Elementwise.SILU_MUL, tensor(be, n, width, gate), tensor(be, n, width, up));
             r[b] = readChecked(be, ot, n, width);
         }
         assertClose(r[1], r[0], ELEMENTWISE_NMSE, "swiglu");
@@ -389,7 +392,7 @@ class CpuParityTest {
             Backend be = b == 0 ? REF : FAST;
             Tensor xt = guarded(be, n, width);
             be.write(xt, x);
-            be.add(xt.firstRows(n), tensor(be, n, width, y));
+            be.map(xt.firstRows(n), Elementwise.ADD, xt.firstRows(n), tensor(be, n, width, y));
             r[b] = readChecked(be, xt, n, width);
         }
         assertClose(r[1], r[0], ELEMENTWISE_NMSE, "add");
@@ -410,15 +413,10 @@ class CpuParityTest {
         int[] positions = new int[n];
         for (int t = 0; t < n; t++) positions[t] = 500 + 37 * t;
         var spec = new RopeSpec(headDim, ropeDims, 10000f, neox);
-        float[][] r = new float[2][];
-        for (int b = 0; b < 2; b++) {
-            Backend be = b == 0 ? REF : FAST;
-            Tensor xt = guarded(be, n, width);
-            be.write(xt, x);
-            be.rope(xt.firstRows(n), positions, spec);
-            r[b] = readChecked(be, xt, n, width);
-        }
-        assertClose(r[1], r[0], ELEMENTWISE_NMSE, "rope");
+        float[] want = x.clone(), got = x.clone();
+        Reference.rope(want, n, width, positions, spec);
+        CpuKernels.rope(got, n, width, positions, spec);
+        assertClose(got, want, ELEMENTWISE_NMSE, "rope");
     }
 
     // ------------------------------------------------------------------------------------------ helpers

@@ -4,9 +4,11 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.fail;
 
+import dev.infercl.backend.Elementwise;
 import dev.infercl.backend.Int8TestData;
 import dev.infercl.backend.Int8TestData.Case;
 import dev.infercl.backend.Int8Weight;
+import dev.infercl.backend.Linear;
 import dev.infercl.backend.Tensor;
 import dev.infercl.gguf.GgmlType;
 import java.lang.foreign.Arena;
@@ -59,7 +61,7 @@ class Int8CpuParityTest {
     }
 
     static float[] run(CpuBackend b, Int8Weight w, float[] x, Case c) {
-        Tensor wt = b.uploadInt8(w);
+        Tensor wt = b.upload(w);
         assertEquals(GgmlType.I8, wt.type());
         Tensor xt = b.allocate("x", c.n(), c.in());
         b.write(xt, x);
@@ -105,19 +107,19 @@ class Int8CpuParityTest {
         Tensor xt = b.allocate("x", 1, x.length);
         b.write(xt, x);
         Tensor[] w = new Tensor[4], outs = new Tensor[3];
-        for (int j = 0; j < 4; j++) w[j] = b.uploadInt8(ws[j]);
+        for (int j = 0; j < 4; j++) w[j] = b.upload(ws[j]);
         for (int j = 0; j < 3; j++) outs[j] = b.allocate("out" + j, 1, rows[j]);
-        b.matmulMany(outs, xt, new Tensor[] {w[0], w[1], w[2]}, false, null);
+        b.linear(xt, new Linear(outs[0], w[0]), new Linear(outs[1], w[1]), new Linear(outs[2], w[2]));
         float[][] r = new float[5][];
         for (int j = 0; j < 3; j++) b.read(outs[j], r[j] = new float[rows[j]]);
         Tensor acc = b.allocate("acc", 1, rows[0]);
         float[] ramp = new float[rows[0]];
         for (int i = 0; i < ramp.length; i++) ramp[i] = i - 10f;
         b.write(acc, ramp);
-        b.matmulMany(new Tensor[] {acc}, xt, new Tensor[] {w[0]}, true, new Tensor[] {b.allocate("scratch", 1, rows[0])});
+        b.linear(xt, Linear.accumulate(acc, w[0], null));
         b.read(acc, r[3] = new float[rows[0]]);
         Tensor sw = b.allocate("swiglu", 1, rows[0]);
-        b.matmulSwiglu(sw, xt, w[0], w[3], b.allocate("scratch", 1, rows[0]));
+        b.gatedLinear(sw, xt, w[0], w[3], Elementwise.SILU_MUL);
         b.read(sw, r[4] = new float[rows[0]]);
         return r;
     }
@@ -129,7 +131,7 @@ class Int8CpuParityTest {
             Int8Weight w = Int8TestData.weight(r, new Case(64, 5, 32, false, false, 1), arena);
             float[] want = new float[5 * 64], got = new float[5 * 64];
             w.dequantize(want);
-            b.read(b.uploadInt8(w), got);
+            b.read(b.upload(w), got);
             assertEquals(Arrays.toString(want), Arrays.toString(got));
         }
     }

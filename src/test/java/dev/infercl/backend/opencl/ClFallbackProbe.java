@@ -3,7 +3,7 @@ package dev.infercl.backend.opencl;
 import dev.infercl.api.BackendKind;
 import dev.infercl.backend.Backend;
 import dev.infercl.backend.BackendUnavailableException;
-import dev.infercl.backend.Backends;
+import dev.infercl.api.Backends;
 import java.util.ArrayList;
 
 /** Run in a child JVM by {@link ClFallbackTest}: what AUTO and OPENCL do in this process's OpenCL environment. */

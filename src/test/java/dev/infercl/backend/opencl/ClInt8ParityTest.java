@@ -3,9 +3,11 @@ package dev.infercl.backend.opencl;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.infercl.backend.Elementwise;
 import dev.infercl.backend.Int8TestData;
 import dev.infercl.backend.Int8TestData.Case;
 import dev.infercl.backend.Int8Weight;
+import dev.infercl.backend.Linear;
 import dev.infercl.backend.Tensor;
 import dev.infercl.gguf.GgmlType;
 import java.lang.foreign.Arena;
@@ -42,9 +44,9 @@ class ClInt8ParityTest {
 
     @BeforeAll
     static void open() {
-        gemv = ClTestSupport.open(ClBackend.Options.defaults().withMatmul(ClBackend.MatmulKernel.GEMV));
-        lanes = ClTestSupport.openWithLanes(ClParityTest.LANES, ClBackend.Options.defaults().withMatmul(ClBackend.MatmulKernel.GEMV));
-        gemm = ClTestSupport.open(ClBackend.Options.defaults().withMatmul(ClBackend.MatmulKernel.GEMM));
+        gemv = ClTestSupport.open(ClOptions.defaults().withMatmul(KernelChooser.Matmul.GEMV));
+        lanes = ClTestSupport.openWithLanes(ClParityTest.LANES, ClOptions.defaults().withMatmul(KernelChooser.Matmul.GEMV));
+        gemm = ClTestSupport.open(ClOptions.defaults().withMatmul(KernelChooser.Matmul.GEMM));
         arena = Arena.ofShared();
     }
 
@@ -72,7 +74,7 @@ class ClInt8ParityTest {
             float[] x = Int8TestData.activations(r, c.n(), c.in(), true);
             float[] want = Int8TestData.reference(w, x, c.n());
             for (ClBackend b : List.of(gemv, gemm, lanes)) {
-                Tensor wt = b.uploadInt8(w);
+                Tensor wt = b.upload(w);
                 assertEquals(GgmlType.I8, wt.type());
                 Tensor xt = ClParityTest.input(b, x, c.n(), c.in());
                 float[] got = ClParityTest.guarded(b, c.n(), c.out(), null, out -> b.matmul(out, xt, wt));
@@ -91,10 +93,10 @@ class ClInt8ParityTest {
     @Test
     void int8WeightsLargerThanMaxAllocAreSplitAndReadBack() {
         var r = new Random(52);
-        try (ClBackend small = ClTestSupport.open(ClBackend.Options.defaults().withMaxAlloc(65536))) {
+        try (ClBackend small = ClTestSupport.open(ClOptions.defaults().withMaxAlloc(65536))) {
             for (Case c : List.of(new Case(2048, 67, 64, false, false, 3), new Case(2048, 67, 0, true, true, 3))) {
                 Int8Weight w = Int8TestData.weight(r, c, arena);
-                ClTensor wt = (ClTensor) small.uploadInt8(w);
+                ClTensor wt = (ClTensor) small.upload(w);
                 assertTrue(wt.parts.length > 1, "split into " + wt.parts.length + " parts");
                 float[] x = Int8TestData.activations(r, 3, c.in(), false);
                 float[] want = Int8TestData.reference(w, x, 3);
@@ -124,7 +126,7 @@ class ClInt8ParityTest {
         System.setProperty("infercl.opencl.stageX", "true");
         ClBackend staged;
         try {
-            staged = ClTestSupport.open(ClBackend.Options.defaults().withMatmul(ClBackend.MatmulKernel.GEMM));
+            staged = ClTestSupport.open(ClOptions.defaults().withMatmul(KernelChooser.Matmul.GEMM));
         } finally {
             System.clearProperty("infercl.opencl.stageX");
         }
@@ -142,7 +144,7 @@ class ClInt8ParityTest {
                             float[] x = Int8TestData.activations(r, n, in, true);
                             float[] want = Int8TestData.reference(w, x, n);
                             for (ClBackend b : List.of(gemm, staged)) {
-                                Tensor wt = b.uploadInt8(w);
+                                Tensor wt = b.upload(w);
                                 Tensor xt = ClParityTest.input(b, x, n, in);
                                 float[] got = ClParityTest.guarded(b, n, outRows, null, out -> b.matmul(out, xt, wt));
                                 Int8TestData.nmse(kernelName(c, b) + (b == staged ? " (STAGE_X)" : " (tiles)"), worst, got, want, 5e-4);
@@ -185,7 +187,7 @@ class ClInt8ParityTest {
                     for (int j = 0; j < 3; j++) {
                         cs[j] = new Case(in, heights[k + j], sc[0], sc[1] == 1, sc[2] == 1, 1);
                         w[j] = Int8TestData.weight(r, cs[j], arena);
-                        wt[j] = b.uploadInt8(w[j]);
+                        wt[j] = b.upload(w[j]);
                         want[j] = Int8TestData.reference(w[j], x, 1);
                         base[j] = Int8TestData.activations(r, 1, cs[j].out(), false);
                     }
@@ -199,7 +201,7 @@ class ClInt8ParityTest {
                         }
                         // one weight, accumulated: the residual add fused into wo / ffn_down (smoothing included)
                         float[] one = ClParityTest.guarded(b, 1, cs[2].out(), acc ? base[2] : null,
-                                out -> b.matmulMany(new Tensor[] {out}, xt, new Tensor[] {wt[2]}, acc, new Tensor[] {b.allocate("s", 1, cs[2].out())}));
+                                out -> b.linear(xt, new Linear(out, wt[2], null, acc)));
                         float[] exp = want[2].clone();
                         if (acc) for (int i = 0; i < exp.length; i++) exp[i] += base[2][i];
                         Int8TestData.nmse(name, worst, one, exp, 5e-4);
@@ -208,9 +210,9 @@ class ClInt8ParityTest {
                     Case gc = new Case(in, heights[k + 1], sc[0], sc[1] == 1, false, 1);
                     Int8Weight gw = Int8TestData.weight(r, gc, arena), uw = Int8TestData.weight(r, gc, arena);
                     float[] g = Int8TestData.reference(gw, x, 1), u = Int8TestData.reference(uw, x, 1), exp = new float[gc.out()];
-                    dev.infercl.backend.cpu.Reference.swiglu(exp, g, u, gc.out());
-                    Tensor gt = b.uploadInt8(gw), ut = b.uploadInt8(uw);
-                    float[] got = ClParityTest.guarded(b, 1, gc.out(), null, out -> b.matmulSwiglu(out, xt, gt, ut, b.allocate("s", 1, gc.out())));
+                    dev.infercl.backend.cpu.Reference.map(exp, Elementwise.SILU_MUL, g, u, 1, gc.out());
+                    Tensor gt = b.upload(gw), ut = b.upload(uw);
+                    float[] got = ClParityTest.guarded(b, 1, gc.out(), null, out -> b.gatedLinear(out, xt, gt, ut, Elementwise.SILU_MUL));
                     Int8TestData.nmse(fusedName(gc, "gemvswiglu") + (b == lanes ? " (lanes)" : ""), worst, got, exp, 5e-4);
                 }
             }
@@ -222,10 +224,11 @@ class ClInt8ParityTest {
         return (c.w8a8() ? "matmul_i8_i8_" + variant + (c.smooth() ? " smooth" : "") : "matmul_i8_f32_" + variant + " g" + c.groupSize());
     }
 
-    /** matmulMany over three weights into guarded outputs (initialised to base when accumulating); returns the outputs. */
+    /** linear over three weights into guarded outputs (initialised to base when accumulating); returns the outputs. */
     static float[][] multi(ClBackend b, Tensor xt, Tensor[] wt, float[][] base) {
         int m = wt.length;
-        Tensor[] full = new Tensor[m], outs = new Tensor[m], scratch = new Tensor[m];
+        Tensor[] full = new Tensor[m];
+        Linear[] outs = new Linear[m];
         for (int j = 0; j < m; j++) {
             int h = wt[j].rows();
             full[j] = b.allocate("out" + j, 1 + ClParityTest.GUARD, h);
@@ -233,10 +236,9 @@ class ClInt8ParityTest {
             Arrays.fill(init, ClParityTest.SENTINEL);
             if (base != null) System.arraycopy(base[j], 0, init, 0, h);
             b.write(full[j], init);
-            outs[j] = full[j].firstRows(1);
-            scratch[j] = b.allocate("scratch" + j, 1, h);
+            outs[j] = new Linear(full[j].firstRows(1), wt[j], null, base != null);
         }
-        b.matmulMany(outs, xt, wt, base != null, scratch);
+        b.linear(xt, outs);
         float[][] got = new float[m][];
         for (int j = 0; j < m; j++) {
             int h = wt[j].rows();

@@ -41,9 +41,9 @@ class ClKvInt8Test {
 
     @BeforeAll
     static void open() {
-        var i8 = ClBackend.Options.defaults().withKvType(KvType.I8);
-        fused = ClTestSupport.open(i8.withAttention(ClBackend.AttentionKernel.FUSED));
-        split = ClTestSupport.open(i8.withAttention(ClBackend.AttentionKernel.SPLIT));
+        var i8 = ClOptions.defaults().withKvType(KvType.I8);
+        fused = ClTestSupport.open(i8.withAttention(KernelChooser.Attention.FUSED));
+        split = ClTestSupport.open(i8.withAttention(KernelChooser.Attention.SPLIT));
         lanes = ClTestSupport.openWithLanes(ClParityTest.LANES, i8);
     }
 
@@ -72,7 +72,7 @@ class ClKvInt8Test {
     void theInt8CacheIsAQuarterOfF32AndHalfOfFp16() {
         var layout = new KvLayout(3, 4, 64, 16, 20);
         long f16;
-        try (var b = ClTestSupport.open(ClBackend.Options.defaults().withKvType(KvType.F16))) {
+        try (var b = ClTestSupport.open(ClOptions.defaults().withKvType(KvType.F16))) {
             long before = b.allocatedBytes();
             try (var c = b.createKvCache(layout)) {
                 f16 = b.allocatedBytes() - before;
@@ -125,12 +125,6 @@ class ClKvInt8Test {
         var caches = new java.util.HashMap<Integer, Int8Cache>();
         return (dev.infercl.backend.Backend) java.lang.reflect.Proxy.newProxyInstance(ClKvInt8Test.class.getClassLoader(),
                 new Class<?>[] {dev.infercl.backend.Backend.class}, (proxy, method, args) -> {
-                    if (method.getName().equals("ropeAttention")) { // as its default: rope, then the attention checked below
-                        inner.ropeQk((Tensor) args[1], (Tensor) args[2], ((Batch) args[7]).positions(), (dev.infercl.backend.RopeSpec) args[4]);
-                        method = dev.infercl.backend.Backend.class.getMethod("attention", Tensor.class, Tensor.class, Tensor.class, Tensor.class,
-                                dev.infercl.backend.KvCache.class, int.class, Batch.class, AttentionSpec.class);
-                        args = new Object[] {args[0], args[1], args[2], args[3], args[5], args[6], args[7], args[8]};
-                    }
                     Object result;
                     try {
                         result = method.invoke(inner, args);
@@ -138,6 +132,7 @@ class ClKvInt8Test {
                         throw e.getCause();
                     }
                     if (!method.getName().equals("attention")) return result;
+                    // q and k as attention left them: rotated in place, as the cache holds k
                     Tensor out = (Tensor) args[0], q = (Tensor) args[1], k = (Tensor) args[2], v = (Tensor) args[3];
                     var cache = (dev.infercl.backend.KvCache) args[4];
                     int layer = (Integer) args[5];

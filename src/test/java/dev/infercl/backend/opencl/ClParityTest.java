@@ -9,8 +9,11 @@ import dev.infercl.backend.AttentionSpec;
 import dev.infercl.backend.Batch;
 import dev.infercl.backend.BlockTable;
 import dev.infercl.backend.DeviceOutOfMemoryException;
+import dev.infercl.backend.Elementwise;
 import dev.infercl.backend.KvLayout;
 import dev.infercl.backend.KvType;
+import dev.infercl.backend.Linear;
+import dev.infercl.backend.Norm;
 import dev.infercl.backend.RopeSpec;
 import dev.infercl.backend.Tensor;
 import dev.infercl.backend.cpu.Reference;
@@ -45,24 +48,6 @@ import org.junit.jupiter.api.Test;
  */
 class ClParityTest {
 
-    /** Every kernel file, each exercised below (the file list must equal opencl-kernels/*.cl). */
-    static final List<String> KERNELS = List.of(
-            "embed_f32_f32", "embed_f16_f32", "embed_bf16_f32", "embed_q8_0_f32", "embed_q4_0_f32",
-            "rmsnorm_f32_f32", "rope_f32_f32", "swiglu_f32_f32", "add_f32_f32", "kvwrite_f16_f32",
-            "matmul_f32_f32_gemv", "matmul_f16_f32_gemv", "matmul_bf16_f32_gemv", "matmul_q8_0_f32_gemv", "matmul_q4_0_f32_gemv",
-            "matmul_f32_f32_gemm", "matmul_f16_f32_gemm", "matmul_bf16_f32_gemm", "matmul_q8_0_f32_gemm", "matmul_q4_0_f32_gemm",
-            "attention_kv_f32", "attention_kv_f32_split", "attention_f32_f32_combine", "attention_kv_f32_lanes",
-            "layernorm_f32_f32", "addbias_f32_f32", "gelu_f32_f32", "geglu_f32_f32", "scale_f32_f32", "softcap_f32_f32",
-            "copycols_f32_f32", "bwprobe_f32_f32",
-            "matmul_q8_0_f32_gemvmulti", "matmul_f16_f32_gemvmulti", "matmul_q8_0_f32_gemvswiglu", "matmul_f16_f32_gemvswiglu",
-            "matmul_q4_0_f32_gemvmulti", "matmul_q4_0_f32_gemvswiglu",
-            "rope_f32_f32_qk", "kvwrite_f16_f32_rope",
-            // exercised in ClInt8ParityTest
-            "matmul_i8_f32_gemv", "matmul_i8_f32_gemm", "quantize_f32_i8", "matmul_i8_i8_gemv", "matmul_i8_i8_gemm",
-            "matmul_i8_f32_gemvmulti", "matmul_i8_f32_gemvswiglu", "matmul_i8_i8_gemvmulti", "matmul_i8_i8_gemvswiglu",
-            // exercised in ClKvInt8Test
-            "kvwrite_i8_f32");
-
     static final float SENTINEL = -12345.5f;
     static final int GUARD = 3;
     static final boolean SMALL = ClTestSupport.small();
@@ -82,11 +67,11 @@ class ClParityTest {
 
     @BeforeAll
     static void open() {
-        gemv = ClTestSupport.open(ClBackend.Options.defaults().withMatmul(ClBackend.MatmulKernel.GEMV).withAttention(ClBackend.AttentionKernel.FUSED));
+        gemv = ClTestSupport.open(ClOptions.defaults().withMatmul(KernelChooser.Matmul.GEMV).withAttention(KernelChooser.Attention.FUSED));
         // gemm keeps an F32 cache (the others take the FP16 default), so the attention tests cover both element types
-        gemm = ClTestSupport.open(ClBackend.Options.defaults().withMatmul(ClBackend.MatmulKernel.GEMM).withAttention(ClBackend.AttentionKernel.SPLIT).withKvType(KvType.F32));
-        lanes = ClTestSupport.openWithLanes(LANES, ClBackend.Options.defaults().withMatmul(ClBackend.MatmulKernel.GEMV));
-        assertEquals(ClBackend.AttentionKernel.LANES, lanes.attentionKernel(1, 4, 100));
+        gemm = ClTestSupport.open(ClOptions.defaults().withMatmul(KernelChooser.Matmul.GEMM).withAttention(KernelChooser.Attention.SPLIT).withKvType(KvType.F32));
+        lanes = ClTestSupport.openWithLanes(LANES, ClOptions.defaults().withMatmul(KernelChooser.Matmul.GEMV));
+        assertEquals(KernelChooser.Attention.LANES, lanes.chooser().attention(1, 4, 100));
         // the name (bench's "backend") says what the measurement ran: the cache type, and the lanes when there are any
         // (on a GPU-type device, oclgrind's included, gemv and gemm run lanes kernels too)
         assertTrue(gemv.name().contains(", f16 KV cache"), gemv.name());
@@ -198,7 +183,7 @@ class ClParityTest {
                     float[] want = new float[tokens.length * width];
                     Reference.embed(want, seg, type, width, tokens);
                     float[] got = guarded(gemv, tokens.length, width, null, out -> gemv.embed(out, table, tokens));
-                    nmse("embed_" + ClBackend.typeName(type) + "_f32", got, want, want.length, 1e-7);
+                    nmse("embed_" + ElementwiseLauncher.typeName(type) + "_f32", got, want, want.length, 1e-7);
                 }
             }
         }
@@ -219,33 +204,11 @@ class ClParityTest {
                     float[] want = new float[n * width];
                     Reference.rmsNorm(want, x, wf, n, width, 1e-5f);
                     Tensor in = input(gemv, x, n, width);
-                    float[] got = guarded(gemv, n, width, null, out -> gemv.rmsNorm(out, in, weight, 1e-5f));
+                    float[] got = guarded(gemv, n, width, null, out -> gemv.norm(out, in, Norm.rms(weight, 1e-5f)));
                     nmse("rmsnorm_f32_f32", got, want, want.length, 1e-7);
                     // in place, as the classifier uses it
-                    float[] inPlace = guarded(gemv, n, width, x, out -> gemv.rmsNorm(out, out, weight, 1e-5f));
+                    float[] inPlace = guarded(gemv, n, width, x, out -> gemv.norm(out, out, Norm.rms(weight, 1e-5f)));
                     nmse("rmsnorm_f32_f32", inPlace, want, want.length, 1e-7);
-                }
-            }
-        }
-    }
-
-    @Test
-    void rope() {
-        var r = new Random(3);
-        // (headDim, ropeDims, heads): widths 2, 8·3, 64·2 with partial rotation, 100·41 = 4100
-        int[][] shapes = {{2, 2, 1}, {8, 8, 3}, {64, 32, 2}, {SMALL ? 20 : 100, SMALL ? 20 : 100, 41}, {6, 6, 1}};
-        for (int[] s : shapes) {
-            for (boolean neox : new boolean[] {false, true}) {
-                for (int n : new int[] {1, 5}) {
-                    var spec = new RopeSpec(s[0], s[1], 10000f, neox);
-                    int width = s[0] * s[2];
-                    float[] x = random(r, n * width, 1f);
-                    int[] pos = new int[n];
-                    for (int t = 0; t < n; t++) pos[t] = r.nextInt(2000);
-                    float[] want = x.clone();
-                    Reference.rope(want, n, width, pos, spec);
-                    float[] got = guarded(gemv, n, width, x, t -> gemv.rope(t, pos, spec));
-                    nmse("rope_f32_f32", got, want, want.length, 1e-7);
                 }
             }
         }
@@ -258,17 +221,19 @@ class ClParityTest {
             for (int n : new int[] {1, 5}) {
                 float[] g = random(r, n * width, 3f), u = random(r, n * width, 1f);
                 float[] want = new float[n * width];
-                Reference.swiglu(want, g, u, want.length);
+                Reference.map(want, Elementwise.SILU_MUL, g, u, n, width);
                 Tensor gt = input(gemv, g, n, width), ut = input(gemv, u, n, width);
-                float[] got = guarded(gemv, n, width, null, out -> gemv.swiglu(out, gt, ut));
-                nmse("swiglu_f32_f32", got, want, want.length, 1e-7);
-                float[] aliased = guarded(gemv, n, width, g, out -> gemv.swiglu(out, out, ut)); // out = gate, as the model does
-                nmse("swiglu_f32_f32", aliased, want, want.length, 1e-7);
+                float[] got = guarded(gemv, n, width, null, out -> gemv.map(out, Elementwise.SILU_MUL, gt, ut));
+                nmse("elementwise_f32_f32 silu_mul", got, want, want.length, 1e-7);
+                float[] aliased = guarded(gemv, n, width, g, out -> gemv.map(out, Elementwise.SILU_MUL, out, ut)); // out = gate, as the model does
+                nmse("elementwise_f32_f32 silu_mul", aliased, want, want.length, 1e-7);
 
-                float[] sum = g.clone();
-                Reference.add(sum, u, sum.length);
-                float[] added = guarded(gemv, n, width, g, x -> gemv.add(x, ut));
-                nmse("add_f32_f32", added, sum, sum.length, 1e-7);
+                float[] sum = new float[n * width];
+                Reference.map(sum, Elementwise.ADD, g, u, n, width);
+                float[] added = guarded(gemv, n, width, g, x -> gemv.map(x, Elementwise.ADD, x, ut));
+                nmse("elementwise_f32_f32 add", added, sum, sum.length, 1e-7);
+                float[] addedToB = guarded(gemv, n, width, u, x -> gemv.map(x, Elementwise.ADD, gt, x)); // out = b
+                nmse("elementwise_f32_f32 add", addedToB, sum, sum.length, 1e-7);
             }
         }
     }
@@ -278,7 +243,7 @@ class ClParityTest {
         var r = new Random(5);
         float[] src = random(r, 9 * 33, 1f);
         Tensor s = input(gemv, src, 9, 33);
-        float[] got = guarded(gemv, 4, 33, null, d -> gemv.copyRows(d, s, 3, 4));
+        float[] got = guarded(gemv, 4, 33, null, d -> gemv.copy(d, s, 3, 0));
         assertTrue(Arrays.equals(got, Arrays.copyOfRange(src, 3 * 33, 7 * 33)), "rows 3..6 copied");
     }
 
@@ -302,7 +267,7 @@ class ClParityTest {
                     Tensor weight = vector(gemv, wType, random(r, group, 1f), wf);
                     float[] want = new float[n * width];
                     Reference.rmsNorm(want, x, wf, n, width, 1e-6f);
-                    float[] inPlace = guarded(gemv, n, width, x, out -> gemv.rmsNorm(out, out, weight, 1e-6f));
+                    float[] inPlace = guarded(gemv, n, width, x, out -> gemv.norm(out, out, Norm.rms(weight, 1e-6f)));
                     nmse("rmsnorm_f32_f32 (per group)", inPlace, want, want.length, 1e-7);
                 }
             }
@@ -321,9 +286,9 @@ class ClParityTest {
                     float[] want = new float[n * width];
                     Reference.layerNorm(want, x, wf, bf, n, width, 1e-5f);
                     Tensor in = input(gemv, x, n, width);
-                    float[] got = guarded(gemv, n, width, null, out -> gemv.layerNorm(out, in, weight, bias, 1e-5f));
+                    float[] got = guarded(gemv, n, width, null, out -> gemv.norm(out, in, Norm.layer(weight, bias, 1e-5f)));
                     nmse("layernorm_f32_f32", got, want, want.length, 1e-7);
-                    float[] inPlace = guarded(gemv, n, width, x, out -> gemv.layerNorm(out, out, weight, bias, 1e-5f));
+                    float[] inPlace = guarded(gemv, n, width, x, out -> gemv.norm(out, out, Norm.layer(weight, bias, 1e-5f)));
                     nmse("layernorm_f32_f32", inPlace, want, want.length, 1e-7);
                 }
             }
@@ -338,10 +303,10 @@ class ClParityTest {
                 for (GgmlType bType : new GgmlType[] {GgmlType.F32, GgmlType.F16, GgmlType.BF16}) {
                     float[] x = random(r, n * width, 1f), bf = new float[width];
                     Tensor bias = vector(gemv, bType, random(r, width, 1f), bf);
-                    float[] want = x.clone();
-                    Reference.addBias(want, bf, n);
-                    float[] got = guarded(gemv, n, width, x, t -> gemv.addBias(t, bias));
-                    nmse("addbias_f32_f32", got, want, want.length, 1e-7);
+                    float[] want = new float[n * width];
+                    Reference.map(want, Elementwise.ADD_ROW, x, bf, n, width);
+                    float[] got = guarded(gemv, n, width, x, t -> gemv.map(t, Elementwise.ADD_ROW, t, bias));
+                    nmse("elementwise_f32_f32 add_row", got, want, want.length, 1e-7);
                 }
             }
         }
@@ -357,41 +322,43 @@ class ClParityTest {
                 Tensor gt = input(gemv, g, n, width), ut = input(gemv, u, n, width);
 
                 float[] want = new float[count];
-                Reference.gelu(want, g, count);
-                nmse("gelu_f32_f32", guarded(gemv, n, width, null, out -> gemv.gelu(out, gt)), want, count, 1e-7);
-                nmse("gelu_f32_f32", guarded(gemv, n, width, g, out -> gemv.gelu(out, out)), want, count, 1e-7);
+                Reference.map(want, Elementwise.GELU, g, null, n, width);
+                nmse("elementwise_f32_f32 gelu", guarded(gemv, n, width, null, out -> gemv.map(out, Elementwise.GELU, gt, null)), want, count, 1e-7);
+                nmse("elementwise_f32_f32 gelu", guarded(gemv, n, width, g, out -> gemv.map(out, Elementwise.GELU, out, null)), want, count, 1e-7);
 
-                Reference.geglu(want, g, u, count);
-                nmse("geglu_f32_f32", guarded(gemv, n, width, null, out -> gemv.geglu(out, gt, ut)), want, count, 1e-7);
-                nmse("geglu_f32_f32", guarded(gemv, n, width, g, out -> gemv.geglu(out, out, ut)), want, count, 1e-7); // out = gate
+                Reference.map(want, Elementwise.GELU_MUL, g, u, n, width);
+                nmse("elementwise_f32_f32 gelu_mul", guarded(gemv, n, width, null, out -> gemv.map(out, Elementwise.GELU_MUL, gt, ut)), want, count, 1e-7);
+                nmse("elementwise_f32_f32 gelu_mul", guarded(gemv, n, width, g, out -> gemv.map(out, Elementwise.GELU_MUL, out, ut)), want, count, 1e-7); // out = gate
 
-                float[] scaled = g.clone();
-                Reference.scale(scaled, 0.37f, count);
-                nmse("scale_f32_f32", guarded(gemv, n, width, g, x -> gemv.scale(x, 0.37f)), scaled, count, 1e-7);
+                Elementwise scale = Elementwise.scale(0.37f);
+                Reference.map(want, scale, g, null, n, width);
+                nmse("elementwise_f32_f32 scale", guarded(gemv, n, width, g, x -> gemv.map(x, scale, x, null)), want, count, 1e-7);
 
                 for (float cap : new float[] {30f, 2.5f}) {
-                    float[] capped = g.clone();
-                    Reference.softcap(capped, cap, count);
-                    nmse("softcap_f32_f32", guarded(gemv, n, width, g, x -> gemv.softcap(x, cap)), capped, count, 1e-7);
+                    Elementwise softcap = Elementwise.softcap(cap);
+                    Reference.map(want, softcap, g, null, n, width);
+                    nmse("elementwise_f32_f32 softcap", guarded(gemv, n, width, g, x -> gemv.map(x, softcap, x, null)), want, count, 1e-7);
                 }
             }
         }
     }
 
     @Test
-    void copyColumns() {
+    void copyBlocks() {
         var r = new Random(16);
         for (int width : WIDTHS) {
             int srcCols = 2 * width + 5;
             for (int n : new int[] {1, 5, 17}) {
                 float[] src = random(r, (n + 2) * srcCols, 1f); // more rows than dst: only dst's rows are copied
                 Tensor s = input(gemv, src, n + 2, srcCols);
-                for (int from : new int[] {0, width, srcCols - width}) {
-                    float[] want = new float[n * width];
-                    Reference.copyColumns(want, width, src, srcCols, from, n);
-                    float[] got = guarded(gemv, n, width, null, d -> gemv.copyColumns(d, s, from));
-                    assertTrue(Arrays.equals(got, want), "columns " + from + ".." + (from + width) + " of " + n + " rows");
-                    nmse("copycols_f32_f32", got, want, want.length, 0);
+                for (int row : new int[] {0, 2}) {
+                    for (int from : new int[] {0, width, srcCols - width}) {
+                        float[] want = new float[n * width];
+                        Reference.copy(want, n, width, src, srcCols, row, from);
+                        float[] got = guarded(gemv, n, width, null, d -> gemv.copy(d, s, row, from));
+                        assertTrue(Arrays.equals(got, want), "rows " + row + "…, columns " + from + ".." + (from + width) + " of " + n + " rows");
+                        nmse("copy_f32_f32", got, want, want.length, 0);
+                    }
                 }
             }
         }
@@ -414,16 +381,17 @@ class ClParityTest {
                     for (int t = 0; t < n; t++) pos[t] = r.nextInt(4000);
                     float[] want = x.clone();
                     Reference.rope(want, n, width, pos, spec);
-                    float[] got = guarded(gemv, n, width, x, t -> gemv.rope(t, pos, spec));
+                    Tensor kt = input(gemv, random(r, n * s[0], 1f), n, s[0]);
+                    float[] got = guarded(gemv, n, width, x, t -> gemv.rope(t, kt, pos, spec));
                     nmse("rope_f32_f32 (freq factors)", got, want, want.length, 1e-7);
                 }
                 // the factor table is uploaded once per factors array, not per call
-                Tensor t = input(gemv, random(r, width, 1f), 1, width);
+                Tensor t = input(gemv, random(r, width, 1f), 1, width), k = input(gemv, random(r, s[0], 1f), 1, s[0]);
                 long bytes = gemv.allocatedBytes();
                 float[] back = new float[width];
-                gemv.rope(t, new int[] {7}, spec);
+                gemv.rope(t, k, new int[] {7}, spec);
                 gemv.read(t, back);
-                gemv.rope(t, new int[] {8}, new RopeSpec(s[0], s[1], 500000f, !neox, factors));
+                gemv.rope(t, k, new int[] {8}, new RopeSpec(s[0], s[1], 500000f, !neox, factors));
                 gemv.read(t, back);
                 assertEquals(bytes, gemv.allocatedBytes(), "no new rope table for a known factors array");
             }
@@ -463,7 +431,7 @@ class ClParityTest {
                             Tensor w = b.upload("w", type, outRows, in, seg);
                             Tensor xt = input(b, x, n, in);
                             float[] got = guarded(b, n, outRows, null, out -> b.matmul(out, xt, w));
-                            String kernel = "matmul_" + ClBackend.typeName(type) + "_f32_" + (b == gemm ? "gemm" : "gemv") + lanesSuffix(b);
+                            String kernel = "matmul_" + ElementwiseLauncher.typeName(type) + "_f32_" + (b == gemm ? "gemm" : "gemv") + lanesSuffix(b);
                             nmse(kernel, got, want, want.length, 5e-4);
                         }
                     }
@@ -482,7 +450,7 @@ class ClParityTest {
         System.setProperty("infercl.opencl.stageX", "true");
         ClBackend staged;
         try {
-            staged = ClTestSupport.open(ClBackend.Options.defaults().withMatmul(ClBackend.MatmulKernel.GEMM));
+            staged = ClTestSupport.open(ClOptions.defaults().withMatmul(KernelChooser.Matmul.GEMM));
         } finally {
             System.clearProperty("infercl.opencl.stageX");
         }
@@ -501,7 +469,7 @@ class ClParityTest {
                                 Tensor w = b.upload("w", type, outRows, in, seg);
                                 Tensor xt = input(b, x, n, in);
                                 float[] got = guarded(b, n, outRows, null, out -> b.matmul(out, xt, w));
-                                nmse("matmul_" + ClBackend.typeName(type) + "_f32_gemm" + (b == staged ? " (STAGE_X)" : ""), got, want, want.length, 5e-4);
+                                nmse("matmul_" + ElementwiseLauncher.typeName(type) + "_f32_gemm" + (b == staged ? " (STAGE_X)" : ""), got, want, want.length, 5e-4);
                             }
                         }
                     }
@@ -550,14 +518,16 @@ class ClParityTest {
                             b.write(full[j], init);
                             outs[j] = full[j].firstRows(1);
                         }
-                        b.matmulMany(outs, xt, ws, acc, null);
+                        Linear[] products = new Linear[3];
+                        for (int j = 0; j < 3; j++) products[j] = new Linear(outs[j], ws[j], null, acc);
+                        b.linear(xt, products);
                         for (int j = 0; j < 3; j++) {
                             float[] all = new float[(1 + GUARD) * h[j]];
                             b.read(full[j], all);
                             for (int i = h[j]; i < all.length; i++) if (all[i] != SENTINEL) fail("gemvmulti guard " + i + " overwritten");
                             float[] exp = want[j].clone();
                             if (acc) for (int i = 0; i < h[j]; i++) exp[i] += base[j][i];
-                            nmse("matmul_" + ClBackend.typeName(type) + "_f32_gemvmulti" + lanesSuffix(b), Arrays.copyOf(all, h[j]), exp, h[j], 5e-4);
+                            nmse("matmul_" + ElementwiseLauncher.typeName(type) + "_f32_gemvmulti" + lanesSuffix(b), Arrays.copyOf(all, h[j]), exp, h[j], 5e-4);
                         }
                     }
                     // gate · up · SwiGLU in one launch
@@ -567,10 +537,10 @@ class ClParityTest {
                         float[] g = new float[hr], u = new float[hr], exp = new float[hr];
                         Reference.matmul(g, x, 1, in, gs, type, hr);
                         Reference.matmul(u, x, 1, in, us, type, hr);
-                        Reference.swiglu(exp, g, u, hr);
+                        Reference.map(exp, Elementwise.SILU_MUL, g, u, 1, hr);
                         Tensor gw = b.upload("gate", type, hr, in, gs), uw = b.upload("up", type, hr, in, us);
-                        float[] got = guarded(b, 1, hr, null, out -> b.matmulSwiglu(out, xt, gw, uw, null));
-                        nmse("matmul_" + ClBackend.typeName(type) + "_f32_gemvswiglu" + lanesSuffix(b), got, exp, hr, 5e-4);
+                        float[] got = guarded(b, 1, hr, null, out -> b.gatedLinear(out, xt, gw, uw, Elementwise.SILU_MUL));
+                        nmse("matmul_" + ElementwiseLauncher.typeName(type) + "_f32_gemvswiglu" + lanesSuffix(b), got, exp, hr, 5e-4);
                     }
                 }
             }
@@ -589,7 +559,7 @@ class ClParityTest {
         // (headDim, ropeDims, heads, kvHeads, context length)
         int[][] shapes = {{8, 8, 4, 2, 20}, {16, 8, 6, 3, SMALL ? 20 : 40}, {64, 64, 4, 4, SMALL ? 18 : 70}};
         for (KvType kv : new KvType[] {KvType.F32, KvType.F16}) {
-            try (ClBackend b = ClTestSupport.open(ClBackend.Options.defaults().withKvType(kv))) {
+            try (ClBackend b = ClTestSupport.open(ClOptions.defaults().withKvType(kv))) {
                 for (int[] s : shapes) {
                     for (boolean neox : new boolean[] {false, true}) ropeAttentionScenario(b, r, s, neox);
                 }
@@ -602,7 +572,7 @@ class ClParityTest {
         int hd = s[0], heads = s[2], kvHeads = s[3], len = s[4], blockSize = 16, blocks = (len + blockSize - 1) / blockSize + 2;
         var layout = new KvLayout(2, kvHeads, hd, blockSize, blocks);
         var rope = new RopeSpec(hd, s[1], 10000f, neox);
-        var spec = new AttentionSpec((float) (1 / Math.sqrt(hd)), 0f, 0);
+        var spec = new AttentionSpec((float) (1 / Math.sqrt(hd)), 0f, 0, rope);
         try (var cache = b.createKvCache(layout)) {
             var table = new BlockTable(cache.pool(), blockSize);
             float[] kRef = new float[(int) layout.valuesPerLayer()], vRef = new float[kRef.length];
@@ -619,7 +589,7 @@ class ClParityTest {
                 Reference.attention(want, qr, kr, v, kRef, vRef, layout, table, pos, heads, spec);
                 Tensor qt = input(b, q, n, qDim), kt = input(b, k, n, kvDim), vt = input(b, v, n, kvDim);
                 var batch = new Batch(pos, table);
-                float[] got = guarded(b, n, qDim, null, out -> b.ropeAttention(out, qt, kt, vt, rope, cache, 1, batch, spec));
+                float[] got = guarded(b, n, qDim, null, out -> b.attention(out, qt, kt, vt, cache, 1, batch, spec));
                 float[] gotQ = new float[n * qDim], gotK = new float[n * kvDim];
                 b.read(qt, gotQ);
                 b.read(kt, gotK);
@@ -637,7 +607,7 @@ class ClParityTest {
     void ropeQueriesAndKeysTogether() {
         var r = new Random(17);
         // (headDim, ropeDims, qHeads, kHeads)
-        int[][] shapes = {{2, 2, 1, 1}, {8, 8, 4, 1}, {64, 32, 6, 2}, {SMALL ? 20 : 100, SMALL ? 20 : 100, 41, 7}};
+        int[][] shapes = {{2, 2, 1, 1}, {8, 8, 4, 1}, {64, 32, 6, 2}, {SMALL ? 20 : 100, SMALL ? 20 : 100, 41, 7}, {6, 6, 1, 1}};
         for (int[] s : shapes) {
             for (boolean neox : new boolean[] {false, true}) {
                 for (int n : new int[] {1, 5}) {
@@ -654,56 +624,14 @@ class ClParityTest {
                     Arrays.fill(kAll, SENTINEL);
                     System.arraycopy(k, 0, kAll, 0, k.length);
                     gemv.write(kt, kAll);
-                    float[] gotQ = guarded(gemv, n, qw, q, qt -> gemv.ropeQk(qt, kt.firstRows(n), pos, spec));
+                    float[] gotQ = guarded(gemv, n, qw, q, qt -> gemv.rope(qt, kt.firstRows(n), pos, spec));
                     gemv.read(kt, kAll);
                     for (int i = n * kw; i < kAll.length; i++) if (kAll[i] != SENTINEL) fail("rope k guard " + i + " overwritten");
-                    nmse("rope_f32_f32_qk", gotQ, wq, wq.length, 1e-7);
-                    nmse("rope_f32_f32_qk", Arrays.copyOf(kAll, n * kw), wk, wk.length, 1e-7);
+                    nmse("rope_f32_f32", gotQ, wq, wq.length, 1e-7);
+                    nmse("rope_f32_f32", Arrays.copyOf(kAll, n * kw), wk, wk.length, 1e-7);
                 }
             }
         }
-    }
-
-    @Test
-    void variantChoice() {
-        try (ClBackend auto = ClTestSupport.open(ClBackend.Options.defaults())) {
-            assertEquals(ClBackend.MatmulKernel.GEMV, auto.matmulKernel(1));
-            assertEquals(ClBackend.MatmulKernel.GEMM, auto.matmulKernel(7));
-            if (auto.lanes() == 0) {   // a CPU device (oclgrind's simulator says it is a GPU)
-                assertEquals(ClBackend.AttentionKernel.FUSED, auto.attentionKernel(64, 8, 100));
-                assertEquals(ClBackend.AttentionKernel.SPLIT, auto.attentionKernel(1, 1, 4096));
-            } else {
-                assertEquals(ClBackend.AttentionKernel.LANES, auto.attentionKernel(64, 8, 100));
-            }
-        }
-        // the lanes attention's chunks: whole tiles, at least one, and enough work-groups for every compute unit
-        int cu = lanes.device().computeUnits();
-        for (int[] c : new int[][] {{1, 4, 2048}, {1, 1, 5}, {64, 8, 100}, {3, 2, 4097}}) {
-            int chunk = lanes.laneChunk(c[0], c[1], c[2]), splits = (c[2] + chunk - 1) / chunk;
-            assertTrue(chunk >= LANES && chunk % LANES == 0, "chunk " + chunk);
-            assertTrue((long) c[0] * c[1] * splits >= Math.min(4L * cu, (long) c[0] * c[1] * ((c[2] + LANES - 1) / LANES)),
-                    "work-groups for " + java.util.Arrays.toString(c) + ": " + c[0] * c[1] * splits);
-        }
-    }
-
-    /** -Dinfercl.opencl.lanes takes 0 or a power of two 2–256; anything else is refused with the property named. */
-    @Test
-    void lanesPropertyIsValidated() {
-        ClDevice d = gemv.device();
-        try {
-            for (String bad : new String[] {"3", "1", "512", "-2", "x"}) {
-                System.setProperty("infercl.opencl.lanes", bad);
-                var e = assertThrows(IllegalArgumentException.class, () -> ClBackend.lanes(d), bad);
-                assertTrue(e.getMessage().contains("infercl.opencl.lanes") && e.getMessage().contains(bad), e.getMessage());
-            }
-            for (String good : new String[] {"0", "2", "32", "256"}) {
-                System.setProperty("infercl.opencl.lanes", good);
-                assertEquals(Integer.parseInt(good), ClBackend.lanes(d));
-            }
-        } finally {
-            System.clearProperty("infercl.opencl.lanes");
-        }
-        assertEquals(d.isGpu() ? 32 : 0, ClBackend.lanes(d));
     }
 
     // ---------------------------------------------------------------- attention
@@ -725,7 +653,7 @@ class ClParityTest {
         for (ClBackend b : List.of(gemv, gemm, lanes)) attentionScenario(b, r, 16, 4, 2, SMALL ? 40 : 600, 0f, 21, 32);
         // the lanes kernels with the FP16 cache GPUs default to, and with 32 lanes (a GPU's): one tile wider than a block
         for (int al : new int[] {LANES, 32}) {
-            try (ClBackend f16 = ClTestSupport.openWithLanes(al, ClBackend.Options.defaults().withKvType(KvType.F16))) {
+            try (ClBackend f16 = ClTestSupport.openWithLanes(al, ClOptions.defaults().withKvType(KvType.F16))) {
                 for (int[] s : shapes) attentionScenario(f16, r, s[0], s[1], s[2], Math.min(s[3], SMALL ? 40 : 300), 0f, 0);
                 attentionScenario(f16, r, 64, 8, 2, SMALL ? 40 : 200, 5f, 37);
                 assertTrue(f16.kernelsUsed().contains("attention_kv_f32_lanes"));
@@ -799,7 +727,7 @@ class ClParityTest {
     @Test
     void cacheBlocksThatTilesWouldStraddleAreRefused() {
         for (KvType kv : new KvType[] {KvType.F32, KvType.F16}) {
-            try (ClBackend b = ClTestSupport.open(ClBackend.Options.defaults().withKvType(kv))) {
+            try (ClBackend b = ClTestSupport.open(ClOptions.defaults().withKvType(kv))) {
                 var e = assertThrows(IllegalArgumentException.class, () -> b.createKvCache(new KvLayout(1, 2, 8, 24, 4)));
                 assertTrue(e.getMessage().contains("multiple of 16") && e.getMessage().contains("24"), e.getMessage());
                 b.createKvCache(new KvLayout(1, 2, 8, 32, 4)).close();
@@ -841,7 +769,7 @@ class ClParityTest {
                 Tensor qt = input(b, qs, n, qDim), kt = input(b, k, n, kvDim), vt = input(b, v, n, kvDim);
                 var batch = new Batch(pos, table);
                 float[] got = guarded(b, n, qDim, null, out -> b.attention(out, qt, kt, vt, cache, 1, batch, spec));
-                String kernel = switch (b.attentionKernel(n, kvHeads, start + n)) {
+                String kernel = switch (b.chooser().attention(n, kvHeads, start + n)) {
                     case SPLIT -> "attention_kv_f32_split+combine";
                     case LANES -> "attention_kv_f32_lanes+combine (" + b.lanes() + " lanes)";
                     case FUSED -> "attention_kv_f32";
@@ -860,7 +788,7 @@ class ClParityTest {
     @Test
     void weightsLargerThanMaxAllocAreSplitIntoRowRanges() {
         var r = new Random(8);
-        try (ClBackend small = ClTestSupport.open(ClBackend.Options.defaults().withMaxAlloc(65536))) {
+        try (ClBackend small = ClTestSupport.open(ClOptions.defaults().withMaxAlloc(65536))) {
             for (GgmlType type : TYPES) {
                 int in = 2048, rows = 67, vocabTokens = 5;
                 float[] wv = random(r, rows * in, 0.5f);
@@ -873,13 +801,13 @@ class ClParityTest {
                 Tensor xt = input(small, x, 3, in);
                 for (int n : new int[] {1, 3}) {
                     float[] got = guarded(small, n, rows, null, out -> small.matmul(out, xt.firstRows(n), w));
-                    nmse("matmul_" + ClBackend.typeName(type) + "_f32 (split weight)", got, want, n * rows, 5e-4);
+                    nmse("matmul_" + ElementwiseLauncher.typeName(type) + "_f32 (split weight)", got, want, n * rows, 5e-4);
                 }
                 int[] tokens = {0, 66, 31, 32, 33};
                 float[] wantE = new float[vocabTokens * in];
                 Reference.embed(wantE, seg, type, in, tokens);
                 float[] gotE = guarded(small, vocabTokens, in, null, out -> small.embed(out, w, tokens));
-                nmse("embed_" + ClBackend.typeName(type) + "_f32 (split table)", gotE, wantE, wantE.length, 1e-7);
+                nmse("embed_" + ElementwiseLauncher.typeName(type) + "_f32 (split table)", gotE, wantE, wantE.length, 1e-7);
             }
             var e = assertThrows(DeviceOutOfMemoryException.class, () -> small.allocate("huge logits", 1000, 1000));
             assertTrue(e.getMessage().contains("huge logits") && e.getMessage().contains("4000000") && e.getMessage().contains(small.device().name()), e.getMessage());
@@ -902,7 +830,7 @@ class ClParityTest {
     @Test
     void alignedWeightsAreWrappedOnACpuDeviceAndMisalignedOnesCopied() {
         Random r = new Random(10);
-        try (ClBackend b = ClTestSupport.open(ClBackend.Options.defaults())) {
+        try (ClBackend b = ClTestSupport.open(ClOptions.defaults())) {
             b.upload("aligned", GgmlType.F32, 4, 64, segment(encode(GgmlType.F32, random(r, 256, 1f)), false));
             b.upload("misaligned", GgmlType.F32, 4, 64, segment(encode(GgmlType.F32, random(r, 256, 1f)), true));
             if (b.device().isCpu()) {
@@ -916,18 +844,8 @@ class ClParityTest {
 
     @Test
     void aBuildFailureCarriesTheBuildLog() {
-        var e = assertThrows(KernelBuildException.class, () -> gemv.kernels().kernel("rmsnorm_f32_f32", Map.of("LOCAL", "+")));
+        var e = assertThrows(KernelBuildException.class, () -> gemv.library().kernel("rmsnorm_f32_f32", Map.of("LOCAL", "+")));
         assertTrue(e.getMessage().contains("rmsnorm_f32_f32.cl") && !e.buildLog().isBlank(), e.getMessage());
-    }
-
-    @Test
-    void everyKernelFileIsListedHere() throws IOException {
-        Path dir = Path.of(System.getProperty("user.dir"), "opencl-kernels");
-        var files = new TreeSet<String>();
-        try (var s = Files.list(dir)) {
-            s.map(p -> p.getFileName().toString()).filter(f -> f.endsWith(".cl")).forEach(f -> files.add(f.substring(0, f.length() - 3)));
-        }
-        assertEquals(files, new TreeSet<>(KERNELS));
     }
 
     @Test

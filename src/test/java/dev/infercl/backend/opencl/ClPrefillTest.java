@@ -26,7 +26,7 @@ class ClPrefillTest {
         var model = SharedData.require("models/stories260K-f32.gguf");
         var ref = Oracles.json(SharedData.require("reference/stories260K-f32.json"));
         int[] ids = Arrays.copyOf(Oracles.concat(Oracles.ints(ref.get("prompt_ids")), Oracles.ints(ref.get("greedy_ids"))), 100);
-        try (ClBackend b = ClTestSupport.open(ClBackend.Options.defaults().withKvCacheF32(f32Cache)); ModelFile file = ModelFile.open(model, null)) {
+        try (ClBackend b = ClTestSupport.open(ClOptions.defaults().withKvCacheF32(f32Cache)); ModelFile file = ModelFile.open(model, null)) {
             var tr = new Transformer(file.config(), Weights.upload(file, b), b);
             int vocab = file.config().vocabSize();
             float[] batched = new float[100 * vocab], single = new float[vocab];

@@ -25,7 +25,7 @@ class ClProfileTest {
         String model = System.getProperty("infercl.profile.model");
         Assumptions.assumeTrue(model != null && !model.isBlank(), "set -Dinfercl.profile.model to profile");
         int steps = Integer.getInteger("infercl.profile.steps", 32), depth = Integer.getInteger("infercl.profile.depth", 1);
-        try (ModelFile file = ModelFile.open(Path.of(model), null); ClBackend cl = ClTestSupport.open(ClBackend.Options.defaults())) {
+        try (ModelFile file = ModelFile.open(Path.of(model), null); ClBackend cl = ClTestSupport.open(ClOptions.defaults())) {
             var tf = new Transformer(file.config(), Weights.upload(file, cl), cl);
             var rnd = new SplittableRandom(1);
             int vocab = file.config().vocabSize();
@@ -73,7 +73,7 @@ class ClProfileTest {
         for (int round = 0; round < 3; round++) {
             cl.finish();
             long t0 = System.nanoTime();
-            for (int i = 0; i < n; i++) cl.scale(x, 1f);
+            for (int i = 0; i < n; i++) cl.map(x, dev.infercl.backend.Elementwise.scale(1f), x, null);
             long t1 = System.nanoTime();
             cl.finish();
             long t2 = System.nanoTime();

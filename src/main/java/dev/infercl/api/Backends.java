@@ -1,8 +1,11 @@
-package dev.infercl.backend;
+package dev.infercl.api;
 
-import dev.infercl.api.BackendKind;
+import dev.infercl.backend.Backend;
+import dev.infercl.backend.BackendUnavailableException;
+import dev.infercl.backend.KvType;
 import dev.infercl.backend.cpu.CpuBackend;
 import dev.infercl.backend.opencl.ClBackend;
+import dev.infercl.backend.opencl.ClOptions;
 import java.util.function.Consumer;
 
 /** Creates the backend a user asked for; the one place that chooses between them. */
@@ -25,7 +28,7 @@ public final class Backends {
      */
     public static Backend create(BackendKind kind, String device, int threads, KvType kvType, Consumer<String> notices) {
         int n = threads > 0 ? threads : Runtime.getRuntime().availableProcessors();
-        var cl = kvType == null ? ClBackend.Options.defaults() : ClBackend.Options.defaults().withKvType(kvType);
+        var cl = kvType == null ? ClOptions.defaults() : ClOptions.defaults().withKvType(kvType);
         Backend b = switch (kind) {
             case CPU -> new CpuBackend(CpuBackend.Mode.FAST, n);
             case REFERENCE -> new CpuBackend(CpuBackend.Mode.REFERENCE, 1);

@@ -1,0 +1,108 @@
+package dev.infercl.backend.opencl;
+
+import dev.infercl.backend.KvType;
+import java.util.Locale;
+
+/**
+ * How the OpenCL backend is built. {@link #defaults()} reads every {@code -Dinfercl.opencl.*} system property in one
+ * place; the {@code with…} methods override them (tests, A/B measurements).
+ *
+ * @param maxAllocBytes  largest buffer to allocate (≤ 0: the device's CL_DEVICE_MAX_MEM_ALLOC_SIZE); lowering it forces
+ *                       weights to be split into row ranges ({@code infercl.opencl.maxAlloc})
+ * @param matmul         this matrix-product kernel whatever the shape, or null to let {@link KernelChooser} choose
+ * @param attention      this attention kernel whatever the shape, or null to choose
+ *                       ({@code infercl.opencl.attention=fused|split|lanes})
+ * @param wrapHostMemory on a CPU device, wrap aligned mapped weights ({@code CL_MEM_USE_HOST_PTR}) instead of copying them
+ * @param kvType         the KV cache's element type; null: FP16 on every device (half the bytes of F32 for attention to
+ *                       read, logits within ~1e-2 of exact arithmetic; F32 keeps them within ~1e-5)
+ *                       ({@code infercl.opencl.kvCache=f16|f32|i8})
+ * @param lanes          work-items per one-token product output and per attention work-group: 0 (the CPU-device
+ *                       shapes) or a power of two 2–256 (the GPU shapes); null: 32 on GPUs, 0 elsewhere
+ *                       ({@code infercl.opencl.lanes}, so the parity tests can force the GPU shapes on any device)
+ * @param stageX         stage the GEMM's activations in local memory even on a CPU device (GPUs always do), so the
+ *                       parity tests cover that path ({@code infercl.opencl.stageX=true})
+ * @param fuse           use the fused kernels (several products per launch, rope with the cache write); false runs
+ *                       the general kernels only, for A/B measurements ({@code infercl.opencl.fuse=false})
+ * @param profile        a profiling queue: an event per launch, device time per kernel from
+ *                       {@link ClBackend#takeProfile} ({@code infercl.opencl.profile=true}; launches then go through
+ *                       JOCL, and each costs a little more)
+ * @param lwjgl          launch kernels through LWJGL's OpenCL binding where its native library loads (a JOCL
+ *                       clSetKernelArg costs ~1–1.7 µs of host time, LWJGL's ~0.05 µs, and a one-token forward sets
+ *                       about a thousand arguments); false launches through JOCL ({@code infercl.opencl.binding=jocl})
+ */
+public record ClOptions(long maxAllocBytes, KernelChooser.Matmul matmul, KernelChooser.Attention attention, boolean wrapHostMemory,
+                        KvType kvType, Integer lanes, boolean stageX, boolean fuse, boolean profile, boolean lwjgl) {
+
+    public ClOptions {
+        if (lanes != null && lanes != 0 && (lanes < 2 || lanes > 256 || Integer.bitCount(lanes) != 1)) {
+            throw new IllegalArgumentException("lanes must be 0 or a power of two from 2 to 256, not " + lanes);
+        }
+    }
+
+    /** The options the system properties ask for (each absent property: its default). */
+    public static ClOptions defaults() {
+        String attention = System.getProperty("infercl.opencl.attention");
+        String kv = System.getProperty("infercl.opencl.kvCache");
+        return new ClOptions(Long.getLong("infercl.opencl.maxAlloc", 0L), null,
+                attention == null ? null : KernelChooser.Attention.valueOf(attention.trim().toUpperCase(Locale.ROOT)), true,
+                kv == null ? null : KvType.parse(kv), parseLanes(System.getProperty("infercl.opencl.lanes")),
+                Boolean.getBoolean("infercl.opencl.stageX"), !"false".equals(System.getProperty("infercl.opencl.fuse")),
+                Boolean.getBoolean("infercl.opencl.profile"), !"jocl".equals(System.getProperty("infercl.opencl.binding")));
+    }
+
+    /** {@code infercl.opencl.lanes}: null when unset, else 0 or a power of two 2–256; anything else names the property. */
+    static Integer parseLanes(String value) {
+        if (value == null) return null;
+        int lanes;
+        try {
+            lanes = Integer.parseInt(value.trim());
+        } catch (NumberFormatException e) {
+            lanes = -1;
+        }
+        if (lanes != 0 && (lanes < 2 || lanes > 256 || Integer.bitCount(lanes) != 1)) {
+            throw new IllegalArgumentException("infercl.opencl.lanes must be 0 or a power of two from 2 to 256, not '" + value + "'");
+        }
+        return lanes;
+    }
+
+    public ClOptions withMaxAlloc(long bytes) {
+        return new ClOptions(bytes, matmul, attention, wrapHostMemory, kvType, lanes, stageX, fuse, profile, lwjgl);
+    }
+
+    public ClOptions withMatmul(KernelChooser.Matmul k) {
+        return new ClOptions(maxAllocBytes, k, attention, wrapHostMemory, kvType, lanes, stageX, fuse, profile, lwjgl);
+    }
+
+    public ClOptions withAttention(KernelChooser.Attention k) {
+        return new ClOptions(maxAllocBytes, matmul, k, wrapHostMemory, kvType, lanes, stageX, fuse, profile, lwjgl);
+    }
+
+    public ClOptions withKvType(KvType type) {
+        return new ClOptions(maxAllocBytes, matmul, attention, wrapHostMemory, type, lanes, stageX, fuse, profile, lwjgl);
+    }
+
+    /** F32 (true) or FP16 (false). */
+    public ClOptions withKvCacheF32(boolean f32) {
+        return withKvType(f32 ? KvType.F32 : KvType.F16);
+    }
+
+    public ClOptions withLanes(Integer n) {
+        return new ClOptions(maxAllocBytes, matmul, attention, wrapHostMemory, kvType, n, stageX, fuse, profile, lwjgl);
+    }
+
+    public ClOptions withStageX(boolean on) {
+        return new ClOptions(maxAllocBytes, matmul, attention, wrapHostMemory, kvType, lanes, on, fuse, profile, lwjgl);
+    }
+
+    public ClOptions withFuse(boolean on) {
+        return new ClOptions(maxAllocBytes, matmul, attention, wrapHostMemory, kvType, lanes, stageX, on, profile, lwjgl);
+    }
+
+    public ClOptions withProfile(boolean on) {
+        return new ClOptions(maxAllocBytes, matmul, attention, wrapHostMemory, kvType, lanes, stageX, fuse, on, lwjgl);
+    }
+
+    public ClOptions withLwjgl(boolean on) {
+        return new ClOptions(maxAllocBytes, matmul, attention, wrapHostMemory, kvType, lanes, stageX, fuse, profile, on);
+    }
+}

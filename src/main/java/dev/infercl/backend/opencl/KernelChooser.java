@@ -1,0 +1,169 @@
+package dev.infercl.backend.opencl;
+
+import dev.infercl.backend.KvType;
+import java.util.HashMap;
+import java.util.Map;
+
+/**
+ * Every tunable of the OpenCL backend and every choice of kernel variant, made from named preconditions on the
+ * device and the shapes. The kernel files hold the same values as {@code #ifndef} defaults, so each file builds
+ * standalone; the host passes what it chose as {@code -D} defines ({@link #deviceDefines} for every build, the
+ * shape defines per launch).
+ */
+final class KernelChooser {
+
+    /** Matrix-product kernels: one work-item (or one work-group of lanes) per output value, or the tiled GEMM. */
+    enum Matmul { GEMV, GEMM }
+
+    /** Attention kernels: one work-item per (KV head, row); split over the context and combined; GPU work-groups. */
+    enum Attention { FUSED, SPLIT, LANES }
+
+    static final int GEMV_LOCAL = 32;     // outputs per work-group of the GEMV kernels on CPU devices (docs/POCL-GEMV.md)
+    static final int TILE_R = 32;         // GEMM: work-items per work-group
+    static final int SPLIT_CHUNK = 256;   // split attention: positions per chunk
+    static final int KV_LOCAL = 32;       // kvwrite_i8_f32: work-items per (block, KV head) group
+    static final int ELEMENT_LOCAL = 64;  // element-wise kernels: work-group size
+    static final int PROBE_VEC = 4, PROBE_LOCAL = 64; // bandwidth probe: floats per load, work-group size
+
+    private final ClDevice info;
+    private final ClOptions options;
+    final KvType kvType;     // the option, else FP16
+    final int normLocal;     // work-items per row of the norms and the W8A8 activation quantizer
+    final int gemmRows;      // every GEMM's register tile per work-item: weight rows …
+    final int gemmTokens;    // … × tokens
+    final int lanes;         // GPU-shaped kernels' work-group: 0 on CPU devices
+    final boolean stageX;    // GEMMs stage x in local memory
+    final boolean fuse;      // fused one-token products and rope with the cache write
+
+    KernelChooser(ClDevice info, ClOptions options) {
+        this.info = info;
+        this.options = options;
+        this.kvType = options.kvType() != null ? options.kvType() : KvType.F16;
+        this.normLocal = info.isGpu() ? 256 : 64;
+        // GEMM tile: 3 rows × 8 tokens (24 float16 accumulators of AVX-512's 32 registers) was the fastest on POCL of
+        // 4×4, 2×8, 4×6, 2×12 and 3×8 (A/B on the 1b FFN shape); GPUs keep one row × 16 tokens per item.
+        this.gemmRows = info.isGpu() ? 1 : 3;
+        this.gemmTokens = info.isGpu() ? 16 : 8;
+        // GPUs: a work-group of `lanes` work-items shares each one-token product's output value (gemv_lanes.h) and each
+        // (KV head, chunk, row) of attention (attention_lanes.h): coalesced reads and enough work-items in flight. CPU
+        // devices keep one work-item per output or per (KV head, row).
+        this.lanes = options.lanes() != null ? options.lanes() : info.isGpu() ? 32 : 0;
+        // GPUs stage x in local memory (coalesced); CPUs read it directly (POCL keeps the accumulators in registers)
+        this.stageX = info.isGpu() || options.stageX();
+        this.fuse = options.fuse();
+    }
+
+    /** Defines every kernel build gets (a file ignores those it does not use). */
+    Map<String, String> deviceDefines() {
+        var d = new HashMap<>(Map.of("LOCAL", String.valueOf(normLocal), "TILE_R", String.valueOf(TILE_R),
+                "CHUNK", String.valueOf(SPLIT_CHUNK)));
+        if (kvType == KvType.F32) d.put("KV_F32", "1");
+        if (kvType == KvType.I8) d.put("KV_I8", "1");
+        if (stageX) d.put("STAGE_X", "1");
+        if (lanes > 0) d.put("GEMV_LANES", String.valueOf(lanes));
+        return d;
+    }
+
+    // ---------------------------------------------------------------- matrix products
+
+    /**
+     * The one place that picks a matrix-product kernel. Preconditions, by name:
+     * <ul>
+     *   <li>{@code decode}: one token: every weight is read once whatever the kernel; the GEMV wastes nothing;</li>
+     *   <li>otherwise several tokens: the tiled GEMM reads each weight once per gemmTokens tokens.</li>
+     * </ul>
+     * Both kernels accept every shape (the GEMV is the general fallback; the GEMM guards partial tiles).
+     */
+    Matmul matmul(int tokens) {
+        if (options.matmul() != null) return options.matmul();
+        boolean decode = tokens == 1;
+        return decode ? Matmul.GEMV : Matmul.GEMM;
+    }
+
+    /** The GEMM's register tile as defines. */
+    Map<String, String> gemmDefines() {
+        return Map.of("ITEM_R", String.valueOf(gemmRows), "TILE_T", String.valueOf(gemmTokens));
+    }
+
+    /** GEMV: one work-item per output (or `lanes` per output); GEMM: one work-item per gemmRows rows × gemmTokens tokens, TILE_R per group. */
+    long[] matmulGlobal(Matmul kind, int rows, int n) {
+        return kind == Matmul.GEMV ? gemvGlobal(rows, n)
+                : new long[] {roundUp((rows + gemmRows - 1) / gemmRows, TILE_R), (n + gemmTokens - 1) / gemmTokens};
+    }
+
+    long[] matmulLocal(Matmul kind) {
+        return kind == Matmul.GEMV ? gemvLocal() : new long[] {TILE_R, 1};
+    }
+
+    /** Every GEMV kernel's global size for rows outputs × n tokens. */
+    long[] gemvGlobal(long rows, int n) {
+        return lanes > 0 ? new long[] {rows * lanes, n} : new long[] {roundUp(rows, GEMV_LOCAL), n};
+    }
+
+    /** Every GEMV kernel's local size: GEMV_LOCAL outputs per group, or the lanes of one output. */
+    long[] gemvLocal() {
+        return new long[] {lanes > 0 ? lanes : GEMV_LOCAL, 1};
+    }
+
+    // ---------------------------------------------------------------- attention
+
+    /**
+     * The one place that picks an attention kernel. The one-work-item kernels run one work-item per (KV head, row)
+     * for all query heads of its group (the split one also per chunk of the context). Preconditions, by name:
+     * <ul>
+     *   <li>{@code fewItems}: rows × KV heads work-items leave compute units idle (fewer than 2 per unit). On POCL
+     *       with 2 cores the 1b preset's 4 KV heads keep both busy, and the fused kernel saves the combine launch;</li>
+     *   <li>{@code longContext}: the longest row attends to at least two chunks of {@value #SPLIT_CHUNK} positions.</li>
+     * </ul>
+     * Both hold: split over the context and combine; otherwise the fused kernel (the general fallback). With
+     * {@link #lanes} (GPUs) the lanes kernel: a work-group per (KV head, chunk, row), chunks sized by
+     * {@link #laneChunk}, then the combine.
+     */
+    Attention attention(int tokens, int kvHeads, int longest) {
+        if (options.attention() != null) return options.attention();
+        if (lanes > 0) return Attention.LANES;
+        boolean fewItems = (long) tokens * kvHeads < 2L * info.computeUnits();
+        boolean longContext = longest >= 2 * SPLIT_CHUNK;
+        return fewItems && longContext ? Attention.SPLIT : Attention.FUSED;
+    }
+
+    /**
+     * The attention kernels' compile-time shape: head size and query heads per KV head (their private arrays),
+     * positions per cache block (so a transposed key row's offsets are constants), and for the lanes kernel its lanes.
+     */
+    Map<String, String> attentionDefines(Attention kind, int headDim, int group, int blockSize) {
+        var d = new HashMap<>(Map.of("HEAD_DIM", String.valueOf(headDim), "GROUP", String.valueOf(group), "BLOCK", String.valueOf(blockSize)));
+        if (kind == Attention.LANES) d.put("ATT_LANES", String.valueOf(attentionLanes()));
+        return d;
+    }
+
+    /** The lanes attention's work-group size: {@link #lanes}, or 32 where only the option asked for the lanes kernel. */
+    int attentionLanes() {
+        return lanes > 0 ? lanes : 32;
+    }
+
+    /**
+     * Positions per work-group of the lanes attention: the context cut so that rows × KV heads × chunks give every
+     * compute unit about four work-groups (decode of one row at 2048 positions with 4 KV heads on 132 compute units:
+     * chunks of 32, 256 groups), and a whole number of tiles. Not yet tuned on a GPU.
+     */
+    int laneChunk(int tokens, int kvHeads, int longest) {
+        long groups = (long) tokens * kvHeads;
+        long splits = Math.max(1, (4L * Math.max(info.computeUnits(), 1) + groups - 1) / groups);
+        int al = attentionLanes();
+        long chunk = (longest + splits - 1) / splits;
+        return (int) Math.max(al, roundUp(chunk, al));
+    }
+
+    /**
+     * The combine's shape: with {@link #lanes} one work-item per output value (GPUs), else one per (query head, row)
+     * walking the values 16 at a time (POCL does not vectorise the per-value form across work-items).
+     */
+    boolean combinePerValue() {
+        return lanes > 0;
+    }
+
+    static long roundUp(long v, long m) {
+        return (v + m - 1) / m * m;
+    }
+}

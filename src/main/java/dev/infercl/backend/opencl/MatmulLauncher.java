@@ -1,0 +1,175 @@
+package dev.infercl.backend.opencl;
+
+import dev.infercl.backend.Elementwise;
+import dev.infercl.backend.Linear;
+import dev.infercl.gguf.GgmlType;
+import java.util.Locale;
+import org.jocl.cl_mem;
+
+/**
+ * Launches of the matrix products: {@code out = x · wᵀ} for every weight type (GEMV or tiled GEMM, per part of a
+ * split weight), the fused one-token kernels (up to three products of one input, optionally accumulated into their
+ * outputs; gate·up·SwiGLU), and W8A8's per-token activation quantization. Biases, accumulation and gates the fused
+ * kernels do not cover go through the element-wise ops on a scratch product.
+ */
+final class MatmulLauncher {
+    private final ClRuntime rt;
+    private final KernelChooser choose;
+    private final Kernels kernels;
+    private final ElementwiseLauncher elementwise;
+    private cl_mem quantized;     // W8A8: (tokens, in) int8 activations
+    private cl_mem tokenScales;   // W8A8: (tokens) F32 activation scales
+    private cl_mem product;       // (tokens, out) F32: a product before its bias, accumulation or gate
+
+    MatmulLauncher(ClRuntime rt, KernelChooser choose, Kernels kernels, ElementwiseLauncher elementwise) {
+        this.rt = rt;
+        this.choose = choose;
+        this.kernels = kernels;
+        this.elementwise = elementwise;
+    }
+
+    void linear(ClTensor in, Linear[] outputs) {
+        if (fusedGemv(in, outputs)) {
+            gemvMulti(in, outputs);
+            return;
+        }
+        for (Linear l : outputs) {
+            ClTensor o = ClBackend.act(l.out()), w = (ClTensor) l.weight();
+            ClTensor dst = l.accumulate() ? productScratch(in.rows, o.cols) : o;
+            matmul(dst, in, w);
+            if (l.bias() != null) elementwise.map(dst, Elementwise.ADD_ROW, dst, (ClTensor) l.bias());
+            if (l.accumulate()) elementwise.map(o, Elementwise.ADD, o, dst);
+        }
+    }
+
+    /** out = glu(x·gateᵀ, x·upᵀ): one launch for SwiGLU of one token where a fused kernel exists, else two products and the gate op. */
+    void gated(ClTensor o, ClTensor in, ClTensor g, ClTensor u, Elementwise glu) {
+        if (!glu.gate()) throw new IllegalArgumentException("gatedLinear takes SILU_MUL or GELU_MUL, not " + glu.kind());
+        if (glu.kind() == Elementwise.Kind.SILU_MUL && fusedGemv(in, g, u) && g.rows == u.rows && o.rows == 1 && o.cols == g.rows) {
+            String stem = fusedStem(g, "gemvswiglu");
+            quantizeInput(in, g);
+            var launch = rt.launch(kernels.get(stem), stem);
+            input(launch, in, g).i(in.cols);
+            if (g.type == GgmlType.I8 && !g.w8a8) launch.i(g.groupSize);
+            launch.i(g.rows);
+            weight(launch, g.parts[0]);
+            weight(launch, u.parts[0]);
+            launch.mem(o.act()).run(new long[] {choose.gemvGlobal(g.rows, 1)[0]}, new long[] {choose.gemvLocal()[0]});
+            return;
+        }
+        matmul(o, in, g);
+        ClTensor up = productScratch(in.rows, u.rows);
+        matmul(up, in, u);
+        elementwise.map(o, glu, o, up);
+    }
+
+    /** out = x · wᵀ with the kernel the chooser picks, one launch per part of the weight. */
+    void matmul(ClTensor o, ClTensor in, ClTensor w) {
+        if (in.cols != w.cols || o.cols != w.rows || o.rows != in.rows) {
+            throw new IllegalArgumentException("matmul shapes: out " + o.rows + "×" + o.cols + ", x " + in.rows + "×" + in.cols
+                    + ", " + w.name + " " + w.rows + "×" + w.cols);
+        }
+        int n = in.rows;
+        KernelChooser.Matmul kind = choose.matmul(n);
+        String variant = kind.name().toLowerCase(Locale.ROOT);
+        String stem = (w.type != GgmlType.I8 ? "matmul_" + ElementwiseLauncher.typeName(w.type) + "_f32_"
+                : w.w8a8 ? "matmul_i8_i8_" : "matmul_i8_f32_") + variant;
+        var k = kind == KernelChooser.Matmul.GEMM ? kernels.get(stem, choose.gemmDefines()) : kernels.get(stem);
+        quantizeInput(in, w);
+        for (ClTensor.Part p : w.parts) {
+            int rows = Math.min(p.rows(), w.rows - p.row0());
+            if (rows <= 0) continue;
+            var launch = rt.launch(k, stem + " on '" + w.name + "'");
+            input(launch, in, w);
+            weight(launch, p).mem(o.act()).i(n).i(in.cols).i(rows).i(o.cols).i(p.row0());
+            if (w.type == GgmlType.I8 && !w.w8a8) launch.i(w.groupSize);
+            launch.run(choose.matmulGlobal(kind, rows, n), choose.matmulLocal(kind));
+        }
+    }
+
+    /**
+     * The precondition of the fused one-token kernels ({@code gemvmulti}, {@code gemvswiglu}): fusion on, one input
+     * row on the GEMV path, weights of one type that has the fused kernel (Q8_0, Q4_0, F16, I8), each in one part, as
+     * wide as x. I8 weights must also agree on the scheme and group size, and W8A8 ones on the smoothing vector (the
+     * one quantized copy of x serves them all). Anything else takes the general kernels.
+     */
+    private boolean fusedGemv(ClTensor in, ClTensor... ws) {
+        if (!choose.fuse || in.rows != 1 || choose.matmul(1) != KernelChooser.Matmul.GEMV) return false;
+        ClTensor first = ws[0];
+        if (first.type != GgmlType.Q8_0 && first.type != GgmlType.Q4_0 && first.type != GgmlType.F16 && first.type != GgmlType.I8) return false;
+        for (ClTensor c : ws) {
+            if (c.type != first.type || c.parts.length != 1 || c.cols != in.cols) return false;
+            if (c.type == GgmlType.I8 && (c.w8a8 != first.w8a8 || c.groupSize != first.groupSize || c.smooth != first.smooth)) return false;
+        }
+        return true;
+    }
+
+    /** {@link #fusedGemv} for the outputs of {@link #linear}: at most three, no biases, one accumulate mode, one row each. */
+    private boolean fusedGemv(ClTensor in, Linear[] outputs) {
+        if (outputs.length > 3) return false;
+        ClTensor[] ws = new ClTensor[outputs.length];
+        for (int j = 0; j < outputs.length; j++) {
+            Linear l = outputs[j];
+            ws[j] = (ClTensor) l.weight();
+            ClTensor o = (ClTensor) l.out();
+            if (l.bias() != null || l.accumulate() != outputs[0].accumulate() || o.rows != 1 || o.cols != ws[j].rows) return false;
+        }
+        return fusedGemv(in, ws);
+    }
+
+    /** gemvmulti: up to three products in one launch over their concatenated rows (a missing weight repeats the last with 0 rows). */
+    private void gemvMulti(ClTensor in, Linear[] outputs) {
+        ClTensor w0 = (ClTensor) outputs[0].weight();
+        int total = 0;
+        for (Linear l : outputs) total += l.weight().rows();
+        String stem = fusedStem(w0, "gemvmulti");
+        quantizeInput(in, w0);
+        var launch = rt.launch(kernels.get(stem), stem);
+        input(launch, in, w0).i(in.cols);
+        if (w0.type == GgmlType.I8 && !w0.w8a8) launch.i(w0.groupSize);
+        launch.i(outputs[0].accumulate() ? 1 : 0);
+        for (int j = 0; j < 3; j++) {
+            Linear l = outputs[Math.min(j, outputs.length - 1)];
+            ClTensor w = (ClTensor) l.weight();
+            weight(launch, w.parts[0]).mem(((ClTensor) l.out()).act()).i(j < outputs.length ? w.rows : 0);
+        }
+        launch.run(new long[] {choose.gemvGlobal(total, 1)[0]}, new long[] {choose.gemvLocal()[0]});
+    }
+
+    /** The fused kernels' stem: matmul_{q8_0,q4_0,f16}_f32_, matmul_i8_f32_ (W8A16) or matmul_i8_i8_ (W8A8), then the variant. */
+    private static String fusedStem(ClTensor w, String variant) {
+        if (w.type != GgmlType.I8) return "matmul_" + ElementwiseLauncher.typeName(w.type) + "_f32_" + variant;
+        return (w.w8a8 ? "matmul_i8_i8_" : "matmul_i8_f32_") + variant;
+    }
+
+    /** The input arguments: x, or for a W8A8 weight x quantized by {@link #quantizeInput} and its token scales. */
+    private ClRuntime.Launch input(ClRuntime.Launch launch, ClTensor in, ClTensor w) {
+        return w.type != GgmlType.I8 || !w.w8a8 ? launch.mem(in.act()) : launch.mem(quantized).mem(tokenScales);
+    }
+
+    /**
+     * For a W8A8 weight: x divided by the weight's smoothing vector (when it has one), then int8 with one scale per
+     * token (quantize_f32_i8), into scratch that grows on demand; nothing for the other types.
+     */
+    private void quantizeInput(ClTensor in, ClTensor w) {
+        if (w.type != GgmlType.I8 || !w.w8a8) return;
+        int n = in.rows;
+        quantized = rt.grow(quantized, "W8A8 activation scratch", (long) n * in.cols);
+        tokenScales = rt.grow(tokenScales, "W8A8 token scales", 4L * n);
+        rt.launch(kernels.get("quantize_f32_i8"), "quantize_f32_i8 on '" + w.name + "'")
+                .mem(in.act()).mem(w.smooth != null ? w.smooth : tokenScales).i(w.smooth != null ? 1 : 0).mem(quantized).mem(tokenScales).i(in.cols)
+                .run(new long[] {(long) choose.normLocal * n}, new long[] {choose.normLocal});
+    }
+
+    /** A weight part's arguments: its data, and its scales where the type keeps them apart (Q4_0, I8). */
+    private static ClRuntime.Launch weight(ClRuntime.Launch launch, ClTensor.Part p) {
+        launch.mem(p.data());
+        return p.scales() != null ? launch.mem(p.scales()) : launch;
+    }
+
+    /** The product scratch as a (rows, cols) activation, grown on demand. */
+    private ClTensor productScratch(int rows, int cols) {
+        product = rt.grow(product, "product scratch", 4L * rows * cols);
+        return ClTensor.activation("product scratch", rows, cols, product);
+    }
+}
