@@ -24,8 +24,12 @@ final class GenerateCommand extends Streams.Command implements Callable<Integer>
     @Option(names = {"-f", "--file"}, description = "read the prompt from a file")
     Path promptFile;
 
-    @Option(names = {"-n", "--n-predict"}, defaultValue = "128", description = "tokens to generate (default: ${DEFAULT-VALUE})")
-    int tokens;
+    /** Tokens to generate when -n is not given, except with the embedded model (see {@link #budget}). */
+    static final int DEFAULT_TOKENS = 128;
+
+    @Option(names = {"-n", "--n-predict"}, description = "tokens to generate (default: " + DEFAULT_TOKENS
+            + "; with the embedded model: until its story ends, at most what its context holds)")
+    Integer nPredict;
 
     @Option(names = "--temp", defaultValue = "0.8", description = "temperature; 0 = greedy (default: ${DEFAULT-VALUE})")
     float temperature;
@@ -53,17 +57,18 @@ final class GenerateCommand extends Streams.Command implements Callable<Integer>
 
     @Override
     public Integer call() throws Exception {
-        if (tokens < 0) throw new IllegalArgumentException("-n must be ≥ 0, got " + tokens);
+        if (nPredict != null && nPredict < 0) throw new IllegalArgumentException("-n must be ≥ 0, got " + nPredict);
         String text = promptFile != null ? Files.readString(promptFile) : prompt;
         long usedSeed = seed >= 0 ? seed : new java.security.SecureRandom().nextLong() & Long.MAX_VALUE;
         var sampler = new SamplerOptions(temperature, topK, topP, minP, repeatPenalty, repeatLastN, usedSeed);
         try (Model m = Model.load(model.modelPath(), model.loadOptions(n -> err.println("note: " + n)))) {
             if (model.usingDefault()) {
-                err.println("note: no -m given: running the embedded random-weight smoke model " + model.modelPath()
-                        + " (its text is meaningless; see README for running a real model)");
+                err.println("note: no -m given: running the embedded model " + model.modelPath()
+                        + " (stories260K, a 260K-parameter model of children's stories; see README for running others)");
             }
             int promptTokens = m.tokenizer().encode(text, m.tokenizer().addBosByDefault(), false).length;
             int ctx = model.contextLength > 0 ? model.contextLength : m.config().contextLength();
+            int tokens = budget(promptTokens, ctx);
             if (model.contextLength <= 0 && promptTokens + tokens > ctx) {
                 err.println("note: " + promptTokens + " prompt + " + tokens + " new tokens exceed the model's trained context of "
                         + ctx + "; the context is extended to " + (promptTokens + tokens) + " (quality may degrade past the trained length)");
@@ -88,5 +93,16 @@ final class GenerateCommand extends Streams.Command implements Callable<Integer>
             }
         }
         return 0;
+    }
+
+    /**
+     * The -n given, else {@link #DEFAULT_TOKENS}; with the embedded model, the room its context has left: its stories
+     * run to 250–450 tokens and end on their own (the model emits its end-of-text token), so a fixed 128 would cut
+     * the first run's story short.
+     */
+    private int budget(int promptTokens, int ctx) {
+        if (nPredict != null) return nPredict;
+        if (model.usingDefault() && ctx > promptTokens) return ctx - promptTokens;
+        return DEFAULT_TOKENS;
     }
 }

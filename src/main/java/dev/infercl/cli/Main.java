@@ -12,7 +12,7 @@ import picocli.CommandLine.Command;
 @Command(name = "infercl", mixinStandardHelpOptions = true, version = "InferCL 0.1.0",
         description = "Run GGUF language models in Java, with OpenCL kernels for the arithmetic.",
         subcommands = {GenerateCommand.class, ChatCommand.class, InfoCommand.class, TokenizeCommand.class, LogitsCommand.class,
-                SynthCommand.class, BenchCommand.class, DevicesCommand.class, QuantizeCommand.class, EvalCommand.class, CommandLine.HelpCommand.class})
+                SynthCommand.class, ConvertCommand.class, BenchCommand.class, DevicesCommand.class, QuantizeCommand.class, EvalCommand.class, CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
 
     @CommandLine.Spec
@@ -20,7 +20,7 @@ public final class Main implements Runnable {
 
     @Override
     public void run() {
-        throw new CommandLine.ParameterException(spec.commandLine(), "name a command: generate, chat, info, tokenize, logits, synth, bench, devices, quantize, eval (see --help)");
+        throw new CommandLine.ParameterException(spec.commandLine(), "name a command: generate, chat, info, tokenize, logits, synth, convert, bench, devices, quantize, eval (see --help)");
     }
 
     public static void main(String[] args) {

@@ -9,10 +9,10 @@ import picocli.CommandLine.Option;
 
 /** Options every command that loads a model shares. */
 final class ModelOptions {
-    /** The embedded smoke model, relative to the InferCL home (the launcher sets -Dinfercl.home). */
-    static final String DEFAULT_MODEL = "test-models/infercl-tiny-random.gguf";
+    /** The embedded model, relative to the InferCL home (the launcher sets -Dinfercl.home). */
+    static final String DEFAULT_MODEL = "test-models/stories260K.gguf";
 
-    @Option(names = {"-m", "--model"}, description = "GGUF file or llama2.c checkpoint (default: the embedded random-weight smoke model)")
+    @Option(names = {"-m", "--model"}, description = "GGUF file or llama2.c checkpoint (default: the embedded stories260K model, " + DEFAULT_MODEL + ")")
     Path model;
 
     @Option(names = "--tokenizer", description = "tokenizer file of a llama2.c checkpoint (tokenizer.bin)")
@@ -49,7 +49,7 @@ final class ModelOptions {
         String home = System.getProperty("infercl.home", System.getenv().getOrDefault("INFERCL_HOME", "."));
         Path p = Path.of(home).resolve(DEFAULT_MODEL);
         if (!Files.exists(p)) {
-            throw new IllegalArgumentException("no -m given and the embedded model " + p + " is missing (regenerate it: ./infercl synth --preset tiny -o " + DEFAULT_MODEL + ")");
+            throw new IllegalArgumentException("no -m given and the embedded model " + p + " is missing (test-models/README.md says how to regenerate it)");
         }
         return p;
     }

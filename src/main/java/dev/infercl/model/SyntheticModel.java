@@ -42,7 +42,7 @@ public final class SyntheticModel {
             }
         }
 
-        /** The default smoke model in test-models/: tiny, F32, vocab 512. */
+        /** The smoke model in test-models/ (infercl-tiny-random.gguf): tiny, F32, vocab 512. */
         public static Spec tiny() {
             return new Spec("infercl-tiny-random", 64, 2, 4, 2, 192, 512, 256, GgmlType.F32, 42);
         }

@@ -75,14 +75,43 @@ class CliTest {
     }
 
     @Test
-    void generateWithoutModelRunsTheEmbeddedSmokeModel() {
+    void generateWithoutModelTellsTheEmbeddedStory() {
         System.setProperty("infercl.home", System.getProperty("user.dir"));
-        Result res = run("generate", "-n", "12", "--seed", "7");
+        Result res = run("generate", "--seed", "7", "--backend", "cpu");
         assertEquals(0, res.code(), res.err());
         assertTrue(res.out().startsWith("Once upon a time"), res.out());
-        assertTrue(res.err().contains("random-weight smoke model"), res.err());
+        assertTrue(res.err().contains("embedded model") && res.err().contains("stories260K"), res.err());
+        // without -n the story runs until the model ends it, not for a fixed 128 tokens
+        assertTrue(res.err().contains("stop: end of generation"), res.err());
+        assertTrue(res.out().split("\\s+").length > 100, "a story of more than 100 words: " + res.out());
         // a seed makes sampling reproducible
-        assertEquals(res.out(), run("generate", "-n", "12", "--seed", "7").out());
+        assertEquals(res.out(), run("generate", "--seed", "7", "--backend", "cpu").out());
+        // -n still bounds it
+        Result short12 = run("generate", "-n", "12", "--seed", "7");
+        assertEquals(0, short12.code(), short12.err());
+        assertTrue(short12.err().contains("generated: 12 tokens"), short12.err());
+    }
+
+    @Test
+    void generateNamesTheRandomSmokeModelExplicitly() {
+        Result res = run("generate", "-m", "test-models/infercl-tiny-random.gguf", "-n", "12", "--seed", "7", "--backend", "cpu");
+        assertEquals(0, res.code(), res.err());
+        assertTrue(res.out().startsWith("Once upon a time"), res.out());
+        assertTrue(res.err().contains("generated: 12 tokens"), res.err());
+        assertFalse(res.err().contains("embedded model"), res.err());
+    }
+
+    @Test
+    void convertExplainsBadArgumentsInOneLine(@TempDir Path dir) {
+        Result type = run("convert", "-m", "x.bin", "--tokenizer", "t.bin", "-o", dir.resolve("o.gguf").toString(), "--type", "q8_0");
+        assertEquals(1, type.code());
+        assertTrue(type.err().contains("--type must be f32 or f16"), type.err());
+        Result missing = run("convert", "-m", dir.resolve("nope.bin").toString(), "--tokenizer", "t.bin", "-o", dir.resolve("o.gguf").toString());
+        assertEquals(1, missing.code());
+        assertEquals(1, missing.err().strip().lines().count(), missing.err());
+        assertTrue(missing.err().contains("nope.bin: no such file"), missing.err());
+        Result usage = run("convert", "-m", "x.bin");
+        assertEquals(2, usage.code(), usage.err());
     }
 
     @Test
