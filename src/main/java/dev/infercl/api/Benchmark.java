@@ -71,6 +71,40 @@ public final class Benchmark {
         }
     }
 
+    /**
+     * Decode tokens/s against context length: the context grows once (prefill in batches) through {@code depths}
+     * (ascending); after a warm-up decode, at each depth {@code steps} tokens are decoded three times (rewinding in
+     * between) and the median tokens/s is kept. Returns depth → tokens/s, in order.
+     */
+    public static Map<Integer, Double> contextSweep(Model model, int[] depths, int steps, long seed) {
+        int[] sorted = depths.clone();
+        java.util.Arrays.sort(sorted);
+        if (sorted.length == 0 || sorted[0] < 1 || steps < 1) throw new IllegalArgumentException("context sweep: depths and steps must be ≥ 1");
+        int vocab = model.config().vocabSize();
+        var rnd = new SplittableRandom(seed);
+        var out = new LinkedHashMap<Integer, Double>();
+        try (Session s = model.newSession(sorted[sorted.length - 1] + steps + 1)) {
+            s.prefillOnly(new int[] {1});
+            // warm-up: decode and rewind once before the first depth, so JIT compilation and first-use kernel builds
+            // do not land in the first figure
+            for (int i = 0; i < steps; i++) s.prefillOnly(new int[] {rnd.nextInt(vocab)});
+            s.rewind(1);
+            for (int d : sorted) {
+                if (d > s.length()) s.prefillOnly(rnd.ints(d - s.length(), 0, vocab).toArray());
+                double[] rates = new double[3];
+                for (int r = 0; r < rates.length; r++) {
+                    long t0 = System.nanoTime();
+                    for (int i = 0; i < steps; i++) s.prefillOnly(new int[] {rnd.nextInt(vocab)});
+                    rates[r] = steps / ((System.nanoTime() - t0) / 1e9);
+                    s.rewind(d);
+                }
+                java.util.Arrays.sort(rates);
+                out.put(d, rates[1]);
+            }
+        }
+        return out;
+    }
+
     public static Result run(Model model, Options o) {
         var cfg = model.config();
         var rnd = new SplittableRandom(o.seed());

@@ -29,6 +29,10 @@ final class BenchCommand extends Streams.Command implements Callable<Integer> {
     @Option(names = "--long-ctx", defaultValue = "2048", description = "also decode after this many positions; 0 = skip (default: ${DEFAULT-VALUE})")
     int longContext;
 
+    @Option(names = "--ctx-sweep", split = ",", description = "instead: decode tokens/s at each of these context lengths "
+            + "(median of three runs of -n tokens each), e.g. 128,512,1024,2048")
+    int[] contextSweep;
+
     @Option(names = "--json", description = "print one JSON object")
     boolean json;
 
@@ -39,6 +43,7 @@ final class BenchCommand extends Streams.Command implements Callable<Integer> {
         long t0 = System.nanoTime();
         try (Model m = Model.load(model.modelPath(), model.loadOptions(n -> err.println("note: " + n)))) {
             double loadSec = (System.nanoTime() - t0) / 1e9;
+            if (contextSweep != null) return sweep(m);
             int maxCtx = Math.max(m.config().contextLength(), longContext + generate);
             int depth = Math.min(longContext, maxCtx - generate);
             var r = Benchmark.run(m, new Benchmark.Options(prompts, generate, repetitions, depth, 1234));
@@ -83,6 +88,23 @@ final class BenchCommand extends Streams.Command implements Callable<Integer> {
                         r.bandwidth() / 1e9, probes, r.bytesPerToken() / 1e6, r.rooflineTokensPerSecond(), 100 * r.rooflineFraction());
                 out.printf(Locale.ROOT, "memory: peak host %s, backend buffers %s%n", InfoCommand.bytes(peak), InfoCommand.bytes(r.deviceBytes()));
             }
+        }
+        return 0;
+    }
+
+    private int sweep(Model m) throws Exception {
+        for (int d : contextSweep) if (d < 1) throw new IllegalArgumentException("--ctx-sweep lengths must be ≥ 1, got " + d);
+        Map<Integer, Double> rates = Benchmark.contextSweep(m, contextSweep, generate, 1234);
+        if (json) {
+            var mapper = new ObjectMapper();
+            var root = mapper.createObjectNode();
+            root.put("model", m.path().toString()).put("backend", m.backendName()).put("tg_tokens", generate);
+            var sweep = root.putObject("ctx_sweep_tokens_per_s");
+            rates.forEach((d, r) -> sweep.put(String.valueOf(d), r));
+            out.println(mapper.writeValueAsString(root));
+        } else {
+            out.printf(Locale.ROOT, "model: %s%nbackend: %s%n", m.path(), m.backendName());
+            rates.forEach((d, r) -> out.printf(Locale.ROOT, "tg%d @ %-6d %8.2f tokens/s%n", generate, d, r));
         }
         return 0;
     }

@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.infercl.SharedData;
+import dev.infercl.Stories;
 import dev.infercl.engine.SamplerOptions;
 import dev.infercl.model.ModelLoadException;
 import java.nio.ByteBuffer;
@@ -20,7 +21,7 @@ import org.junit.jupiter.api.io.TempDir;
 class SessionTest {
 
     static Model stories() throws Exception {
-        return Model.load(SharedData.require("models/stories260K-f32.gguf"), LoadOptions.defaults().withBackend(BackendKind.CPU));
+        return Model.load(Stories.MODEL, LoadOptions.defaults().withBackend(BackendKind.CPU));
     }
 
     @Test

@@ -8,11 +8,13 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.infercl.Oracles;
 import dev.infercl.SharedData;
+import dev.infercl.Stories;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -47,7 +49,7 @@ class CliTest {
 
     @Test
     void kvTypeI8OnTheCpuBackendIsNotedAndABadKvTypeIsAnError() throws Exception {
-        String m = SharedData.require("models/stories260K-f32.gguf").toString();
+        String m = Stories.MODEL.toString();
         Result res = run("generate", "--backend", "cpu", "--kv-type", "i8", "-m", m, "-p", "Once upon a time", "-n", "3", "--temp", "0");
         assertEquals(0, res.code(), res.err());
         assertTrue(res.err().contains("the CPU backend keeps its KV cache in F32"), res.err());
@@ -134,11 +136,11 @@ class CliTest {
 
     @Test
     void logitsJsonMatchesTheReference() throws Exception {
-        JsonNode r = Oracles.json(SharedData.require("reference/stories260K-f32.json"));
-        float[][] expected = Oracles.floatRows(SharedData.require("reference/stories260K-f32.logits.f32"), 512);
+        JsonNode r = Oracles.json(Stories.REFERENCE);
+        float[][] expected = Oracles.floatRows(Stories.LOGITS, 512);
         int[] ids = Oracles.ints(r.get("prompt_ids"));
         String list = String.join(",", java.util.Arrays.stream(ids).mapToObj(String::valueOf).toList());
-        Result res = run("logits", "-m", SharedData.require("models/stories260K-f32.gguf").toString(), "--ids", list, "--top", "5", "--json", "--backend", "cpu");
+        Result res = run("logits", "-m", Stories.MODEL.toString(), "--ids", list, "--top", "5", "--json", "--backend", "cpu");
         assertEquals(0, res.code(), res.err());
         JsonNode j = new ObjectMapper().readTree(res.out());
         assertEquals(ids.length, j.get("positions").size());
@@ -175,7 +177,7 @@ class CliTest {
 
     @Test
     void benchJsonHasTheRooflineFields() throws Exception {
-        Result res = run("bench", "-m", SharedData.require("models/stories260K-f32.gguf").toString(), "-p", "8,32", "-n", "8", "-r", "2",
+        Result res = run("bench", "-m", Stories.MODEL.toString(), "-p", "8,32", "-n", "8", "-r", "2",
                 "--long-ctx", "100", "--json", "--backend", "cpu");
         assertEquals(0, res.code(), res.err());
         JsonNode j = new ObjectMapper().readTree(res.out());
@@ -202,6 +204,23 @@ class CliTest {
         long weights = 4L * (5 * (2 * 64 * 64 + 2 * 64 * 32 + 3 * 64 * 172 + 2 * 64) + 64 + 512 * 64);
         assertEquals(weights, j.get("weight_bytes").asLong(), res.out());
         assertTrue(j.get("bytes_per_token").asLong() > weights, res.out());
+    }
+
+    @Test
+    void benchSweepsDecodeAgainstContextLength() throws Exception {
+        Result res = run("bench", "-m", Stories.MODEL.toString(), "--ctx-sweep", "64,16,128", "-n", "4", "--json", "--backend", "cpu");
+        assertEquals(0, res.code(), res.err());
+        JsonNode sweep = new ObjectMapper().readTree(res.out()).get("ctx_sweep_tokens_per_s");
+        assertEquals(List.of("16", "64", "128"), iterate(sweep.fieldNames()), "the depths, in ascending order: " + res.out());
+        for (JsonNode rate : sweep) assertTrue(rate.asDouble() > 0, res.out());
+        Result zero = run("bench", "-m", Stories.MODEL.toString(), "--ctx-sweep", "0", "--backend", "cpu");
+        assertTrue(zero.code() != 0 && zero.err().contains("--ctx-sweep"), "a depth of 0 is refused: " + zero.err());
+    }
+
+    static List<String> iterate(java.util.Iterator<String> it) {
+        var l = new java.util.ArrayList<String>();
+        it.forEachRemaining(l::add);
+        return l;
     }
 
     @Test

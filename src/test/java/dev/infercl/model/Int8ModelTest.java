@@ -8,6 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.infercl.Oracles;
 import dev.infercl.SharedData;
+import dev.infercl.Stories;
 import dev.infercl.api.BackendKind;
 import dev.infercl.api.GenerateOptions;
 import dev.infercl.api.LoadOptions;
@@ -44,7 +45,7 @@ class Int8ModelTest {
     static Path dir;
 
     static Path source() {
-        return SharedData.require("models/stories260K-f32.gguf");
+        return Stories.MODEL;
     }
 
     /** Copies {@code src} with every linear weight as I8 + per-channel F32 scales; {@code skip} drops tensors (error tests). */
@@ -98,7 +99,7 @@ class Int8ModelTest {
     }
 
     static int[] referenceIds() throws Exception {
-        JsonNode r = Oracles.json(SharedData.require("reference/stories260K-f32.json"));
+        JsonNode r = Oracles.json(Stories.REFERENCE);
         return Oracles.concat(Oracles.ints(r.get("prompt_ids")), Oracles.ints(r.get("greedy_ids")));
     }
 
@@ -127,7 +128,7 @@ class Int8ModelTest {
     @CsvSource({"w8a16, CPU", "w8a16, OPENCL", "w8a8, CPU", "w8a8, OPENCL"})
     void generatesAndTracksTheF32Model(String scheme, String backend) throws Exception {
         Path model = scheme.equals("w8a16") ? w8a16 : w8a8;
-        float[][] ref = Oracles.floatRows(SharedData.require("reference/stories260K-f32.logits.f32"), 512);
+        float[][] ref = Oracles.floatRows(Stories.LOGITS, 512);
         float[][] got = logits(model, backend, ref.length);
         int agree = 0;
         double kld = 0;

@@ -101,8 +101,8 @@ class ClKvInt8Test {
      */
     @Test
     void modelAttentionEqualsTheHostModelOfTheCacheInLockstep() throws Exception {
-        var modelPath = dev.infercl.SharedData.require("models/stories260K-f32.gguf");
-        var ref = dev.infercl.Oracles.json(dev.infercl.SharedData.require("reference/stories260K-f32.json"));
+        var modelPath = dev.infercl.Stories.MODEL;
+        var ref = dev.infercl.Oracles.json(dev.infercl.Stories.REFERENCE);
         int[] ids = java.util.Arrays.copyOf(dev.infercl.Oracles.concat(dev.infercl.Oracles.ints(ref.get("prompt_ids")),
                 dev.infercl.Oracles.ints(ref.get("greedy_ids"))), 64);
         int[] calls = {0};

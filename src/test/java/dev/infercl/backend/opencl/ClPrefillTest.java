@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.infercl.Oracles;
 import dev.infercl.SharedData;
+import dev.infercl.Stories;
 import dev.infercl.backend.Tensor;
 import dev.infercl.model.ModelFile;
 import dev.infercl.model.Transformer;
@@ -23,8 +24,8 @@ class ClPrefillTest {
     @ParameterizedTest
     @CsvSource({"true, 1e-3", "false, 1e-2"})
     void prefillOf100TokensEqualsTokenByToken(boolean f32Cache, double limit) throws Exception {
-        var model = SharedData.require("models/stories260K-f32.gguf");
-        var ref = Oracles.json(SharedData.require("reference/stories260K-f32.json"));
+        var model = Stories.MODEL;
+        var ref = Oracles.json(Stories.REFERENCE);
         int[] ids = Arrays.copyOf(Oracles.concat(Oracles.ints(ref.get("prompt_ids")), Oracles.ints(ref.get("greedy_ids"))), 100);
         try (ClBackend b = ClTestSupport.open(ClOptions.defaults().withKvCacheF32(f32Cache)); ModelFile file = ModelFile.open(model, null)) {
             var tr = new Transformer(file.config(), Weights.upload(file, b), b);

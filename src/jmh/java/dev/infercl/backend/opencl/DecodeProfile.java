@@ -9,23 +9,25 @@ import java.util.Arrays;
 import java.util.Map;
 import java.util.SplittableRandom;
 import java.util.TreeMap;
-import org.junit.jupiter.api.Assumptions;
-import org.junit.jupiter.api.Test;
 
 /**
- * Where OpenCL decode time goes (issue 5, part 4). Opt-in, not part of the normal run:
- * {@code -Dinfercl.profile.model=/work/models/110m-q8_0.gguf [-Dinfercl.opencl.profile=true]}.
- * Prints per token: host time to enqueue a forward pass, total time with the logits read, and (with the
- * profiling queue) device time per kernel; then JOCL's host cost per launch and POCL's per-launch cost.
+ * Where OpenCL decode time goes: a developer tool, not a test. Per decoded token it prints the host time to enqueue
+ * a forward pass, the total time with the logits read, and (with the profiling queue) device time per kernel; then
+ * the host cost per launch and the device's per-launch cost.
+ *
+ * <pre>
+ * mvn -Pjmh test-compile exec:exec -Dbench.main=dev.infercl.backend.opencl.DecodeProfile -Djmh.args="MODEL.gguf [steps] [depth]" \
+ *     -Dbench.jvmArgs=-Dinfercl.opencl.profile=true
+ * </pre>
  */
-class ClProfileTest {
+public final class DecodeProfile {
+    private DecodeProfile() {}
 
-    @Test
-    void decodeBreakdown() throws Exception {
-        String model = System.getProperty("infercl.profile.model");
-        Assumptions.assumeTrue(model != null && !model.isBlank(), "set -Dinfercl.profile.model to profile");
-        int steps = Integer.getInteger("infercl.profile.steps", 32), depth = Integer.getInteger("infercl.profile.depth", 1);
-        try (ModelFile file = ModelFile.open(Path.of(model), null); ClBackend cl = ClTestSupport.open(ClOptions.defaults())) {
+    public static void main(String[] args) throws Exception {
+        if (args.length < 1) throw new IllegalArgumentException("usage: DecodeProfile MODEL.gguf [steps] [depth]");
+        String model = args[0];
+        int steps = args.length > 1 ? Integer.parseInt(args[1]) : 32, depth = args.length > 2 ? Integer.parseInt(args[2]) : 1;
+        try (ModelFile file = ModelFile.open(Path.of(model), null); ClBackend cl = ClBackend.open(null, ClOptions.defaults())) {
             var tf = new Transformer(file.config(), Weights.upload(file, cl), cl);
             var rnd = new SplittableRandom(1);
             int vocab = file.config().vocabSize();
