@@ -18,9 +18,10 @@ import dev.infercl.tensor.Dequant;
 import java.util.concurrent.ForkJoinPool;
 
 /**
- * The pure-Java backend. {@link Mode#FAST} runs Vector API kernels ({@link CpuKernels}) across all cores and fuses
- * the one-token products it has kernels for; {@link Mode#REFERENCE} runs the scalar {@link Reference} loops on one
- * thread, op by op, the oracle every fast path is tested against.
+ * The pure-Java backend. {@link Mode#FAST} runs Vector API kernels ({@link CpuGemm}, {@link CpuGemv},
+ * {@link CpuAttention}, {@link CpuOps}) across all cores ({@link CpuParallel}) and fuses the one-token products it
+ * has kernels for; {@link Mode#REFERENCE} runs the scalar {@link Reference} loops on one thread, op by op, the
+ * oracle every fast path is tested against.
  */
 public final class CpuBackend implements Backend, Measurable {
 
@@ -98,7 +99,7 @@ public final class CpuBackend implements Backend, Measurable {
         } else if (mode == Mode.REFERENCE) {
             Reference.rmsNorm(o.data, in.data, w, in.rows, in.cols, norm.eps());
         } else {
-            CpuKernels.rmsNorm(o.data, in.data, w, in.rows * in.cols / w.length, w.length, norm.eps()); // groups of w.length: rows or heads
+            CpuOps.rmsNorm(o.data, in.data, w, in.rows * in.cols / w.length, w.length, norm.eps()); // groups of w.length: rows or heads
         }
     }
 
@@ -110,16 +111,16 @@ public final class CpuBackend implements Backend, Measurable {
     public void linear(Tensor x, Linear... outputs) {
         CpuTensor in = act(x);
         if (fusedDecode(in, outputs)) {
-            var parts = new CpuKernels.Rows[outputs.length];
+            var parts = new CpuGemv.Rows[outputs.length];
             int[] rows = new int[outputs.length];
             float[][] dst = new float[outputs.length][];
             for (int j = 0; j < outputs.length; j++) {
                 CpuTensor w = (CpuTensor) outputs[j].weight();
-                parts[j] = CpuKernels.rows(w, in.data, in.cols);
+                parts[j] = CpuGemv.rows(w, in.data, in.cols);
                 rows[j] = w.rows;
                 dst[j] = act(outputs[j].out()).data;
             }
-            CpuKernels.gemv(pool, parts, rows, dst, outputs[0].accumulate());
+            CpuGemv.gemv(pool, parts, rows, dst, outputs[0].accumulate());
             return;
         }
         for (Linear l : outputs) {
@@ -149,7 +150,7 @@ public final class CpuBackend implements Backend, Measurable {
         checkProduct(o, in, u);
         float[] upOut = scratch(in.rows * o.cols);
         if (glu.kind() == Elementwise.Kind.SILU_MUL && decode(in, g) && decode(in, u)) {
-            CpuKernels.gemvSwiglu(pool, CpuKernels.rows(g, in.data, in.cols), CpuKernels.rows(u, in.data, in.cols), g.rows, o.data, upOut);
+            CpuGemv.gemvSwiglu(pool, CpuGemv.rows(g, in.data, in.cols), CpuGemv.rows(u, in.data, in.cols), g.rows, o.data, upOut);
             return;
         }
         product(o.data, in, g);
@@ -159,7 +160,7 @@ public final class CpuBackend implements Backend, Measurable {
 
     /** The decode GEMV path applies: FAST mode, one activation row as wide as the weight, a weight it has a kernel for. */
     private boolean decode(CpuTensor x, CpuTensor w) {
-        return mode == Mode.FAST && x.rows == 1 && x.cols == w.cols && CpuKernels.hasRows(w);
+        return mode == Mode.FAST && x.rows == 1 && x.cols == w.cols && CpuGemv.hasRows(w);
     }
 
     private static void checkProduct(CpuTensor o, CpuTensor in, CpuTensor w) {
@@ -172,7 +173,7 @@ public final class CpuBackend implements Backend, Measurable {
     /** dst (in.rows × w.rows) = in · wᵀ, for every weight type. */
     private void product(float[] dst, CpuTensor in, CpuTensor w) {
         if (decode(in, w)) {
-            CpuKernels.gemv(pool, new CpuKernels.Rows[] {CpuKernels.rows(w, in.data, in.cols)}, new int[] {w.rows}, new float[][] {dst}, false);
+            CpuGemv.gemv(pool, new CpuGemv.Rows[] {CpuGemv.rows(w, in.data, in.cols)}, new int[] {w.rows}, new float[][] {dst}, false);
             return;
         }
         boolean ref = mode == Mode.REFERENCE;
@@ -180,15 +181,15 @@ public final class CpuBackend implements Backend, Measurable {
             Int8Weight q = w.int8;
             if (q.quantizeActivations()) {
                 if (ref) Reference.matmulW8A8(dst, in.data, in.rows, in.cols, q.values(), q.scales(), q.smooth(), q.rows());
-                else CpuKernels.matmulW8A8(pool, dst, in.data, in.rows, in.cols, q.values(), q.scales(), q.smooth(), q.rows());
+                else CpuGemm.matmulW8A8(pool, dst, in.data, in.rows, in.cols, q.values(), q.scales(), q.smooth(), q.rows());
             } else {
                 if (ref) Reference.matmulW8A16(dst, in.data, in.rows, in.cols, q.values(), q.scales(), q.groupSize(), q.rows());
-                else CpuKernels.matmulW8A16(pool, dst, in.data, in.rows, in.cols, q.values(), q.scales(), q.groupSize(), q.rows());
+                else CpuGemm.matmulW8A16(pool, dst, in.data, in.rows, in.cols, q.values(), q.scales(), q.groupSize(), q.rows());
             }
             return;
         }
         if (ref) Reference.matmul(dst, in.data, in.rows, in.cols, w.weight, w.type, w.rows);
-        else CpuKernels.matmul(pool, dst, in.data, in.rows, in.cols, w.weight, w.type, w.rows);
+        else CpuGemm.matmul(pool, dst, in.data, in.rows, in.cols, w.weight, w.type, w.rows);
     }
 
     @Override
@@ -210,13 +211,13 @@ public final class CpuBackend implements Backend, Measurable {
     /** The element-wise ops over host arrays: SwiGLU and additions vectorised in FAST mode, the rest scalar. */
     private void map(float[] out, Elementwise op, float[] a, float[] b, int rows, int cols) {
         int count = rows * cols;
-        if (mode == Mode.FAST && op.kind() == Elementwise.Kind.SILU_MUL) CpuKernels.swiglu(out, a, b, count);
+        if (mode == Mode.FAST && op.kind() == Elementwise.Kind.SILU_MUL) CpuOps.swiglu(out, a, b, count);
         else if (op.kind() == Elementwise.Kind.ADD) add(out, a, b, count);
         else Reference.map(out, op, a, b, rows, cols);
     }
 
     private void add(float[] out, float[] a, float[] b, int count) {
-        if (mode == Mode.FAST) CpuKernels.add(out, a, b, count);
+        if (mode == Mode.FAST) CpuOps.add(out, a, b, count);
         else Reference.map(out, Elementwise.ADD, a, b, 1, count);
     }
 
@@ -230,14 +231,14 @@ public final class CpuBackend implements Backend, Measurable {
                 Reference.rope(qt.data, n, qt.cols, batch.positions(), spec.rope());
                 Reference.rope(kt.data, n, kt.cols, batch.positions(), spec.rope());
             } else {
-                CpuKernels.rope(qt.data, n, qt.cols, batch.positions(), spec.rope());
-                CpuKernels.rope(kt.data, n, kt.cols, batch.positions(), spec.rope());
+                CpuOps.rope(qt.data, n, qt.cols, batch.positions(), spec.rope());
+                CpuOps.rope(kt.data, n, kt.cols, batch.positions(), spec.rope());
             }
         }
         if (mode == Mode.REFERENCE) {
             Reference.attention(o.data, qt.data, kt.data, vt.data, c.k[layer], c.v[layer], c.layout, batch.table(), batch.positions(), heads, spec);
         } else {
-            CpuKernels.attention(pool, o.data, qt.data, kt.data, vt.data, c.k[layer], c.v[layer], c.layout, batch.table(), batch.positions(), heads, spec);
+            CpuAttention.attention(pool, o.data, qt.data, kt.data, vt.data, c.k[layer], c.v[layer], c.layout, batch.table(), batch.positions(), heads, spec);
         }
     }
 
@@ -259,7 +260,7 @@ public final class CpuBackend implements Backend, Measurable {
 
     @Override
     public double probeReadBandwidth() {
-        return CpuKernels.probeReadBandwidth(pool != null ? pool : new ForkJoinPool(1), 256L << 20);
+        return CpuParallel.probeReadBandwidth(pool != null ? pool : new ForkJoinPool(1), 256L << 20);
     }
 
     @Override

@@ -6,7 +6,7 @@ import dev.infercl.backend.KvLayout;
 
 /**
  * F32 K and V arrays per layer, each (numBlocks, kvHeads, blockSize, headDim) in the layout {@link Reference#attention}
- * reads — except that the FAST backend's {@link CpuKernels#attention} keeps its own layout: (kvHeads, numBlocks,
+ * reads — except that the FAST backend's {@link CpuAttention#attention} keeps its own layout: (kvHeads, numBlocks,
  * blockSize, headDim) for V and (kvHeads, numBlocks, headDim, blockSize) for K. A cache belongs to the backend
  * that created it, so one cache never sees both.
  */

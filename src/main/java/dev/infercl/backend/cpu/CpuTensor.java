@@ -46,11 +46,11 @@ final class CpuTensor implements Tensor {
 
     /**
      * Whether every half of this F16 weight is finite, which lets the decode GEMV use the shorter conversion
-     * ({@link CpuKernels#finiteHalfToFloat}). Checked once, on first use, by reading the whole tensor (a data race
+     * ({@link VectorCodecs#finiteHalfToFloat}). Checked once, on first use, by reading the whole tensor (a data race
      * between two first uses only repeats the check).
      */
     boolean halvesFinite() {
-        if (halves == 0) halves = CpuKernels.allHalvesFinite(weight, (long) rows * cols) ? (byte) 1 : (byte) 2;
+        if (halves == 0) halves = VectorCodecs.allHalvesFinite(weight, (long) rows * cols) ? (byte) 1 : (byte) 2;
         return halves == 1;
     }
 

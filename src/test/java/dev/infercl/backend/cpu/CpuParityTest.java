@@ -258,7 +258,7 @@ class CpuParityTest {
         for (int start = 0; start < cases.length; start++) {
             short[] lanes = new short[species.length()];
             for (int i = 0; i < lanes.length; i++) lanes[i] = cases[(start + i) % cases.length];
-            float[] got = CpuKernels.finiteHalfToFloat(ShortVector.fromArray(species, lanes, 0)).toArray();
+            float[] got = VectorCodecs.finiteHalfToFloat(ShortVector.fromArray(species, lanes, 0)).toArray();
             for (int i = 0; i < lanes.length; i++) {
                 assertEquals(Float.floatToIntBits(Float.float16ToFloat(lanes[i])), Float.floatToIntBits(got[i]),
                         "half 0x" + Integer.toHexString(lanes[i] & 0xffff) + ": " + got[i]);
@@ -275,7 +275,7 @@ class CpuParityTest {
         for (int start = 0; start < specials.length; start++) {
             short[] lanes = new short[species.length()];
             for (int i = 0; i < lanes.length; i++) lanes[i] = specials[(start + i) % specials.length];
-            float[] got = CpuKernels.halfToFloat(ShortVector.fromArray(species, lanes, 0)).toArray();
+            float[] got = VectorCodecs.halfToFloat(ShortVector.fromArray(species, lanes, 0)).toArray();
             for (int i = 0; i < lanes.length; i++) {
                 float want = Float.float16ToFloat(lanes[i]);
                 assertTrue(Float.isNaN(want) ? Float.isNaN(got[i]) : Float.floatToIntBits(want) == Float.floatToIntBits(got[i]),
@@ -415,7 +415,7 @@ class CpuParityTest {
         var spec = new RopeSpec(headDim, ropeDims, 10000f, neox);
         float[] want = x.clone(), got = x.clone();
         Reference.rope(want, n, width, positions, spec);
-        CpuKernels.rope(got, n, width, positions, spec);
+        CpuOps.rope(got, n, width, positions, spec);
         assertClose(got, want, ELEMENTWISE_NMSE, "rope");
     }
 
