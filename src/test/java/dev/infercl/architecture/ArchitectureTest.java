@@ -1,47 +1,63 @@
 package dev.infercl.architecture;
 
-import static org.junit.jupiter.api.Assertions.assertEquals;
+import static com.tngtech.archunit.lang.syntax.ArchRuleDefinition.noClasses;
+import static com.tngtech.archunit.library.Architectures.layeredArchitecture;
+import static com.tngtech.archunit.library.GeneralCodingRules.ACCESS_STANDARD_STREAMS;
+import static com.tngtech.archunit.library.dependencies.SlicesRuleDefinition.slices;
 
-import java.io.IOException;
-import java.nio.file.Files;
-import java.nio.file.Path;
-import java.util.List;
-import java.util.stream.Stream;
-import org.junit.jupiter.api.Test;
+import com.tngtech.archunit.core.importer.ImportOption;
+import com.tngtech.archunit.junit.AnalyzeClasses;
+import com.tngtech.archunit.junit.ArchTest;
+import com.tngtech.archunit.lang.ArchRule;
 
-/** DESIGN.md's rules: org.jocl (and org.lwjgl, which ClBackend launches kernels through) only inside backend/opencl; console output only inside cli. */
+/**
+ * DESIGN.md's structure, checked on the compiled main classes: the packages form layers (a file format at the bottom,
+ * the CLI on top, each layer using only those below it), the backend interface knows no implementation and the
+ * model code no backend implementation, the OpenCL bindings stay inside the OpenCL backend and the Vector API inside
+ * the CPU backend, and only the CLI writes to the console.
+ */
+@AnalyzeClasses(packages = "dev.infercl", importOptions = ImportOption.DoNotIncludeTests.class)
 class ArchitectureTest {
-    static final Path MAIN = Path.of("src/main/java/dev/infercl");
 
-    static List<Path> sources() throws IOException {
-        try (Stream<Path> s = Files.walk(MAIN)) {
-            return s.filter(p -> p.toString().endsWith(".java")).toList();
-        }
-    }
+    @ArchTest
+    static final ArchRule layers = layeredArchitecture().consideringOnlyDependenciesInLayers()
+            .layer("gguf").definedBy("dev.infercl.gguf..")
+            .layer("tensor").definedBy("dev.infercl.tensor..")
+            .layer("tokenizer").definedBy("dev.infercl.tokenizer..")
+            .layer("backend interface").definedBy("dev.infercl.backend")
+            .layer("backend implementations").definedBy("dev.infercl.backend.cpu..", "dev.infercl.backend.opencl..")
+            .layer("model").definedBy("dev.infercl.model..")
+            .layer("engine").definedBy("dev.infercl.engine..")
+            .layer("api").definedBy("dev.infercl.api..")
+            .layer("quant").definedBy("dev.infercl.quant..")
+            .layer("cli").definedBy("dev.infercl.cli..")
+            .whereLayer("cli").mayNotBeAccessedByAnyLayer()
+            .whereLayer("quant").mayOnlyBeAccessedByLayers("cli")
+            .whereLayer("api").mayOnlyBeAccessedByLayers("quant", "cli")
+            .whereLayer("engine").mayOnlyBeAccessedByLayers("api", "quant", "cli")
+            .whereLayer("model").mayOnlyBeAccessedByLayers("api", "quant", "cli")
+            .whereLayer("backend implementations").mayOnlyBeAccessedByLayers("api", "quant", "cli")
+            .whereLayer("backend interface").mayOnlyBeAccessedByLayers("backend implementations", "model", "api", "quant", "cli")
+            .whereLayer("tokenizer").mayOnlyBeAccessedByLayers("model", "api", "quant", "cli")
+            .whereLayer("tensor").mayOnlyBeAccessedByLayers("backend implementations", "model", "api", "quant", "cli");
 
-    @Test
-    void openClBindingsOnlyInsideTheOpenClBackend() throws IOException {
-        List<String> leaks = sources().stream()
-                .filter(p -> !p.startsWith(MAIN.resolve("backend/opencl")))
-                .filter(p -> read(p).contains("org.jocl") || read(p).contains("org.lwjgl"))
-                .map(Path::toString).toList();
-        assertEquals(List.of(), leaks);
-    }
+    @ArchTest
+    static final ArchRule noPackageCycles = slices().matching("dev.infercl.(**)").should().beFreeOfCycles();
 
-    @Test
-    void consoleOutputOnlyInsideCli() throws IOException {
-        List<String> leaks = sources().stream()
-                .filter(p -> !p.startsWith(MAIN.resolve("cli")))
-                .filter(p -> read(p).matches("(?s).*System\\.(out|err)\\.print.*|.*printStackTrace\\(\\).*"))
-                .map(Path::toString).toList();
-        assertEquals(List.of(), leaks);
-    }
+    @ArchTest
+    static final ArchRule backendsDoNotKnowEachOther = noClasses().that().resideInAPackage("dev.infercl.backend.cpu..")
+            .should().dependOnClassesThat().resideInAPackage("dev.infercl.backend.opencl..")
+            .andShould().dependOnClassesThat().resideInAPackage("dev.infercl.backend.opencl..");
 
-    static String read(Path p) {
-        try {
-            return Files.readString(p);
-        } catch (IOException e) {
-            throw new java.io.UncheckedIOException(e);
-        }
-    }
+    @ArchTest
+    static final ArchRule openClBindingsOnlyInsideTheOpenClBackend = noClasses().that().resideOutsideOfPackage("dev.infercl.backend.opencl..")
+            .should().dependOnClassesThat().resideInAnyPackage("org.jocl..", "org.lwjgl..");
+
+    @ArchTest
+    static final ArchRule vectorApiOnlyInsideTheCpuBackend = noClasses().that().resideOutsideOfPackage("dev.infercl.backend.cpu..")
+            .should().dependOnClassesThat().resideInAPackage("jdk.incubator.vector..");
+
+    @ArchTest
+    static final ArchRule consoleOutputOnlyInsideCli = noClasses().that().resideOutsideOfPackage("dev.infercl.cli..")
+            .should(ACCESS_STANDARD_STREAMS);
 }
