@@ -29,7 +29,7 @@ import org.openjdk.jmh.annotations.State;
 import org.openjdk.jmh.annotations.TearDown;
 
 /**
- * Host cost of one kernel launch (issue 5, part 4): four clSetKernelArg calls (a buffer, two ints, a float, as a
+ * Host cost of one kernel launch: four clSetKernelArg calls (a buffer, two ints, a float, as a
  * typical ClBackend launch) plus clEnqueueNDRangeKernel of a tiny kernel, {@value #N} times; the clFinish that
  * drains them runs outside the measured time. Through JOCL (as ClBackend's {@code -Dinfercl.opencl.binding=jocl}
  * path calls it) and through LWJGL 3's OpenCL binding (ClBackend's launch path, because it measured faster here),

@@ -125,8 +125,8 @@ public final class Benchmark {
                 }
                 prefill.put(p, Stat.of(rates));
             }
-            // The bandwidth a shared machine gives one process changes from minute to minute (here the same probe
-            // read 25 and 72 GB/s within half an hour), so it is probed on both sides of the decode runs and the
+            // The bandwidth a shared machine gives one process changes from minute to minute (the same probe can read
+            // a third of its best a few minutes later), so it is probed on both sides of the decode runs and the
             // roofline takes the higher reading. The first probe's buffer must not count as the model's peak
             // memory: the peak so far is kept and the kernel's high-water mark reset after it; where the mark
             // cannot be reset, only the second probe runs.

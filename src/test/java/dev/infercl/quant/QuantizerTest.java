@@ -25,7 +25,7 @@ import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
-/** The INT8 file format the quantizer writes (/work/quant-format.md), calibration, SmoothQuant algebra and the refusals. */
+/** The INT8 file format the quantizer writes (docs/QUANT-FORMAT.md), calibration, SmoothQuant algebra and the refusals. */
 class QuantizerTest {
 
     @TempDir static Path tmp;

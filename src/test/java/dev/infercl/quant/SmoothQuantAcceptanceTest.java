@@ -15,7 +15,7 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
 /**
- * Issue 4's acceptance, teacher-forced over the reference sequence of ../shared/reference/stories260K-f32.json
+ * SmoothQuant's acceptance, teacher-forced over the reference sequence of ../shared/reference/stories260K-f32.json
  * (prompt + 200 greedy ids, one window) against the F32 model on the same backend:
  * W8A16 per channel KLD ≤ 0.001 and top-1 ≥ 99%; W8A8 SmoothQuant (α = 0.5) KLD ≤ 0.002 and top-1 ≥ 97%; on the
  * function-preserving outlier model naive W8A8 has at least 10× SmoothQuant's KLD and SmoothQuant stays in bounds.

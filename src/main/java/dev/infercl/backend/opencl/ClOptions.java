@@ -26,9 +26,10 @@ import java.util.Locale;
  * @param profile        a profiling queue: an event per launch, device time per kernel from
  *                       {@link ClBackend#takeProfile} ({@code infercl.opencl.profile=true}; launches then go through
  *                       JOCL, and each costs a little more)
- * @param lwjgl          launch kernels through LWJGL's OpenCL binding where its native library loads (a JOCL
- *                       clSetKernelArg costs ~1–1.7 µs of host time, LWJGL's ~0.05 µs, and a one-token forward sets
- *                       about a thousand arguments); false launches through JOCL ({@code infercl.opencl.binding=jocl})
+ * @param lwjgl          launch kernels through LWJGL's OpenCL binding where its native library loads: JOCL wraps each
+ *                       kernel argument in a Pointer and pins an array through JNI, LWJGL's typed setters pass the value
+ *                       straight through, and a one-token forward sets about a thousand arguments (LaunchBench measures
+ *                       both); false launches through JOCL ({@code infercl.opencl.binding=jocl})
  */
 public record ClOptions(long maxAllocBytes, KernelChooser.Matmul matmul, KernelChooser.Attention attention, boolean wrapHostMemory,
                         KvType kvType, Integer lanes, boolean stageX, boolean fuse, boolean profile, boolean lwjgl) {
