@@ -1,4 +1,5 @@
-// Draws docs/decode-vs-context.png from the "SWEEP" lines of ContextSweepTest (one line per model × backend):
+// Draws docs/decode-vs-context.png from a sweep file: one line per model × backend, either a "SWEEP model backend
+// depth:tokens/s …" line or the JSON object `infercl bench --ctx-sweep … --json` prints:
 //   java docs/ContextChart.java sweep.txt docs/decode-vs-context.png
 // Headless java.awt: log-scale y axis (tokens/s), x axis the context length (128 … 2048).
 import java.awt.*;
@@ -9,11 +10,23 @@ import java.util.List;
 import javax.imageio.ImageIO;
 
 public class ContextChart {
+    /** A bench --ctx-sweep --json object as a SWEEP line. */
+    static String fromJson(String json) {
+        var model = java.util.regex.Pattern.compile("\"model\":\"([^\"]*)\"").matcher(json);
+        var backend = java.util.regex.Pattern.compile("\"backend\":\"(\\w+)").matcher(json);
+        var sweep = java.util.regex.Pattern.compile("\"ctx_sweep_tokens_per_s\":\\{([^}]*)}").matcher(json);
+        if (!model.find() || !backend.find() || !sweep.find()) return "";
+        var sb = new StringBuilder("SWEEP " + Path.of(model.group(1)).getFileName() + " " + backend.group(1));
+        for (String kv : sweep.group(1).split(",")) sb.append(' ').append(kv.replace("\"", "").trim());
+        return sb.toString();
+    }
+
     public static void main(String[] args) throws Exception {
         System.setProperty("java.awt.headless", "true");
         List<String> names = new ArrayList<>();
         List<double[][]> series = new ArrayList<>();
-        for (String line : Files.readAllLines(Path.of(args[0]))) {
+        for (String raw : Files.readAllLines(Path.of(args[0]))) {
+            String line = raw.trim().startsWith("{") ? fromJson(raw) : raw;
             String[] f = line.trim().split("\\s+");
             if (f.length < 4 || !f[0].equals("SWEEP")) continue;
             names.add(f[1].replace(".gguf", "") + " " + f[2]);
