@@ -10,36 +10,72 @@ import java.util.ArrayDeque;
 import java.util.HashMap;
 import java.util.Map;
 import java.util.TreeMap;
+import java.util.logging.Level;
+import java.util.logging.Logger;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.jocl.CL;
 import org.jocl.CLException;
 import org.jocl.Pointer;
+import org.jocl.Sizeof;
 import org.jocl.cl_context;
 import org.jocl.cl_device_id;
 import org.jocl.cl_kernel;
+import org.jocl.cl_platform_id;
 import org.jocl.cl_program;
 
 /**
  * Loads {@code /opencl-kernels/<stem>.cl} from the classpath, builds it for one device with {@code -D}
  * tunables, and caches the built program and its kernel under (device, driver version, file, options).
  * Kernel {@code kernel_<stem>} is the file's entry point. A failed build raises {@link KernelBuildException}
- * with the build log. The cache lives as long as the library (one per backend and context).
+ * with the build log. The in-memory cache lives as long as the library (one per backend and context); programs
+ * are built on first use only, and each compiled program is also kept on disk ({@link ProgramBinaryCache}), so
+ * the next process loads the driver's binary instead of compiling the source again.
+ *
+ * <p>Every build's log goes to this class's logger at FINE, and a failed build's log into its
+ * {@link KernelBuildException}.
  */
 final class KernelLibrary implements AutoCloseable {
+    private static final Logger LOG = Logger.getLogger(KernelLibrary.class.getName());
+
     private final cl_context context;
     private final cl_device_id device;
     private final ClDevice info;
     private final Map<String, String> deviceDefines;
+    private final ProgramBinaryCache disk;
+    private final String platformName, platformVersion; // part of the disk key (ClDevice has the platform's name only)
     private final Map<String, cl_program> programs = new HashMap<>();
     private final Map<String, cl_kernel> kernels = new HashMap<>();
+    private int builtFromSource, loadedFromDisk;
 
-    /** deviceDefines: tunables chosen for this device, passed to every build (a file ignores those it does not use). */
+    /**
+     * deviceDefines: tunables chosen for this device, passed to every build (a file ignores those it does not use).
+     * Compiled programs are kept on disk where {@link ProgramBinaryCache#fromSystem()} says.
+     */
     KernelLibrary(cl_context context, cl_device_id device, ClDevice info, Map<String, String> deviceDefines) {
+        this(context, device, info, deviceDefines, ProgramBinaryCache.fromSystem());
+    }
+
+    /** As above, with compiled programs kept in {@code disk} (tests pass a temporary folder, or a disabled cache). */
+    KernelLibrary(cl_context context, cl_device_id device, ClDevice info, Map<String, String> deviceDefines, ProgramBinaryCache disk) {
         this.context = context;
         this.device = device;
         this.info = info;
         this.deviceDefines = new TreeMap<>(deviceDefines);
+        this.disk = disk;
+        this.platformName = info.platform();
+        this.platformVersion = disk.enabled() ? platformVersion(device) : "";
+    }
+
+    /** CL_PLATFORM_VERSION of the device's platform (POCL's names its LLVM), or a placeholder the driver refused. */
+    private static String platformVersion(cl_device_id device) {
+        try {
+            var platform = new cl_platform_id();
+            clGetDeviceInfo(device, CL_DEVICE_PLATFORM, Sizeof.cl_platform_id, Pointer.to(platform), null);
+            return ClDevices.platformString(platform, CL_PLATFORM_VERSION);
+        } catch (CLException e) {
+            return "(no platform version: " + CL.stringFor_errorCode(e.getStatus()) + ")";
+        }
     }
 
     /** A kernel as the backend asks for it: looked up once per launch, so without building the option string. */
@@ -79,6 +115,16 @@ final class KernelLibrary implements AutoCloseable {
         return programs.size();
     }
 
+    /** Programs this library compiled from source (a disk cache miss, or no disk cache). */
+    int programsBuiltFromSource() {
+        return builtFromSource;
+    }
+
+    /** Programs this library loaded as a binary from the disk cache. */
+    int programsLoadedFromDisk() {
+        return loadedFromDisk;
+    }
+
     /**
      * The source of {@code stem}.cl with every {@code #include "name.h"} line replaced by that header's text (from
      * the same folder, recursively), so the device compiler needs no include path. Helpers two kernels share (a dot
@@ -116,7 +162,45 @@ final class KernelLibrary implements AutoCloseable {
     }
 
     private cl_program build(String stem, String options) {
-        cl_program p = clCreateProgramWithSource(context, 1, new String[] {source(stem)}, null, null);
+        String source = source(stem);
+        String key = disk.enabled()
+                ? ProgramBinaryCache.key(platformName, platformVersion, info.name(), info.driverVersion(), info.version(), source, options)
+                : null;
+        if (key != null) {
+            long t0 = System.nanoTime();
+            byte[] binary = disk.load(key);
+            if (binary != null) {
+                cl_program p;
+                try (var guard = disk.loading(key)) {
+                    p = fromBinary(stem, binary, options);
+                }
+                if (p != null) {
+                    loadedFromDisk++;
+                    LOG.fine(() -> String.format(java.util.Locale.ROOT, "%s.cl [%s]: loaded from %s in %.1f ms",
+                            stem, options, disk.file(key), (System.nanoTime() - t0) / 1e6));
+                    return p;
+                }
+                LOG.fine(() -> stem + ".cl [" + options + "]: the driver rejected the cached binary " + disk.file(key) + "; rebuilding from source");
+                disk.evict(key);
+            }
+        }
+        long t0 = System.nanoTime();
+        cl_program p = fromSource(stem, source, options);
+        builtFromSource++;
+        if (LOG.isLoggable(Level.FINE)) {
+            String log = buildLog(p).strip();
+            LOG.fine(String.format(java.util.Locale.ROOT, "%s.cl [%s]: built from source in %.1f ms%s", stem, options,
+                    (System.nanoTime() - t0) / 1e6, log.isEmpty() ? ", empty build log" : ", build log:\n" + log));
+        }
+        if (key != null) {
+            byte[] binary = binary(p);
+            if (binary != null) disk.store(key, binary);
+        }
+        return p;
+    }
+
+    private cl_program fromSource(String stem, String source, String options) {
+        cl_program p = clCreateProgramWithSource(context, 1, new String[] {source}, null, null);
         try {
             clBuildProgram(p, 1, new cl_device_id[] {device}, options, null, null);
             return p;
@@ -124,6 +208,44 @@ final class KernelLibrary implements AutoCloseable {
             String log = buildLog(p);
             clReleaseProgram(p);
             throw new KernelBuildException(stem + ".cl", options, info.name(), CL.stringFor_errorCode(e.getStatus()), log);
+        }
+    }
+
+    /**
+     * The program made from a cached binary, built (OpenCL requires it even for binaries) and checked to hold the
+     * file's kernel; null when the driver refuses any step, so the caller compiles the source instead.
+     */
+    private cl_program fromBinary(String stem, byte[] binary, String options) {
+        cl_program p = null;
+        try {
+            int[] status = {CL_INVALID_BINARY};
+            p = clCreateProgramWithBinary(context, 1, new cl_device_id[] {device}, new long[] {binary.length}, new byte[][] {binary}, status, null);
+            if (status[0] != CL_SUCCESS) throw new CLException("binary status " + CL.stringFor_errorCode(status[0]), status[0]);
+            clBuildProgram(p, 1, new cl_device_id[] {device}, options, null, null);
+            clReleaseKernel(clCreateKernel(p, "kernel_" + stem, null));
+            return p;
+        } catch (CLException | IllegalArgumentException e) {
+            LOG.log(Level.FINE, stem + ".cl: the cached binary did not load (" + e.getMessage() + ")");
+            if (p != null) clReleaseProgram(p);
+            return null;
+        }
+    }
+
+    /** The driver's binary of a program built for this library's one device, or null when it offers none. */
+    private byte[] binary(cl_program p) {
+        try {
+            int[] devices = new int[1];
+            clGetProgramInfo(p, CL_PROGRAM_NUM_DEVICES, Sizeof.cl_uint, Pointer.to(devices), null);
+            if (devices[0] != 1) return null; // a context of several devices: not how ClBackend builds
+            long[] size = new long[1];
+            clGetProgramInfo(p, CL_PROGRAM_BINARY_SIZES, Sizeof.size_t, Pointer.to(size), null);
+            if (size[0] <= 0 || size[0] > Integer.MAX_VALUE - ProgramBinaryCache.HEADER_BYTES) return null;
+            byte[] binary = new byte[(int) size[0]];
+            clGetProgramInfo(p, CL_PROGRAM_BINARIES, Sizeof.POINTER, Pointer.to(Pointer.to(binary)), null);
+            return binary;
+        } catch (CLException e) {
+            LOG.log(Level.FINE, "no program binary to cache (" + e.getMessage() + ")");
+            return null;
         }
     }
 
