@@ -5,10 +5,18 @@ import java.io.FileOutputStream;
 import java.io.PrintStream;
 import java.io.PrintWriter;
 import java.nio.charset.StandardCharsets;
+import java.util.logging.Handler;
+import java.util.logging.Level;
+import java.util.logging.LogRecord;
+import java.util.logging.Logger;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
-/** The {@code infercl} command line. Errors print one line and exit non-zero; {@code --verbose} adds the stack trace. */
+/**
+ * The {@code infercl} command line. Errors print one line and exit non-zero; {@code --verbose} adds the stack trace
+ * and shows the library's diagnostics: java.util.logging records of {@code dev.infercl.*} down to FINE (OpenCL
+ * build logs and compiler warnings, kernel cache hits and misses) go to stderr, one line each.
+ */
 @Command(name = "infercl", mixinStandardHelpOptions = true, version = "InferCL 0.1.0",
         description = "Run GGUF language models in Java, with OpenCL kernels for the arithmetic.",
         subcommands = {GenerateCommand.class, ChatCommand.class, InfoCommand.class, TokenizeCommand.class, LogitsCommand.class,
@@ -32,6 +40,43 @@ public final class Main implements Runnable {
     /** Runs the CLI with the given streams (tests call this in-process); returns the exit code. */
     public static int run(String[] args, PrintStream out, PrintStream err) {
         boolean verbose = java.util.Arrays.asList(args).contains("--verbose");
+        if (!verbose) return execute(args, out, err, false);
+        // the logger is held here: java.util.logging keeps loggers weakly, and a collected one forgets its level
+        Logger library = Logger.getLogger("dev.infercl");
+        Level level = library.getLevel();
+        boolean parents = library.getUseParentHandlers();
+        var text = new java.util.logging.SimpleFormatter(); // for formatMessage: a record's {0} parameters
+        Handler toErr = new Handler() {
+            @Override
+            public void publish(LogRecord r) {
+                if (!isLoggable(r)) return;
+                String name = r.getLoggerName() == null ? "" : r.getLoggerName().substring(r.getLoggerName().lastIndexOf('.') + 1);
+                err.println("infercl: " + r.getLevel().getName().toLowerCase(java.util.Locale.ROOT) + ": " + name + ": " + text.formatMessage(r));
+                if (r.getThrown() != null) r.getThrown().printStackTrace(err);
+            }
+
+            @Override
+            public void flush() {
+                err.flush();
+            }
+
+            @Override
+            public void close() {}
+        };
+        toErr.setLevel(Level.FINE);
+        library.setLevel(Level.FINE);
+        library.setUseParentHandlers(false); // the root's console handler would print INFO and above a second time
+        library.addHandler(toErr);
+        try {
+            return execute(args, out, err, true);
+        } finally {
+            library.removeHandler(toErr);
+            library.setUseParentHandlers(parents);
+            library.setLevel(level);
+        }
+    }
+
+    private static int execute(String[] args, PrintStream out, PrintStream err, boolean verbose) {
         var cli = new CommandLine(new Main());
         cli.setOut(new PrintWriter(out, true));
         cli.setErr(new PrintWriter(err, true));

@@ -68,6 +68,21 @@ class CliTest {
     }
 
     @Test
+    void verboseShowsKernelBuildsAndTheDefaultDoesNot() {
+        dev.infercl.backend.opencl.ClTestSupport.requireOpenCl();
+        String m = SharedData.require("models/stories260K-f32.gguf").toString();
+        Result quiet = run("generate", "--backend", "opencl", "-m", m, "-n", "2", "--temp", "0");
+        assertEquals(0, quiet.code(), quiet.err());
+        assertFalse(quiet.err().contains("KernelLibrary"), quiet.err());
+        Result verbose = run("generate", "--backend", "opencl", "-m", m, "-n", "2", "--temp", "0", "--verbose");
+        assertEquals(0, verbose.code(), verbose.err());
+        assertTrue(verbose.err().contains("infercl: fine: KernelLibrary: rmsnorm_f32_f32.cl ["), verbose.err());
+        assertEquals(quiet.out(), verbose.out());
+        Result after = run("generate", "--backend", "opencl", "-m", m, "-n", "2", "--temp", "0");
+        assertFalse(after.err().contains("KernelLibrary"), "--verbose lasts one run: " + after.err());
+    }
+
+    @Test
     void devicesListsThePlatformsOrSaysWhy() {
         Result res = run("devices");
         assertEquals(0, res.code(), res.err());

@@ -32,8 +32,11 @@ import org.jocl.cl_program;
  * are built on first use only, and each compiled program is also kept on disk ({@link ProgramBinaryCache}), so
  * the next process loads the driver's binary instead of compiling the source again.
  *
- * <p>Every build's log goes to this class's logger at FINE, and a failed build's log into its
- * {@link KernelBuildException}.
+ * <p>Compiler diagnostics: every build's log goes to this class's logger at FINE (the CLI's {@code --verbose}),
+ * and a failed build's log into its {@link KernelBuildException}. Clang-based compilers (POCL among them) also
+ * print a summary such as {@code 2 warnings generated.} straight to the process's stderr, which no OpenCL call
+ * can redirect; so unless FINE is on, builds pass the standard option {@code -w} (no warnings: the log and that
+ * line stay empty). With FINE on, warnings are compiled in, logged, and the driver's own line shows too.
  */
 final class KernelLibrary implements AutoCloseable {
     private static final Logger LOG = Logger.getLogger(KernelLibrary.class.getName());
@@ -93,14 +96,11 @@ final class KernelLibrary implements AutoCloseable {
     }
 
     private cl_kernel createKernel(String stem, Map<String, String> defines) {
-        var all = new TreeMap<>(deviceDefines);
-        all.putAll(defines);
-        var opts = new StringBuilder("-cl-std=CL1.2");
-        all.forEach((k, v) -> opts.append(" -D").append(k).append('=').append(v));
+        String opts = options(defines);
         String key = info.cacheKey() + " | " + stem + " | " + opts;
         cl_kernel k = kernels.get(key);
         if (k != null) return k;
-        cl_program program = programs.computeIfAbsent(key, x -> build(stem, opts.toString()));
+        cl_program program = programs.computeIfAbsent(key, x -> build(stem, opts));
         k = clCreateKernel(program, "kernel_" + stem, null);
         kernels.put(key, k);
         return k;
@@ -108,6 +108,16 @@ final class KernelLibrary implements AutoCloseable {
 
     cl_kernel kernel(String stem) {
         return kernel(stem, Map.of());
+    }
+
+    /** The build options for the device tunables plus {@code defines}: see the class comment for {@code -w}. */
+    String options(Map<String, String> defines) {
+        var all = new TreeMap<>(deviceDefines);
+        all.putAll(defines);
+        var opts = new StringBuilder("-cl-std=CL1.2");
+        all.forEach((k, v) -> opts.append(" -D").append(k).append('=').append(v));
+        if (!LOG.isLoggable(Level.FINE)) opts.append(" -w");
+        return opts.toString();
     }
 
     /** Programs built so far (each distinct file and option set once). */

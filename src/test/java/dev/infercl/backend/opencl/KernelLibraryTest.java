@@ -10,7 +10,12 @@ import static org.jocl.CL.*;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.Map;
+import java.util.logging.Handler;
+import java.util.logging.Level;
+import java.util.logging.LogRecord;
+import java.util.logging.Logger;
 import java.util.stream.Stream;
 import org.jocl.Pointer;
 import org.jocl.Sizeof;
@@ -104,6 +109,50 @@ class KernelLibraryTest {
             }
         } finally {
             clReleaseContext(context);
+        }
+    }
+
+    @Test
+    void warningsAreCompiledOnlyWhenTheLogShowsThem() {
+        ClTestSupport.requireOpenCl();
+        var found = ClDevices.choose(System.getProperty("infercl.test.device"));
+        var props = new cl_context_properties();
+        props.addProperty(CL_CONTEXT_PLATFORM, found.platform());
+        cl_context context = clCreateContext(props, 1, new cl_device_id[] {found.device()}, null, null, null);
+        Logger log = Logger.getLogger(KernelLibrary.class.getName());
+        Level level = log.getLevel();
+        var records = new ArrayList<String>();
+        Handler keep = new Handler() {
+            @Override
+            public void publish(LogRecord r) {
+                records.add(r.getMessage());
+            }
+
+            @Override
+            public void flush() {}
+
+            @Override
+            public void close() {}
+        };
+        try (var quiet = new KernelLibrary(context, found.device(), found.info(), Map.of(), ProgramBinaryCache.disabled())) {
+            // by default the standard option -w: clang-based drivers (POCL) print "N warnings generated." to stderr themselves
+            assertTrue(quiet.options(Map.of()).endsWith(" -w"), quiet.options(Map.of()));
+            quiet.kernel("warning_test");
+            log.setLevel(Level.FINE);
+            log.addHandler(keep);
+            try (var verbose = new KernelLibrary(context, found.device(), found.info(), Map.of(), ProgramBinaryCache.disabled())) {
+                assertFalse(verbose.options(Map.of()).contains("-w"), verbose.options(Map.of()));
+                verbose.kernel("warning_test");
+            }
+        } finally {
+            log.removeHandler(keep);
+            log.setLevel(level);
+            clReleaseContext(context);
+        }
+        assertEquals(1, records.size(), records.toString());
+        assertTrue(records.getFirst().contains("warning_test.cl") && records.getFirst().contains("built from source"), records.getFirst());
+        if (found.info().platform().contains("Portable Computing Language")) {
+            assertTrue(records.getFirst().contains("warning:"), "POCL's build log carries the warning: " + records.getFirst());
         }
     }
 
