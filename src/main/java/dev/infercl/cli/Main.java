@@ -5,6 +5,9 @@ import java.io.FileOutputStream;
 import java.io.PrintStream;
 import java.io.PrintWriter;
 import java.nio.charset.StandardCharsets;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.function.Supplier;
 import java.util.logging.Handler;
 import java.util.logging.Level;
 import java.util.logging.LogRecord;
@@ -18,10 +21,44 @@ import picocli.CommandLine.Command;
  * build logs and compiler warnings, kernel cache hits and misses) go to stderr, one line each.
  */
 @Command(name = "infercl", mixinStandardHelpOptions = true, version = "InferCL 0.1.0",
-        description = "Run GGUF language models in Java, with OpenCL kernels for the arithmetic.",
-        subcommands = {GenerateCommand.class, ChatCommand.class, InfoCommand.class, TokenizeCommand.class, LogitsCommand.class,
-                SynthCommand.class, BenchCommand.class, DevicesCommand.class, QuantizeCommand.class, EvalCommand.class, CommandLine.HelpCommand.class})
+        description = "Run GGUF language models in Java, with OpenCL kernels for the arithmetic.")
 public final class Main implements Runnable {
+
+    /**
+     * The subcommands, in the order help lists them, by the name each one's @Command gives. Picocli reflects over a
+     * command's options when the command is added, a tenth of a second for all of them before any work starts; so
+     * a run whose first argument names a command adds only that one, and any other run (help, a typo to suggest
+     * a fix for) adds them all.
+     */
+    static final Map<String, Supplier<Object>> COMMANDS = commands();
+
+    private static Map<String, Supplier<Object>> commands() {
+        var m = new LinkedHashMap<String, Supplier<Object>>();
+        m.put("generate", GenerateCommand::new);
+        m.put("chat", ChatCommand::new);
+        m.put("info", InfoCommand::new);
+        m.put("tokenize", TokenizeCommand::new);
+        m.put("logits", LogitsCommand::new);
+        m.put("synth", SynthCommand::new);
+        m.put("bench", BenchCommand::new);
+        m.put("devices", DevicesCommand::new);
+        m.put("quantize", QuantizeCommand::new);
+        m.put("eval", EvalCommand::new);
+        m.put("help", CommandLine.HelpCommand::new);
+        return java.util.Collections.unmodifiableMap(m);
+    }
+
+    /** The CLI with the commands {@code args} needs (see {@link #COMMANDS}). */
+    static CommandLine commandLine(String[] args) {
+        var cli = new CommandLine(new Main());
+        String first = args.length > 0 ? args[0] : "";
+        if (COMMANDS.containsKey(first) && !first.equals("help")) {
+            cli.addSubcommand(first, COMMANDS.get(first).get());
+        } else {
+            COMMANDS.forEach((name, command) -> cli.addSubcommand(name, command.get()));
+        }
+        return cli;
+    }
 
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
@@ -77,7 +114,7 @@ public final class Main implements Runnable {
     }
 
     private static int execute(String[] args, PrintStream out, PrintStream err, boolean verbose) {
-        var cli = new CommandLine(new Main());
+        var cli = commandLine(args);
         cli.setOut(new PrintWriter(out, true));
         cli.setErr(new PrintWriter(err, true));
         cli.setCaseInsensitiveEnumValuesAllowed(true);
