@@ -5,9 +5,7 @@ import java.io.FileOutputStream;
 import java.io.PrintStream;
 import java.io.PrintWriter;
 import java.nio.charset.StandardCharsets;
-import java.util.LinkedHashMap;
-import java.util.Map;
-import java.util.function.Supplier;
+import java.util.List;
 import java.util.logging.Handler;
 import java.util.logging.Level;
 import java.util.logging.LogRecord;
@@ -27,35 +25,37 @@ public final class Main implements Runnable {
     /**
      * The subcommands, in the order help lists them, by the name each one's @Command gives. Picocli reflects over a
      * command's options when the command is added, a tenth of a second for all of them before any work starts; so
-     * a run whose first argument names a command adds only that one, and any other run (help, a typo to suggest
-     * a fix for) adds them all.
+     * a run whose first argument names a command adds only that one, and any other run (help, a typo) adds them
+     * all. A switch rather than a table of constructor references: linking a reference loads its class.
      */
-    static final Map<String, Supplier<Object>> COMMANDS = commands();
+    static final List<String> COMMANDS = List.of("generate", "chat", "info", "tokenize", "logits", "synth", "bench",
+            "devices", "quantize", "eval", "help");
 
-    private static Map<String, Supplier<Object>> commands() {
-        var m = new LinkedHashMap<String, Supplier<Object>>();
-        m.put("generate", GenerateCommand::new);
-        m.put("chat", ChatCommand::new);
-        m.put("info", InfoCommand::new);
-        m.put("tokenize", TokenizeCommand::new);
-        m.put("logits", LogitsCommand::new);
-        m.put("synth", SynthCommand::new);
-        m.put("bench", BenchCommand::new);
-        m.put("devices", DevicesCommand::new);
-        m.put("quantize", QuantizeCommand::new);
-        m.put("eval", EvalCommand::new);
-        m.put("help", CommandLine.HelpCommand::new);
-        return java.util.Collections.unmodifiableMap(m);
+    static Object command(String name) {
+        return switch (name) {
+            case "generate" -> new GenerateCommand();
+            case "chat" -> new ChatCommand();
+            case "info" -> new InfoCommand();
+            case "tokenize" -> new TokenizeCommand();
+            case "logits" -> new LogitsCommand();
+            case "synth" -> new SynthCommand();
+            case "bench" -> new BenchCommand();
+            case "devices" -> new DevicesCommand();
+            case "quantize" -> new QuantizeCommand();
+            case "eval" -> new EvalCommand();
+            case "help" -> new CommandLine.HelpCommand();
+            default -> throw new IllegalArgumentException("no command " + name);
+        };
     }
 
     /** The CLI with the commands {@code args} needs (see {@link #COMMANDS}). */
     static CommandLine commandLine(String[] args) {
         var cli = new CommandLine(new Main());
         String first = args.length > 0 ? args[0] : "";
-        if (COMMANDS.containsKey(first) && !first.equals("help")) {
-            cli.addSubcommand(first, COMMANDS.get(first).get());
+        if (COMMANDS.contains(first) && !first.equals("help")) {
+            cli.addSubcommand(first, command(first));
         } else {
-            COMMANDS.forEach((name, command) -> cli.addSubcommand(name, command.get()));
+            for (String name : COMMANDS) cli.addSubcommand(name, command(name));
         }
         return cli;
     }
