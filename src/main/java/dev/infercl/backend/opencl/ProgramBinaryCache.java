@@ -8,6 +8,7 @@ import java.nio.file.AtomicMoveNotSupportedException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
+import java.nio.file.attribute.FileTime;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.util.ArrayList;
@@ -49,21 +50,31 @@ final class ProgramBinaryCache {
     private static final String SUFFIX = ".clbin";
     private static final String LOADING = ".loading";
 
+    /** The folder's size limit: some hundred program sets of a few MiB; see {@link #prune}. */
+    static final long MAX_BYTES = 256L << 20;
+
     private final Path dir; // null: disabled
+    private final long maxBytes;
     private boolean checkedForCrashes;
 
-    private ProgramBinaryCache(Path dir) {
+    private ProgramBinaryCache(Path dir, long maxBytes) {
         this.dir = dir;
+        this.maxBytes = maxBytes;
     }
 
     /** A cache in {@code dir} (created on the first store). */
     static ProgramBinaryCache at(Path dir) {
-        return new ProgramBinaryCache(dir);
+        return new ProgramBinaryCache(dir, MAX_BYTES);
+    }
+
+    /** A cache in {@code dir} whose entries are pruned to at most {@code maxBytes}. */
+    static ProgramBinaryCache at(Path dir, long maxBytes) {
+        return new ProgramBinaryCache(dir, maxBytes);
     }
 
     /** A cache that stores nothing and finds nothing. */
     static ProgramBinaryCache disabled() {
-        return new ProgramBinaryCache(null);
+        return new ProgramBinaryCache(null, 0);
     }
 
     /** The cache the system property and environment choose (see the class comment). */
@@ -138,6 +149,11 @@ final class ProgramBinaryCache {
             evict(key);
             return null;
         }
+        try {
+            Files.setLastModifiedTime(f, FileTime.fromMillis(System.currentTimeMillis())); // last use, for pruning
+        } catch (IOException | SecurityException e) {
+            // a read-only cache: the entry still loads, it just looks older to pruning
+        }
         return Arrays.copyOfRange(bytes, HEADER_BYTES, bytes.length);
     }
 
@@ -189,6 +205,7 @@ final class ProgramBinaryCache {
             } catch (AtomicMoveNotSupportedException e) {
                 Files.move(tmp, f, StandardCopyOption.REPLACE_EXISTING);
             }
+            prune(f);
             return true;
         } catch (IOException | SecurityException | UnsupportedOperationException e) {
             LOG.log(Level.FINE, "kernel cache: cannot write " + f + " (" + e + "); the program is rebuilt next start");
@@ -201,6 +218,33 @@ final class ProgramBinaryCache {
             }
             return false;
         }
+    }
+
+    /**
+     * Keeps the folder under {@link #maxBytes}: when the entries exceed it, the least recently used (by modification
+     * time, which {@link #load} refreshes) are deleted until they fill three quarters of it. Entries of kernel
+     * sources or drivers no longer in use are never loaded again, so without this the folder would only grow.
+     */
+    private void prune(Path keep) throws IOException {
+        record Entry(Path path, long bytes, long used) {}
+        List<Entry> entries = new ArrayList<>();
+        long total = 0;
+        try (var files = Files.newDirectoryStream(dir, "*" + SUFFIX)) {
+            for (Path f : files) {
+                var attrs = Files.readAttributes(f, java.nio.file.attribute.BasicFileAttributes.class);
+                entries.add(new Entry(f, attrs.size(), attrs.lastModifiedTime().toMillis()));
+                total += attrs.size();
+            }
+        }
+        if (total <= maxBytes) return;
+        entries.sort(java.util.Comparator.comparingLong(Entry::used));
+        for (Entry e : entries) {
+            if (total <= maxBytes / 4 * 3) break;
+            if (e.path().equals(keep)) continue;
+            Files.deleteIfExists(e.path());
+            total -= e.bytes();
+        }
+        LOG.fine(() -> "kernel cache: pruned " + dir + " to " + (maxBytes / 4 * 3 >> 20) + " MiB of least recently used entries");
     }
 
     /** Deletes the entry of {@code key} and its marker, if any (the driver rejected it, or it did not check out). */

@@ -139,6 +139,30 @@ class ProgramBinaryCacheTest {
     }
 
     @Test
+    void theLeastRecentlyUsedEntriesArePrunedPastTheLimit() throws IOException {
+        int entryBytes = ProgramBinaryCache.HEADER_BYTES + 1000;
+        var cache = ProgramBinaryCache.at(dir, 4L * entryBytes); // room for four entries
+        List<String> keys = new java.util.ArrayList<>();
+        for (int i = 0; i < 4; i++) {
+            String k = ProgramBinaryCache.key("program", String.valueOf(i));
+            keys.add(k);
+            cache.store(k, new byte[1000]);
+            Files.setLastModifiedTime(cache.file(k), java.nio.file.attribute.FileTime.fromMillis(1_000_000L * (i + 1)));
+        }
+        assertNotNull(cache.load(keys.get(0)), "a load marks the oldest entry as just used");
+        String fifth = ProgramBinaryCache.key("program", "4");
+        cache.store(fifth, new byte[1000]); // five entries: over the limit, pruned to three
+        try (var files = Files.list(dir)) {
+            assertEquals(3, files.count());
+        }
+        assertNull(cache.load(keys.get(1)), "the least recently used went first");
+        assertNull(cache.load(keys.get(2)));
+        assertNotNull(cache.load(keys.get(0)));
+        assertNotNull(cache.load(keys.get(3)));
+        assertNotNull(cache.load(fifth), "the entry just written stays");
+    }
+
+    @Test
     void anUnusableFolderNeverFailsARun() throws IOException {
         Path notADir = Files.writeString(dir.resolve("a-file"), "x");
         var cache = ProgramBinaryCache.at(notADir.resolve("kernels")); // its parent is a file: nothing can be created
