@@ -5,15 +5,61 @@ import java.io.FileOutputStream;
 import java.io.PrintStream;
 import java.io.PrintWriter;
 import java.nio.charset.StandardCharsets;
+import java.util.List;
+import java.util.logging.Handler;
+import java.util.logging.Level;
+import java.util.logging.LogRecord;
+import java.util.logging.Logger;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
-/** The {@code infercl} command line. Errors print one line and exit non-zero; {@code --verbose} adds the stack trace. */
+/**
+ * The {@code infercl} command line. Errors print one line and exit non-zero; {@code --verbose} adds the stack trace
+ * and shows the library's diagnostics: java.util.logging records of {@code dev.infercl.*} down to FINE (OpenCL
+ * build logs and compiler warnings, kernel cache hits and misses) go to stderr, one line each.
+ */
 @Command(name = "infercl", mixinStandardHelpOptions = true, version = "InferCL 0.1.0",
-        description = "Run GGUF language models in Java, with OpenCL kernels for the arithmetic.",
-        subcommands = {GenerateCommand.class, ChatCommand.class, InfoCommand.class, TokenizeCommand.class, LogitsCommand.class,
-                SynthCommand.class, ConvertCommand.class, BenchCommand.class, DevicesCommand.class, QuantizeCommand.class, EvalCommand.class, CommandLine.HelpCommand.class})
+        description = "Run GGUF language models in Java, with OpenCL kernels for the arithmetic.")
 public final class Main implements Runnable {
+
+    /**
+     * The subcommands, in the order help lists them, by the name each one's @Command gives. Picocli reflects over a
+     * command's options when the command is added, a tenth of a second for all of them before any work starts; so
+     * a run whose first argument names a command adds only that one, and any other run (help, a typo) adds them
+     * all. A switch rather than a table of constructor references: linking a reference loads its class.
+     */
+    static final List<String> COMMANDS = List.of("generate", "chat", "info", "tokenize", "logits", "synth", "convert", "bench",
+            "devices", "quantize", "eval", "help");
+
+    static Object command(String name) {
+        return switch (name) {
+            case "generate" -> new GenerateCommand();
+            case "chat" -> new ChatCommand();
+            case "info" -> new InfoCommand();
+            case "tokenize" -> new TokenizeCommand();
+            case "logits" -> new LogitsCommand();
+            case "synth" -> new SynthCommand();
+            case "convert" -> new ConvertCommand();
+            case "bench" -> new BenchCommand();
+            case "devices" -> new DevicesCommand();
+            case "quantize" -> new QuantizeCommand();
+            case "eval" -> new EvalCommand();
+            case "help" -> new CommandLine.HelpCommand();
+            default -> throw new IllegalArgumentException("no command " + name);
+        };
+    }
+
+    /** The CLI with the commands {@code args} needs (see {@link #COMMANDS}). */
+    static CommandLine commandLine(String[] args) {
+        var cli = new CommandLine(new Main());
+        String first = args.length > 0 ? args[0] : "";
+        if (COMMANDS.contains(first) && !first.equals("help")) {
+            cli.addSubcommand(first, command(first));
+        } else {
+            for (String name : COMMANDS) cli.addSubcommand(name, command(name));
+        }
+        return cli;
+    }
 
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
@@ -32,7 +78,44 @@ public final class Main implements Runnable {
     /** Runs the CLI with the given streams (tests call this in-process); returns the exit code. */
     public static int run(String[] args, PrintStream out, PrintStream err) {
         boolean verbose = java.util.Arrays.asList(args).contains("--verbose");
-        var cli = new CommandLine(new Main());
+        if (!verbose) return execute(args, out, err, false);
+        // the logger is held here: java.util.logging keeps loggers weakly, and a collected one forgets its level
+        Logger library = Logger.getLogger("dev.infercl");
+        Level level = library.getLevel();
+        boolean parents = library.getUseParentHandlers();
+        var text = new java.util.logging.SimpleFormatter(); // for formatMessage: a record's {0} parameters
+        Handler toErr = new Handler() {
+            @Override
+            public void publish(LogRecord r) {
+                if (!isLoggable(r)) return;
+                String name = r.getLoggerName() == null ? "" : r.getLoggerName().substring(r.getLoggerName().lastIndexOf('.') + 1);
+                err.println("infercl: " + r.getLevel().getName().toLowerCase(java.util.Locale.ROOT) + ": " + name + ": " + text.formatMessage(r));
+                if (r.getThrown() != null) r.getThrown().printStackTrace(err);
+            }
+
+            @Override
+            public void flush() {
+                err.flush();
+            }
+
+            @Override
+            public void close() {}
+        };
+        toErr.setLevel(Level.FINE);
+        library.setLevel(Level.FINE);
+        library.setUseParentHandlers(false); // the root's console handler would print INFO and above a second time
+        library.addHandler(toErr);
+        try {
+            return execute(args, out, err, true);
+        } finally {
+            library.removeHandler(toErr);
+            library.setUseParentHandlers(parents);
+            library.setLevel(level);
+        }
+    }
+
+    private static int execute(String[] args, PrintStream out, PrintStream err, boolean verbose) {
+        var cli = commandLine(args);
         cli.setOut(new PrintWriter(out, true));
         cli.setErr(new PrintWriter(err, true));
         cli.setCaseInsensitiveEnumValuesAllowed(true);

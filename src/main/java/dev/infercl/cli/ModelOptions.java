@@ -33,7 +33,7 @@ final class ModelOptions {
     @Option(names = "--kv-type", defaultValue = "auto", description = "OpenCL KV cache type: auto | f16 | f32 | i8 (default: ${DEFAULT-VALUE}, which is f16; f32: exact keys and values, twice the memory; i8: int8 with a scale per block and head, half of f16; the CPU backend always keeps F32)")
     String kvType;
 
-    @Option(names = "--verbose", description = "print stack traces of errors")
+    @Option(names = "--verbose", description = "print stack traces of errors, and diagnostics to stderr (OpenCL compiler output, kernel cache)")
     boolean verbose;
 
     /** The model path, or the embedded default. */

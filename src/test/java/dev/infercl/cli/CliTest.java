@@ -70,6 +70,42 @@ class CliTest {
     }
 
     @Test
+    void aRunAddsOnlyItsCommandAndHelpListsThemAll() {
+        var all = Main.commandLine(new String[] {"--help"}).getSubcommands();
+        assertEquals(Main.COMMANDS, java.util.List.copyOf(all.keySet()));
+        all.forEach((name, sub) -> assertEquals(name, sub.getCommandSpec().userObject().getClass()
+                .getAnnotation(picocli.CommandLine.Command.class).name(), "the name Main adds a command under is its own"));
+        assertEquals(java.util.Set.of("generate"), Main.commandLine(new String[] {"generate", "-n", "1"}).getSubcommands().keySet());
+
+        Result help = run("--help");
+        assertEquals(0, help.code(), help.err());
+        for (String name : Main.COMMANDS) assertTrue(help.out().contains("  " + name), name + " in " + help.out());
+        Result sub = run("generate", "--help");
+        assertEquals(0, sub.code(), sub.err());
+        assertTrue(sub.out().startsWith("Usage: infercl generate"), sub.out());
+        Result helpSub = run("help", "tokenize");
+        assertTrue(helpSub.out().startsWith("Usage: infercl tokenize"), helpSub.out());
+        Result typo = run("generat", "-n", "1");
+        assertEquals(2, typo.code());
+        assertTrue(typo.err().contains("'generat'") && typo.err().contains("Try 'infercl --help'"), typo.err());
+    }
+
+    @Test
+    void verboseShowsKernelBuildsAndTheDefaultDoesNot() {
+        dev.infercl.backend.opencl.ClTestSupport.requireOpenCl();
+        String m = SharedData.require("models/stories260K-f32.gguf").toString();
+        Result quiet = run("generate", "--backend", "opencl", "-m", m, "-n", "2", "--temp", "0");
+        assertEquals(0, quiet.code(), quiet.err());
+        assertFalse(quiet.err().contains("KernelLibrary"), quiet.err());
+        Result verbose = run("generate", "--backend", "opencl", "-m", m, "-n", "2", "--temp", "0", "--verbose");
+        assertEquals(0, verbose.code(), verbose.err());
+        assertTrue(verbose.err().contains("infercl: fine: KernelLibrary: rmsnorm_f32_f32.cl ["), verbose.err());
+        assertEquals(quiet.out(), verbose.out());
+        Result after = run("generate", "--backend", "opencl", "-m", m, "-n", "2", "--temp", "0");
+        assertFalse(after.err().contains("KernelLibrary"), "--verbose lasts one run: " + after.err());
+    }
+
+    @Test
     void devicesListsThePlatformsOrSaysWhy() {
         Result res = run("devices");
         assertEquals(0, res.code(), res.err());

@@ -57,7 +57,8 @@ public final class ClBackend implements Backend, Measurable {
     private ClBackend(ClDevices.Found found, ClOptions options) {
         this.rt = new ClRuntime(found, options);
         this.choose = new KernelChooser(rt.info, options);
-        this.kernels = new Kernels(new KernelLibrary(rt.context, rt.device, rt.info, choose.deviceDefines()));
+        this.kernels = new Kernels(new KernelLibrary(rt.context, rt.device, rt.info, choose.deviceDefines(),
+                ProgramBinaryCache.atOrDisabled(options.programCache())));
         this.ints = new IntRing(rt, (int) Math.min(1 << 16, rt.maxAlloc() / 4)); // grows when a batch needs more
         this.weights = new WeightUploader(rt, options.wrapHostMemory());
         this.elementwise = new ElementwiseLauncher(rt, choose, kernels, ints);

@@ -26,13 +26,17 @@ import java.util.Locale;
  * @param profile        a profiling queue: an event per launch, device time per kernel from
  *                       {@link ClBackend#takeProfile} ({@code infercl.opencl.profile=true}; launches then go through
  *                       JOCL, and each costs a little more)
+ * @param programCache   the folder compiled kernels are kept in between runs, or null for none
+ *                       ({@code infercl.opencl.cacheDir}: empty or {@code off} for none; unset: the user's cache
+ *                       folder, {@code $XDG_CACHE_HOME/infercl/kernels} or {@code ~/.cache/infercl/kernels})
  * @param lwjgl          launch kernels through LWJGL's OpenCL binding where its native library loads: JOCL wraps each
  *                       kernel argument in a Pointer and pins an array through JNI, LWJGL's typed setters pass the value
  *                       straight through, and a one-token forward sets about a thousand arguments (LaunchBench measures
  *                       both); false launches through JOCL ({@code infercl.opencl.binding=jocl})
  */
 public record ClOptions(long maxAllocBytes, KernelChooser.Matmul matmul, KernelChooser.Attention attention, boolean wrapHostMemory,
-                        KvType kvType, Integer lanes, boolean stageX, boolean fuse, boolean profile, boolean lwjgl) {
+                        KvType kvType, Integer lanes, boolean stageX, boolean fuse, boolean profile, java.nio.file.Path programCache,
+                        boolean lwjgl) {
 
     public ClOptions {
         if (lanes != null && lanes != 0 && (lanes < 2 || lanes > 256 || Integer.bitCount(lanes) != 1)) {
@@ -48,7 +52,8 @@ public record ClOptions(long maxAllocBytes, KernelChooser.Matmul matmul, KernelC
                 attention == null ? null : KernelChooser.Attention.valueOf(attention.trim().toUpperCase(Locale.ROOT)), true,
                 kv == null ? null : KvType.parse(kv), parseLanes(System.getProperty("infercl.opencl.lanes")),
                 Boolean.getBoolean("infercl.opencl.stageX"), !"false".equals(System.getProperty("infercl.opencl.fuse")),
-                Boolean.getBoolean("infercl.opencl.profile"), !"jocl".equals(System.getProperty("infercl.opencl.binding")));
+                Boolean.getBoolean("infercl.opencl.profile"), ProgramBinaryCache.directoryFromSystem(),
+                !"jocl".equals(System.getProperty("infercl.opencl.binding")));
     }
 
     /** {@code infercl.opencl.lanes}: null when unset, else 0 or a power of two 2–256; anything else names the property. */
@@ -67,19 +72,19 @@ public record ClOptions(long maxAllocBytes, KernelChooser.Matmul matmul, KernelC
     }
 
     public ClOptions withMaxAlloc(long bytes) {
-        return new ClOptions(bytes, matmul, attention, wrapHostMemory, kvType, lanes, stageX, fuse, profile, lwjgl);
+        return new ClOptions(bytes, matmul, attention, wrapHostMemory, kvType, lanes, stageX, fuse, profile, programCache, lwjgl);
     }
 
     public ClOptions withMatmul(KernelChooser.Matmul k) {
-        return new ClOptions(maxAllocBytes, k, attention, wrapHostMemory, kvType, lanes, stageX, fuse, profile, lwjgl);
+        return new ClOptions(maxAllocBytes, k, attention, wrapHostMemory, kvType, lanes, stageX, fuse, profile, programCache, lwjgl);
     }
 
     public ClOptions withAttention(KernelChooser.Attention k) {
-        return new ClOptions(maxAllocBytes, matmul, k, wrapHostMemory, kvType, lanes, stageX, fuse, profile, lwjgl);
+        return new ClOptions(maxAllocBytes, matmul, k, wrapHostMemory, kvType, lanes, stageX, fuse, profile, programCache, lwjgl);
     }
 
     public ClOptions withKvType(KvType type) {
-        return new ClOptions(maxAllocBytes, matmul, attention, wrapHostMemory, type, lanes, stageX, fuse, profile, lwjgl);
+        return new ClOptions(maxAllocBytes, matmul, attention, wrapHostMemory, type, lanes, stageX, fuse, profile, programCache, lwjgl);
     }
 
     /** F32 (true) or FP16 (false). */
@@ -88,22 +93,26 @@ public record ClOptions(long maxAllocBytes, KernelChooser.Matmul matmul, KernelC
     }
 
     public ClOptions withLanes(Integer n) {
-        return new ClOptions(maxAllocBytes, matmul, attention, wrapHostMemory, kvType, n, stageX, fuse, profile, lwjgl);
+        return new ClOptions(maxAllocBytes, matmul, attention, wrapHostMemory, kvType, n, stageX, fuse, profile, programCache, lwjgl);
     }
 
     public ClOptions withStageX(boolean on) {
-        return new ClOptions(maxAllocBytes, matmul, attention, wrapHostMemory, kvType, lanes, on, fuse, profile, lwjgl);
+        return new ClOptions(maxAllocBytes, matmul, attention, wrapHostMemory, kvType, lanes, on, fuse, profile, programCache, lwjgl);
     }
 
     public ClOptions withFuse(boolean on) {
-        return new ClOptions(maxAllocBytes, matmul, attention, wrapHostMemory, kvType, lanes, stageX, on, profile, lwjgl);
+        return new ClOptions(maxAllocBytes, matmul, attention, wrapHostMemory, kvType, lanes, stageX, on, profile, programCache, lwjgl);
     }
 
     public ClOptions withProfile(boolean on) {
-        return new ClOptions(maxAllocBytes, matmul, attention, wrapHostMemory, kvType, lanes, stageX, fuse, on, lwjgl);
+        return new ClOptions(maxAllocBytes, matmul, attention, wrapHostMemory, kvType, lanes, stageX, fuse, on, programCache, lwjgl);
+    }
+
+    public ClOptions withProgramCache(java.nio.file.Path dir) {
+        return new ClOptions(maxAllocBytes, matmul, attention, wrapHostMemory, kvType, lanes, stageX, fuse, profile, dir, lwjgl);
     }
 
     public ClOptions withLwjgl(boolean on) {
-        return new ClOptions(maxAllocBytes, matmul, attention, wrapHostMemory, kvType, lanes, stageX, fuse, profile, on);
+        return new ClOptions(maxAllocBytes, matmul, attention, wrapHostMemory, kvType, lanes, stageX, fuse, profile, programCache, on);
     }
 }

@@ -213,10 +213,13 @@ final class WeightUploader {
         }
     }
 
-    private static final MethodHandle MADVISE = Linker.nativeLinker().defaultLookup().find("madvise")
-            .map(a -> Linker.nativeLinker().downcallHandle(a, FunctionDescriptor.of(
-                    ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT)))
-            .orElse(null);
+    /** madvise, linked on first use (linking a downcall costs start-up time a backend that copies nothing need not pay). */
+    private static final class Madvise {
+        static final MethodHandle HANDLE = Linker.nativeLinker().defaultLookup().find("madvise")
+                .map(a -> Linker.nativeLinker().downcallHandle(a, FunctionDescriptor.of(
+                        ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT)))
+                .orElse(null);
+    }
     private static final int MADV_DONTNEED = 4, PAGE = 4096;
 
     /**
@@ -225,11 +228,11 @@ final class WeightUploader {
      * copy plus the file's pages. No-op for heap or anonymous memory, or where madvise is missing.
      */
     private static void dropMappedPages(MemorySegment src) {
-        if (MADVISE == null || !src.isNative() || !src.isMapped()) return;
+        if (!src.isNative() || !src.isMapped() || Madvise.HANDLE == null) return;
         long start = (src.address() + PAGE - 1) / PAGE * PAGE, end = (src.address() + src.byteSize()) / PAGE * PAGE;
         if (end <= start) return;
         try {
-            int ignored = (int) MADVISE.invokeExact(MemorySegment.ofAddress(start), end - start, MADV_DONTNEED);
+            int ignored = (int) Madvise.HANDLE.invokeExact(MemorySegment.ofAddress(start), end - start, MADV_DONTNEED);
         } catch (Throwable e) {
             // advisory only
         }

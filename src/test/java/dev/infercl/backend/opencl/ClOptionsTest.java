@@ -46,7 +46,7 @@ class ClOptionsTest {
     void propertiesReachTheOptions() {
         String[][] props = {{"infercl.opencl.kvCache", "i8"}, {"infercl.opencl.attention", "split"}, {"infercl.opencl.fuse", "false"},
                 {"infercl.opencl.binding", "jocl"}, {"infercl.opencl.maxAlloc", "65536"}, {"infercl.opencl.stageX", "true"},
-                {"infercl.opencl.profile", "true"}};
+                {"infercl.opencl.profile", "true"}, {"infercl.opencl.cacheDir", "/tmp/kernels-here"}};
         try {
             for (String[] p : props) System.setProperty(p[0], p[1]);
             var o = ClOptions.defaults();
@@ -54,6 +54,9 @@ class ClOptionsTest {
             assertEquals(KernelChooser.Attention.SPLIT, o.attention());
             assertEquals(65536, o.maxAllocBytes());
             assertTrue(!o.fuse() && !o.lwjgl() && o.stageX() && o.profile(), o.toString());
+            assertEquals(java.nio.file.Path.of("/tmp/kernels-here"), o.programCache());
+            System.setProperty("infercl.opencl.cacheDir", "off");
+            assertNull(ClOptions.defaults().programCache());
         } finally {
             for (String[] p : props) System.clearProperty(p[0]);
         }
