@@ -45,6 +45,9 @@ inline void attention_lanes(const __global float* q, const __global KV_T* kc, co
                             __local float* qs, __local float* wt) {
     int lane = get_local_id(0), g = get_group_id(0), c = get_global_id(1), t = get_global_id(2);
     const __global int* table = ints + tabOff;
+#ifndef KV_I8
+    (void) ks, (void) vs, (void) kvHeads;  // the INT8 cache's scales; FP16 and F32 have none
+#endif
     const __global float* qr = q + ((size_t) t * heads + g * GROUP) * HEAD_DIM;
     for (int k = lane; k < GROUP * HEAD_DIM; k += ATT_LANES) qs[k] = qr[k] * scale;
     int pos = ints[posOff + t];

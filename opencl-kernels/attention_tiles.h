@@ -117,6 +117,7 @@ inline void attention_tiles(const __global KV_T* kc, const __global KV_T* vc, co
         float kScale = ks[b * kvHeads + g], vScale = vs[b * kvHeads + g];
 #else
         const float kScale = 1.0f, vScale = 1.0f;
+        (void) ks, (void) vs, (void) kvHeads;  // the INT8 cache's scales; FP16 and F32 have none
 #endif
         // The tile in two passes over the group, so that no head waits on another's chain of dependent steps:
         // first every head's 16 scores and new running maximum, then the rescale factors of all heads as one vector

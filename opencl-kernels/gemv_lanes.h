@@ -8,16 +8,18 @@
 //     work-item per row would have neighbouring items read addresses a whole row apart), and a launch has rows × L
 //     work-items instead of rows, enough to keep a GPU's memory system busy. The lanes' partial sums meet in local
 //     memory; the value is complete in lane 0, which writes it.
-//   Kernel shape (both modes): GEMV_SCRATCH first in the kernel (local memory is declared at kernel scope),
-//     GEMV_ROW() as the output row, an early return only for a whole row (uniform within a work-group, so every
-//     lane reaches the barriers), GEMV_SUM(partial) / GEMV_SUM_INT(partial), and the store under GEMV_LANE() == 0.
+//   Kernel shape (both modes): GEMV_SCRATCH (float sums) or GEMV_SCRATCH_INT (int sums) first in the kernel (local
+//     memory is declared at kernel scope; each kernel declares only the one it uses), GEMV_ROW() as the output row, an
+//     early return only for a whole row (uniform within a work-group, so every lane reaches the barriers),
+//     GEMV_SUM(partial) / GEMV_SUM_INT(partial), and the store under GEMV_LANE() == 0.
 #ifndef GEMV_LANES_H
 #define GEMV_LANES_H
 
 #ifdef GEMV_LANES
 #define GEMV_ROW() ((int) get_group_id(0))
 #define GEMV_LANE() ((int) get_local_id(0))
-#define GEMV_SCRATCH __local float gemv_part[GEMV_LANES]; __local int gemv_part_int[GEMV_LANES]
+#define GEMV_SCRATCH __local float gemv_part[GEMV_LANES]
+#define GEMV_SCRATCH_INT __local int gemv_part_int[GEMV_LANES]
 #define GEMV_SUM(v) gemv_lanes_sum((v), gemv_part)
 #define GEMV_SUM_INT(v) gemv_lanes_sum_int((v), gemv_part_int)
 
@@ -41,6 +43,7 @@ GEMV_LANES_SUM_OF(int, gemv_lanes_sum_int)
 #define GEMV_ROW() ((int) get_global_id(0))
 #define GEMV_LANE() 0
 #define GEMV_SCRATCH
+#define GEMV_SCRATCH_INT
 #define GEMV_SUM(v) (v)
 #define GEMV_SUM_INT(v) (v)
 #endif

@@ -15,7 +15,7 @@ __kernel void kernel_matmul_i8_i8_gemvmulti(__global const char* xq, __global co
         __global const char* qa, __global const float* sa, __global float* oa, int ra,
         __global const char* qb, __global const float* sb, __global float* ob, int rb,
         __global const char* qc, __global const float* sc, __global float* oc, int rc) {
-    GEMV_SCRATCH;
+    GEMV_SCRATCH_INT;
     int r = GEMV_ROW();
     const __global char* q; const __global float* s; __global float* o;
     if (r < ra) { q = qa; s = sa; o = oa; }

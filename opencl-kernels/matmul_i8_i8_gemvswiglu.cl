@@ -9,7 +9,7 @@
 
 __kernel void kernel_matmul_i8_i8_gemvswiglu(__global const char* xq, __global const float* tokenScale, int in, int rows,
         __global const char* qg, __global const float* sg, __global const char* qu, __global const float* su, __global float* out) {
-    GEMV_SCRATCH;
+    GEMV_SCRATCH_INT;
     int r = GEMV_ROW();
     if (r >= rows) return;
     float a = tokenScale[0];
