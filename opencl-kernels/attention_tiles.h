@@ -67,6 +67,8 @@ typedef float vecf;
 #define VALUE_HEADS LARGEST_DIVISOR(GROUP, VALUE_VECS >= 8 ? 1 : 16 / VALUE_VECS > 8 ? 8 : 16 / VALUE_VECS)
 #define VALUE_CHAINS (VALUE_HEADS * VALUE_VECS >= 8 ? 1 : 2)
 #define GROUP16 ((GROUP + 15) / 16 * 16) // GROUP rounded up to whole float16 vectors
+// This header includes no other (KernelLibraryTest checks attention_kv_f32's source as this file pasted once), so it
+// keeps its own horizontal max and sum of a float16 rather than common.h's hsum16 (whose lane order differs).
 inline float hmax(float16 s) {          // the largest lane (masked lanes are −∞; scores are never NaN for finite inputs)
     float8 a = select(s.hi, s.lo, s.lo > s.hi);
     float4 b = select(a.hi, a.lo, a.lo > a.hi);

@@ -14,6 +14,7 @@
 //     GEMV_SUM(partial) / GEMV_SUM_INT(partial), and the store under GEMV_LANE() == 0.
 #ifndef GEMV_LANES_H
 #define GEMV_LANES_H
+#include "common.h"
 
 #ifdef GEMV_LANES
 #define GEMV_ROW() ((int) get_group_id(0))
@@ -24,7 +25,8 @@
 #define GEMV_SUM_INT(v) gemv_lanes_sum_int((v), gemv_part_int)
 
 // Tree sum over the work-group's lanes, returned in lane 0 (the other lanes get their own partial back and must not
-// use it). A second call may follow at once: only lane 0 reads part[0], and it does so before writing it again.
+// use it). A second call may follow at once: only lane 0 reads part[0], and it does so before writing it again (what
+// common.h's local_sum, which returns the sum to every lane, cannot offer without one more barrier).
 // Defined for float and, so that an int8 × int8 row sum stays exact until it is scaled, for int.
 #define GEMV_LANES_SUM_OF(T, name)                                   \
     __attribute__((always_inline)) inline T name(T v, __local T* part) { \
@@ -47,13 +49,5 @@ GEMV_LANES_SUM_OF(int, gemv_lanes_sum_int)
 #define GEMV_SUM(v) (v)
 #define GEMV_SUM_INT(v) (v)
 #endif
-
-// The sum of a float16's lanes.
-__attribute__((always_inline))
-inline float gemv_hsum16(float16 v) {
-    float8 a = v.lo + v.hi;
-    float4 b = a.lo + a.hi;
-    return b.x + b.y + b.z + b.w;
-}
 
 #endif

@@ -15,5 +15,5 @@ __kernel void kernel_matmul_i8_i8_gemvswiglu(__global const char* xq, __global c
     float a = tokenScale[0];
     float g = a * sg[r] * (float) GEMV_SUM_INT(dot_i8_i8(qg + (size_t) r * in, xq, in));
     float u = a * su[r] * (float) GEMV_SUM_INT(dot_i8_i8(qu + (size_t) r * in, xq, in));
-    if (GEMV_LANE() == 0) out[r] = g / (1.0f + exp(-g)) * u;
+    if (GEMV_LANE() == 0) out[r] = silu(g) * u;
 }

@@ -8,6 +8,7 @@
 #ifndef LOCAL
 #define LOCAL 64 // work-items per token row (power of two)
 #endif
+#include "common.h"
 
 __kernel __attribute__((reqd_work_group_size(LOCAL, 1, 1)))
 void kernel_quantize_f32_i8(__global const float* x, __global const float* smooth, int hasSmooth,
@@ -17,13 +18,7 @@ void kernel_quantize_f32_i8(__global const float* x, __global const float* smoot
     const __global float* xr = x + (size_t) t * in;
     float m = 0.0f;
     for (int j = lid; j < in; j += LOCAL) m = fmax(m, fabs(hasSmooth ? xr[j] / smooth[j] : xr[j]));
-    red[lid] = m;
-    barrier(CLK_LOCAL_MEM_FENCE);
-    for (int s = LOCAL / 2; s > 0; s >>= 1) {
-        if (lid < s) red[lid] = fmax(red[lid], red[lid + s]);
-        barrier(CLK_LOCAL_MEM_FENCE);
-    }
-    float a = red[0] / 127.0f;
+    float a = local_max(m, red, LOCAL) / 127.0f;
     if (lid == 0) tokenScale[t] = a;
     __global char* qr = xq + (size_t) t * in;
     for (int j = lid; j < in; j += LOCAL) {

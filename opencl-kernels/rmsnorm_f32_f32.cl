@@ -7,6 +7,7 @@
 #ifndef LOCAL
 #define LOCAL 64 // work-items per group (power of two)
 #endif
+#include "common.h"
 __kernel __attribute__((reqd_work_group_size(LOCAL, 1, 1)))
 void kernel_rmsnorm_f32_f32(__global const float* x, __global const float* w, __global float* out, int group, float eps) {
     __local float part[LOCAL];
@@ -14,13 +15,7 @@ void kernel_rmsnorm_f32_f32(__global const float* x, __global const float* w, __
     const __global float* xr = x + (size_t) g * group;
     float ss = 0.0f;
     for (int i = lid; i < group; i += LOCAL) ss += xr[i] * xr[i];
-    part[lid] = ss;
-    barrier(CLK_LOCAL_MEM_FENCE);
-    for (int s = LOCAL / 2; s > 0; s >>= 1) {
-        if (lid < s) part[lid] += part[lid + s];
-        barrier(CLK_LOCAL_MEM_FENCE);
-    }
-    float scale = 1.0f / sqrt(part[0] / group + eps);
+    float scale = 1.0f / sqrt(local_sum(ss, part, LOCAL) / group + eps);
     __global float* orow = out + (size_t) g * group;
     for (int i = lid; i < group; i += LOCAL) orow[i] = xr[i] * scale * w[i];
 }
