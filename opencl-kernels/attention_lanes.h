@@ -15,6 +15,8 @@
 //   value rows are read only for valid positions, so slots an earlier sequence left NaN never reach the sums.
 // Launch: global (ATT_LANES·kvHeads, splits, n), local (ATT_LANES, 1, 1); the entry point declares the local arrays
 //   qs[GROUP·HEAD_DIM] and wt[GROUP·ATT_LANES].
+#ifndef ATTENTION_LANES_H
+#define ATTENTION_LANES_H
 #include "attention_tiles.h"
 #ifndef ATT_LANES
 #define ATT_LANES 32 // work-items per group = positions per tile (a power of two)
@@ -129,3 +131,4 @@ inline void attention_lanes(const __global float* q, const __global KV_T* kc, co
         }
     }
 }
+#endif

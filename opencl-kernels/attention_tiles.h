@@ -12,6 +12,8 @@
 //   symmetric, value = q · scale with one F32 scale per (block, KV head) for K and one for V, ks and vs
 //   (numBlocks, kvHeads) at b·kvHeads + g, written by kvwrite_i8_f32; a tile lies in one block, so the scales are
 //   factored out of its sums: score = ks · Σ_i (scale·q_i)·kq_i, acc += (w · vs) · vq).
+#ifndef ATTENTION_TILES_H
+#define ATTENTION_TILES_H
 #ifdef KV_F32
 #define KV_T float                      // an F32 cache (exact keys and values)
 #define KV_LOAD(i, p) ((p)[i])
@@ -198,3 +200,4 @@ inline void attention_tiles(const __global KV_T* kc, const __global KV_T* vc, co
         }
     }
 }
+#endif

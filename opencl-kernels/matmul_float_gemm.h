@@ -8,6 +8,8 @@
 //   tail, added into lane 0 of the accumulators.
 // Tiling, STAGE_X and the tunables (TILE_R, TILE_T, ITEM_R): matmul_gemm.h.
 // Launch: global (roundup(ceil(rows / ITEM_R), TILE_R), ceil(n / TILE_T)), local (TILE_R, 1).
+#ifndef MATMUL_FLOAT_GEMM_H
+#define MATMUL_FLOAT_GEMM_H
 #define GEMM_PARAMS __global const float* x, __global const W_T* w, __global float* out, int n, int in, int rows, \
                     int outStride, int row0
 #define W_ROW in
@@ -15,3 +17,4 @@
 #define W_COLUMN(i, c) W_LOAD(woff[i] + (c), w)
 #define GEMM_TAIL_IN_ACC
 #include "matmul_gemm.h"
+#endif
