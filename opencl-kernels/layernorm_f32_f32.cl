@@ -5,7 +5,7 @@
 // Launch: global (LOCAL · n), local (LOCAL): one work-group per row; items stride over the row, each pass
 //   ends in a tree reduction in local memory. LOCAL must be a power of two and equal the host's local size.
 #ifndef LOCAL
-#define LOCAL 64 // work-items per row (power of two)
+#define LOCAL 64 // work-items per row (power of two; the host passes 64 on CPU devices, 256 on GPUs)
 #endif
 #include "common.h"
 __kernel __attribute__((reqd_work_group_size(LOCAL, 1, 1)))

@@ -1,6 +1,8 @@
 // matmul_i8_f32.h: the one-row W8A16 dot product the matmul_i8_f32_gemv* kernels share.
 //   dot_i8_f32(qr, sr, x, in, gs) = Σ_g sr[g] · Σ_{j in group g} q[j] · x[j] over one int8 weight row with one F32
 //   scale per group of gs columns (gs = in: per channel); any in that is a multiple of gs.
+//   INT8 weights (docs/QUANTIZATION.md, docs/QUANT-FORMAT.md) are held per row range as their int8 values plus an F32
+//   scale array; W8A16 runs the matmul_i8_f32_* kernels, W8A8 quantize_f32_i8 and then the matmul_i8_i8_* ones.
 //   With GEMV_LANES (gemv_lanes.h): this lane's part, every GEMV_LANES-th 16 columns (every GEMV_LANES-th column
 //   where a group size is not a multiple of 16) and tail column.
 #ifndef MATMUL_I8_F32_H

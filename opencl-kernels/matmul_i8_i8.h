@@ -1,6 +1,7 @@
 // matmul_i8_i8.h: the one-row W8A8 integer dot product the matmul_i8_i8_gemv* kernels share.
 //   dot_i8_i8(qr, xr, in) = Σ_j q[j] · xq[j] in int32 over one int8 weight row and the int8 input; any in. Where the
-//   compiler offers the 4×8-bit integer dot product, dot(char4, char4) is used (-DNO_INT_DOT forces the general path).
+//   compiler offers the 4×8-bit integer dot product, dot(char4, char4) is used (-DNO_INT_DOT forces the general path;
+//   POCL does not offer it and takes the general path).
 //   With GEMV_LANES (gemv_lanes.h): this lane's part, every GEMV_LANES-th 16 columns and tail column.
 #ifndef MATMUL_I8_I8_H
 #define MATMUL_I8_I8_H

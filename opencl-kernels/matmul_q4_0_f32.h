@@ -1,7 +1,8 @@
 // matmul_q4_0_f32.h: the one-row Q4_0 dot product the matmul_q4_0_f32_gemv* kernels share.
 //   dot_q4_0(qr, dr, x, in) = Σ_b d[b] · Σ_j (nibble_j − 8) · x[32b + j] over one weight row: qr the row's 16-byte
 //   blocks (low nibbles values 0–15, high nibbles 16–31), dr its F16 block scales; a float16 accumulator scaled per
-//   block, one horizontal sum. in is a multiple of 32.
+//   block, one horizontal sum. in is a multiple of 32. The numbers are the GGUF's, repacked at upload into two arrays
+//   per row range (all nibble bytes of a row contiguous, then the F16 scales) so vector loads are aligned.
 //   With GEMV_LANES (gemv_lanes.h): this lane's part, every GEMV_LANES-th block.
 #ifndef MATMUL_Q4_0_F32_H
 #define MATMUL_Q4_0_F32_H

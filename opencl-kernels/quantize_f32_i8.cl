@@ -4,9 +4,10 @@
 // Layout: x (n, in) F32 at t*in + j; smooth (in) F32 (not read when hasSmooth == 0); xq (n, in) int8 at
 //   t*in + j; tokenScale (n) F32.
 // Launch: global (LOCAL * n), local (LOCAL): one work-group per token row; a local max-reduction, then each
-//   item quantizes every LOCAL-th column. LOCAL must be a power of two.
+//   item quantizes every LOCAL-th column. LOCAL must be a power of two. xq and tokenScale are scratch buffers the
+//   backend allocates once and grows on demand.
 #ifndef LOCAL
-#define LOCAL 64 // work-items per token row (power of two)
+#define LOCAL 64 // work-items per token row (power of two; the host passes 64 on CPU devices, 256 on GPUs)
 #endif
 #include "common.h"
 
