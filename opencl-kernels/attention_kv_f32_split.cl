@@ -7,6 +7,8 @@
 //   Cache element type as attention_kv_f32 (FP16, KV_F32 or KV_I8 with the scales ks, vs).
 // Layout: q (n, heads·HEAD_DIM) F32; kc, vc, ks, vs the paged cache of attention_tiles.h; ints: positions at
 //   posOff, block table at tabOff; part (n, heads, splits, HEAD_DIM + 2) F32.
+// Chosen by the host for decode of long contexts (the longest row spans at least two chunks) when rows × KV heads
+//   give fewer than 2 work-items per compute unit.
 // Launch: global (kvHeads, splits, n); local size 1 so every (KV head, chunk) is its own task.
 #include "attention_tiles.h"
 #ifndef CHUNK

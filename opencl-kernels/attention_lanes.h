@@ -15,6 +15,8 @@
 //   value rows are read only for valid positions, so slots an earlier sequence left NaN never reach the sums.
 // Launch: global (ATT_LANES·kvHeads, splits, n), local (ATT_LANES, 1, 1); the entry point declares the local arrays
 //   qs[GROUP·HEAD_DIM] and wt[GROUP·ATT_LANES].
+#ifndef ATTENTION_LANES_H
+#define ATTENTION_LANES_H
 #include "attention_tiles.h"
 #ifndef ATT_LANES
 #define ATT_LANES 32 // work-items per group = positions per tile (a power of two)
@@ -45,6 +47,9 @@ inline void attention_lanes(const __global float* q, const __global KV_T* kc, co
                             __local float* qs, __local float* wt) {
     int lane = get_local_id(0), g = get_group_id(0), c = get_global_id(1), t = get_global_id(2);
     const __global int* table = ints + tabOff;
+#ifndef KV_I8
+    (void) ks, (void) vs, (void) kvHeads;  // the INT8 cache's scales; FP16 and F32 have none
+#endif
     const __global float* qr = q + ((size_t) t * heads + g * GROUP) * HEAD_DIM;
     for (int k = lane; k < GROUP * HEAD_DIM; k += ATT_LANES) qs[k] = qr[k] * scale;
     int pos = ints[posOff + t];
@@ -126,3 +131,4 @@ inline void attention_lanes(const __global float* q, const __global KV_T* kc, co
         }
     }
 }
+#endif

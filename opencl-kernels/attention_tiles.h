@@ -12,6 +12,8 @@
 //   symmetric, value = q · scale with one F32 scale per (block, KV head) for K and one for V, ks and vs
 //   (numBlocks, kvHeads) at b·kvHeads + g, written by kvwrite_i8_f32; a tile lies in one block, so the scales are
 //   factored out of its sums: score = ks · Σ_i (scale·q_i)·kq_i, acc += (w · vs) · vq).
+#ifndef ATTENTION_TILES_H
+#define ATTENTION_TILES_H
 #ifdef KV_F32
 #define KV_T float                      // an F32 cache (exact keys and values)
 #define KV_LOAD(i, p) ((p)[i])
@@ -67,6 +69,8 @@ typedef float vecf;
 #define VALUE_HEADS LARGEST_DIVISOR(GROUP, VALUE_VECS >= 8 ? 1 : 16 / VALUE_VECS > 8 ? 8 : 16 / VALUE_VECS)
 #define VALUE_CHAINS (VALUE_HEADS * VALUE_VECS >= 8 ? 1 : 2)
 #define GROUP16 ((GROUP + 15) / 16 * 16) // GROUP rounded up to whole float16 vectors
+// This header includes no other (KernelLibraryTest checks attention_kv_f32's source as this file pasted once), so it
+// keeps its own horizontal max and sum of a float16 rather than common.h's hsum16 (whose lane order differs).
 inline float hmax(float16 s) {          // the largest lane (masked lanes are −∞; scores are never NaN for finite inputs)
     float8 a = select(s.hi, s.lo, s.lo > s.hi);
     float4 b = select(a.hi, a.lo, a.lo > a.hi);
@@ -117,6 +121,7 @@ inline void attention_tiles(const __global KV_T* kc, const __global KV_T* vc, co
         float kScale = ks[b * kvHeads + g], vScale = vs[b * kvHeads + g];
 #else
         const float kScale = 1.0f, vScale = 1.0f;
+        (void) ks, (void) vs, (void) kvHeads;  // the INT8 cache's scales; FP16 and F32 have none
 #endif
         // The tile in two passes over the group, so that no head waits on another's chain of dependent steps:
         // first every head's 16 scores and new running maximum, then the rescale factors of all heads as one vector
@@ -195,3 +200,4 @@ inline void attention_tiles(const __global KV_T* kc, const __global KV_T* vc, co
         }
     }
 }
+#endif

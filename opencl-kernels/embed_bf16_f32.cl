@@ -4,6 +4,7 @@
 //   tokens: int ids at tokens[tokOff + t]. A table split into several buffers is gathered part by part;
 //   a token outside this part leaves its row alone (another part writes it).
 // Launch: global (roundup(cols, LOCAL), n), local (LOCAL, 1) chosen by the host; one item per value.
+#include "common.h"
 __kernel void kernel_embed_bf16_f32(__global const ushort* table, __global const int* tokens, int tokOff,
                                      int row0, int partRows, int cols, int n, __global float* out) {
     int i = get_global_id(0), t = get_global_id(1);
@@ -11,5 +12,5 @@ __kernel void kernel_embed_bf16_f32(__global const ushort* table, __global const
     int r = tokens[tokOff + t] - row0;
     if (r < 0 || r >= partRows) return;
     size_t src = (size_t) r * cols + i;
-    out[(size_t) t * cols + i] = as_float(((uint)table[src]) << 16);
+    out[(size_t) t * cols + i] = load_bf16(src, table);
 }

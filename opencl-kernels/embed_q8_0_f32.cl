@@ -1,7 +1,8 @@
 // embed_q8_0_f32: embedding gather from a Q8_0 table in the superblock layout of matmul_q8_0_f32.h.
 //   out[t][i] = q[r][i] · d[r][i / 32],  r = tokens[tokOff + t] - row0, for tokens inside [row0, row0 + partRows)
 // Layout: row r at r*Q8_ROW(cols): per 16 blocks, 16 F16 scales (32 bytes) then the blocks' int8 values, so value i
-//   is at i + 32·(i/512 + 1) and the scale of block b at half index b % 16 of the superblock b / 16 (544 bytes each);
+//   is at i + 32·(i/512 + 1) and the scale of block b at half index b % 16 of the superblock b / 16 (Q8_VALUES_AT,
+//   Q8_SCALES_AT);
 //   out (n, cols) F32 at t*cols + i; cols is a multiple of 32.
 // Launch: global (roundup(cols, LOCAL), n), local (LOCAL, 1) chosen by the host; one item per value.
 #include "matmul_q8_0_f32.h"
@@ -13,6 +14,6 @@ __kernel void kernel_embed_q8_0_f32(__global const char* qs, __global const int*
     if (r < 0 || r >= partRows) return;
     const __global char* row = qs + (size_t) r * Q8_ROW(cols);
     int b = i / 32;
-    float scale = vload_half(b % 16, (const __global half*) (row + (b / 16) * 544));
-    out[(size_t) t * cols + i] = row[i + 32 * (b / 16 + 1)] * scale;
+    float scale = vload_half(b % 16, (const __global half*) (row + Q8_SCALES_AT(b)));
+    out[(size_t) t * cols + i] = row[Q8_VALUES_AT(b) + i % 32] * scale;
 }

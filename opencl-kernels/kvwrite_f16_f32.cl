@@ -6,16 +6,11 @@
 // Layout: k, v (n, kvHeads·headDim) F32; kc (kvHeads, numBlocks, headDim, blockSize) and vc (kvHeads, numBlocks,
 //   blockSize, headDim) F16 (KV-head-major: one head's blocks of a sequence, allocated in order, are one sequential
 //   run for the attention kernels to stream) (vstore_half_rte: no cl_khr_fp16 needed).
+// FP16 (the default) keeps greedy text exact on stories260K but moves teacher-forced logits by up to ~0.02; KV_F32
+//   (ClBackend.Options.withKvType(KvType.F32), -Dinfercl.opencl.kvCache=f32) builds this kernel, kvwrite_f16_f32_rope
+//   and the attention kernels for an exact F32 cache.
 // Launch: global (headDim, kvHeads, n); no local size.
-#ifdef KV_F32
-#define KV_T float                      // an F32 cache (exact keys and values)
-#define KV_LOAD(i, p) ((p)[i])
-#define KV_STORE(v, i, p) ((p)[i] = (v))
-#else
-#define KV_T half                       // the default FP16 cache, through vload_half/vstore_half (no cl_khr_fp16)
-#define KV_LOAD(i, p) vload_half(i, p)
-#define KV_STORE(v, i, p) vstore_half_rte(v, i, p)
-#endif
+#include "kvwrite_f16_f32.h"
 __kernel void kernel_kvwrite_f16_f32(__global const float* k, __global const float* v, __global KV_T* kc, __global KV_T* vc,
                                      __global const int* ints, int posOff, int tabOff, int kvHeads, int blockSize, int numBlocks, int headDim) {
     int i = get_global_id(0), g = get_global_id(1), t = get_global_id(2);

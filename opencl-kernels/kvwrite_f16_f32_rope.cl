@@ -12,13 +12,7 @@
 // Launch: global (headDim/2, n), no local size: work-item (i, t) computes cos/sin of its pair once and applies them to
 //   every q head and KV head of row t (one work-item per head and pair computed them 36 times over on 1b: 58 against
 //   21 µs per decode launch on POCL, profiling queue).
-#ifdef KV_F32
-#define KV_T float                      // an F32 cache (exact keys and values)
-#define KV_STORE(v, i, p) ((p)[i] = (v))
-#else
-#define KV_T half                       // the default FP16 cache, through vstore_half (no cl_khr_fp16)
-#define KV_STORE(v, i, p) vstore_half_rte(v, i, p)
-#endif
+#include "kvwrite_f16_f32.h"
 __kernel void kernel_kvwrite_f16_f32_rope(__global float* q, __global float* k, __global const float* v, __global KV_T* kc, __global KV_T* vc,
         __global const int* ints, int posOff, int tabOff, __global const float* invFreq,
         int qHeads, int kvHeads, int blockSize, int numBlocks, int headDim, int ropeDims, int neox) {

@@ -11,6 +11,14 @@
 //       K[slot o] = clamp(rint(k · (1 / scale)), ±127) (0 while scale is 0); filled = max(filled, o + 1);
 //     the same for v with its own scale; the scales are stored at the end.
 //   (A host model that repeats these float operations in this order reproduces the cache; ClKvInt8Test has one.)
+//   So a block's contents do not depend on how tokens were batched. Half the bytes of FP16 (plus 8 bytes per block
+//   and KV head); selected by KvType.I8 (--kv-type i8, -Dinfercl.opencl.kvCache=i8), read by the attention kernels
+//   built with KV_I8. Measured: the kernels equal the reference over the host model's dequantized values (NMSE
+//   ~1e-12, also in lockstep on every attention call of stories260K) and stay within NMSE 4e-3 of it over the exact
+//   keys and values on random data with growing magnitudes; on stories260K (8-wide heads, so one large channel sets
+//   the scale of 128 values) teacher-forced logits move by up to ~1.0 (top-1 agreement 64/64) and greedy text follows
+//   the reference for 57 of 200 tokens. The CPU backend keeps F32 (it is the oracle). Not done: an integer dot
+//   product of int8 keys with quantized queries, FP16 scales.
 // Layout: k, v (n, kvHeads·headDim) F32; the cache KV-head-major as the FP16 one (attention_tiles.h): kc (kvHeads,
 //   numBlocks, headDim, blockSize) int8 at ((g·numBlocks + block)·headDim + i)·blockSize + slot (keys transposed
 //   within their block), vc (kvHeads, numBlocks, blockSize, headDim) at ((g·numBlocks + block)·blockSize + slot)·headDim

@@ -2,10 +2,11 @@
 //   out[t][row0 + r] = Σ_i x[t][i] · w[r][i]   for r < rows (this part of the weight), t < n
 // Layout: x (n, in) F32 at t*in + i; w (rows, in) bf16 at r*in + i, kept in its file type;
 //   out (n, outStride) F32 at t*outStride + row0 + r.
-// Tiling, STAGE_X and the tunables: matmul_float_gemm.h (register tiles of ITEM_R rows × TILE_T tokens).
+// Tiling, STAGE_X and the tunables: matmul_gemm.h through matmul_float_gemm.h (register tiles of ITEM_R rows × TILE_T
+//   tokens). Any in: the columns past the last multiple of 32 are a scalar tail.
 // Launch: global (roundup(ceil(rows / ITEM_R), TILE_R), ceil(n / TILE_T)), local (TILE_R, 1).
 #define W_T ushort
-#define W_LOAD16(i, w) as_float16(convert_uint16(vload16(0, (w) + (i))) << 16)
-#define W_LOAD(i, w) as_float(((uint) (w)[i]) << 16)
+#define W_LOAD16(i, w) load_bf16x16(0, (w) + (i))
+#define W_LOAD(i, w) load_bf16(i, w)
 #define GEMM_KERNEL kernel_matmul_bf16_f32_gemm
 #include "matmul_float_gemm.h"

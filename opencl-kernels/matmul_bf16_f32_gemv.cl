@@ -16,15 +16,15 @@ __kernel void kernel_matmul_bf16_f32_gemv(__global const float* x, __global cons
 #ifdef GEMV_LANES
     float sum = 0.0f;
     int steps = in / 16;
-    for (int u = GEMV_LANE(); u < steps; u += GEMV_LANES) sum += gemv_hsum16(as_float16(convert_uint16(vload16(u, wr)) << 16) * vload16(u, xr));
-    for (int i = steps * 16 + GEMV_LANE(); i < in; i += GEMV_LANES) sum += as_float(((uint) wr[i]) << 16) * xr[i];
+    for (int u = GEMV_LANE(); u < steps; u += GEMV_LANES) sum += hsum16(load_bf16x16(u, wr) * vload16(u, xr));
+    for (int i = steps * 16 + GEMV_LANE(); i < in; i += GEMV_LANES) sum += load_bf16(i, wr) * xr[i];
     sum = GEMV_SUM(sum);
 #else
     float16 acc = (float16) 0.0f;
     int i = 0;
-    for (; i + 16 <= in; i += 16) acc += as_float16(convert_uint16(vload16(0, wr + i)) << 16) * vload16(0, xr + i);
-    float sum = gemv_hsum16(acc);
-    for (; i < in; i++) sum += as_float(((uint) wr[i]) << 16) * xr[i];
+    for (; i + 16 <= in; i += 16) acc += load_bf16x16(0, wr + i) * vload16(0, xr + i);
+    float sum = hsum16(acc);
+    for (; i < in; i++) sum += load_bf16(i, wr) * xr[i];
 #endif
     if (GEMV_LANE() == 0) out[(size_t) t * outStride + row0 + r] = sum;
 }

@@ -11,5 +11,5 @@ __kernel void kernel_matmul_f16_f32_gemvswiglu(__global const float* x, int in, 
     if (r >= rows) return;
     float g = GEMV_SUM(dot_f16(wg + (size_t) r * in, x, in));
     float u = GEMV_SUM(dot_f16(wu + (size_t) r * in, x, in));
-    if (GEMV_LANE() == 0) out[r] = g / (1.0f + exp(-g)) * u;
+    if (GEMV_LANE() == 0) out[r] = silu(g) * u;
 }

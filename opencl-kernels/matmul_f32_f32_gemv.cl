@@ -16,14 +16,14 @@ __kernel void kernel_matmul_f32_f32_gemv(__global const float* x, __global const
 #ifdef GEMV_LANES
     float sum = 0.0f;
     int steps = in / 16;
-    for (int u = GEMV_LANE(); u < steps; u += GEMV_LANES) sum += gemv_hsum16(vload16(u, wr) * vload16(u, xr));
+    for (int u = GEMV_LANE(); u < steps; u += GEMV_LANES) sum += hsum16(vload16(u, wr) * vload16(u, xr));
     for (int i = steps * 16 + GEMV_LANE(); i < in; i += GEMV_LANES) sum += wr[i] * xr[i];
     sum = GEMV_SUM(sum);
 #else
     float16 acc = (float16) 0.0f;
     int i = 0;
     for (; i + 16 <= in; i += 16) acc += vload16(0, wr + i) * vload16(0, xr + i);
-    float sum = gemv_hsum16(acc);
+    float sum = hsum16(acc);
     for (; i < in; i++) sum += wr[i] * xr[i];
 #endif
     if (GEMV_LANE() == 0) out[(size_t) t * outStride + row0 + r] = sum;

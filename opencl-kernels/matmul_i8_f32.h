@@ -1,8 +1,12 @@
 // matmul_i8_f32.h: the one-row W8A16 dot product the matmul_i8_f32_gemv* kernels share.
 //   dot_i8_f32(qr, sr, x, in, gs) = Σ_g sr[g] · Σ_{j in group g} q[j] · x[j] over one int8 weight row with one F32
 //   scale per group of gs columns (gs = in: per channel); any in that is a multiple of gs.
+//   INT8 weights (docs/QUANTIZATION.md, docs/QUANT-FORMAT.md) are held per row range as their int8 values plus an F32
+//   scale array; W8A16 runs the matmul_i8_f32_* kernels, W8A8 quantize_f32_i8 and then the matmul_i8_i8_* ones.
 //   With GEMV_LANES (gemv_lanes.h): this lane's part, every GEMV_LANES-th 16 columns (every GEMV_LANES-th column
 //   where a group size is not a multiple of 16) and tail column.
+#ifndef MATMUL_I8_F32_H
+#define MATMUL_I8_F32_H
 #include "gemv_lanes.h"
 #ifdef GEMV_LANES
 __attribute__((always_inline))
@@ -12,7 +16,7 @@ inline float dot_i8_f32(const __global char* qr, const __global float* sr, const
     if (gs % 16 == 0 || gs == in) {                          // every 16 columns lie in one group
         int steps = in / 16;
         for (int u = GEMV_LANE(); u < steps; u += GEMV_LANES)
-            acc += gemv_hsum16(convert_float16(vload16(u, qr)) * vload16(u, x)) * sr[u * 16 / gs];
+            acc += hsum16(convert_float16(vload16(u, qr)) * vload16(u, x)) * sr[u * 16 / gs];
         i = steps * 16;
     }
     for (i += GEMV_LANE(); i < in; i += GEMV_LANES) acc += (float) qr[i] * x[i] * sr[i / gs];
@@ -40,8 +44,7 @@ inline float dot_i8_f32(const __global char* qr, const __global float* sr, const
         acc += ((s0 + s1) + (s2 + s3)) * sr[g];
         tail += st * sr[g];
     }
-    float8 a = acc.lo + acc.hi;
-    float4 c = a.lo + a.hi;
-    return c.x + c.y + c.z + c.w + tail;
+    return hsum16(acc) + tail;
 }
+#endif
 #endif

@@ -13,5 +13,5 @@ __kernel void kernel_matmul_i8_f32_gemvswiglu(__global const float* x, int in, i
     int gs = groupSize > 0 ? groupSize : in, groups = in / gs;
     float g = GEMV_SUM(dot_i8_f32(qg + (size_t) r * in, sg + (size_t) r * groups, x, in, gs));
     float u = GEMV_SUM(dot_i8_f32(qu + (size_t) r * in, su + (size_t) r * groups, x, in, gs));
-    if (GEMV_LANE() == 0) out[r] = g / (1.0f + exp(-g)) * u;
+    if (GEMV_LANE() == 0) out[r] = silu(g) * u;
 }

@@ -12,7 +12,7 @@
 __kernel void kernel_matmul_i8_i8_gemv(__global const char* xq, __global const float* tokenScale, __global const char* qs,
                                        __global const float* scales, __global float* out, int n, int in, int rows,
                                        int outStride, int row0) {
-    GEMV_SCRATCH;
+    GEMV_SCRATCH_INT;
     int r = GEMV_ROW(), t = get_global_id(1);
     if (r >= rows || t >= n) return;
     int s = GEMV_SUM_INT(dot_i8_i8(qs + (size_t) r * in, xq + (size_t) t * in, in));

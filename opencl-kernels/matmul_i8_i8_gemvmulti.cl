@@ -2,8 +2,8 @@
 //   each optionally accumulated into its output (a residual add fused into attn_output / ffn_down):
 //   out_j[r] = (accumulate ? out_j[r] : 0) + (a · s_j[r]) · Σ_i xq[i] · q_j[r][i]   for r < rows_j, j = a, b, c
 // Layout: xq (1, in) int8 and a (1) F32 from quantize_f32_i8 (run once for all three weights: they share the input and
-//   its smoothing); values q_j (rows_j, in) int8 at r*in + i; scales s_j (rows_j) F32; out_j (1, rows_j) F32. A weight
-//   left out has rows 0. Any in.
+//   its smoothing, which must be the same: none on Q·K·V, wo and ffn_down alone with their own); values q_j (rows_j,
+//   in) int8 at r*in + i; scales s_j (rows_j) F32; out_j (1, rows_j) F32. A weight left out has rows 0. Any in.
 // Launch: global roundup(rows_a + rows_b + rows_c, L), local L = 32 on POCL; one work-item per output value over the
 //   concatenated rows, the dot product as matmul_i8_i8_gemv's: products widened to int32 lanes of an int16 accumulator
 //   (on POCL faster than multiplying as shorts and adding pairs: 6.7 vs 7.1–9.4 ms of GEMV per 110m token), one
@@ -15,7 +15,7 @@ __kernel void kernel_matmul_i8_i8_gemvmulti(__global const char* xq, __global co
         __global const char* qa, __global const float* sa, __global float* oa, int ra,
         __global const char* qb, __global const float* sb, __global float* ob, int rb,
         __global const char* qc, __global const float* sc, __global float* oc, int rc) {
-    GEMV_SCRATCH;
+    GEMV_SCRATCH_INT;
     int r = GEMV_ROW();
     const __global char* q; const __global float* s; __global float* o;
     if (r < ra) { q = qa; s = sa; o = oa; }

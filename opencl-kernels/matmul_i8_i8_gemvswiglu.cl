@@ -9,11 +9,11 @@
 
 __kernel void kernel_matmul_i8_i8_gemvswiglu(__global const char* xq, __global const float* tokenScale, int in, int rows,
         __global const char* qg, __global const float* sg, __global const char* qu, __global const float* su, __global float* out) {
-    GEMV_SCRATCH;
+    GEMV_SCRATCH_INT;
     int r = GEMV_ROW();
     if (r >= rows) return;
     float a = tokenScale[0];
     float g = a * sg[r] * (float) GEMV_SUM_INT(dot_i8_i8(qg + (size_t) r * in, xq, in));
     float u = a * su[r] * (float) GEMV_SUM_INT(dot_i8_i8(qu + (size_t) r * in, xq, in));
-    if (GEMV_LANE() == 0) out[r] = g / (1.0f + exp(-g)) * u;
+    if (GEMV_LANE() == 0) out[r] = silu(g) * u;
 }

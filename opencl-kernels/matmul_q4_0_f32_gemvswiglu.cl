@@ -19,19 +19,17 @@ inline float2 dot2_q4_0(const __global uchar* qg, const __global half* dg, const
         for (int j = 0; j < 16; j++) {
             float16 x0 = vload16(0, x + (b + j) * 32), x1 = vload16(0, x + (b + j) * 32 + 16);
             uchar16 g = vload16(0, qg + (b + j) * 16), u = vload16(0, qu + (b + j) * 16);
-            ag += ((convert_float16(g & (uchar16) 15) - 8.0f) * x0 + (convert_float16(g >> (uchar16) 4) - 8.0f) * x1) * sg[j];
-            au += ((convert_float16(u & (uchar16) 15) - 8.0f) * x0 + (convert_float16(u >> (uchar16) 4) - 8.0f) * x1) * su[j];
+            ag += (Q4_LO16(g) * x0 + Q4_HI16(g) * x1) * sg[j];
+            au += (Q4_LO16(u) * x0 + Q4_HI16(u) * x1) * su[j];
         }
     }
     for (; b < blocks; b++) {
         float16 x0 = vload16(0, x + b * 32), x1 = vload16(0, x + b * 32 + 16);
         uchar16 g = vload16(0, qg + b * 16), u = vload16(0, qu + b * 16);
-        ag += ((convert_float16(g & (uchar16) 15) - 8.0f) * x0 + (convert_float16(g >> (uchar16) 4) - 8.0f) * x1) * vload_half(b, dg);
-        au += ((convert_float16(u & (uchar16) 15) - 8.0f) * x0 + (convert_float16(u >> (uchar16) 4) - 8.0f) * x1) * vload_half(b, du);
+        ag += (Q4_LO16(g) * x0 + Q4_HI16(g) * x1) * vload_half(b, dg);
+        au += (Q4_LO16(u) * x0 + Q4_HI16(u) * x1) * vload_half(b, du);
     }
-    float8 g8 = ag.lo + ag.hi, u8 = au.lo + au.hi;
-    float4 g4 = g8.lo + g8.hi, u4 = u8.lo + u8.hi;
-    return (float2) (g4.x + g4.y + g4.z + g4.w, u4.x + u4.y + u4.z + u4.w);
+    return (float2) (hsum16(ag), hsum16(au));
 }
 #endif
 
@@ -47,5 +45,5 @@ __kernel void kernel_matmul_q4_0_f32_gemvswiglu(__global const float* x, int in,
     float2 gu = dot2_q4_0(qg + (size_t) r * (in / 2), dg + (size_t) r * (in / 32), qu + (size_t) r * (in / 2), du + (size_t) r * (in / 32), x, in);
     float g = gu.x, u = gu.y;
 #endif
-    if (GEMV_LANE() == 0) out[r] = g / (1.0f + exp(-g)) * u;
+    if (GEMV_LANE() == 0) out[r] = silu(g) * u;
 }

@@ -12,7 +12,7 @@
 inline float2 dot2_q8_0(const __global char* rg, const __global char* ru, const __global float* x, int in) {
     float16 ag = (float16) 0.0f, au = ag;
     int blocks = in / 32;
-    for (int b = 0; b < blocks; b += 16, rg += 544, ru += 544, x += 512) {
+    for (int b = 0; b < blocks; b += 16, rg += Q8_SUPER, ru += Q8_SUPER, x += 512) {
         float16 dg = vload_half16(0, (const __global half*) rg), du = vload_half16(0, (const __global half*) ru);
         const __global char* qg = rg + 32;
         const __global char* qu = ru + 32;
@@ -26,9 +26,7 @@ inline float2 dot2_q8_0(const __global char* rg, const __global char* ru, const 
             }
         }
     }
-    float8 g8 = ag.lo + ag.hi, u8 = au.lo + au.hi;
-    float4 g4 = g8.lo + g8.hi, u4 = u8.lo + u8.hi;
-    return (float2) (g4.x + g4.y + g4.z + g4.w, u4.x + u4.y + u4.z + u4.w);
+    return (float2) (hsum16(ag), hsum16(au));
 }
 #endif
 
@@ -44,5 +42,5 @@ __kernel void kernel_matmul_q8_0_f32_gemvswiglu(__global const float* x, int in,
     float2 gu = dot2_q8_0(qg + (size_t) r * Q8_ROW(in), qu + (size_t) r * Q8_ROW(in), x, in);
     float g = gu.x, u = gu.y;
 #endif
-    if (GEMV_LANE() == 0) out[r] = g / (1.0f + exp(-g)) * u;
+    if (GEMV_LANE() == 0) out[r] = silu(g) * u;
 }

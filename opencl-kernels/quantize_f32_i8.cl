@@ -4,10 +4,12 @@
 // Layout: x (n, in) F32 at t*in + j; smooth (in) F32 (not read when hasSmooth == 0); xq (n, in) int8 at
 //   t*in + j; tokenScale (n) F32.
 // Launch: global (LOCAL * n), local (LOCAL): one work-group per token row; a local max-reduction, then each
-//   item quantizes every LOCAL-th column. LOCAL must be a power of two.
+//   item quantizes every LOCAL-th column. LOCAL must be a power of two. xq and tokenScale are scratch buffers the
+//   backend allocates once and grows on demand.
 #ifndef LOCAL
-#define LOCAL 64 // work-items per token row (power of two)
+#define LOCAL 64 // work-items per token row (power of two; the host passes 64 on CPU devices, 256 on GPUs)
 #endif
+#include "common.h"
 
 __kernel __attribute__((reqd_work_group_size(LOCAL, 1, 1)))
 void kernel_quantize_f32_i8(__global const float* x, __global const float* smooth, int hasSmooth,
@@ -17,13 +19,7 @@ void kernel_quantize_f32_i8(__global const float* x, __global const float* smoot
     const __global float* xr = x + (size_t) t * in;
     float m = 0.0f;
     for (int j = lid; j < in; j += LOCAL) m = fmax(m, fabs(hasSmooth ? xr[j] / smooth[j] : xr[j]));
-    red[lid] = m;
-    barrier(CLK_LOCAL_MEM_FENCE);
-    for (int s = LOCAL / 2; s > 0; s >>= 1) {
-        if (lid < s) red[lid] = fmax(red[lid], red[lid + s]);
-        barrier(CLK_LOCAL_MEM_FENCE);
-    }
-    float a = red[0] / 127.0f;
+    float a = local_max(m, red, LOCAL) / 127.0f;
     if (lid == 0) tokenScale[t] = a;
     __global char* qr = xq + (size_t) t * in;
     for (int j = lid; j < in; j += LOCAL) {
