@@ -9,7 +9,7 @@
 //   otherwise (CPU devices): global (heads, n), one work-item per (query head, row) walking the head's values 16 at
 //   a time (float16, then a scalar tail), one scalar exp per chunk and 16 values. POCL does not vectorise the
 //   per-value form across work-items (its loop over the chunks holds a call to exp) and ran it one work-item at a
-//   time: ~100 µs per 1b layer at 2048 positions, against 12 µs for this one.
+//   time, several times slower than this form.
 // Launch: no local size.
 __kernel void kernel_attention_f32_f32_combine(__global const float* part, __global float* out,
                                                int heads, int headDim, int splits) {

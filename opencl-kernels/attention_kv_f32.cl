@@ -27,6 +27,6 @@ __kernel void kernel_attention_kv_f32(__global const float* q, __global const KV
     __global float* o = out + ((size_t) t * heads + g * GROUP) * HEAD_DIM;
     for (int i = 0; i < GROUP; i++) {
         #pragma unroll
-        for (int j = 0; j < HEAD_DIM / VW; j++) VSTOREF(acc[i][j] / hsum(l[i]), i * HEAD_DIM + j * VW, o);
+        for (int j = 0; j < HEAD_DIM / VW; j++) VSTOREF(acc[i][j] / hsum16(l[i]), i * HEAD_DIM + j * VW, o);
     }
 }

@@ -35,6 +35,6 @@ __kernel void kernel_attention_kv_f32_split(__global const float* q, __global co
         #pragma unroll
         for (int j = 0; j < HEAD_DIM / VW; j++) VSTOREF(acc[i][j], j * VW, o);
         o[HEAD_DIM] = m[i];
-        o[HEAD_DIM + 1] = hsum(l[i]);
+        o[HEAD_DIM + 1] = hsum16(l[i]);
     }
 }

@@ -14,6 +14,7 @@
 //   factored out of its sums: score = ks · Σ_i (scale·q_i)·kq_i, acc += (w · vs) · vq).
 #ifndef ATTENTION_TILES_H
 #define ATTENTION_TILES_H
+#include "common.h"
 #ifdef KV_F32
 #define KV_T float                      // an F32 cache (exact keys and values)
 #define KV_LOAD(i, p) ((p)[i])
@@ -69,23 +70,17 @@ typedef float vecf;
 #define VALUE_HEADS LARGEST_DIVISOR(GROUP, VALUE_VECS >= 8 ? 1 : 16 / VALUE_VECS > 8 ? 8 : 16 / VALUE_VECS)
 #define VALUE_CHAINS (VALUE_HEADS * VALUE_VECS >= 8 ? 1 : 2)
 #define GROUP16 ((GROUP + 15) / 16 * 16) // GROUP rounded up to whole float16 vectors
-// This header includes no other (KernelLibraryTest checks attention_kv_f32's source as this file pasted once), so it
-// keeps its own horizontal max and sum of a float16 rather than common.h's hsum16 (whose lane order differs).
+// The largest lane of a float16 (only attention takes maxima of vectors, so it is not in common.h).
 inline float hmax(float16 s) {          // the largest lane (masked lanes are −∞; scores are never NaN for finite inputs)
     float8 a = select(s.hi, s.lo, s.lo > s.hi);
     float4 b = select(a.hi, a.lo, a.lo > a.hi);
     float2 c = select(b.hi, b.lo, b.lo > b.hi);
     return c.x > c.y ? c.x : c.y;
 }
-inline float hsum(float16 s) {
-    float8 a = s.lo + s.hi;
-    float4 b = a.lo + a.hi;
-    return (b.x + b.y) + (b.z + b.w);
-}
 #define LANE ((int16) (0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15)) // tile lane numbers
 
 // Both helpers are always inlined: called as functions, their private arrays would be reached through pointers
-// (POCL did not inline attention_tiles by itself, and 1b-shaped attention ran ~20% slower).
+// (POCL did not inline attention_tiles by itself, and attention ran slower as a call).
 // The group's starting state: qs = scale · q rows of its query heads (qr: the first), acc = 0, m = −∞, l = 0.
 __attribute__((always_inline))
 inline void attention_start(const __global float* qr, float scale, float qs[GROUP][HEAD_DIM],

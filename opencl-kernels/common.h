@@ -1,7 +1,6 @@
 // common.h: the small helpers several kernels share, each defined once here.
 //   Every helper is __attribute__((always_inline)): POCL did not inline helpers by itself (the attention tile loop
-//   ran ~20% slower as a call), and a called helper reaches its caller's private arrays through memory.
-//   attention_tiles.h keeps its own horizontal sum and max (it includes no header; see there).
+//   ran slower as a call), and a called helper reaches its caller's private arrays through memory.
 #ifndef COMMON_H
 #define COMMON_H
 

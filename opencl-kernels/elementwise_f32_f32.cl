@@ -11,6 +11,7 @@
 // Layout: out, a, b flat F32 arrays of count values (b: cols values for OP_ADD_ROW; unused by the unary ops, which
 //   may be given a as b). Each element is read before it is written, so out may be a or b.
 // Launch: global roundup(count, local), local chosen by the host; one work-item per value.
+#include "common.h"
 #define OP_ADD 0
 #define OP_ADD_ROW 1
 #define OP_SILU_MUL 2
@@ -37,7 +38,7 @@ __kernel void kernel_elementwise_f32_f32(__global float* out, __global const flo
 #elif OP == OP_ADD_ROW
     out[i] = x + b[i % cols];
 #elif OP == OP_SILU_MUL
-    out[i] = x / (1.0f + exp(-x)) * b[i];
+    out[i] = silu(x) * b[i];
 #elif OP == OP_GELU_MUL
     out[i] = gelu(x) * b[i];
 #elif OP == OP_GELU

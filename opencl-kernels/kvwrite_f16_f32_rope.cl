@@ -10,8 +10,8 @@
 //   blockSize), vc (kvHeads, numBlocks, blockSize, headDim); invFreq (ropeDims/2) F32; ints holds positions at
 //   posOff and the block table at tabOff.
 // Launch: global (headDim/2, n), no local size: work-item (i, t) computes cos/sin of its pair once and applies them to
-//   every q head and KV head of row t (one work-item per head and pair computed them 36 times over on 1b: 58 against
-//   21 µs per decode launch on POCL, profiling queue).
+//   every q head and KV head of row t (one work-item per head and pair would compute them once per head: 36 times
+//   over on the 1b shape).
 #include "kvwrite_f16_f32.h"
 __kernel void kernel_kvwrite_f16_f32_rope(__global float* q, __global float* k, __global const float* v, __global KV_T* kc, __global KV_T* vc,
         __global const int* ints, int posOff, int tabOff, __global const float* invFreq,

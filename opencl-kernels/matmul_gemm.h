@@ -29,13 +29,13 @@
 //   GEMM_BLOCKS         the number of 32-column blocks the tile loop takes (in / 32)
 //   S_ROW               scales per row (the unit of soff)
 //   W_BLOCK_SETUP       statements at the start of each block: offsets every row shares, computed once (the Q8_0
-//                       GEMM ran 1.3× slower on POCL with them written inline in W_SCALE and W_HALF, once per row:
-//                       its accumulators no longer fitted in registers)
+//                       GEMM ran slower on POCL with them written inline in W_SCALE and W_HALF, once per row: its
+//                       accumulators no longer fitted in registers)
 //   W_SCALE(i, b)       row i's scale for block b, loaded once per block into scale[i]
 //   W_PACK_T, W_PACK(i, b)   what row i's block b decodes from, loaded once per block into wb[i] (Q4_0: its bytes)
 //   W_COLUMN(i, c)      row i's weight at column c as a SUM_T: defines the scalar tail over [32·GEMM_BLOCKS, in)
 //   GEMM_TAIL_IN_ACC    the tail adds into the accumulators (float GEMMs: with the tail after the sums, the sums of
-//                       the whole tile stay live across the tail loop, ~1.5% slower on POCL even when it is empty)
+//                       the whole tile stay live across the tail loop, slower on POCL even when it is empty)
 //   SUM_T (float), GEMM_HSUM(v) (hsum16(v)), GEMM_MAD(a, b, s) (fma(a, b, s)): the sum's type, the float16
 //                       accumulator's horizontal sum, the tail's multiply-add
 //   GEMM_OUT(s, r, t)   the value stored for sum s of row r, token t (s)

@@ -32,7 +32,7 @@ inline int dot_i8_i8(const __global char* qr, const __global char* xr, int in) {
 #ifdef USE_INT_DOT
     for (; j + 4 <= in; j += 4) sum += dot(vload4(0, qr + j), vload4(0, xr + j));
 #else
-    // four independent chains, 64 columns a step (standalone 1b-shaped GEMV on POCL: 50–52 against 45–49 GB/s for one chain)
+    // four independent chains, 64 columns a step (one chain waits on each multiply-add's latency)
     int16 acc = (int16) 0, acc1 = acc, acc2 = acc, acc3 = acc;
     for (; j + 64 <= in; j += 64) {
         acc += convert_int16(vload16(0, qr + j)) * convert_int16(vload16(0, xr + j));

@@ -6,7 +6,7 @@
 //   in) int8 at r*in + i; scales s_j (rows_j) F32; out_j (1, rows_j) F32. A weight left out has rows 0. Any in.
 // Launch: global roundup(rows_a + rows_b + rows_c, L), local L = 32 on POCL; one work-item per output value over the
 //   concatenated rows, the dot product as matmul_i8_i8_gemv's: products widened to int32 lanes of an int16 accumulator
-//   (on POCL faster than multiplying as shorts and adding pairs: 6.7 vs 7.1–9.4 ms of GEMV per 110m token), one
+//   (on POCL faster than multiplying as shorts and adding pairs), one
 //   horizontal sum at the end. Where the compiler offers the 4×8-bit integer dot product, dot(char4, char4) is used
 //   instead (-DNO_INT_DOT forces the general path).
 #include "matmul_i8_i8.h"

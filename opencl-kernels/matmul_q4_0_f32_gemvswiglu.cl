@@ -4,8 +4,8 @@
 //   value j in its low and value j+16 in its high nibble, each (nibble − 8)·d; scales d (rows, in/32) F16).
 //   x (1, in) F32; out (1, rows) F32 (never aliases x). in is a multiple of 32.
 // Launch: global roundup(rows, L), local L = 32 on POCL; one work-item per output value (reads both weight rows).
-// The gate and up rows in one pass: each x load serves both rows (two dot_q4_0-style calls, one row each, ran 1b's
-// gate·up at 22.3 ms per token against 28.1 for all of the unfused GEMVs together).
+// The gate and up rows in one pass: each x load serves both rows (two dot_q4_0-style calls, one row each, read x
+// twice and ran slower than the unfused GEMVs together).
 #include "matmul_q4_0_f32.h"
 #ifndef GEMV_LANES
 inline float2 dot2_q4_0(const __global uchar* qg, const __global half* dg, const __global uchar* qu, const __global half* du,

@@ -2,9 +2,9 @@
 //   kernels and embed_q8_0_f32. A row of in values (blocks = in/32) is ceil(blocks/16) superblocks, each 16 F16
 //   scales (32 bytes; slots past the row's last block are zero) followed by the values of its ≤ 16 blocks (32 int8
 //   each): row stride Q8_ROW(in) = in + 32·ceil(blocks/16) bytes. in is a multiple of 32. One stream per row and every
-//   vector load 32-byte aligned: 1b-shaped one-token GEMVs read 43–44 against 35–36 GB/s on POCL with the values and
-//   the scales in two arrays (1b Q8_0 decode about +10%). The numbers are the GGUF's, repacked at upload through a
-//   1 MiB staging area (a staging copy of the whole weight left ~65 MB more resident after loading 1b Q8_0).
+//   vector load 32-byte aligned (faster on POCL than the values and the scales in two arrays). The numbers are the
+//   GGUF's, repacked at upload through a small staging area (a staging copy of the whole weight stays resident as
+//   holes in the C heap).
 //   dot_q8_0(row, x, in) = Σ_b d[b] · Σ_j q[32b + j] · x[32b + j]: a float16 accumulator scaled per block, one
 //   horizontal sum. With GEMV_LANES (gemv_lanes.h) it returns this lane's part of the sum: every GEMV_LANES-th
 //   16-value half-block, its block's scale read alone.

@@ -6,8 +6,8 @@
 // Launch: global roundup(rows, L), local L = 32 on POCL; one work-item per output value (reads both weight rows).
 #include "matmul_q8_0_f32.h"
 // The gate and up rows in one pass: each x load and each superblock step serves both rows, and the guarded
-// unrolled loop takes full and partial superblocks alike. Two dot_q8_0 calls (one row each) ran 110m's gate·up at
-// half the rate per byte of its other GEMVs (rows of 24 blocks): 3.15/2.80 → 1.44/1.34 ms per token; 1b unchanged.
+// unrolled loop takes full and partial superblocks alike. Two dot_q8_0 calls (one row each) read short rows (110m's
+// 24 blocks) at half the rate per byte of the other GEMVs.
 #ifndef GEMV_LANES
 inline float2 dot2_q8_0(const __global char* rg, const __global char* ru, const __global float* x, int in) {
     float16 ag = (float16) 0.0f, au = ag;

@@ -57,7 +57,11 @@ class Llama2cConverterTest {
                 SyntheticModelTest.sha256(Path.of("test-models/stories260K.reference.logits.f32")));
     }
 
-    /** The GGUF holds the checkpoint's F32 values and shape: the same logits, bit for bit, as reading the checkpoint. */
+    /**
+     * The GGUF holds the checkpoint's F32 values and shape: the same logits, bit for bit, as reading the checkpoint. On
+     * the scalar reference backend: the Vector API's lane sums may take another order once C2 has compiled them, so
+     * two runs of the fast backend agree to rounding, not to the bit.
+     */
     @Test
     void theConvertedFileComputesExactlyWhatTheCheckpointDoes(@TempDir Path dir) throws Exception {
         Path bin = SharedData.require("models/stories260K.bin"), tok = SharedData.require("models/tok512.bin");
@@ -65,11 +69,11 @@ class Llama2cConverterTest {
         Llama2cConverter.convert(bin, tok, gguf, Llama2cConverter.Options.f32());
         int[] ids = {1, 403, 407, 261, 378, 432, 383, 286, 261, 376};
         float[][] fromBin, fromGguf;
-        var cpu = LoadOptions.defaults().withBackend(BackendKind.CPU);
-        try (Model m = Model.load(bin, cpu.withTokenizer(tok)); Session s = m.newSession()) {
+        var reference = LoadOptions.defaults().withBackend(BackendKind.REFERENCE);
+        try (Model m = Model.load(bin, reference.withTokenizer(tok)); Session s = m.newSession()) {
             fromBin = s.logits(ids);
         }
-        try (Model m = Model.load(gguf, cpu); Session s = m.newSession()) {
+        try (Model m = Model.load(gguf, reference); Session s = m.newSession()) {
             fromGguf = s.logits(ids);
             assertEquals("stories260K", m.config().name(), "general.name defaults to the checkpoint's name without extension");
         }

@@ -39,9 +39,12 @@ class KernelLibraryTest {
     void includedHeadersArePastedInPlace() throws IOException {
         String source = KernelLibrary.source("attention_kv_f32");
         assertFalse(source.contains("#include"), "an #include line reached the compiler");
-        String header = Files.readString(Path.of(System.getProperty("user.dir"), "opencl-kernels", "attention_tiles.h"));
-        String file = Files.readString(Path.of(System.getProperty("user.dir"), "opencl-kernels", "attention_kv_f32.cl"));
-        assertEquals(file.replace("#include \"attention_tiles.h\"\n", header + "\n"), source);
+        Path dir = Path.of(System.getProperty("user.dir"), "opencl-kernels");
+        String common = Files.readString(dir.resolve("common.h")), header = Files.readString(dir.resolve("attention_tiles.h"));
+        String file = Files.readString(dir.resolve("attention_kv_f32.cl"));
+        // attention_tiles.h includes common.h: pasted where its line stood, recursively
+        String tiles = header.replace("#include \"common.h\"\n", common + "\n");
+        assertEquals(file.replace("#include \"attention_tiles.h\"\n", tiles + "\n"), source);
         assertTrue(KernelLibrary.source("matmul_f16_f32_gemm").contains("void GEMM_KERNEL("));
     }
 
