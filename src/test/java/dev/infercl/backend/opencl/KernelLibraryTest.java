@@ -66,14 +66,14 @@ class KernelLibraryTest {
         try {
             var disk = ProgramBinaryCache.at(cacheDir);
             try (var first = new KernelLibrary(context, found.device(), found.info(), Map.of("LOCAL", "64"), disk)) {
-                assertAdds(context, found.device(), first.kernel("add_f32_f32"));
+                assertAdds(context, found.device(), first.kernel("elementwise_f32_f32"));
                 assertEquals(1, first.programsBuiltFromSource());
                 assertEquals(0, first.programsLoadedFromDisk());
             }
             Path entry = onlyEntry();
 
             try (var second = new KernelLibrary(context, found.device(), found.info(), Map.of("LOCAL", "64"), disk)) {
-                assertAdds(context, found.device(), second.kernel("add_f32_f32"));
+                assertAdds(context, found.device(), second.kernel("elementwise_f32_f32"));
                 assertEquals(0, second.programsBuiltFromSource(), "the second start compiles nothing");
                 assertEquals(1, second.programsLoadedFromDisk());
             }
@@ -82,7 +82,7 @@ class KernelLibraryTest {
             bytes[bytes.length / 2] ^= 0x10; // a flipped bit inside the driver's binary
             Files.write(entry, bytes);
             try (var third = new KernelLibrary(context, found.device(), found.info(), Map.of("LOCAL", "64"), disk)) {
-                assertAdds(context, found.device(), third.kernel("add_f32_f32"));
+                assertAdds(context, found.device(), third.kernel("elementwise_f32_f32"));
                 assertEquals(1, third.programsBuiltFromSource(), "a corrupt entry is rebuilt from source, never trusted");
                 assertEquals(0, third.programsLoadedFromDisk());
             }
@@ -94,20 +94,20 @@ class KernelLibraryTest {
             String key = entry.getFileName().toString().replace(".clbin", "");
             disk.store(key, "not a program binary".getBytes(java.nio.charset.StandardCharsets.US_ASCII));
             try (var fourth = new KernelLibrary(context, found.device(), found.info(), Map.of("LOCAL", "64"), disk)) {
-                assertAdds(context, found.device(), fourth.kernel("add_f32_f32"));
+                assertAdds(context, found.device(), fourth.kernel("elementwise_f32_f32"));
                 assertEquals(1, fourth.programsBuiltFromSource(), "a binary the driver rejects is rebuilt from source");
             }
             try (var fifth = new KernelLibrary(context, found.device(), found.info(), Map.of("LOCAL", "64"), disk)) {
-                assertAdds(context, found.device(), fifth.kernel("add_f32_f32"));
+                assertAdds(context, found.device(), fifth.kernel("elementwise_f32_f32"));
                 assertEquals(1, fifth.programsLoadedFromDisk(), "and the rebuilt binary replaced it");
             }
 
             try (var other = new KernelLibrary(context, found.device(), found.info(), Map.of("LOCAL", "32"), disk)) {
-                other.kernel("add_f32_f32");
+                other.kernel("elementwise_f32_f32");
                 assertEquals(1, other.programsBuiltFromSource(), "other build options are another entry");
             }
             try (var off = new KernelLibrary(context, found.device(), found.info(), Map.of("LOCAL", "64"), ProgramBinaryCache.disabled())) {
-                assertAdds(context, found.device(), off.kernel("add_f32_f32"));
+                assertAdds(context, found.device(), off.kernel("elementwise_f32_f32"));
                 assertEquals(1, off.programsBuiltFromSource());
             }
         } finally {
@@ -167,7 +167,7 @@ class KernelLibraryTest {
         }
     }
 
-    /** Runs kernel_add_f32_f32 (x += y) on 100 values and checks every sum. */
+    /** Runs kernel_elementwise_f32_f32 (its default OP: x = x + y) on 100 values and checks every sum. */
     private static void assertAdds(cl_context context, cl_device_id device, cl_kernel add) {
         int n = 100;
         float[] x = new float[n], y = new float[n];
@@ -181,8 +181,11 @@ class KernelLibraryTest {
         cl_mem yb = clCreateBuffer(context, CL_MEM_READ_ONLY | CL_MEM_COPY_HOST_PTR, 4L * n, Pointer.to(y), null);
         try {
             clSetKernelArg(add, 0, Sizeof.cl_mem, Pointer.to(xb));
-            clSetKernelArg(add, 1, Sizeof.cl_mem, Pointer.to(yb));
-            clSetKernelArg(add, 2, Sizeof.cl_int, Pointer.to(new int[] {n}));
+            clSetKernelArg(add, 1, Sizeof.cl_mem, Pointer.to(xb));
+            clSetKernelArg(add, 2, Sizeof.cl_mem, Pointer.to(yb));
+            clSetKernelArg(add, 3, Sizeof.cl_float, Pointer.to(new float[] {0f}));
+            clSetKernelArg(add, 4, Sizeof.cl_int, Pointer.to(new int[] {n}));
+            clSetKernelArg(add, 5, Sizeof.cl_int, Pointer.to(new int[] {n}));
             clEnqueueNDRangeKernel(queue, add, 1, null, new long[] {128}, new long[] {64}, 0, null, null);
             float[] out = new float[n];
             clEnqueueReadBuffer(queue, xb, CL_TRUE, 0, 4L * n, Pointer.to(out), 0, null, null);
