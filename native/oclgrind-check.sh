@@ -2,7 +2,7 @@
 # Runs the OpenCL kernel parity tests on oclgrind (the simulator that checks every memory access) and fails on
 # any out-of-bounds access, data race or API error it reports (uninitialised reads with OCLGRIND_UNINITIALIZED=1).
 #
-#   native/oclgrind-check.sh [TESTS]       TESTS: surefire -Dtest pattern, default ClParityTest,ClInt8ParityTest,ClKvInt8Test
+#   native/oclgrind-check.sh [TESTS]       TESTS: surefire -Dtest pattern, default ClParityTest,ClInt8ParityTest,ClKvInt8Test,ClBlockTypesTest
 #
 # How: oclgrind ships an ICD (liboclgrind-rt-icd.so). OCL_ICD_VENDORS points the ICD loader at a directory
 # naming only that library, so the JVM (JOCL) sees oclgrind as its only platform; OCLGRIND_* variables switch
@@ -11,7 +11,7 @@
 # Needs: oclgrind (Debian package), ocl-icd-libopencl1 + ocl-icd-opencl-dev (libOpenCL.so), JDK 25, Maven.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-tests=${1:-ClParityTest,ClInt8ParityTest,ClKvInt8Test}
+tests=${1:-ClParityTest,ClInt8ParityTest,ClKvInt8Test,ClBlockTypesTest}
 icd=$(dpkg -L oclgrind 2>/dev/null | grep 'liboclgrind-rt-icd.so$' | head -1 || true)
 [ -n "$icd" ] || icd=$(ls /usr/lib/oclgrind/liboclgrind-rt-icd.so /usr/lib/*/oclgrind/liboclgrind-rt-icd.so 2>/dev/null | head -1 || true)
 [ -n "$icd" ] || { echo "oclgrind-check: oclgrind's ICD library was not found (apt-get install oclgrind)" >&2; exit 2; }

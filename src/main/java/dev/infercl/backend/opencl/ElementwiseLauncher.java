@@ -82,8 +82,9 @@ final class ElementwiseLauncher {
         if (tokens.length > o.rows || o.cols != w.cols) throw new IllegalArgumentException("embed: out " + o.rows + "×" + o.cols + " for " + tokens.length + " tokens of " + w.name);
         int off = ints.upload(tokens);
         String stem = "embed_" + typeName(w.type) + "_f32";
-        cl_kernel k = kernels.get(stem);
-        long[] global = {roundUp(w.cols, ELEMENT_LOCAL), tokens.length}, local = {ELEMENT_LOCAL, 1};
+        cl_kernel k = kernels.get(stem, typeDefines(w.type));
+        // the block types' gather takes one work-item per 32 values (one block decode), the others one per value
+        long[] global = {roundUp(isBlockType(w.type) ? w.cols / 32 : w.cols, ELEMENT_LOCAL), tokens.length}, local = {ELEMENT_LOCAL, 1};
         for (ClTensor.Part p : w.parts) {
             var launch = rt.launch(k, stem).mem(p.data());
             if (p.scales() != null) launch.mem(p.scales());
@@ -107,8 +108,28 @@ final class ElementwiseLauncher {
                 .run(new long[] {roundUp(d.cols, ELEMENT_LOCAL), d.rows}, new long[] {ELEMENT_LOCAL, 1});
     }
 
+    /**
+     * The GGML block types the OpenCL kernels read as the file stores them, through blocks.h (the kernels named
+     * {@code *_block_f32*} built with BLOCK_TYPE = the type's id).
+     */
+    static boolean isBlockType(GgmlType type) {
+        return switch (type) {
+            case Q4_1, Q5_0, Q5_1, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, IQ4_NL, IQ4_XS -> true;
+            default -> false;
+        };
+    }
+
+    /** Whether the OpenCL backend has kernels for weights of this type. */
+    static boolean supports(GgmlType type) {
+        return switch (type) {
+            case F32, F16, BF16, Q8_0, Q4_0 -> true;
+            default -> isBlockType(type);
+        };
+    }
+
     /** A weight type's kernel-name part. */
     static String typeName(GgmlType type) {
+        if (isBlockType(type)) return "block";
         return switch (type) {
             case F32 -> "f32";
             case F16 -> "f16";
@@ -117,5 +138,10 @@ final class ElementwiseLauncher {
             case Q4_0 -> "q4_0";
             default -> throw new IllegalArgumentException("no OpenCL kernels for " + type);
         };
+    }
+
+    /** The build defines a weight type's kernels need: the block type's id for the {@code *_block_f32*} kernels. */
+    static Map<String, String> typeDefines(GgmlType type) {
+        return isBlockType(type) ? Map.of("BLOCK_TYPE", String.valueOf(type.id)) : Map.of();
     }
 }

@@ -74,7 +74,9 @@ final class MatmulLauncher {
         String variant = kind.name().toLowerCase(Locale.ROOT);
         String stem = (w.type != GgmlType.I8 ? "matmul_" + ElementwiseLauncher.typeName(w.type) + "_f32_"
                 : w.w8a8 ? "matmul_i8_i8_" : "matmul_i8_f32_") + variant;
-        var k = kind == KernelChooser.Matmul.GEMM ? kernels.get(stem, choose.gemmDefines()) : kernels.get(stem);
+        var defines = new java.util.HashMap<>(ElementwiseLauncher.typeDefines(w.type));
+        if (kind == KernelChooser.Matmul.GEMM) defines.putAll(choose.gemmDefines());
+        var k = kernels.get(stem, defines);
         quantizeInput(in, w);
         for (ClTensor.Part p : w.parts) {
             int rows = Math.min(p.rows(), w.rows - p.row0());

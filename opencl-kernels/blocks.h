@@ -1,0 +1,211 @@
+// blocks.h: the GGML block types the matmul_block_f32_* and embed_block_f32 kernels read as the file stores them
+//   (no repacking): which one is a build option, BLOCK_TYPE = the type's GGML id. For each, block_decode32(row, c, &w0,
+//   &w1) gives the weights of columns 32c … 32c + 31 of one row (w0 the first 16, w1 the next 16) with their scales
+//   and minimums applied, and BLOCK_ROW_BYTES(in) the bytes of a row of `in` values.
+//   Super-block types (256 values): Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, IQ4_XS; 32-value blocks: Q4_1, Q5_0, Q5_1, IQ4_NL.
+//   Layouts (bytes; F16 "half" fields little-endian, read with vload_half: every one sits at an even offset):
+//   Q4_1   (20 / 32):  d, m, qs[16]                      w = q·d + m, q the low nibbles (values 0–15), high (16–31)
+//   Q5_0   (22 / 32):  d, qh[4], qs[16]                  w = (q | bit·16 − 16)·d, bit j of qh (uint32) for value j
+//   Q5_1   (24 / 32):  d, m, qh[4], qs[16]               w = (q | bit·16)·d + m
+//   IQ4_NL (18 / 32):  d, qs[16]                         w = d·KV[q], KV the 16 non-linear levels below
+//   Q2_K   (84 / 256): scales[16], qs[64], d, dmin       16 sub-blocks of 16: w = d·(sc & 15)·q − dmin·(sc >> 4)
+//   Q3_K   (110 / 256): hmask[32], qs[64], scales[12], d 16 sub-blocks of 16, 6-bit scales − 32: w = d·sc·(q − 4·!h)
+//   Q4_K   (144 / 256): d, dmin, scales[12], qs[128]     8 sub-blocks of 32, 6-bit scale and min: w = d·sc·q − dmin·m
+//   Q5_K   (176 / 256): d, dmin, scales[12], qh[32], qs[128]  as Q4_K with a fifth bit from qh
+//   Q6_K   (210 / 256): ql[128], qh[64], scales[16] (int8), d   16 sub-blocks of 16: w = d·sc·(q − 32), q 6 bits
+//   IQ4_XS (136 / 256): d, scales_h (uint16), scales_l[4], qs[128]  8 sub-blocks of 32: w = d·(ls − 32)·KV[q]
+//   2- and 3-bit quants pack four values a byte: value l of a 128-value half sits in byte l % 32 at bits 2·(l / 32).
+#ifndef BLOCKS_H
+#define BLOCKS_H
+#include "common.h"
+
+#define BT_Q4_1 3
+#define BT_Q5_0 6
+#define BT_Q5_1 7
+#define BT_Q2_K 10
+#define BT_Q3_K 11
+#define BT_Q4_K 12
+#define BT_Q5_K 13
+#define BT_Q6_K 14
+#define BT_IQ4_NL 20
+#define BT_IQ4_XS 23
+#ifndef BLOCK_TYPE
+#define BLOCK_TYPE BT_Q4_K // which type (its GGML id; the host passes it)
+#endif
+
+#define LANE16 ((uint16) (0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15))
+
+// A little-endian F16 at byte offset o of p, and a little-endian uint32 / uint16 at any byte offset.
+#define HALF_AT(p, o) vload_half(0, (const __global half*) ((p) + (o)))
+__attribute__((always_inline))
+inline uint u32_at(const __global uchar* p) {
+    return (uint) p[0] | ((uint) p[1] << 8) | ((uint) p[2] << 16) | ((uint) p[3] << 24);
+}
+
+// Bits 0–15 (hi = 0) or 16–31 (hi = 1) of a 32-bit mask as 0/1 lanes.
+__attribute__((always_inline))
+inline uint16 bits16(uint mask, int hi) {
+    return ((uint16) (mask >> (16 * hi)) >> LANE16) & (uint16) 1;
+}
+
+#if BLOCK_TYPE == BT_IQ4_NL || BLOCK_TYPE == BT_IQ4_XS
+// The 16 levels of IQ4_NL and IQ4_XS, picked per lane by shuffle (a gather from a 16-lane vector).
+#define IQ4_LEVELS ((char16) (-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113))
+#define IQ4_DECODE(nibbles) convert_float16(shuffle(IQ4_LEVELS, (nibbles)))
+#endif
+
+// Q4_K and Q5_K: sub-block j's 6-bit scale and minimum from the 12 packed bytes s.
+__attribute__((always_inline))
+inline void scale_min_k4(int j, const __global uchar* s, float* sc, float* m) {
+    if (j < 4) {
+        *sc = s[j] & 63;
+        *m = s[j + 4] & 63;
+    } else {
+        *sc = (s[j + 4] & 15) | ((s[j - 4] >> 6) << 4);
+        *m = (s[j + 4] >> 4) | ((s[j] >> 6) << 4);
+    }
+}
+
+// Q3_K: sub-block i's signed 6-bit scale from the 12 packed bytes s (low 4 bits, then 2 high bits).
+__attribute__((always_inline))
+inline float scale_q3_k(int i, const __global uchar* s) {
+    int lo = i < 8 ? s[i] & 15 : s[i - 8] >> 4;
+    int hi = (s[8 + i % 4] >> (2 * (i / 4))) & 3;
+    return (float) ((lo | (hi << 4)) - 32);
+}
+
+#if BLOCK_TYPE == BT_Q4_1
+#define BLOCK_ROW_BYTES(in) ((size_t) (in) / 32 * 20)
+__attribute__((always_inline))
+inline void block_decode32(const __global uchar* row, int c, float16* w0, float16* w1) {
+    const __global uchar* b = row + (size_t) c * 20;
+    float d = HALF_AT(b, 0), m = HALF_AT(b, 2);
+    uchar16 q = vload16(0, b + 4);
+    *w0 = convert_float16(q & (uchar16) 15) * d + m;
+    *w1 = convert_float16(q >> (uchar16) 4) * d + m;
+}
+#elif BLOCK_TYPE == BT_Q5_0 || BLOCK_TYPE == BT_Q5_1
+#if BLOCK_TYPE == BT_Q5_0
+#define Q5_BYTES 22
+#define Q5_QH 2
+#else
+#define Q5_BYTES 24
+#define Q5_QH 4
+#endif
+#define BLOCK_ROW_BYTES(in) ((size_t) (in) / 32 * Q5_BYTES)
+__attribute__((always_inline))
+inline void block_decode32(const __global uchar* row, int c, float16* w0, float16* w1) {
+    const __global uchar* b = row + (size_t) c * Q5_BYTES;
+    float d = HALF_AT(b, 0);
+    uint qh = u32_at(b + Q5_QH);
+    uint16 q = convert_uint16(vload16(0, b + Q5_QH + 4));
+    float16 v0 = convert_float16((q & (uint16) 15) | (bits16(qh, 0) << 4));
+    float16 v1 = convert_float16((q >> 4) | (bits16(qh, 1) << 4));
+#if BLOCK_TYPE == BT_Q5_0
+    *w0 = (v0 - 16.0f) * d;
+    *w1 = (v1 - 16.0f) * d;
+#else
+    float m = HALF_AT(b, 2);
+    *w0 = v0 * d + m;
+    *w1 = v1 * d + m;
+#endif
+}
+#elif BLOCK_TYPE == BT_IQ4_NL
+#define BLOCK_ROW_BYTES(in) ((size_t) (in) / 32 * 18)
+__attribute__((always_inline))
+inline void block_decode32(const __global uchar* row, int c, float16* w0, float16* w1) {
+    const __global uchar* b = row + (size_t) c * 18;
+    float d = HALF_AT(b, 0);
+    uchar16 q = vload16(0, b + 2);
+    *w0 = IQ4_DECODE(q & (uchar16) 15) * d;
+    *w1 = IQ4_DECODE(q >> (uchar16) 4) * d;
+}
+#elif BLOCK_TYPE == BT_Q2_K
+#define BLOCK_ROW_BYTES(in) ((size_t) (in) / 256 * 84)
+__attribute__((always_inline))
+inline void block_decode32(const __global uchar* row, int c, float16* w0, float16* w1) {
+    const __global uchar* b = row + (size_t) (c / 8) * 84;
+    int n = (c % 8) / 4, j = c % 4; // 128-value half, then which 2-bit field of its bytes
+    float d = HALF_AT(b, 80), dmin = HALF_AT(b, 82);
+    uchar s0 = b[8 * n + 2 * j], s1 = b[8 * n + 2 * j + 1];
+    const __global uchar* q = b + 16 + 32 * n;
+    uchar16 sh = (uchar16) (2 * j);
+    *w0 = convert_float16((vload16(0, q) >> sh) & (uchar16) 3) * (d * (s0 & 15)) - dmin * (s0 >> 4);
+    *w1 = convert_float16((vload16(0, q + 16) >> sh) & (uchar16) 3) * (d * (s1 & 15)) - dmin * (s1 >> 4);
+}
+#elif BLOCK_TYPE == BT_Q3_K
+#define BLOCK_ROW_BYTES(in) ((size_t) (in) / 256 * 110)
+__attribute__((always_inline))
+inline void block_decode32(const __global uchar* row, int c, float16* w0, float16* w1) {
+    const __global uchar* b = row + (size_t) (c / 8) * 110;
+    int n = (c % 8) / 4, j = c % 4;
+    float d = HALF_AT(b, 108);
+    const __global uchar* q = b + 32 + 32 * n;
+    uchar16 sh = (uchar16) (2 * j), hm = (uchar16) (1 << (4 * n + j));
+    // a clear high bit takes 4 off the 2-bit value
+    float16 v0 = convert_float16((vload16(0, q) >> sh) & (uchar16) 3) - convert_float16(select((uchar16) 4, (uchar16) 0, (vload16(0, b) & hm) != (uchar16) 0));
+    float16 v1 = convert_float16((vload16(0, q + 16) >> sh) & (uchar16) 3) - convert_float16(select((uchar16) 4, (uchar16) 0, (vload16(0, b + 16) & hm) != (uchar16) 0));
+    *w0 = v0 * (d * scale_q3_k(8 * n + 2 * j, b + 96));
+    *w1 = v1 * (d * scale_q3_k(8 * n + 2 * j + 1, b + 96));
+}
+#elif BLOCK_TYPE == BT_Q4_K || BLOCK_TYPE == BT_Q5_K
+#if BLOCK_TYPE == BT_Q4_K
+#define K_BYTES 144
+#define K_QS 16
+#else
+#define K_BYTES 176
+#define K_QS 48
+#endif
+#define BLOCK_ROW_BYTES(in) ((size_t) (in) / 256 * K_BYTES)
+__attribute__((always_inline))
+inline void block_decode32(const __global uchar* row, int c, float16* w0, float16* w1) {
+    const __global uchar* b = row + (size_t) (c / 8) * K_BYTES;
+    int j = c % 8; // sub-block: the low (even j) or high (odd j) nibbles of bytes 32·(j / 2) …
+    float sc, m;
+    scale_min_k4(j, b + 4, &sc, &m);
+    float d = HALF_AT(b, 0) * sc, dm = HALF_AT(b, 2) * m;
+    const __global uchar* q = b + K_QS + 32 * (j / 2);
+    uchar16 sh = (uchar16) (4 * (j % 2));
+    uchar16 q0 = (vload16(0, q) >> sh) & (uchar16) 15, q1 = (vload16(0, q + 16) >> sh) & (uchar16) 15;
+#if BLOCK_TYPE == BT_Q5_K
+    uchar16 hm = (uchar16) (1 << j); // the fifth bit: bit j of qh[l]
+    q0 |= select((uchar16) 0, (uchar16) 16, (vload16(0, b + 16) & hm) != (uchar16) 0);
+    q1 |= select((uchar16) 0, (uchar16) 16, (vload16(0, b + 32) & hm) != (uchar16) 0);
+#endif
+    *w0 = convert_float16(q0) * d - dm;
+    *w1 = convert_float16(q1) * d - dm;
+}
+#elif BLOCK_TYPE == BT_Q6_K
+#define BLOCK_ROW_BYTES(in) ((size_t) (in) / 256 * 210)
+__attribute__((always_inline))
+inline void block_decode32(const __global uchar* row, int c, float16* w0, float16* w1) {
+    const __global uchar* b = row + (size_t) (c / 8) * 210;
+    int n = (c % 8) / 4, qd = c % 4; // 128-value half; quarter: low/high nibbles of ql[0..32) or ql[32..64)
+    float d = HALF_AT(b, 208);
+    const __global uchar* ql = b + 64 * n + 32 * (qd % 2);
+    const __global uchar* qh = b + 128 + 32 * n;
+    const __global char* sc = (const __global char*) (b + 192 + 8 * n + 2 * qd);
+    uchar16 lsh = (uchar16) (4 * (qd / 2)), hsh = (uchar16) (2 * qd);
+    uchar16 q0 = ((vload16(0, ql) >> lsh) & (uchar16) 15) | (((vload16(0, qh) >> hsh) & (uchar16) 3) << (uchar16) 4);
+    uchar16 q1 = ((vload16(0, ql + 16) >> lsh) & (uchar16) 15) | (((vload16(0, qh + 16) >> hsh) & (uchar16) 3) << (uchar16) 4);
+    *w0 = (convert_float16(q0) - 32.0f) * (d * sc[0]);
+    *w1 = (convert_float16(q1) - 32.0f) * (d * sc[1]);
+}
+#elif BLOCK_TYPE == BT_IQ4_XS
+#define BLOCK_ROW_BYTES(in) ((size_t) (in) / 256 * 136)
+__attribute__((always_inline))
+inline void block_decode32(const __global uchar* row, int c, float16* w0, float16* w1) {
+    const __global uchar* b = row + (size_t) (c / 8) * 136;
+    int ib = c % 8;
+    uint scalesH = (uint) b[2] | ((uint) b[3] << 8);
+    int ls = ((b[4 + ib / 2] >> (4 * (ib % 2))) & 15) | (((scalesH >> (2 * ib)) & 3) << 4);
+    float dl = HALF_AT(b, 0) * (ls - 32);
+    uchar16 q = vload16(0, b + 8 + 16 * ib);
+    *w0 = IQ4_DECODE(q & (uchar16) 15) * dl;
+    *w1 = IQ4_DECODE(q >> (uchar16) 4) * dl;
+}
+#else
+#error "unknown BLOCK_TYPE"
+#endif
+
+#endif

@@ -1,0 +1,119 @@
+package dev.infercl.backend.opencl;
+
+import static dev.infercl.backend.opencl.ClParityTest.guarded;
+import static dev.infercl.backend.opencl.ClParityTest.input;
+import static dev.infercl.backend.opencl.ClParityTest.nmse;
+import static dev.infercl.backend.opencl.ClParityTest.random;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.infercl.backend.Tensor;
+import dev.infercl.backend.cpu.Reference;
+import dev.infercl.gguf.GgmlType;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
+
+/**
+ * The GGML block types the OpenCL kernels read as files store them (blocks.h: the K types, Q4_1, Q5_0, Q5_1, IQ4_NL,
+ * IQ4_XS) against {@link Reference}: one-token products (GEMV, and the GPU shape with lanes), tiled products (GEMM,
+ * with x staged as GPUs do), and the embedding gather, with guard rows and NMSE ≤ 5e-4 (1e-7 for the gather).
+ * Weights are random bytes — every bit pattern of quants and scales is a valid block — with the F16 scale fields
+ * set to finite values, so the kernels meet every combination of scales, minimums and high bits.
+ */
+class ClBlockTypesTest {
+    static final boolean SMALL = ClTestSupport.small();
+    static ClBackend gemv, gemm, lanes, staged;
+    static Arena arena;
+
+    @BeforeAll
+    static void open() {
+        gemv = ClTestSupport.open(ClOptions.defaults().withMatmul(KernelChooser.Matmul.GEMV));
+        gemm = ClTestSupport.open(ClOptions.defaults().withMatmul(KernelChooser.Matmul.GEMM));
+        lanes = ClTestSupport.openWithLanes(ClParityTest.LANES, ClOptions.defaults().withMatmul(KernelChooser.Matmul.GEMV));
+        staged = ClTestSupport.open(ClOptions.defaults().withMatmul(KernelChooser.Matmul.GEMM).withStageX(true));
+        arena = Arena.ofShared();
+    }
+
+    @AfterAll
+    static void close() {
+        for (ClBackend b : new ClBackend[] {gemv, gemm, lanes, staged}) if (b != null) b.close();
+        if (arena != null) arena.close();
+    }
+
+    /** Byte offsets of the F16 fields (scales, minimums) within one block of each type. */
+    static final Map<GgmlType, int[]> HALVES = Map.of(GgmlType.Q4_1, new int[] {0, 2}, GgmlType.Q5_0, new int[] {0},
+            GgmlType.Q5_1, new int[] {0, 2}, GgmlType.IQ4_NL, new int[] {0}, GgmlType.Q2_K, new int[] {80, 82},
+            GgmlType.Q3_K, new int[] {108}, GgmlType.Q4_K, new int[] {0, 2}, GgmlType.Q5_K, new int[] {0, 2},
+            GgmlType.Q6_K, new int[] {208}, GgmlType.IQ4_XS, new int[] {0});
+
+    /** rows × cols weights of {@code type}: random bytes, its F16 fields small finite values (some negative, some 0). */
+    static MemorySegment weights(Random r, GgmlType type, int rows, int cols) {
+        long bytes = type.byteSize(cols) * rows;
+        MemorySegment s = arena.allocate(bytes + 64, 64);
+        for (long i = 0; i < bytes; i++) s.set(ValueLayout.JAVA_BYTE, i, (byte) r.nextInt(256));
+        for (long blk = 0; blk < bytes / type.typeSize; blk++) {
+            for (int off : HALVES.get(type)) {
+                float v = r.nextInt(16) == 0 ? 0f : (float) (r.nextGaussian() * 0.02);
+                s.set(ValueLayout.JAVA_SHORT_UNALIGNED, blk * type.typeSize + off, Float.floatToFloat16(v));
+            }
+        }
+        return s.asSlice(0, bytes);
+    }
+
+    /** Widths the type allows: multiples of 256 for the super-block types; for the others also widths that are not. */
+    static int[] widths(GgmlType type) {
+        return type.blockSize == 256 ? new int[] {256, SMALL ? 512 : 4096} : new int[] {32, 96, SMALL ? 544 : 4128};
+    }
+
+    @ParameterizedTest
+    @EnumSource(names = {"Q4_1", "Q5_0", "Q5_1", "IQ4_NL", "Q2_K", "Q3_K", "Q4_K", "Q5_K", "Q6_K", "IQ4_XS"})
+    void productsOfEveryShapeEqualTheReference(GgmlType type) {
+        var r = new Random(100 + type.id);
+        for (int in : widths(type)) {
+            for (int outRows : new int[] {1, 7, 33, 97}) {
+                MemorySegment seg = weights(r, type, outRows, in);
+                for (int n : new int[] {1, 5, 9}) {
+                    float[] x = random(r, n * in, 1f), want = new float[n * outRows];
+                    Reference.matmul(want, x, n, in, seg, type, outRows);
+                    for (ClBackend b : List.of(gemv, lanes, gemm, staged)) {
+                        Tensor w = b.upload("w", type, outRows, in, seg), xt = input(b, x, n, in);
+                        float[] got = guarded(b, n, outRows, null, out -> b.matmul(out, xt, w));
+                        String shape = b == gemv ? "gemv" : b == lanes ? "gemv (lanes)" : b == gemm ? "gemm" : "gemm (STAGE_X)";
+                        nmse("matmul_block_f32 " + type + " " + shape, got, want, want.length, 5e-4);
+                    }
+                }
+            }
+        }
+        for (ClBackend b : List.of(gemv, gemm)) {
+            assertTrue(b.kernelsUsed().contains("matmul_block_f32_" + (b == gemv ? "gemv" : "gemm")), b.kernelsUsed().toString());
+        }
+    }
+
+    @ParameterizedTest
+    @EnumSource(names = {"Q4_1", "Q5_0", "Q5_1", "IQ4_NL", "Q2_K", "Q3_K", "Q4_K", "Q5_K", "Q6_K", "IQ4_XS"})
+    void embeddingsAndReadBackEqualTheReference(GgmlType type) {
+        var r = new Random(200 + type.id);
+        for (int width : widths(type)) {
+            int vocab = 37;
+            MemorySegment seg = weights(r, type, vocab, width);
+            Tensor table = gemv.upload("table", type, vocab, width, seg);
+            for (int[] tokens : new int[][] {{36}, {0, 5, 36, 5, 17, 1}}) {
+                float[] want = new float[tokens.length * width];
+                Reference.embed(want, seg, type, width, tokens);
+                float[] got = guarded(gemv, tokens.length, width, null, out -> gemv.embed(out, table, tokens));
+                nmse("embed_block_f32 " + type, got, want, want.length, 1e-7);
+            }
+            float[] all = new float[vocab * width], wantAll = new float[vocab * width];
+            gemv.read(table, all);
+            dev.infercl.tensor.Dequant.row(type, seg, 0, wantAll, 0, wantAll.length);
+            nmse("embed_block_f32 " + type + " (read back)", all, wantAll, all.length, 1e-7);
+        }
+    }
+}
