@@ -6,7 +6,6 @@ import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.FileSystemException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
@@ -75,19 +74,16 @@ public final class HubCache {
         return NAME.matcher(commit).matches() ? Optional.of(commit) : Optional.empty();
     }
 
-    /** Records that {@code revision} points at {@code commit} (written aside, then moved into place). */
+    /**
+     * Records that {@code revision} points at {@code commit}. Written in place, as huggingface_hub writes it: tools
+     * that scan the cache take every file in refs/ for a ref, so a temporary file there would show up as one.
+     */
     public void writeRef(String repo, String revision, String commit) throws IOException {
         if (revision.equals(commit)) return;
         Path ref = ref(repo, revision);
         if (readRef(repo, revision).filter(commit::equals).isPresent()) return;
         Files.createDirectories(ref.getParent());
-        Path tmp = Files.createTempFile(ref.getParent(), revision, ".tmp");
-        try {
-            Files.writeString(tmp, commit, StandardCharsets.UTF_8);
-            Files.move(tmp, ref, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
-        } finally {
-            Files.deleteIfExists(tmp);
-        }
+        Files.writeString(ref, commit, StandardCharsets.UTF_8);
     }
 
     /**

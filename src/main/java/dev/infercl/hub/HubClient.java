@@ -334,7 +334,7 @@ public final class HubClient implements AutoCloseable {
                     try {
                         n = in.read(buf);
                     } catch (IOException e) {
-                        throw new Interrupted(describe(e), e);
+                        throw new Interrupted("connection lost: " + describe(e), e);
                     }
                     if (n < 0) break;
                     if (size >= 0 && have + n > size) {

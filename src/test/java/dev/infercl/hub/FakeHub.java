@@ -243,7 +243,16 @@ public final class FakeHub implements AutoCloseable {
         OutputStream out = e.getResponseBody();
         out.write(bytes, (int) start, n);
         out.flush();
-        // fewer bytes than the Content-Length promised: closing the exchange now drops the connection
+        if (n < length) {
+            // fewer bytes than the Content-Length promised: closing the exchange drops the connection. A pause first
+            // lets the client read what was sent (a reset can discard bytes still in flight); tests still read the
+            // count kept from the partial file rather than assume all of them arrived
+            try {
+                Thread.sleep(200);
+            } catch (InterruptedException ie) {
+                Thread.currentThread().interrupt();
+            }
+        }
         return n;
     }
 
