@@ -289,7 +289,8 @@ public final class HubClient implements AutoCloseable {
         if (size >= 0 && have == size) return;
         HttpResponse<InputStream> r;
         try {
-            r = send(url, "GET", have > 0 ? "bytes=" + have + "-" : null, true, null);
+            // the timeout covers the wait for the answer's headers, not the body's transfer
+            r = send(url, "GET", have > 0 ? "bytes=" + have + "-" : null, true, API_TIMEOUT);
         } catch (HubException e) {
             throw e;
         } catch (IOException e) {
