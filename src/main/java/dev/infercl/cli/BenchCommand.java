@@ -41,7 +41,7 @@ final class BenchCommand extends Streams.Command implements Callable<Integer> {
         if (generate < 1 || repetitions < 1) throw new IllegalArgumentException("-n and -r must be ≥ 1");
         for (int p : prompts) if (p < 1) throw new IllegalArgumentException("prefill sizes must be ≥ 1, got " + p);
         long t0 = System.nanoTime();
-        try (Model m = Model.load(model.modelPath(), model.loadOptions(n -> err.println("note: " + n)))) {
+        try (Model m = Model.load(model.modelPath(err), model.loadOptions(n -> err.println("note: " + n)))) {
             double loadSec = (System.nanoTime() - t0) / 1e9;
             if (contextSweep != null) return sweep(m);
             int maxCtx = Math.max(m.config().contextLength(), longContext + generate);

@@ -66,7 +66,7 @@ final class ChatCommand extends Streams.Command implements Callable<Integer> {
     public Integer call() throws Exception {
         long usedSeed = seed >= 0 ? seed : new java.security.SecureRandom().nextLong() & Long.MAX_VALUE;
         var options = new GenerateOptions(maxTokens, new SamplerOptions(temperature, topK, topP, minP, repeatPenalty, 64, usedSeed), false, true);
-        try (Model m = Model.load(model.modelPath(), model.loadOptions(n -> err.println("note: " + n)))) {
+        try (Model m = Model.load(model.modelPath(err), model.loadOptions(n -> err.println("note: " + n)))) {
             int ctx = model.contextLength > 0 ? model.contextLength : m.config().contextLength();
             try (Session s = m.newSession(ctx)) {
                 var chat = new Chat(m, s, m.chatTemplate(template), system, dropOldest);

@@ -20,8 +20,8 @@ final class EvalCommand extends Streams.Command implements Callable<Integer> {
 
     @Mixin ModelOptions model;
 
-    @Option(names = "--ref", description = "reference model (e.g. the full-precision original), run on the same backend")
-    Path reference;
+    @Option(names = "--ref", description = "reference model (e.g. the full-precision original; a file or OWNER/NAME[:QUANT]), run on the same backend")
+    String reference;
 
     @Option(names = {"-f", "--file"}, required = true, description = "text to score")
     Path text;
@@ -35,10 +35,11 @@ final class EvalCommand extends Streams.Command implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         if (!Files.isRegularFile(text)) throw new IllegalArgumentException("-f " + text + ": no such file");
-        if (reference != null && !Files.isRegularFile(reference)) throw new IllegalArgumentException("--ref " + reference + ": no such file");
+        Path refPath = reference != null ? HubModels.resolve(reference, "--ref", err) : null;
+        if (refPath != null && !Files.isRegularFile(refPath)) throw new IllegalArgumentException("--ref " + reference + ": no such file");
         if (maxWindows < 0) throw new IllegalArgumentException("--max-windows must be ≥ 0, got " + maxWindows);
         var opts = model.loadOptions(n -> err.println("note: " + n));
-        try (Model m = Model.load(model.modelPath(), opts); Model ref = reference != null ? Model.load(reference, opts) : null) {
+        try (Model m = Model.load(model.modelPath(err), opts); Model ref = refPath != null ? Model.load(refPath, opts) : null) {
             int ctx = model.contextLength > 0 ? model.contextLength : m.config().contextLength();
             var tok = m.tokenizer();
             var windows = Calibration.windows(tok.encode(Files.readString(text), false, false), ctx,

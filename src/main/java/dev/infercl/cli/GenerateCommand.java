@@ -61,9 +61,9 @@ final class GenerateCommand extends Streams.Command implements Callable<Integer>
         String text = promptFile != null ? Files.readString(promptFile) : prompt;
         long usedSeed = seed >= 0 ? seed : new java.security.SecureRandom().nextLong() & Long.MAX_VALUE;
         var sampler = new SamplerOptions(temperature, topK, topP, minP, repeatPenalty, repeatLastN, usedSeed);
-        try (Model m = Model.load(model.modelPath(), model.loadOptions(n -> err.println("note: " + n)))) {
+        try (Model m = Model.load(model.modelPath(err), model.loadOptions(n -> err.println("note: " + n)))) {
             if (model.usingDefault()) {
-                err.println("note: no -m given: running the embedded model " + model.modelPath()
+                err.println("note: no -m given: running the embedded model " + model.modelPath(err)
                         + " (stories260K, a 260K-parameter model of children's stories; see README for running others)");
             }
             int promptTokens = m.tokenizer().encode(text, m.tokenizer().addBosByDefault(), false).length;

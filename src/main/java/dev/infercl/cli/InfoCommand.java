@@ -15,8 +15,8 @@ import picocli.CommandLine.Parameters;
 @Command(name = "info", mixinStandardHelpOptions = true, description = "Print a GGUF file's metadata and tensors.")
 final class InfoCommand extends Streams.Command implements Callable<Integer> {
 
-    @Parameters(index = "0", paramLabel = "MODEL", description = "GGUF file")
-    Path path;
+    @Parameters(index = "0", paramLabel = "MODEL", description = "GGUF file, or Hugging Face model OWNER/NAME[:QUANT]")
+    String model;
 
     @Option(names = "--all", description = "print arrays in full (default: the first 8 values)")
     boolean all;
@@ -26,6 +26,7 @@ final class InfoCommand extends Streams.Command implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
+        Path path = HubModels.resolve(model, "MODEL", err);
         try (GgufFile f = GgufFile.open(path)) {
             out.printf("%s: GGUF v%d, %s, %d metadata keys, %d tensors, alignment %d, data at offset %d%n",
                     path, f.version(), bytes(f.size()), f.metadata().size(), f.tensors().size(), f.alignment(), f.dataOffset());

@@ -53,7 +53,7 @@ final class LogitsCommand extends Streams.Command implements Callable<Integer> {
         boolean hasInput = input != null || text != null;
         if (!hasInput || (input != null && text != null)) throw new IllegalArgumentException("give exactly one of --ids, -f FILE or TEXT");
         if (top < 1) throw new IllegalArgumentException("--top must be ≥ 1, got " + top);
-        try (Model m = Model.load(model.modelPath(), model.loadOptions(n -> err.println("note: " + n)))) {
+        try (Model m = Model.load(model.modelPath(err), model.loadOptions(n -> err.println("note: " + n)))) {
             int[] ids;
             if (input != null && input.ids != null) {
                 ids = input.ids;

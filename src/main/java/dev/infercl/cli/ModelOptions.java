@@ -3,6 +3,8 @@ package dev.infercl.cli;
 import dev.infercl.api.BackendKind;
 import dev.infercl.api.LoadOptions;
 import dev.infercl.backend.KvType;
+import java.io.IOException;
+import java.io.PrintStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import picocli.CommandLine.Option;
@@ -12,8 +14,11 @@ final class ModelOptions {
     /** The embedded model, relative to the InferCL home (the launcher sets -Dinfercl.home). */
     static final String DEFAULT_MODEL = "test-models/stories260K.gguf";
 
-    @Option(names = {"-m", "--model"}, description = "GGUF file or llama2.c checkpoint (default: the embedded stories260K model, " + DEFAULT_MODEL + ")")
-    Path model;
+    @Option(names = {"-m", "--model"}, description = "GGUF file, llama2.c checkpoint, or Hugging Face model OWNER/NAME[:QUANT]"
+            + " (fetched through the hub cache, as infercl pull does; default: the embedded stories260K model, " + DEFAULT_MODEL + ")")
+    String model;
+
+    private Path resolved;
 
     @Option(names = "--tokenizer", description = "tokenizer file of a llama2.c checkpoint (tokenizer.bin)")
     Path tokenizer;
@@ -36,9 +41,13 @@ final class ModelOptions {
     @Option(names = "--verbose", description = "print stack traces of errors, and diagnostics to stderr (OpenCL compiler output, kernel cache)")
     boolean verbose;
 
-    /** The model path, or the embedded default. */
-    Path modelPath() {
-        return model != null ? model : defaultModel();
+    /**
+     * The model path: the file -m names, the hub cache's file for an OWNER/NAME[:QUANT] that names no file (fetched
+     * on first use, with notes and progress on {@code err}), or the embedded default.
+     */
+    Path modelPath(PrintStream err) throws IOException {
+        if (resolved == null) resolved = model != null ? HubModels.resolve(model, "-m", err) : defaultModel();
+        return resolved;
     }
 
     boolean usingDefault() {

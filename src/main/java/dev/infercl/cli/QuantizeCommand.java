@@ -15,8 +15,10 @@ import picocli.CommandLine.Option;
         description = "Write a quantized GGUF: w8a16 (INT8 weights), w8a8 (INT8 weights and activations, SmoothQuant), q8_0, q4_0 or f16.")
 final class QuantizeCommand extends Streams.Command implements Callable<Integer> {
 
-    @Option(names = {"-m", "--model"}, required = true, description = "full-precision GGUF file (F32, F16 or BF16)")
-    Path input;
+    @Option(names = {"-m", "--model"}, required = true, description = "full-precision GGUF file (F32, F16 or BF16), or Hugging Face model OWNER/NAME[:QUANT]")
+    String model;
+
+    private Path input;
 
     @Option(names = {"-o", "--output"}, required = true, description = "GGUF file to write")
     Path output;
@@ -56,6 +58,7 @@ final class QuantizeCommand extends Streams.Command implements Callable<Integer>
         Scheme s = Scheme.parse(scheme);
         if (samples < 0) throw new IllegalArgumentException("--samples must be ≥ 0, got " + samples);
         if (context < 0 || context == 1) throw new IllegalArgumentException("--ctx must be ≥ 2 (or 0 for the model's), got " + context);
+        input = HubModels.resolve(model, "-m", err);
         if (!Files.isRegularFile(input)) throw new IllegalArgumentException(input + ": no such file");
         if (calibration != null && !Files.isRegularFile(calibration)) throw new IllegalArgumentException("--calibration " + calibration + ": no such file");
         boolean smooth = s == Scheme.W8A8 && !noSmooth;

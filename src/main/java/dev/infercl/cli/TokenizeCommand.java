@@ -15,8 +15,8 @@ import picocli.CommandLine.Parameters;
 @Command(name = "tokenize", mixinStandardHelpOptions = true, description = "Print the tokens of a text.")
 final class TokenizeCommand extends Streams.Command implements Callable<Integer> {
 
-    @Option(names = {"-m", "--model"}, required = true, description = "GGUF file (a vocab-only file is enough) or llama2.c checkpoint")
-    Path model;
+    @Option(names = {"-m", "--model"}, required = true, description = "GGUF file (a vocab-only file is enough), llama2.c checkpoint, or Hugging Face model OWNER/NAME[:QUANT]")
+    String modelArg;
 
     @Option(names = "--tokenizer", description = "tokenizer file of a llama2.c checkpoint")
     Path tokenizer;
@@ -43,6 +43,7 @@ final class TokenizeCommand extends Streams.Command implements Callable<Integer>
     public Integer call() throws Exception {
         if ((file == null) == (text == null)) throw new IllegalArgumentException("give the text either as an argument or with -f FILE");
         String input = file != null ? Files.readString(file) : text;
+        Path model = HubModels.resolve(modelArg, "-m", err);
         int[] ids;
         Tokenizer tok;
         if (tokenizer != null) {
