@@ -210,7 +210,7 @@ public record Weights(Tensor tokenEmbedding, Tensor positionEmbedding, Layer[] l
             WeightData w = file.weight(name).orElseThrow(() -> new ModelLoadException(f + ": tensor '" + name + "' is missing"));
             if (!w.type().computable()) {
                 throw new UnsupportedModelException(f + ": tensor '" + name + "' has unsupported type " + w.type()
-                        + " (InferCL computes with F32, F16, BF16, Q8_0, Q4_0)");
+                        + " (InferCL computes with " + GgmlType.computableNames() + ")");
             }
             if (vector && w.type() != GgmlType.F32 && w.type() != GgmlType.F16 && w.type() != GgmlType.BF16) {
                 throw new UnsupportedModelException(f + ": vector '" + name + "' has type " + w.type() + " (expected F32, F16 or BF16)");

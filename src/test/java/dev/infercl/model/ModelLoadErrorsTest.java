@@ -1,5 +1,6 @@
 package dev.infercl.model;
 
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -9,6 +10,8 @@ import dev.infercl.gguf.GgufWriter;
 import java.nio.file.Path;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
 
 /** Well-formed GGUF files that are not runnable models give typed errors naming what is wrong. */
 class ModelLoadErrorsTest {
@@ -40,14 +43,17 @@ class ModelLoadErrorsTest {
         assertTrue(e.getMessage().contains("'blk.0.attn_norm.weight' has shape [32]"), e.getMessage());
     }
 
-    @Test
-    void unsupportedTypeIsNamed(@TempDir Path dir) throws Exception {
+    /** A type GGUF can carry that no backend computes: one line naming the file, the tensor and the type. */
+    @ParameterizedTest
+    @EnumSource(value = GgmlType.class, names = {"IQ2_XXS", "IQ3_S", "IQ1_M", "TQ1_0", "TQ2_0", "MXFP4", "Q8_1", "Q8_K"})
+    void unsupportedTypeIsNamed(GgmlType type, @TempDir Path dir) throws Exception {
         Path p = dir.resolve("m.gguf");
         var w = llamaMetadata("llama").addTensor("blk.0.attn_norm.weight", GgmlType.F32, new long[] {64}, new byte[256]);
-        w.addTensor("blk.0.attn_q.weight", GgmlType.Q4_K, new long[] {256, 64}, new byte[144 * 64]);
+        w.addTensor("blk.0.attn_q.weight", type, new long[] {256, 64}, new byte[(int) type.byteSize(256) * 64]);
         w.write(p);
         var e = assertThrows(UnsupportedModelException.class, () -> Model.load(p));
-        assertTrue(e.getMessage().contains("unsupported type Q4_K"), e.getMessage());
+        assertTrue(e.getMessage().contains("tensor 'blk.0.attn_q.weight' has unsupported type " + type + " "), e.getMessage());
+        assertFalse(e.getMessage().contains("\n"), e.getMessage());
     }
 
     @Test

@@ -1,6 +1,7 @@
 package dev.infercl.backend.cpu;
 
 import static dev.infercl.backend.cpu.CpuGemv.dotBf16;
+import static dev.infercl.backend.cpu.CpuGemv.dotBlocks;
 import static dev.infercl.backend.cpu.CpuGemv.dotF16;
 import static dev.infercl.backend.cpu.CpuGemv.dotF32;
 import static dev.infercl.backend.cpu.CpuGemv.dotI8;
@@ -81,6 +82,7 @@ final class CpuGemm {
                             case BF16 -> tileBf16(w, o * rowBytes, ob * rowBytes, tile);
                             case Q8_0 -> tileQ8_0(w, o * rowBytes, ob * rowBytes, tile);
                             case Q4_0 -> tileQ4_0(w, o * rowBytes, ob * rowBytes, tile);
+                            case Q4_1, Q5_0, Q5_1, IQ4_NL, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, IQ4_XS -> tileBlocks(type, w, o * rowBytes, ob * rowBytes, tile);
                             default -> throw new IllegalArgumentException("matmul: no kernel for " + type);
                         }
                     }
@@ -95,6 +97,7 @@ final class CpuGemm {
                         case BF16 -> dotBf16(w, row, x, t * in, in);
                         case Q8_0 -> dotQ8_0(w, row, x, t * in, in);
                         case Q4_0 -> dotQ4_0(w, row, x, t * in, in);
+                        case Q4_1, Q5_0, Q5_1, IQ4_NL, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, IQ4_XS -> dotBlocks(type, w, row, x, t * in, in, tiles.runA());
                         default -> throw new IllegalArgumentException("matmul: no kernel for " + type);
                     };
                 }
@@ -128,6 +131,19 @@ final class CpuGemm {
             this.k0 = k0;
             this.k1 = k1;
             return this;
+        }
+
+        private float[] runA, runB;
+
+        /** The decoded runs of rows oa and ob for {@link #tileBlocks} (allocated on first use, one pair per chunk). */
+        float[] runA() {
+            if (runA == null) runA = new float[BlockDecoder.RUN];
+            return runA;
+        }
+
+        float[] runB() {
+            if (runB == null) runB = new float[BlockDecoder.RUN];
+            return runB;
         }
 
         float[] x() { return x; }
@@ -285,6 +301,35 @@ final class CpuGemm {
                     b0 = wb.fma(v0, b0); b1 = wb.fma(v1, b1); b2 = wb.fma(v2, b2); b3 = wb.fma(v3, b3);
                 }
             }
+        }
+        tl.add(a0.reduceLanes(ADD), a1.reduceLanes(ADD), a2.reduceLanes(ADD), a3.reduceLanes(ADD),
+                b0.reduceLanes(ADD), b1.reduceLanes(ADD), b2.reduceLanes(ADD), b3.reduceLanes(ADD));
+    }
+
+    /**
+     * The {@link BlockDecoder} types: per run of the tile's columns, both rows decoded into L1 arrays (values as the
+     * reference decodes them), then the tile's eight multiply-adds per vector read them back; the decoding is
+     * shared by the four tokens.
+     */
+    private static void tileBlocks(GgmlType type, MemorySegment w, long rowA, long rowB, Tile tl) {
+        float[] x = tl.x(), ra = tl.runA(), rb = tl.runB();
+        int x0 = tl.xRow(0), x1 = tl.xRow(1), x2 = tl.xRow(2), x3 = tl.xRow(3);
+        var a0 = FloatVector.zero(F); var a1 = a0; var a2 = a0; var a3 = a0;
+        var b0 = a0; var b1 = a0; var b2 = a0; var b3 = a0;
+        for (int k = tl.k0(); k < tl.k1(); k += BlockDecoder.RUN) {
+            int n = Math.min(BlockDecoder.RUN, tl.k1() - k), end = n - n % L;
+            BlockDecoder.decode(type, w, rowA, k, n, ra);
+            BlockDecoder.decode(type, w, rowB, k, n, rb);
+            for (int j = 0; j < end; j += L) {
+                var wa = FloatVector.fromArray(F, ra, j);
+                var wb = FloatVector.fromArray(F, rb, j);
+                int i = k + j;
+                var v0 = FloatVector.fromArray(F, x, x0 + i); var v1 = FloatVector.fromArray(F, x, x1 + i);
+                var v2 = FloatVector.fromArray(F, x, x2 + i); var v3 = FloatVector.fromArray(F, x, x3 + i);
+                a0 = wa.fma(v0, a0); a1 = wa.fma(v1, a1); a2 = wa.fma(v2, a2); a3 = wa.fma(v3, a3);
+                b0 = wb.fma(v0, b0); b1 = wb.fma(v1, b1); b2 = wb.fma(v2, b2); b3 = wb.fma(v3, b3);
+            }
+            for (int j = end; j < n; j++) tl.addColumn(k + j, ra[j], rb[j]);
         }
         tl.add(a0.reduceLanes(ADD), a1.reduceLanes(ADD), a2.reduceLanes(ADD), a3.reduceLanes(ADD),
                 b0.reduceLanes(ADD), b1.reduceLanes(ADD), b2.reduceLanes(ADD), b3.reduceLanes(ADD));

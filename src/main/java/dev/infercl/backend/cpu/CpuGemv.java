@@ -47,7 +47,7 @@ final class CpuGemv {
     /** Whether {@link #rows} has a fast path for w (every GGUF type the matmul has, and INT8 unless its groups straddle vectors). */
     static boolean hasRows(CpuTensor w) {
         if (w.int8 == null) return w.type == GgmlType.F32 || w.type == GgmlType.F16 || w.type == GgmlType.BF16
-                || w.type == GgmlType.Q8_0 || w.type == GgmlType.Q4_0;
+                || w.type == GgmlType.Q8_0 || w.type == GgmlType.Q4_0 || BlockDecoder.handles(w.type);
         int gs = w.int8.groupSize();
         return w.int8.quantizeActivations() || gs == 0 || gs == w.cols || gs % B.length() == 0;
     }
@@ -81,6 +81,15 @@ final class CpuGemv {
             return (o0, o1, out, acc) -> {
                 for (int o = o0; o < o1; o++) {
                     float d = dotF16Finite(m, o * rowBytes, x, in);
+                    out[o] = acc ? out[o] + d : d;
+                }
+            };
+        }
+        if (BlockDecoder.handles(type)) {
+            return (o0, o1, out, acc) -> {
+                float[] run = new float[BlockDecoder.RUN];
+                for (int o = o0; o < o1; o++) {
+                    float d = dotBlocks(type, m, o * rowBytes, x, 0, in, run);
                     out[o] = acc ? out[o] + d : d;
                 }
             };
@@ -255,6 +264,27 @@ final class CpuGemv {
             a = s.fma(FloatVector.broadcast(F, Dequant.f16(w.get(Dequant.I16, base))), a);
         }
         return a.reduceLanes(ADD);
+    }
+
+    /**
+     * One token against a row of a {@link BlockDecoder} type: each run of the row decoded into {@code run} (L1),
+     * then multiplied with x in two accumulator chains.
+     */
+    static float dotBlocks(GgmlType type, MemorySegment w, long row, float[] x, int xo, int in, float[] run) {
+        var a = FloatVector.zero(F);
+        var b = a;
+        float s = 0;
+        for (int v0 = 0; v0 < in; v0 += BlockDecoder.RUN) {
+            int n = Math.min(BlockDecoder.RUN, in - v0), i = 0;
+            BlockDecoder.decode(type, w, row, v0, n, run);
+            for (; i + 2 * L <= n; i += 2 * L) {
+                a = FloatVector.fromArray(F, run, i).fma(FloatVector.fromArray(F, x, xo + v0 + i), a);
+                b = FloatVector.fromArray(F, run, i + L).fma(FloatVector.fromArray(F, x, xo + v0 + i + L), b);
+            }
+            for (; i + L <= n; i += L) a = FloatVector.fromArray(F, run, i).fma(FloatVector.fromArray(F, x, xo + v0 + i), a);
+            for (; i < n; i++) s += run[i] * x[xo + v0 + i];
+        }
+        return a.add(b).reduceLanes(ADD) + s;
     }
 
     /** Σ x over each 32-value block of x[0..in): the −8 of every Q4_0 nibble, applied once per block by {@link #dotQ4_0Decode}. */

@@ -64,17 +64,25 @@ class CpuParityTest {
     static Stream<Arguments> matmulShapes() {
         int[][] plain = {{1, 1}, {7, 7}, {31, 33}, {32, 32}, {33, 31}, {4100, 7}, {7, 4100}, {4100, 33}, {48, 1}};
         int[][] quant = {{32, 1}, {32, 7}, {64, 31}, {64, 32}, {32, 33}, {4128, 7}, {64, 4100}, {4128, 33}};
+        // super-blocks of 256: one, two, and rows longer than a prefill column block (1024) and not a multiple of it
+        int[][] superBlocks = {{256, 1}, {256, 7}, {512, 31}, {256, 33}, {4352, 7}, {768, 33}, {1280, 2}};
         var args = Stream.<Arguments>builder();
         for (int n : new int[] {1, 3, 17}) {
             for (GgmlType type : new GgmlType[] {GgmlType.F32, GgmlType.F16, GgmlType.BF16}) {
                 for (int[] s : plain) args.add(Arguments.of(type, n, s[0], s[1]));
             }
-            for (GgmlType type : new GgmlType[] {GgmlType.Q8_0, GgmlType.Q4_0}) {
+            for (GgmlType type : BLOCK_32) {
                 for (int[] s : quant) args.add(Arguments.of(type, n, s[0], s[1]));
+            }
+            for (GgmlType type : BLOCK_256) {
+                for (int[] s : superBlocks) args.add(Arguments.of(type, n, s[0], s[1]));
             }
         }
         return args.build();
     }
+
+    static final GgmlType[] BLOCK_32 = {GgmlType.Q8_0, GgmlType.Q4_0, GgmlType.Q4_1, GgmlType.Q5_0, GgmlType.Q5_1, GgmlType.IQ4_NL};
+    static final GgmlType[] BLOCK_256 = {GgmlType.Q2_K, GgmlType.Q3_K, GgmlType.Q4_K, GgmlType.Q5_K, GgmlType.Q6_K, GgmlType.IQ4_XS};
 
     @ParameterizedTest(name = "{0} n={1} in={2} out={3}")
     @MethodSource("matmulShapes")
@@ -97,11 +105,12 @@ class CpuParityTest {
 
     static Stream<Arguments> fusedShapes() {
         var args = Stream.<Arguments>builder();
-        for (GgmlType type : new GgmlType[] {GgmlType.F32, GgmlType.F16, GgmlType.BF16, GgmlType.Q8_0, GgmlType.Q4_0}) {
-            boolean block = type == GgmlType.Q8_0 || type == GgmlType.Q4_0;
+        var types = Stream.concat(Stream.of(GgmlType.F32, GgmlType.F16, GgmlType.BF16), Stream.concat(Arrays.stream(BLOCK_32), Arrays.stream(BLOCK_256)));
+        for (GgmlType type : types.toList()) {
             for (int n : new int[] {1, 3}) {
                 // odd row counts leave a last row outside the two-row kernels; 4128 columns span many blocks
-                for (int in : block ? new int[] {32, 96, 4128} : new int[] {7, 33, 4100}) args.add(Arguments.of(type, n, in));
+                int[] widths = type.blockSize == 256 ? new int[] {256, 768, 4352} : type.blockSize == 32 ? new int[] {32, 96, 4128} : new int[] {7, 33, 4100};
+                for (int in : widths) args.add(Arguments.of(type, n, in));
             }
         }
         return args.build();
@@ -148,6 +157,29 @@ class CpuParityTest {
         }
         String[] names = {"q", "k", "v", "accumulated", "swiglu"};
         for (int j = 0; j < 5; j++) assertClose(results[1][j], results[0][j], MATMUL_NMSE, type + " fused " + names[j]);
+    }
+
+    static Stream<Arguments> embedTypes() {
+        var types = Stream.concat(Stream.of(GgmlType.F32, GgmlType.F16, GgmlType.BF16), Stream.concat(Arrays.stream(BLOCK_32), Arrays.stream(BLOCK_256)));
+        return types.map(t -> Arguments.of(t, t.blockSize == 256 ? 512 : t.blockSize == 32 ? 96 : 33));
+    }
+
+    /** Embedding rows of every type, on both backends against the reference decode of those rows; guard rows untouched. */
+    @ParameterizedTest(name = "{0} width={1}")
+    @MethodSource("embedTypes")
+    void embed(GgmlType type, int width) {
+        int vocab = 37;
+        var rnd = new Random(width * 29L + type.ordinal());
+        MemorySegment table = weight(type, randomWeights(rnd, vocab * width), vocab, width);
+        int[] tokens = {36, 0, 5, 5, 17};
+        float[] want = new float[tokens.length * width];
+        for (int t = 0; t < tokens.length; t++) Dequant.row(type, table, (long) tokens[t] * width, want, t * width, width);
+        for (Backend be : new Backend[] {REF, FAST}) {
+            Tensor ot = guarded(be, tokens.length, width);
+            be.embed(ot.firstRows(tokens.length), be.upload("embd", type, vocab, width, table), tokens);
+            float[] got = readChecked(be, ot, tokens.length, width);
+            for (int i = 0; i < want.length; i++) assertEquals(want[i], got[i], 0f, be.name() + " " + type + " value " + i);
+        }
     }
 
     /**
@@ -446,9 +478,7 @@ class CpuParityTest {
                 case F32 -> { for (int i = 0; i < cols; i++) seg.set(Dequant.F32, base + 4L * i, values[r * cols + i]); }
                 case F16 -> { for (int i = 0; i < cols; i++) seg.set(Dequant.I16, base + 2L * i, Float.floatToFloat16(values[r * cols + i])); }
                 case BF16 -> { for (int i = 0; i < cols; i++) seg.set(Dequant.I16, base + 2L * i, Dequant.toBf16(values[r * cols + i])); }
-                case Q8_0 -> System.arraycopy(Dequant.quantizeQ8_0(values, r * cols, cols), 0, bytes, (int) base, rowBytes);
-                case Q4_0 -> System.arraycopy(Dequant.quantizeQ4_0(values, r * cols, cols), 0, bytes, (int) base, rowBytes);
-                default -> throw new IllegalArgumentException(type.name());
+                default -> System.arraycopy(Dequant.quantize(type, values, r * cols, cols), 0, bytes, (int) base, rowBytes);
             }
         }
         return seg;
