@@ -1,7 +1,8 @@
 // blocks.h: the GGML block types the matmul_block_f32_* and embed_block_f32 kernels read as the file stores them
 //   (no repacking): which one is a build option, BLOCK_TYPE = the type's GGML id. For each, block_decode32(row, c, &w0,
 //   &w1) gives the weights of columns 32c … 32c + 31 of one row (w0 the first 16, w1 the next 16) with their scales
-//   and minimums applied, and BLOCK_ROW_BYTES(in) the bytes of a row of `in` values.
+//   and minimums applied, BLOCK_VALUES the values of one block (32 or 256) and BLOCK_ROW_BYTES(in) the bytes of a row of
+//   `in` values.
 //   Super-block types (256 values): Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, IQ4_XS; 32-value blocks: Q4_1, Q5_0, Q5_1, IQ4_NL.
 //   Layouts (bytes; F16 "half" fields little-endian, read with vload_half: every one sits at an even offset):
 //   Q4_1   (20 / 32):  d, m, qs[16]                      w = q·d + m, q the low nibbles (values 0–15), high (16–31)
@@ -15,6 +16,8 @@
 //   Q6_K   (210 / 256): ql[128], qh[64], scales[16] (int8), d   16 sub-blocks of 16: w = d·sc·(q − 32), q 6 bits
 //   IQ4_XS (136 / 256): d, scales_h (uint16), scales_l[4], qs[128]  8 sub-blocks of 32: w = d·(ls − 32)·KV[q]
 //   2- and 3-bit quants pack four values a byte: value l of a 128-value half sits in byte l % 32 at bits 2·(l / 32).
+//   Where a type defines BLOCK_DOT, block_dot(block, x) gives a whole block's products with x as float16 partial sums,
+//   its header decoded once (the one-token products' inner loop); the others go 32 values at a time.
 #ifndef BLOCKS_H
 #define BLOCKS_H
 #include "common.h"
@@ -75,6 +78,7 @@ inline float scale_q3_k(int i, const __global uchar* s) {
 }
 
 #if BLOCK_TYPE == BT_Q4_1
+#define BLOCK_VALUES 32
 #define BLOCK_ROW_BYTES(in) ((size_t) (in) / 32 * 20)
 __attribute__((always_inline))
 inline void block_decode32(const __global uchar* row, int c, float16* w0, float16* w1) {
@@ -92,6 +96,7 @@ inline void block_decode32(const __global uchar* row, int c, float16* w0, float1
 #define Q5_BYTES 24
 #define Q5_QH 4
 #endif
+#define BLOCK_VALUES 32
 #define BLOCK_ROW_BYTES(in) ((size_t) (in) / 32 * Q5_BYTES)
 __attribute__((always_inline))
 inline void block_decode32(const __global uchar* row, int c, float16* w0, float16* w1) {
@@ -111,6 +116,7 @@ inline void block_decode32(const __global uchar* row, int c, float16* w0, float1
 #endif
 }
 #elif BLOCK_TYPE == BT_IQ4_NL
+#define BLOCK_VALUES 32
 #define BLOCK_ROW_BYTES(in) ((size_t) (in) / 32 * 18)
 __attribute__((always_inline))
 inline void block_decode32(const __global uchar* row, int c, float16* w0, float16* w1) {
@@ -121,6 +127,7 @@ inline void block_decode32(const __global uchar* row, int c, float16* w0, float1
     *w1 = IQ4_DECODE(q >> (uchar16) 4) * d;
 }
 #elif BLOCK_TYPE == BT_Q2_K
+#define BLOCK_VALUES 256
 #define BLOCK_ROW_BYTES(in) ((size_t) (in) / 256 * 84)
 __attribute__((always_inline))
 inline void block_decode32(const __global uchar* row, int c, float16* w0, float16* w1) {
@@ -134,6 +141,7 @@ inline void block_decode32(const __global uchar* row, int c, float16* w0, float1
     *w1 = convert_float16((vload16(0, q + 16) >> sh) & (uchar16) 3) * (d * (s1 & 15)) - dmin * (s1 >> 4);
 }
 #elif BLOCK_TYPE == BT_Q3_K
+#define BLOCK_VALUES 256
 #define BLOCK_ROW_BYTES(in) ((size_t) (in) / 256 * 110)
 __attribute__((always_inline))
 inline void block_decode32(const __global uchar* row, int c, float16* w0, float16* w1) {
@@ -156,6 +164,7 @@ inline void block_decode32(const __global uchar* row, int c, float16* w0, float1
 #define K_BYTES 176
 #define K_QS 48
 #endif
+#define BLOCK_VALUES 256
 #define BLOCK_ROW_BYTES(in) ((size_t) (in) / 256 * K_BYTES)
 __attribute__((always_inline))
 inline void block_decode32(const __global uchar* row, int c, float16* w0, float16* w1) {
@@ -175,7 +184,40 @@ inline void block_decode32(const __global uchar* row, int c, float16* w0, float1
     *w0 = convert_float16(q0) * d - dm;
     *w1 = convert_float16(q1) * d - dm;
 }
+// One whole super-block's products with x (256 values) as float16 partial sums: the eight scales and minimums decoded
+// at once with vector operations, each scale applied once per 32 products, the minimums through the sums of x.
+#define BLOCK_DOT 1
+__attribute__((always_inline))
+inline float16 block_dot(const __global uchar* b, const __global float* x) {
+    float d = HALF_AT(b, 0), dmin = HALF_AT(b, 2);
+    uchar16 s = vload16(0, b + 4); // the 12 scale bytes (and 4 bytes past them, unused)
+    uchar4 s0 = s.s0123, s1 = s.s4567, s2 = s.s89ab;
+    float8 sc = convert_float8((uchar8) (s0 & (uchar4) 63, (s2 & (uchar4) 15) | ((s0 >> (uchar4) 6) << (uchar4) 4))) * d;
+    float8 mn = convert_float8((uchar8) (s1 & (uchar4) 63, (s2 >> (uchar4) 4) | ((s1 >> (uchar4) 6) << (uchar4) 4))) * dmin;
+    float16 acc = (float16) 0.0f, xm = (float16) 0.0f;
+    #pragma unroll
+    for (int p = 0; p < 4; p++) {
+        uchar16 q0 = vload16(0, b + K_QS + 32 * p), q1 = vload16(0, b + K_QS + 32 * p + 16);
+        float16 x0 = vload16(0, x + 64 * p), x1 = vload16(0, x + 64 * p + 16);
+        float16 x2 = vload16(0, x + 64 * p + 32), x3 = vload16(0, x + 64 * p + 48);
+        uchar16 l0 = q0 & (uchar16) 15, l1 = q1 & (uchar16) 15, h0 = q0 >> (uchar16) 4, h1 = q1 >> (uchar16) 4;
+#if BLOCK_TYPE == BT_Q5_K
+        uchar16 qh0 = vload16(0, b + 16), qh1 = vload16(0, b + 32);
+        uchar16 bl = (uchar16) (1 << (2 * p)), bh = (uchar16) (2 << (2 * p));
+        l0 |= select((uchar16) 0, (uchar16) 16, (qh0 & bl) != (uchar16) 0);
+        l1 |= select((uchar16) 0, (uchar16) 16, (qh1 & bl) != (uchar16) 0);
+        h0 |= select((uchar16) 0, (uchar16) 16, (qh0 & bh) != (uchar16) 0);
+        h1 |= select((uchar16) 0, (uchar16) 16, (qh1 & bh) != (uchar16) 0);
+#endif
+        acc = fma((float16) sc[2 * p], fma(convert_float16(l1), x1, convert_float16(l0) * x0), acc);
+        acc = fma((float16) sc[2 * p + 1], fma(convert_float16(h1), x3, convert_float16(h0) * x2), acc);
+        xm = fma((float16) mn[2 * p], x0 + x1, xm);
+        xm = fma((float16) mn[2 * p + 1], x2 + x3, xm);
+    }
+    return acc - xm;
+}
 #elif BLOCK_TYPE == BT_Q6_K
+#define BLOCK_VALUES 256
 #define BLOCK_ROW_BYTES(in) ((size_t) (in) / 256 * 210)
 __attribute__((always_inline))
 inline void block_decode32(const __global uchar* row, int c, float16* w0, float16* w1) {
@@ -191,7 +233,40 @@ inline void block_decode32(const __global uchar* row, int c, float16* w0, float1
     *w0 = (convert_float16(q0) - 32.0f) * (d * sc[0]);
     *w1 = (convert_float16(q1) - 32.0f) * (d * sc[1]);
 }
+// One whole super-block's products with x as float16 partial sums: the 16 scales converted at once, each applied once
+// per 16 products; q − 32 taken as Σ q·x − 32·Σ x.
+#define BLOCK_DOT 1
+__attribute__((always_inline))
+inline float16 block_dot(const __global uchar* b, const __global float* x) {
+    float16 sc = convert_float16(vload16(0, (const __global char*) (b + 192))) * HALF_AT(b, 208);
+    float16 acc = (float16) 0.0f, xs = (float16) 0.0f;
+    #pragma unroll
+    for (int n = 0; n < 2; n++) {
+        #pragma unroll
+        for (int h = 0; h < 2; h++) { // the first or second 16 of each 32-value run
+            uchar16 ql0 = vload16(0, b + 64 * n + 16 * h), ql1 = vload16(0, b + 64 * n + 32 + 16 * h);
+            uchar16 qh = vload16(0, b + 128 + 32 * n + 16 * h);
+            const __global float* xb = x + 128 * n + 16 * h;
+            float16 x0 = vload16(0, xb), x1 = vload16(0, xb + 32), x2 = vload16(0, xb + 64), x3 = vload16(0, xb + 96);
+            uchar16 q0 = (ql0 & (uchar16) 15) | ((qh & (uchar16) 3) << (uchar16) 4);
+            uchar16 q1 = (ql1 & (uchar16) 15) | (((qh >> (uchar16) 2) & (uchar16) 3) << (uchar16) 4);
+            uchar16 q2 = (ql0 >> (uchar16) 4) | (((qh >> (uchar16) 4) & (uchar16) 3) << (uchar16) 4);
+            uchar16 q3 = (ql1 >> (uchar16) 4) | ((qh >> (uchar16) 6) << (uchar16) 4);
+            int s = 8 * n + h; // scale of values 16·h … of each quarter: sc[s], sc[s + 2], sc[s + 4], sc[s + 6]
+            acc = fma((float16) sc[s], convert_float16(q0) * x0, acc);
+            acc = fma((float16) sc[s + 2], convert_float16(q1) * x1, acc);
+            acc = fma((float16) sc[s + 4], convert_float16(q2) * x2, acc);
+            acc = fma((float16) sc[s + 6], convert_float16(q3) * x3, acc);
+            xs = fma((float16) sc[s], x0, xs);
+            xs = fma((float16) sc[s + 2], x1, xs);
+            xs = fma((float16) sc[s + 4], x2, xs);
+            xs = fma((float16) sc[s + 6], x3, xs);
+        }
+    }
+    return acc - 32.0f * xs;
+}
 #elif BLOCK_TYPE == BT_IQ4_XS
+#define BLOCK_VALUES 256
 #define BLOCK_ROW_BYTES(in) ((size_t) (in) / 256 * 136)
 __attribute__((always_inline))
 inline void block_decode32(const __global uchar* row, int c, float16* w0, float16* w1) {

@@ -8,11 +8,6 @@
 //   work-group per output value, lane i taking the row's 32-value chunks i, i + L, …
 #include "blocks.h"
 #include "gemv_lanes.h"
-#ifdef GEMV_LANES
-#define GEMV_STEP GEMV_LANES
-#else
-#define GEMV_STEP 1
-#endif
 __kernel void kernel_matmul_block_f32_gemv(__global const float* x, __global const uchar* w, __global float* out,
                                            int n, int in, int rows, int outStride, int row0) {
     GEMV_SCRATCH;
@@ -21,12 +16,28 @@ __kernel void kernel_matmul_block_f32_gemv(__global const float* x, __global con
     const __global uchar* row = w + (size_t) r * BLOCK_ROW_BYTES(in);
     const __global float* xt = x + (size_t) t * in;
     float16 acc = (float16) 0.0f;
-    for (int c = GEMV_LANE(); c < in / 32; c += GEMV_STEP) {
+#ifdef GEMV_LANES
+    for (int c = GEMV_LANE(); c < in / 32; c += GEMV_LANES) {
         float16 w0, w1;
         block_decode32(row, c, &w0, &w1);
         acc = fma(w0, vload16(0, xt + 32 * c), acc);
         acc = fma(w1, vload16(0, xt + 32 * c + 16), acc);
     }
+#elif defined(BLOCK_DOT)
+    for (int blk = 0; blk < in / BLOCK_VALUES; blk++) acc += block_dot(row + (size_t) blk * BLOCK_ROW_BYTES(BLOCK_VALUES), xt + BLOCK_VALUES * blk);
+#else
+    // a whole block per step, its chunks unrolled: the block's header (scales, minimums) is decoded once, not per chunk
+    for (int blk = 0; blk < in / BLOCK_VALUES; blk++) {
+        #pragma unroll
+        for (int j = 0; j < BLOCK_VALUES / 32; j++) {
+            int c = blk * (BLOCK_VALUES / 32) + j;
+            float16 w0, w1;
+            block_decode32(row, c, &w0, &w1);
+            acc = fma(w0, vload16(0, xt + 32 * c), acc);
+            acc = fma(w1, vload16(0, xt + 32 * c + 16), acc);
+        }
+    }
+#endif
     float s = GEMV_SUM(hsum16(acc));
     if (GEMV_LANE() == 0) out[(size_t) t * outStride + row0 + r] = s;
 }

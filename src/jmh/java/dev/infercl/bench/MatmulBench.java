@@ -34,7 +34,7 @@ import org.openjdk.jmh.annotations.TearDown;
 @OutputTimeUnit(TimeUnit.SECONDS)
 public class MatmulBench {
     @Param({"cpu", "opencl"}) public String backend;
-    @Param({"F32", "F16", "BF16", "Q8_0", "Q4_0"}) public String type;
+    @Param({"F32", "F16", "BF16", "Q8_0", "Q4_0", "Q4_K", "Q6_K"}) public String type;
     @Param({"1", "64"}) public int tokens;
     @Param({"5632"}) public int rows;
     @Param({"2048"}) public int cols;
@@ -57,9 +57,8 @@ public class MatmulBench {
         for (int r = 0; r < rows; r++) {
             for (int i = 0; i < cols; i++) row[i] = (float) rnd.nextGaussian() * 0.02f;
             byte[] b = switch (t) {
-                case Q8_0 -> Dequant.quantizeQ8_0(row, 0, cols);
-                case Q4_0 -> Dequant.quantizeQ4_0(row, 0, cols);
-                default -> encode(t, row);
+                case F32, F16, BF16 -> encode(t, row);
+                default -> Dequant.quantize(t, row, 0, cols);
             };
             MemorySegment.copy(MemorySegment.ofArray(b), 0, seg, off, b.length);
             off += b.length;
