@@ -75,16 +75,20 @@ public record ModelConfig(Architecture arch, String name, int dim, int layers, i
     }
 
     /**
-     * Reads the config of a GGUF model of any supported architecture, its rope scaling included ({@link
-     * RopeScaling#fromGguf}, which refuses what InferCL does not implement).
+     * Reads the config of a GGUF model of any supported architecture. Metadata that would change the arithmetic and
+     * that InferCL does not implement is refused with {@link UnsupportedModelException} naming the file, the key and
+     * its value, never ignored: mixture-of-experts ({@code expert_count}, {@code expert_used_count} and their groups), non-causal
+     * attention ({@code attention.causal} false), per-layer head counts or FFN widths that differ between layers, and
+     * the rope scalings {@link RopeScaling#fromGguf} refuses.
      */
     public static ModelConfig fromGguf(GgufFile f) throws IOException {
         String file = f.path().getFileName().toString();
         Architecture arch = Architecture.of(f.getString("general.architecture"), file);
         String p = arch.name() + ".";
+        refuseUnimplemented(f, p, file);
         int dim = f.getInt(p + "embedding_length");
         int layers = f.getInt(p + "block_count");
-        int heads = f.getInt(p + "attention.head_count");
+        int heads = perLayer(f, p + "attention.head_count", 0, layers, file);
         int headDim = f.getInt(p + "attention.key_length", heads > 0 ? dim / heads : 0);
         int valueDim = f.getInt(p + "attention.value_length", headDim);
         if (valueDim != headDim) {
@@ -113,12 +117,42 @@ public record ModelConfig(Architecture arch, String name, int dim, int layers, i
             RopeScaling rope = arch.rope() == Architecture.Rope.NONE ? RopeScaling.NONE
                     : RopeScaling.fromGguf(f, arch.name(), file, ropeDims, ropeBase, context);
             return new ModelConfig(arch, f.getString("general.name", file),
-                    dim, layers, f.getInt(p + "feed_forward_length"), heads,
-                    f.getInt(p + "attention.head_count_kv", heads), headDim,
+                    dim, layers, perLayer(f, p + "feed_forward_length", 0, layers, file), heads,
+                    perLayer(f, p + "attention.head_count_kv", heads, layers, file), headDim,
                     ropeDims, ropeBase, eps, context, vocab, attnCap, finalCap, window, scale, rope);
         } catch (IllegalArgumentException e) {
             throw new ModelLoadException(file + ": " + e.getMessage());
         }
+    }
+
+    /** Metadata llama.cpp reads for these architectures that changes the arithmetic and that InferCL does not implement. */
+    private static void refuseUnimplemented(GgufFile f, String p, String file) throws IOException {
+        for (String key : new String[] {p + "expert_count", p + "expert_used_count", p + "expert_group_count", p + "expert_group_used_count"}) {
+            int n = f.getInt(key, 0);
+            if (n != 0) {
+                throw new UnsupportedModelException(file + ": metadata '" + key + "' is " + n + ": mixture-of-experts models are not supported");
+            }
+        }
+        if (!f.getBoolean(p + "attention.causal", true)) {
+            throw new UnsupportedModelException(file + ": metadata '" + p + "attention.causal' is false: InferCL implements causal attention only");
+        }
+    }
+
+    /**
+     * A count llama.cpp reads as one value or one per layer ({@code get_key_or_arr}): an array whose entries are all
+     * equal is that value; entries that differ are refused (InferCL gives every layer the same shape).
+     */
+    private static int perLayer(GgufFile f, String key, int dflt, int layers, String file) throws IOException {
+        if (!(f.get(key).orElse(null) instanceof GgufFile.MetadataArray)) return f.has(key) || dflt == 0 ? f.getInt(key) : dflt;
+        int[] v = f.getIntArray(key);
+        if (v.length != layers) throw new ModelLoadException(file + ": metadata '" + key + "' has " + v.length + " entries for " + layers + " layers");
+        for (int x : v) {
+            if (x != v[0]) {
+                throw new UnsupportedModelException(file + ": metadata '" + key + "' is " + java.util.Arrays.toString(v)
+                        + ": layers of different shapes are not supported");
+            }
+        }
+        return v[0];
     }
 
     private static void check(boolean ok, String message) {
