@@ -1,8 +1,9 @@
 // kvwrite_f16_f32_rope: rope_f32_f32 and kvwrite_f16_f32 in one launch: rotates q and k in place and stores the
 //   rotated k and v of row t at position p = positions[posOff + t] of one layer's paged cache.
-//   Pair i < ropeDims/2 of a head: θ = p · invFreq[i]; (x[a], x[b]) ← (x[a]cosθ − x[b]sinθ, x[a]sinθ + x[b]cosθ)
-//   with a = 2i, b = 2i + 1 (neox = 0) or a = i, b = i + ropeDims/2 (neox = 1) — rope_f32_f32's arithmetic;
-//   pairs i ≥ ropeDims/2 (partial rotary) are a = 2i, b = 2i + 1, copied unrotated. KV head g of row t goes to
+//   Pair i < ropeDims/2 of a head: θ = p · invFreq[i], c = cos θ · magnitude, s = sin θ · magnitude;
+//   (x[a], x[b]) ← (x[a]c − x[b]s, x[a]s + x[b]c) with a = 2i, b = 2i + 1 (neox = 0) or a = i, b = i + ropeDims/2
+//   (neox = 1) — rope_f32_f32's arithmetic (invFreq and magnitude carry the scaling, see there); pairs
+//   i ≥ ropeDims/2 (partial rotary) are a = 2i, b = 2i + 1, copied unrotated and unscaled. KV head g of row t goes to
 //   kc[((g·numBlocks + block)·headDim + a)·blockSize + p % blockSize] (keys transposed within their block) and
 //   vc[((g·numBlocks + block)·blockSize + p % blockSize)·headDim + a] with block = table[tabOff + p / blockSize],
 //   as kvwrite_f16_f32 (round to nearest even into FP16, or F32 with KV_F32).
@@ -15,7 +16,7 @@
 #include "kvwrite_f16_f32.h"
 __kernel void kernel_kvwrite_f16_f32_rope(__global float* q, __global float* k, __global const float* v, __global KV_T* kc, __global KV_T* vc,
         __global const int* ints, int posOff, int tabOff, __global const float* invFreq,
-        int qHeads, int kvHeads, int blockSize, int numBlocks, int headDim, int ropeDims, int neox) {
+        int qHeads, int kvHeads, int blockSize, int numBlocks, int headDim, int ropeDims, int neox, float magnitude) {
     int i = get_global_id(0), t = get_global_id(1);
     int p = ints[posOff + t];
     bool rotate = i < ropeDims / 2;
@@ -23,8 +24,8 @@ __kernel void kernel_kvwrite_f16_f32_rope(__global float* q, __global float* k, 
     float c = 1.0f, s = 0.0f;
     if (rotate) {
         float theta = (float) p * invFreq[i];
-        c = cos(theta);
-        s = sin(theta);
+        c = cos(theta) * magnitude;
+        s = sin(theta) * magnitude;
         for (int h = 0; h < qHeads; h++) {
             size_t base = ((size_t) t * qHeads + h) * headDim;
             float x0 = q[base + a], x1 = q[base + b];

@@ -27,18 +27,30 @@ public final class Transformer {
     private final Architecture arch;
     private final Weights weights;
     private final Backend backend;
-    private final AttentionSpec full, sliding; // their rope is null when positions are learned
 
     public Transformer(ModelConfig config, Weights weights, Backend backend) {
         this.config = config;
         this.arch = config.arch();
         this.weights = weights;
         this.backend = backend;
-        RopeSpec rope = arch.rope() == Architecture.Rope.NONE ? null
-                : new RopeSpec(config.headDim(), config.ropeDims(), config.ropeBase(), arch.rope() == Architecture.Rope.NEOX, weights.ropeFreqs());
-        float scale = config.attnScale();
-        this.full = new AttentionSpec(scale, config.attnSoftcap(), 0, rope);
-        this.sliding = new AttentionSpec(scale, config.attnSoftcap(), config.slidingWindow(), rope);
+    }
+
+    /**
+     * The rotary embedding of a sequence holding {@code contextLength} positions (null when positions are learned):
+     * the file's scaling ({@link RopeScaling#spec}) and frequency factors — Llama 3's {@code rope_freqs}, or Phi-3's
+     * long factors when the sequence holds more than {@code rope.scaling.original_context_length} positions and its
+     * short factors otherwise. That is llama.cpp's rule, which decides it from the context size it is given at load;
+     * here the context is the state's, so {@code Model.newSession()}'s configured context decides it.
+     */
+    public RopeSpec rope(int contextLength) {
+        if (arch.rope() == Architecture.Rope.NONE) return null;
+        RopeScaling scaling = config.ropeScaling();
+        float[] factors = weights.ropeFreqs();
+        if (factors == null && weights.ropeLong() != null) {
+            factors = contextLength > scaling.originalContext(config.contextLength()) ? weights.ropeLong() : weights.ropeShort();
+        }
+        return new RopeSpec(config.headDim(), config.ropeDims(), config.ropeBase(), arch.rope() == Architecture.Rope.NEOX, factors,
+                scaling.spec(config.ropeDims(), config.ropeBase(), config.contextLength()));
     }
 
     public ModelConfig config() {
@@ -69,10 +81,14 @@ public final class Transformer {
         final Tensor last;                          // (1, dim): the row whose logits a generation step needs
         final Tensor logitsOne;                     // (1, vocab)
         Tensor logitsAll;                           // (maxBatch, vocab), allocated when teacher forcing asks for it
+        final AttentionSpec full, sliding;          // their rope is null when positions are learned
 
         State(int contextLength, int maxBatch) {
             this.maxBatch = maxBatch;
             this.contextLength = contextLength;
+            RopeSpec rope = rope(contextLength);
+            this.full = new AttentionSpec(config.attnScale(), config.attnSoftcap(), 0, rope);
+            this.sliding = new AttentionSpec(config.attnScale(), config.attnSoftcap(), config.slidingWindow(), rope);
             int blocks = (contextLength + KV_BLOCK_SIZE - 1) / KV_BLOCK_SIZE;
             this.cache = backend.createKvCache(new KvLayout(config.layers(), config.kvHeads(), config.headDim(), KV_BLOCK_SIZE, blocks));
             this.table = new BlockTable(cache.pool(), KV_BLOCK_SIZE);
@@ -168,7 +184,7 @@ public final class Transformer {
                 backend.norm(q, q, Norm.rms(w.qNorm(), config.normEps()));   // per head: the weight is one head wide
                 backend.norm(k, k, Norm.rms(w.kNorm(), config.normEps()));
             }
-            backend.attention(att, q, k, v, s.cache, l, batch, arch.slides(l) && config.slidingWindow() > 0 ? sliding : full);
+            backend.attention(att, q, k, v, s.cache, l, batch, arch.slides(l) && config.slidingWindow() > 0 ? s.sliding : s.full);
             residual(x, att, w.wo(), w.bo(), w.postAttnNorm(), xb);
 
             // feed-forward: x += W_down · act(W_gate·h, W_up·h), h = norm(x)

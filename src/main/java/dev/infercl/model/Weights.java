@@ -16,9 +16,12 @@ import java.util.Arrays;
  * @param outputNorm        (1, dim), and its bias for LayerNorm
  * @param output            (vocab, dim): {@code output.weight}, or the embedding itself when the file ties them
  * @param ropeFreqs         Llama 3's RoPE frequency factors ({@code rope_freqs.weight}, ropeDims/2 values), on the host
+ * @param ropeLong          Phi-3's LongRoPE factors for contexts past the original one ({@code rope_factors_long.weight},
+ *                          ropeDims/2 values), on the host; null when the file has none
+ * @param ropeShort         and for contexts within it ({@code rope_factors_short.weight})
  */
 public record Weights(Tensor tokenEmbedding, Tensor positionEmbedding, Layer[] layers, Tensor outputNorm,
-                      Tensor outputNormBias, Tensor output, float[] ropeFreqs) {
+                      Tensor outputNormBias, Tensor output, float[] ropeFreqs, float[] ropeLong, float[] ropeShort) {
 
     /**
      * One transformer block; unused tensors are null.
@@ -104,14 +107,39 @@ public record Weights(Tensor tokenEmbedding, Tensor positionEmbedding, Layer[] l
         Tensor output = file.weight("output.weight").isPresent()
                 ? ld.matrix("output.weight", c.vocabSize(), c.dim())
                 : embedding; // tied: the classifier reuses the embedding table
-        float[] ropeFreqs = null;
-        if (file.weight("rope_freqs.weight").isPresent() && a.rope() != Architecture.Rope.NONE) {
-            WeightData f = ld.check("rope_freqs.weight", 1, c.ropeDims() / 2, true);
-            ropeFreqs = new float[c.ropeDims() / 2];
-            Dequant.row(f.type(), f.bytes(), 0, ropeFreqs, 0, ropeFreqs.length);
+        float[] ropeFreqs = null, ropeLong = null, ropeShort = null;
+        if (a.rope() != Architecture.Rope.NONE) {
+            ropeFreqs = ld.ropeFactors("rope_freqs.weight", c.ropeDims());
+            ropeLong = ld.ropeFactors("rope_factors_long.weight", c.ropeDims());
+            ropeShort = ld.ropeFactors("rope_factors_short.weight", c.ropeDims());
+            checkRopeFactors(file, c, ropeFreqs, ropeLong, ropeShort);
         }
         return new Weights(embedding, positions, layers, ld.vector("output_norm.weight", c.dim()),
-                layerNorm ? ld.vector("output_norm.bias", c.dim()) : null, output, ropeFreqs);
+                layerNorm ? ld.vector("output_norm.bias", c.dim()) : null, output, ropeFreqs, ropeLong, ropeShort);
+    }
+
+    /**
+     * Frequency-factor tensors that can be carried out without guessing: Phi-3's long and short factors come as a pair
+     * with {@code rope.scaling.original_context_length} (which of them a session uses depends on it), never together
+     * with {@code rope_freqs.weight}; a declared {@code longrope} scaling has them.
+     */
+    private static void checkRopeFactors(ModelFile file, ModelConfig c, float[] freqs, float[] longF, float[] shortF) throws ModelLoadException {
+        String f = file.path().getFileName().toString(), key = c.arch().name() + ".rope.scaling.original_context_length";
+        if ((longF == null) != (shortF == null)) {
+            throw new ModelLoadException(f + ": tensor '" + (longF == null ? "rope_factors_long.weight" : "rope_factors_short.weight")
+                    + "' is missing: LongRoPE factors come as a pair (rope_factors_long.weight and rope_factors_short.weight)");
+        }
+        if (longF != null && freqs != null) {
+            throw new UnsupportedModelException(f + ": both 'rope_freqs.weight' and LongRoPE factors (rope_factors_long/short.weight): which divides the frequencies is ambiguous");
+        }
+        if (longF != null && c.ropeScaling().originalContext() == 0) {
+            throw new ModelLoadException(f + ": LongRoPE factors (rope_factors_long/short.weight) need metadata '" + key
+                    + "' (long factors apply past it, short ones within it), which is missing");
+        }
+        if (longF == null && c.ropeScaling().type() == RopeScaling.Type.LONGROPE) {
+            throw new ModelLoadException(f + ": metadata '" + c.arch().name() + ".rope.scaling.type' is 'longrope' but the tensors "
+                    + "'rope_factors_long.weight' and 'rope_factors_short.weight' are missing");
+        }
     }
 
     private record Loader(ModelFile file, Backend backend) {
@@ -126,6 +154,20 @@ public record Weights(Tensor tokenEmbedding, Tensor positionEmbedding, Layer[] l
         Tensor table(String name, int rows, int cols) throws ModelLoadException {
             WeightData w = check(name, rows, cols, false);
             return backend.upload(name, w.type(), rows, cols, w.bytes());
+        }
+
+        /** ropeDims/2 frequency divisors on the host (a float vector), or null when the file has no such tensor. */
+        float[] ropeFactors(String name, int ropeDims) throws ModelLoadException {
+            if (file.weight(name).isEmpty()) return null;
+            WeightData w = check(name, 1, ropeDims / 2, true);
+            float[] v = new float[ropeDims / 2];
+            Dequant.row(w.type(), w.bytes(), 0, v, 0, v.length);
+            for (float x : v) {
+                if (!(x > 0) || !Float.isFinite(x)) {
+                    throw new ModelLoadException(file.path().getFileName() + ": tensor '" + name + "' holds " + x + " (frequency divisors must be positive and finite)");
+                }
+            }
+            return v;
         }
 
         Tensor vector(String name, int length) throws ModelLoadException {

@@ -9,6 +9,7 @@ import java.nio.file.Path;
 import java.util.Map;
 import java.util.Set;
 import java.util.SplittableRandom;
+import java.util.function.Consumer;
 
 /**
  * Test-only writers of tiny random-weight GGUF models, one per architecture, with the metadata keys and tensor
@@ -72,6 +73,11 @@ final class ArchSpecModels {
      * {@code reshape} those GGML dims instead (ne0 first; filled with small random values).
      */
     static Path write(Spec s, Path out, Set<String> omit, Map<String, long[]> reshape) throws IOException {
+        return write(s, out, omit, reshape, g -> {});
+    }
+
+    /** As {@link #write(Spec, Path, Set, Map)}, {@code extra} adding metadata or tensors before the file is written. */
+    static Path write(Spec s, Path out, Set<String> omit, Map<String, long[]> reshape, Consumer<GgufWriter> extra) throws IOException {
         var w = new Writer(s, omit, reshape);
         String a = s.arch(), p = a + ".";
         boolean gpt2 = a.equals("gpt2");
@@ -178,6 +184,7 @@ final class ArchSpecModels {
         if (gpt2) w.bias("output_norm.bias", d);
         boolean tied = a.equals("qwen2") || a.equals("gemma2") || (a.equals("llama") && !s.llama3());
         if (!tied) w.matrix("output.weight", d, s.vocab(), 3 / Math.sqrt(d));
+        extra.accept(w.gguf);
         w.gguf.write(out);
         return out;
     }

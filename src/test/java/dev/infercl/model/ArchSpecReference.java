@@ -30,6 +30,17 @@ import java.util.Map;
  *   <li>gpt2: x = E[t] + P[pos]; LN with bias; fused attn_qkv + bias; attn_output + bias; FFN
  *       down(gelu_tanh(up·h + b) ) + b; output LN, then output.weight.</li>
  * </ul>
+ *
+ * <p>RoPE scaling as llama.cpp reads and ggml applies it ({@code load_hparams}, the context's cparams,
+ * {@code rope_yarn}): type (absent: linear), factor (rope.scaling.factor, else rope.scale_linear; 0 or absent: 1),
+ * freq_scale = 1/factor except for type none; ext_factor 1 for yarn, else 0 (rope.scaling.yarn_ext_factor when the
+ * file has it); θ_extrap = pos · base^(−2i/n_rot) / ff_i, θ_interp = freq_scale · θ_extrap, and with ext_factor ≠ 0
+ * θ = θ_interp (1 − r) + θ_extrap r, r = ext_factor · (1 − clamp((i − lo)/max(0.001, hi − lo), 0, 1)) over
+ * YaRN's correction range lo = max(0, ⌊c(β_fast)⌋), hi = min(n_rot − 1, ⌈c(β_slow)⌉),
+ * c(β) = n_rot · ln(n_ctx_orig / (2πβ)) / (2 ln base), β 32 and 1 unless the file says; cos and sin times
+ * rope.scaling.attn_factor, and times 1 + 0.1 ln(factor) (factor &gt; 1) when ext_factor ≠ 0. The frequency factors
+ * ff are rope_freqs.weight, else Phi-3's rope_factors_long.weight when the session holds more than
+ * rope.scaling.original_context_length positions, rope_factors_short.weight otherwise.
  */
 final class ArchSpecReference {
     private final GgufFile f;
@@ -37,10 +48,15 @@ final class ArchSpecReference {
     final int dim, layers, heads, kvHeads, headDim, ffn, vocab, ropeDims;
     final double eps, base, attnCap, finalCap, attnScale;
     final int window;
+    final String ropeType;
+    final double ropeFactor, ropeAttnFactor, betaFast, betaSlow, extFactor;
+    final int contextLength, originalContext;
     private final Map<String, double[]> cache = new HashMap<>();
 
     /** Features that can be switched off to prove a test is sensitive to them. */
-    boolean useWindow = true, useSoftcaps = true, useFreqFactors = true, useQkNorm = true, usePostNorms = true;
+    boolean useWindow = true, useSoftcaps = true, useFreqFactors = true, useQkNorm = true, usePostNorms = true, useRopeScaling = true;
+    /** Positions the session holds (chooses Phi-3's long or short factors); the file's context length unless set. */
+    int sessionContext;
 
     ArchSpecReference(GgufFile f) throws IOException {
         this.f = f;
@@ -63,6 +79,17 @@ final class ArchSpecReference {
         window = gemma2 ? f.getInt(p + "attention.sliding_window", 4096) : 0;
         // llama.cpp: Gemma 2 "27B" (46 layers) scales queries by 1/√(n_embd / n_head), others by 1/√head_dim
         attnScale = 1 / Math.sqrt(gemma2 && layers == 46 ? dim / heads : headDim);
+        contextLength = f.getInt(p + "context_length");
+        sessionContext = contextLength;
+        ropeType = f.getString(p + "rope.scaling.type", "linear");
+        double factor = f.has(p + "rope.scaling.factor") ? f.getFloat(p + "rope.scaling.factor") : f.getFloat(p + "rope.scale_linear", 0f);
+        ropeFactor = factor == 0 ? 1 : factor;
+        originalContext = f.getInt(p + "rope.scaling.original_context_length", contextLength);
+        ropeAttnFactor = f.getFloat(p + "rope.scaling.attn_factor", 1f);
+        betaFast = f.getFloat(p + "rope.scaling.yarn_beta_fast", 32f);
+        betaSlow = f.getFloat(p + "rope.scaling.yarn_beta_slow", 1f);
+        double ext = f.getFloat(p + "rope.scaling.yarn_ext_factor", -1f);
+        extFactor = ext >= 0 ? ext : ropeType.equals("yarn") ? 1 : 0;
     }
 
     /** The logits after each token, [tokens.length][vocab]. */
@@ -204,17 +231,36 @@ final class ArchSpecReference {
     /** Rotates every head of x (one token at position pos) in place. */
     private void rope(double[] x, int pos) {
         boolean neox = !arch.equals("llama");
-        double[] ff = useFreqFactors && f.tensor("rope_freqs.weight").isPresent() ? t("rope_freqs.weight") : null;
+        double[] ff = null;
+        if (useFreqFactors && f.tensor("rope_freqs.weight").isPresent()) {
+            ff = t("rope_freqs.weight");
+        } else if (useRopeScaling && f.tensor("rope_factors_long.weight").isPresent()) {
+            ff = t(sessionContext > originalContext ? "rope_factors_long.weight" : "rope_factors_short.weight");
+        }
+        boolean scaled = useRopeScaling;
+        double freqScale = scaled && !ropeType.equals("none") ? 1 / ropeFactor : 1, ext = scaled ? extFactor : 0;
+        double mscale = scaled ? ropeAttnFactor * (ext != 0 && ropeFactor > 1 ? 1 + 0.1 * Math.log(ropeFactor) : 1) : 1;
+        double lo = Math.max(0, Math.floor(correctionDim(betaFast))), hi = Math.min(ropeDims - 1, Math.ceil(correctionDim(betaSlow)));
         for (int h = 0; h < x.length / headDim; h++) {
             int o = h * headDim;
             for (int i = 0; i < ropeDims / 2; i++) {
-                double theta = pos * Math.pow(base, -2.0 * i / ropeDims) / (ff == null ? 1 : ff[i]);
+                double extrap = pos * Math.pow(base, -2.0 * i / ropeDims) / (ff == null ? 1 : ff[i]), theta = freqScale * extrap;
+                if (ext != 0) {
+                    double r = ext * (1 - Math.min(1, Math.max(0, (i - lo) / Math.max(0.001, hi - lo))));
+                    theta = theta * (1 - r) + extrap * r;
+                }
+                double cos = Math.cos(theta) * mscale, sin = Math.sin(theta) * mscale;
                 int a = neox ? o + i : o + 2 * i, c = neox ? o + i + ropeDims / 2 : o + 2 * i + 1;
                 double x0 = x[a], x1 = x[c];
-                x[a] = x0 * Math.cos(theta) - x1 * Math.sin(theta);
-                x[c] = x0 * Math.sin(theta) + x1 * Math.cos(theta);
+                x[a] = x0 * cos - x1 * sin;
+                x[c] = x0 * sin + x1 * cos;
             }
         }
+    }
+
+    /** YaRN's correction dimension: the pair whose wavelength fits {@code rotations} times into the original context. */
+    private double correctionDim(double rotations) {
+        return ropeDims * Math.log(originalContext / (2 * Math.PI * rotations)) / (2 * Math.log(base));
     }
 
     /** W·x (+ bias when the file has one), W = stem.weight with {@code rows} rows of x.length values. */

@@ -83,9 +83,14 @@ class ArchSpecTest {
      * batch, and two chunks) with the float64 pass, and the greedy tokens with its argmax where the margin is clear.
      */
     static void checkAgainstFloat64(Path file, String backend, String label) throws Exception {
+        checkAgainstFloat64(file, LoadOptions.defaults().withBackend(BackendKind.valueOf(backend)), backend, label);
+    }
+
+    /** As above with the given load options; the float64 pass holds the sessions' context (Phi-3's factor choice). */
+    static void checkAgainstFloat64(Path file, LoadOptions options, String backend, String label) throws Exception {
         var rnd = new SplittableRandom(label.hashCode());
         int[] prompt = new int[PROMPT];
-        try (Model m = Model.load(file, LoadOptions.defaults().withBackend(BackendKind.valueOf(backend)))) {
+        try (Model m = Model.load(file, options)) {
             int vocab = m.config().vocabSize();
             for (int i = 0; i < PROMPT; i++) prompt[i] = 3 + rnd.nextInt(vocab - 3);
             int[] generated;
@@ -97,7 +102,9 @@ class ArchSpecTest {
 
             double[][] want;
             try (GgufFile g = GgufFile.open(file)) {
-                want = new ArchSpecReference(g).forward(ids);
+                var ref = new ArchSpecReference(g);
+                if (options.contextLength() > 0) ref.sessionContext = options.contextLength();
+                want = ref.forward(ids);
             }
             float[][] oneBatch, chunked;
             try (Session s = m.newSession()) {

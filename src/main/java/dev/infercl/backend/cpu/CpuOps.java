@@ -65,11 +65,12 @@ final class CpuOps {
     static void rope(float[] x, int n, int width, int[] positions, RopeSpec spec) {
         int hd = spec.headDim(), half = spec.ropeDims() / 2;
         float[] cos = new float[half], sin = new float[half];
+        double m = spec.magnitude();
         for (int t = 0; t < n; t++) {
             for (int i = 0; i < half; i++) {
                 double theta = positions[t] * spec.theta(i);
-                cos[i] = (float) Math.cos(theta);
-                sin[i] = (float) Math.sin(theta);
+                cos[i] = (float) (Math.cos(theta) * m);
+                sin[i] = (float) (Math.sin(theta) * m);
             }
             for (int base = t * width; base < (t + 1) * width - hd + 1; base += hd) {
                 for (int i = 0; i < half; i++) {

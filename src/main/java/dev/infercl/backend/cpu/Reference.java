@@ -161,16 +161,20 @@ public final class Reference {
         }
     }
 
-    /** Rotates each head of row t (width = heads · headDim) by positions[t], in place (see {@link RopeSpec}). */
+    /**
+     * Rotates each head of row t (width = heads · headDim) by positions[t], in place (see {@link RopeSpec}): the angle
+     * and the magnitude in double, cos·magnitude and sin·magnitude rounded to float once.
+     */
     public static void rope(float[] x, int n, int width, int[] positions, RopeSpec spec) {
         int hd = spec.headDim();
         int rd = spec.ropeDims();
+        double m = spec.magnitude();
         for (int t = 0; t < n; t++) {
             for (int h = 0; h < width / hd; h++) {
                 int base = t * width + h * hd;
                 for (int i = 0; i < rd / 2; i++) {
                     double theta = positions[t] * spec.theta(i);
-                    float c = (float) Math.cos(theta), s = (float) Math.sin(theta);
+                    float c = (float) (Math.cos(theta) * m), s = (float) (Math.sin(theta) * m);
                     int a = spec.neox() ? base + i : base + 2 * i;
                     int b = spec.neox() ? base + i + rd / 2 : base + 2 * i + 1;
                     float x0 = x[a], x1 = x[b];

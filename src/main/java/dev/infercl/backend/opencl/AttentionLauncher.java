@@ -28,14 +28,15 @@ final class AttentionLauncher {
     private final KernelChooser choose;
     private final Kernels kernels;
     private final IntRing ints;
-    private final Map<RopeKey, cl_mem> ropeTables = new HashMap<>(); // (ropeDims/2) F32 inverse frequencies per RopeKey
+    private final Map<RopeKey, cl_mem> ropeTables = new HashMap<>(); // (ropeDims/2) F32 angles per unit position per RopeKey
     private cl_mem partials;                                         // split shapes: (n, heads, splits, headDim + 2) F32
 
     /**
-     * A rope table's identity. A record compares an array component by reference, so a model's rope_freqs factors
-     * (one array per loaded model) map to one uploaded table, never one per call.
+     * A rope table's identity: what {@link RopeSpec#theta} reads. A record compares an array component by reference,
+     * so a model's frequency factors (one array per loaded model) map to one uploaded table, never one per call; the
+     * scaling compares by value, less its magnitude (a kernel argument, not part of the table).
      */
-    private record RopeKey(int ropeDims, float base, float[] factors) {}
+    private record RopeKey(int ropeDims, float base, float[] factors, RopeSpec.Scaling scaling) {}
 
     AttentionLauncher(ClRuntime rt, KernelChooser choose, Kernels kernels, IntRing ints) {
         this.rt = rt;
@@ -98,6 +99,7 @@ final class AttentionLauncher {
             rt.launch(kernels.get("kvwrite_f16_f32_rope"), "rope (q and k) + kv-cache write").mem(q.act()).mem(k.act()).mem(v.act())
                     .mem(c.k[layer]).mem(c.v[layer]).mem(ints.buffer()).i(posOff).i(tabOff).mem(ropeTable(rope))
                     .i(heads).i(kvHeads).i(lay.blockSize()).i(lay.numBlocks()).i(hd).i(rope.ropeDims()).i(rope.neox() ? 1 : 0)
+                    .f((float) rope.magnitude())
                     .run(new long[] {hd / 2, n}, null);
         } else {
             rt.launch(kernels.get("kvwrite_f16_f32"), "kv-cache write").mem(k.act()).mem(v.act()).mem(c.k[layer]).mem(c.v[layer])
@@ -146,7 +148,8 @@ final class AttentionLauncher {
     private void rope(ClTensor q, ClTensor k, int n, int posOff, RopeSpec rope) {
         int hd = rope.headDim();
         rt.launch(kernels.get("rope_f32_f32"), "rope (q and k)").mem(q.act()).mem(k.act()).mem(ints.buffer()).i(posOff).mem(ropeTable(rope))
-                .i(q.cols / hd).i(k.cols / hd).i(hd).i(rope.ropeDims()).i(rope.neox() ? 1 : 0).run(new long[] {rope.ropeDims() / 2, n}, null);
+                .i(q.cols / hd).i(k.cols / hd).i(hd).i(rope.ropeDims()).i(rope.neox() ? 1 : 0).f((float) rope.magnitude())
+                .run(new long[] {rope.ropeDims() / 2, n}, null);
     }
 
     /** attention_f32_f32_combine: merges the split shapes' partials into out. */
@@ -164,9 +167,9 @@ final class AttentionLauncher {
     }
 
     private cl_mem ropeTable(RopeSpec spec) {
-        return ropeTables.computeIfAbsent(new RopeKey(spec.ropeDims(), spec.base(), spec.freqFactors()), key -> {
+        return ropeTables.computeIfAbsent(new RopeKey(spec.ropeDims(), spec.base(), spec.freqFactors(), spec.scaling().withMagnitude(1)), key -> {
             float[] f = new float[spec.ropeDims() / 2];
-            for (int i = 0; i < f.length; i++) f[i] = (float) spec.theta(i); // base^(−2i/ropeDims) / factor_i, in double
+            for (int i = 0; i < f.length; i++) f[i] = (float) spec.theta(i); // factors and scaling applied, in double
             return rt.create("rope frequencies", CL_MEM_READ_ONLY | CL_MEM_COPY_HOST_PTR, 4L * f.length, Pointer.to(f));
         });
     }

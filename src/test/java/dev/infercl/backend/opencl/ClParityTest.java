@@ -560,18 +560,42 @@ class ClParityTest {
         int[][] shapes = {{8, 8, 4, 2, 20}, {16, 8, 6, 3, SMALL ? 20 : 40}, {64, 64, 4, 4, SMALL ? 18 : 70}};
         for (KvType kv : new KvType[] {KvType.F32, KvType.F16}) {
             try (ClBackend b = ClTestSupport.open(ClOptions.defaults().withKvType(kv))) {
+                int k = 0;
                 for (int[] s : shapes) {
-                    for (boolean neox : new boolean[] {false, true}) ropeAttentionScenario(b, r, s, neox);
+                    for (boolean neox : new boolean[] {false, true}) {
+                        // each shape with plain RoPE and, in turn, one of the scalings (their angles and magnitude)
+                        ropeAttentionScenario(b, r, s, neox, RopeSpec.Scaling.NONE, false);
+                        var scalings = scalings(s[1]);
+                        ropeAttentionScenario(b, r, s, neox, scalings[k % scalings.length], k % scalings.length == scalings.length - 1);
+                        k++;
+                    }
                 }
                 assertTrue(b.kernelsUsed().contains("kvwrite_f16_f32_rope"));
             }
         }
     }
 
-    private static void ropeAttentionScenario(ClBackend b, Random r, int[] s, boolean neox) {
+    /**
+     * The scalings a model file can declare, as RopeSpecs carry them: linear, YaRN (its ramp falls inside the pairs of
+     * these rope widths for an original context of 64 and betas 32/4; magnitude 1 + 0.1·ln 8), and LongRoPE's
+     * magnitude (its factors are {@link #longFactors}).
+     */
+    static RopeSpec.Scaling[] scalings(int ropeDims) {
+        return new RopeSpec.Scaling[] {RopeSpec.Scaling.linear(4), RopeSpec.Scaling.yarn(8, 64, ropeDims, 10000, 32, 4),
+                RopeSpec.Scaling.NONE.withMagnitude(1.19)};
+    }
+
+    /** Phi-3-like long factors, growing from 1 for the fastest pair to 40 for the slowest. */
+    static float[] longFactors(int ropeDims) {
+        float[] f = new float[ropeDims / 2];
+        for (int i = 0; i < f.length; i++) f[i] = 1f + 39f * i / Math.max(1, f.length - 1);
+        return f;
+    }
+
+    private static void ropeAttentionScenario(ClBackend b, Random r, int[] s, boolean neox, RopeSpec.Scaling scaling, boolean factors) {
         int hd = s[0], heads = s[2], kvHeads = s[3], len = s[4], blockSize = 16, blocks = (len + blockSize - 1) / blockSize + 2;
         var layout = new KvLayout(2, kvHeads, hd, blockSize, blocks);
-        var rope = new RopeSpec(hd, s[1], 10000f, neox);
+        var rope = new RopeSpec(hd, s[1], 10000f, neox, factors ? longFactors(s[1]) : null, scaling);
         var spec = new AttentionSpec((float) (1 / Math.sqrt(hd)), 0f, 0, rope);
         try (var cache = b.createKvCache(layout)) {
             var table = new BlockTable(cache.pool(), blockSize);
@@ -593,8 +617,9 @@ class ClParityTest {
                 float[] gotQ = new float[n * qDim], gotK = new float[n * kvDim];
                 b.read(qt, gotQ);
                 b.read(kt, gotK);
-                nmse("kvwrite_f16_f32_rope (q)", gotQ, qr, qr.length, 1e-7);
-                nmse("kvwrite_f16_f32_rope (k)", gotK, kr, kr.length, 1e-7);
+                String what = scaling == RopeSpec.Scaling.NONE ? "" : " scaled";
+                nmse("kvwrite_f16_f32_rope (q)" + what, gotQ, qr, qr.length, 1e-7);
+                nmse("kvwrite_f16_f32_rope (k)" + what, gotK, kr, kr.length, 1e-7);
                 nmse("kvwrite_f16_f32_rope + attention", got, want, want.length, 5e-4);
                 table.setLength(start + n);
                 start += n;
@@ -612,26 +637,37 @@ class ClParityTest {
             for (boolean neox : new boolean[] {false, true}) {
                 for (int n : new int[] {1, 5}) {
                     var spec = new RopeSpec(s[0], s[1], 10000f, neox);
-                    int qw = s[0] * s[2], kw = s[0] * s[3];
-                    float[] q = random(r, n * qw, 1f), k = random(r, n * kw, 1f);
-                    int[] pos = new int[n];
-                    for (int t = 0; t < n; t++) pos[t] = r.nextInt(2000);
-                    float[] wq = q.clone(), wk = k.clone();
-                    Reference.rope(wq, n, qw, pos, spec);
-                    Reference.rope(wk, n, kw, pos, spec);
-                    Tensor kt = gemv.allocate("k", n + GUARD, kw);
-                    float[] kAll = new float[(n + GUARD) * kw];
-                    Arrays.fill(kAll, SENTINEL);
-                    System.arraycopy(k, 0, kAll, 0, k.length);
-                    gemv.write(kt, kAll);
-                    float[] gotQ = guarded(gemv, n, qw, q, qt -> gemv.rope(qt, kt.firstRows(n), pos, spec));
-                    gemv.read(kt, kAll);
-                    for (int i = n * kw; i < kAll.length; i++) if (kAll[i] != SENTINEL) fail("rope k guard " + i + " overwritten");
-                    nmse("rope_f32_f32", gotQ, wq, wq.length, 1e-7);
-                    nmse("rope_f32_f32", Arrays.copyOf(kAll, n * kw), wk, wk.length, 1e-7);
+                    ropeQueriesAndKeys(r, s, n, spec, "rope_f32_f32");
+                }
+                // the scalings: linear, YaRN, LongRoPE (factors and magnitude), one token and several
+                var sc = scalings(s[1]);
+                for (int j = 0; j < sc.length; j++) {
+                    var spec = new RopeSpec(s[0], s[1], 10000f, neox, j == sc.length - 1 ? longFactors(s[1]) : null, sc[j]);
+                    ropeQueriesAndKeys(r, s, 1 + 4 * (j % 2), spec, "rope_f32_f32 scaled");
                 }
             }
         }
+    }
+
+    /** Rotates n rows of s[2] query heads and s[3] key heads with rope_f32_f32 and compares with Reference.rope. */
+    private static void ropeQueriesAndKeys(Random r, int[] s, int n, RopeSpec spec, String what) {
+        int qw = s[0] * s[2], kw = s[0] * s[3];
+        float[] q = random(r, n * qw, 1f), k = random(r, n * kw, 1f);
+        int[] pos = new int[n];
+        for (int t = 0; t < n; t++) pos[t] = r.nextInt(2000);
+        float[] wq = q.clone(), wk = k.clone();
+        Reference.rope(wq, n, qw, pos, spec);
+        Reference.rope(wk, n, kw, pos, spec);
+        Tensor kt = gemv.allocate("k", n + GUARD, kw);
+        float[] kAll = new float[(n + GUARD) * kw];
+        Arrays.fill(kAll, SENTINEL);
+        System.arraycopy(k, 0, kAll, 0, k.length);
+        gemv.write(kt, kAll);
+        float[] gotQ = guarded(gemv, n, qw, q, qt -> gemv.rope(qt, kt.firstRows(n), pos, spec));
+        gemv.read(kt, kAll);
+        for (int i = n * kw; i < kAll.length; i++) if (kAll[i] != SENTINEL) fail("rope k guard " + i + " overwritten");
+        nmse(what, gotQ, wq, wq.length, 1e-7);
+        nmse(what, Arrays.copyOf(kAll, n * kw), wk, wk.length, 1e-7);
     }
 
     // ---------------------------------------------------------------- attention
