@@ -1,17 +1,22 @@
 package dev.infercl.cli;
 
+import dev.infercl.gguf.GgmlType;
 import dev.infercl.gguf.GgufFile;
 import dev.infercl.gguf.GgufValueType;
 import dev.infercl.gguf.TensorInfo;
 import java.lang.reflect.Array;
 import java.nio.file.Path;
+import java.util.EnumMap;
 import java.util.Locale;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
-/** Describes a GGUF file: header, metadata, tensors with types and sizes. Works for any GGML type. */
+/**
+ * Describes a GGUF file: header, metadata, tensors with types and sizes, then the tensor count and bytes of each type.
+ * Works for any GGML type.
+ */
 @Command(name = "info", mixinStandardHelpOptions = true, description = "Print a GGUF file's metadata and tensors.")
 final class InfoCommand extends Streams.Command implements Callable<Integer> {
 
@@ -39,15 +44,27 @@ final class InfoCommand extends Streams.Command implements Callable<Integer> {
             out.printf("tensors:%n  %-36s %-8s %-22s %12s%n", "name", "type", "shape", "bytes");
             long total = 0;
             boolean int8Scheme = f.has("infercl.quant.scheme");
+            var count = new EnumMap<GgmlType, Integer>(GgmlType.class);
+            var size = new EnumMap<GgmlType, Long>(GgmlType.class);
             for (TensorInfo t : f.tensors()) {
-                boolean usable = t.type().computable() || (int8Scheme && t.type() == dev.infercl.gguf.GgmlType.I8);
                 out.printf("  %-36s %-8s %-22s %12d%s%n", t.name(), t.type(), t.shape(), t.byteSize(),
-                        usable ? "" : "  (type not supported for compute)");
+                        usable(t.type(), int8Scheme) ? "" : "  (type not supported for compute)");
                 total += t.byteSize();
+                count.merge(t.type(), 1, Integer::sum);
+                size.merge(t.type(), t.byteSize(), Long::sum);
             }
             out.printf("  %d tensors, %s of weights%n", f.tensors().size(), bytes(total));
+            // a file mixes types layer by layer (a "Q4_K_M" file is Q4_K and Q6_K): what each type holds
+            out.println();
+            out.println("types:");
+            count.forEach((type, n) -> out.printf("  %s: %d tensor%s, %s%s%n", type, n, n == 1 ? "" : "s", bytes(size.get(type)),
+                    usable(type, int8Scheme) ? "" : " (not supported for compute)"));
         }
         return 0;
+    }
+
+    private static boolean usable(GgmlType type, boolean int8Scheme) {
+        return type.computable() || (int8Scheme && type == GgmlType.I8);
     }
 
     private static String typeName(GgufFile.MetadataEntry e) {

@@ -161,6 +161,36 @@ class CliTest {
         assertTrue(res.out().contains("39 tensors"), res.out());
     }
 
+    /** A mixed file as llama-quantize writes one: after the tensors, each type's tensor count and bytes. */
+    @Test
+    void infoSummarisesEachTypeOfAMixedFile() {
+        Result res = run("info", SharedData.require("kquant/llama2k-q4_k_m.gguf").toString());
+        assertEquals(0, res.code(), res.err());
+        assertTrue(res.out().matches("(?s).*blk\\.0\\.attn_q\\.weight\\s+Q4_K\\s+\\[256, 256\\].*"), res.out());
+        String types = res.out().substring(res.out().indexOf("\ntypes:\n"));
+        assertEquals(List.of("types:", "  F32: 9 tensors, 9.0 KiB", "  Q4_K: 25 tensors, 5.84 MiB", "  Q6_K: 5 tensors, 6.77 MiB"),
+                types.strip().lines().toList(), res.out());
+        assertFalse(res.out().contains("not supported"), res.out());
+    }
+
+    /** A type no backend computes is marked in the tensor list and in the summary; one tensor reads "1 tensor". */
+    @Test
+    void infoMarksTypesNotComputed(@TempDir Path dir) throws Exception {
+        Path p = dir.resolve("mixed.gguf");
+        new dev.infercl.gguf.GgufWriter().putString("general.architecture", "llama")
+                .addTensor("a.weight", dev.infercl.gguf.GgmlType.Q5_K, new long[] {256, 4}, new byte[176 * 4])
+                .addTensor("b.weight", dev.infercl.gguf.GgmlType.Q5_K, new long[] {512, 2}, new byte[176 * 4])
+                .addTensor("c.weight", dev.infercl.gguf.GgmlType.IQ2_XXS, new long[] {256, 1}, new byte[66])
+                .addTensor("d.weight", dev.infercl.gguf.GgmlType.IQ4_NL, new long[] {32, 3}, new byte[18 * 3])
+                .write(p);
+        Result res = run("info", p.toString());
+        assertEquals(0, res.code(), res.err());
+        assertTrue(res.out().matches("(?s).*c\\.weight\\s+IQ2_XXS.*\\(type not supported for compute\\)\n.*"), res.out());
+        String types = res.out().substring(res.out().indexOf("\ntypes:\n"));
+        assertEquals(List.of("types:", "  Q5_K: 2 tensors, 1.4 KiB", "  IQ2_XXS: 1 tensor, 66 bytes (not supported for compute)",
+                "  IQ4_NL: 1 tensor, 54 bytes"), types.strip().lines().toList(), res.out());
+    }
+
     @Test
     void tokenizeWorksOnAVocabOnlyFile() {
         Result res = run("tokenize", "-m", SharedData.require("vocab/ggml-vocab-llama-spm.gguf").toString(), "--ids", "--bos", "Hello world");

@@ -169,8 +169,8 @@ class LlamaQuantizeOracleTest {
     /**
      * Dequant.quantize of the tensor's F16 source values: for the reference-quantizer types the same bytes as
      * llama-quantize's, for the others a round-trip RMS error within 2× llama.cpp's on the same values (plain
-     * rounding is within 1.1× on Gaussian rows and within 1.5× on rows with outliers, where its 6-bit sub-block
-     * scales lose most).
+     * rounding comes closest on Gaussian rows and loses most on rows with outliers, where the sub-block scales of
+     * the K types must span very different ranges).
      * Returns a one-line summary.
      */
     static String checkQuantizer(TensorInfo t, MemorySegment theirBytes, GgufFile in, float[] theirValues) {

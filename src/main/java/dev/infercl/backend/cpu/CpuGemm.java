@@ -137,12 +137,12 @@ final class CpuGemm {
 
         /** The decoded runs of rows oa and ob for {@link #tileBlocks} (allocated on first use, one pair per chunk). */
         float[] runA() {
-            if (runA == null) runA = new float[BlockDecoder.RUN];
+            if (runA == null) runA = new float[BlockDecoder.SCRATCH];
             return runA;
         }
 
         float[] runB() {
-            if (runB == null) runB = new float[BlockDecoder.RUN];
+            if (runB == null) runB = new float[BlockDecoder.SCRATCH];
             return runB;
         }
 

@@ -85,9 +85,19 @@ final class CpuGemv {
                 }
             };
         }
+        if (BlockDecoder.hasDot(type)) {
+            float[] xsum = blockSums(x, in);
+            return (o0, o1, out, acc) -> {
+                float[] scratch = new float[BlockDecoder.SCRATCH];
+                for (int o = o0; o < o1; o++) {
+                    float d = BlockDecoder.dot(type, m, o * rowBytes, x, xsum, in, scratch);
+                    out[o] = acc ? out[o] + d : d;
+                }
+            };
+        }
         if (BlockDecoder.handles(type)) {
             return (o0, o1, out, acc) -> {
-                float[] run = new float[BlockDecoder.RUN];
+                float[] run = new float[BlockDecoder.SCRATCH];
                 for (int o = o0; o < o1; o++) {
                     float d = dotBlocks(type, m, o * rowBytes, x, 0, in, run);
                     out[o] = acc ? out[o] + d : d;
