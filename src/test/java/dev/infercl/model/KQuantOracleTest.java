@@ -36,8 +36,16 @@ class KQuantOracleTest {
             "llama2k-q3_k_m, 1, 2.5e-2, REFERENCE", "llama2k-q3_k_m, 2, 2.5e-2, REFERENCE",
             "llama2k-q2_k, 1, 2.5e-2, REFERENCE", "llama2k-q2_k, 2, 2.5e-2, REFERENCE",
             "llama2k-q5_0, 1, 2.5e-2, REFERENCE", "llama2k-q5_0, 2, 2.5e-2, REFERENCE",
-            // OpenCL: rows "<stem>, <prompt>, 2.5e-2, OPENCL_KVF32" go here once its kernels compute these types
-            // (an FP16 cache, OPENCL_KVF16, would need twice the tolerance, as in QuantOracleTest)
+            // OpenCL with the F32 cache (an FP16 one, OPENCL_KVF16, would need twice the tolerance, as in
+            // QuantOracleTest), and with the GPU kernel shapes forced on the test device (OPENCL_LANES, F32 cache)
+            "llama2k-q4_k_m, 1, 2.5e-2, OPENCL_KVF32", "llama2k-q4_k_m, 2, 2.5e-2, OPENCL_KVF32",
+            "llama2k-q5_k_m, 1, 2.5e-2, OPENCL_KVF32", "llama2k-q5_k_m, 2, 2.5e-2, OPENCL_KVF32",
+            "llama2k-q3_k_m, 1, 2.5e-2, OPENCL_KVF32", "llama2k-q3_k_m, 2, 2.5e-2, OPENCL_KVF32",
+            "llama2k-q2_k, 1, 2.5e-2, OPENCL_KVF32", "llama2k-q2_k, 2, 2.5e-2, OPENCL_KVF32",
+            "llama2k-q5_0, 1, 2.5e-2, OPENCL_KVF32", "llama2k-q5_0, 2, 2.5e-2, OPENCL_KVF32",
+            "llama2k-q4_k_m, 1, 2.5e-2, OPENCL_LANES", "llama2k-q5_k_m, 2, 2.5e-2, OPENCL_LANES",
+            "llama2k-q3_k_m, 1, 2.5e-2, OPENCL_LANES", "llama2k-q2_k, 2, 2.5e-2, OPENCL_LANES",
+            "llama2k-q5_0, 1, 2.5e-2, OPENCL_LANES",
     })
     void matchesLlamaCpp(String stem, int prompt, double tol, String backend) throws Exception {
         JsonNode r = Oracles.json(SharedData.require("kquant/" + stem + "." + prompt + ".json"));

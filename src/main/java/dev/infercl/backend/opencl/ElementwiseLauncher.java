@@ -119,13 +119,10 @@ final class ElementwiseLauncher {
         };
     }
 
-    /** Whether the OpenCL backend has kernels for weights of this type. */
-    static boolean supports(GgmlType type) {
-        return switch (type) {
-            case F32, F16, BF16, Q8_0, Q4_0 -> true;
-            default -> isBlockType(type);
-        };
-    }
+    /** The weight types the OpenCL backend has kernels for (INT8 weights take their own path). */
+    static final java.util.Set<GgmlType> SUPPORTED = java.util.EnumSet.of(GgmlType.F32, GgmlType.F16, GgmlType.BF16, GgmlType.Q8_0,
+            GgmlType.Q4_0, GgmlType.Q4_1, GgmlType.Q5_0, GgmlType.Q5_1, GgmlType.Q2_K, GgmlType.Q3_K, GgmlType.Q4_K, GgmlType.Q5_K,
+            GgmlType.Q6_K, GgmlType.IQ4_NL, GgmlType.IQ4_XS);
 
     /** A weight type's kernel-name part. */
     static String typeName(GgmlType type) {

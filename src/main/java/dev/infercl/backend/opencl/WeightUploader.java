@@ -8,7 +8,6 @@ import dev.infercl.backend.HostWeight;
 import dev.infercl.backend.Int8Weight;
 import dev.infercl.gguf.GgmlType;
 import dev.infercl.tensor.Dequant;
-import dev.infercl.tensor.UnsupportedTypeException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.FunctionDescriptor;
 import java.lang.foreign.Linker;
@@ -60,8 +59,7 @@ final class WeightUploader {
         String name = w.name();
         GgmlType type = w.type();
         int rows = w.rows(), cols = w.cols();
-        Dequant.requireComputable(type, name);
-        if (!ElementwiseLauncher.supports(type)) throw new UnsupportedTypeException(name, type);
+        Dequant.requireComputable(type, name, "the OpenCL backend", ElementwiseLauncher.SUPPORTED);
         long rowBytes = type.byteSize(cols);
         boolean quant = type == GgmlType.Q8_0 || type == GgmlType.Q4_0;
         if (quant && cols % 32 != 0) throw new IllegalArgumentException(name + ": " + type + " rows must be a multiple of 32 values, got " + cols);

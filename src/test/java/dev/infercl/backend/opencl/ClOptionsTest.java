@@ -64,6 +64,14 @@ class ClOptionsTest {
         assertTrue(o.fuse() && o.lwjgl() && !o.stageX() && !o.profile() && o.kvType() == null && o.attention() == null, o.toString());
     }
 
+    /** Every type a backend computes with has OpenCL kernels too (the CPU and OpenCL backends run the same files). */
+    @Test
+    void everyComputableTypeHasOpenClKernels() {
+        for (dev.infercl.gguf.GgmlType t : dev.infercl.gguf.GgmlType.values()) {
+            if (t.computable()) assertTrue(ElementwiseLauncher.SUPPORTED.contains(t), t + " is computable but has no OpenCL kernels");
+        }
+    }
+
     @Test
     void kernelChoiceOnACpuDevice() {
         var c = new KernelChooser(CPU, ClOptions.defaults());
