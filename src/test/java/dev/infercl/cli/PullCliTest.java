@@ -14,7 +14,6 @@ import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Random;
-import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -55,19 +54,15 @@ class PullCliTest {
     }
 
     Path repoDir() {
-        return cache.resolve("models--test-org--Tiny-GGUF");
+        return FakeHub.repoDir(cache);
     }
 
     Path snapshot() {
-        return repoDir().resolve("snapshots").resolve(FakeHub.COMMIT).resolve(Q4);
+        return FakeHub.snapshot(cache, Q4);
     }
 
     List<String> blobs() throws IOException {
-        Path b = repoDir().resolve("blobs");
-        if (!Files.isDirectory(b)) return List.of();
-        try (Stream<Path> s = Files.list(b)) {
-            return s.map(p -> p.getFileName().toString()).sorted().toList();
-        }
+        return FakeHub.blobs(cache);
     }
 
     @Test

@@ -10,6 +10,8 @@ import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.URI;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.security.MessageDigest;
 import java.util.ArrayList;
 import java.util.Collections;
@@ -19,6 +21,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
+import java.util.stream.Stream;
 
 /**
  * The Hugging Face hub's endpoints, imitated on loopback by two servers on 127.0.0.1 (two origins: the hub and the
@@ -98,6 +101,25 @@ public final class FakeHub implements AutoCloseable {
     public List<Request> resolveRequests() {
         synchronized (requests) {
             return requests.stream().filter(r -> r.path().contains("/resolve/")).toList();
+        }
+    }
+
+    /** The test repository's folder in a Hugging Face cache. */
+    public static Path repoDir(Path cache) {
+        return cache.resolve("models--test-org--Tiny-GGUF");
+    }
+
+    /** Where the snapshot of {@link #COMMIT} keeps {@code file}. */
+    public static Path snapshot(Path cache, String file) {
+        return repoDir(cache).resolve("snapshots").resolve(COMMIT).resolve(file);
+    }
+
+    /** The blob files in the cache, sorted (none when the folder does not exist). */
+    public static List<String> blobs(Path cache) throws IOException {
+        Path b = repoDir(cache).resolve("blobs");
+        if (!Files.isDirectory(b)) return List.of();
+        try (Stream<Path> s = Files.list(b)) {
+            return s.map(x -> x.getFileName().toString()).sorted().toList();
         }
     }
 

@@ -16,7 +16,6 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Random;
-import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -91,19 +90,15 @@ class HubClientTest {
     }
 
     Path repoDir() {
-        return cache.resolve("models--test-org--Tiny-GGUF");
+        return FakeHub.repoDir(cache);
     }
 
     Path snapshot(String file) {
-        return repoDir().resolve("snapshots").resolve(FakeHub.COMMIT).resolve(file);
+        return FakeHub.snapshot(cache, file);
     }
 
     List<String> blobs() throws IOException {
-        Path b = repoDir().resolve("blobs");
-        if (!Files.isDirectory(b)) return List.of();
-        try (Stream<Path> s = Files.list(b)) {
-            return s.map(p -> p.getFileName().toString()).sorted().toList();
-        }
+        return FakeHub.blobs(cache);
     }
 
     @Test

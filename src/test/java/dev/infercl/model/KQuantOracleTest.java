@@ -1,14 +1,6 @@
 package dev.infercl.model;
 
-import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 
-import com.fasterxml.jackson.databind.JsonNode;
-import dev.infercl.Oracles;
-import dev.infercl.SharedData;
-import dev.infercl.api.GenerateOptions;
-import dev.infercl.api.LoadOptions;
-import dev.infercl.api.Model;
-import dev.infercl.api.Session;
 import java.util.Locale;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
@@ -48,17 +40,7 @@ class KQuantOracleTest {
             "llama2k-q5_0, 1, 2.5e-2, OPENCL_LANES",
     })
     void matchesLlamaCpp(String stem, int prompt, double tol, String backend) throws Exception {
-        JsonNode r = Oracles.json(SharedData.require("kquant/" + stem + "." + prompt + ".json"));
-        try (Model m = StoriesReferenceTest.load(SharedData.require("kquant/" + stem + ".gguf"), LoadOptions.defaults(), backend)) {
-            int[] promptIds = Oracles.ints(r.get("prompt_ids"));
-            int[] greedy = Oracles.ints(r.get("greedy_ids"));
-            try (Session s = m.newSession()) {
-                var g = s.generate(r.get("prompt").asText(), GenerateOptions.greedy(greedy.length), null);
-                assertArrayEquals(promptIds, g.promptTokens(), "prompt ids");
-                assertArrayEquals(greedy, g.tokens(), "greedy ids");
-            }
-            double worst = QuantOracleTest.assertTop20Within(m, Oracles.concat(promptIds, greedy), r.get("top20"), tol);
-            System.out.printf(Locale.ROOT, "%s prompt %d on %s: worst |logit − llama.cpp| / top-1 = %.3g%n", stem, prompt, backend, worst);
-        }
+        double worst = QuantOracleTest.checkAgainstLlamaCpp("kquant/" + stem, prompt, tol, backend);
+        System.out.printf(Locale.ROOT, "%s prompt %d on %s: worst |logit − llama.cpp| / top-1 = %.3g%n", stem, prompt, backend, worst);
     }
 }

@@ -37,8 +37,16 @@ class QuantOracleTest {
             "llama2-q8_0, 1, 2.5e-2, OPENCL_KVF32", "llama2-q4_0, 1, 2.5e-2, OPENCL_KVF32",
     })
     void matchesLlamaCpp(String stem, int prompt, double tol, String backend) throws Exception {
-        JsonNode r = Oracles.json(SharedData.require("quant/" + stem + "." + prompt + ".json"));
-        try (Model m = StoriesReferenceTest.load(SharedData.require("quant/" + stem + ".gguf"), LoadOptions.defaults(), backend)) {
+        checkAgainstLlamaCpp("quant/" + stem, prompt, tol, backend);
+    }
+
+    /**
+     * One llama.cpp oracle of ../shared ({@code file}.gguf with {@code file}.{prompt}.json): the prompt ids and greedy
+     * ids exactly, then every top-20 logit within tol × its row's top-1; returns the worst ratio.
+     */
+    static double checkAgainstLlamaCpp(String file, int prompt, double tol, String backend) throws Exception {
+        JsonNode r = Oracles.json(SharedData.require(file + "." + prompt + ".json"));
+        try (Model m = StoriesReferenceTest.load(SharedData.require(file + ".gguf"), LoadOptions.defaults(), backend)) {
             int[] promptIds = Oracles.ints(r.get("prompt_ids"));
             int[] greedy = Oracles.ints(r.get("greedy_ids"));
             try (Session s = m.newSession()) {
@@ -46,7 +54,7 @@ class QuantOracleTest {
                 assertArrayEquals(promptIds, g.promptTokens(), "prompt ids");
                 assertArrayEquals(greedy, g.tokens(), "greedy ids");
             }
-            assertTop20Within(m, Oracles.concat(promptIds, greedy), r.get("top20"), tol);
+            return assertTop20Within(m, Oracles.concat(promptIds, greedy), r.get("top20"), tol);
         }
     }
 
