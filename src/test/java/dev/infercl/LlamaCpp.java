@@ -60,39 +60,44 @@ public final class LlamaCpp {
         return lib;
     }
 
-    /** What a finished run printed (stdout and stderr together) and its exit status. */
-    public record Run(int exitCode, String output) {}
+    /** What a finished run printed on stdout and stderr, and its exit status. */
+    public record Run(int exitCode, String stdout, String stderr) {
+        /** Both streams, stdout first. */
+        public String output() {
+            return stdout + stderr;
+        }
+    }
 
     /**
-     * Runs {@code tool} with {@code args} (libraries from the binary's directory, the shim preloaded) and returns its
-     * exit status and output; fails the test when it does not finish within {@code timeoutSeconds}.
+     * Runs {@code tool} with {@code args} (libraries from the binary's directory, the shim preloaded, no input) and
+     * returns its exit status and output; fails the test when it does not finish within {@code timeoutSeconds}.
      */
     public static Run run(String tool, int timeoutSeconds, String... args) throws IOException, InterruptedException {
         Path bin = tool(tool);
         Path lib = shim();
         List<String> cmd = new ArrayList<>(List.of(bin.toString()));
         cmd.addAll(List.of(args));
-        Path log = Files.createTempFile("infercl-" + tool, ".log");
+        Path out = Files.createTempFile("infercl-" + tool, ".out"), err = Files.createTempFile("infercl-" + tool, ".err");
         try {
-            var pb = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile());
+            var pb = new ProcessBuilder(cmd).redirectOutput(out.toFile()).redirectError(err.toFile()).redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")));
             pb.environment().put("LD_LIBRARY_PATH", bin.getParent().toString());
             pb.environment().put("LD_PRELOAD", lib.toString());
             Process p = pb.start();
-            p.getOutputStream().close();   // no interactive input
             if (!p.waitFor(timeoutSeconds, TimeUnit.SECONDS)) {
                 p.destroyForcibly();
-                fail(String.join(" ", cmd) + " did not finish in " + timeoutSeconds + " s:\n" + Files.readString(log));
+                fail(String.join(" ", cmd) + " did not finish in " + timeoutSeconds + " s:\n" + Files.readString(out) + Files.readString(err));
             }
-            return new Run(p.exitValue(), Files.readString(log));
+            return new Run(p.exitValue(), Files.readString(out), Files.readString(err));
         } finally {
-            Files.deleteIfExists(log);
+            Files.deleteIfExists(out);
+            Files.deleteIfExists(err);
         }
     }
 
     /** {@link #run}, failing the test (with the output) when the tool exits with a status other than 0. */
-    public static String runOk(String tool, int timeoutSeconds, String... args) throws IOException, InterruptedException {
+    public static Run runOk(String tool, int timeoutSeconds, String... args) throws IOException, InterruptedException {
         Run r = run(tool, timeoutSeconds, args);
         if (r.exitCode() != 0) fail(tool + " " + String.join(" ", args) + " exited with " + r.exitCode() + ":\n" + r.output());
-        return r.output();
+        return r;
     }
 }

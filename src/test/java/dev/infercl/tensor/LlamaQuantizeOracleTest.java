@@ -42,6 +42,7 @@ class LlamaQuantizeOracleTest {
 
     @BeforeAll
     static void models() throws Exception {
+        LlamaCpp.tool("llama-quantize");
         LlamaCpp.shim();
         wide = dir.resolve("wide-f16.gguf");
         narrow = dir.resolve("narrow-f16.gguf");
