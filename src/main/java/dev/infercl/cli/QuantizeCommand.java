@@ -8,11 +8,14 @@ import java.nio.file.Path;
 import java.util.Locale;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
 
 /** Writes a quantized copy of a GGUF model. */
 @Command(name = "quantize", mixinStandardHelpOptions = true,
-        description = "Write a quantized GGUF: w8a16 (INT8 weights), w8a8 (INT8 weights and activations, SmoothQuant), q8_0, q4_0 or f16.")
+        description = "Write a quantized GGUF: w8a16 (INT8 weights), w8a8 (INT8 weights and activations, SmoothQuant), q8_0, q4_0, f16, "
+                + "or one of llama.cpp's K-quant mixes q4_k_m, q5_k_m, q6_k, q4_k_s, q3_k_m, q2_k.")
 final class QuantizeCommand extends Streams.Command implements Callable<Integer> {
 
     @Option(names = {"-m", "--model"}, required = true, description = "full-precision GGUF file (F32, F16 or BF16), or Hugging Face model OWNER/NAME[:QUANT]")
@@ -23,7 +26,7 @@ final class QuantizeCommand extends Streams.Command implements Callable<Integer>
     @Option(names = {"-o", "--output"}, required = true, description = "GGUF file to write")
     Path output;
 
-    @Option(names = "--scheme", required = true, description = "w8a16 | w8a8 | q8_0 | q4_0 | f16")
+    @Option(names = "--scheme", required = true, description = "w8a16 | w8a8 | q8_0 | q4_0 | f16 | q4_k_m | q5_k_m | q6_k | q4_k_s | q3_k_m | q2_k")
     String scheme;
 
     @Option(names = "--group", defaultValue = "0", description = "w8a16: input columns per scale, 32, 64 or 128 (default: one scale per output channel)")
@@ -53,9 +56,23 @@ final class QuantizeCommand extends Streams.Command implements Callable<Integer>
     @Option(names = "--verbose", description = "print stack traces of errors")
     boolean verbose;
 
+    @Spec
+    CommandSpec spec;
+
+    /** The W8A8/W8A16 options, which a K-quant mix has no use for. */
+    private static final String[] INT8_OPTIONS = {"--group", "--calibration", "--alpha", "--samples", "--ctx", "--no-smooth"};
+
     @Override
     public Integer call() throws Exception {
         Scheme s = Scheme.parse(scheme);
+        if (s.kMix()) {
+            for (String name : INT8_OPTIONS) {
+                if (spec.commandLine().getParseResult().hasMatchedOption(name)) {
+                    throw new IllegalArgumentException(name + " does not apply to " + s.id()
+                            + ": the K-quant mixes take llama.cpp's per-tensor types and its rounding, with no calibration or groups");
+                }
+            }
+        }
         if (samples < 0) throw new IllegalArgumentException("--samples must be ≥ 0, got " + samples);
         if (context < 0 || context == 1) throw new IllegalArgumentException("--ctx must be ≥ 2 (or 0 for the model's), got " + context);
         input = HubModels.resolve(model, "-m", err);

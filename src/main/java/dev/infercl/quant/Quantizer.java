@@ -18,6 +18,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.regex.Pattern;
+import java.util.stream.IntStream;
 
 /**
  * Writes a quantized GGUF from a full-precision one, streaming one tensor at a time (the source stays memory
@@ -27,7 +28,9 @@ import java.util.regex.Pattern;
  * {@code X.weight} becomes GGML type I8 [in, out] plus {@code X.weight_scale} F32 [groups, out], and for W8A8
  * {@code X.weight_smooth} F32 [in] on attn_output and ffn_down; the smoothing of Q/K/V and gate/up is folded
  * into attn_norm / ffn_norm. GGML schemes (Q8_0, Q4_0, F16) convert every matrix with llama.cpp's rounding, so
- * their tensors equal {@code llama-quantize --pure}'s byte for byte.
+ * their tensors equal {@code llama-quantize --pure}'s byte for byte; the K-quant mixes (Q4_K_M …) give each tensor
+ * the type llama-quantize gives it ({@link KQuantMix}) and quantize it as llama.cpp does, so they equal its output
+ * without {@code --pure}.
  */
 public final class Quantizer {
     private Quantizer() {}
@@ -49,7 +52,7 @@ public final class Quantizer {
      * @param groupSize       W8A16 only: 0 = one scale per output channel, else 32, 64 or 128 input columns per scale
      * @param alpha           W8A8 SmoothQuant migration strength in [0, 1]
      * @param smooth          W8A8: apply SmoothQuant (false: naive per-token W8A8, every smoothing factor 1)
-     * @param allowRequantize accept a source that is already lossy (Q8_0, Q4_0 or I8 tensors, or InferCL scheme metadata)
+     * @param allowRequantize accept a source that is already lossy (block-quantized or I8 tensors, or InferCL scheme metadata)
      * @param calibration     activation maxima of the source model (required by W8A8 with smoothing)
      */
     public record Options(Scheme scheme, int groupSize, float alpha, boolean smooth, boolean allowRequantize, Calibration calibration) {
@@ -141,6 +144,8 @@ public final class Quantizer {
         final Map<String, float[]> smoothTensor = new HashMap<>();   // matrix name -> s written as _smooth
         final Map<String, float[]> scaleCache = new HashMap<>();
         final List<String> notes = new ArrayList<>();
+        /** The K mixes: each converted tensor's type (the others keep theirs). */
+        final Map<String, KQuantMix.Choice> mix;
         int quantized;
 
         Job(GgufFile src, Options o, Progress progress) {
@@ -148,6 +153,7 @@ public final class Quantizer {
             this.o = o;
             this.progress = progress;
             for (TensorInfo t : src.tensors()) byName.put(t.name(), t);
+            mix = o.scheme().kMix() ? KQuantMix.plan(o.scheme(), KQuantMix.ModelInfo.of(src), src.tensors()) : Map.of();
         }
 
         Result run(Path in, Path out) throws IOException {
@@ -184,7 +190,7 @@ public final class Quantizer {
                         + src.get(KEY_SCHEME).orElse("?") + "); re-quantizing compounds the error: quantize the full-precision file, or pass --allow-requantize");
             }
             for (TensorInfo t : src.tensors()) {
-                if (t.type() == GgmlType.Q8_0 || t.type() == GgmlType.Q4_0 || t.type() == GgmlType.I8) {
+                if (t.type().blockSize > 1 || t.type() == GgmlType.I8) {
                     throw new QuantizeException(src.path().getFileName() + " is already quantized (tensor '" + t.name() + "' is " + t.type()
                             + "); re-quantizing compounds the error: quantize the full-precision file, or pass --allow-requantize");
                 }
@@ -206,7 +212,6 @@ public final class Quantizer {
             int cols = (int) t.dim(0);
             MemorySegment seg = src.data(t);
             switch (t.type()) {
-                case F32, F16, BF16, Q8_0, Q4_0 -> Dequant.row(t.type(), seg, (long) r * cols, dst, 0, cols);
                 case I8 -> {
                     float[] scale = companion(t, "_scale");
                     int groups = scale.length / (int) t.rows();
@@ -217,7 +222,12 @@ public final class Quantizer {
                         dst[j] = smooth != null ? v / smooth[j] : v;
                     }
                 }
-                default -> throw new QuantizeException("tensor '" + t.name() + "' has type " + t.type() + ", which InferCL cannot read back to convert");
+                default -> {
+                    if (!t.type().computable()) {
+                        throw new QuantizeException("tensor '" + t.name() + "' has type " + t.type() + ", which InferCL cannot read back to convert");
+                    }
+                    Dequant.row(t.type(), seg, (long) r * cols, dst, 0, cols);
+                }
             }
         }
 
@@ -305,11 +315,7 @@ public final class Quantizer {
             }
             if (ggml) {
                 w.putUInt32("general.quantization_version", 2);
-                w.putUInt32("general.file_type", switch (o.scheme()) {
-                    case Q8_0 -> 7;
-                    case Q4_0 -> 2;
-                    default -> 1;
-                });
+                w.putUInt32("general.file_type", o.scheme().fileType());
             } else {
                 w.putString(KEY_SCHEME, o.scheme().id());
                 w.putUInt32(KEY_GROUP, o.groupSize());
@@ -330,6 +336,18 @@ public final class Quantizer {
                 add(w, t.name(), GgmlType.F32, dims, floats(v));
             } else if (o.scheme().int8() && matrix && isLinear(t.name())) {
                 emitInt8(w, t);
+            } else if (o.scheme().kMix()) {
+                KQuantMix.Choice c = mix.get(t.name());
+                if (c == null) {
+                    add(w, t.name(), t.type(), dims, sink -> sink.write(src.data(t).asByteBuffer()));
+                } else {
+                    if (c.fellBack()) {
+                        notes.add("'" + t.name() + "' is " + c.type() + ": its rows of " + t.rowLength() + " values are not a multiple of "
+                                + c.wanted() + "'s block of " + c.wanted().blockSize + (c.type() == GgmlType.F16 ? " nor of 32" : ""));
+                    }
+                    emitAs(w, t, c.type());
+                    if (c.type().blockSize > 1) quantized++;
+                }
             } else if (!o.scheme().int8() && matrix) {
                 emitGgml(w, t);
             } else if (t.type() == GgmlType.I8) {
@@ -372,34 +390,40 @@ public final class Quantizer {
         }
 
         private void emitGgml(GgufWriter w, TensorInfo t) {
-            int in = (int) t.dim(0), rows = (int) t.rows();
-            GgmlType type = switch (o.scheme()) {
-                case Q8_0 -> GgmlType.Q8_0;
-                case Q4_0 -> GgmlType.Q4_0;
-                default -> GgmlType.F16;
-            };
+            int in = (int) t.dim(0);
+            GgmlType type = o.scheme().baseType();
             if (in % type.blockSize != 0) {
                 notes.add("'" + t.name() + "' kept as F16: its rows of " + in + " values are not a multiple of " + type + "'s block of " + type.blockSize);
                 type = GgmlType.F16;
             }
-            if (t.type() == type) {   // already the target type (F16 → f16): the bytes as they are
-                add(w, t.name(), type, t.dims(), sink -> sink.write(src.data(t).asByteBuffer()));
+            emitAs(w, t, type);
+            if (type != GgmlType.F16 || o.scheme() == Scheme.F16) quantized++;
+        }
+
+        /**
+         * The matrix written as {@code target} (F16 or a block type): its bytes as they are when the source already
+         * has that type, otherwise row by row from the source's values. Rows are quantized in parallel in chunks of
+         * about 2^20 values and written in order.
+         */
+        private void emitAs(GgufWriter w, TensorInfo t, GgmlType target) {
+            if (t.type() == target) {   // already the target type (F16 → f16): the bytes as they are
+                add(w, t.name(), target, t.dims(), sink -> sink.write(src.data(t).asByteBuffer()));
                 return;
             }
-            GgmlType target = type;
+            int in = (int) t.dim(0), rows = (int) t.rows();
+            int chunk = Math.max(1, (1 << 20) / in);
             add(w, t.name(), target, t.dims(), sink -> {
-                float[] r = new float[in];
-                for (int row = 0; row < rows; row++) {
-                    row(t, row, r);
-                    byte[] b = switch (target) {
-                        case Q8_0 -> Dequant.quantizeQ8_0(r, 0, in);
-                        case Q4_0 -> Dequant.quantizeQ4_0(r, 0, in);
-                        default -> f16(r);
-                    };
-                    sink.write(ByteBuffer.wrap(b));
+                byte[][] out = new byte[Math.min(chunk, rows)][];
+                for (int r0 = 0; r0 < rows; r0 += chunk) {
+                    int first = r0, n = Math.min(chunk, rows - r0);
+                    IntStream.range(0, n).parallel().forEach(i -> {
+                        float[] r = new float[in];
+                        row(t, first + i, r);
+                        out[i] = target == GgmlType.F16 ? f16(r) : Dequant.quantize(target, r, 0, in);
+                    });
+                    for (int i = 0; i < n; i++) sink.write(ByteBuffer.wrap(out[i]));
                 }
             });
-            if (type != GgmlType.F16 || o.scheme() == Scheme.F16) quantized++;
         }
     }
 

@@ -335,10 +335,9 @@ public final class Dequant {
 
     /**
      * {@code n} floats (a multiple of the type's block size) as blocks of {@code type}, for the block types
-     * {@link #row} decodes. Q8_0, Q4_0, Q4_1, Q5_0 and Q5_1 are quantized as ggml's reference quantizers do (the
-     * same bytes as llama-quantize writes without an importance matrix); the K types, IQ4_NL and IQ4_XS by plain
-     * round-to-nearest per block and sub-block, which exercises every field of the layout but does not search for
-     * the scales that minimise the error as llama.cpp does.
+     * {@link #row} decodes, as llama-quantize writes them without an importance matrix: Q8_0, Q4_0, Q4_1, Q5_0 and
+     * Q5_1 by ggml's reference quantizers, Q2_K–Q6_K by quantize_row_q*_K_ref (searching each sub-block's scale and
+     * min), IQ4_NL and IQ4_XS by quantize_iq4_nl / quantize_iq4_xs. The bytes equal llama.cpp's for the same floats.
      */
     public static byte[] quantize(GgmlType type, float[] src, int off, int n) {
         if (n % type.blockSize != 0) throw new IllegalArgumentException(n + " values is not a multiple of " + type + "'s block size");
@@ -352,8 +351,8 @@ public final class Dequant {
             switch (type) {
                 case Q4_1 -> quantizeQ4_1(src, x, seg, base);
                 case Q5_0, Q5_1 -> quantizeQ5(src, x, seg, base, type == GgmlType.Q5_1);
-                case IQ4_NL -> quantizeIq4Nl(src, x, seg, base);
-                case IQ4_XS -> quantizeIq4Xs(src, x, seg, base);
+                case IQ4_NL -> quantizeIq4(src, x, seg, base, 32);
+                case IQ4_XS -> quantizeIq4(src, x, seg, base, 256);
                 case Q2_K -> quantizeQ2K(src, x, seg, base);
                 case Q3_K -> quantizeQ3K(src, x, seg, base);
                 case Q4_K, Q5_K -> quantizeQ45K(src, x, seg, base, type == GgmlType.Q5_K);
@@ -417,97 +416,214 @@ public final class Dequant {
         y.set(I32, qs - 4, qh);
     }
 
-    /** IQ4_NL: the value of largest magnitude maps to −127 (d = max/−127); each value takes the nearest table entry. */
-    private static void quantizeIq4Nl(float[] x, int o, MemorySegment y, long b) {
-        float d = f16(Float.floatToFloat16(signedMax(x, o, 32) / IQ4_VALUES[0]));
-        y.set(I16, b, Float.floatToFloat16(d));
-        packIq4(x, o, d, y, b + 2);
+    // ---- ggml's quantizers without an importance matrix ----------------------------------------------------------
+    //
+    // What llama-quantize runs for each row when it has no importance matrix (ggml-quants.c: quantize_row_q2_K_ref …
+    // quantize_row_q6_K_ref, and quantize_iq4_nl / quantize_iq4_xs with quant_weights NULL). Every float operation
+    // is written in C's order of evaluation with C's conversions (int to float, float to uint8/int8 by truncation
+    // of the int), because llama.cpp's build of these functions uses plain SSE arithmetic without FMA contraction:
+    // the same IEEE single-precision steps give the same scales, the same searches and so the same bytes.
+
+    /** ggml's GROUP_MAX_EPS: a group whose largest magnitude is below it is treated as all zero. */
+    private static final float GROUP_MAX_EPS = 1e-15f;
+
+    /**
+     * ggml's nearest_int: adding 1.5·2²³ leaves the rounded integer (halves to even) in the low mantissa bits. Exact
+     * for |v| ≤ 2²² − 1, as ggml asserts; beyond that it returns what ggml's bit pattern gives, for the same bytes.
+     */
+    static int nearestInt(float v) {
+        return (Float.floatToRawIntBits(v + 12582912f) & 0x007fffff) - 0x00400000;
     }
 
-    /** 32 values at x[o..] as 16 bytes of nearest IQ4_VALUES indices for the scale d (low nibbles: values 0–15). */
-    private static void packIq4(float[] x, int o, float d, MemorySegment y, long qs) {
-        float id = d != 0 ? 1f / d : 0f;
-        for (int j = 0; j < 16; j++) {
-            y.set(ValueLayout.JAVA_BYTE, qs + j, (byte) (nearestIq4(x[o + j] * id) | nearestIq4(x[o + j + 16] * id) << 4));
-        }
+    private static int clamp(int v, int lo, int hi) {
+        return Math.max(lo, Math.min(hi, v));
     }
 
-    private static int nearestIq4(float v) {
-        int best = 0;
-        for (int i = 1; i < 16; i++) if (Math.abs(IQ4_VALUES[i] - v) < Math.abs(IQ4_VALUES[best] - v)) best = i;
-        return best;
+    private static float sqrtf(float v) {
+        return (float) Math.sqrt(v);   // the double square root rounded once more is the correctly rounded float one
+    }
+
+    private static float halfRound(float v) {
+        return f16(Float.floatToFloat16(v));
     }
 
     /**
-     * IQ4_XS: each group of 32 wants the scale s = max/−127 (as IQ4_NL); d = (the s of largest magnitude)/−32, and
-     * each group stores round(s/d) + 32 in 6 bits.
+     * ggml's make_qkx2_quants: an affine fit x ≈ scale·L − min (L in 0..nmax, min ≥ 0) of the {@code n} values at
+     * x[xo..], weighted by w; starts from the full range, then tries nstep + 1 other inverse scales
+     * (rmin + rdelta·is + nmax)/(max − min) with a weighted least-squares scale and offset for each, keeping the one
+     * of least weighted error (absolute with useMad, squared otherwise). Writes L[lo..lo+n) and mins[jm] = min;
+     * returns the scale.
      */
-    private static void quantizeIq4Xs(float[] x, int o, MemorySegment y, long b) {
-        float[] s = new float[8];
-        for (int ib = 0; ib < 8; ib++) s[ib] = signedMax(x, o + 32 * ib, 32) / IQ4_VALUES[0];
-        float d = f16(Float.floatToFloat16(signedMax(s, 0, 8) / -32));
-        y.set(I16, b, Float.floatToFloat16(d));
-        int scalesH = 0;
-        for (int ib = 0; ib < 8; ib++) {
-            int ls = clamp(d != 0 ? Math.round(s[ib] / d) : 0, -32, 31) + 32;
-            long sl = b + 4 + ib / 2;
-            y.set(ValueLayout.JAVA_BYTE, sl, (byte) (y.get(ValueLayout.JAVA_BYTE, sl) | (ls & 0x0f) << (4 * (ib % 2))));
-            scalesH |= (ls >>> 4) << (2 * ib);
-            packIq4(x, o + 32 * ib, d * (ls - 32), y, b + 8 + 16L * ib);
+    private static float makeQkx2(int n, int nmax, float[] x, int xo, float[] w, byte[] L, int lo, float[] mins, int jm,
+                                  byte[] laux, float rmin, float rdelta, int nstep, boolean useMad) {
+        float min = x[xo], max = x[xo];
+        float sumW = w[0], sumX = sumW * x[xo];
+        for (int i = 1; i < n; i++) {
+            float xi = x[xo + i];
+            if (xi < min) min = xi;
+            if (xi > max) max = xi;
+            sumW += w[i];
+            sumX += w[i] * xi;
         }
-        y.set(I16, b + 2, (short) scalesH);
-    }
-
-    /**
-     * Q2_K: each group of 16 is affine, x ≈ scale·q − min with q in 0–3 (min = −min(0, smallest value)); d and
-     * dmin are the largest scale and min over 15, and each group stores its scale and min as 4-bit multiples.
-     */
-    private static void quantizeQ2K(float[] x, int o, MemorySegment y, long b) {
-        float[] scale = new float[16], min = new float[16];
-        for (int j = 0; j < 16; j++) affine(x, o + 16 * j, 16, 3, scale, min, j);
-        float d = f16(Float.floatToFloat16(max(scale) / 15)), dmin = f16(Float.floatToFloat16(max(min) / 15));
-        y.set(I16, b + 80, Float.floatToFloat16(d));
-        y.set(I16, b + 82, Float.floatToFloat16(dmin));
-        int[] q = new int[256];
-        for (int j = 0; j < 16; j++) {
-            int ls = clamp(d != 0 ? Math.round(scale[j] / d) : 0, 0, 15), lm = clamp(dmin != 0 ? Math.round(min[j] / dmin) : 0, 0, 15);
-            y.set(ValueLayout.JAVA_BYTE, b + j, (byte) (ls | lm << 4));
-            float dl = d * ls, ml = dmin * lm;
-            for (int l = 0; l < 16; l++) q[16 * j + l] = dl != 0 ? clamp(Math.round((x[o + 16 * j + l] + ml) / dl), 0, 3) : 0;
+        if (min > 0) min = 0;
+        if (max == min) {
+            for (int i = 0; i < n; i++) L[lo + i] = 0;
+            mins[jm] = -min;
+            return 0f;
         }
-        pack2Bits(q, y, b + 16);
-    }
-
-    /**
-     * Q3_K: each group of 16 is symmetric, x ≈ s·q with q in −4..3 (the value of largest magnitude maps to −4);
-     * d = (the s of largest magnitude)/−32 and each group stores round(s/d) + 32 in 6 bits.
-     */
-    private static void quantizeQ3K(float[] x, int o, MemorySegment y, long b) {
-        float[] s = new float[16];
-        for (int j = 0; j < 16; j++) s[j] = signedMax(x, o + 16 * j, 16) / -4;
-        float d = f16(Float.floatToFloat16(signedMax(s, 0, 16) / -32));
-        y.set(I16, b + 108, Float.floatToFloat16(d));
-        int[] q = new int[256];
-        for (int j = 0; j < 16; j++) {
-            int ls = clamp(d != 0 ? Math.round(s[j] / d) : 0, -32, 31) + 32;
-            long lowByte = b + 96 + j % 8, highByte = b + 96 + 8 + j % 4;
-            y.set(ValueLayout.JAVA_BYTE, lowByte, (byte) (y.get(ValueLayout.JAVA_BYTE, lowByte) | (ls & 0x0f) << (j < 8 ? 0 : 4)));
-            y.set(ValueLayout.JAVA_BYTE, highByte, (byte) (y.get(ValueLayout.JAVA_BYTE, highByte) | (ls >>> 4) << (2 * (j / 4))));
-            float dl = d * (ls - 32);
-            for (int l = 0; l < 16; l++) {
-                int v = (dl != 0 ? clamp(Math.round(x[o + 16 * j + l] / dl), -4, 3) : 0) + 4;   // 0..7
-                q[16 * j + l] = v & 3;
-                if (v > 3) {
-                    long hm = b + (16 * j + l) % 32;
-                    y.set(ValueLayout.JAVA_BYTE, hm, (byte) (y.get(ValueLayout.JAVA_BYTE, hm) | 1 << ((16 * j + l) / 32)));
+        float iscale = nmax / (max - min);
+        float scale = 1 / iscale;
+        float bestError = 0;
+        for (int i = 0; i < n; i++) {
+            int l = clamp(nearestInt(iscale * (x[xo + i] - min)), 0, nmax);
+            L[lo + i] = (byte) l;
+            float diff = scale * l + min - x[xo + i];
+            diff = useMad ? Math.abs(diff) : diff * diff;
+            bestError += w[i] * diff;
+        }
+        for (int is = 0; is <= nstep; is++) {
+            iscale = (rmin + rdelta * is + nmax) / (max - min);
+            float sumL = 0, sumL2 = 0, sumXl = 0;
+            for (int i = 0; i < n; i++) {
+                int l = clamp(nearestInt(iscale * (x[xo + i] - min)), 0, nmax);
+                laux[i] = (byte) l;
+                sumL += w[i] * l;
+                sumL2 += w[i] * l * l;
+                sumXl += w[i] * l * x[xo + i];
+            }
+            float det = sumW * sumL2 - sumL * sumL;
+            if (det > 0) {
+                float thisScale = (sumW * sumXl - sumX * sumL) / det;
+                float thisMin = (sumL2 * sumX - sumL * sumXl) / det;
+                if (thisMin > 0) {
+                    thisMin = 0;
+                    thisScale = sumXl / sumL2;
+                }
+                float error = 0;
+                for (int i = 0; i < n; i++) {
+                    float diff = thisScale * laux[i] + thisMin - x[xo + i];
+                    diff = useMad ? Math.abs(diff) : diff * diff;
+                    error += w[i] * diff;
+                }
+                if (error < bestError) {
+                    System.arraycopy(laux, 0, L, lo, n);
+                    bestError = error;
+                    scale = thisScale;
+                    min = thisMin;
                 }
             }
         }
-        pack2Bits(q, y, b + 32);
+        mins[jm] = -min;
+        return scale;
+    }
+
+    /**
+     * ggml's make_qx_quants with rmse_type 1 and no importance weights: a symmetric fit x ≈ scale·(L − nmax), L in
+     * 0..2·nmax − 1, weighted by x²; the value of largest magnitude maps to −nmax, then 18 other inverse scales
+     * −(nmax + 0.1·is)/max (is = −9..9) are tried and the one of largest Σwxl²/Σwl² kept. Returns the scale.
+     */
+    private static float makeQx(int n, int nmax, float[] x, int xo, byte[] L, int lo) {
+        float max = 0, amax = 0;
+        for (int i = 0; i < n; i++) {
+            float ax = Math.abs(x[xo + i]);
+            if (ax > amax) {
+                amax = ax;
+                max = x[xo + i];
+            }
+        }
+        if (amax < GROUP_MAX_EPS) {
+            for (int i = 0; i < n; i++) L[lo + i] = 0;
+            return 0f;
+        }
+        float iscale = -nmax / max;
+        float sumlx = 0, suml2 = 0;
+        for (int i = 0; i < n; i++) {
+            float xi = x[xo + i];
+            int l = clamp(nearestInt(iscale * xi), -nmax, nmax - 1);
+            L[lo + i] = (byte) (l + nmax);
+            float w = xi * xi;
+            sumlx += w * xi * l;
+            suml2 += w * l * l;
+        }
+        float scale = suml2 != 0 ? sumlx / suml2 : 0f;
+        float best = scale * sumlx;
+        for (int is = -9; is <= 9; is++) {
+            if (is == 0) continue;
+            iscale = -(nmax + 0.1f * is) / max;
+            sumlx = 0;
+            suml2 = 0;
+            for (int i = 0; i < n; i++) {
+                float xi = x[xo + i];
+                int l = clamp(nearestInt(iscale * xi), -nmax, nmax - 1);
+                float w = xi * xi;
+                sumlx += w * xi * l;
+                suml2 += w * l * l;
+            }
+            if (suml2 > 0 && sumlx * sumlx > best * suml2) {
+                for (int i = 0; i < n; i++) L[lo + i] = (byte) (nmax + clamp(nearestInt(iscale * x[xo + i]), -nmax, nmax - 1));
+                scale = sumlx / suml2;
+                best = scale * sumlx;
+            }
+        }
+        return scale;
+    }
+
+    /**
+     * ggml's make_q3_quants with do_rmse: the symmetric start of {@link #makeQx} (L in −nmax..nmax − 1), then up to five
+     * passes that move single values to the level that raises (Σwxl)²/Σwl² (w = x²). Writes L + nmax; returns the scale.
+     */
+    private static float makeQ3(int n, int nmax, float[] x, int xo, byte[] L, int lo) {
+        float max = 0, amax = 0;
+        for (int i = 0; i < n; i++) {
+            float ax = Math.abs(x[xo + i]);
+            if (ax > amax) {
+                amax = ax;
+                max = x[xo + i];
+            }
+        }
+        if (amax < GROUP_MAX_EPS) {
+            for (int i = 0; i < n; i++) L[lo + i] = 0;
+            return 0f;
+        }
+        float iscale = -nmax / max;
+        float sumlx = 0, suml2 = 0;
+        for (int i = 0; i < n; i++) {
+            float xi = x[xo + i];
+            int l = clamp(nearestInt(iscale * xi), -nmax, nmax - 1);
+            L[lo + i] = (byte) l;
+            float w = xi * xi;
+            sumlx += w * xi * l;
+            suml2 += w * l * l;
+        }
+        for (int itry = 0; itry < 5; itry++) {
+            int changed = 0;
+            for (int i = 0; i < n; i++) {
+                float xi = x[xo + i], w = xi * xi;
+                int li = L[lo + i];
+                float slx = sumlx - w * xi * li;
+                if (slx > 0) {
+                    float sl2 = suml2 - w * li * li;
+                    int newL = clamp(nearestInt(xi * sl2 / slx), -nmax, nmax - 1);
+                    if (newL != li) {
+                        slx += w * xi * newL;
+                        sl2 += w * newL * newL;
+                        if (sl2 > 0 && slx * slx * suml2 > sumlx * sumlx * sl2) {
+                            L[lo + i] = (byte) newL;
+                            sumlx = slx;
+                            suml2 = sl2;
+                            changed++;
+                        }
+                    }
+                }
+            }
+            if (changed == 0) break;
+        }
+        for (int i = 0; i < n; i++) L[lo + i] += (byte) nmax;
+        return suml2 > 0 ? sumlx / suml2 : 0f;
     }
 
     /** 256 2-bit values into 64 bytes: byte 32·n + l holds value 128·n + 32·g + l at bits 2g..2g+1. */
-    private static void pack2Bits(int[] q, MemorySegment y, long qs) {
+    private static void pack2Bits(byte[] q, MemorySegment y, long qs) {
         for (int n = 0; n < 2; n++) {
             for (int l = 0; l < 32; l++) {
                 int v = q[128 * n + l] | q[128 * n + l + 32] << 2 | q[128 * n + l + 64] << 4 | q[128 * n + l + 96] << 6;
@@ -517,97 +633,293 @@ public final class Dequant {
     }
 
     /**
-     * Q4_K and Q5_K: each group of 32 is affine, x ≈ scale·q − min with q in 0–15 (0–31); d and dmin are the
-     * largest scale and min over 63, each group stores its scale and min as 6-bit multiples packed into 12 bytes
-     * as {@link #kScale} and {@link #kMin} read them.
+     * ggml's quantize_row_q2_K_ref: each group of 16 gets an affine fit ({@link #makeQkx2}: 2 bits, weights |x|,
+     * rmin −0.5, rdelta 0.1, 15 steps, absolute error); d and dmin are the largest scale and min over 15, each group
+     * stores nearest_int of its scale and min on those steps as two nibbles, and the values are re-rounded to the
+     * stored scale and min.
+     */
+    private static void quantizeQ2K(float[] x, int o, MemorySegment y, long b) {
+        byte[] L = new byte[256], laux = new byte[16];
+        float[] w = new float[16], mins = new float[16], scales = new float[16];
+        float maxScale = 0, maxMin = 0;
+        for (int j = 0; j < 16; j++) {
+            for (int l = 0; l < 16; l++) w[l] = Math.abs(x[o + 16 * j + l]);
+            scales[j] = makeQkx2(16, 3, x, o + 16 * j, w, L, 16 * j, mins, j, laux, -0.5f, 0.1f, 15, true);
+            if (scales[j] > maxScale) maxScale = scales[j];
+            if (mins[j] > maxMin) maxMin = mins[j];
+        }
+        int[] sc = new int[16];
+        short d = 0, dmin = 0;
+        if (maxScale > 0) {
+            float iscale = 15f / maxScale;
+            for (int j = 0; j < 16; j++) sc[j] = nearestInt(iscale * scales[j]) & 0xff;
+            d = Float.floatToFloat16(maxScale / 15f);
+        }
+        if (maxMin > 0) {
+            float iscale = 15f / maxMin;
+            for (int j = 0; j < 16; j++) sc[j] = (sc[j] | nearestInt(iscale * mins[j]) << 4) & 0xff;
+            dmin = Float.floatToFloat16(maxMin / 15f);
+        }
+        for (int j = 0; j < 16; j++) {
+            y.set(ValueLayout.JAVA_BYTE, b + j, (byte) sc[j]);
+            float dl = f16(d) * (sc[j] & 0x0f);
+            if (dl == 0) continue;
+            float ml = f16(dmin) * (sc[j] >> 4);
+            for (int ii = 0; ii < 16; ii++) L[16 * j + ii] = (byte) clamp(nearestInt((x[o + 16 * j + ii] + ml) / dl), 0, 3);
+        }
+        y.set(I16, b + 80, d);
+        y.set(I16, b + 82, dmin);
+        pack2Bits(L, y, b + 16);
+    }
+
+    /**
+     * ggml's quantize_row_q3_K_ref: each group of 16 gets a symmetric 3-bit fit ({@link #makeQ3}); the group scale of
+     * largest magnitude maps to −32, d = its scale/−32 (stored as 1/iscale), each group stores nearest_int of its
+     * scale on that step + 32 in 6 bits, and the values are re-rounded to the stored scale. The third bit of value j
+     * goes to bit j / 32 of hmask[j mod 32].
+     */
+    private static void quantizeQ3K(float[] x, int o, MemorySegment y, long b) {
+        byte[] L = new byte[256];
+        float[] scales = new float[16];
+        float maxScale = 0, amax = 0;
+        for (int j = 0; j < 16; j++) {
+            scales[j] = makeQ3(16, 4, x, o + 16 * j, L, 16 * j);
+            float scale = Math.abs(scales[j]);
+            if (scale > amax) {
+                amax = scale;
+                maxScale = scales[j];
+            }
+        }
+        byte[] sc = new byte[12];
+        short d = 0;
+        if (maxScale != 0) {
+            float iscale = -32f / maxScale;
+            for (int j = 0; j < 16; j++) {
+                int l = clamp((byte) nearestInt(iscale * scales[j]), -32, 31) + 32;   // C stores nearest_int in an int8_t first
+                if (j < 8) sc[j] = (byte) (l & 0x0f);
+                else sc[j - 8] |= (byte) ((l & 0x0f) << 4);
+                sc[j % 4 + 8] |= (byte) ((l >> 4) << (2 * (j / 4)));
+            }
+            d = Float.floatToFloat16(1 / iscale);
+        }
+        for (int j = 0; j < 16; j++) {
+            int s = j < 8 ? sc[j] & 0x0f : (sc[j - 8] & 0xff) >> 4;
+            s = (s | ((sc[8 + j % 4] & 0xff) >> (2 * (j / 4)) & 3) << 4) - 32;
+            float dl = f16(d) * s;
+            if (dl == 0) continue;
+            for (int ii = 0; ii < 16; ii++) L[16 * j + ii] = (byte) (clamp(nearestInt(x[o + 16 * j + ii] / dl), -4, 3) + 4);
+        }
+        for (int j = 0; j < 256; j++) {
+            if (L[j] > 3) {
+                long hm = b + j % 32;
+                y.set(ValueLayout.JAVA_BYTE, hm, (byte) (y.get(ValueLayout.JAVA_BYTE, hm) | 1 << (j / 32)));
+                L[j] -= 4;
+            }
+        }
+        pack2Bits(L, y, b + 32);
+        MemorySegment.copy(MemorySegment.ofArray(sc), 0, y, b + 96, 12);
+        y.set(I16, b + 108, d);
+    }
+
+    /**
+     * ggml's quantize_row_q4_K_ref and quantize_row_q5_K_ref: each group of 32 gets an affine fit ({@link #makeQkx2}:
+     * weights √(mean x²) + |x|; Q4_K rmin −1, 20 steps; Q5_K rmin −0.5, 15 steps; rdelta 0.1, squared error); d and
+     * dmin are the largest scale and min over 63, each group stores nearest_int of its scale and min on those steps
+     * in 6 bits (packed as {@link #kScale}/{@link #kMin} read them), and the values are re-rounded to the stored
+     * scale and min.
      */
     private static void quantizeQ45K(float[] x, int o, MemorySegment y, long b, boolean five) {
         int nmax = five ? 31 : 15;
-        float[] scale = new float[8], min = new float[8];
-        for (int j = 0; j < 8; j++) affine(x, o + 32 * j, 32, nmax, scale, min, j);
-        float d = f16(Float.floatToFloat16(max(scale) / 63)), dmin = f16(Float.floatToFloat16(max(min) / 63));
-        y.set(I16, b, Float.floatToFloat16(d));
-        y.set(I16, b + 2, Float.floatToFloat16(dmin));
-        int[] q = new int[256];
+        byte[] L = new byte[256], laux = new byte[32];
+        float[] w = new float[32], mins = new float[8], scales = new float[8];
+        float maxScale = 0, maxMin = 0;
+        for (int j = 0; j < 8; j++) {
+            float sumX2 = 0;
+            for (int l = 0; l < 32; l++) sumX2 += x[o + 32 * j + l] * x[o + 32 * j + l];
+            float avX = sqrtf(sumX2 / 32);
+            for (int l = 0; l < 32; l++) w[l] = avX + Math.abs(x[o + 32 * j + l]);
+            scales[j] = five ? makeQkx2(32, 31, x, o + 32 * j, w, L, 32 * j, mins, j, laux, -0.5f, 0.1f, 15, false)
+                             : makeQkx2(32, 15, x, o + 32 * j, w, L, 32 * j, mins, j, laux, -1f, 0.1f, 20, false);
+            if (scales[j] > maxScale) maxScale = scales[j];
+            if (mins[j] > maxMin) maxMin = mins[j];
+        }
+        float invScale = maxScale > 0 ? 63f / maxScale : 0f, invMin = maxMin > 0 ? 63f / maxMin : 0f;
         byte[] sc = new byte[12];
         for (int j = 0; j < 8; j++) {
-            int ls = clamp(d != 0 ? Math.round(scale[j] / d) : 0, 0, 63), lm = clamp(dmin != 0 ? Math.round(min[j] / dmin) : 0, 0, 63);
+            int ls = Math.min(63, nearestInt(invScale * scales[j]) & 0xff), lm = Math.min(63, nearestInt(invMin * mins[j]) & 0xff);
             if (j < 4) {
                 sc[j] = (byte) ls;
                 sc[j + 4] = (byte) lm;
             } else {
                 sc[j + 4] = (byte) ((ls & 0x0f) | (lm & 0x0f) << 4);
-                sc[j - 4] |= (byte) ((ls >>> 4) << 6);
-                sc[j] |= (byte) ((lm >>> 4) << 6);
+                sc[j - 4] |= (byte) ((ls >> 4) << 6);
+                sc[j] |= (byte) ((lm >> 4) << 6);
             }
-            float dl = d * ls, ml = dmin * lm;
-            for (int l = 0; l < 32; l++) q[32 * j + l] = dl != 0 ? clamp(Math.round((x[o + 32 * j + l] + ml) / dl), 0, nmax) : 0;
         }
-        MemorySegment.copy(MemorySegment.ofArray(sc), 0, y, b + 4, 12);
+        short d = Float.floatToFloat16(maxScale / 63f), dmin = Float.floatToFloat16(maxMin / 63f);
+        var scSeg = MemorySegment.ofArray(sc);
+        for (int j = 0; j < 8; j++) {
+            float dl = f16(d) * kScale(scSeg, 0, j);
+            if (dl == 0) continue;
+            float ml = f16(dmin) * kMin(scSeg, 0, j);
+            for (int ii = 0; ii < 32; ii++) L[32 * j + ii] = (byte) clamp(nearestInt((x[o + 32 * j + ii] + ml) / dl), 0, nmax);
+        }
+        y.set(I16, b, d);
+        y.set(I16, b + 2, dmin);
+        MemorySegment.copy(scSeg, 0, y, b + 4, 12);
         long qs = b + (five ? 48 : 16);
         for (int c = 0; c < 4; c++) {
             for (int l = 0; l < 32; l++) {
-                int lo = q[64 * c + l], hi = q[64 * c + 32 + l];
+                int lo = L[64 * c + l], hi = L[64 * c + 32 + l];
                 y.set(ValueLayout.JAVA_BYTE, qs + 32L * c + l, (byte) ((lo & 0x0f) | (hi & 0x0f) << 4));
                 if (five) {
                     long qh = b + 16 + l;
-                    y.set(ValueLayout.JAVA_BYTE, qh, (byte) (y.get(ValueLayout.JAVA_BYTE, qh) | (lo >>> 4) << (2 * c) | (hi >>> 4) << (2 * c + 1)));
+                    y.set(ValueLayout.JAVA_BYTE, qh, (byte) (y.get(ValueLayout.JAVA_BYTE, qh) | (lo >> 4) << (2 * c) | (hi >> 4) << (2 * c + 1)));
                 }
             }
         }
     }
 
     /**
-     * Q6_K: each group of 16 is symmetric, x ≈ s·q with q in −32..31 (the value of largest magnitude maps to −32);
-     * d = (the s of largest magnitude)/−128 and each group stores round(s/d) as an int8.
+     * ggml's quantize_row_q6_K_ref: each group of 16 gets a symmetric 6-bit fit ({@link #makeQx}, nmax 32); the group
+     * scale of largest magnitude maps to −128, d = its scale/−128 (stored as 1/iscale), each group stores
+     * min(127, nearest_int of its scale on that step) as an int8, and the values are re-rounded to the stored scale.
+     * A block whose scales are all below GROUP_MAX_EPS is all zero bytes.
      */
     private static void quantizeQ6K(float[] x, int o, MemorySegment y, long b) {
-        float[] s = new float[16];
-        for (int j = 0; j < 16; j++) s[j] = signedMax(x, o + 16 * j, 16) / -32;
-        float d = f16(Float.floatToFloat16(signedMax(s, 0, 16) / -128));
-        y.set(I16, b + 208, Float.floatToFloat16(d));
-        int[] q = new int[256];
+        byte[] L = new byte[256];
+        float[] scales = new float[16];
+        float maxScale = 0, maxAbsScale = 0;
+        for (int ib = 0; ib < 16; ib++) {
+            scales[ib] = makeQx(16, 32, x, o + 16 * ib, L, 16 * ib);
+            float abs = Math.abs(scales[ib]);
+            if (abs > maxAbsScale) {
+                maxAbsScale = abs;
+                maxScale = scales[ib];
+            }
+        }
+        if (maxAbsScale < GROUP_MAX_EPS) {
+            y.asSlice(b, 210).fill((byte) 0);
+            return;
+        }
+        float iscale = -128f / maxScale;
+        short d = Float.floatToFloat16(1 / iscale);
+        for (int ib = 0; ib < 16; ib++) y.set(ValueLayout.JAVA_BYTE, b + 192 + ib, (byte) Math.min(127, nearestInt(iscale * scales[ib])));
         for (int j = 0; j < 16; j++) {
-            int ls = clamp(d != 0 ? Math.round(s[j] / d) : 0, -128, 127);
-            y.set(ValueLayout.JAVA_BYTE, b + 192 + j, (byte) ls);
-            float dl = d * ls;
-            for (int l = 0; l < 16; l++) q[16 * j + l] = (dl != 0 ? clamp(Math.round(x[o + 16 * j + l] / dl), -32, 31) : 0) + 32;
+            float dl = f16(d) * y.get(ValueLayout.JAVA_BYTE, b + 192 + j);
+            if (dl == 0) continue;
+            for (int ii = 0; ii < 16; ii++) L[16 * j + ii] = (byte) (clamp(nearestInt(x[o + 16 * j + ii] / dl), -32, 31) + 32);
         }
         for (int n = 0; n < 2; n++) {
             for (int l = 0; l < 32; l++) {
-                int q1 = q[128 * n + l], q2 = q[128 * n + l + 32], q3 = q[128 * n + l + 64], q4 = q[128 * n + l + 96];
+                int q1 = L[128 * n + l], q2 = L[128 * n + l + 32], q3 = L[128 * n + l + 64], q4 = L[128 * n + l + 96];
                 y.set(ValueLayout.JAVA_BYTE, b + 64L * n + l, (byte) ((q1 & 0x0f) | (q3 & 0x0f) << 4));
                 y.set(ValueLayout.JAVA_BYTE, b + 64L * n + 32 + l, (byte) ((q2 & 0x0f) | (q4 & 0x0f) << 4));
-                y.set(ValueLayout.JAVA_BYTE, b + 128 + 32L * n + l, (byte) ((q1 >>> 4) | (q2 >>> 4) << 2 | (q3 >>> 4) << 4 | (q4 >>> 4) << 6));
+                y.set(ValueLayout.JAVA_BYTE, b + 128 + 32L * n + l, (byte) ((q1 >> 4) | (q2 >> 4) << 2 | (q3 >> 4) << 4 | (q4 >> 4) << 6));
             }
         }
+        y.set(I16, b + 208, d);
     }
 
-    /** Group j of n values at x[o..] as x ≈ scale·q − min, q in 0..nmax, min = −min(0, smallest value) ≥ 0. */
-    private static void affine(float[] x, int o, int n, int nmax, float[] scale, float[] min, int j) {
-        float lo = 0, hi = -Float.MAX_VALUE;
-        for (int i = 0; i < n; i++) {
-            lo = Math.min(lo, x[o + i]);
-            hi = Math.max(hi, x[o + i]);
+    /** ggml's best_index_int8 over IQ4_VALUES: the index of the nearest table value (ties to the upper one). */
+    private static int nearestIq4(float v) {
+        if (v <= IQ4_VALUES[0]) return 0;
+        if (v >= IQ4_VALUES[15]) return 15;
+        int ml = 0, mu = 15;
+        while (mu - ml > 1) {
+            int mav = (ml + mu) / 2;
+            if (v < IQ4_VALUES[mav]) mu = mav;
+            else ml = mav;
         }
-        scale[j] = Math.max(0, hi - lo) / nmax;
-        min[j] = -lo;
+        return v - IQ4_VALUES[mu - 1] < IQ4_VALUES[mu] - v ? mu - 1 : mu;
     }
 
-    /** The value of largest magnitude among x[o..o+n), with its sign (0 when all are 0). */
-    private static float signedMax(float[] x, int o, int n) {
-        float best = 0;
-        for (int i = 0; i < n; i++) if (Math.abs(x[o + i]) > Math.abs(best)) best = x[o + i];
-        return best;
-    }
-
-    private static float max(float[] v) {
-        float m = 0;
-        for (float f : v) m = Math.max(m, f);
-        return m;
-    }
-
-    private static int clamp(int v, int lo, int hi) {
-        return Math.max(lo, Math.min(hi, v));
+    /**
+     * ggml's quantize_row_iq4_nl_impl as quantize_iq4_nl (superBlock 32, one F16 scale at b, indices at b + 2) and
+     * quantize_iq4_xs (superBlock 256: d, scales_h, scales_l[4], indices at b + 8) call it without an importance
+     * matrix (weights x², ntry 7): each group of 32 starts from the scale that maps its value of largest magnitude to
+     * −127 and tries the 15 inverse scales (itry − 127)/max, keeping the largest (Σwqx)²/Σwq². IQ4_XS then maps the
+     * group scale of largest magnitude to −32 (d = that/−32), stores each group's nearest_int on that step + 32 in
+     * 6 bits and re-picks the indices for the stored scale; IQ4_NL stores its scale and re-picks the indices for it.
+     */
+    private static void quantizeIq4(float[] x, int o, MemorySegment y, long b, int superBlock) {
+        int nb = superBlock / 32, ntry = 7;
+        float[] scales = new float[nb], weight = new float[32];
+        byte[] L = new byte[superBlock];
+        float maxScale = 0, amaxScale = 0;
+        for (int ib = 0; ib < nb; ib++) {
+            int xb = o + 32 * ib;
+            for (int j = 0; j < 32; j++) weight[j] = x[xb + j] * x[xb + j];
+            float amax = 0, max = 0;
+            for (int j = 0; j < 32; j++) {
+                float ax = Math.abs(x[xb + j]);
+                if (ax > amax) {
+                    amax = ax;
+                    max = x[xb + j];
+                }
+            }
+            if (amax < GROUP_MAX_EPS) {
+                scales[ib] = 0;
+                continue;
+            }
+            float d = -max / IQ4_VALUES[0];
+            float id = 1 / d;
+            float sumqx = 0, sumq2 = 0;
+            for (int j = 0; j < 32; j++) {
+                int l = nearestIq4(id * x[xb + j]);
+                L[32 * ib + j] = (byte) l;
+                float q = IQ4_VALUES[l], w = weight[j];
+                sumqx += w * q * x[xb + j];
+                sumq2 += w * q * q;
+            }
+            d = sumqx / sumq2;
+            float best = d * sumqx;
+            for (int itry = -ntry; itry <= ntry; itry++) {
+                id = (itry + IQ4_VALUES[0]) / max;
+                sumqx = 0;
+                sumq2 = 0;
+                for (int j = 0; j < 32; j++) {
+                    float q = IQ4_VALUES[nearestIq4(id * x[xb + j])], w = weight[j];
+                    sumqx += w * q * x[xb + j];
+                    sumq2 += w * q * q;
+                }
+                if (sumq2 > 0 && sumqx * sumqx > best * sumq2) {
+                    d = sumqx / sumq2;
+                    best = d * sumqx;
+                }
+            }
+            scales[ib] = d;
+            if (Math.abs(d) > amaxScale) {
+                amaxScale = Math.abs(d);
+                maxScale = d;
+            }
+        }
+        long qs;
+        if (nb > 1) {
+            float d = -maxScale / 32;
+            y.set(I16, b, Float.floatToFloat16(d));
+            float id = d != 0 ? 1 / d : 0f;
+            int scalesH = 0;
+            for (int ib = 0; ib < nb; ib++) {
+                int l = clamp(nearestInt(id * scales[ib]), -32, 31);
+                float dl = d * l, idl = dl != 0 ? 1 / dl : 0f;
+                for (int j = 0; j < 32; j++) L[32 * ib + j] = (byte) nearestIq4(idl * x[o + 32 * ib + j]);
+                l += 32;
+                long sl = b + 4 + ib / 2;
+                int low = ib % 2 == 0 ? l & 0x0f : (y.get(ValueLayout.JAVA_BYTE, sl) & 0x0f) | (l & 0x0f) << 4;
+                y.set(ValueLayout.JAVA_BYTE, sl, (byte) low);
+                scalesH |= (l >> 4) << (2 * (ib % 8));
+            }
+            y.set(I16, b + 2, (short) scalesH);
+            qs = b + 8;
+        } else {
+            y.set(I16, b, Float.floatToFloat16(scales[0]));
+            float id = scales[0] != 0 ? 1 / scales[0] : 0f;
+            for (int j = 0; j < superBlock; j++) L[j] = (byte) nearestIq4(id * x[o + j]);
+            qs = b + 2;
+        }
+        for (int i = 0; i < superBlock / 32; i++) {
+            for (int j = 0; j < 16; j++) y.set(ValueLayout.JAVA_BYTE, qs + 16L * i + j, (byte) (L[32 * i + j] | L[32 * i + 16 + j] << 4));
+        }
     }
 }

@@ -9,6 +9,9 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.infercl.Oracles;
 import dev.infercl.SharedData;
 import dev.infercl.Stories;
+import dev.infercl.gguf.GgmlType;
+import dev.infercl.gguf.GgufFile;
+import dev.infercl.gguf.TensorInfo;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
@@ -301,5 +304,41 @@ class CliTest {
         } finally {
             System.setIn(saved);
         }
+    }
+
+    /**
+     * synth --type with a K mix: the F16 model quantized as infercl quantize does (the same bytes as quantizing
+     * synth's F16 file), with llama.cpp's file type; no temporary file is left; the model loads and generates.
+     */
+    @ParameterizedTest
+    @CsvSource({"q4_k_m, 15, Q6_K", "q2_k, 10, Q4_K"})
+    void synthWritesKQuantMixes(String type, int fileType, GgmlType attnV1, @TempDir Path tmp) throws Exception {
+        String[] shape = {"--dim", "256", "--layers", "2", "--heads", "4", "--kv-heads", "1", "--ffn", "512", "--vocab", "300", "--ctx", "64", "--seed", "5"};
+        Path mix = tmp.resolve("synth-" + type + ".gguf"), f16 = tmp.resolve("synth-f16.gguf"), viaQuantize = tmp.resolve("synth-f16-" + type + ".gguf");
+        Result r = run(concat(new String[] {"synth", "--type", type, "-o", mix.toString()}, shape));
+        assertEquals(0, r.code(), r.err());
+        assertTrue(r.err().contains("quantized to " + type), r.err());
+        assertEquals(List.of(mix.getFileName().toString()), Files.list(tmp).map(p -> p.getFileName().toString()).filter(n -> n.startsWith("synth-" + type)).toList());
+        assertEquals(0, run(concat(new String[] {"synth", "--type", "f16", "-o", f16.toString()}, shape)).code());
+        assertEquals(0, run("quantize", "-m", f16.toString(), "-o", viaQuantize.toString(), "--scheme", type).code());
+        try (GgufFile a = GgufFile.open(mix); GgufFile b = GgufFile.open(viaQuantize)) {
+            assertEquals(fileType, a.getInt("general.file_type"));
+            assertEquals(GgmlType.Q6_K, a.tensor("output.weight").orElseThrow().type());
+            assertEquals(attnV1, a.tensor("blk.1.attn_v.weight").orElseThrow().type(), "the last layer's attn_v (q4_k_m: use_more_bits; q2_k: 4 query heads per KV head)");
+            for (TensorInfo t : b.tensors()) {
+                TensorInfo m = a.tensor(t.name()).orElseThrow();
+                assertEquals(t.type(), m.type(), t.name());
+                assertEquals(-1, a.data(m).mismatch(b.data(t)), t.name());
+            }
+        }
+        Result g = run("generate", "-m", mix.toString(), "--backend", "cpu", "-p", "the little dog", "-n", "5", "--temp", "0");
+        assertEquals(0, g.code(), g.err());
+        assertTrue(g.err().contains("generated: 5 tokens"), g.err());
+    }
+
+    private static String[] concat(String[] a, String[] b) {
+        String[] r = java.util.Arrays.copyOf(a, a.length + b.length);
+        System.arraycopy(b, 0, r, a.length, b.length);
+        return r;
     }
 }

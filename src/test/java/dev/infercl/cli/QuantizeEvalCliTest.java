@@ -75,6 +75,22 @@ class QuantizeEvalCliTest {
         assertTrue(self.out().contains("kld_mean:       0.000000") && self.out().contains("top1_agreement: 100.00%"), self.out());
     }
 
+    /** A K mix through the CLI: a note per fallback (stories260K's rows of 64 and 172), then eval against the original. */
+    @Test
+    void quantizeQ4KMThenEvalAgainstTheOriginal() throws Exception {
+        Path out = tmp.resolve("q4_k_m.gguf");
+        var q = CliTest.run("quantize", "-m", f32.toString(), "-o", out.toString(), "--scheme", "q4_k_m");
+        assertEquals(0, q.code(), q.err());
+        assertTrue(q.err().contains("wrote " + out + ": q4_k_m"), q.err());
+        assertTrue(q.err().contains("note: 'blk.0.ffn_down.weight' is F16: its rows of 172 values are not a multiple of Q4_K's block of 256 nor of 32"), q.err());
+        assertTrue(q.err().contains("note: 'blk.0.attn_q.weight' is Q5_0: its rows of 64 values are not a multiple of Q4_K's block of 256"), q.err());
+        var e = CliTest.run("eval", "-m", out.toString(), "--ref", f32.toString(), "-f", evalText.toString(), "--backend", "cpu", "--json");
+        assertEquals(0, e.code(), e.err());
+        JsonNode j = new ObjectMapper().readTree(e.out());
+        assertTrue(j.get("kld_mean").asDouble() > 0 && j.get("kld_mean").asDouble() < 0.1, e.out());
+        assertTrue(j.get("top1_agreement").asDouble() > 0.85, e.out());
+    }
+
     @ParameterizedTest(name = "{0}")
     @CsvSource(delimiter = '|', value = {
             "w8a8 without calibration | --scheme w8a8 | w8a8 needs calibration text (--calibration FILE)",
@@ -85,7 +101,11 @@ class QuantizeEvalCliTest {
             "unknown scheme | --scheme int4 | unknown scheme 'int4'",
             "no-smooth elsewhere | --scheme w8a16 --no-smooth | --no-smooth applies to w8a8 only",
             "missing calibration file | --scheme w8a8 --calibration /nonexistent.txt | --calibration /nonexistent.txt: no such file",
-            "negative samples | --scheme w8a8 --no-smooth --samples -1 | --samples must be ≥ 0, got -1"})
+            "negative samples | --scheme w8a8 --no-smooth --samples -1 | --samples must be ≥ 0, got -1",
+            "group on a K mix | --scheme q4_k_m --group 32 | --group does not apply to q4_k_m: the K-quant mixes take llama.cpp's per-tensor types",
+            "calibration on a K mix | --scheme q3_k_m --calibration /nonexistent.txt | --calibration does not apply to q3_k_m",
+            "alpha on a K mix | --scheme q2_k --alpha 0.5 | --alpha does not apply to q2_k",
+            "no-smooth on a K mix | --scheme q6_k --no-smooth | --no-smooth does not apply to q6_k"})
     void badArgumentsGetOneLineErrors(String what, String args, String message) {
         Path out = tmp.resolve("bad.gguf");
         var list = new java.util.ArrayList<>(java.util.List.of("quantize", "-m", f32.toString(), "-o", out.toString()));
