@@ -39,7 +39,8 @@
 #define LANE16 ((uint16) (0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15))
 
 // A little-endian F16 at byte offset o of p, and a little-endian uint32 / uint16 at any byte offset.
-#define HALF_AT(p, o) vload_half(0, (const __global half*) ((p) + (o)))
+#define HALF_AT(p, o) load_half(0, (const __global half*) ((p) + (o)))
+#define HALF2_AT(p, o) load_half2(0, (const __global half*) ((p) + (o)))
 __attribute__((always_inline))
 inline uint u32_at(const __global uchar* p) {
     return (uint) p[0] | ((uint) p[1] << 8) | ((uint) p[2] << 16) | ((uint) p[3] << 24);
@@ -189,7 +190,8 @@ inline void block_decode32(const __global uchar* row, int c, float16* w0, float1
 #define BLOCK_DOT 1
 __attribute__((always_inline))
 inline float16 block_dot(const __global uchar* b, const __global float* x) {
-    float d = HALF_AT(b, 0), dmin = HALF_AT(b, 2);
+    float2 dd = HALF2_AT(b, 0);
+    float d = dd.x, dmin = dd.y;
     uchar16 s = vload16(0, b + 4); // the 12 scale bytes (and 4 bytes past them, unused)
     uchar4 s0 = s.s0123, s1 = s.s4567, s2 = s.s89ab;
     float8 sc = convert_float8((uchar8) (s0 & (uchar4) 63, (s2 & (uchar4) 15) | ((s0 >> (uchar4) 6) << (uchar4) 4))) * d;

@@ -21,6 +21,28 @@ inline int hsum16_int(int16 v) {
     return b.x + b.y + b.z + b.w;
 }
 
+// load_half(i, p), load_half2(i, p): the F16 value p[i] (the pair p[2i], p[2i + 1]) as float. POCL lowers a lone
+// vload_half to about 17 scalar instructions (a software conversion, read in its compiled kernels) even where the CPU
+// converts F16 in one instruction; on x86 with F16C, clang's builtin for that instruction (vcvtph2ps) is used instead.
+// Both convert exactly (subnormals, infinities and NaNs included), so results do not depend on the path.
+#if defined(__x86_64__) && defined(__F16C__)
+__attribute__((always_inline))
+inline float4 f16c_to_float4(short4 h) {
+    return __builtin_ia32_vcvtph2ps((short8) (h, (short4) 0));
+}
+__attribute__((always_inline))
+inline float load_half(size_t i, const __global half* p) {
+    return f16c_to_float4((short4) (((const __global short*) p)[i], 0, 0, 0)).x;
+}
+__attribute__((always_inline))
+inline float2 load_half2(size_t i, const __global half* p) {
+    return f16c_to_float4((short4) (vload2(i, (const __global short*) p), 0, 0)).xy;
+}
+#else
+#define load_half(i, p) vload_half(i, p)
+#define load_half2(i, p) vload_half2(i, p)
+#endif
+
 // BF16 (the upper half of an F32) widened to float by a 16-bit shift: load_bf16(i, p) the value p[i],
 // load_bf16x16(offset, p) the 16 values from p + 16·offset (offset counted as vload16 counts it).
 __attribute__((always_inline))

@@ -88,6 +88,29 @@ public final class Reference {
     }
 
     /**
+     * x as llama.cpp's Q8_K activations carry it, the input of the int8-activation K-quant products
+     * (opencl-kernels/quantize_f32_q8k.cl): per 256 values of each row, m the value of largest magnitude (the first of
+     * equals), s = −127 / m in float, q = min(127, rint(s·x)), and the value q / s; zeros stay zeros. {@code in} is a
+     * multiple of 256.
+     */
+    public static float[] roundQ8K(float[] x, int in) {
+        float[] out = new float[x.length];
+        for (int b = 0; b < x.length; b += 256) {
+            float amax = 0, m = 0;
+            for (int i = b; i < b + 256; i++) {
+                if (Math.abs(x[i]) > amax) {
+                    amax = Math.abs(x[i]);
+                    m = x[i];
+                }
+            }
+            if (amax == 0) continue;
+            float s = -127f / m, d = 1f / s;
+            for (int i = b; i < b + 256; i++) out[i] = Math.min(127, (int) Math.rint(s * x[i])) * d;
+        }
+        return out;
+    }
+
+    /**
      * out[t][o] = Σ_i x[t][i] · W[o][i] for t in [0, n), o in [0, outRows): W has {@code outRows} rows of
      * {@code in} values in {@code type}, each row {@code type.byteSize(in)} bytes.
      */

@@ -33,15 +33,20 @@ import java.util.Locale;
  *                       kernel argument in a Pointer and pins an array through JNI, LWJGL's typed setters pass the value
  *                       straight through, and a one-token forward sets about a thousand arguments (LaunchBench measures
  *                       both); false launches through JOCL ({@code infercl.opencl.binding=jocl})
+ * @param q8k            one-token products of Q4_K, Q5_K and Q6_K weights with int8 activations (opencl-kernels/blocks_q8k.h,
+ *                       x86 CPU devices): null tries them on CPU devices and keeps them where they build (64-byte vectors
+ *                       with AVX-512BW, else 32), 0 never, 32 or 64 those vectors (so the tests cover both widths)
+ *                       ({@code infercl.opencl.q8k=auto|off|32|64})
  */
 public record ClOptions(long maxAllocBytes, KernelChooser.Matmul matmul, KernelChooser.Attention attention, boolean wrapHostMemory,
                         KvType kvType, Integer lanes, boolean stageX, boolean fuse, boolean profile, java.nio.file.Path programCache,
-                        boolean lwjgl) {
+                        boolean lwjgl, Integer q8k) {
 
     public ClOptions {
         if (lanes != null && lanes != 0 && (lanes < 2 || lanes > 256 || Integer.bitCount(lanes) != 1)) {
             throw new IllegalArgumentException("lanes must be 0 or a power of two from 2 to 256, not " + lanes);
         }
+        if (q8k != null && q8k != 0 && q8k != 32 && q8k != 64) throw new IllegalArgumentException("q8k must be 0, 32 or 64, not " + q8k);
     }
 
     /** The options the system properties ask for (each absent property: its default). */
@@ -53,7 +58,19 @@ public record ClOptions(long maxAllocBytes, KernelChooser.Matmul matmul, KernelC
                 kv == null ? null : KvType.parse(kv), parseLanes(System.getProperty("infercl.opencl.lanes")),
                 Boolean.getBoolean("infercl.opencl.stageX"), !"false".equals(System.getProperty("infercl.opencl.fuse")),
                 Boolean.getBoolean("infercl.opencl.profile"), ProgramBinaryCache.directoryFromSystem(),
-                !"jocl".equals(System.getProperty("infercl.opencl.binding")));
+                !"jocl".equals(System.getProperty("infercl.opencl.binding")), parseQ8k(System.getProperty("infercl.opencl.q8k")));
+    }
+
+    /** {@code infercl.opencl.q8k}: null when unset or {@code auto}, 0 for {@code off}, else 32 or 64; anything else names the property. */
+    static Integer parseQ8k(String value) {
+        if (value == null) return null;
+        return switch (value.trim().toLowerCase(Locale.ROOT)) {
+            case "auto" -> null;
+            case "off" -> 0;
+            case "32" -> 32;
+            case "64" -> 64;
+            default -> throw new IllegalArgumentException("infercl.opencl.q8k must be auto, off, 32 or 64, not '" + value + "'");
+        };
     }
 
     /** {@code infercl.opencl.lanes}: null when unset, else 0 or a power of two 2–256; anything else names the property. */
@@ -72,19 +89,19 @@ public record ClOptions(long maxAllocBytes, KernelChooser.Matmul matmul, KernelC
     }
 
     public ClOptions withMaxAlloc(long bytes) {
-        return new ClOptions(bytes, matmul, attention, wrapHostMemory, kvType, lanes, stageX, fuse, profile, programCache, lwjgl);
+        return new ClOptions(bytes, matmul, attention, wrapHostMemory, kvType, lanes, stageX, fuse, profile, programCache, lwjgl, q8k);
     }
 
     public ClOptions withMatmul(KernelChooser.Matmul k) {
-        return new ClOptions(maxAllocBytes, k, attention, wrapHostMemory, kvType, lanes, stageX, fuse, profile, programCache, lwjgl);
+        return new ClOptions(maxAllocBytes, k, attention, wrapHostMemory, kvType, lanes, stageX, fuse, profile, programCache, lwjgl, q8k);
     }
 
     public ClOptions withAttention(KernelChooser.Attention k) {
-        return new ClOptions(maxAllocBytes, matmul, k, wrapHostMemory, kvType, lanes, stageX, fuse, profile, programCache, lwjgl);
+        return new ClOptions(maxAllocBytes, matmul, k, wrapHostMemory, kvType, lanes, stageX, fuse, profile, programCache, lwjgl, q8k);
     }
 
     public ClOptions withKvType(KvType type) {
-        return new ClOptions(maxAllocBytes, matmul, attention, wrapHostMemory, type, lanes, stageX, fuse, profile, programCache, lwjgl);
+        return new ClOptions(maxAllocBytes, matmul, attention, wrapHostMemory, type, lanes, stageX, fuse, profile, programCache, lwjgl, q8k);
     }
 
     /** F32 (true) or FP16 (false). */
@@ -93,26 +110,30 @@ public record ClOptions(long maxAllocBytes, KernelChooser.Matmul matmul, KernelC
     }
 
     public ClOptions withLanes(Integer n) {
-        return new ClOptions(maxAllocBytes, matmul, attention, wrapHostMemory, kvType, n, stageX, fuse, profile, programCache, lwjgl);
+        return new ClOptions(maxAllocBytes, matmul, attention, wrapHostMemory, kvType, n, stageX, fuse, profile, programCache, lwjgl, q8k);
     }
 
     public ClOptions withStageX(boolean on) {
-        return new ClOptions(maxAllocBytes, matmul, attention, wrapHostMemory, kvType, lanes, on, fuse, profile, programCache, lwjgl);
+        return new ClOptions(maxAllocBytes, matmul, attention, wrapHostMemory, kvType, lanes, on, fuse, profile, programCache, lwjgl, q8k);
     }
 
     public ClOptions withFuse(boolean on) {
-        return new ClOptions(maxAllocBytes, matmul, attention, wrapHostMemory, kvType, lanes, stageX, on, profile, programCache, lwjgl);
+        return new ClOptions(maxAllocBytes, matmul, attention, wrapHostMemory, kvType, lanes, stageX, on, profile, programCache, lwjgl, q8k);
     }
 
     public ClOptions withProfile(boolean on) {
-        return new ClOptions(maxAllocBytes, matmul, attention, wrapHostMemory, kvType, lanes, stageX, fuse, on, programCache, lwjgl);
+        return new ClOptions(maxAllocBytes, matmul, attention, wrapHostMemory, kvType, lanes, stageX, fuse, on, programCache, lwjgl, q8k);
     }
 
     public ClOptions withProgramCache(java.nio.file.Path dir) {
-        return new ClOptions(maxAllocBytes, matmul, attention, wrapHostMemory, kvType, lanes, stageX, fuse, profile, dir, lwjgl);
+        return new ClOptions(maxAllocBytes, matmul, attention, wrapHostMemory, kvType, lanes, stageX, fuse, profile, dir, lwjgl, q8k);
     }
 
     public ClOptions withLwjgl(boolean on) {
-        return new ClOptions(maxAllocBytes, matmul, attention, wrapHostMemory, kvType, lanes, stageX, fuse, profile, programCache, on);
+        return new ClOptions(maxAllocBytes, matmul, attention, wrapHostMemory, kvType, lanes, stageX, fuse, profile, programCache, on, q8k);
+    }
+
+    public ClOptions withQ8k(Integer vectorBytes) {
+        return new ClOptions(maxAllocBytes, matmul, attention, wrapHostMemory, kvType, lanes, stageX, fuse, profile, programCache, lwjgl, vectorBytes);
     }
 }

@@ -34,6 +34,7 @@ final class KernelChooser {
     final int lanes;         // GPU-shaped kernels' work-group: 0 on CPU devices
     final boolean stageX;    // GEMMs stage x in local memory
     final boolean fuse;      // fused one-token products and rope with the cache write
+    final int q8k;           // int8-activation K-quant GEMVs: 0 off, -1 where they build, 32 / 64 with those vectors
 
     KernelChooser(ClDevice info, ClOptions options) {
         this.info = info;
@@ -51,6 +52,9 @@ final class KernelChooser {
         // GPUs stage x in local memory (coalesced); CPUs read it directly (POCL keeps the accumulators in registers)
         this.stageX = info.isGpu() || options.stageX();
         this.fuse = options.fuse();
+        // blocks_q8k.h is for x86 CPU devices with the CPU-device GEMV shape; "auto" tries the build and keeps the
+        // float kernels where it fails (another ISA, no AVX2)
+        this.q8k = options.q8k() != null ? options.q8k() : info.isGpu() || lanes > 0 ? 0 : -1;
     }
 
     /** Defines every kernel build gets (a file ignores those it does not use). */
@@ -79,6 +83,17 @@ final class KernelChooser {
         boolean decode = tokens == 1;
         return decode ? Matmul.GEMV : Matmul.GEMM;
     }
+
+    /**
+     * Whether a product of {@code w} takes the int8-activation kernel (matmul_block_q8k_gemv): the GEMV, a Q4_K, Q5_K
+     * or Q6_K weight, and the option not off. The launcher falls back to the float kernel when "auto" fails to build.
+     */
+    boolean q8k(Matmul kind, dev.infercl.gguf.GgmlType w) {
+        return q8k != 0 && kind == Matmul.GEMV && lanes == 0 && Q8K_TYPES.contains(w);
+    }
+
+    static final java.util.Set<dev.infercl.gguf.GgmlType> Q8K_TYPES =
+            java.util.EnumSet.of(dev.infercl.gguf.GgmlType.Q4_K, dev.infercl.gguf.GgmlType.Q5_K, dev.infercl.gguf.GgmlType.Q6_K);
 
     /** The GEMM's register tile as defines. */
     Map<String, String> gemmDefines() {

@@ -16,8 +16,9 @@ final class Kernels {
 
     /** The entry point of {@code stem}.cl built with the device's defines plus {@code defines}. */
     cl_kernel get(String stem, Map<String, String> defines) {
+        cl_kernel k = library.kernel(stem, defines);
         used.add(stem);
-        return library.kernel(stem, defines);
+        return k;
     }
 
     cl_kernel get(String stem) {

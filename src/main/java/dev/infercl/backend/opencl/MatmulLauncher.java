@@ -20,6 +20,11 @@ final class MatmulLauncher {
     private cl_mem quantized;     // W8A8: (tokens, in) int8 activations
     private cl_mem tokenScales;   // W8A8: (tokens) F32 activation scales
     private cl_mem product;       // (tokens, out) F32: a product before its bias, accumulation or gate
+    private cl_mem q8kValues;     // K-quant products: (tokens, in) int8 activations (quantize_f32_q8k) …
+    private cl_mem q8kScales;     // … (tokens, in / 256) F32 scales …
+    private cl_mem q8kSums;       // … (tokens, in / 16) int16 sums of 16
+    private ClTensor q8kOf;       // the input those hold, within one linear or gated call (null: none)
+    private boolean q8kFailed;    // "auto" found that blocks_q8k.h does not build on this device
 
     MatmulLauncher(ClRuntime rt, KernelChooser choose, Kernels kernels, ElementwiseLauncher elementwise) {
         this.rt = rt;
@@ -29,6 +34,14 @@ final class MatmulLauncher {
     }
 
     void linear(ClTensor in, Linear[] outputs) {
+        try {
+            linearProducts(in, outputs);
+        } finally {
+            q8kOf = null; // the next call's input may be the same buffer with new values
+        }
+    }
+
+    private void linearProducts(ClTensor in, Linear[] outputs) {
         if (fusedGemv(in, outputs)) {
             gemvMulti(in, outputs);
             return;
@@ -44,6 +57,14 @@ final class MatmulLauncher {
 
     /** out = glu(x·gateᵀ, x·upᵀ): one launch for SwiGLU of one token where a fused kernel exists, else two products and the gate op. */
     void gated(ClTensor o, ClTensor in, ClTensor g, ClTensor u, Elementwise glu) {
+        try {
+            gatedProducts(o, in, g, u, glu);
+        } finally {
+            q8kOf = null;
+        }
+    }
+
+    private void gatedProducts(ClTensor o, ClTensor in, ClTensor g, ClTensor u, Elementwise glu) {
         if (!glu.gate()) throw new IllegalArgumentException("gatedLinear takes SILU_MUL or GELU_MUL, not " + glu.kind());
         if (glu.kind() == Elementwise.Kind.SILU_MUL && fusedGemv(in, g, u) && g.rows == u.rows && o.rows == 1 && o.cols == g.rows) {
             String stem = fusedStem(g, "gemvswiglu");
@@ -71,6 +92,7 @@ final class MatmulLauncher {
         }
         int n = in.rows;
         KernelChooser.Matmul kind = choose.matmul(n);
+        if (choose.q8k(kind, w.type) && !q8kFailed && q8kMatmul(o, in, w)) return;
         String variant = kind.name().toLowerCase(Locale.ROOT);
         String stem = (w.type != GgmlType.I8 ? "matmul_" + ElementwiseLauncher.typeName(w.type) + "_f32_"
                 : w.w8a8 ? "matmul_i8_i8_" : "matmul_i8_f32_") + variant;
@@ -87,6 +109,42 @@ final class MatmulLauncher {
             if (w.type == GgmlType.I8 && !w.w8a8) launch.i(w.groupSize);
             launch.run(choose.matmulGlobal(kind, rows, n), choose.matmulLocal(kind));
         }
+    }
+
+    /**
+     * out = x · wᵀ with int8 activations (matmul_block_q8k_gemv): x quantized once per linear or gated call, then one
+     * launch per part. False, with nothing launched, where "auto" finds the kernel does not build on this device.
+     */
+    private boolean q8kMatmul(ClTensor o, ClTensor in, ClTensor w) {
+        var defines = new java.util.HashMap<>(ElementwiseLauncher.typeDefines(w.type));
+        if (choose.q8k > 0) defines.put("Q8K_BYTES", String.valueOf(choose.q8k));
+        org.jocl.cl_kernel k;
+        try {
+            k = kernels.get("matmul_block_q8k_gemv", defines);
+        } catch (KernelBuildException e) {
+            if (choose.q8k > 0) throw e;
+            q8kFailed = true;
+            return false;
+        }
+        int n = in.rows;
+        if (q8kOf != in) {
+            q8kValues = rt.grow(q8kValues, "K-quant activation scratch", (long) n * in.cols);
+            q8kScales = rt.grow(q8kScales, "K-quant activation scales", 4L * n * (in.cols / 256));
+            q8kSums = rt.grow(q8kSums, "K-quant activation sums", 2L * n * (in.cols / 16));
+            rt.launch(kernels.get("quantize_f32_q8k"), "quantize_f32_q8k for '" + w.name + "'")
+                    .mem(in.act()).mem(q8kValues).mem(q8kScales).mem(q8kSums).i(in.cols)
+                    .run(new long[] {in.cols / 256, n}, null);
+            q8kOf = in;
+        }
+        for (ClTensor.Part p : w.parts) {
+            int rows = Math.min(p.rows(), w.rows - p.row0());
+            if (rows <= 0) continue;
+            rt.launch(k, "matmul_block_q8k_gemv on '" + w.name + "'")
+                    .mem(q8kValues).mem(q8kScales).mem(q8kSums).mem(p.data()).mem(o.act())
+                    .i(n).i(in.cols).i(rows).i(o.cols).i(p.row0())
+                    .run(choose.gemvGlobal(rows, n), choose.gemvLocal());
+        }
+        return true;
     }
 
     /**

@@ -22,28 +22,46 @@ import org.junit.jupiter.params.provider.EnumSource;
 
 /**
  * The GGML block types the OpenCL kernels read as files store them (blocks.h: the K types, Q4_1, Q5_0, Q5_1, IQ4_NL,
- * IQ4_XS) against {@link Reference}: one-token products (GEMV, and the GPU shape with lanes), tiled products (GEMM,
- * with x staged as GPUs do), and the embedding gather, with guard rows and NMSE ≤ 5e-4 (1e-7 for the gather).
+ * IQ4_XS) against {@link Reference}: one-token products (GEMV; for Q4_K, Q5_K and Q6_K also with int8 activations
+ * at both vector widths where the device builds them, and the float kernel forced; the GPU shape with lanes), tiled
+ * products (GEMM, with x staged as GPUs do), and the embedding gather, with guard rows and NMSE ≤ 5e-4 (1e-7 for the
+ * gather); the int8-activation products against the same arithmetic on llama.cpp's rounding of x
+ * ({@link Reference#roundQ8K}), NMSE ≤ 1e-9.
  * Weights are random bytes — every bit pattern of quants and scales is a valid block — with the F16 scale fields
  * set to finite values, so the kernels meet every combination of scales, minimums and high bits.
  */
 class ClBlockTypesTest {
     static final boolean SMALL = ClTestSupport.small();
-    static ClBackend gemv, gemm, lanes, staged;
+    static ClBackend gemv, gemvFloat, gemvQ8k32, gemm, lanes, staged;
+    static boolean q8kBuilds;
     static Arena arena;
 
     @BeforeAll
     static void open() {
         gemv = ClTestSupport.open(ClOptions.defaults().withMatmul(KernelChooser.Matmul.GEMV));
+        gemvFloat = ClTestSupport.open(ClOptions.defaults().withMatmul(KernelChooser.Matmul.GEMV).withQ8k(0));
+        gemvQ8k32 = ClTestSupport.open(ClOptions.defaults().withMatmul(KernelChooser.Matmul.GEMV).withQ8k(32));
         gemm = ClTestSupport.open(ClOptions.defaults().withMatmul(KernelChooser.Matmul.GEMM));
         lanes = ClTestSupport.openWithLanes(ClParityTest.LANES, ClOptions.defaults().withMatmul(KernelChooser.Matmul.GEMV));
         staged = ClTestSupport.open(ClOptions.defaults().withMatmul(KernelChooser.Matmul.GEMM).withStageX(true));
         arena = Arena.ofShared();
+        q8kBuilds = probeQ8k();
+    }
+
+    /**
+     * Whether this device builds the int8-activation kernels (x86 with AVX2), found by one small Q4_K product on the
+     * "auto" backend: where they build, "auto" uses them for every one-token K-quant product.
+     */
+    static boolean probeQ8k() {
+        MemorySegment seg = weights(new Random(1), GgmlType.Q4_K, 1, 256);
+        Tensor w = gemv.upload("probe", GgmlType.Q4_K, 1, 256, seg), x = input(gemv, new float[256], 1, 256);
+        guarded(gemv, 1, 1, null, out -> gemv.matmul(out, x, w));
+        return gemv.kernelsUsed().contains("matmul_block_q8k_gemv");
     }
 
     @AfterAll
     static void close() {
-        for (ClBackend b : new ClBackend[] {gemv, gemm, lanes, staged}) if (b != null) b.close();
+        for (ClBackend b : new ClBackend[] {gemv, gemvFloat, gemvQ8k32, gemm, lanes, staged}) if (b != null) b.close();
         if (arena != null) arena.close();
     }
 
@@ -82,18 +100,46 @@ class ClBlockTypesTest {
                 for (int n : new int[] {1, 5, 9}) {
                     float[] x = random(r, n * in, 1f), want = new float[n * outRows];
                     Reference.matmul(want, x, n, in, seg, type, outRows);
-                    for (ClBackend b : List.of(gemv, lanes, gemm, staged)) {
+                    float[] wantQ8k = new float[n * outRows];
+                    if (KernelChooser.Q8K_TYPES.contains(type)) Reference.matmul(wantQ8k, Reference.roundQ8K(x, in), n, in, seg, type, outRows);
+                    for (ClBackend b : backends(type)) {
                         Tensor w = b.upload("w", type, outRows, in, seg), xt = input(b, x, n, in);
                         float[] got = guarded(b, n, outRows, null, out -> b.matmul(out, xt, w));
-                        String shape = b == gemv ? "gemv" : b == lanes ? "gemv (lanes)" : b == gemm ? "gemm" : "gemm (STAGE_X)";
-                        nmse("matmul_block_f32 " + type + " " + shape, got, want, want.length, 5e-4);
+                        // the int8 path against its own exact arithmetic: its rounding of x is llama.cpp's, not an error
+                        // to bound (with these random minimums it alone reaches NMSE ~1e-3 against float x)
+                        if (q8k(b, type)) nmse("matmul " + type + " " + shape(b), got, wantQ8k, want.length, 1e-9);
+                        else nmse("matmul " + type + " " + shape(b), got, want, want.length, 5e-4);
                     }
                 }
             }
         }
-        for (ClBackend b : List.of(gemv, gemm)) {
-            assertTrue(b.kernelsUsed().contains("matmul_block_f32_" + (b == gemv ? "gemv" : "gemm")), b.kernelsUsed().toString());
+        assertTrue(gemm.kernelsUsed().contains("matmul_block_f32_gemm"), gemm.kernelsUsed().toString());
+        ClBackend floatGemv = KernelChooser.Q8K_TYPES.contains(type) ? gemvFloat : gemv;
+        assertTrue(floatGemv.kernelsUsed().contains("matmul_block_f32_gemv"), floatGemv.kernelsUsed().toString());
+        if (KernelChooser.Q8K_TYPES.contains(type) && q8kBuilds) {
+            for (ClBackend b : List.of(gemv, gemvQ8k32)) {
+                assertTrue(b.kernelsUsed().containsAll(List.of("quantize_f32_q8k", "matmul_block_q8k_gemv")), b.kernelsUsed().toString());
+            }
         }
+    }
+
+    /** Whether a product of {@code type} on {@code b} takes int8 activations. */
+    static boolean q8k(ClBackend b, GgmlType type) {
+        return KernelChooser.Q8K_TYPES.contains(type) && q8kBuilds && (b == gemv || b == gemvQ8k32);
+    }
+
+    /** The backends a product of {@code type} is checked on: the int8-activation ones only for the types they cover, where they build. */
+    static List<ClBackend> backends(GgmlType type) {
+        boolean q8k = KernelChooser.Q8K_TYPES.contains(type);
+        var list = new java.util.ArrayList<>(List.of(gemv, lanes, gemm, staged));
+        if (q8k) list.add(gemvFloat);
+        if (q8k && q8kBuilds) list.add(gemvQ8k32);
+        return list;
+    }
+
+    static String shape(ClBackend b) {
+        return b == gemv ? "gemv" : b == gemvFloat ? "gemv (float)" : b == gemvQ8k32 ? "gemv (q8k, 32-byte vectors)"
+                : b == lanes ? "gemv (lanes)" : b == gemm ? "gemm" : "gemm (STAGE_X)";
     }
 
     @ParameterizedTest
