@@ -136,7 +136,7 @@ public final class Benchmark {
             long peakBefore = peakHostBytes();
             List<Double> probes = new ArrayList<>();
             if (peakBefore > 0 && resetPeakHostBytes()) {   // the first reset only tells whether the mark can be reset
-                probes.add(backend.probeReadBandwidth());
+                probes.add(model.compute(backend::probeReadBandwidth));   // the backend is the model's: under its lock
                 resetPeakHostBytes();
             }
             // Short- and long-context decode alternate, one pair per repetition (the first pair warms up), so that each
@@ -159,12 +159,12 @@ public final class Benchmark {
             Stat decodeLong = o.longContext() > 0 ? Stat.of(longRates) : null;
             double decodeLongRatio = o.longContext() > 0 ? ratios.getPercentile(50) : Double.NaN;
             long peak = Math.max(peakBefore, peakHostBytes());   // before the second probe's buffer inflates it
-            probes.add(backend.probeReadBandwidth());
+            probes.add(model.compute(backend::probeReadBandwidth));
             long weights = model.transformer().weights().streamedBytes();
             return new Result(model.backendName(), prefill, decode, decodeLong, decodeLongRatio, o.longContext(),
                     cpuMs.getN() > 0 ? cpuMs.getPercentile(50) : 0, List.copyOf(probes),
                     weights + kvBytes(model, 1 + o.generate() / 2), weights + kvBytes(model, o.longContext() + o.generate() / 2), weights,
-                    backend.allocatedBytes(), peak);
+                    model.compute(backend::allocatedBytes), peak);
         }
     }
 

@@ -1,5 +1,6 @@
 package dev.infercl.api;
 
+import dev.infercl.backend.ConfinementGuard;
 import dev.infercl.backend.ContextFullException;
 import dev.infercl.tokenizer.ChatMessage;
 import dev.infercl.tokenizer.ChatTemplate;
@@ -10,7 +11,12 @@ import java.util.List;
 /**
  * A conversation held in one {@link Session}'s KV cache. Each turn renders the whole conversation with the
  * chat template, keeps the longest prefix of tokens the cache already holds and prefills only the rest — so
- * a new turn costs its own tokens, not the history's. Not thread-safe (see {@link Model}).
+ * a new turn costs its own tokens, not the history's.
+ *
+ * <p>Threads: like its {@link Session}, a chat is one conversation, used by one thread at a time: {@link #send},
+ * {@link #reset} or {@link #messages} while another thread is inside one of them throws
+ * {@link IllegalStateException}. Chats over different sessions of one model may run on different threads at once
+ * (see {@link Model}); {@link Session#cancel()} on the chat's session stops a reply from any thread.
  */
 public final class Chat {
     private final Model model;
@@ -21,6 +27,8 @@ public final class Chat {
     private final List<ChatMessage> messages = new ArrayList<>();
     private final int[] stopIds;
     private int dropped;
+    private final ConfinementGuard user = new ConfinementGuard("this chat",
+            "a chat is one conversation, used by one thread at a time (open a session and a chat per thread)");
 
     /**
      * @param system     system prompt, or null
@@ -39,14 +47,24 @@ public final class Chat {
 
     /** What the model will reply to: the messages so far (system first, if any). */
     public List<ChatMessage> messages() {
-        return List.copyOf(messages);
+        user.enter();
+        try {
+            return List.copyOf(messages);
+        } finally {
+            user.exit();
+        }
     }
 
     /** Forgets the conversation (keeps the system prompt). */
     public void reset() {
-        messages.clear();
-        if (system != null && !system.isBlank()) messages.add(ChatMessage.system(system));
-        session.reset();
+        user.enter();
+        try {
+            messages.clear();
+            if (system != null && !system.isBlank()) messages.add(ChatMessage.system(system));
+            session.reset();
+        } finally {
+            user.exit();
+        }
     }
 
     /** Turns dropped so far to fit the context. */
@@ -61,6 +79,15 @@ public final class Chat {
      *                              (or would leave nothing but this message)
      */
     public Generation send(String userMessage, GenerateOptions options, TokenListener listener) {
+        user.enter();
+        try {
+            return sendEntered(userMessage, options, listener);
+        } finally {
+            user.exit();
+        }
+    }
+
+    private Generation sendEntered(String userMessage, GenerateOptions options, TokenListener listener) {
         messages.add(ChatMessage.user(userMessage));
         int ctx = session.contextLength();
         int room = Math.min(Math.max(options.maxTokens(), 1), ctx / 2);   // tokens kept free for the reply

@@ -9,6 +9,8 @@ import dev.infercl.tokenizer.ChatTemplate;
 import dev.infercl.tokenizer.Tokenizer;
 import java.io.IOException;
 import java.nio.file.Path;
+import java.util.concurrent.locks.ReentrantLock;
+import java.util.function.Supplier;
 
 /**
  * A loaded model: its file (memory-mapped), tokenizer, backend and weights. Open {@link Session}s to generate.
@@ -21,14 +23,35 @@ import java.nio.file.Path;
  * }
  * }</pre>
  *
- * <p>Thread-safety: a model and its sessions share one backend, which computes for one thread at a time: use
- * them from one thread (or synchronise), except {@link Session#cancel()}, which any thread may call.
+ * <h2>Threads</h2>
+ *
+ * A model is thread-safe: any number of threads may each generate with their own {@link Session}s of one model at
+ * once. The model's sessions share its backend, which computes for one thread at a time, so the model holds one fair
+ * lock around every step that touches it — a prefill chunk or one decode token (with the read of its logits), the
+ * creation and the closing of a session (which allocate and free its KV cache). Sessions of different threads
+ * therefore take turns step by step: eight threads generating make progress together, each token exactly the one
+ * it would be alone. Sampling, detokenizing and listener callbacks run outside the lock.
+ *
+ * <p>Throughput: one model computes one step at a time, so threads share its speed rather than multiply it (a
+ * scheduler that batches the steps of several sessions into one forward pass is future work).
+ *
+ * <p>{@link #close()} may be called from any thread, also while sessions generate: it waits for the step in
+ * progress (never a whole generation), then frees the backend and the file. A session's next step then throws
+ * {@link IllegalStateException} ("the model … is closed"), and so do {@link #newSession}; closing a session
+ * afterwards does nothing. A {@link Session} itself is one sequence, used by one thread at a time (see its
+ * Javadoc); {@link Session#cancel()} and {@link Session#close()} are the exceptions.
  */
 public final class Model implements AutoCloseable {
     private final ModelFile file;
     private final Backend backend;
     private final Transformer transformer;
     private final LoadOptions options;
+    /**
+     * Held around every use of the backend by this model's sessions (see the class comment). Fair, so that a thread
+     * stepping in a loop cannot keep the others waiting.
+     */
+    private final ReentrantLock lock = new ReentrantLock(true);
+    private boolean closed;   // guarded by lock
 
     private Model(ModelFile file, Backend backend, Transformer transformer, LoadOptions options) {
         this.file = file;
@@ -114,16 +137,64 @@ public final class Model implements AutoCloseable {
      */
     public Session newSession(int contextLength) {
         if (contextLength < 1) throw new IllegalArgumentException("context length must be ≥ 1, got " + contextLength);
-        return new Session(this, transformer.newState(contextLength, Math.min(contextLength, Session.MAX_BATCH)));
+        return compute(() -> new Session(this, transformer.newState(contextLength, Math.min(contextLength, Session.MAX_BATCH))));
     }
 
     Transformer transformer() {
         return transformer;
     }
 
+    /**
+     * Runs {@code op} holding the model's lock, with the backend to itself: every use of the backend goes through
+     * here. Throws {@link IllegalStateException} when the model is closed.
+     */
+    <T> T compute(Supplier<T> op) {
+        lock.lock();
+        try {
+            requireOpen();
+            return op.get();
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** Runs {@code op} holding the model's lock, whether or not the model is closed (to close a session). */
+    void withLock(Runnable op) {
+        lock.lock();
+        try {
+            op.run();
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** Whether the model is closed; the caller holds the lock. */
+    boolean isClosed() {
+        assert lock.isHeldByCurrentThread();
+        return closed;
+    }
+
+    private void requireOpen() {
+        if (closed) throw new IllegalStateException("the model " + file.path().getFileName() + " is closed");
+    }
+
+    /**
+     * Frees the backend (every session's KV cache with it) and unmaps the file. Waits for the step in progress, if
+     * any; the open sessions' next steps throw {@link IllegalStateException}. Closing again does nothing.
+     */
     @Override
     public void close() {
-        backend.close();
-        file.close();
+        lock.lock();
+        try {
+            if (closed) return;
+            closed = true;
+            try {
+                backend.close();
+            } finally {
+                file.close();
+            }
+        } finally {
+            lock.unlock();
+        }
     }
 }

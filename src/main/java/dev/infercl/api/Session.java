@@ -1,5 +1,6 @@
 package dev.infercl.api;
 
+import dev.infercl.backend.ConfinementGuard;
 import dev.infercl.backend.ContextFullException;
 import dev.infercl.backend.Tensor;
 import dev.infercl.engine.Sampler;
@@ -10,7 +11,23 @@ import java.util.Arrays;
 
 /**
  * One sequence: a KV cache and the tokens in it. {@link #generate} appends a prompt and a reply; the next
- * call continues after them (the cache is kept). See {@link Model} for thread-safety.
+ * call continues after them (the cache is kept).
+ *
+ * <h2>Threads</h2>
+ *
+ * Sessions of one {@link Model} may generate on different threads at once: each forward step holds the model's lock
+ * (see {@link Model}), so they take turns token by token and each produces exactly what it would alone. One session
+ * is one sequence and is used by one thread at a time: a call of {@link #generate}, {@link #logits},
+ * {@link #prefillOnly}, {@link #rewind}, {@link #reset} or {@link #tokens} while another thread is inside one of them
+ * throws {@link IllegalStateException} naming both threads (two generations interleaved in one sequence would mean
+ * nothing). Open a session per thread, or hand a session from thread to thread between calls. Two calls any thread
+ * may make at any time:
+ * <ul>
+ *   <li>{@link #cancel()} only sets a flag (no lock): the running {@link #generate} stops after its current token.</li>
+ *   <li>{@link #close()} waits for the step in progress, then frees the KV cache; a {@link #generate} running on
+ *       another thread fails at its next step with {@link IllegalStateException} ("this session is closed").</li>
+ * </ul>
+ * When the model is closed, the next step of every one of its sessions throws {@link IllegalStateException}.
  */
 public final class Session implements AutoCloseable {
     /** Tokens per forward call: a longer prompt is prefilled in chunks of this many. */
@@ -22,6 +39,9 @@ public final class Session implements AutoCloseable {
     private int pending = -1;              // last sampled token, not yet fed to the model
     private int[] history = new int[64];   // the tokens in the KV cache, in order
     private volatile boolean cancelled;
+    private boolean closed;                // guarded by the model's lock
+    private final ConfinementGuard user = new ConfinementGuard("this session",
+            "a session is one sequence, used by one thread at a time (open a session per thread)");
 
     Session(Model model, Transformer.State state) {
         this.model = model;
@@ -48,36 +68,63 @@ public final class Session implements AutoCloseable {
      * been fed yet (it is fed at the start of the next {@link #generate}).
      */
     public int[] tokens() {
-        int n = length();
-        int[] r = Arrays.copyOf(history, n + (pending >= 0 ? 1 : 0));
-        if (pending >= 0) r[n] = pending;
-        return r;
+        user.enter();
+        try {
+            int n = length();
+            int[] r = Arrays.copyOf(history, n + (pending >= 0 ? 1 : 0));
+            if (pending >= 0) r[n] = pending;
+            return r;
+        } finally {
+            user.exit();
+        }
     }
 
     /** Keeps the first {@code n} tokens of {@link #tokens()} and forgets the rest (their KV entries are released). */
     public void rewind(int n) {
-        int cached = length();
-        if (n < 0 || n > cached + (pending >= 0 ? 1 : 0)) throw new IllegalArgumentException("cannot rewind to " + n + " tokens of " + tokens().length);
-        if (n <= cached) {
-            state.truncate(n);
-            pending = -1;
+        user.enter();
+        try {
+            int cached = length();
+            if (n < 0 || n > cached + (pending >= 0 ? 1 : 0)) throw new IllegalArgumentException("cannot rewind to " + n + " tokens of " + tokens().length);
+            if (n <= cached) {
+                locked(() -> {   // under the lock so that it cannot race close() freeing the cache's blocks
+                    state.truncate(n);
+                    return null;
+                });
+                pending = -1;
+            }
+        } finally {
+            user.exit();
         }
     }
 
-    /** Stops a running {@link #generate} after its current token; callable from any thread. */
+    /** Stops a running {@link #generate} after its current token; callable from any thread, takes no lock. */
     public void cancel() {
         cancelled = true;
     }
 
     /** Tokenizes {@code prompt} and generates, streaming each token to {@code listener} (may be null). */
     public Generation generate(String prompt, GenerateOptions options, TokenListener listener) {
-        Tokenizer tok = model.tokenizer();
-        boolean bos = options.addBos() != null ? options.addBos() : tok.addBosByDefault() && length() == 0 && pending < 0;
-        return generate(tok.encode(prompt, bos, false), options, listener);
+        user.enter();
+        try {
+            Tokenizer tok = model.tokenizer();
+            boolean bos = options.addBos() != null ? options.addBos() : tok.addBosByDefault() && length() == 0 && pending < 0;
+            return generate(tok.encode(prompt, bos, false), options, listener);
+        } finally {
+            user.exit();
+        }
     }
 
     /** Generates after the prompt ids. */
     public Generation generate(int[] prompt, GenerateOptions options, TokenListener listener) {
+        user.enter();
+        try {
+            return generateEntered(prompt, options, listener);
+        } finally {
+            user.exit();
+        }
+    }
+
+    private Generation generateEntered(int[] prompt, GenerateOptions options, TokenListener listener) {
         cancelled = false;
         Tokenizer tok = model.tokenizer();
         Sampler sampler = new Sampler(options.sampler());
@@ -142,17 +189,24 @@ public final class Session implements AutoCloseable {
      * them, [ids.length][vocab]. Prefill runs in chunks of up to {@value #MAX_BATCH} tokens per forward call.
      */
     public float[][] logits(int[] ids) {
-        float[][] rows = new float[ids.length][];
-        int vocab = logits.length;
-        Transformer tr = model.transformer();
-        for (int from = 0; from < ids.length; from += state.maxBatch()) {
-            int[] chunk = Arrays.copyOfRange(ids, from, Math.min(ids.length, from + state.maxBatch()));
-            Tensor t = forward(chunk, true);
-            float[] all = new float[chunk.length * vocab];
-            tr.backend().read(t, all);
-            for (int r = 0; r < chunk.length; r++) rows[from + r] = Arrays.copyOfRange(all, r * vocab, (r + 1) * vocab);
+        user.enter();
+        try {
+            float[][] rows = new float[ids.length][];
+            int vocab = logits.length;
+            Transformer tr = model.transformer();
+            for (int from = 0; from < ids.length; from += state.maxBatch()) {
+                int[] chunk = Arrays.copyOfRange(ids, from, Math.min(ids.length, from + state.maxBatch()));
+                float[] all = new float[chunk.length * vocab];
+                locked(() -> {
+                    tr.backend().read(forward(chunk, true), all);
+                    return null;
+                });
+                for (int r = 0; r < chunk.length; r++) rows[from + r] = Arrays.copyOfRange(all, r * vocab, (r + 1) * vocab);
+            }
+            return rows;
+        } finally {
+            user.exit();
         }
-        return rows;
     }
 
     /**
@@ -160,23 +214,47 @@ public final class Session implements AutoCloseable {
      * last one; nothing is sampled. For benchmarks and for priming a cache with a known prefix.
      */
     public void prefillOnly(int[] ids) {
-        pending = -1;
-        prefill(ids);
+        user.enter();
+        try {
+            pending = -1;
+            prefill(ids);
+        } finally {
+            user.exit();
+        }
     }
 
+    /** Chunk by chunk, each a step of its own under the model's lock; the last one reads the logits. */
     private void prefill(int[] ids) {
-        Tensor t = null;
         for (int from = 0; from < ids.length; from += state.maxBatch()) {
-            t = forward(Arrays.copyOfRange(ids, from, Math.min(ids.length, from + state.maxBatch())), false);
+            int[] chunk = Arrays.copyOfRange(ids, from, Math.min(ids.length, from + state.maxBatch()));
+            boolean last = from + state.maxBatch() >= ids.length;
+            locked(() -> {
+                Tensor t = forward(chunk, false);
+                if (last) model.transformer().backend().read(t, logits);
+                return null;
+            });
         }
-        model.transformer().backend().read(t, logits);
     }
 
     private void step(int token) {
-        model.transformer().backend().read(forward(new int[] {token}, false), logits);
+        locked(() -> {
+            model.transformer().backend().read(forward(new int[] {token}, false), logits);
+            return null;
+        });
     }
 
-    /** One forward call, recording the tokens it puts in the cache. */
+    /**
+     * Runs one step holding the model's lock (see {@link Model}): refused with {@link IllegalStateException} when the
+     * model or this session has been closed.
+     */
+    private <T> T locked(java.util.function.Supplier<T> op) {
+        return model.compute(() -> {
+            if (closed) throw new IllegalStateException("this session is closed");
+            return op.get();
+        });
+    }
+
+    /** One forward call, recording the tokens it puts in the cache; the caller holds the model's lock. */
     private Tensor forward(int[] ids, boolean allLogits) {
         int start = length();
         Tensor t = model.transformer().forward(state, ids, allLogits);
@@ -185,8 +263,16 @@ public final class Session implements AutoCloseable {
         return t;
     }
 
+    /**
+     * Frees the KV cache; callable from any thread, also while another generates (that generation fails at its next
+     * step). Waits for the model's step in progress. Closing again, or after the model, does nothing.
+     */
     @Override
     public void close() {
-        state.close();
+        model.withLock(() -> {
+            if (closed) return;
+            closed = true;
+            if (!model.isClosed()) state.close();   // a closed model has freed every buffer already
+        });
     }
 }

@@ -67,4 +67,59 @@ class ChatTest {
             }
         }
     }
+
+    /** Two turns of a chat on four threads at once, one Jinja template shared by all: each as it is alone. */
+    @Test
+    void chatsOnFourThreadsSharingOneTemplateReplyAsEachDoesAlone() throws Exception {
+        String[][] turns = {{"Hello world, this is", "The quick brown fox"}, {"What is two plus two?", "And three?"},
+                            {"Name a colour.", "Another one."}, {"Say hi.", "Say bye."}};
+        try (Model m = phi3()) {
+            ChatTemplate t = m.chatTemplate(null);
+            String[][] alone = new String[turns.length][];
+            for (int c = 0; c < turns.length; c++) {
+                try (Session s = m.newSession(256)) {
+                    alone[c] = twoTurns(new Chat(m, s, t, "Be brief.", false), turns[c]);
+                }
+            }
+            String[][] together = new String[turns.length][];
+            ConcurrentSessions.onThreads(turns.length, c -> {
+                try (Session s = m.newSession(256)) {
+                    together[c] = twoTurns(new Chat(m, s, t, "Be brief.", false), turns[c]);
+                }
+            });
+            for (int c = 0; c < turns.length; c++) assertArrayEquals(alone[c], together[c], "chat " + c);
+            assertTrue(java.util.Arrays.stream(alone).flatMap(java.util.Arrays::stream).filter(r -> !r.isEmpty()).count() >= turns.length,
+                    "most replies have text: " + java.util.Arrays.deepToString(alone));
+        }
+    }
+
+    private static String[] twoTurns(Chat chat, String[] messages) {
+        return new String[] {chat.send(messages[0], GenerateOptions.greedy(8), null).text(), chat.send(messages[1], GenerateOptions.greedy(8), null).text()};
+    }
+
+    @Test
+    void aChatInUseIsRefusedToASecondThread() throws Exception {
+        try (Model m = phi3(); Session s = m.newSession(256)) {
+            var chat = new Chat(m, s, m.chatTemplate(null), null, false);
+            var refused = new java.util.concurrent.atomic.AtomicReference<Throwable>();
+            chat.send("Hello world, this is", GenerateOptions.greedy(8), (id, piece) -> {
+                if (refused.get() != null) return;
+                Thread other = Thread.ofPlatform().start(() -> {
+                    try {
+                        chat.send("Hi", GenerateOptions.greedy(2), null);
+                        refused.set(new AssertionError("a second thread sent while the first was sending"));
+                    } catch (IllegalStateException e) {
+                        refused.set(e);
+                    }
+                });
+                try {
+                    other.join();
+                } catch (InterruptedException e) {
+                    throw new AssertionError(e);
+                }
+            });
+            assertTrue(refused.get() instanceof IllegalStateException e && e.getMessage().startsWith("this chat is in use by thread"), String.valueOf(refused.get()));
+            assertEquals(2, chat.messages().size(), "user, assistant: the refused message was not added; " + chat.messages());
+        }
+    }
 }

@@ -3,6 +3,7 @@ package dev.infercl.backend.cpu;
 import dev.infercl.backend.AttentionSpec;
 import dev.infercl.backend.Backend;
 import dev.infercl.backend.Batch;
+import dev.infercl.backend.ConfinementGuard;
 import dev.infercl.backend.Elementwise;
 import dev.infercl.backend.GgmlWeight;
 import dev.infercl.backend.HostWeight;
@@ -32,6 +33,7 @@ public final class CpuBackend implements Backend, Measurable {
     private final ForkJoinPool pool;
     private long allocated;        // bytes of activations, scratch and KV caches allocated so far
     private float[] scratch = new float[0]; // a product's values where no fused kernel applies: (rows, cols) of the widest use
+    private final ConfinementGuard guard;   // one thread at a time: two would share the scratch array and the pool's regions
 
     public CpuBackend() {
         this(Mode.FAST, Runtime.getRuntime().availableProcessors());
@@ -42,6 +44,7 @@ public final class CpuBackend implements Backend, Measurable {
         this.mode = mode;
         this.threads = threads;
         this.pool = mode == Mode.FAST ? new ForkJoinPool(threads) : null;
+        this.guard = new ConfinementGuard("the CPU backend");
     }
 
     @Override
@@ -51,55 +54,85 @@ public final class CpuBackend implements Backend, Measurable {
 
     @Override
     public Tensor upload(HostWeight w) {
-        return switch (w) {
-            case GgmlWeight g -> {
-                Dequant.requireComputable(g.type(), g.name());
-                yield new CpuTensor(g.name(), g.type(), g.rows(), g.cols(), null, g.bytes());
-            }
-            // the values stay where they are (usually the mapped file): int8, never widened
-            case Int8Weight q -> new CpuTensor(q.name(), GgmlType.I8, q.rows(), q.cols(), null, q.values(), q);
-        };
+        guard.enter();
+        try {
+            return switch (w) {
+                case GgmlWeight g -> {
+                    Dequant.requireComputable(g.type(), g.name());
+                    yield new CpuTensor(g.name(), g.type(), g.rows(), g.cols(), null, g.bytes());
+                }
+                // the values stay where they are (usually the mapped file): int8, never widened
+                case Int8Weight q -> new CpuTensor(q.name(), GgmlType.I8, q.rows(), q.cols(), null, q.values(), q);
+            };
+        } finally {
+            guard.exit();
+        }
     }
 
     @Override
     public Tensor allocate(String name, int rows, int cols) {
-        allocated += 4L * rows * cols;
-        return new CpuTensor(name, GgmlType.F32, rows, cols, new float[Math.multiplyExact(rows, cols)], null);
+        guard.enter();
+        try {
+            allocated += 4L * rows * cols;
+            return new CpuTensor(name, GgmlType.F32, rows, cols, new float[Math.multiplyExact(rows, cols)], null);
+        } finally {
+            guard.exit();
+        }
     }
 
     @Override
     public void write(Tensor dst, float[] src) {
-        System.arraycopy(src, 0, act(dst).data, 0, src.length);
+        guard.enter();
+        try {
+            System.arraycopy(src, 0, act(dst).data, 0, src.length);
+        } finally {
+            guard.exit();
+        }
     }
 
     @Override
     public void read(Tensor src, float[] dst) {
-        CpuTensor t = (CpuTensor) src;
-        int count = t.rows * t.cols;
-        if (t.data != null) System.arraycopy(t.data, 0, dst, 0, count);
-        else if (t.int8 != null) System.arraycopy(t.floats(), 0, dst, 0, count);
-        else Dequant.row(t.type, t.weight, 0, dst, 0, count);
+        guard.enter();
+        try {
+            CpuTensor t = (CpuTensor) src;
+            int count = t.rows * t.cols;
+            if (t.data != null) System.arraycopy(t.data, 0, dst, 0, count);
+            else if (t.int8 != null) System.arraycopy(t.floats(), 0, dst, 0, count);
+            else Dequant.row(t.type, t.weight, 0, dst, 0, count);
+        } finally {
+            guard.exit();
+        }
     }
 
     @Override
     public void embed(Tensor out, Tensor table, int[] tokens) {
-        CpuTensor o = act(out), w = (CpuTensor) table;
-        for (int tok : tokens) {
-            if (tok < 0 || tok >= w.rows) throw new IllegalArgumentException("token id " + tok + " outside the vocabulary [0, " + w.rows + ")");
+        guard.enter();
+        try {
+            CpuTensor o = act(out), w = (CpuTensor) table;
+            for (int tok : tokens) {
+                if (tok < 0 || tok >= w.rows) throw new IllegalArgumentException("token id " + tok + " outside the vocabulary [0, " + w.rows + ")");
+            }
+            Reference.embed(o.data, w.weight, w.type, w.cols, tokens);
+        } finally {
+            guard.exit();
         }
-        Reference.embed(o.data, w.weight, w.type, w.cols, tokens);
     }
 
     @Override
     public void norm(Tensor out, Tensor x, Norm norm) {
-        CpuTensor o = act(out), in = act(x);
-        float[] w = ((CpuTensor) norm.weight()).floats();
-        if (norm.kind() == Norm.Kind.LAYER) {
-            Reference.layerNorm(o.data, in.data, w, ((CpuTensor) norm.bias()).floats(), in.rows, in.cols, norm.eps());
-        } else if (mode == Mode.REFERENCE) {
-            Reference.rmsNorm(o.data, in.data, w, in.rows, in.cols, norm.eps());
-        } else {
-            CpuOps.rmsNorm(o.data, in.data, w, in.rows * in.cols / w.length, w.length, norm.eps()); // groups of w.length: rows or heads
+        guard.enter();
+        try {
+            CpuTensor o = act(out), in = act(x);
+            float[] w = ((CpuTensor) norm.weight()).floats();
+            if (norm.kind() == Norm.Kind.LAYER) {
+                Reference.layerNorm(o.data, in.data, w, ((CpuTensor) norm.bias()).floats(), in.rows, in.cols, norm.eps());
+            } else if (mode == Mode.REFERENCE) {
+                Reference.rmsNorm(o.data, in.data, w, in.rows, in.cols, norm.eps());
+            } else {
+                CpuOps.rmsNorm(o.data, in.data, w, in.rows * in.cols / w.length, w.length, norm.eps()); // groups of w.length: rows or heads
+            }
+        } finally {
+            guard.exit();
         }
     }
 
@@ -109,27 +142,32 @@ public final class CpuBackend implements Backend, Measurable {
      */
     @Override
     public void linear(Tensor x, Linear... outputs) {
-        CpuTensor in = act(x);
-        if (fusedDecode(in, outputs)) {
-            var parts = new CpuGemv.Rows[outputs.length];
-            int[] rows = new int[outputs.length];
-            float[][] dst = new float[outputs.length][];
-            for (int j = 0; j < outputs.length; j++) {
-                CpuTensor w = (CpuTensor) outputs[j].weight();
-                parts[j] = CpuGemv.rows(w, in.data, in.cols);
-                rows[j] = w.rows;
-                dst[j] = act(outputs[j].out()).data;
+        guard.enter();
+        try {
+            CpuTensor in = act(x);
+            if (fusedDecode(in, outputs)) {
+                var parts = new CpuGemv.Rows[outputs.length];
+                int[] rows = new int[outputs.length];
+                float[][] dst = new float[outputs.length][];
+                for (int j = 0; j < outputs.length; j++) {
+                    CpuTensor w = (CpuTensor) outputs[j].weight();
+                    parts[j] = CpuGemv.rows(w, in.data, in.cols);
+                    rows[j] = w.rows;
+                    dst[j] = act(outputs[j].out()).data;
+                }
+                CpuGemv.gemv(pool, parts, rows, dst, outputs[0].accumulate());
+                return;
             }
-            CpuGemv.gemv(pool, parts, rows, dst, outputs[0].accumulate());
-            return;
-        }
-        for (Linear l : outputs) {
-            CpuTensor o = act(l.out()), w = (CpuTensor) l.weight();
-            checkProduct(o, in, w);
-            float[] dst = l.accumulate() ? scratch(in.rows * o.cols) : o.data;
-            product(dst, in, w);
-            if (l.bias() != null) Reference.map(dst, Elementwise.ADD_ROW, dst, ((CpuTensor) l.bias()).floats(), in.rows, o.cols);
-            if (l.accumulate()) add(o.data, o.data, dst, in.rows * o.cols);
+            for (Linear l : outputs) {
+                CpuTensor o = act(l.out()), w = (CpuTensor) l.weight();
+                checkProduct(o, in, w);
+                float[] dst = l.accumulate() ? scratch(in.rows * o.cols) : o.data;
+                product(dst, in, w);
+                if (l.bias() != null) Reference.map(dst, Elementwise.ADD_ROW, dst, ((CpuTensor) l.bias()).floats(), in.rows, o.cols);
+                if (l.accumulate()) add(o.data, o.data, dst, in.rows * o.cols);
+            }
+        } finally {
+            guard.exit();
         }
     }
 
@@ -144,18 +182,23 @@ public final class CpuBackend implements Backend, Measurable {
     /** SwiGLU while decoding: gate, up and the activation in one parallel region. Otherwise two products and the gate op. */
     @Override
     public void gatedLinear(Tensor out, Tensor x, Tensor gate, Tensor up, Elementwise glu) {
-        if (!glu.gate()) throw new IllegalArgumentException("gatedLinear takes SILU_MUL or GELU_MUL, not " + glu.kind());
-        CpuTensor in = act(x), o = act(out), g = (CpuTensor) gate, u = (CpuTensor) up;
-        checkProduct(o, in, g);
-        checkProduct(o, in, u);
-        float[] upOut = scratch(in.rows * o.cols);
-        if (glu.kind() == Elementwise.Kind.SILU_MUL && decode(in, g) && decode(in, u)) {
-            CpuGemv.gemvSwiglu(pool, CpuGemv.rows(g, in.data, in.cols), CpuGemv.rows(u, in.data, in.cols), g.rows, o.data, upOut);
-            return;
+        guard.enter();
+        try {
+            if (!glu.gate()) throw new IllegalArgumentException("gatedLinear takes SILU_MUL or GELU_MUL, not " + glu.kind());
+            CpuTensor in = act(x), o = act(out), g = (CpuTensor) gate, u = (CpuTensor) up;
+            checkProduct(o, in, g);
+            checkProduct(o, in, u);
+            float[] upOut = scratch(in.rows * o.cols);
+            if (glu.kind() == Elementwise.Kind.SILU_MUL && decode(in, g) && decode(in, u)) {
+                CpuGemv.gemvSwiglu(pool, CpuGemv.rows(g, in.data, in.cols), CpuGemv.rows(u, in.data, in.cols), g.rows, o.data, upOut);
+                return;
+            }
+            product(o.data, in, g);
+            product(upOut, in, u);
+            map(o.data, glu, o.data, upOut, in.rows, o.cols);
+        } finally {
+            guard.exit();
         }
-        product(o.data, in, g);
-        product(upOut, in, u);
-        map(o.data, glu, o.data, upOut, in.rows, o.cols);
     }
 
     /** The decode GEMV path applies: FAST mode, one activation row as wide as the weight, a weight it has a kernel for. */
@@ -194,18 +237,23 @@ public final class CpuBackend implements Backend, Measurable {
 
     @Override
     public void map(Tensor out, Elementwise op, Tensor a, Tensor b) {
-        CpuTensor o = act(out), x = act(a);
-        if (o.rows != x.rows || o.cols != x.cols) throw new IllegalArgumentException(op.kind() + ": " + o.name + " and " + x.name + " differ in shape");
-        float[] y = null;
-        if (op.binary()) {
-            CpuTensor bt = (CpuTensor) b;
-            boolean row = op.kind() == Elementwise.Kind.ADD_ROW;
-            if (row ? bt.cols != x.cols || bt.rows != 1 : bt.rows != x.rows || bt.cols != x.cols) {
-                throw new IllegalArgumentException(op.kind() + ": " + bt.name + " (" + bt.rows + "×" + bt.cols + ") does not fit " + x.name);
+        guard.enter();
+        try {
+            CpuTensor o = act(out), x = act(a);
+            if (o.rows != x.rows || o.cols != x.cols) throw new IllegalArgumentException(op.kind() + ": " + o.name + " and " + x.name + " differ in shape");
+            float[] y = null;
+            if (op.binary()) {
+                CpuTensor bt = (CpuTensor) b;
+                boolean row = op.kind() == Elementwise.Kind.ADD_ROW;
+                if (row ? bt.cols != x.cols || bt.rows != 1 : bt.rows != x.rows || bt.cols != x.cols) {
+                    throw new IllegalArgumentException(op.kind() + ": " + bt.name + " (" + bt.rows + "×" + bt.cols + ") does not fit " + x.name);
+                }
+                y = row ? bt.floats() : act(b).data;
             }
-            y = row ? bt.floats() : act(b).data;
+            map(o.data, op, x.data, y, x.rows, x.cols);
+        } finally {
+            guard.exit();
         }
-        map(o.data, op, x.data, y, x.rows, x.cols);
     }
 
     /** The element-wise ops over host arrays: SwiGLU and additions vectorised in FAST mode, the rest scalar. */
@@ -223,44 +271,64 @@ public final class CpuBackend implements Backend, Measurable {
 
     @Override
     public void attention(Tensor out, Tensor q, Tensor k, Tensor v, KvCache cache, int layer, Batch batch, AttentionSpec spec) {
-        CpuKvCache c = (CpuKvCache) cache;
-        CpuTensor o = act(out), qt = act(q), kt = act(k), vt = act(v);
-        int heads = qt.cols / c.layout.headDim(), n = batch.size();
-        if (spec.rope() != null) {
-            if (mode == Mode.REFERENCE) {
-                Reference.rope(qt.data, n, qt.cols, batch.positions(), spec.rope());
-                Reference.rope(kt.data, n, kt.cols, batch.positions(), spec.rope());
-            } else {
-                CpuOps.rope(qt.data, n, qt.cols, batch.positions(), spec.rope());
-                CpuOps.rope(kt.data, n, kt.cols, batch.positions(), spec.rope());
+        guard.enter();
+        try {
+            CpuKvCache c = (CpuKvCache) cache;
+            CpuTensor o = act(out), qt = act(q), kt = act(k), vt = act(v);
+            int heads = qt.cols / c.layout.headDim(), n = batch.size();
+            if (spec.rope() != null) {
+                if (mode == Mode.REFERENCE) {
+                    Reference.rope(qt.data, n, qt.cols, batch.positions(), spec.rope());
+                    Reference.rope(kt.data, n, kt.cols, batch.positions(), spec.rope());
+                } else {
+                    CpuOps.rope(qt.data, n, qt.cols, batch.positions(), spec.rope());
+                    CpuOps.rope(kt.data, n, kt.cols, batch.positions(), spec.rope());
+                }
             }
-        }
-        if (mode == Mode.REFERENCE) {
-            Reference.attention(o.data, qt.data, kt.data, vt.data, c.k[layer], c.v[layer], c.layout, batch.table(), batch.positions(), heads, spec);
-        } else {
-            CpuAttention.attention(pool, o.data, qt.data, kt.data, vt.data, c.k[layer], c.v[layer], c.layout, batch.table(), batch.positions(), heads, spec);
+            if (mode == Mode.REFERENCE) {
+                Reference.attention(o.data, qt.data, kt.data, vt.data, c.k[layer], c.v[layer], c.layout, batch.table(), batch.positions(), heads, spec);
+            } else {
+                CpuAttention.attention(pool, o.data, qt.data, kt.data, vt.data, c.k[layer], c.v[layer], c.layout, batch.table(), batch.positions(), heads, spec);
+            }
+        } finally {
+            guard.exit();
         }
     }
 
     @Override
     public void copy(Tensor dst, Tensor src, int row, int col) {
-        CpuTensor d = act(dst), s = act(src);
-        if (row < 0 || col < 0 || row + d.rows > s.data.length / s.cols || col + d.cols > s.cols) {
-            throw new IllegalArgumentException("copy: rows " + row + ".." + (row + d.rows) + ", columns " + col + ".." + (col + d.cols)
-                    + " of " + s.name + " (" + s.cols + " wide) into " + d.name);
+        guard.enter();
+        try {
+            CpuTensor d = act(dst), s = act(src);
+            if (row < 0 || col < 0 || row + d.rows > s.data.length / s.cols || col + d.cols > s.cols) {
+                throw new IllegalArgumentException("copy: rows " + row + ".." + (row + d.rows) + ", columns " + col + ".." + (col + d.cols)
+                        + " of " + s.name + " (" + s.cols + " wide) into " + d.name);
+            }
+            Reference.copy(d.data, d.rows, d.cols, s.data, s.cols, row, col);
+        } finally {
+            guard.exit();
         }
-        Reference.copy(d.data, d.rows, d.cols, s.data, s.cols, row, col);
     }
 
     @Override
     public KvCache createKvCache(KvLayout layout) {
-        allocated += 2L * layout.layers() * layout.valuesPerLayer() * Float.BYTES;
-        return new CpuKvCache(layout);
+        guard.enter();
+        try {
+            allocated += 2L * layout.layers() * layout.valuesPerLayer() * Float.BYTES;
+            return new CpuKvCache(layout);
+        } finally {
+            guard.exit();
+        }
     }
 
     @Override
     public double probeReadBandwidth() {
-        return CpuParallel.probeReadBandwidth(pool != null ? pool : new ForkJoinPool(1), 256L << 20);
+        guard.enter();
+        try {
+            return CpuParallel.probeReadBandwidth(pool != null ? pool : new ForkJoinPool(1), 256L << 20);
+        } finally {
+            guard.exit();
+        }
     }
 
     @Override
@@ -270,12 +338,22 @@ public final class CpuBackend implements Backend, Measurable {
 
     @Override
     public long allocatedBytes() {
-        return allocated;
+        guard.enter();
+        try {
+            return allocated;
+        } finally {
+            guard.exit();
+        }
     }
 
     @Override
     public void close() {
-        if (pool != null) pool.shutdown();
+        guard.enter();
+        try {
+            if (pool != null) pool.shutdown();
+        } finally {
+            guard.exit();
+        }
     }
 
     /** The scratch array, grown to at least {@code count} floats. */

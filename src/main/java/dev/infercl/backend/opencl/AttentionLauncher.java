@@ -45,7 +45,8 @@ final class AttentionLauncher {
         this.ints = ints;
     }
 
-    ClKvCache createCache(KvLayout layout) {
+    /** A cache whose buffers {@code release} frees when it closes. */
+    ClKvCache createCache(KvLayout layout, java.util.function.Consumer<cl_mem> release) {
         KvType type = choose.kvType;
         if (layout.blockSize() % 16 != 0) {
             // the attention kernels score aligned tiles of 16 positions, which must not straddle two blocks
@@ -57,7 +58,7 @@ final class AttentionLauncher {
             k[l] = rt.create("KV cache layer " + l + " keys", CL_MEM_READ_WRITE, bytes, null);
             v[l] = rt.create("KV cache layer " + l + " values", CL_MEM_READ_WRITE, bytes, null);
         }
-        if (type != KvType.I8) return new ClKvCache(layout, k, v, null, null, rt::release);
+        if (type != KvType.I8) return new ClKvCache(layout, k, v, null, null, release);
         cl_mem[] ks = new cl_mem[layout.layers()], vs = new cl_mem[layout.layers()];
         long scaleBytes = 4L * layout.numBlocks() * layout.kvHeads();
         for (int l = 0; l < layout.layers(); l++) {
@@ -66,7 +67,7 @@ final class AttentionLauncher {
             rt.fill(ks[l], 0f, scaleBytes);
             rt.fill(vs[l], 0f, scaleBytes);
         }
-        return new ClKvCache(layout, k, v, ks, vs, rt::release);
+        return new ClKvCache(layout, k, v, ks, vs, release);
     }
 
     void attention(ClTensor o, ClTensor q, ClTensor k, ClTensor v, ClKvCache c, int layer, Batch batch, AttentionSpec spec) {

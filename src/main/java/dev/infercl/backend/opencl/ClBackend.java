@@ -6,6 +6,7 @@ import static org.jocl.CL.CL_MEM_WRITE_ONLY;
 import dev.infercl.backend.AttentionSpec;
 import dev.infercl.backend.Backend;
 import dev.infercl.backend.Batch;
+import dev.infercl.backend.ConfinementGuard;
 import dev.infercl.backend.Elementwise;
 import dev.infercl.backend.HostWeight;
 import dev.infercl.backend.KvCache;
@@ -44,6 +45,7 @@ public final class ClBackend implements Backend, Measurable {
     private final ElementwiseLauncher elementwise;
     private final MatmulLauncher matmul;
     private final AttentionLauncher attention;
+    private final ConfinementGuard guard; // one thread at a time: two in the queue and kernel arguments crash the driver
 
     /** Opens the device {@code selector} names (index, name fragment, or null for the best) with the default options. */
     public static ClBackend open(String selector) {
@@ -64,6 +66,7 @@ public final class ClBackend implements Backend, Measurable {
         this.elementwise = new ElementwiseLauncher(rt, choose, kernels, ints);
         this.matmul = new MatmulLauncher(rt, choose, kernels, elementwise);
         this.attention = new AttentionLauncher(rt, choose, kernels, ints);
+        this.guard = new ConfinementGuard("the OpenCL backend on " + rt.info.name());
     }
 
     public ClDevice device() {
@@ -132,25 +135,48 @@ public final class ClBackend implements Backend, Measurable {
 
     @Override
     public Tensor upload(HostWeight w) {
-        return weights.upload(w);
+        guard.enter();
+        try {
+            return weights.upload(w);
+        } finally {
+            guard.exit();
+        }
     }
 
     @Override
     public Tensor allocate(String name, int rows, int cols) {
-        cl_mem m = rt.create("activation '" + name + "' (" + rows + " × " + cols + " F32)", org.jocl.CL.CL_MEM_READ_WRITE, 4L * rows * cols, null);
-        return ClTensor.activation(name, rows, cols, m);
+        guard.enter();
+        try {
+            cl_mem m = rt.create("activation '" + name + "' (" + rows + " × " + cols + " F32)", org.jocl.CL.CL_MEM_READ_WRITE, 4L * rows * cols, null);
+            return ClTensor.activation(name, rows, cols, m);
+        } finally {
+            guard.exit();
+        }
     }
 
     @Override
     public void write(Tensor dst, float[] src) {
         ClTensor d = act(dst);
         if (src.length > (long) d.parts[0].rows() * d.cols) throw new IllegalArgumentException(d.name + ": " + src.length + " values do not fit");
-        if (src.length > 0) rt.write(d.act(), 0, 4L * src.length, Pointer.to(src));
+        guard.enter();
+        try {
+            if (src.length > 0) rt.write(d.act(), 0, 4L * src.length, Pointer.to(src));
+        } finally {
+            guard.exit();
+        }
     }
 
     @Override
     public void read(Tensor src, float[] dst) {
-        ClTensor s = (ClTensor) src;
+        guard.enter();
+        try {
+            readGuarded((ClTensor) src, dst);
+        } finally {
+            guard.exit();
+        }
+    }
+
+    private void readGuarded(ClTensor s, float[] dst) {
         int count = s.rows * s.cols;
         if (count == 0) return;
         if (!s.weight) {
@@ -171,49 +197,104 @@ public final class ClBackend implements Backend, Measurable {
 
     @Override
     public void embed(Tensor out, Tensor table, int[] tokens) {
-        elementwise.embed(act(out), (ClTensor) table, tokens);
+        guard.enter();
+        try {
+            elementwise.embed(act(out), (ClTensor) table, tokens);
+        } finally {
+            guard.exit();
+        }
     }
 
     @Override
     public void norm(Tensor out, Tensor x, Norm norm) {
-        elementwise.norm(act(out), act(x), norm);
+        guard.enter();
+        try {
+            elementwise.norm(act(out), act(x), norm);
+        } finally {
+            guard.exit();
+        }
     }
 
     @Override
     public void linear(Tensor x, Linear... outputs) {
-        matmul.linear(act(x), outputs);
+        guard.enter();
+        try {
+            matmul.linear(act(x), outputs);
+        } finally {
+            guard.exit();
+        }
     }
 
     @Override
     public void gatedLinear(Tensor out, Tensor x, Tensor gate, Tensor up, Elementwise glu) {
-        matmul.gated(act(out), act(x), (ClTensor) gate, (ClTensor) up, glu);
+        guard.enter();
+        try {
+            matmul.gated(act(out), act(x), (ClTensor) gate, (ClTensor) up, glu);
+        } finally {
+            guard.exit();
+        }
     }
 
     @Override
     public void map(Tensor out, Elementwise op, Tensor a, Tensor b) {
-        elementwise.map(act(out), op, act(a), (ClTensor) b);
+        guard.enter();
+        try {
+            elementwise.map(act(out), op, act(a), (ClTensor) b);
+        } finally {
+            guard.exit();
+        }
     }
 
     @Override
     public void attention(Tensor out, Tensor q, Tensor k, Tensor v, KvCache cache, int layer, Batch batch, AttentionSpec spec) {
-        attention.attention(act(out), act(q), act(k), act(v), (ClKvCache) cache, layer, batch, spec);
+        guard.enter();
+        try {
+            attention.attention(act(out), act(q), act(k), act(v), (ClKvCache) cache, layer, batch, spec);
+        } finally {
+            guard.exit();
+        }
     }
 
     @Override
     public void copy(Tensor dst, Tensor src, int row, int col) {
-        elementwise.copy(act(dst), act(src), row, col);
+        guard.enter();
+        try {
+            elementwise.copy(act(dst), act(src), row, col);
+        } finally {
+            guard.exit();
+        }
     }
 
     @Override
     public KvCache createKvCache(KvLayout layout) {
-        return attention.createCache(layout);
+        guard.enter();
+        try {
+            return attention.createCache(layout, this::releaseCacheBuffer);
+        } finally {
+            guard.exit();
+        }
+    }
+
+    /** A cache's buffer, freed when its session closes: under the guard, since it changes the runtime's buffer table. */
+    private void releaseCacheBuffer(cl_mem m) {
+        guard.enter();
+        try {
+            rt.release(m);
+        } finally {
+            guard.exit();
+        }
     }
 
     // ---------------------------------------------------------------- measurement
 
     @Override
     public double probeReadBandwidth() {
-        return probeReadBandwidth(PROBE_BYTES);
+        guard.enter();
+        try {
+            return probeReadBandwidth(PROBE_BYTES);
+        } finally {
+            guard.exit();
+        }
     }
 
     /**
@@ -260,16 +341,26 @@ public final class ClBackend implements Backend, Measurable {
 
     @Override
     public long allocatedBytes() {
-        return rt.allocatedBytes();
+        guard.enter();
+        try {
+            return rt.allocatedBytes();
+        } finally {
+            guard.exit();
+        }
     }
 
     @Override
     public void close() {
+        guard.enter();
         try {
             rt.finish();
         } finally {
-            kernels.library().close();
-            rt.close();
+            try {
+                kernels.library().close();
+                rt.close();
+            } finally {
+                guard.exit();
+            }
         }
     }
 
