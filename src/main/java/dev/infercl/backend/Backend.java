@@ -30,6 +30,9 @@ public interface Backend extends AutoCloseable {
     /** An F32 activation matrix. Contents are undefined until written. */
     Tensor allocate(String name, int rows, int cols);
 
+    /** Releases an activation {@link #allocate} returned; using it (or a view of it) afterwards is an error. */
+    void free(Tensor activation);
+
     /** Copies host floats into an F32 tensor (its first src.length / cols rows). */
     void write(Tensor dst, float[] src);
 

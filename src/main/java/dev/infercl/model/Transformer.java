@@ -81,6 +81,7 @@ public final class Transformer {
         final Tensor last;                          // (1, dim): the row whose logits a generation step needs
         final Tensor logitsOne;                     // (1, vocab)
         Tensor logitsAll;                           // (maxBatch, vocab), allocated when teacher forcing asks for it
+        private boolean closed;
         final AttentionSpec full, sliding;          // their rope is null when positions are learned
 
         State(int contextLength, int maxBatch) {
@@ -126,10 +127,16 @@ public final class Transformer {
             table.truncate(tokens);
         }
 
+        /** Frees the KV cache and every activation buffer; closing again does nothing, a forward call afterwards throws. */
         @Override
         public void close() {
+            if (closed) return;
+            closed = true;
             table.release();
             cache.close();
+            for (Tensor t : new Tensor[] {x, xb, q, k, v, att, hb, hb2, qkv, upBoth, pos, last, logitsOne, logitsAll}) {
+                if (t != null) backend.free(t);
+            }
         }
     }
 
@@ -149,6 +156,7 @@ public final class Transformer {
      */
     public Tensor forward(State s, int[] tokens, boolean allLogits) {
         int n = tokens.length, start = s.table.length();
+        if (s.closed) throw new IllegalStateException("this sequence state is closed");
         if (n == 0 || n > s.maxBatch) throw new IllegalArgumentException("a forward call takes 1.." + s.maxBatch + " tokens, got " + n);
         if (start + n > s.contextLength) {
             throw new ContextFullException("the context holds " + s.contextLength + " tokens; " + start + " are used and " + n + " more do not fit");

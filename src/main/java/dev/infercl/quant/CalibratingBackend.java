@@ -83,6 +83,7 @@ public final class CalibratingBackend implements Backend {
     @Override public String name() { return "calibrating " + inner.name(); }
     @Override public Tensor upload(HostWeight w) { return inner.upload(w); }
     @Override public Tensor allocate(String name, int rows, int cols) { return inner.allocate(name, rows, cols); }
+    @Override public void free(Tensor activation) { inner.free(activation); }
     @Override public void write(Tensor dst, float[] src) { inner.write(dst, src); }
     @Override public void read(Tensor src, float[] dst) { inner.read(src, dst); }
     @Override public void embed(Tensor out, Tensor table, int[] tokens) { inner.embed(out, table, tokens); }

@@ -2,6 +2,7 @@ package dev.infercl.model;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
@@ -110,6 +111,32 @@ class EmbeddedStoriesTest {
             assertEquals(Generation.StopReason.END_OF_GENERATION, g.stop(), g.text());
             assertTrue(g.text().strip().endsWith("."), g.text());
             assertTrue(!g.text().contains("Once upon a time"), "one story, not the start of the next: " + g.text());
+        }
+    }
+
+    /**
+     * A closed session gives back everything it allocated (KV cache and activations): a server opens one per request,
+     * so any leak grows without bound. Twenty sessions opened, used and closed leave the backend's allocation where
+     * one session's close left it, and a closed session refuses further work.
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {"CPU", "OPENCL"})
+    void closedSessionsReturnTheirMemory(String backend) throws Exception {
+        if (backend.equals("OPENCL")) ClTestSupport.requireOpenCl();
+        var b = dev.infercl.api.Backends.create(BackendKind.valueOf(backend), null, 2, null);
+        try (Model m = Model.load(MODEL, LoadOptions.defaults(), b)) {
+            var measure = (dev.infercl.backend.Measurable) b;
+            long[] after = new long[21];
+            for (int i = 0; i <= 20; i++) {
+                Session s = m.newSession(256);
+                s.generate("Once upon a time", GenerateOptions.greedy(4), null);
+                s.close();
+                after[i] = measure.allocatedBytes();
+                if (i == 0) {
+                    assertThrows(IllegalStateException.class, () -> s.generate("again", GenerateOptions.greedy(1), null));
+                }
+            }
+            assertEquals(after[0], after[20], "bytes allocated after 1 and after 21 closed sessions");
         }
     }
 }

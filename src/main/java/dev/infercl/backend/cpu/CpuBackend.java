@@ -81,6 +81,16 @@ public final class CpuBackend implements Backend, Measurable {
     }
 
     @Override
+    public void free(Tensor activation) {
+        guard.enter();
+        try {
+            allocated -= act(activation).markFreed();
+        } finally {
+            guard.exit();
+        }
+    }
+
+    @Override
     public void write(Tensor dst, float[] src) {
         guard.enter();
         try {
@@ -314,8 +324,9 @@ public final class CpuBackend implements Backend, Measurable {
     public KvCache createKvCache(KvLayout layout) {
         guard.enter();
         try {
-            allocated += 2L * layout.layers() * layout.valuesPerLayer() * Float.BYTES;
-            return new CpuKvCache(layout);
+            long bytes = 2L * layout.layers() * layout.valuesPerLayer() * Float.BYTES;
+            allocated += bytes;
+            return new CpuKvCache(layout, () -> allocated -= bytes);
         } finally {
             guard.exit();
         }
@@ -368,6 +379,7 @@ public final class CpuBackend implements Backend, Measurable {
     private static CpuTensor act(Tensor t) {
         CpuTensor c = (CpuTensor) t;
         if (c.data == null) throw new IllegalArgumentException(c.name + " is a weight, not an activation");
+        if (c.freed()) throw new IllegalStateException("activation '" + c.name + "' was freed");
         return c;
     }
 }

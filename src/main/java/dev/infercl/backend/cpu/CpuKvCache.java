@@ -14,9 +14,12 @@ final class CpuKvCache implements KvCache {
     final KvLayout layout;
     final float[][] k, v;   // [layer] → (numBlocks, kvHeads, blockSize, headDim)
     private final BlockPool pool;
+    private final Runnable onClose; // the backend's accounting of the bytes it gives back
+    private boolean closed;
 
-    CpuKvCache(KvLayout layout) {
+    CpuKvCache(KvLayout layout, Runnable onClose) {
         this.layout = layout;
+        this.onClose = onClose;
         int perLayer = Math.toIntExact(layout.valuesPerLayer());
         this.k = new float[layout.layers()][perLayer];
         this.v = new float[layout.layers()][perLayer];
@@ -25,5 +28,9 @@ final class CpuKvCache implements KvCache {
 
     @Override public KvLayout layout() { return layout; }
     @Override public BlockPool pool() { return pool; }
-    @Override public void close() {}
+    @Override public void close() {
+        if (closed) return;
+        closed = true;
+        onClose.run();
+    }
 }

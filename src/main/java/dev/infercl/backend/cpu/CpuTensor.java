@@ -18,12 +18,20 @@ final class CpuTensor implements Tensor {
     final dev.infercl.backend.Int8Weight int8; // an I8 weight: (rows, cols) int8 values + scales (+ smooth), else null
     private float[] decoded;     // small weights (norm vectors) decoded once
     private byte halves;         // F16 weight: 0 not yet checked, 1 every half finite, 2 some Inf or NaN
+    private final CpuTensor base; // the tensor allocate returned (itself, or the one this is a view of)
+    private boolean freed;        // on the base: CpuBackend.free released it
 
     CpuTensor(String name, GgmlType type, int rows, int cols, float[] data, MemorySegment weight) {
         this(name, type, rows, cols, data, weight, null);
     }
 
     CpuTensor(String name, GgmlType type, int rows, int cols, float[] data, MemorySegment weight, dev.infercl.backend.Int8Weight int8) {
+        this(name, type, rows, cols, data, weight, int8, null);
+    }
+
+    private CpuTensor(String name, GgmlType type, int rows, int cols, float[] data, MemorySegment weight,
+                      dev.infercl.backend.Int8Weight int8, CpuTensor base) {
+        this.base = base == null ? this : base;
         this.int8 = int8;
         this.name = name;
         this.type = type;
@@ -41,7 +49,18 @@ final class CpuTensor implements Tensor {
     @Override
     public Tensor firstRows(int n) {
         if (n < 0 || n > rows) throw new IllegalArgumentException(name + ": view of " + n + " rows of " + rows);
-        return n == rows ? this : new CpuTensor(name, type, n, cols, data, weight, int8);
+        return n == rows ? this : new CpuTensor(name, type, n, cols, data, weight, int8, base);
+    }
+
+    /** Whether CpuBackend.free released this activation (or the one it is a view of). */
+    boolean freed() {
+        return base.freed;
+    }
+
+    /** Marks the activation and its views freed; the bytes it held. */
+    long markFreed() {
+        base.freed = true;
+        return 4L * base.data.length;
     }
 
     /**

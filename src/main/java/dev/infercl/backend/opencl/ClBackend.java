@@ -155,6 +155,16 @@ public final class ClBackend implements Backend, Measurable {
     }
 
     @Override
+    public void free(Tensor activation) {
+        guard.enter();
+        try {
+            rt.release(act(activation).markFreed());
+        } finally {
+            guard.exit();
+        }
+    }
+
+    @Override
     public void write(Tensor dst, float[] src) {
         ClTensor d = act(dst);
         if (src.length > (long) d.parts[0].rows() * d.cols) throw new IllegalArgumentException(d.name + ": " + src.length + " values do not fit");

@@ -31,6 +31,8 @@ final class ClTensor implements Tensor {
     final int groupSize;
     final boolean w8a8;
     final cl_mem smooth;
+    private final ClTensor base; // the tensor allocate returned (itself, or the one this is a view of)
+    private boolean freed;       // on the base: its buffer was released
 
     ClTensor(String name, GgmlType type, int rows, int cols, boolean weight, Part[] parts, cl_mem vectorF32) {
         this(name, type, rows, cols, weight, parts, vectorF32, 0, false, null);
@@ -38,6 +40,12 @@ final class ClTensor implements Tensor {
 
     ClTensor(String name, GgmlType type, int rows, int cols, boolean weight, Part[] parts, cl_mem vectorF32,
              int groupSize, boolean w8a8, cl_mem smooth) {
+        this(name, type, rows, cols, weight, parts, vectorF32, groupSize, w8a8, smooth, null);
+    }
+
+    private ClTensor(String name, GgmlType type, int rows, int cols, boolean weight, Part[] parts, cl_mem vectorF32,
+                     int groupSize, boolean w8a8, cl_mem smooth, ClTensor base) {
+        this.base = base == null ? this : base;
         this.groupSize = groupSize;
         this.w8a8 = w8a8;
         this.smooth = smooth;
@@ -63,13 +71,21 @@ final class ClTensor implements Tensor {
     @Override
     public Tensor firstRows(int n) {
         if (n < 0 || n > rows) throw new IllegalArgumentException(name + ": view of " + n + " rows of " + rows);
-        return n == rows ? this : new ClTensor(name, type, n, cols, weight, parts, vectorF32, groupSize, w8a8, smooth);
+        return n == rows ? this : new ClTensor(name, type, n, cols, weight, parts, vectorF32, groupSize, w8a8, smooth, base);
     }
 
     /** The F32 buffer of an activation. */
     cl_mem act() {
         if (weight) throw new IllegalArgumentException(name + " is a weight, not an activation");
+        if (base.freed) throw new IllegalStateException("activation '" + name + "' was freed");
         return parts[0].data();
+    }
+
+    /** Marks the activation (and every view of it) freed; its buffer, which the caller releases. */
+    cl_mem markFreed() {
+        cl_mem m = act();
+        base.freed = true;
+        return m;
     }
 
     /** The F32 values of a one-row weight or activation (a norm vector). */
