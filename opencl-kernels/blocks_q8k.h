@@ -12,9 +12,10 @@
 //   Q6_K:       dot = d·dx·Σ_j sc_j·(Σ q·xq − 32·Σ_(sub-block j) xq)                     (j: 16 sub-blocks of 16)
 //   Every integer stays in range: |q·xq| ≤ 63·127, pmaddubsw's pair sums ≤ 16002 < 2^15, and a block's int32 lanes
 //   below 2^23, so they convert to float exactly.
-// Interface: block_dot_q8k(b, xq, dx, sums, &acc, &minAcc) adds a block's scaled integer sums to two float
-//   accumulators; the row's value is hsum of acc minus hsum of minAcc. xq: the block's 256 int8 values; sums: its 16
-//   int16 sums of 16.
+// Interface: block_dot_q8k(b, xq, dx, sums, in, acc, minAcc) adds one weight block's products with Q8K_TOKENS tokens
+//   to their float accumulators acc[t], minAcc[t]; token t's value for the row is hsum(acc[t]) − hsum(minAcc[t]).
+//   xq, dx, sums point at token 0's part for this block (its 256 int8 values, its scale, its 16 int16 sums of 16);
+//   token t's lie in / 256 blocks further on. The weights are decoded once for all the tokens (the GEMM's reuse).
 #ifndef BLOCKS_Q8K_H
 #define BLOCKS_Q8K_H
 #include "blocks.h"
@@ -73,6 +74,13 @@ inline float hsum8(float8 v) {
     return a.x + a.y + a.z + a.w;
 }
 
+#ifndef Q8K_TOKENS
+#define Q8K_TOKENS 1 // tokens per weight decode (1: the one-token product)
+#endif
+#define TOKEN_X(t) ((size_t) (t) * in)
+#define TOKEN_SCALE(t) dx[(size_t) (t) * (in / 256)]
+#define TOKEN_SUMS(t) (*(const __global s16v_u*) (sums + (size_t) (t) * (in / 16)))
+#define FOR_TOKENS _Pragma("unroll") for (int t = 0; t < Q8K_TOKENS; t++)
 #define LOAD_QV(p) (*(const __global qv_u*) (p))
 #define REP8(i) i, i, i, i, i, i, i, i
 #define REP16(i) REP8(i), REP8(i)
@@ -110,15 +118,16 @@ typedef char c2v __attribute__((vector_size(2)));
 #endif
 
 __attribute__((always_inline))
-inline void block_dot_q8k(const __global uchar* b, const __global char* xq, float dx, const __global short* sums,
-                          FV* acc, float8* minAcc) {
+inline void block_dot_q8k(const __global uchar* b, const __global char* xq, const __global float* dx,
+                          const __global short* sums, int in, FV* acc, float8* minAcc) {
     float2 dd = HALF2_AT(b, 0);
     uchar16 s = vload16(0, b + 4); // the 12 scale bytes (and 4 bytes past them, unused)
     uchar4 s0 = s.s0123, s1 = s.s4567, s2 = s.s89ab;
     short8 sc = convert_short8((uchar8) (s0 & (uchar4) 63, (s2 & (uchar4) 15) | ((s0 >> (uchar4) 6) << (uchar4) 4)));
     short8 mn = convert_short8((uchar8) (s1 & (uchar4) 63, (s2 >> (uchar4) 4) | ((s1 >> (uchar4) 6) << (uchar4) 4)));
     s8v scv = as_short8(sc);
-    iv isum = IV_ZERO;
+    iv isum[Q8K_TOKENS];
+    FOR_TOKENS isum[t] = IV_ZERO;
 #if BLOCK_TYPE == BT_Q5_K
     const __global uchar* qs = b + 48;
 #if VB == 64
@@ -140,9 +149,12 @@ inline void block_dot_q8k(const __global uchar* b, const __global char* xq, floa
         qv q = LOAD_QV(qs + VB * (h));                                                  \
         qv lo = q & (char) 15, hi = (q >> 4) & (char) 15;                               \
         HIGH_BITS(h)                                                                    \
+        sv slo = SCALES(scv, h, 0), shi = SCALES(scv, h, 1);                            \
         const __global char* x0 = xq + 2 * VB * (h);                                    \
-        isum += MADDWD(MADDUBS(lo, LOAD_X(x0, 64)), SCALES(scv, h, 0));                 \
-        isum += MADDWD(MADDUBS(hi, LOAD_X(x0 + 32, 64)), SCALES(scv, h, 1));            \
+        FOR_TOKENS {                                                                    \
+            isum[t] += MADDWD(MADDUBS(lo, LOAD_X(x0 + TOKEN_X(t), 64)), slo);           \
+            isum[t] += MADDWD(MADDUBS(hi, LOAD_X(x0 + TOKEN_X(t) + 32, 64)), shi);      \
+        }                                                                               \
     }
     STEP(0) STEP(1)
 #if VB == 32
@@ -150,12 +162,14 @@ inline void block_dot_q8k(const __global uchar* b, const __global char* xq, floa
 #endif
 #undef STEP
 #undef HIGH_BITS
-    *acc = fma(IV_TO_FV(isum), (FV) (dd.x * dx), *acc);
     // Σ_j m_j · (sum of sub-block j) from the sums of 16: pmaddwd adds each pair
-    s16v pairs = *(const __global s16v_u*) sums;
     s16v m2 = __builtin_shufflevector(as_short8(mn), as_short8(mn), 0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7);
-    i8v msum = __builtin_ia32_pmaddwd256(pairs, m2);
-    *minAcc = fma(convert_float8(as_int8(msum)), (float8) (dd.y * dx), *minAcc);
+    FOR_TOKENS {
+        float d = TOKEN_SCALE(t);
+        acc[t] = fma(IV_TO_FV(isum[t]), (FV) (dd.x * d), acc[t]);
+        i8v msum = __builtin_ia32_pmaddwd256(TOKEN_SUMS(t), m2);
+        minAcc[t] = fma(convert_float8(as_int8(msum)), (float8) (dd.y * d), minAcc[t]);
+    }
 }
 #endif
 
@@ -185,35 +199,45 @@ inline void block_dot_q8k(const __global uchar* b, const __global char* xq, floa
 #endif
 
 __attribute__((always_inline))
-inline void block_dot_q8k(const __global uchar* b, const __global char* xq, float dx, const __global short* sums,
-                          FV* acc, float8* minAcc) {
+inline void block_dot_q8k(const __global uchar* b, const __global char* xq, const __global float* dx,
+                          const __global short* sums, int in, FV* acc, float8* minAcc) {
     float d = HALF_AT(b, 208);
     s16v sc = as_short16(convert_short16(vload16(0, (const __global char*) (b + 192))));
-    iv isum = IV_ZERO;
+    iv isum[Q8K_TOKENS];
+    FOR_TOKENS isum[t] = IV_ZERO;
 #if VB == 64
 #define STEP(h) {                                                                       \
         qv q = LOAD_QV(b + VB * (h)), qh = Q6_QH(b, h);                                 \
         qv lo = (q & (char) 15) | Q6_TOP_LO(qh), hi = ((q >> 4) & (char) 15) | Q6_TOP_HI(qh); \
+        sv slo = Q6_SCALES(sc, h, 0), shi = Q6_SCALES(sc, h, 1);                        \
         const __global char* x0 = xq + Q6_XLO(h);                                       \
-        isum += MADDWD(MADDUBS(lo, LOAD_QV(x0)), Q6_SCALES(sc, h, 0));                  \
-        isum += MADDWD(MADDUBS(hi, LOAD_QV(x0 + 64)), Q6_SCALES(sc, h, 1));             \
+        FOR_TOKENS {                                                                    \
+            isum[t] += MADDWD(MADDUBS(lo, LOAD_QV(x0 + TOKEN_X(t))), slo);              \
+            isum[t] += MADDWD(MADDUBS(hi, LOAD_QV(x0 + TOKEN_X(t) + 64)), shi);         \
+        }                                                                               \
     }
     STEP(0) STEP(1)
 #else
 #define STEP(h) {                                                                       \
         qv q = LOAD_QV(b + VB * (h)), qh = Q6_QH(b, h);                                 \
         qv lo = (q & (char) 15) | Q6_TOP_LO(qh, (h) % 2), hi = ((q >> 4) & (char) 15) | Q6_TOP_HI(qh, (h) % 2); \
+        sv slo = Q6_SCALES(sc, h, 0), shi = Q6_SCALES(sc, h, 1);                        \
         const __global char* x0 = xq + Q6_XLO(h);                                       \
-        isum += MADDWD(MADDUBS(lo, LOAD_QV(x0)), Q6_SCALES(sc, h, 0));                  \
-        isum += MADDWD(MADDUBS(hi, LOAD_QV(x0 + 64)), Q6_SCALES(sc, h, 1));             \
+        FOR_TOKENS {                                                                    \
+            isum[t] += MADDWD(MADDUBS(lo, LOAD_QV(x0 + TOKEN_X(t))), slo);              \
+            isum[t] += MADDWD(MADDUBS(hi, LOAD_QV(x0 + TOKEN_X(t) + 64)), shi);         \
+        }                                                                               \
     }
     STEP(0) STEP(1) STEP(2) STEP(3)
 #endif
 #undef STEP
-    *acc = fma(IV_TO_FV(isum), (FV) (d * dx), *acc);
     // the −32 of every q: 32·Σ_j sc_j·(sum of sub-block j)
-    i8v off = __builtin_ia32_pmaddwd256(*(const __global s16v_u*) sums, sc);
-    *minAcc = fma(convert_float8(as_int8(off)), (float8) (32.0f * d * dx), *minAcc);
+    FOR_TOKENS {
+        float dt = d * TOKEN_SCALE(t);
+        acc[t] = fma(IV_TO_FV(isum[t]), (FV) dt, acc[t]);
+        i8v off = __builtin_ia32_pmaddwd256(TOKEN_SUMS(t), sc);
+        minAcc[t] = fma(convert_float8(as_int8(off)), (float8) (32.0f * dt), minAcc[t]);
+    }
 }
 #endif
 

@@ -5,21 +5,19 @@
 //   t·(in / 16) + c / 16; w (rows, in / 256 blocks) of BLOCK_ROW_BYTES(in) bytes per row; out (n, outStride) F32 at
 //   t·outStride + row0 + r. in is a multiple of 256.
 // Launch: global (roundup(rows, 32), n), local (32, 1): one work-item per output value (docs/POCL-GEMV.md).
+#define Q8K_TOKENS 1
 #include "blocks_q8k.h"
 __kernel void kernel_matmul_block_q8k_gemv(__global const char* xq, __global const float* xd, __global const short* xsum,
                                            __global const uchar* w, __global float* out, int n, int in, int rows,
                                            int outStride, int row0) {
     int r = get_global_id(0), t = get_global_id(1);
     if (r >= rows || t >= n) return;
-    int blocks = in / 256;
     const __global uchar* row = w + (size_t) r * BLOCK_ROW_BYTES(in);
-    const __global char* xt = xq + (size_t) t * in;
-    const __global float* dt = xd + (size_t) t * blocks;
-    const __global short* st = xsum + (size_t) t * (in / 16);
-    FV acc = (FV) 0.0f;
-    float8 minAcc = (float8) 0.0f;
-    for (int blk = 0; blk < blocks; blk++) {
-        block_dot_q8k(row + (size_t) blk * BLOCK_ROW_BYTES(256), xt + 256 * blk, dt[blk], st + 16 * blk, &acc, &minAcc);
+    FV acc[1] = {(FV) 0.0f};
+    float8 minAcc[1] = {(float8) 0.0f};
+    for (int blk = 0; blk < in / 256; blk++) {
+        block_dot_q8k(row + (size_t) blk * BLOCK_ROW_BYTES(256), xq + (size_t) t * in + 256 * blk,
+                      xd + (size_t) t * (in / 256) + blk, xsum + (size_t) t * (in / 16) + 16 * blk, in, acc, minAcc);
     }
-    out[(size_t) t * outStride + row0 + r] = HSUM_FV(acc) - hsum8(minAcc);
+    out[(size_t) t * outStride + row0 + r] = HSUM_FV(acc[0]) - hsum8(minAcc[0]);
 }

@@ -85,12 +85,16 @@ final class KernelChooser {
     }
 
     /**
-     * Whether a product of {@code w} takes the int8-activation kernel (matmul_block_q8k_gemv): the GEMV, a Q4_K, Q5_K
-     * or Q6_K weight, and the option not off. The launcher falls back to the float kernel when "auto" fails to build.
+     * Whether a product of {@code w} takes the int8-activation kernels (matmul_block_q8k_gemv / _gemm): a Q4_K, Q5_K
+     * or Q6_K weight, the CPU-device shapes (no lanes, x not staged) and the option not off. The launcher falls back
+     * to the float kernels where "auto" fails to build them.
      */
-    boolean q8k(Matmul kind, dev.infercl.gguf.GgmlType w) {
-        return q8k != 0 && kind == Matmul.GEMV && lanes == 0 && Q8K_TYPES.contains(w);
+    boolean q8k(dev.infercl.gguf.GgmlType w) {
+        return q8k != 0 && lanes == 0 && !stageX && Q8K_TYPES.contains(w);
     }
+
+    /** Tokens per work-item of matmul_block_q8k_gemm; fewer tokens than this take the GEMV. */
+    static final int Q8K_TOKENS = 8;
 
     static final java.util.Set<dev.infercl.gguf.GgmlType> Q8K_TYPES =
             java.util.EnumSet.of(dev.infercl.gguf.GgmlType.Q4_K, dev.infercl.gguf.GgmlType.Q5_K, dev.infercl.gguf.GgmlType.Q6_K);

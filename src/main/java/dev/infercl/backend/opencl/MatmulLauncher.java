@@ -92,7 +92,7 @@ final class MatmulLauncher {
         }
         int n = in.rows;
         KernelChooser.Matmul kind = choose.matmul(n);
-        if (choose.q8k(kind, w.type) && !q8kFailed && q8kMatmul(o, in, w)) return;
+        if (choose.q8k(w.type) && !q8kFailed && q8kMatmul(o, in, w, kind == KernelChooser.Matmul.GEMM && n >= KernelChooser.Q8K_TOKENS)) return;
         String variant = kind.name().toLowerCase(Locale.ROOT);
         String stem = (w.type != GgmlType.I8 ? "matmul_" + ElementwiseLauncher.typeName(w.type) + "_f32_"
                 : w.w8a8 ? "matmul_i8_i8_" : "matmul_i8_f32_") + variant;
@@ -112,15 +112,18 @@ final class MatmulLauncher {
     }
 
     /**
-     * out = x · wᵀ with int8 activations (matmul_block_q8k_gemv): x quantized once per linear or gated call, then one
-     * launch per part. False, with nothing launched, where "auto" finds the kernel does not build on this device.
+     * out = x · wᵀ with int8 activations (matmul_block_q8k_gemv, or _gemm for {@code gemm}): x quantized once per
+     * linear or gated call, then one launch per part. False, with nothing launched, where "auto" finds the kernels do
+     * not build on this device.
      */
-    private boolean q8kMatmul(ClTensor o, ClTensor in, ClTensor w) {
+    private boolean q8kMatmul(ClTensor o, ClTensor in, ClTensor w, boolean gemm) {
         var defines = new java.util.HashMap<>(ElementwiseLauncher.typeDefines(w.type));
         if (choose.q8k > 0) defines.put("Q8K_BYTES", String.valueOf(choose.q8k));
+        if (gemm) defines.put("Q8K_TOKENS", String.valueOf(KernelChooser.Q8K_TOKENS));
+        String stem = gemm ? "matmul_block_q8k_gemm" : "matmul_block_q8k_gemv";
         org.jocl.cl_kernel k;
         try {
-            k = kernels.get("matmul_block_q8k_gemv", defines);
+            k = kernels.get(stem, defines);
         } catch (KernelBuildException e) {
             if (choose.q8k > 0) throw e;
             q8kFailed = true;
@@ -139,10 +142,10 @@ final class MatmulLauncher {
         for (ClTensor.Part p : w.parts) {
             int rows = Math.min(p.rows(), w.rows - p.row0());
             if (rows <= 0) continue;
-            rt.launch(k, "matmul_block_q8k_gemv on '" + w.name + "'")
+            rt.launch(k, stem + " on '" + w.name + "'")
                     .mem(q8kValues).mem(q8kScales).mem(q8kSums).mem(p.data()).mem(o.act())
                     .i(n).i(in.cols).i(rows).i(o.cols).i(p.row0())
-                    .run(choose.gemvGlobal(rows, n), choose.gemvLocal());
+                    .run(choose.gemvGlobal(rows, gemm ? (n + KernelChooser.Q8K_TOKENS - 1) / KernelChooser.Q8K_TOKENS : n), choose.gemvLocal());
         }
         return true;
     }

@@ -22,17 +22,18 @@ import org.junit.jupiter.params.provider.EnumSource;
 
 /**
  * The GGML block types the OpenCL kernels read as files store them (blocks.h: the K types, Q4_1, Q5_0, Q5_1, IQ4_NL,
- * IQ4_XS) against {@link Reference}: one-token products (GEMV; for Q4_K, Q5_K and Q6_K also with int8 activations
- * at both vector widths where the device builds them, and the float kernel forced; the GPU shape with lanes), tiled
- * products (GEMM, with x staged as GPUs do), and the embedding gather, with guard rows and NMSE ≤ 5e-4 (1e-7 for the
- * gather); the int8-activation products against the same arithmetic on llama.cpp's rounding of x
+ * IQ4_XS) against {@link Reference}: one-token products (GEMV, and the GPU shape with lanes), tiled products (GEMM,
+ * with x staged as GPUs do; token counts below, at and past a GEMM run), and the embedding gather, with guard rows and
+ * NMSE ≤ 5e-4 (1e-7 for the gather). Q4_K, Q5_K and Q6_K products take int8 activations where the device builds
+ * them (both vector widths, GEMV and GEMM) and are also run with the float kernels forced; the int8-activation
+ * products are checked against the same arithmetic on llama.cpp's rounding of x
  * ({@link Reference#roundQ8K}), NMSE ≤ 1e-9.
  * Weights are random bytes — every bit pattern of quants and scales is a valid block — with the F16 scale fields
  * set to finite values, so the kernels meet every combination of scales, minimums and high bits.
  */
 class ClBlockTypesTest {
     static final boolean SMALL = ClTestSupport.small();
-    static ClBackend gemv, gemvFloat, gemvQ8k32, gemm, lanes, staged;
+    static ClBackend gemv, gemvFloat, gemvQ8k32, gemm, gemmFloat, gemmQ8k32, lanes, staged;
     static boolean q8kBuilds;
     static Arena arena;
 
@@ -42,6 +43,8 @@ class ClBlockTypesTest {
         gemvFloat = ClTestSupport.open(ClOptions.defaults().withMatmul(KernelChooser.Matmul.GEMV).withQ8k(0));
         gemvQ8k32 = ClTestSupport.open(ClOptions.defaults().withMatmul(KernelChooser.Matmul.GEMV).withQ8k(32));
         gemm = ClTestSupport.open(ClOptions.defaults().withMatmul(KernelChooser.Matmul.GEMM));
+        gemmFloat = ClTestSupport.open(ClOptions.defaults().withMatmul(KernelChooser.Matmul.GEMM).withQ8k(0));
+        gemmQ8k32 = ClTestSupport.open(ClOptions.defaults().withMatmul(KernelChooser.Matmul.GEMM).withQ8k(32));
         lanes = ClTestSupport.openWithLanes(ClParityTest.LANES, ClOptions.defaults().withMatmul(KernelChooser.Matmul.GEMV));
         staged = ClTestSupport.open(ClOptions.defaults().withMatmul(KernelChooser.Matmul.GEMM).withStageX(true));
         arena = Arena.ofShared();
@@ -61,7 +64,7 @@ class ClBlockTypesTest {
 
     @AfterAll
     static void close() {
-        for (ClBackend b : new ClBackend[] {gemv, gemvFloat, gemvQ8k32, gemm, lanes, staged}) if (b != null) b.close();
+        for (ClBackend b : new ClBackend[] {gemv, gemvFloat, gemvQ8k32, gemm, gemmFloat, gemmQ8k32, lanes, staged}) if (b != null) b.close();
         if (arena != null) arena.close();
     }
 
@@ -97,7 +100,7 @@ class ClBlockTypesTest {
         for (int in : widths(type)) {
             for (int outRows : new int[] {1, 7, 33, 97}) {
                 MemorySegment seg = weights(r, type, outRows, in);
-                for (int n : new int[] {1, 5, 9}) {
+                for (int n : new int[] {1, 5, 9, 19}) {
                     float[] x = random(r, n * in, 1f), want = new float[n * outRows];
                     Reference.matmul(want, x, n, in, seg, type, outRows);
                     float[] wantQ8k = new float[n * outRows];
@@ -113,33 +116,40 @@ class ClBlockTypesTest {
                 }
             }
         }
-        assertTrue(gemm.kernelsUsed().contains("matmul_block_f32_gemm"), gemm.kernelsUsed().toString());
-        ClBackend floatGemv = KernelChooser.Q8K_TYPES.contains(type) ? gemvFloat : gemv;
-        assertTrue(floatGemv.kernelsUsed().contains("matmul_block_f32_gemv"), floatGemv.kernelsUsed().toString());
-        if (KernelChooser.Q8K_TYPES.contains(type) && q8kBuilds) {
+        boolean q8k = KernelChooser.Q8K_TYPES.contains(type);
+        for (ClBackend b : q8k ? List.of(gemvFloat, gemmFloat) : List.of(gemv, gemm)) {
+            String kernel = b == gemv || b == gemvFloat ? "matmul_block_f32_gemv" : "matmul_block_f32_gemm";
+            assertTrue(b.kernelsUsed().contains(kernel), shape(b) + ": " + b.kernelsUsed());
+        }
+        if (q8k && q8kBuilds) {
             for (ClBackend b : List.of(gemv, gemvQ8k32)) {
                 assertTrue(b.kernelsUsed().containsAll(List.of("quantize_f32_q8k", "matmul_block_q8k_gemv")), b.kernelsUsed().toString());
+            }
+            for (ClBackend b : List.of(gemm, gemmQ8k32)) {
+                assertTrue(b.kernelsUsed().contains("matmul_block_q8k_gemm"), b.kernelsUsed().toString());
             }
         }
     }
 
     /** Whether a product of {@code type} on {@code b} takes int8 activations. */
     static boolean q8k(ClBackend b, GgmlType type) {
-        return KernelChooser.Q8K_TYPES.contains(type) && q8kBuilds && (b == gemv || b == gemvQ8k32);
+        return KernelChooser.Q8K_TYPES.contains(type) && q8kBuilds && (b == gemv || b == gemvQ8k32 || b == gemm || b == gemmQ8k32);
     }
 
-    /** The backends a product of {@code type} is checked on: the int8-activation ones only for the types they cover, where they build. */
+    /** The backends a product of {@code type} is checked on: the int8-activation ones and the float ones forced only for the types they cover. */
     static List<ClBackend> backends(GgmlType type) {
-        boolean q8k = KernelChooser.Q8K_TYPES.contains(type);
         var list = new java.util.ArrayList<>(List.of(gemv, lanes, gemm, staged));
-        if (q8k) list.add(gemvFloat);
-        if (q8k && q8kBuilds) list.add(gemvQ8k32);
+        if (KernelChooser.Q8K_TYPES.contains(type)) {
+            list.addAll(List.of(gemvFloat, gemmFloat));
+            if (q8kBuilds) list.addAll(List.of(gemvQ8k32, gemmQ8k32));
+        }
         return list;
     }
 
     static String shape(ClBackend b) {
         return b == gemv ? "gemv" : b == gemvFloat ? "gemv (float)" : b == gemvQ8k32 ? "gemv (q8k, 32-byte vectors)"
-                : b == lanes ? "gemv (lanes)" : b == gemm ? "gemm" : "gemm (STAGE_X)";
+                : b == lanes ? "gemv (lanes)" : b == gemm ? "gemm" : b == gemmFloat ? "gemm (float)"
+                : b == gemmQ8k32 ? "gemm (q8k, 32-byte vectors)" : "gemm (STAGE_X)";
     }
 
     @ParameterizedTest
