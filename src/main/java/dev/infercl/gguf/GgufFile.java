@@ -85,8 +85,12 @@ public final class GgufFile implements AutoCloseable {
         this.tensorsByName = Collections.unmodifiableMap(p.tensorsByName);
     }
 
-    /** Maps and validates the file; throws {@link GgufFormatException} (a typed, named error) on any malformed input. */
+    /**
+     * Maps and validates the file; throws {@link GgufFormatException} (a typed, named error) on any malformed input,
+     * and the errors of {@link FileChecks#requireRegularFile} for a path that is no readable regular file.
+     */
     public static GgufFile open(Path path) throws IOException {
+        FileChecks.requireRegularFile(path, "GGUF file");
         String fileName = String.valueOf(path.getFileName());
         try (FileChannel ch = FileChannel.open(path, StandardOpenOption.READ)) {
             long size = ch.size();
