@@ -66,6 +66,18 @@ public record ModelConfig(Architecture arch, String name, int dim, int layers, i
                 ropeBase, eps, contextLength, vocabSize, 0, 0, 0);
     }
 
+    /**
+     * Positions a session holds when no context length is asked for: llama.cpp's default of 4096, or the trained
+     * context when that is shorter. A model trained for far more (131072, or a file's 2³¹−1) would otherwise claim a
+     * KV cache of many GiB, or more than any device has, before the first token.
+     */
+    public static final int DEFAULT_CONTEXT = 4096;
+
+    /** The context a session holds when none is asked for: the trained context, at most {@link #DEFAULT_CONTEXT}. */
+    public int defaultContext() {
+        return Math.min(contextLength, DEFAULT_CONTEXT);
+    }
+
     public int qDim() {
         return heads * headDim;
     }
