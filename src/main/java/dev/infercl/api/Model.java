@@ -69,6 +69,9 @@ public final class Model implements AutoCloseable {
         Backend backend = null;
         try {
             backend = Backends.create(options.backend(), options.device(), options.threads(), options.kvType(), options.notices());
+            // a context the backend cannot hold is refused before the weights take its memory
+            int ctx = options.contextLength() > 0 ? options.contextLength() : file.config().defaultContext();
+            Transformer.requireFits(file.config(), backend, ctx, Math.min(ctx, Session.MAX_BATCH));
             Weights weights = Weights.upload(file, backend);
             return new Model(file, backend, new Transformer(file.config(), weights, backend), options);
         } catch (IOException | RuntimeException e) {
@@ -126,14 +129,19 @@ public final class Model implements AutoCloseable {
         return backend.name();
     }
 
-    /** A new conversation with its own KV cache, holding the configured context length. */
+    /**
+     * A new conversation with its own KV cache, holding the configured context length, or by default the model's
+     * trained context up to {@link ModelConfig#DEFAULT_CONTEXT} positions ({@link ModelConfig#defaultContext()}).
+     */
     public Session newSession() {
-        return newSession(options.contextLength() > 0 ? options.contextLength() : config().contextLength());
+        return newSession(options.contextLength() > 0 ? options.contextLength() : config().defaultContext());
     }
 
     /**
      * A new conversation holding {@code contextLength} positions. More than the model's trained context is
-     * allowed (RoPE extrapolates), though quality may degrade past it.
+     * allowed (RoPE extrapolates), though quality may degrade past it. A context whose KV cache the backend cannot
+     * hold is refused with {@link dev.infercl.backend.DeviceOutOfMemoryException} (the bytes it needs, the largest
+     * context that fits) before anything is allocated.
      */
     public Session newSession(int contextLength) {
         if (contextLength < 1) throw new IllegalArgumentException("context length must be ≥ 1, got " + contextLength);

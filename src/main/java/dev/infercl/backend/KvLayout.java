@@ -6,11 +6,12 @@ package dev.infercl.backend;
  * {@code table.block(p / blockSize)} at slot {@code p % blockSize}.
  */
 public record KvLayout(int layers, int kvHeads, int headDim, int blockSize, int numBlocks) {
+    /** Values of one layer's K (or V); {@link ArithmeticException} when a long cannot hold the count. */
     public long valuesPerLayer() {
-        return (long) numBlocks * kvHeads * blockSize * headDim;
+        return Math.multiplyExact(Math.multiplyExact((long) numBlocks * kvHeads, (long) blockSize), (long) headDim);
     }
 
-    public int capacityTokens() {
-        return numBlocks * blockSize;
+    public long capacityTokens() {
+        return (long) numBlocks * blockSize;
     }
 }

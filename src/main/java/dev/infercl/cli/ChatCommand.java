@@ -65,9 +65,10 @@ final class ChatCommand extends Streams.Command implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         long usedSeed = seed >= 0 ? seed : new java.security.SecureRandom().nextLong() & Long.MAX_VALUE;
-        var options = new GenerateOptions(maxTokens, new SamplerOptions(temperature, topK, topP, minP, repeatPenalty, 64, usedSeed), false, true);
         try (Model m = Model.load(model.modelPath(err), model.loadOptions(n -> err.println("note: " + n)))) {
-            int ctx = model.contextLength > 0 ? model.contextLength : m.config().contextLength();
+            int ctx = model.context(m, err);
+            // a reply ends when the context is full, at most ctx + 1 tokens: a larger -n sizes no larger array
+            var options = new GenerateOptions((int) Math.min(maxTokens, ctx + 1L), new SamplerOptions(temperature, topK, topP, minP, repeatPenalty, 64, usedSeed), false, true);
             try (Session s = m.newSession(ctx)) {
                 var chat = new Chat(m, s, m.chatTemplate(template), system, dropOldest);
                 boolean tty = interactive != null ? interactive : System.console() != null && System.console().isTerminal();

@@ -40,7 +40,7 @@ final class EvalCommand extends Streams.Command implements Callable<Integer> {
         if (maxWindows < 0) throw new IllegalArgumentException("--max-windows must be ≥ 0, got " + maxWindows);
         var opts = model.loadOptions(n -> err.println("note: " + n));
         try (Model m = Model.load(model.modelPath(err), opts); Model ref = refPath != null ? Model.load(refPath, opts) : null) {
-            int ctx = model.contextLength > 0 ? model.contextLength : m.config().contextLength();
+            int ctx = model.context(m, err);
             var tok = m.tokenizer();
             var windows = Calibration.windows(tok.encode(Files.readString(text), false, false), ctx,
                     tok.addBosByDefault() ? tok.bosId() : -1, maxWindows);

@@ -67,18 +67,25 @@ final class GenerateCommand extends Streams.Command implements Callable<Integer>
                         + " (stories260K, a 260K-parameter model of children's stories; see README for running others)");
             }
             int promptTokens = m.tokenizer().encode(text, m.tokenizer().addBosByDefault(), false).length;
-            int ctx = model.contextLength > 0 ? model.contextLength : m.config().contextLength();
+            int ctx = model.context(m, err);
             int tokens = budget(promptTokens, ctx);
-            if (model.contextLength <= 0 && promptTokens + tokens > ctx) {
-                err.println("note: " + promptTokens + " prompt + " + tokens + " new tokens exceed the model's trained context of "
-                        + ctx + "; the context is extended to " + (promptTokens + tokens) + " (quality may degrade past the trained length)");
-                ctx = promptTokens + tokens;
+            if (model.contextLength <= 0 && (long) promptTokens + tokens > ctx) {
+                long wanted = (long) promptTokens + tokens;
+                if (wanted > Integer.MAX_VALUE) throw new IllegalArgumentException("-n " + tokens + " and a prompt of " + promptTokens + " tokens exceed any context");
+                boolean trained = ctx == m.config().contextLength();
+                err.println("note: " + promptTokens + " prompt + " + tokens + " new tokens exceed " + (trained ? "the model's trained context of " : "the default context of ")
+                        + ctx + "; the context is extended to " + wanted + (trained || wanted > m.config().contextLength()
+                        ? " (quality may degrade past the trained length)" : ""));
+                ctx = (int) wanted;
             }
             if (temperature > 0) err.println("seed: " + usedSeed);
             try (Session s = m.newSession(ctx)) {
                 out.print(text);
                 out.flush();
-                Generation g = s.generate(text, new GenerateOptions(tokens, sampler, null, !ignoreEos), (id, piece) -> {
+                // a session generates at most its context + 1 tokens (then it stops: context full), and sizes its
+                // output array by the budget: a budget past that is the same run without an array of -n entries
+                int budget = (int) Math.min(tokens, ctx + 1L);
+                Generation g = s.generate(text, new GenerateOptions(budget, sampler, null, !ignoreEos), (id, piece) -> {
                     out.print(piece);
                     out.flush();
                 });

@@ -8,6 +8,7 @@ import java.io.IOException;
 import java.io.PrintStream;
 import java.nio.file.Files;
 import java.nio.file.InvalidPathException;
+import java.nio.file.LinkOption;
 import java.nio.file.Path;
 
 /**
@@ -19,7 +20,9 @@ final class HubModels {
 
     /**
      * The file {@code value} names: the path itself when it exists or does not read as {@code OWNER/NAME[:QUANT]}
-     * (so a missing file keeps its "no such file" error), else the hub cache's copy, fetched if need be.
+     * (so a missing file keeps its "no such file" error), else the hub cache's copy, fetched if need be. A symbolic
+     * link counts as existing even when it leads nowhere (dangling, or a loop), so its own error is reported rather
+     * than a hub lookup of its name.
      */
     static Path resolve(String value, String option, PrintStream err) throws IOException {
         Path p;
@@ -28,7 +31,7 @@ final class HubModels {
         } catch (InvalidPathException e) {
             p = null; // "owner/name:Q4_K_M" is no path on Windows
         }
-        if (p != null && Files.exists(p)) return p;
+        if (p != null && (Files.exists(p) || Files.exists(p, LinkOption.NOFOLLOW_LINKS))) return p;
         if (!HubReference.looksLike(value)) {
             if (p == null) throw new IllegalArgumentException(option + " " + value + ": no such file");
             return p;

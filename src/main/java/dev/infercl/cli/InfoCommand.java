@@ -83,7 +83,9 @@ final class InfoCommand extends Streams.Command implements Callable<Integer> {
             return sb.append(']').toString();
         }
         if (v instanceof String s) {
-            String q = s.replace("\\", "\\\\").replace("\n", "\\n").replace("\"", "\\\"");
+            // as GgufFile.quote shows a value in an error (NUL as \0, control bytes escaped), in double quotes
+            String single = GgufFile.quote(s);
+            String q = single.substring(1, single.length() - 1).replace("\\'", "'").replace("\"", "\\\"");
             return "\"" + (all || q.length() <= 120 ? q : q.substring(0, 117) + "…") + "\"";
         }
         return String.valueOf(v);

@@ -65,7 +65,7 @@ final class LogitsCommand extends Streams.Command implements Callable<Integer> {
                 ids = m.tokenizer().encode(t, !noBos && m.tokenizer().addBosByDefault(), false);
             }
             if (ids.length == 0) throw new IllegalArgumentException("no tokens to feed");
-            int ctx = Math.max(ids.length, model.contextLength > 0 ? model.contextLength : m.config().contextLength());
+            int ctx = Math.max(ids.length, model.context(m, err));
             float[][] logits;
             try (Session s = m.newSession(ctx)) {
                 logits = s.logits(ids);

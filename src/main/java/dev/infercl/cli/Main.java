@@ -121,8 +121,7 @@ public final class Main implements Runnable {
         cli.setErr(new PrintWriter(err, true));
         cli.setCaseInsensitiveEnumValuesAllowed(true);
         cli.setExecutionExceptionHandler((e, cmd, parsed) -> {
-            String msg = e.getMessage() != null ? e.getMessage() : e.getClass().getSimpleName();
-            err.println("infercl: error: " + msg);
+            err.println("infercl: error: " + message(e));
             if (verbose) e.printStackTrace(err);
             return 1;
         });
@@ -132,6 +131,33 @@ public final class Main implements Runnable {
             return 2;
         });
         Streams.set(cli, out, err);
-        return cli.execute(args);
+        try {
+            return cli.execute(args);
+        } catch (OutOfMemoryError e) {
+            // the checks before allocation should leave nothing to reach here; if something does, one line still
+            err.println("infercl: error: out of memory (" + message(e) + "); a smaller context (-c) or a larger heap (-Xmx) may help");
+            if (verbose) e.printStackTrace(err);
+            return 1;
+        }
+    }
+
+    /**
+     * An error's one-line text. java.nio's file errors carry only the path when the operating system gave no reason
+     * ("/x/prompt.txt"), so the reason their type stands for is added.
+     */
+    static String message(Throwable e) {
+        if (e instanceof java.nio.file.FileSystemException f && f.getReason() == null) {
+            String why = switch (f) {
+                case java.nio.file.NoSuchFileException x -> "no such file";
+                case java.nio.file.AccessDeniedException x -> "permission denied";
+                case java.nio.file.NotDirectoryException x -> "not a directory";
+                case java.nio.file.FileAlreadyExistsException x -> "already exists";
+                case java.nio.file.DirectoryNotEmptyException x -> "directory not empty";
+                case java.nio.file.FileSystemLoopException x -> "symbolic link loop";
+                default -> e.getClass().getSimpleName();
+            };
+            return f.getMessage() + ": " + why;
+        }
+        return e.getMessage() != null ? e.getMessage() : e.getClass().getSimpleName();
     }
 }

@@ -32,7 +32,8 @@ final class ModelOptions {
     @Option(names = {"-t", "--threads"}, defaultValue = "0", description = "CPU backend threads (default: all cores)")
     int threads;
 
-    @Option(names = {"-c", "--ctx"}, defaultValue = "0", description = "context length in tokens (default: the model's)")
+    @Option(names = {"-c", "--ctx"}, defaultValue = "0", description = "context length in tokens (default: the model's trained context, at most "
+            + dev.infercl.model.ModelConfig.DEFAULT_CONTEXT + ")")
     int contextLength;
 
     @Option(names = "--kv-type", defaultValue = "auto", description = "OpenCL KV cache type: auto | f16 | f32 | i8 (default: ${DEFAULT-VALUE}, which is f16; f32: exact keys and values, twice the memory; i8: int8 with a scale per block and head, half of f16; the CPU backend always keeps F32)")
@@ -63,7 +64,22 @@ final class ModelOptions {
         return p;
     }
 
+    /**
+     * The context a session gets: -c, else the model's default ({@link dev.infercl.model.ModelConfig#defaultContext()}),
+     * with a note on {@code err} when that is shorter than the trained context, so a long-context model's cap is said.
+     */
+    int context(dev.infercl.api.Model m, PrintStream err) {
+        if (contextLength > 0) return contextLength;
+        var c = m.config();
+        if (c.contextLength() > c.defaultContext()) {
+            err.println("note: the model was trained for a context of " + c.contextLength() + " tokens; this run holds "
+                    + c.defaultContext() + " (-c N for another length)");
+        }
+        return c.defaultContext();
+    }
+
     LoadOptions loadOptions(java.util.function.Consumer<String> notices) {
+        if (contextLength < 0) throw new IllegalArgumentException("-c must be ≥ 1 (or 0: the model's default), got " + contextLength);
         KvType type;
         try {
             type = kvType.equalsIgnoreCase("auto") ? null : KvType.parse(kvType);

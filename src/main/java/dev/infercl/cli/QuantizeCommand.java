@@ -41,7 +41,7 @@ final class QuantizeCommand extends Streams.Command implements Callable<Integer>
     @Option(names = "--samples", defaultValue = "0", description = "w8a8: calibration windows of --ctx tokens to use; 0 = the whole text (default)")
     int samples;
 
-    @Option(names = {"-c", "--ctx"}, defaultValue = "0", description = "w8a8: calibration window in tokens (default: the model's context length)")
+    @Option(names = {"-c", "--ctx"}, defaultValue = "0", description = "w8a8: calibration window in tokens (default: the model's trained context, at most 4096)")
     int context;
 
     @Option(names = "--no-smooth", description = "w8a8 without SmoothQuant (naive per-token activations; no calibration needed)")

@@ -85,8 +85,12 @@ public final class GgufFile implements AutoCloseable {
         this.tensorsByName = Collections.unmodifiableMap(p.tensorsByName);
     }
 
-    /** Maps and validates the file; throws {@link GgufFormatException} (a typed, named error) on any malformed input. */
+    /**
+     * Maps and validates the file; throws {@link GgufFormatException} (a typed, named error) on any malformed input,
+     * and the errors of {@link FileChecks#requireRegularFile} for a path that is no readable regular file.
+     */
     public static GgufFile open(Path path) throws IOException {
+        FileChecks.requireRegularFile(path, "GGUF file");
         String fileName = String.valueOf(path.getFileName());
         try (FileChannel ch = FileChannel.open(path, StandardOpenOption.READ)) {
             long size = ch.size();
@@ -124,6 +128,35 @@ public final class GgufFile implements AutoCloseable {
     public List<MetadataEntry> metadata() { return metadata; }
 
     public boolean has(String key) { return metadataByKey.containsKey(key); }
+
+    /**
+     * A metadata string as an error message shows it: in single quotes, with NUL, other control characters, quotes
+     * and backslashes escaped (NUL as {@code \0}, other control bytes as {@code \xNN}, invisible format characters
+     * and lone surrogates as a backslash-u escape), so a value that is not what it looks like says why.
+     */
+    public static String quote(String s) {
+        var b = new StringBuilder(s.length() + 2).append('\'');
+        s.codePoints().forEach(c -> {
+            switch (c) {
+                case 0 -> b.append("\\0");
+                case '\n' -> b.append("\\n");
+                case '\r' -> b.append("\\r");
+                case '\t' -> b.append("\\t");
+                case '\\' -> b.append("\\\\");
+                case '\'' -> b.append("\\'");
+                default -> {
+                    int type = Character.getType(c);
+                    if (Character.isISOControl(c) || type == Character.FORMAT || type == Character.LINE_SEPARATOR
+                            || type == Character.PARAGRAPH_SEPARATOR || type == Character.SURROGATE) {
+                        b.append(c <= 0xff ? String.format("\\x%02x", c) : String.format("\\u%04x", c));
+                    } else {
+                        b.appendCodePoint(c);
+                    }
+                }
+            }
+        });
+        return b.append('\'').toString();
+    }
 
     /** The raw value (see class comment), or empty. */
     public Optional<Object> get(String key) {

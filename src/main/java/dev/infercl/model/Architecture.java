@@ -68,7 +68,7 @@ public record Architecture(String name, Norm norm, boolean fusedQkv, boolean qkN
     public static Architecture of(String name, String file) throws UnsupportedModelException {
         Architecture a = KNOWN.get(name);
         if (a == null) {
-            throw new UnsupportedModelException(file + ": architecture '" + name + "' is not supported (supported: "
+            throw new UnsupportedModelException(file + ": architecture " + dev.infercl.gguf.GgufFile.quote(name) + " (general.architecture) is not supported (supported: "
                     + String.join(", ", new java.util.TreeSet<>(KNOWN.keySet())) + ")");
         }
         return a;

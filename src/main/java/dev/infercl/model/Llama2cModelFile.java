@@ -61,18 +61,29 @@ final class Llama2cModelFile implements ModelFile {
                 throw new ModelLoadException(path + ": llama2.c header: dim " + dim + ", heads " + heads + ", kv heads " + kvHeads + " are inconsistent");
             }
             int headDim = dim / heads, kvDim = kvHeads * headDim;
+            // the size the header implies, checked before anything is sized from the header (the tokenizer's arrays,
+            // the weight views); exact arithmetic, so a header of huge counts cannot wrap around to the file's size
+            long expected;
+            try {
+                long perLayer = Math.addExact(Math.addExact(2L * dim, Math.multiplyExact(2L * dim, (long) dim)),
+                        Math.addExact(Math.multiplyExact(2L * kvDim, (long) dim), Math.multiplyExact(3L * dim, (long) hidden)));
+                long floats = Math.addExact(Math.addExact(Math.multiplyExact((long) vocab, dim), Math.multiplyExact((long) layers, perLayer)),
+                        Math.addExact(dim, Math.multiplyExact((long) seqLen, headDim)));
+                if (!shared) floats = Math.addExact(floats, Math.multiplyExact((long) vocab, dim));
+                expected = Math.addExact(28, Math.multiplyExact(4L, floats));
+            } catch (ArithmeticException e) {
+                expected = -1;
+            }
+            if (size != expected) {
+                throw new ModelLoadException(path + ": llama2.c checkpoint of this header (" + String.join(", ",
+                        java.util.stream.IntStream.range(0, 7).mapToObj(i -> names[i] + " " + h[i]).toList())
+                        + ") must be " + (expected < 0 ? "more than 2^63" : expected) + " bytes, the file has " + size);
+            }
             ModelConfig config = ModelConfig.llama(path.getFileName().toString(), dim, layers, hidden, heads, kvHeads, 10000f, 1e-5f, seqLen, vocab);
             Tokenizer tok = Llama2cTokenizer.load(tokenizerPath, vocab);
             var m = new Llama2cModelFile(path, arena, config, tok);
 
             long[] off = {28};
-            long expected = 28 + 4L * ((long) vocab * dim + (long) layers * (2L * dim + 2L * dim * dim + 2L * kvDim * dim + 3L * dim * hidden)
-                    + dim + (long) seqLen * headDim) + (shared ? 0 : 4L * vocab * dim);
-            if (size != expected) {
-                throw new ModelLoadException(path + ": llama2.c checkpoint of this header (" + String.join(", ",
-                        java.util.stream.IntStream.range(0, 7).mapToObj(i -> names[i] + " " + h[i]).toList())
-                        + ") must be " + expected + " bytes, the file has " + size);
-            }
             m.add(seg, off, "token_embd.weight", dim, vocab, 1);
             m.add(seg, off, "attn_norm.weight", dim, 1, layers);
             m.add(seg, off, "attn_q.weight", dim, dim, layers);

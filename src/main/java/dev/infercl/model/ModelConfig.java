@@ -66,6 +66,18 @@ public record ModelConfig(Architecture arch, String name, int dim, int layers, i
                 ropeBase, eps, contextLength, vocabSize, 0, 0, 0);
     }
 
+    /**
+     * Positions a session holds when no context length is asked for: llama.cpp's default of 4096, or the trained
+     * context when that is shorter. A model trained for far more (131072, or a file's 2³¹−1) would otherwise claim a
+     * KV cache of many GiB, or more than any device has, before the first token.
+     */
+    public static final int DEFAULT_CONTEXT = 4096;
+
+    /** The context a session holds when none is asked for: the trained context, at most {@link #DEFAULT_CONTEXT}. */
+    public int defaultContext() {
+        return Math.min(contextLength, DEFAULT_CONTEXT);
+    }
+
     public int qDim() {
         return heads * headDim;
     }
@@ -80,48 +92,130 @@ public record ModelConfig(Architecture arch, String name, int dim, int layers, i
      * its value, never ignored: mixture-of-experts ({@code expert_count}, {@code expert_used_count} and their groups), non-causal
      * attention ({@code attention.causal} false), per-layer head counts or FFN widths that differ between layers, and
      * the rope scalings {@link RopeScaling#fromGguf} refuses.
+     *
+     * <p>Every setting is checked before anything is sized from it ({@link ModelLoadException} naming the key, its
+     * value and why): counts positive, epsilons and rope bases positive and finite, soft-caps finite and ≥ 0, and the
+     * counts the tensors state as well compared with them — {@code block_count} with the {@code blk.N} tensors,
+     * {@code embedding_length} and the vocabulary with {@code token_embd.weight}, the head counts and head width with
+     * the first layer's Q and K projections, {@code feed_forward_length} with its down projection, a learned-position
+     * model's {@code context_length} with {@code position_embd.weight}. Tensors a file lacks are left to
+     * {@link Weights#upload}, which names them.
      */
     public static ModelConfig fromGguf(GgufFile f) throws IOException {
         String file = f.path().getFileName().toString();
+        var m = new Settings(f, file);
         Architecture arch = Architecture.of(f.getString("general.architecture"), file);
         String p = arch.name() + ".";
         refuseUnimplemented(f, p, file);
-        int dim = f.getInt(p + "embedding_length");
-        int layers = f.getInt(p + "block_count");
-        int heads = perLayer(f, p + "attention.head_count", 0, layers, file);
-        int headDim = f.getInt(p + "attention.key_length", heads > 0 ? dim / heads : 0);
-        int valueDim = f.getInt(p + "attention.value_length", headDim);
+        int dim = m.count(p + "embedding_length");
+        long[] embd = m.dims("token_embd.weight").filter(x -> x.length == 2).orElse(null);
+        if (embd != null && embd[0] != dim) {
+            throw m.bad(p + "embedding_length", dim, " but tensor 'token_embd.weight' has shape " + Settings.shape(embd) + ": " + embd[0] + " values per token");
+        }
+        int layers = m.count(p + "block_count");
+        int inTensors = m.layersInTensors();
+        if (inTensors > 0 && layers != inTensors) {
+            throw m.bad(p + "block_count", layers, " but the file has tensors for " + inTensors + " layers (blk.0 … blk." + (inTensors - 1) + ")");
+        }
+        int heads = m.atLeast(p + "attention.head_count", perLayer(f, p + "attention.head_count", 0, layers, file), 1);
+        if (!f.has(p + "attention.key_length") && heads > dim) {
+            throw m.bad(p + "attention.head_count", heads, ", more heads than " + p + "embedding_length = " + dim + " has values");
+        }
+        int headDim = m.count(p + "attention.key_length", dim / heads);
+        int valueDim = m.count(p + "attention.value_length", headDim);
         if (valueDim != headDim) {
             throw new UnsupportedModelException(file + ": key length " + headDim + " ≠ value length " + valueDim + " is not supported");
         }
-        int vocab = f.has(p + "vocab_size") ? f.getInt(p + "vocab_size")
+        int kvHeads = m.atLeast(p + "attention.head_count_kv", perLayer(f, p + "attention.head_count_kv", heads, layers, file), 1);
+        if (heads % kvHeads != 0) {
+            throw m.bad(p + "attention.head_count_kv", kvHeads, ": " + p + "attention.head_count = " + heads + " is not a multiple of it");
+        }
+        if ((heads + 2L * kvHeads) * headDim > Integer.MAX_VALUE) {
+            // Q, K and V side by side are one activation row: its width is an int
+            boolean given = f.has(p + "attention.key_length");
+            throw m.bad(p + (given ? "attention.key_length" : "embedding_length"), given ? headDim : dim, ": " + heads + " query and 2 × "
+                    + kvHeads + " key/value heads of " + headDim + " values are more than an activation row holds");
+        }
+        int ffn = m.atLeast(p + "feed_forward_length", perLayer(f, p + "feed_forward_length", 0, layers, file), 1);
+        if (2L * ffn > Integer.MAX_VALUE) throw m.bad(p + "feed_forward_length", ffn, ", more than an activation row holds");
+        String vocabKey = f.has(p + "vocab_size") ? p + "vocab_size" : f.has("tokenizer.ggml.tokens") ? "tokenizer.ggml.tokens" : null;
+        int vocab = f.has(p + "vocab_size") ? m.count(p + "vocab_size")
                 : f.has("tokenizer.ggml.tokens") ? f.getStringArray("tokenizer.ggml.tokens").length
-                : (int) f.tensor("token_embd.weight").map(t -> t.dim(1)).orElse(0L).longValue();
+                : m.rows("token_embd.weight");
+        if (vocab < 1) throw new ModelLoadException(file + ": the vocabulary is empty (no " + p + "vocab_size, tokenizer.ggml.tokens or token_embd.weight)");
         float eps = arch.norm() == Architecture.Norm.LAYER
-                ? f.getFloat(p + "attention.layer_norm_epsilon", 1e-5f)
-                : f.getFloat(p + "attention.layer_norm_rms_epsilon", 1e-5f);
+                ? m.positive(p + "attention.layer_norm_epsilon", 1e-5f)
+                : m.positive(p + "attention.layer_norm_rms_epsilon", 1e-5f);
         // Soft-caps and window as llama.cpp reads them: soft-caps only where the architecture has them (Gemma 2,
         // defaulting to 50 and 30), the window only for sliding architectures (Gemma 2 defaults to 4096).
         Architecture.Defaults d = arch.capsAndWindow();
-        float attnCap = d == null ? 0f : f.getFloat(p + "attn_logit_softcapping", d.attnSoftcap());
-        float finalCap = d == null ? 0f : f.getFloat(p + "final_logit_softcapping", d.finalSoftcap());
+        float attnCap = d == null ? 0f : m.nonNegative(p + "attn_logit_softcapping", d.attnSoftcap());
+        float finalCap = d == null ? 0f : m.nonNegative(p + "final_logit_softcapping", d.finalSoftcap());
         int window = arch.sliding() == Architecture.Sliding.NONE ? 0
-                : f.getInt(p + "attention.sliding_window", d == null ? 0 : d.slidingWindow());
+                : m.atLeast(p + "attention.sliding_window", f.getInt(p + "attention.sliding_window", d == null ? 0 : d.slidingWindow()), 0);
         // llama.cpp scales Gemma 2 27B's queries by 1/√(dim/heads) (gemma_pytorch's query_pre_attn_scalar = 144),
         // recognising the 27B by its 46 layers; every other model by 1/√headDim
-        float scale = (float) (1.0 / Math.sqrt(arch.name().equals("gemma2") && layers == 46 && heads > 0 ? dim / heads : headDim));
-        int ropeDims = f.getInt(p + "rope.dimension_count", headDim), context = f.getInt(p + "context_length");
-        float ropeBase = f.getFloat(p + "rope.freq_base", 10000f);
+        float scale = (float) (1.0 / Math.sqrt(arch.name().equals("gemma2") && layers == 46 && dim >= heads ? dim / heads : headDim));
+        int context = m.count(p + "context_length");
+        checkTensors(m, arch, p, dim, heads, kvHeads, headDim, ffn, vocab, vocabKey, context);
+        boolean rotary = arch.rope() != Architecture.Rope.NONE;
+        int ropeDims = rotary ? m.count(p + "rope.dimension_count", headDim) : headDim;
+        if (rotary && (ropeDims > headDim || ropeDims % 2 != 0)) {
+            throw m.bad(p + "rope.dimension_count", ropeDims, ", expected an even count of at most the head width " + headDim);
+        }
+        float ropeBase = rotary ? m.positive(p + "rope.freq_base", 10000f) : 10000f;
         try {
             // an architecture without rotary positions (GPT-2) computes nothing from the rope keys
-            RopeScaling rope = arch.rope() == Architecture.Rope.NONE ? RopeScaling.NONE
-                    : RopeScaling.fromGguf(f, arch.name(), file, ropeDims, ropeBase, context);
-            return new ModelConfig(arch, f.getString("general.name", file),
-                    dim, layers, perLayer(f, p + "feed_forward_length", 0, layers, file), heads,
-                    perLayer(f, p + "attention.head_count_kv", heads, layers, file), headDim,
+            RopeScaling rope = rotary ? RopeScaling.fromGguf(f, arch.name(), file, ropeDims, ropeBase, context) : RopeScaling.NONE;
+            return new ModelConfig(arch, f.getString("general.name", file), dim, layers, ffn, heads, kvHeads, headDim,
                     ropeDims, ropeBase, eps, context, vocab, attnCap, finalCap, window, scale, rope);
         } catch (IllegalArgumentException e) {
             throw new ModelLoadException(file + ": " + e.getMessage());
+        }
+    }
+
+    /** The counts the tensors state as well, compared with the metadata (tensors the file lacks are not checked here). */
+    private static void checkTensors(Settings m, Architecture arch, String p, int dim, int heads, int kvHeads, int headDim,
+                                     int ffn, int vocab, String vocabKey, int context) throws IOException {
+        var embd = m.dims("token_embd.weight").filter(x -> x.length == 2);
+        if (embd.isPresent()) {
+            long[] e = embd.get();
+            if (e[1] != vocab) {
+                String what = vocabKey == null ? "the vocabulary" : vocabKey.equals("tokenizer.ggml.tokens") ? "'tokenizer.ggml.tokens' has " + vocab + " entries"
+                        : "metadata '" + vocabKey + "' is " + vocab;
+                throw new ModelLoadException(m.file() + ": " + what + " but tensor 'token_embd.weight' has shape " + Settings.shape(e) + ": " + e[1] + " tokens");
+            }
+        }
+        int tokens = m.tokenCount();
+        if (tokens >= 0 && tokens != vocab) throw m.bad(p + "vocab_size", vocab, " but 'tokenizer.ggml.tokens' has " + tokens + " entries");
+        long q = (long) heads * headDim, kv = (long) kvHeads * headDim;
+        String shape = heads + " heads × " + headDim;
+        if (arch.fusedQkv()) {
+            var qkv = m.dims("blk.0.attn_qkv.weight").filter(x -> x.length == 2);
+            if (qkv.isPresent() && qkv.get()[1] != q + 2 * kv) {
+                throw m.bad(p + "attention.head_count", heads, " (" + p + "attention.head_count_kv " + kvHeads + ", head width " + headDim
+                        + ") but tensor 'blk.0.attn_qkv.weight' has shape " + Settings.shape(qkv.get()) + ": " + qkv.get()[1] + " outputs, not " + (q + 2 * kv));
+            }
+        } else {
+            var wq = m.dims("blk.0.attn_q.weight").filter(x -> x.length == 2);
+            if (wq.isPresent() && wq.get()[1] != q) {
+                throw m.bad(p + "attention.head_count", heads, " but tensor 'blk.0.attn_q.weight' has shape " + Settings.shape(wq.get()) + ": "
+                        + wq.get()[1] + " outputs, not " + shape + " = " + q);
+            }
+            var wk = m.dims("blk.0.attn_k.weight").filter(x -> x.length == 2);
+            if (wk.isPresent() && wk.get()[1] != kv) {
+                throw m.bad(p + "attention.head_count_kv", kvHeads, " but tensor 'blk.0.attn_k.weight' has shape " + Settings.shape(wk.get()) + ": "
+                        + wk.get()[1] + " outputs, not " + kvHeads + " heads × " + headDim + " = " + kv);
+            }
+        }
+        var down = m.dims("blk.0.ffn_down.weight").filter(x -> x.length == 2);
+        if (down.isPresent() && down.get()[0] != ffn) {
+            throw m.bad(p + "feed_forward_length", ffn, " but tensor 'blk.0.ffn_down.weight' has shape " + Settings.shape(down.get()) + ": " + down.get()[0] + " inputs");
+        }
+        var pos = m.dims("position_embd.weight").filter(x -> x.length == 2);
+        if (arch.learnedPositions() && pos.isPresent() && pos.get()[1] != context) {
+            throw m.bad(p + "context_length", context, " but tensor 'position_embd.weight' has shape " + Settings.shape(pos.get()) + ": "
+                    + pos.get()[1] + " learned positions");
         }
     }
 

@@ -1,5 +1,6 @@
 package dev.infercl.model;
 
+import dev.infercl.gguf.FileChecks;
 import dev.infercl.tokenizer.Tokenizer;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -42,10 +43,13 @@ public interface ModelFile extends AutoCloseable {
 
     /**
      * Opens a GGUF file, or a llama2.c checkpoint when the file does not start with "GGUF" (its tokenizer
-     * then comes from {@code tokenizer}, which must be given).
+     * then comes from {@code tokenizer}, which must be given). A path that is no readable regular file is refused
+     * before it is opened, with the reason ({@link FileChecks#requireRegularFile}: missing, a directory, a named pipe,
+     * a device, a link loop, no permission).
      */
     static ModelFile open(Path path, Path tokenizer) throws IOException {
-        if (!Files.isRegularFile(path)) throw new ModelLoadException(path + ": no such model file");
+        FileChecks.requireRegularFile(path, "model file");
+        if (tokenizer != null) FileChecks.requireRegularFile(tokenizer, "tokenizer file");
         byte[] magic = new byte[4];
         try (var in = Files.newInputStream(path)) {
             int n = in.readNBytes(magic, 0, 4);

@@ -70,8 +70,8 @@ public record RopeScaling(Type type, float factor, int originalContext, float at
             case "linear" -> Type.LINEAR;
             case "yarn" -> Type.YARN;
             case "longrope" -> Type.LONGROPE;
-            default -> throw new UnsupportedModelException(file + ": metadata '" + typeKey + "' is '" + name
-                    + "': InferCL implements the rope scaling types none, linear, yarn and longrope");
+            default -> throw new UnsupportedModelException(file + ": metadata '" + typeKey + "' is " + GgufFile.quote(name)
+                    + ": InferCL implements the rope scaling types none, linear, yarn and longrope");
         };
         String factorKey = f.has(p + "scaling.factor") || !f.has(p + "scale_linear") ? p + "scaling.factor" : p + "scale_linear";
         float factor = f.getFloat(factorKey, 0f);

@@ -4,7 +4,9 @@ import dev.infercl.backend.AttentionSpec;
 import dev.infercl.backend.Backend;
 import dev.infercl.backend.Batch;
 import dev.infercl.backend.BlockTable;
+import dev.infercl.backend.Capacity;
 import dev.infercl.backend.ContextFullException;
+import dev.infercl.backend.DeviceOutOfMemoryException;
 import dev.infercl.backend.Elementwise;
 import dev.infercl.backend.KvCache;
 import dev.infercl.backend.KvLayout;
@@ -90,23 +92,27 @@ public final class Transformer {
             RopeSpec rope = rope(contextLength);
             this.full = new AttentionSpec(config.attnScale(), config.attnSoftcap(), 0, rope);
             this.sliding = new AttentionSpec(config.attnScale(), config.attnSoftcap(), config.slidingWindow(), rope);
-            int blocks = (contextLength + KV_BLOCK_SIZE - 1) / KV_BLOCK_SIZE;
-            this.cache = backend.createKvCache(new KvLayout(config.layers(), config.kvHeads(), config.headDim(), KV_BLOCK_SIZE, blocks));
+            this.cache = backend.createKvCache(kvLayout(config, Math.ceilDiv(contextLength, KV_BLOCK_SIZE)));
             this.table = new BlockTable(cache.pool(), KV_BLOCK_SIZE);
-            x = backend.allocate("x", maxBatch, config.dim());
-            xb = backend.allocate("xb", maxBatch, config.dim());
-            q = backend.allocate("q", maxBatch, config.qDim());
-            k = backend.allocate("k", maxBatch, config.kvDim());
-            v = backend.allocate("v", maxBatch, config.kvDim());
-            att = backend.allocate("att", maxBatch, config.qDim());
-            hb = backend.allocate("hb", maxBatch, config.ffnDim());
-            boolean gated = arch.ffn() == Architecture.Ffn.SWIGLU || arch.ffn() == Architecture.Ffn.GEGLU;
-            hb2 = gated ? null : backend.allocate("hb2", maxBatch, config.ffnDim());
-            qkv = arch.fusedQkv() ? backend.allocate("qkv", maxBatch, config.qDim() + 2 * config.kvDim()) : null;
-            upBoth = arch.ffn() == Architecture.Ffn.SWIGLU_FUSED ? backend.allocate("gate_up", maxBatch, 2 * config.ffnDim()) : null;
-            pos = arch.learnedPositions() ? backend.allocate("pos", maxBatch, config.dim()) : null;
-            last = backend.allocate("last", 1, config.dim());
-            logitsOne = backend.allocate("logits", 1, config.vocabSize());
+            try {
+                x = backend.allocate("x", maxBatch, config.dim());
+                xb = backend.allocate("xb", maxBatch, config.dim());
+                q = backend.allocate("q", maxBatch, config.qDim());
+                k = backend.allocate("k", maxBatch, config.kvDim());
+                v = backend.allocate("v", maxBatch, config.kvDim());
+                att = backend.allocate("att", maxBatch, config.qDim());
+                hb = backend.allocate("hb", maxBatch, config.ffnDim());
+                boolean gated = arch.ffn() == Architecture.Ffn.SWIGLU || arch.ffn() == Architecture.Ffn.GEGLU;
+                hb2 = gated ? null : backend.allocate("hb2", maxBatch, config.ffnDim());
+                qkv = arch.fusedQkv() ? backend.allocate("qkv", maxBatch, config.qDim() + 2 * config.kvDim()) : null;
+                upBoth = arch.ffn() == Architecture.Ffn.SWIGLU_FUSED ? backend.allocate("gate_up", maxBatch, 2 * config.ffnDim()) : null;
+                pos = arch.learnedPositions() ? backend.allocate("pos", maxBatch, config.dim()) : null;
+                last = backend.allocate("last", 1, config.dim());
+                logitsOne = backend.allocate("logits", 1, config.vocabSize());
+            } catch (RuntimeException | Error e) {
+                cache.close(); // the cache is the state's largest buffer: not left held by a state never returned
+                throw e;
+            }
         }
 
         /** Tokens held in the KV cache. */
@@ -140,13 +146,79 @@ public final class Transformer {
         }
     }
 
-    /** A new sequence state with room for {@code contextLength} positions, processing up to {@code maxBatch} tokens per call. */
+    /**
+     * A new sequence state with room for {@code contextLength} positions, processing up to {@code maxBatch} tokens per
+     * call; refused before anything is allocated when the backend cannot hold it ({@link #requireFits}).
+     */
     public State newState(int contextLength, int maxBatch) {
+        if (contextLength < 1 || maxBatch < 1) {
+            throw new IllegalArgumentException("a state needs a context and a batch of at least 1, got " + contextLength + " and " + maxBatch);
+        }
         if (arch.learnedPositions() && contextLength > config.contextLength()) {
             throw new IllegalArgumentException("this model learned " + config.contextLength() + " positions; a context of "
                     + contextLength + " needs positions it has no embedding for");
         }
+        requireFits(config, backend, contextLength, maxBatch);
         return new State(contextLength, maxBatch);
+    }
+
+    private static KvLayout kvLayout(ModelConfig c, int blocks) {
+        return new KvLayout(c.layers(), c.kvHeads(), c.headDim(), KV_BLOCK_SIZE, blocks);
+    }
+
+    /** Bytes of a state's F32 activation buffers (the ones {@link State} allocates up front). */
+    static long activationBytes(ModelConfig c, int maxBatch) {
+        Architecture a = c.arch();
+        long perRow = 2L * c.dim() + 2L * c.qDim() + 2L * c.kvDim() + c.ffnDim();
+        if (a.ffn() == Architecture.Ffn.GELU || a.ffn() == Architecture.Ffn.SWIGLU_FUSED) perRow += c.ffnDim();
+        if (a.fusedQkv()) perRow += c.qDim() + 2L * c.kvDim();
+        if (a.ffn() == Architecture.Ffn.SWIGLU_FUSED) perRow += 2L * c.ffnDim();
+        if (a.learnedPositions()) perRow += c.dim();
+        return 4L * (perRow * maxBatch + c.dim() + c.vocabSize());
+    }
+
+    /**
+     * Refuses, with {@link DeviceOutOfMemoryException}, a context whose KV cache and activations the backend cannot
+     * hold: more bytes than it has free, or one layer's keys larger than its largest buffer. The message names the
+     * context, the bytes it needs, the memory and the largest context that fits (as {@code -c N}). Exact arithmetic
+     * throughout, so a context of 2³¹−1 positions is a number of bytes, not an overflow. Backends that cannot say
+     * what they hold (not {@link Capacity}) are not checked.
+     */
+    public static void requireFits(ModelConfig config, Backend backend, int contextLength, int maxBatch) {
+        if (!(backend instanceof Capacity cap)) return;
+        int blocks = Math.ceilDiv(contextLength, KV_BLOCK_SIZE);
+        long act = activationBytes(config, maxBatch);
+        KvLayout one = kvLayout(config, 1);
+        long perBlock = saturate(() -> cap.kvCacheBytes(one)), perBlockBuffer = saturate(() -> cap.kvBufferBytes(one));
+        long need = saturate(() -> Math.addExact(Math.multiplyExact(perBlock, (long) blocks), act));
+        long buffer = saturate(() -> Math.multiplyExact(perBlockBuffer, (long) blocks));
+        long maxBuffer = cap.maxBufferBytes();
+        long free = cap.freeBytes();
+        if (need > free && buffer <= maxBuffer) {
+            System.gc(); // the JVM heap's free bytes count garbage as used: measure again before refusing
+            free = cap.freeBytes();
+        }
+        if (need <= free && buffer <= maxBuffer) return;
+        long fitBlocks = Math.min(Math.max(free - act, 0) / Math.max(perBlock, 1), maxBuffer / Math.max(perBlockBuffer, 1));
+        long fit = Math.min(fitBlocks, Integer.MAX_VALUE / KV_BLOCK_SIZE) * KV_BLOCK_SIZE;
+        String what = "a context of " + contextLength + " tokens needs " + (need == Long.MAX_VALUE ? "more than 2^63 bytes" : Capacity.bytes(need))
+                + " (keys and values of " + config.layers() + " layers × " + (long) blocks * KV_BLOCK_SIZE + " positions × " + config.kvHeads()
+                + " KV heads × " + config.headDim() + " values, and " + Capacity.bytes(act) + " of activations)";
+        String why = need > free
+                ? ", more than the " + Capacity.bytes(Math.max(free, 0)) + " free in " + cap.memoryName()
+                : "; one layer's keys alone take " + Capacity.bytes(buffer) + ", more than the largest buffer of " + cap.memoryName();
+        String hint = fit >= KV_BLOCK_SIZE ? "; at most " + fit + " tokens fit: -c " + fit : "; not even " + KV_BLOCK_SIZE + " positions fit";
+        String more = cap.moreMemoryHint().isEmpty() ? "" : "; " + cap.moreMemoryHint();
+        throw new DeviceOutOfMemoryException(what + why + hint + more, need, null);
+    }
+
+    /** The value, or Long.MAX_VALUE when it overflows a long (a size past any memory). */
+    private static long saturate(java.util.function.LongSupplier size) {
+        try {
+            return size.getAsLong();
+        } catch (ArithmeticException e) {
+            return Long.MAX_VALUE;
+        }
     }
 
     /**

@@ -72,12 +72,14 @@ public record Weights(Tensor tokenEmbedding, Tensor positionEmbedding, Layer[] l
         var ld = new Loader(file, backend);
         boolean layerNorm = a.norm() == Architecture.Norm.LAYER;
         int qkv = c.qDim() + 2 * c.kvDim();
-        Layer[] layers = new Layer[c.layers()];
+        // grown layer by layer: the config's count is checked against the blk.N tensors, but a file with none at all
+        // (block_count unchecked) then fails on the first missing tensor, not on an array of block_count entries
+        var layers = new java.util.ArrayList<Layer>();
         for (int l = 0; l < c.layers(); l++) {
             String p = "blk." + l + ".";
             boolean gated = a.ffn() != Architecture.Ffn.GELU;
             boolean fusedUp = a.ffn() == Architecture.Ffn.SWIGLU_FUSED;
-            layers[l] = new Layer(
+            layers.add(new Layer(
                     ld.vector(p + "attn_norm.weight", c.dim()),
                     layerNorm ? ld.vector(p + "attn_norm.bias", c.dim()) : null,
                     a.fusedQkv() ? ld.matrix(p + "attn_qkv.weight", qkv, c.dim()) : null,
@@ -100,7 +102,7 @@ public record Weights(Tensor tokenEmbedding, Tensor positionEmbedding, Layer[] l
                     ld.optionalVector(p + "ffn_up.bias", fusedUp ? 2 * c.ffnDim() : c.ffnDim()),
                     ld.matrix(p + "ffn_down.weight", c.dim(), c.ffnDim()),
                     ld.optionalVector(p + "ffn_down.bias", c.dim()),
-                    a.postNorms() ? ld.vector(p + "post_ffw_norm.weight", c.dim()) : null);
+                    a.postNorms() ? ld.vector(p + "post_ffw_norm.weight", c.dim()) : null));
         }
         Tensor embedding = ld.table("token_embd.weight", c.vocabSize(), c.dim());
         Tensor positions = a.learnedPositions() ? ld.table("position_embd.weight", c.contextLength(), c.dim()) : null;
@@ -114,7 +116,7 @@ public record Weights(Tensor tokenEmbedding, Tensor positionEmbedding, Layer[] l
             ropeShort = ld.ropeFactors("rope_factors_short.weight", c.ropeDims());
             checkRopeFactors(file, c, ropeFreqs, ropeLong, ropeShort);
         }
-        return new Weights(embedding, positions, layers, ld.vector("output_norm.weight", c.dim()),
+        return new Weights(embedding, positions, layers.toArray(Layer[]::new), ld.vector("output_norm.weight", c.dim()),
                 layerNorm ? ld.vector("output_norm.bias", c.dim()) : null, output, ropeFreqs, ropeLong, ropeShort);
     }
 
@@ -194,7 +196,7 @@ public record Weights(Tensor tokenEmbedding, Tensor positionEmbedding, Layer[] l
             Object scheme = file.metadata("infercl.quant.scheme").orElse(null);
             if (!"w8a16".equals(scheme) && !"w8a8".equals(scheme)) {
                 throw new UnsupportedModelException(f + ": tensor '" + name + "' has type I8 but metadata 'infercl.quant.scheme' is "
-                        + (scheme == null ? "absent" : "'" + scheme + "'") + " (expected 'w8a16' or 'w8a8'); raw I8 tensors are not computable");
+                        + (scheme == null ? "absent" : scheme instanceof String str ? dev.infercl.gguf.GgufFile.quote(str) : String.valueOf(scheme)) + " (expected 'w8a16' or 'w8a8'); raw I8 tensors are not computable");
             }
             boolean w8a8 = scheme.equals("w8a8");
             Object gsRaw = file.metadata("infercl.quant.group_size").orElse(0L);

@@ -78,14 +78,14 @@ public record Calibration(Map<String, float[]> inputAbsMax, long tokens, int win
 
     /**
      * Runs the model in {@code modelPath} on the CPU backend ({@code threads}; ≤ 0: all cores) over {@code text},
-     * in windows of {@code context} tokens (≤ 0: the model's context length), at most {@code maxWindows} of
+     * in windows of {@code context} tokens (≤ 0: the model's default context, {@link dev.infercl.model.ModelConfig#defaultContext()}), at most {@code maxWindows} of
      * them (≤ 0: all), recording every linear layer's input maxima.
      */
     public static Calibration run(Path modelPath, String text, int context, int maxWindows, int threads, Progress progress) throws IOException {
         int n = threads > 0 ? threads : Runtime.getRuntime().availableProcessors();
         var backend = new CalibratingBackend(new CpuBackend(CpuBackend.Mode.FAST, n));
         try (Model model = Model.load(modelPath, LoadOptions.defaults(), backend)) {
-            int ctx = context > 0 ? context : model.config().contextLength();
+            int ctx = context > 0 ? context : model.config().defaultContext();
             var tok = model.tokenizer();
             int bos = tok.addBosByDefault() ? tok.bosId() : -1;
             List<int[]> windows = windows(tok.encode(text, false, false), ctx, bos, maxWindows);

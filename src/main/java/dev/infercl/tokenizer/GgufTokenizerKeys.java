@@ -26,8 +26,10 @@ final class GgufTokenizerKeys {
     }
 
     /**
-     * A special-token id. Converters store "none" as UINT32 0xFFFFFFFF; like llama.cpp, a value outside the
-     * vocabulary (that one included) leaves the default in place.
+     * A special-token id. Converters store "none" as UINT32 0xFFFFFFFF (or a negative signed value): that leaves the
+     * default in place, as in llama.cpp. Any other id outside the vocabulary is refused, naming the key, its value and
+     * the vocabulary's size — except the padding id, which nothing here emits or reads, so an out-of-range one keeps
+     * llama.cpp's fallback (no padding token) rather than refuse a model that works.
      */
     static int tokenId(GgufFile file, String key, int dflt, int vocabSize) throws IOException {
         Object v = file.get(key).orElse(null);
@@ -38,6 +40,14 @@ final class GgufTokenizerKeys {
             throw new IOException(file.path() + ": tokenizer metadata key '" + key + "' is not an integer: " + v);
         }
         long id = num.longValue();
-        return id >= 0 && id < vocabSize ? (int) id : (dflt < vocabSize ? dflt : -1);
+        if (id >= 0 && id < vocabSize) {
+            return (int) id;
+        }
+        boolean none = id < 0 || id == 0xFFFFFFFFL;
+        if (!none && !key.equals("tokenizer.ggml.padding_token_id")) {
+            throw new IOException(file.path().getFileName() + ": metadata '" + key + "' is " + id
+                    + ", outside the vocabulary of " + vocabSize + " tokens (ids 0.." + (vocabSize - 1) + ")");
+        }
+        return dflt < vocabSize ? dflt : -1;
     }
 }

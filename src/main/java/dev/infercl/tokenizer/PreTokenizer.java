@@ -138,7 +138,7 @@ public final class PreTokenizer {
     public static PreTokenizer forName(String pre, Consumer<String> warn) {
         List<String> e = expressionsFor(pre);
         if (e == null) {
-            warn.accept("unknown pre-tokenizer '" + pre + "' (tokenizer.ggml.pre); using the gpt-2 split,"
+            warn.accept("unknown pre-tokenizer " + dev.infercl.gguf.GgufFile.quote(String.valueOf(pre)) + " (tokenizer.ggml.pre); using the gpt-2 split,"
                     + " tokenization may differ from the model's own");
             return new PreTokenizer("gpt-2", List.of(GPT2));
         }

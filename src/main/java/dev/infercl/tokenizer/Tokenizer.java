@@ -60,8 +60,8 @@ public interface Tokenizer {
         return switch (model) {
             case "llama" -> SentencePieceBpe.fromGguf(file);
             case "gpt2" -> ByteLevelBpe.fromGguf(file);
-            default -> throw new UnsupportedOperationException(
-                    file.path() + ": tokenizer model '" + model + "' is not supported yet");
+            default -> throw new UnsupportedOperationException(file.path().getFileName() + ": tokenizer model " + GgufFile.quote(model)
+                    + " is not supported yet (metadata 'tokenizer.ggml.model'; InferCL implements 'llama' and 'gpt2')");
         };
     }
 }

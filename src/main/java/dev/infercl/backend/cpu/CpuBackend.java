@@ -3,7 +3,9 @@ package dev.infercl.backend.cpu;
 import dev.infercl.backend.AttentionSpec;
 import dev.infercl.backend.Backend;
 import dev.infercl.backend.Batch;
+import dev.infercl.backend.Capacity;
 import dev.infercl.backend.ConfinementGuard;
+import dev.infercl.backend.DeviceOutOfMemoryException;
 import dev.infercl.backend.Elementwise;
 import dev.infercl.backend.GgmlWeight;
 import dev.infercl.backend.HostWeight;
@@ -24,7 +26,7 @@ import java.util.concurrent.ForkJoinPool;
  * has kernels for; {@link Mode#REFERENCE} runs the scalar {@link Reference} loops on one thread, op by op, the
  * oracle every fast path is tested against.
  */
-public final class CpuBackend implements Backend, Measurable {
+public final class CpuBackend implements Backend, Measurable, Capacity {
 
     public enum Mode { FAST, REFERENCE }
 
@@ -324,12 +326,67 @@ public final class CpuBackend implements Backend, Measurable {
     public KvCache createKvCache(KvLayout layout) {
         guard.enter();
         try {
-            long bytes = 2L * layout.layers() * layout.valuesPerLayer() * Float.BYTES;
-            allocated += bytes;
-            return new CpuKvCache(layout, () -> allocated -= bytes);
+            return newKvCache(layout);
         } finally {
             guard.exit();
         }
+    }
+
+    private KvCache newKvCache(KvLayout layout) {
+        long bytes = kvCacheBytes(layout);
+        CpuKvCache cache;
+        try {
+            cache = new CpuKvCache(layout, () -> allocated -= bytes);
+        } catch (OutOfMemoryError e) {
+            // one large allocation failed (the arrays already made are garbage now): the caller's checks estimate
+            // the heap's headroom, and this is where an estimate that was too kind ends, as a named error
+            throw new DeviceOutOfMemoryException("the JVM heap (at most " + Capacity.bytes(Runtime.getRuntime().maxMemory())
+                    + ") cannot hold a KV cache of " + Capacity.bytes(bytes) + " (" + layout.capacityTokens() + " positions); "
+                    + moreMemoryHint() + ", a shorter context (-c) needs less", bytes, e);
+        }
+        allocated += bytes;
+        return cache;
+    }
+
+    // ---- capacity: the KV cache and activations are float arrays on the JVM heap
+
+    /** The longest float[] a JVM allocates (as java.util's array growth assumes): one layer's K or V is one array. */
+    private static final long MAX_ARRAY_FLOATS = Integer.MAX_VALUE - 8;
+
+    @Override
+    public long kvCacheBytes(KvLayout layout) {
+        return Math.multiplyExact(2L * layout.layers(), kvBufferBytes(layout));
+    }
+
+    @Override
+    public long kvBufferBytes(KvLayout layout) {
+        return Math.multiplyExact(layout.valuesPerLayer(), (long) Float.BYTES);
+    }
+
+    /**
+     * The heap's headroom: its maximum (-Xmx) less what is in use (garbage included) and less a sixth of the maximum,
+     * which a heap filled to the last byte does not give to arrays of this size: the collector keeps a reserve
+     * (G1's G1ReservePercent, 10%) and the young generation, and the run allocates besides.
+     */
+    @Override
+    public long freeBytes() {
+        Runtime rt = Runtime.getRuntime();
+        return rt.maxMemory() - (rt.totalMemory() - rt.freeMemory()) - rt.maxMemory() / 6;
+    }
+
+    @Override
+    public long maxBufferBytes() {
+        return MAX_ARRAY_FLOATS * Float.BYTES;
+    }
+
+    @Override
+    public String memoryName() {
+        return "the JVM heap (at most " + Capacity.bytes(Runtime.getRuntime().maxMemory()) + ")";
+    }
+
+    @Override
+    public String moreMemoryHint() {
+        return "a larger heap (-Xmx, e.g. JAVA_TOOL_OPTIONS=-Xmx16g) holds more";
     }
 
     @Override

@@ -6,11 +6,13 @@ import static org.jocl.CL.CL_MEM_WRITE_ONLY;
 import dev.infercl.backend.AttentionSpec;
 import dev.infercl.backend.Backend;
 import dev.infercl.backend.Batch;
+import dev.infercl.backend.Capacity;
 import dev.infercl.backend.ConfinementGuard;
 import dev.infercl.backend.Elementwise;
 import dev.infercl.backend.HostWeight;
 import dev.infercl.backend.KvCache;
 import dev.infercl.backend.KvLayout;
+import dev.infercl.backend.KvType;
 import dev.infercl.backend.Linear;
 import dev.infercl.backend.Measurable;
 import dev.infercl.backend.Norm;
@@ -34,7 +36,7 @@ import org.jocl.cl_mem;
  * (weights in their own type, repacked for aligned loads), and the launchers per op family
  * ({@link ElementwiseLauncher}, {@link MatmulLauncher}, {@link AttentionLauncher}).
  */
-public final class ClBackend implements Backend, Measurable {
+public final class ClBackend implements Backend, Measurable, Capacity {
     private static final long PROBE_BYTES = 256L << 20; // bandwidth probe: buffer size (capped by maxAlloc and memory)
 
     private final ClRuntime rt;
@@ -342,6 +344,46 @@ public final class ClBackend implements Backend, Measurable {
             rt.release(in);
             rt.release(out);
         }
+    }
+
+    // ---------------------------------------------------------------- capacity
+
+    @Override
+    public long kvCacheBytes(KvLayout layout) {
+        // per layer K and V, and for INT8 their F32 scales per (block, KV head)
+        long scales = choose.kvType == KvType.I8 ? Math.multiplyExact(4L * layout.numBlocks(), (long) layout.kvHeads()) : 0;
+        return Math.multiplyExact(2L * layout.layers(), Math.addExact(kvBufferBytes(layout), scales));
+    }
+
+    @Override
+    public long kvBufferBytes(KvLayout layout) {
+        return Math.multiplyExact(layout.valuesPerLayer(), (long) choose.kvType.bytesPerValue());
+    }
+
+    /** The device's global memory less what this backend holds (what other processes hold is not known here). */
+    @Override
+    public long freeBytes() {
+        return rt.info.globalMemBytes() - rt.allocatedBytes();
+    }
+
+    @Override
+    public long maxBufferBytes() {
+        return rt.maxAlloc();
+    }
+
+    @Override
+    public String memoryName() {
+        return "device " + rt.info.name() + " (" + Capacity.bytes(rt.info.globalMemBytes()) + " global memory, buffers of at most "
+                + Capacity.bytes(rt.maxAlloc()) + ")";
+    }
+
+    @Override
+    public String moreMemoryHint() {
+        return switch (choose.kvType) {
+            case F32 -> "a smaller KV cache type holds more (--kv-type f16, or i8)";
+            case F16 -> "the INT8 KV cache holds twice as much (--kv-type i8)";
+            default -> "";
+        };
     }
 
     @Override
