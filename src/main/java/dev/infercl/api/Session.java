@@ -139,7 +139,6 @@ public final class Session implements AutoCloseable {
         if (feed.length == 0) throw new IllegalArgumentException("the prompt is empty and the session holds no pending token");
 
         long t0 = System.nanoTime();
-        int[] out = new int[Math.max(options.maxTokens(), 0)];
         int count = 0;
         Generation.StopReason stop = Generation.StopReason.TOKEN_BUDGET;
         var text = new StringBuilder();
@@ -150,6 +149,8 @@ public final class Session implements AutoCloseable {
             return new Generation(prompt, new int[0], "", Generation.StopReason.CONTEXT_FULL, System.nanoTime() - t0, 0);
         }
         long t1 = System.nanoTime();
+        // at most one token per free position, plus the last one sampled: a budget of 2^31 tokens costs nothing
+        int[] out = new int[(int) Math.max(0, Math.min(options.maxTokens(), contextLength() - (long) length() + 1))];
         while (count < options.maxTokens()) {
             if (cancelled) {
                 stop = Generation.StopReason.CANCELLED;

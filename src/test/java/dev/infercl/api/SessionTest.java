@@ -99,6 +99,16 @@ class SessionTest {
         }
     }
 
+    /** A budget of 2^31 − 1 tokens is a budget, not an allocation: the reply is bounded by the context. */
+    @Test
+    void aHugeTokenBudgetStopsAtTheContext() throws Exception {
+        try (Model m = stories(); Session s = m.newSession(20)) {
+            Generation g = s.generate("Once upon a time", GenerateOptions.greedy(Integer.MAX_VALUE), null);
+            assertEquals(Generation.StopReason.CONTEXT_FULL, g.stop());
+            assertEquals(16, g.tokens().length);
+        }
+    }
+
     @Test
     void seededSamplingIsReproducible() throws Exception {
         var opts = new GenerateOptions(50, SamplerOptions.defaults(77), null, true);
