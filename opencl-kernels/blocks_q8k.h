@@ -12,8 +12,9 @@
 //   Q6_K:       dot = d·dx·Σ_j sc_j·(Σ q·xq − 32·Σ_(sub-block j) xq)                     (j: 16 sub-blocks of 16)
 //   Every integer stays in range: |q·xq| ≤ 63·127, pmaddubsw's pair sums ≤ 16002 < 2^15, and a block's int32 lanes
 //   below 2^23, so they convert to float exactly.
-// Interface: block_dot_q8k(b, xq, dx, sums, in, acc, minAcc) adds one weight block's products with Q8K_TOKENS tokens
-//   to their float accumulators acc[t], minAcc[t]; token t's value for the row is hsum(acc[t]) − hsum(minAcc[t]).
+// Interface: block_dot_q8k(b, xq, dx, sums, in, acc) adds one weight block's products with Q8K_TOKENS tokens to their
+//   float accumulators acc[t]; token t's value for the row is the sum of acc[t]'s lanes. One accumulator per token
+//   (the minimums' term goes into it too) keeps 8 tokens' state in AVX-512's 32 registers.
 //   xq, dx, sums point at token 0's part for this block (its 256 int8 values, its scale, its 16 int16 sums of 16);
 //   token t's lie in / 256 blocks further on. The weights are decoded once for all the tokens (the GEMM's reuse).
 #ifndef BLOCKS_Q8K_H
@@ -81,6 +82,16 @@ inline float hsum8(float8 v) {
 #define TOKEN_SCALE(t) dx[(size_t) (t) * (in / 256)]
 #define TOKEN_SUMS(t) (*(const __global s16v_u*) (sums + (size_t) (t) * (in / 16)))
 #define FOR_TOKENS _Pragma("unroll") for (int t = 0; t < Q8K_TOKENS; t++)
+// Σ_j sums[j]·w[j] over 16 int16 pairs as integer lanes of an accumulator-sized vector (the upper half 0 with 64-byte
+// vectors, where a 32-byte load already zero-extends)
+#if VB == 64
+#define PAIR_SUMS(s, w) MADDWD(__builtin_shufflevector((s), (s16v) (short16) 0, ZEXT_LANES), \
+        __builtin_shufflevector((w), (s16v) (short16) 0, ZEXT_LANES))
+#define ZEXT_LANES 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, \
+        28, 29, 30, 31
+#else
+#define PAIR_SUMS(s, w) __builtin_ia32_pmaddwd256((s), (w))
+#endif
 #define LOAD_QV(p) (*(const __global qv_u*) (p))
 #define REP8(i) i, i, i, i, i, i, i, i
 #define REP16(i) REP8(i), REP8(i)
@@ -119,7 +130,7 @@ typedef char c2v __attribute__((vector_size(2)));
 
 __attribute__((always_inline))
 inline void block_dot_q8k(const __global uchar* b, const __global char* xq, const __global float* dx,
-                          const __global short* sums, int in, FV* acc, float8* minAcc) {
+                          const __global short* sums, int in, FV* acc) {
     float2 dd = HALF2_AT(b, 0);
     uchar16 s = vload16(0, b + 4); // the 12 scale bytes (and 4 bytes past them, unused)
     uchar4 s0 = s.s0123, s1 = s.s4567, s2 = s.s89ab;
@@ -167,8 +178,7 @@ inline void block_dot_q8k(const __global uchar* b, const __global char* xq, cons
     FOR_TOKENS {
         float d = TOKEN_SCALE(t);
         acc[t] = fma(IV_TO_FV(isum[t]), (FV) (dd.x * d), acc[t]);
-        i8v msum = __builtin_ia32_pmaddwd256(TOKEN_SUMS(t), m2);
-        minAcc[t] = fma(convert_float8(as_int8(msum)), (float8) (dd.y * d), minAcc[t]);
+        acc[t] = fma(IV_TO_FV(PAIR_SUMS(TOKEN_SUMS(t), m2)), (FV) (-dd.y * d), acc[t]);
     }
 }
 #endif
@@ -200,7 +210,7 @@ inline void block_dot_q8k(const __global uchar* b, const __global char* xq, cons
 
 __attribute__((always_inline))
 inline void block_dot_q8k(const __global uchar* b, const __global char* xq, const __global float* dx,
-                          const __global short* sums, int in, FV* acc, float8* minAcc) {
+                          const __global short* sums, int in, FV* acc) {
     float d = HALF_AT(b, 208);
     s16v sc = as_short16(convert_short16(vload16(0, (const __global char*) (b + 192))));
     iv isum[Q8K_TOKENS];
@@ -231,13 +241,8 @@ inline void block_dot_q8k(const __global uchar* b, const __global char* xq, cons
     STEP(0) STEP(1) STEP(2) STEP(3)
 #endif
 #undef STEP
-    // the −32 of every q: 32·Σ_j sc_j·(sum of sub-block j)
-    FOR_TOKENS {
-        float dt = d * TOKEN_SCALE(t);
-        acc[t] = fma(IV_TO_FV(isum[t]), (FV) dt, acc[t]);
-        i8v off = __builtin_ia32_pmaddwd256(TOKEN_SUMS(t), sc);
-        minAcc[t] = fma(convert_float8(as_int8(off)), (float8) (32.0f * dt), minAcc[t]);
-    }
+    // the −32 of every q: 32·Σ_j sc_j·(sum of sub-block j), in the integers (|32·Σ| < 2^22)
+    FOR_TOKENS acc[t] = fma(IV_TO_FV(isum[t] - (PAIR_SUMS(TOKEN_SUMS(t), sc) << 5)), (FV) (d * TOKEN_SCALE(t)), acc[t]);
 }
 #endif
 

@@ -20,17 +20,13 @@ __kernel void kernel_matmul_block_q8k_gemm(__global const char* xq, __global con
     int first = min(t0, n - Q8K_TOKENS);
     const __global uchar* row = w + (size_t) r * BLOCK_ROW_BYTES(in);
     FV acc[Q8K_TOKENS];
-    float8 minAcc[Q8K_TOKENS];
-    _Pragma("unroll") for (int t = 0; t < Q8K_TOKENS; t++) {
-        acc[t] = (FV) 0.0f;
-        minAcc[t] = (float8) 0.0f;
-    }
+    _Pragma("unroll") for (int t = 0; t < Q8K_TOKENS; t++) acc[t] = (FV) 0.0f;
     for (int blk = 0; blk < in / 256; blk++) {
         block_dot_q8k(row + (size_t) blk * BLOCK_ROW_BYTES(256), xq + (size_t) first * in + 256 * blk,
-                      xd + (size_t) first * (in / 256) + blk, xsum + (size_t) first * (in / 16) + 16 * blk, in, acc, minAcc);
+                      xd + (size_t) first * (in / 256) + blk, xsum + (size_t) first * (in / 16) + 16 * blk, in, acc);
     }
     _Pragma("unroll") for (int t = 0; t < Q8K_TOKENS; t++) {
         int tok = first + t;
-        if (tok >= t0 && tok < n) out[(size_t) tok * outStride + row0 + r] = HSUM_FV(acc[t]) - hsum8(minAcc[t]);
+        if (tok >= t0 && tok < n) out[(size_t) tok * outStride + row0 + r] = HSUM_FV(acc[t]);
     }
 }

@@ -14,10 +14,9 @@ __kernel void kernel_matmul_block_q8k_gemv(__global const char* xq, __global con
     if (r >= rows || t >= n) return;
     const __global uchar* row = w + (size_t) r * BLOCK_ROW_BYTES(in);
     FV acc[1] = {(FV) 0.0f};
-    float8 minAcc[1] = {(float8) 0.0f};
     for (int blk = 0; blk < in / 256; blk++) {
         block_dot_q8k(row + (size_t) blk * BLOCK_ROW_BYTES(256), xq + (size_t) t * in + 256 * blk,
-                      xd + (size_t) t * (in / 256) + blk, xsum + (size_t) t * (in / 16) + 16 * blk, in, acc, minAcc);
+                      xd + (size_t) t * (in / 256) + blk, xsum + (size_t) t * (in / 16) + 16 * blk, in, acc);
     }
-    out[(size_t) t * outStride + row0 + r] = HSUM_FV(acc[0]) - hsum8(minAcc[0]);
+    out[(size_t) t * outStride + row0 + r] = HSUM_FV(acc[0]);
 }
