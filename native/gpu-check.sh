@@ -2,7 +2,7 @@
 # The GPU check: one prepared run of the OpenCL backend on a lent GPU machine (no Java, no package registry there;
 # ../shared/notes/gpu-device.md), sized for a 15-minute device lease. Two steps:
 #
-#   native/gpu-check.sh --prepare     here: builds target/infercl.jar and puts it, a jlink'ed Java 25 runtime
+#   native/gpu-check.sh --prepare     here: builds the CLI jar (target/infercl-*-cli.jar) and puts it, a jlink'ed Java 25 runtime
 #                                     (~45 MB) and the OpenCL ICD loader package into .gpu/ (git-ignored)
 #   bash native/gpu-check.sh          there (the device tool's run, carrying .gpu): writes everything to $OUT
 #
@@ -18,9 +18,9 @@ G=.gpu
 if [ "${1:-}" = "--prepare" ]; then
   set -e
   jdk=${JAVA_HOME:-/usr/lib/jvm/temurin-25-jdk-amd64}
-  ./infercl --version >/dev/null            # (re)builds target/infercl.jar when sources changed
+  ./infercl --version >/dev/null            # (re)builds the CLI jar when sources changed
   rm -rf "$G" && mkdir -p "$G"
-  cp target/infercl.jar "$G/"
+  cp "$(ls -t target/infercl-*-cli.jar | head -n1)" "$G/infercl.jar"
   "$jdk/bin/jlink" --add-modules java.base,jdk.incubator.vector,java.logging,jdk.httpserver,java.management,jdk.management,jdk.unsupported \
     --strip-debug --no-header-files --no-man-pages --compress=zip-9 --output "$G/jre"
   (cd "$G" && apt-get download ocl-icd-libopencl1 >/dev/null 2>&1) || echo "gpu-check: could not download ocl-icd-libopencl1 (the machine's own loader will be used)"

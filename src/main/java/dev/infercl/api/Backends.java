@@ -6,16 +6,24 @@ import dev.infercl.backend.KvType;
 import dev.infercl.backend.cpu.CpuBackend;
 import dev.infercl.backend.opencl.ClBackend;
 import dev.infercl.backend.opencl.ClOptions;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.Consumer;
+import java.util.logging.Logger;
 
 /** Creates the backend a user asked for; the one place that chooses between them. */
 public final class Backends {
     private Backends() {}
 
+    private static final Logger LOG = Logger.getLogger(Backends.class.getName());
+    private static final AtomicBoolean SAID_NO_VECTOR_API = new AtomicBoolean();
+
     /**
      * {@code OPENCL} opens the device {@code device} names (index or name fragment; null: a GPU first, then any
      * device) or throws {@link BackendUnavailableException}; {@code AUTO} does the same but falls back to the
-     * CPU backend, telling {@code notices} why in one line.
+     * CPU backend, telling {@code notices} why in one line. {@code CPU} needs the Vector API (JVM flag
+     * {@code --add-modules jdk.incubator.vector}) and throws {@link BackendUnavailableException} naming the flag
+     * without it; {@code AUTO} then falls back to the scalar reference backend instead, saying so to {@code notices},
+     * or without them once through java.util.logging.
      */
     public static Backend create(BackendKind kind, String device, int threads, Consumer<String> notices) {
         return create(kind, device, threads, (KvType) null, notices);
@@ -37,6 +45,14 @@ public final class Backends {
                 try {
                     yield ClBackend.open(device, cl);
                 } catch (BackendUnavailableException e) {
+                    if (!CpuBackend.vectorApiAvailable()) {
+                        String why = e.getMessage() + "; the CPU backend needs the Vector API, which this JVM was started"
+                                + " without (JVM flag " + CpuBackend.VECTOR_API_FLAG + "): using the scalar reference backend,"
+                                + " which is much slower";
+                        if (notices != null) notices.accept(why);
+                        else if (SAID_NO_VECTOR_API.compareAndSet(false, true)) LOG.warning(why);
+                        yield new CpuBackend(CpuBackend.Mode.REFERENCE, 1);
+                    }
                     if (notices != null) notices.accept(e.getMessage() + "; using the CPU backend");
                     yield new CpuBackend(CpuBackend.Mode.FAST, n);
                 }

@@ -133,7 +133,7 @@ public final class ByteLevelBpe extends VocabularyTokenizer {
                     PreTokenizer.forName(pre, warn),
                     PreTokenizer.ignoresMerges(pre));
         } catch (IllegalArgumentException e) {
-            throw new IOException(file.path() + ": bad tokenizer metadata: " + e.getMessage(), e);
+            throw new TokenizerException(file.path() + ": bad tokenizer metadata: " + e.getMessage(), e);
         }
     }
 

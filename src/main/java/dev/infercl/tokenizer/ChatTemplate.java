@@ -2,11 +2,13 @@ package dev.infercl.tokenizer;
 
 import com.hubspot.jinjava.Jinjava;
 import com.hubspot.jinjava.JinjavaConfig;
+import com.hubspot.jinjava.el.JinjavaProcessors;
 import com.hubspot.jinjava.interpret.RenderResult;
 import com.hubspot.jinjava.interpret.TemplateError;
 import com.hubspot.jinjava.lib.fn.ELFunctionDefinition;
 import dev.infercl.gguf.GgufFile;
 import java.io.IOException;
+import java.time.Duration;
 import java.time.LocalDateTime;
 import java.time.format.DateTimeFormatter;
 import java.time.format.TextStyle;
@@ -18,6 +20,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
@@ -42,6 +45,10 @@ import java.util.regex.Pattern;
  * {@code startsWith(x)} / {@code endsWith(x)}, {@code .keys()} becomes {@code keySet()}; {@code .strip()},
  * {@code .replace(a, b)}, {@code .split(s)}, {@code .items()}, {@code .get(k)} work as Java methods. Not supported:
  * string methods with arguments that differ from Java's (e.g. {@code .strip('x')}), tool-call structures.
+ *
+ * <p>A render is bounded ({@link Limits}): a template is code from the model file, and its loops, recursion and
+ * string growth could otherwise run for ever, overflow the stack or fill the heap. Past a limit, and on any failure
+ * of the engine itself, the render throws {@link ChatTemplateException} saying which limit or what failed.
  *
  * <h2>Built-in formats</h2>
  * (text in angle brackets is a special token; BOS is not rendered, the tokenizer adds it)
@@ -360,41 +367,151 @@ public final class ChatTemplate {
         REWRITES.put(Pattern.compile("\\.keys\\(\\s*\\)"), ".keySet()");
     }
 
-    /** Rewrites Python idioms inside {{ }} and {% %} only; literal template text is left alone. */
+    /** Brackets one tag may nest: real templates nest a few; deep nesting costs jinjava's parser quadratic time. */
+    static final int MAX_NESTING = 64;
+
+    private static final Pattern RAW = Pattern.compile("\\{%[-+]?\\s*raw\\s*[-+]?%}");
+    private static final Pattern ENDRAW = Pattern.compile("\\{%[-+]?\\s*endraw\\s*[-+]?%}");
+
+    /**
+     * Rewrites Python idioms inside {@code {{ }}} and {@code {% %}} only; literal template text, comments and raw
+     * blocks are left alone. One pass over the source: a tag that is never closed, or brackets nested deeper than
+     * {@link #MAX_NESTING} inside a tag, is refused here (Jinja itself refuses an unclosed tag), rather than handed to
+     * jinjava, whose parser takes time quadratic in either.
+     */
     static String preprocess(String source) {
         if (source.endsWith("\n")) {
             source = source.substring(0, source.length() - 1); // Jinja's keep_trailing_newline=False
         }
-        Matcher tags = Pattern.compile("\\{\\{.*?\\}\\}|\\{%.*?%\\}", Pattern.DOTALL).matcher(source);
-        var sb = new StringBuilder();
+        var sb = new StringBuilder(source.length() + 16);
         int pos = 0;
-        while (tags.find()) {
-            sb.append(source, pos, tags.start());
-            String tag = tags.group();
+        for (int at = nextTag(source, 0); at >= 0; at = nextTag(source, pos)) {
+            char kind = source.charAt(at + 1);
+            String closer = kind == '{' ? "}}" : kind == '%' ? "%}" : "#}";
+            int close = source.indexOf(closer, at + 2);
+            if (close < 0) {
+                throw new ChatTemplateException("chat template: '{" + kind + "' at offset " + at + " is never closed by '"
+                        + closer + "'");
+            }
+            int end = close + 2;
+            sb.append(source, pos, at);
+            pos = end;
+            String tag = source.substring(at, end);
+            if (kind == '#') {
+                sb.append(tag);
+                continue;
+            }
+            checkNesting(tag, at);
+            if (kind == '%' && RAW.matcher(tag).matches()) {
+                Matcher endraw = ENDRAW.matcher(source);
+                if (!endraw.find(end)) {
+                    throw new ChatTemplateException("chat template: '{% raw %}' at offset " + at + " has no '{% endraw %}'");
+                }
+                sb.append(source, at, endraw.end());
+                pos = endraw.end();
+                continue;
+            }
             for (var r : REWRITES.entrySet()) {
                 tag = r.getKey().matcher(tag).replaceAll(Matcher.quoteReplacement(r.getValue()));
             }
             sb.append(tag);
-            pos = tags.end();
         }
         sb.append(source, pos, source.length());
         return sb.toString();
     }
 
-    /** A Jinja template with the given BOS and EOS texts. */
+    /** The offset of the next "{{", "{%" or "{#" at or after {@code from}, or -1. */
+    private static int nextTag(String source, int from) {
+        for (int at = source.indexOf('{', from); at >= 0 && at + 1 < source.length(); at = source.indexOf('{', at + 1)) {
+            char c = source.charAt(at + 1);
+            if (c == '{' || c == '%' || c == '#') return at;
+        }
+        return -1;
+    }
+
+    /** Refuses a tag whose brackets, outside string literals, nest deeper than {@link #MAX_NESTING}. */
+    private static void checkNesting(String tag, int offset) {
+        int depth = 0;
+        char quote = 0;
+        for (int i = 2; i < tag.length() - 2; i++) {
+            char c = tag.charAt(i);
+            if (quote != 0) {
+                if (c == '\\') i++;
+                else if (c == quote) quote = 0;
+            } else if (c == '\'' || c == '"') {
+                quote = c;
+            } else if (c == '(' || c == '[' || c == '{') {
+                if (++depth > MAX_NESTING) {
+                    throw new ChatTemplateException("chat template: the tag at offset " + offset + " nests brackets more than "
+                            + MAX_NESTING + " deep");
+                }
+            } else if (c == ')' || c == ']' || c == '}') {
+                depth = Math.max(0, depth - 1);
+            }
+        }
+    }
+
+    /**
+     * What one render of a Jinja template may use: its time (checked before each node is rendered, so a loop over
+     * an empty body runs at most one loop's worth past it), the characters of its output and of any one string it
+     * builds, the elements of a list or map. The defaults leave a real template (a few milliseconds, the size of a
+     * prompt) orders of magnitude of room.
+     */
+    record Limits(Duration time, long maxChars, int maxCollection) {
+        static final Limits DEFAULT = new Limits(Duration.ofSeconds(10), 16L << 20, 1 << 20);
+    }
+
+    /** Thrown out of jinjava by the node pre-processor when a render is past its time; found again in the errors. */
+    static final class RenderTimeExceeded extends RuntimeException {
+        RenderTimeExceeded(String message) {
+            super(message);
+        }
+    }
+
+    /** The deadline (System.nanoTime) of the render running on this thread. */
+    private static final ThreadLocal<long[]> DEADLINE = new ThreadLocal<>();
+
+    private static void checkDeadline() {
+        long[] d = DEADLINE.get();
+        if (d != null && System.nanoTime() - d[0] > 0) {
+            throw new RenderTimeExceeded("chat template render took longer than " + d[1] + " ms (a runaway loop?)");
+        }
+    }
+
+    /**
+     * A Jinja template with the given BOS and EOS texts; {@link ChatTemplateException} when a tag is never closed or
+     * nests brackets too deeply ({@link #preprocess}).
+     */
     public static ChatTemplate jinja(String source, String bosToken, String eosToken) {
-        String prepared = preprocess(source);
+        return jinja(source, bosToken, eosToken, Limits.DEFAULT);
+    }
+
+    /** One engine per set of limits: a Jinjava is thread-safe, and making one (its tags, filters, functions) is not free. */
+    private static final Map<Limits, Jinjava> ENGINES = new ConcurrentHashMap<>();
+
+    private static Jinjava engine(Limits limits) {
         var config = JinjavaConfig.newBuilder()
                 .withTrimBlocks(true)
                 .withLstripBlocks(true)
                 .withNestedInterpretationEnabled(false)
                 .withFailOnUnknownTokens(false)
+                .withMaxOutputSize(limits.maxChars())
+                .withMaxStringLength(limits.maxChars())
+                .withMaxListSize(limits.maxCollection())
+                .withMaxMapSize(limits.maxCollection())
+                .withProcessors(JinjavaProcessors.newBuilder().withNodePreProcessor((node, interpreter) -> checkDeadline()).build())
                 .build();
         var jinjava = new Jinjava(config);
         jinjava.getGlobalContext().registerFunction(new ELFunctionDefinition(
                 "", "raise_exception", ChatTemplate.class, "raiseException", Object.class));
         jinjava.getGlobalContext().registerFunction(new ELFunctionDefinition(
                 "", "strftime_now", ChatTemplate.class, "strftimeNow", String.class));
+        return jinjava;
+    }
+
+    static ChatTemplate jinja(String source, String bosToken, String eosToken, Limits limits) {
+        String prepared = preprocess(source);
+        Jinjava jinjava = ENGINES.computeIfAbsent(limits, ChatTemplate::engine);
 
         List<String> stops = new ArrayList<>();
         for (String marker : END_OF_TURN_MARKERS) {
@@ -419,11 +536,27 @@ public final class ChatTemplate {
             context.put("add_generation_prompt", addGenerationPrompt);
             context.put("bos_token", bosToken == null ? "" : bosToken);
             context.put("eos_token", eosToken == null ? "" : eosToken);
-            RenderResult result = jinjava.renderForResult(prepared, context);
+            RenderResult result;
+            DEADLINE.set(new long[] {System.nanoTime() + limits.time().toNanos(), limits.time().toMillis()});
+            try {
+                result = jinjava.renderForResult(prepared, context);
+            } catch (RenderTimeExceeded e) {
+                throw new ChatTemplateException(e.getMessage());
+            } catch (StackOverflowError e) {
+                // deep nesting or recursion in the template; the stack is unwound by now
+                throw new ChatTemplateException("chat template nests or recurses too deeply to render");
+            } catch (RuntimeException e) {
+                throw new ChatTemplateException("chat template failed: " + e, e);
+            } finally {
+                DEADLINE.remove();
+            }
             for (TemplateError e : result.getErrors()) {
                 for (Throwable t = e.getException(); t != null; t = t.getCause()) {
                     if (t instanceof RaisedByTemplate raised) {
                         throw new ChatTemplateException("chat template raised an exception: " + raised.getMessage());
+                    }
+                    if (t instanceof RenderTimeExceeded late) {
+                        throw new ChatTemplateException(late.getMessage());
                     }
                 }
             }

@@ -7,8 +7,8 @@ import java.io.IOException;
 final class GgufTokenizerKeys {
     private GgufTokenizerKeys() {}
 
-    static IOException missing(GgufFile file, String key) {
-        return new IOException(file.path() + ": missing tokenizer metadata key '" + key + "'");
+    static TokenizerException missing(GgufFile file, String key) {
+        return new TokenizerException(file.path() + ": missing tokenizer metadata key '" + key + "'");
     }
 
     static String requireString(GgufFile file, String key) throws IOException {
@@ -37,7 +37,7 @@ final class GgufTokenizerKeys {
             return dflt;
         }
         if (!(v instanceof Number num) || v instanceof Float || v instanceof Double) {
-            throw new IOException(file.path() + ": tokenizer metadata key '" + key + "' is not an integer: " + v);
+            throw new TokenizerException(file.path() + ": tokenizer metadata key '" + key + "' is not an integer: " + v);
         }
         long id = num.longValue();
         if (id >= 0 && id < vocabSize) {

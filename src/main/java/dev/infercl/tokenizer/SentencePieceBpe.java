@@ -93,7 +93,7 @@ public final class SentencePieceBpe extends VocabularyTokenizer {
                     file.getBoolean("tokenizer.ggml.add_eos_token", false),
                     file.getBoolean("tokenizer.ggml.add_space_prefix", true));
         } catch (IllegalArgumentException e) {
-            throw new IOException(file.path() + ": bad tokenizer metadata: " + e.getMessage(), e);
+            throw new TokenizerException(file.path() + ": bad tokenizer metadata: " + e.getMessage(), e);
         }
     }
 

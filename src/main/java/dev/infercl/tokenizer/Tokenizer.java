@@ -52,15 +52,16 @@ public interface Tokenizer {
      * Reads the tokenizer from a GGUF file's {@code tokenizer.ggml.*} metadata, choosing the implementation by
      * {@code tokenizer.ggml.model}.
      *
-     * @throws IOException naming the file and key when tokenizer metadata is missing or malformed
-     * @throws UnsupportedOperationException for tokenizer models not implemented ("llama" and "gpt2" are)
+     * @throws TokenizerException naming the file and key when tokenizer metadata is missing or malformed, or names a
+     *         tokenizer model not implemented ("llama" and "gpt2" are)
+     * @throws IOException a {@link dev.infercl.gguf.GgufFormatException} when a key has the wrong type
      */
     static Tokenizer fromGguf(GgufFile file) throws IOException {
         String model = GgufTokenizerKeys.requireString(file, "tokenizer.ggml.model");
         return switch (model) {
             case "llama" -> SentencePieceBpe.fromGguf(file);
             case "gpt2" -> ByteLevelBpe.fromGguf(file);
-            default -> throw new UnsupportedOperationException(file.path().getFileName() + ": tokenizer model " + GgufFile.quote(model)
+            default -> throw new TokenizerException(file.path().getFileName() + ": tokenizer model " + GgufFile.quote(model)
                     + " is not supported yet (metadata 'tokenizer.ggml.model'; InferCL implements 'llama' and 'gpt2')");
         };
     }

@@ -2,6 +2,7 @@ package dev.infercl.backend.cpu;
 
 import dev.infercl.backend.AttentionSpec;
 import dev.infercl.backend.Backend;
+import dev.infercl.backend.BackendUnavailableException;
 import dev.infercl.backend.Batch;
 import dev.infercl.backend.Capacity;
 import dev.infercl.backend.ConfinementGuard;
@@ -30,6 +31,14 @@ public final class CpuBackend implements Backend, Measurable, Capacity {
 
     public enum Mode { FAST, REFERENCE }
 
+    /** The JVM flag that {@link Mode#FAST} needs: the Vector API is an incubator module, absent unless added. */
+    public static final String VECTOR_API_FLAG = "--add-modules jdk.incubator.vector";
+
+    /** Whether this JVM has the Vector API (started with {@link #VECTOR_API_FLAG}); REFERENCE mode does without. */
+    public static boolean vectorApiAvailable() {
+        return ModuleLayer.boot().findModule("jdk.incubator.vector").isPresent();
+    }
+
     private final Mode mode;
     private final int threads;
     private final ForkJoinPool pool;
@@ -41,8 +50,16 @@ public final class CpuBackend implements Backend, Measurable, Capacity {
         this(Mode.FAST, Runtime.getRuntime().availableProcessors());
     }
 
+    /**
+     * @throws BackendUnavailableException for {@link Mode#FAST} in a JVM without the Vector API, naming the flag
+     *         that adds it (rather than a NoClassDefFoundError at the first product)
+     */
     public CpuBackend(Mode mode, int threads) {
         if (threads < 1) throw new IllegalArgumentException("threads must be ≥ 1, got " + threads);
+        if (mode == Mode.FAST && !vectorApiAvailable()) {
+            throw new BackendUnavailableException("the CPU backend needs the Vector API, which this JVM was started without:"
+                    + " add the JVM flag " + VECTOR_API_FLAG + " (or use the reference backend, which is much slower)");
+        }
         this.mode = mode;
         this.threads = threads;
         this.pool = mode == Mode.FAST ? new ForkJoinPool(threads) : null;
