@@ -108,7 +108,7 @@ class LauncherTest {
         a.put(Attributes.Name.MAIN_CLASS, Main.class.getName());
         a.put(Attributes.Name.CLASS_PATH, String.join(" ", List.of(System.getProperty("java.class.path").split(File.pathSeparator)).stream()
                 .map(e -> Path.of(e).toAbsolutePath().toUri().toString()).toList()));
-        Path jar = Files.createDirectories(home.resolve("target")).resolve("infercl.jar");
+        Path jar = Files.createDirectories(home.resolve("target")).resolve("infercl-0-cli.jar"); // the name the launcher looks for
         try (var out = new JarOutputStream(Files.newOutputStream(jar), manifest)) {
             // the manifest is the jar
         }
