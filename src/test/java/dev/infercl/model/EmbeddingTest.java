@@ -120,4 +120,50 @@ class EmbeddingTest {
             assertThrows(IllegalArgumentException.class, () -> m.embed(new int[0], Pooling.MEAN));
         }
     }
+
+    // ------------------------------------------------------------------------------- docs/EMBEDDINGS.md's recipes
+
+    static String classify(Model model, String text, java.util.Map<String, String> labels) {
+        float[] q = model.embed(text, Pooling.MEAN);
+        String best = null;
+        double bestScore = Double.NEGATIVE_INFINITY;
+        for (var label : labels.entrySet()) {
+            float[] l = model.embed(label.getValue(), Pooling.MEAN);
+            double score = 0;
+            for (int i = 0; i < q.length; i++) score += q[i] * l[i];
+            if (score > bestScore) {
+                bestScore = score;
+                best = label.getKey();
+            }
+        }
+        return best;
+    }
+
+    static String classifyByNextToken(Model model, String text, java.util.List<String> labels) {
+        var tok = model.tokenizer();
+        int[] prompt = tok.encode("Text: " + text + "\nTopic (animals or food):", tok.addBosByDefault(), false);
+        try (var s = model.newSession()) {
+            float[][] logits = s.logits(prompt);
+            float[] next = logits[logits.length - 1];
+            return labels.stream()
+                    .max(java.util.Comparator.comparingDouble(l -> next[tok.encode(" " + l, false, false)[0]]))
+                    .orElseThrow();
+        }
+    }
+
+    /**
+     * Both recipes run as docs/EMBEDDINGS.md writes them. stories260K is far too small for its embeddings to carry
+     * meaning (every story sentence is about 0.9 from every other), so what is checked is the mechanics: a label's own
+     * description is nearest to itself, and each recipe answers one of the labels.
+     */
+    @Test
+    void classificationRecipes() throws Exception {
+        try (Model m = Model.load(Stories.MODEL, options("CPU"))) {
+            var labels = java.util.Map.of("animals", "A story about a dog or a cat.", "food", "A story about baking a cake and eating.");
+            for (var l : labels.entrySet()) assertEquals(l.getKey(), classify(m, l.getValue(), labels));
+            assertTrue(labels.containsKey(classify(m, "The dog chased the ball in the park.", labels)));
+            String label = classifyByNextToken(m, "The dog chased the ball in the park.", java.util.List.of("animals", "food"));
+            assertTrue(label.equals("animals") || label.equals("food"));
+        }
+    }
 }
