@@ -232,11 +232,13 @@ public final class OpenAiServer implements AutoCloseable {
         ApiException tooLarge = new ApiException(413, "invalid_request_error", null, "request_too_large", "the request body is larger than " + max + " bytes");
         String length = ex.getRequestHeaders().getFirst("Content-Length");
         if (length != null) {
+            long declared;
             try {
-                if (Long.parseLong(length.strip()) > max) throw tooLarge;
+                declared = Long.parseLong(length.strip());
             } catch (NumberFormatException e) {
                 throw ApiException.invalid(null, "Content-Length is not a number");
             }
+            if (declared > max) throw tooLarge;
         }
         byte[] bytes = ex.getRequestBody().readNBytes(max + 1);
         if (bytes.length > max) throw tooLarge;
@@ -247,6 +249,30 @@ public final class OpenAiServer implements AutoCloseable {
             return node;
         } catch (JsonProcessingException e) {
             throw new ApiException(400, "invalid_request_error", null, "invalid_json", "malformed JSON: " + e.getOriginalMessage());
+        }
+    }
+
+    /**
+     * Reads and drops what remains of a refused request's body, up to 16 times the body limit, kept nowhere, so that
+     * the connection stays in step (a client still sending when the connection closes would get a reset instead of
+     * the error). A longer body is not read: the reply says "Connection: close", and the client may see a reset.
+     */
+    private void discard(HttpExchange ex) {
+        long cap = 16L * options.maxBodyBytes();
+        String length = ex.getRequestHeaders().getFirst("Content-Length");
+        try {
+            if (length != null && Long.parseLong(length.strip()) > cap) {
+                ex.getResponseHeaders().set("Connection", "close");
+                return;
+            }
+            java.io.InputStream body = ex.getRequestBody();
+            byte[] sink = new byte[64 << 10];
+            long read = 0;
+            int n = 0;
+            while (read <= cap && (n = body.read(sink)) >= 0) read += n;
+            if (n >= 0) ex.getResponseHeaders().set("Connection", "close");
+        } catch (IOException | NumberFormatException e) {
+            ex.getResponseHeaders().set("Connection", "close");
         }
     }
 
@@ -271,6 +297,7 @@ public final class OpenAiServer implements AutoCloseable {
             stopIds = new int[0];
         }
         int ctx = s.pool().contextLength;
+        if (ids.length == 0) throw ApiException.invalid(r.chat() ? "messages" : "prompt", "the prompt has no tokens");
         if (ids.length >= ctx) {
             throw new ApiException(400, "invalid_request_error", r.chat() ? "messages" : "prompt", "context_length_exceeded",
                     "the prompt has " + ids.length + " tokens; the context holds " + ctx + " (and the reply needs at least one)");
@@ -580,6 +607,7 @@ public final class OpenAiServer implements AutoCloseable {
     /** The error as the reply, unless the reply has begun (then the connection just ends). */
     private void error(HttpExchange ex, ApiException e) {
         if (ex.getResponseCode() != -1) return;
+        discard(ex);
         try {
             send(ex, e.status, errorBody(e));
         } catch (IOException ignored) {

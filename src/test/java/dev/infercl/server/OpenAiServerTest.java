@@ -260,12 +260,12 @@ class OpenAiServerTest {
     }
 
     @Test
-    void oversizedBodiesAreRefusedUnread() throws Exception {
+    void oversizedBodiesAreRefusedWithoutBeingKept() throws Exception {
         String huge = "{\"prompt\": \"" + "a".repeat(200_000) + "\"}";
         var r = f.post("/v1/completions", huge);
         assertEquals(413, r.statusCode());
         assertErrorBody(r.body(), null);
-        // without a Content-Length (chunked), the read stops at the limit
+        // without a Content-Length (chunked), the body is kept only up to the limit
         var chunked = f.http.send(f.request("/v1/completions").POST(HttpRequest.BodyPublishers.ofInputStream(
                 () -> new java.io.ByteArrayInputStream(huge.getBytes(StandardCharsets.UTF_8)))).build(), HttpResponse.BodyHandlers.ofString());
         assertEquals(413, chunked.statusCode());
