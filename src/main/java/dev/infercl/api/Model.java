@@ -153,6 +153,53 @@ public final class Model implements AutoCloseable {
     }
 
     /**
+     * An embedding of {@code text}: the hidden states after the final norm (the classifier's input), pooled over
+     * the text's tokens (BOS included when the tokenizer adds one by default) and L2-normalised, {@code dim} values.
+     * Works for any decoder model, on every backend; the text runs in a sequence of its own (its KV cache sized to
+     * the text, freed afterwards), one chunk of up to 512 tokens per step under the model's lock, so it interleaves
+     * with generating sessions like any step.
+     *
+     * @throws IllegalArgumentException when the text has no tokens
+     */
+    public float[] embed(String text, Pooling pooling) {
+        return embed(tokenizer().encode(text, tokenizer().addBosByDefault(), false), pooling);
+    }
+
+    /** {@link #embed(String, Pooling)} of token ids. */
+    public float[] embed(int[] ids, Pooling pooling) {
+        if (ids.length == 0) throw new IllegalArgumentException("nothing to embed: the text has no tokens");
+        int dim = config().dim(), batch = Math.min(ids.length, Session.MAX_BATCH);
+        Transformer.State state = compute(() -> transformer.newState(ids.length, batch));
+        try {
+            double[] sum = new double[dim];
+            float[] rows = new float[batch * dim];
+            for (int from = 0; from < ids.length; from += batch) {
+                int[] chunk = java.util.Arrays.copyOfRange(ids, from, Math.min(ids.length, from + batch));
+                float[] read = chunk.length == batch ? rows : new float[chunk.length * dim];
+                compute(() -> {
+                    backend.read(transformer.forward(state, chunk, Transformer.Output.HIDDEN).firstRows(chunk.length), read);
+                    return null;
+                });
+                if (pooling == Pooling.MEAN) {
+                    for (int r = 0; r < chunk.length; r++) for (int c = 0; c < dim; c++) sum[c] += read[r * dim + c];
+                } else if (from + chunk.length == ids.length) {
+                    for (int c = 0; c < dim; c++) sum[c] = read[(chunk.length - 1) * dim + c];
+                }
+            }
+            double norm = 0;
+            for (double v : sum) norm += v * v;
+            norm = Math.sqrt(norm);
+            float[] out = new float[dim];
+            for (int c = 0; c < dim; c++) out[c] = norm == 0 ? 0f : (float) (sum[c] / norm);   // the mean's 1/n cancels
+            return out;
+        } finally {
+            withLock(() -> {
+                if (!closed) state.close();
+            });
+        }
+    }
+
+    /**
      * Runs {@code op} holding the model's lock, with the backend to itself: every use of the backend goes through
      * here. Throws {@link IllegalStateException} when the model is closed.
      */

@@ -28,13 +28,15 @@ public final class Main implements Runnable {
      * a run whose first argument names a command adds only that one, and any other run (help, a typo) adds them
      * all. A switch rather than a table of constructor references: linking a reference loads its class.
      */
-    static final List<String> COMMANDS = List.of("generate", "chat", "pull", "info", "tokenize", "logits", "synth", "convert", "bench",
+    static final List<String> COMMANDS = List.of("generate", "chat", "serve", "embed", "pull", "info", "tokenize", "logits", "synth", "convert", "bench",
             "devices", "quantize", "eval", "help");
 
     static Object command(String name) {
         return switch (name) {
             case "generate" -> new GenerateCommand();
             case "chat" -> new ChatCommand();
+            case "serve" -> new ServeCommand();
+            case "embed" -> new EmbedCommand();
             case "pull" -> new PullCommand();
             case "info" -> new InfoCommand();
             case "tokenize" -> new TokenizeCommand();
@@ -67,7 +69,7 @@ public final class Main implements Runnable {
 
     @Override
     public void run() {
-        throw new CommandLine.ParameterException(spec.commandLine(), "name a command: generate, chat, pull, info, tokenize, logits, synth, convert, bench, devices, quantize, eval (see --help)");
+        throw new CommandLine.ParameterException(spec.commandLine(), "name a command: generate, chat, serve, embed, pull, info, tokenize, logits, synth, convert, bench, devices, quantize, eval (see --help)");
     }
 
     public static void main(String[] args) {

@@ -68,14 +68,25 @@ public final class Sampler {
         return best;
     }
 
+    /**
+     * llama.cpp's penalties over the recent tokens: the repetition penalty scales each distinct token's logit once;
+     * the presence penalty subtracts a constant from each distinct token and the frequency penalty one per occurrence
+     * (OpenAI's formula, {@code logit − count·frequency − (count > 0)·presence}).
+     */
     private void applyRepeatPenalty(float[] logits, int vocab) {
-        if (options.repeatPenalty() == 1f || recentCount == 0) return;
-        boolean[] seen = new boolean[vocab];
+        boolean additive = options.presencePenalty() != 0f || options.frequencyPenalty() != 0f;
+        if ((options.repeatPenalty() == 1f && !additive) || recentCount == 0) return;
+        var counts = new java.util.HashMap<Integer, Integer>();
         for (int i = 0; i < recentCount; i++) {
             int t = recent[i];
-            if (t < 0 || t >= vocab || seen[t]) continue;
-            seen[t] = true;
-            logits[t] = logits[t] > 0 ? logits[t] / options.repeatPenalty() : logits[t] * options.repeatPenalty();
+            if (t >= 0 && t < vocab) counts.merge(t, 1, Integer::sum);
+        }
+        for (var e : counts.entrySet()) {
+            int t = e.getKey();
+            if (options.repeatPenalty() != 1f) {
+                logits[t] = logits[t] > 0 ? logits[t] / options.repeatPenalty() : logits[t] * options.repeatPenalty();
+            }
+            logits[t] -= e.getValue() * options.frequencyPenalty() + options.presencePenalty();
         }
     }
 

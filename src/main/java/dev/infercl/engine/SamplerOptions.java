@@ -1,8 +1,9 @@
 package dev.infercl.engine;
 
 /**
- * How the next token is chosen from the logits, applied in llama.cpp's order: repetition penalty, top-k,
- * top-p, min-p, temperature, then a draw. Temperature ≤ 0 is greedy (argmax after the penalty).
+ * How the next token is chosen from the logits, applied in llama.cpp's order: penalties (repetition, then
+ * presence and frequency), top-k, top-p, min-p, temperature, then a draw. Temperature ≤ 0 is greedy (argmax after
+ * the penalties).
  *
  * @param temperature    softmax temperature; ≤ 0 means greedy
  * @param topK           keep the k most likely tokens (≤ 0: all)
@@ -11,8 +12,12 @@ package dev.infercl.engine;
  * @param repeatPenalty  divide positive / multiply negative logits of recent tokens by this (1: off)
  * @param repeatLastN    how many recent tokens the penalty looks at
  * @param seed           seed of the random draw: the same seed gives the same text
+ * @param presencePenalty  subtracted from the logit of every token among the recent ones (OpenAI's and llama.cpp's
+ *                         {@code presence_penalty}; 0: off)
+ * @param frequencyPenalty subtracted once per occurrence among the recent ones ({@code frequency_penalty}; 0: off)
  */
-public record SamplerOptions(float temperature, int topK, float topP, float minP, float repeatPenalty, int repeatLastN, long seed) {
+public record SamplerOptions(float temperature, int topK, float topP, float minP, float repeatPenalty, int repeatLastN, long seed,
+                             float presencePenalty, float frequencyPenalty) {
 
     public SamplerOptions {
         if (Float.isNaN(temperature) || temperature < 0) throw new IllegalArgumentException("temperature must be ≥ 0, got " + temperature);
@@ -20,6 +25,18 @@ public record SamplerOptions(float temperature, int topK, float topP, float minP
         if (!(minP >= 0 && minP < 1)) throw new IllegalArgumentException("min-p must be in [0, 1), got " + minP);
         if (!(repeatPenalty > 0)) throw new IllegalArgumentException("repeat penalty must be > 0, got " + repeatPenalty);
         if (repeatLastN < 0) throw new IllegalArgumentException("repeat-last-n must be ≥ 0, got " + repeatLastN);
+        if (!Float.isFinite(presencePenalty)) throw new IllegalArgumentException("presence penalty must be finite, got " + presencePenalty);
+        if (!Float.isFinite(frequencyPenalty)) throw new IllegalArgumentException("frequency penalty must be finite, got " + frequencyPenalty);
+    }
+
+    /** Without presence and frequency penalties (the options before they existed: callers keep compiling). */
+    public SamplerOptions(float temperature, int topK, float topP, float minP, float repeatPenalty, int repeatLastN, long seed) {
+        this(temperature, topK, topP, minP, repeatPenalty, repeatLastN, seed, 0f, 0f);
+    }
+
+    /** These options with presence and frequency penalties. */
+    public SamplerOptions withPenalties(float presence, float frequency) {
+        return new SamplerOptions(temperature, topK, topP, minP, repeatPenalty, repeatLastN, seed, presence, frequency);
     }
 
     /** Greedy decoding: always the most likely token. */

@@ -227,6 +227,18 @@ public final class Transformer {
      * The returned tensor belongs to the state and is overwritten by the next call.
      */
     public Tensor forward(State s, int[] tokens, boolean allLogits) {
+        return forward(s, tokens, allLogits ? Output.ALL_LOGITS : Output.LAST_LOGITS);
+    }
+
+    /** What a forward call returns: the logits of the last token or of every token, or the final-normed hidden rows. */
+    public enum Output { LAST_LOGITS, ALL_LOGITS, HIDDEN }
+
+    /**
+     * As {@link #forward(State, int[], boolean)}; {@link Output#HIDDEN} returns the rows after the final norm,
+     * (tokens.length, dim), the classifier's input (embeddings pool them), and computes no logits.
+     */
+    public Tensor forward(State s, int[] tokens, Output output) {
+        boolean allLogits = output == Output.ALL_LOGITS;
         int n = tokens.length, start = s.table.length();
         if (s.closed) throw new IllegalStateException("this sequence state is closed");
         if (n == 0 || n > s.maxBatch) throw new IllegalArgumentException("a forward call takes 1.." + s.maxBatch + " tokens, got " + n);
@@ -291,6 +303,10 @@ public final class Transformer {
         // classifier: logits = W_out · norm(x) (soft-capped for Gemma 2), for every row or only the last
         Tensor rows, logits;
         Norm outNorm = norm(weights.outputNorm(), weights.outputNormBias());
+        if (output == Output.HIDDEN) {
+            backend.norm(xb, x, outNorm);
+            return xb;
+        }
         if (allLogits) {
             if (s.logitsAll == null) s.logitsAll = backend.allocate("logits", s.maxBatch, config.vocabSize());
             rows = xb;

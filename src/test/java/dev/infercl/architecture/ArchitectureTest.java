@@ -31,16 +31,18 @@ class ArchitectureTest {
             .layer("api").definedBy("dev.infercl.api..")
             .layer("quant").definedBy("dev.infercl.quant..")
             .layer("hub").definedBy("dev.infercl.hub..")
+            .layer("server").definedBy("dev.infercl.server..")
             .layer("cli").definedBy("dev.infercl.cli..")
             .whereLayer("cli").mayNotBeAccessedByAnyLayer()
             .whereLayer("quant").mayOnlyBeAccessedByLayers("cli")
             .whereLayer("hub").mayOnlyBeAccessedByLayers("cli")
-            .whereLayer("api").mayOnlyBeAccessedByLayers("quant", "cli")
-            .whereLayer("engine").mayOnlyBeAccessedByLayers("api", "quant", "cli")
+            .whereLayer("server").mayOnlyBeAccessedByLayers("cli")
+            .whereLayer("api").mayOnlyBeAccessedByLayers("quant", "server", "cli")
+            .whereLayer("engine").mayOnlyBeAccessedByLayers("api", "quant", "server", "cli")
             .whereLayer("model").mayOnlyBeAccessedByLayers("api", "quant", "cli")
             .whereLayer("backend implementations").mayOnlyBeAccessedByLayers("api", "quant", "cli")
             .whereLayer("backend interface").mayOnlyBeAccessedByLayers("backend implementations", "model", "api", "quant", "cli")
-            .whereLayer("tokenizer").mayOnlyBeAccessedByLayers("model", "api", "quant", "cli")
+            .whereLayer("tokenizer").mayOnlyBeAccessedByLayers("model", "api", "quant", "server", "cli")
             .whereLayer("tensor").mayOnlyBeAccessedByLayers("backend implementations", "model", "api", "quant", "cli");
 
     @ArchTest

@@ -80,4 +80,57 @@ class SamplerTest {
         assertThrows(IllegalArgumentException.class, () -> new SamplerOptions(1f, 0, 0f, 0f, 1f, 0, 0));
         assertThrows(IllegalArgumentException.class, () -> new SamplerOptions(1f, 0, 1f, 0f, 0f, 0, 0));
     }
+
+    @Test
+    void presencePenaltySubtractsOncePerSeenToken() {
+        // token 1 (5.0) seen three times, token 3 (4.9) never: presence 0.2 leaves 4.8 < 4.9, so greedy takes 3
+        var s = new Sampler(new SamplerOptions(0f, 0, 1f, 0f, 1f, 64, 0, 0.2f, 0f));
+        for (int i = 0; i < 3; i++) s.accept(1);
+        float[] l = LOGITS.clone();
+        assertEquals(3, s.sample(l, l.length));
+        assertEquals(4.8f, l[1], 1e-6f);
+        assertEquals(4.9f, l[3], 1e-6f);
+    }
+
+    @Test
+    void frequencyPenaltySubtractsPerOccurrence() {
+        var s = new Sampler(new SamplerOptions(0f, 0, 1f, 0f, 1f, 64, 0, 0f, 0.06f));
+        s.accept(1);
+        float[] l = LOGITS.clone();
+        assertEquals(1, s.sample(l, l.length));   // 5 − 0.06 = 4.94 > 4.9
+        assertEquals(4.94f, l[1], 1e-6f);
+        s.accept(1);
+        s.accept(2);
+        l = LOGITS.clone();
+        assertEquals(3, s.sample(l, l.length));   // 5 − 2·0.06 = 4.88 < 4.9
+        assertEquals(4.88f, l[1], 1e-6f);
+        assertEquals(2.94f, l[2], 1e-6f);
+    }
+
+    @Test
+    void penaltiesLookOnlyAtTheRecentWindow() {
+        var s = new Sampler(new SamplerOptions(0f, 0, 1f, 0f, 1f, 2, 0, 1f, 1f));
+        s.accept(1);
+        s.accept(2);
+        s.accept(4);   // the window of 2 holds 2 and 4: token 1 is no longer penalised
+        float[] l = LOGITS.clone();
+        assertEquals(1, s.sample(l, l.length));
+        assertEquals(5f, l[1]);
+        assertEquals(1f, l[2], 1e-6f);
+        assertEquals(-4f, l[4], 1e-6f);
+    }
+
+    @Test
+    void negativePenaltiesEncourageAndNonFiniteOnesAreRefused() {
+        var s = new Sampler(new SamplerOptions(0f, 0, 1f, 0f, 1f, 64, 0, -1f, 0f));
+        s.accept(0);
+        assertEquals(1, s.sample(LOGITS.clone(), LOGITS.length));
+        s.accept(2);
+        float[] l = LOGITS.clone();
+        s.sample(l, l.length);
+        assertEquals(4f, l[2], 1e-6f);
+        assertThrows(IllegalArgumentException.class, () -> new SamplerOptions(0f, 0, 1f, 0f, 1f, 64, 0, Float.NaN, 0f));
+        assertThrows(IllegalArgumentException.class, () -> new SamplerOptions(0f, 0, 1f, 0f, 1f, 64, 0, 0f, Float.POSITIVE_INFINITY));
+        assertEquals(SamplerOptions.greedy(), SamplerOptions.greedy().withPenalties(0f, 0f));
+    }
 }

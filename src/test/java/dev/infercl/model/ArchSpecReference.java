@@ -92,6 +92,9 @@ final class ArchSpecReference {
         extFactor = ext >= 0 ? ext : ropeType.equals("yarn") ? 1 : 0;
     }
 
+    /** The rows after the final norm (the classifier's input) of the last {@link #forward}, [tokens.length][dim]. */
+    double[][] hidden;
+
     /** The logits after each token, [tokens.length][vocab]. */
     double[][] forward(int[] tokens) {
         int n = tokens.length, qd = heads * headDim, kvd = kvHeads * headDim;
@@ -186,8 +189,10 @@ final class ArchSpecReference {
         String out = f.tensor("output.weight").isPresent() ? "output.weight" : "token_embd.weight";
         double[] w = t(out);
         double[][] logits = new double[n][vocab];
+        hidden = new double[n][];
         for (int t = 0; t < n; t++) {
             double[] h = norm(x[t], "output_norm");
+            hidden[t] = h;
             for (int o = 0; o < vocab; o++) {
                 double acc = 0;
                 for (int i = 0; i < dim; i++) acc += w[o * dim + i] * h[i];

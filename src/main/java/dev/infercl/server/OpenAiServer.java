@@ -1,0 +1,617 @@
+package dev.infercl.server;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import com.sun.net.httpserver.HttpExchange;
+import com.sun.net.httpserver.HttpServer;
+import dev.infercl.api.GenerateOptions;
+import dev.infercl.api.Generation;
+import dev.infercl.api.Model;
+import dev.infercl.api.Pooling;
+import dev.infercl.api.Session;
+import dev.infercl.engine.SamplerOptions;
+import dev.infercl.tokenizer.ChatTemplate;
+import dev.infercl.tokenizer.Tokenizer;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.net.InetSocketAddress;
+import java.net.URI;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.charset.StandardCharsets;
+import java.security.MessageDigest;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Base64;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.logging.Level;
+import java.util.logging.Logger;
+
+/**
+ * An OpenAI-compatible HTTP server over one {@link Model}: {@code POST /v1/chat/completions}, {@code /v1/completions}
+ * (whole or streamed as server-sent events ending in {@code data: [DONE]}), {@code /v1/embeddings},
+ * {@code GET /v1/models}, {@code /health} and {@code /metrics} (Prometheus text).
+ *
+ * <p>It is the JDK's {@code com.sun.net.httpserver} with a virtual thread per request, and Jackson for every body, so
+ * no HTTP or JSON is parsed here. A request generates in a {@link Session} lent by a pool of {@code parallel}
+ * sessions (the engine runs them together); more wait in a bounded queue, and beyond it are refused with 429. Every
+ * refusal is a 4xx with OpenAI's error body and touches no other request; a streaming client that goes away cancels
+ * its generation at its next token ({@link Session#cancel()}) and its session returns to the pool.
+ *
+ * <p>The server listens from {@link #start} on, answering /health with 503 until {@link #ready} hands it the model
+ * (so a supervisor sees it loading); it never closes the model, which its caller owns.
+ */
+public final class OpenAiServer implements AutoCloseable {
+    private static final Logger LOG = Logger.getLogger(OpenAiServer.class.getName());
+    private static final Set<String> ENDPOINTS = Set.of("/health", "/metrics", "/v1/models", "/v1/chat/completions", "/v1/completions", "/v1/embeddings");
+
+    private final ServerOptions options;
+    private final HttpServer http;
+    private final ExecutorService executor = Executors.newVirtualThreadPerTaskExecutor();
+    private final ObjectMapper json = new ObjectMapper();
+    private final Metrics metrics = new Metrics();
+    private final byte[] key;
+
+    /** Set once by {@link #ready}; null while the model loads. */
+    private volatile Served served;
+
+    private record Served(Model model, SessionPool pool, String id, ChatTemplate template, int[] chatStopIds, List<String> chatStops,
+                          long created) {}
+
+    private OpenAiServer(ServerOptions options) throws IOException {
+        this.options = options;
+        this.key = options.apiKey() == null ? null : options.apiKey().getBytes(StandardCharsets.UTF_8);
+        this.http = HttpServer.create(new InetSocketAddress(options.host(), options.port()), 0);
+        http.setExecutor(executor);
+        http.createContext("/", this::handle);
+    }
+
+    /** Binds and starts answering (/health says 503 until {@link #ready}). */
+    public static OpenAiServer start(ServerOptions options) throws IOException {
+        var s = new OpenAiServer(options);
+        s.http.start();
+        return s;
+    }
+
+    /**
+     * Serves {@code model} from now on: opens the pool's sessions (each holding the configured context) and reads the
+     * model's chat template. A model without a usable template still serves completions and embeddings.
+     */
+    public void ready(Model model) {
+        ready(model, options.contextLength());
+    }
+
+    /** {@link #ready(Model)} with sessions of {@code ctx} positions (≤ 0: {@link Model#newSession()}'s default). */
+    public void ready(Model model, int ctx) {
+        if (served != null) throw new IllegalStateException("the server already serves " + served.id());
+        ChatTemplate template = null;
+        try {
+            template = model.chatTemplate(null);
+        } catch (IOException | RuntimeException e) {
+            LOG.log(Level.WARNING, "no chat template: /v1/chat/completions will refuse requests", e);
+        }
+        String id = options.modelId();
+        if (id == null) {
+            id = model.path().getFileName().toString();
+            if (id.endsWith(".gguf")) id = id.substring(0, id.length() - 5);
+        }
+        var pool = new SessionPool(model, options.parallel(), options.queue(), ctx);
+        served = new Served(model, pool, id, template, template == null ? new int[0] : template.stopTokenIds(model.tokenizer()),
+                template == null ? List.of() : template.stopStrings(), System.currentTimeMillis() / 1000);
+    }
+
+    /** The port it listens on (the one chosen when the options asked for 0). */
+    public int port() {
+        return http.getAddress().getPort();
+    }
+
+    public URI uri() {
+        var a = http.getAddress();
+        String host = a.getAddress().getHostAddress();
+        return URI.create("http://" + (host.contains(":") ? "[" + host + "]" : host) + ":" + a.getPort());
+    }
+
+    /** The id requests name in "model". */
+    public String modelId() {
+        Served s = served;
+        return s == null ? null : s.id();
+    }
+
+    /** Stops listening, ends the requests in progress and closes the sessions; the model stays open. */
+    @Override
+    public void close() {
+        http.stop(0);
+        executor.shutdownNow();
+        Served s = served;
+        if (s != null) s.pool().close();
+    }
+
+    // ------------------------------------------------------------------------------------------------- dispatch
+
+    private void handle(HttpExchange ex) {
+        String path = ex.getRequestURI().getPath();
+        String endpoint = ENDPOINTS.contains(path) ? path : path.startsWith("/v1/models/") ? "/v1/models" : "other";
+        int status;
+        try {
+            status = route(ex, path, ex.getRequestMethod());
+        } catch (ApiException e) {
+            status = e.status;
+            error(ex, e);
+        } catch (Exception | Error e) {
+            LOG.log(Level.WARNING, "request " + path + " failed", e);
+            status = 500;
+            error(ex, new ApiException(500, "server_error", null, null, "internal error: " + e));
+        }
+        metrics.request(endpoint, status);
+        ex.close();
+    }
+
+    private int route(HttpExchange ex, String path, String method) throws Exception {
+        if (path.equals("/health")) {
+            requireMethod(method, "GET");
+            boolean up = served != null;
+            return send(ex, up ? 200 : 503, json.createObjectNode().put("status", up ? "ok" : "loading model"));
+        }
+        authorize(ex);
+        if (!ENDPOINTS.contains(path) && !path.startsWith("/v1/models/")) {
+            throw new ApiException(404, "invalid_request_error", null, "not_found", "no endpoint " + method + " " + path);
+        }
+        Served s = served;
+        if (s == null) throw new ApiException(503, "server_error", null, "model_loading", "the model is still loading; /health says when it is ready");
+        switch (path) {
+            case "/metrics" -> {
+                requireMethod(method, "GET");
+                byte[] text = metrics.render(s.pool()).getBytes(StandardCharsets.UTF_8);
+                ex.getResponseHeaders().set("Content-Type", "text/plain; version=0.0.4; charset=utf-8");
+                ex.sendResponseHeaders(200, text.length);
+                ex.getResponseBody().write(text);
+                return 200;
+            }
+            case "/v1/models" -> {
+                requireMethod(method, "GET");
+                var list = json.createObjectNode().put("object", "list");
+                list.putArray("data").add(modelObject(s));
+                return send(ex, 200, list);
+            }
+            case "/v1/chat/completions" -> {
+                requireMethod(method, "POST");
+                return complete(ex, s, CompletionRequest.parse(body(ex), true));
+            }
+            case "/v1/completions" -> {
+                requireMethod(method, "POST");
+                return complete(ex, s, CompletionRequest.parse(body(ex), false));
+            }
+            case "/v1/embeddings" -> {
+                requireMethod(method, "POST");
+                return embeddings(ex, s, body(ex));
+            }
+            default -> {   // /v1/models/{id}
+                requireMethod(method, "GET");
+                String id = path.substring("/v1/models/".length());
+                if (!id.equals(s.id())) throw unknownModel(id, s);
+                return send(ex, 200, modelObject(s));
+            }
+        }
+    }
+
+    private ObjectNode modelObject(Served s) {
+        return json.createObjectNode().put("id", s.id()).put("object", "model").put("created", s.created()).put("owned_by", "infercl");
+    }
+
+    private static void requireMethod(String method, String allowed) throws ApiException {
+        if (!method.equals(allowed)) throw new ApiException(405, "invalid_request_error", null, "method_not_allowed", "use " + allowed + ", not " + method);
+    }
+
+    /** Every endpoint but /health needs "Authorization: Bearer KEY" when the server has a key (compared in constant time). */
+    private void authorize(HttpExchange ex) throws ApiException {
+        if (key == null) return;
+        String h = ex.getRequestHeaders().getFirst("Authorization");
+        if (h == null || !h.regionMatches(true, 0, "Bearer ", 0, 7)) {
+            throw new ApiException(401, "invalid_request_error", null, "missing_api_key", "an API key is required: Authorization: Bearer KEY");
+        }
+        if (!MessageDigest.isEqual(h.substring(7).strip().getBytes(StandardCharsets.UTF_8), key)) {
+            throw new ApiException(401, "invalid_request_error", null, "invalid_api_key", "incorrect API key");
+        }
+    }
+
+    private static ApiException unknownModel(String id, Served s) {
+        return new ApiException(404, "invalid_request_error", "model", "model_not_found", "the model '" + id + "' does not exist; this server serves '" + s.id() + "'");
+    }
+
+    /** The body as JSON, read up to the size limit (a larger one is refused unread). */
+    private JsonNode body(HttpExchange ex) throws ApiException, IOException {
+        int max = options.maxBodyBytes();
+        ApiException tooLarge = new ApiException(413, "invalid_request_error", null, "request_too_large", "the request body is larger than " + max + " bytes");
+        String length = ex.getRequestHeaders().getFirst("Content-Length");
+        if (length != null) {
+            long declared;
+            try {
+                declared = Long.parseLong(length.strip());
+            } catch (NumberFormatException e) {
+                throw ApiException.invalid(null, "Content-Length is not a number");
+            }
+            if (declared > max) throw tooLarge;
+        }
+        byte[] bytes = ex.getRequestBody().readNBytes(max + 1);
+        if (bytes.length > max) throw tooLarge;
+        if (bytes.length == 0) throw ApiException.invalid(null, "the request has no body (a JSON object is expected)");
+        try {
+            JsonNode node = json.readTree(bytes);
+            if (node == null || node.isMissingNode()) throw ApiException.invalid(null, "the request body holds no JSON");
+            return node;
+        } catch (JsonProcessingException e) {
+            throw new ApiException(400, "invalid_request_error", null, "invalid_json", "malformed JSON: " + e.getOriginalMessage());
+        }
+    }
+
+    /**
+     * Reads and drops what remains of a refused request's body, up to 16 times the body limit, kept nowhere, so that
+     * the connection stays in step (a client still sending when the connection closes would get a reset instead of
+     * the error). A longer body is not read: the reply says "Connection: close", and the client may see a reset.
+     */
+    private void discard(HttpExchange ex) {
+        long cap = 16L * options.maxBodyBytes();
+        String length = ex.getRequestHeaders().getFirst("Content-Length");
+        try {
+            if (length != null && Long.parseLong(length.strip()) > cap) {
+                ex.getResponseHeaders().set("Connection", "close");
+                return;
+            }
+            java.io.InputStream body = ex.getRequestBody();
+            byte[] sink = new byte[64 << 10];
+            long read = 0;
+            int n = 0;
+            while (read <= cap && (n = body.read(sink)) >= 0) read += n;
+            if (n >= 0) ex.getResponseHeaders().set("Connection", "close");
+        } catch (IOException | NumberFormatException e) {
+            ex.getResponseHeaders().set("Connection", "close");
+        }
+    }
+
+    // ------------------------------------------------------------------------------------------------- completions
+
+    private int complete(HttpExchange ex, Served s, CompletionRequest r) throws Exception {
+        if (r.model() != null && !r.model().equals(s.id())) throw unknownModel(r.model(), s);
+        Tokenizer tok = s.model().tokenizer();
+        int[] ids, stopIds;
+        var stops = new ArrayList<>(r.stop());
+        if (r.chat()) {
+            if (s.template() == null) throw ApiException.unsupported("messages", "this model has no chat template; use /v1/completions");
+            try {
+                ids = s.template().encode(tok, r.messages(), true);
+            } catch (RuntimeException e) {   // a template may refuse a conversation (raise_exception)
+                throw ApiException.invalid("messages", "the chat template refused the messages: " + e.getMessage());
+            }
+            stopIds = s.chatStopIds();
+            stops.addAll(s.chatStops());
+        } else {
+            ids = tok.encode(r.prompt(), tok.addBosByDefault(), false);
+            stopIds = new int[0];
+        }
+        int ctx = s.pool().contextLength;
+        if (ids.length == 0) throw ApiException.invalid(r.chat() ? "messages" : "prompt", "the prompt has no tokens");
+        if (ids.length >= ctx) {
+            throw new ApiException(400, "invalid_request_error", r.chat() ? "messages" : "prompt", "context_length_exceeded",
+                    "the prompt has " + ids.length + " tokens; the context holds " + ctx + " (and the reply needs at least one)");
+        }
+        if (r.maxTokens() != null && r.maxTokens() > ctx) {
+            throw ApiException.invalid(r.chat() ? "max_completion_tokens" : "max_tokens", "the token budget " + r.maxTokens() + " exceeds the context of " + ctx + " tokens");
+        }
+        int room = ctx - ids.length;
+        int budget = r.maxTokens() == null ? room : Math.min(r.maxTokens(), room);
+        var sampler = new SamplerOptions(r.temperature(), r.topK(), r.topP(), r.minP(), r.repeatPenalty(), 64, r.seed(),
+                r.presencePenalty(), r.frequencyPenalty());
+        var options = new GenerateOptions(budget, sampler, false, true, stopIds);
+
+        Session session = s.pool().acquire();
+        try {
+            metrics.promptTokens.add(ids.length);
+            return r.stream() ? stream(ex, s, r, session, ids, options, stops) : whole(ex, s, r, session, ids, options, stops);
+        } finally {
+            s.pool().release(session);
+        }
+    }
+
+    private static String newId(String prefix) {
+        return prefix + HexFormat.of().formatHex(ByteBuffer.allocate(12).putLong(ThreadLocalRandom.current().nextLong())
+                .putInt(ThreadLocalRandom.current().nextInt()).array());
+    }
+
+    private static String finishReason(Generation g, StopMatcher m) {
+        if (m.stopped()) return "stop";
+        return switch (g.stop()) {
+            case END_OF_GENERATION, CANCELLED -> "stop";
+            case TOKEN_BUDGET, CONTEXT_FULL -> "length";
+        };
+    }
+
+    private ObjectNode usage(int prompt, int completion) {
+        return json.createObjectNode().put("prompt_tokens", prompt).put("completion_tokens", completion).put("total_tokens", prompt + completion);
+    }
+
+    private int whole(HttpExchange ex, Served s, CompletionRequest r, Session session, int[] ids, GenerateOptions options, List<String> stops) throws IOException {
+        var matcher = new StopMatcher(stops);
+        int[] kept = {0};   // tokens generated until the text reached a stop string
+        Generation g = session.generate(ids, options, (id, piece) -> {
+            if (matcher.stopped()) return;
+            if (id >= 0) {
+                metrics.token();
+                kept[0]++;
+            }
+            matcher.accept(piece);
+            if (matcher.stopped()) session.cancel();
+        });
+        matcher.flush();
+        String text = matcher.text();
+        int[] tokens = Arrays.copyOf(g.tokens(), Math.min(kept[0], g.tokens().length));
+        ObjectNode logprobs = r.logprobs() ? logprobs(s, session, ids, tokens, r.topLogprobs(), r.chat()) : null;
+
+        var choice = json.createObjectNode().put("index", 0);
+        if (r.chat()) {
+            choice.putObject("message").put("role", "assistant").put("content", text);
+        } else {
+            choice.put("text", text);
+        }
+        choice.set("logprobs", logprobs);
+        choice.put("finish_reason", finishReason(g, matcher));
+        var out = json.createObjectNode().put("id", newId(r.chat() ? "chatcmpl-" : "cmpl-"))
+                .put("object", r.chat() ? "chat.completion" : "text_completion")
+                .put("created", System.currentTimeMillis() / 1000).put("model", s.id());
+        out.putArray("choices").add(choice);
+        out.set("usage", usage(ids.length, g.tokens().length));
+        return send(ex, 200, out);
+    }
+
+    /**
+     * The log-probabilities of the generated tokens under the model (the softmax of its logits, before penalties and
+     * temperature, as OpenAI reports them), from a teacher-forced pass over prompt and reply in the same session.
+     */
+    private ObjectNode logprobs(Served s, Session session, int[] prompt, int[] tokens, int top, boolean chat) {
+        Tokenizer tok = s.model().tokenizer();
+        var result = json.createObjectNode();
+        ArrayNode content = chat ? result.putArray("content") : null;
+        ArrayNode texts = chat ? null : result.putArray("tokens"), lps = chat ? null : result.putArray("token_logprobs");
+        ArrayNode tops = chat ? null : result.putArray("top_logprobs"), offsets = chat ? null : result.putArray("text_offset");
+        if (tokens.length == 0) return result;
+        session.reset();
+        session.prefillOnly(Arrays.copyOf(prompt, prompt.length - 1));
+        int[] feed = new int[tokens.length];
+        feed[0] = prompt[prompt.length - 1];
+        System.arraycopy(tokens, 0, feed, 1, tokens.length - 1);
+        float[][] rows = session.logits(feed);
+        int offset = 0;
+        for (int j = 0; j < tokens.length; j++) {
+            float[] row = rows[j];
+            double max = Double.NEGATIVE_INFINITY, sum = 0;
+            for (float v : row) max = Math.max(max, v);
+            for (float v : row) sum += Math.exp(v - max);
+            double logZ = max + Math.log(sum);
+            Integer[] best = topIds(row, top);
+            String piece = text(tok, tokens[j]);
+            double lp = row[tokens[j]] - logZ;
+            if (chat) {
+                var e = content.addObject().put("token", piece).put("logprob", lp);
+                bytes(e.putArray("bytes"), tok, tokens[j]);
+                ArrayNode alts = e.putArray("top_logprobs");
+                for (int b : best) {
+                    var a = alts.addObject().put("token", text(tok, b)).put("logprob", row[b] - logZ);
+                    bytes(a.putArray("bytes"), tok, b);
+                }
+            } else {
+                texts.add(piece);
+                lps.add(lp);
+                var alts = tops.addObject();
+                for (int b : best) alts.put(text(tok, b), row[b] - logZ);
+                offsets.add(offset);
+                offset += piece.length();
+            }
+        }
+        return result;
+    }
+
+    private static Integer[] topIds(float[] row, int k) {
+        Integer[] idx = new Integer[row.length];
+        for (int i = 0; i < row.length; i++) idx[i] = i;
+        Arrays.sort(idx, (a, b) -> Float.compare(row[b], row[a]));
+        return Arrays.copyOf(idx, Math.min(k, row.length));
+    }
+
+    private static String text(Tokenizer tok, int id) {
+        return new String(tok.tokenBytes(id), StandardCharsets.UTF_8);
+    }
+
+    private static void bytes(ArrayNode into, Tokenizer tok, int id) {
+        for (byte b : tok.tokenBytes(id)) into.add(b & 0xff);
+    }
+
+    /** Server-sent events; a write that fails (the client went away) marks the stream broken instead of throwing. */
+    private final class Events {
+        private final OutputStream out;
+        volatile boolean broken;
+
+        Events(OutputStream out) {
+            this.out = out;
+        }
+
+        void send(String data) {
+            if (broken) return;
+            try {
+                out.write(("data: " + data + "\n\n").getBytes(StandardCharsets.UTF_8));
+                out.flush();
+            } catch (IOException e) {
+                broken = true;
+            }
+        }
+
+        void send(JsonNode node) throws JsonProcessingException {
+            send(json.writeValueAsString(node));
+        }
+    }
+
+    private int stream(HttpExchange ex, Served s, CompletionRequest r, Session session, int[] ids, GenerateOptions options, List<String> stops) throws IOException {
+        String id = newId(r.chat() ? "chatcmpl-" : "cmpl-");
+        long created = System.currentTimeMillis() / 1000;
+        ex.getResponseHeaders().set("Content-Type", "text/event-stream; charset=utf-8");
+        ex.getResponseHeaders().set("Cache-Control", "no-cache");
+        ex.sendResponseHeaders(200, 0);
+        var events = new Events(ex.getResponseBody());
+        if (r.chat()) events.send(chunk(r, s, id, created, "", true, null));
+        var matcher = new StopMatcher(stops);
+        Generation g;
+        try {
+            g = session.generate(ids, options, (tokenId, piece) -> {
+                if (matcher.stopped() || events.broken) return;
+                if (tokenId >= 0) metrics.token();
+                String t = matcher.accept(piece);
+                if (matcher.stopped()) session.cancel();
+                if (!t.isEmpty()) {
+                    try {
+                        events.send(chunk(r, s, id, created, t, false, null));
+                    } catch (JsonProcessingException e) {
+                        throw new IllegalStateException(e);
+                    }
+                }
+                if (events.broken) session.cancel();   // the client went away: stop at once, free the session
+            });
+        } catch (RuntimeException e) {   // headers are sent: the error goes in the stream
+            LOG.log(Level.WARNING, "generation failed", e);
+            events.send(errorBody(new ApiException(500, "server_error", null, null, "generation failed: " + e.getMessage())));
+            return 500;
+        }
+        if (events.broken) {
+            metrics.cancelled.increment();
+            return 499;   // nginx's "client closed request": counted apart from completed streams
+        }
+        String tail = matcher.flush();
+        if (!tail.isEmpty()) events.send(chunk(r, s, id, created, tail, false, null));
+        events.send(chunk(r, s, id, created, null, false, finishReason(g, matcher)));
+        if (r.includeUsage()) {
+            var u = base(r, s, id, created);
+            u.putArray("choices");
+            u.set("usage", usage(ids.length, g.tokens().length));
+            events.send(u);
+        }
+        events.send("[DONE]");
+        return events.broken ? 499 : 200;
+    }
+
+    private ObjectNode base(CompletionRequest r, Served s, String id, long created) {
+        return json.createObjectNode().put("id", id).put("object", r.chat() ? "chat.completion.chunk" : "text_completion")
+                .put("created", created).put("model", s.id());
+    }
+
+    /** One streamed chunk: text (null in the last one), the role in the first chat chunk, the finish reason in the last. */
+    private ObjectNode chunk(CompletionRequest r, Served s, String id, long created, String text, boolean role, String finish) {
+        var c = base(r, s, id, created);
+        var choice = c.putArray("choices").addObject().put("index", 0);
+        if (r.chat()) {
+            var delta = choice.putObject("delta");
+            if (role) delta.put("role", "assistant");
+            if (text != null) delta.put("content", text);
+        } else {
+            choice.put("text", text == null ? "" : text);
+        }
+        choice.putNull("logprobs");
+        choice.put("finish_reason", finish);
+        if (r.includeUsage()) c.putNull("usage");
+        return c;
+    }
+
+    // ------------------------------------------------------------------------------------------------- embeddings
+
+    private int embeddings(HttpExchange ex, Served s, JsonNode body) throws Exception {
+        if (!body.isObject()) throw ApiException.invalid(null, "the request body must be a JSON object");
+        String model = Fields.string(body, "model", false);
+        if (model != null && !model.equals(s.id())) throw unknownModel(model, s);
+        JsonNode in = body.get("input");
+        List<String> inputs = new ArrayList<>();
+        if (in != null && in.isTextual()) {
+            inputs.add(in.textValue());
+        } else if (in != null && in.isArray() && !in.isEmpty() && in.size() <= 2048) {
+            for (JsonNode e : in) {
+                if (!e.isTextual()) throw ApiException.invalid("input", "'input' must be a string or an array of 1 to 2048 strings");
+                inputs.add(e.textValue());
+            }
+        } else {
+            throw ApiException.invalid("input", "'input' must be a string or an array of 1 to 2048 strings");
+        }
+        String format = Fields.string(body, "encoding_format", false);
+        if (format != null && !format.equals("float") && !format.equals("base64")) {
+            throw ApiException.invalid("encoding_format", "'encoding_format' must be float or base64");
+        }
+        String pool = Fields.string(body, "pooling", false);
+        Pooling pooling = pool == null || pool.equals("mean") ? Pooling.MEAN : pool.equals("last") ? Pooling.LAST : null;
+        if (pooling == null) throw ApiException.invalid("pooling", "'pooling' must be mean or last");
+        Tokenizer tok = s.model().tokenizer();
+        int ctx = s.pool().contextLength;
+        List<int[]> ids = new ArrayList<>();
+        for (int i = 0; i < inputs.size(); i++) {
+            int[] t = tok.encode(inputs.get(i), tok.addBosByDefault(), false);
+            if (t.length == 0) throw ApiException.invalid("input", "input " + i + " is empty");
+            if (t.length > ctx) {
+                throw new ApiException(400, "invalid_request_error", "input", "context_length_exceeded", "input " + i + " has " + t.length + " tokens; the context holds " + ctx);
+            }
+            ids.add(t);
+        }
+        var out = json.createObjectNode().put("object", "list");
+        ArrayNode data = out.putArray("data");
+        int tokens = 0;
+        Session slot = s.pool().acquire();   // an embedding takes a sequence's place (its own KV cache) while it runs
+        try {
+            for (int i = 0; i < ids.size(); i++) {
+                float[] v = s.model().embed(ids.get(i), pooling);
+                tokens += ids.get(i).length;
+                var e = data.addObject().put("object", "embedding").put("index", i);
+                if ("base64".equals(format)) {
+                    ByteBuffer b = ByteBuffer.allocate(4 * v.length).order(ByteOrder.LITTLE_ENDIAN);
+                    for (float f : v) b.putFloat(f);
+                    e.put("embedding", Base64.getEncoder().encodeToString(b.array()));
+                } else {
+                    ArrayNode a = e.putArray("embedding");
+                    for (float f : v) a.add(f);
+                }
+            }
+        } finally {
+            s.pool().release(slot);
+        }
+        metrics.promptTokens.add(tokens);
+        out.put("model", s.id());
+        out.putObject("usage").put("prompt_tokens", tokens).put("total_tokens", tokens);
+        return send(ex, 200, out);
+    }
+
+    // ------------------------------------------------------------------------------------------------- replies
+
+    private int send(HttpExchange ex, int status, JsonNode body) throws IOException {
+        byte[] bytes = json.writeValueAsBytes(body);
+        ex.getResponseHeaders().set("Content-Type", "application/json");
+        ex.sendResponseHeaders(status, bytes.length);
+        ex.getResponseBody().write(bytes);
+        return status;
+    }
+
+    private ObjectNode errorBody(ApiException e) {
+        var body = json.createObjectNode();
+        body.putObject("error").put("message", e.getMessage()).put("type", e.type).put("param", e.param).put("code", e.code);
+        return body;
+    }
+
+    /** The error as the reply, unless the reply has begun (then the connection just ends). */
+    private void error(HttpExchange ex, ApiException e) {
+        if (ex.getResponseCode() != -1) return;
+        discard(ex);
+        try {
+            send(ex, e.status, errorBody(e));
+        } catch (IOException ignored) {
+            // the client is gone; nothing to tell it
+        }
+    }
+}

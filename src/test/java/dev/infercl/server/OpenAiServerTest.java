@@ -1,0 +1,330 @@
+package dev.infercl.server;
+
+import static dev.infercl.server.ServerFixture.events;
+import static dev.infercl.server.ServerFixture.json;
+import static dev.infercl.server.ServerFixture.streamedText;
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.infercl.Stories;
+import dev.infercl.api.BackendKind;
+import dev.infercl.api.Chat;
+import dev.infercl.api.GenerateOptions;
+import dev.infercl.api.LoadOptions;
+import dev.infercl.api.Model;
+import dev.infercl.api.Pooling;
+import dev.infercl.api.Session;
+import dev.infercl.engine.SamplerOptions;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.net.Socket;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.charset.StandardCharsets;
+import java.util.Base64;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.MethodSource;
+
+/**
+ * The OpenAI-compatible endpoints against stories260K on loopback: each reply equals what the Java API produces
+ * for the same request and seed, streamed or whole; every bad request gets its 4xx with OpenAI's error body.
+ */
+@Timeout(300)
+class OpenAiServerTest {
+    static ServerFixture f;
+
+    @BeforeAll
+    static void start() throws Exception {
+        f = new ServerFixture(ServerFixture.options());
+    }
+
+    @AfterAll
+    static void stop() {
+        if (f != null) f.close();
+    }
+
+    static final String COMPLETION = """
+            {"model": "stories260K", "prompt": "Once upon a time", "max_tokens": 40, "temperature": 0.8, "top_k": 40, "top_p": 0.95, "min_p": 0.05, "seed": 7%s}""";
+
+    @Test
+    void completionEqualsSessionGenerate() throws Exception {
+        String want = f.alone("Once upon a time", 40, 0.8f, 40, 0.95f, 0.05f, 7);
+        var r = f.post("/v1/completions", COMPLETION.formatted(""));
+        assertEquals(200, r.statusCode(), r.body());
+        JsonNode b = json(r.body());
+        assertEquals("text_completion", b.path("object").asText());
+        assertEquals(want, b.path("choices").path(0).path("text").asText());
+        assertEquals("stories260K", b.path("model").asText());
+        assertTrue(b.path("usage").path("completion_tokens").asInt() > 0, r.body());
+        assertEquals(b.path("usage").path("prompt_tokens").asInt() + b.path("usage").path("completion_tokens").asInt(), b.path("usage").path("total_tokens").asInt());
+
+        var s = f.post("/v1/completions", COMPLETION.formatted(", \"stream\": true, \"stream_options\": {\"include_usage\": true}"));
+        assertEquals(200, s.statusCode(), s.body());
+        assertTrue(s.headers().firstValue("Content-Type").orElse("").startsWith("text/event-stream"));
+        assertEquals(want, streamedText(s.body()));
+        var ev = events(s.body());
+        assertEquals("[DONE]", ev.getLast());
+        JsonNode usage = json(ev.get(ev.size() - 2));
+        assertEquals(0, usage.path("choices").size());
+        assertEquals(b.path("usage"), usage.path("usage"));
+        JsonNode last = json(ev.get(ev.size() - 3));
+        assertEquals(b.path("choices").path(0).path("finish_reason"), last.path("choices").path(0).path("finish_reason"));
+    }
+
+    @Test
+    void chatEqualsTheChatApiWholeAndStreamed() throws Exception {
+        String want;
+        try (Session s = f.model.newSession(256)) {
+            var chat = new Chat(f.model, s, f.model.chatTemplate(null), null, false);
+            want = chat.send("Tell me a story about a cat.", new GenerateOptions(48, new SamplerOptions(0.9f, 0, 1f, 0f, 1f, 64, 11), false, true), null).text();
+        }
+        String body = """
+                {"model": "stories260K", "messages": [{"role": "user", "content": "Tell me a story about a cat."}], "max_tokens": 48, "temperature": 0.9, "seed": 11%s}""";
+        var r = f.post("/v1/chat/completions", body.formatted(""));
+        assertEquals(200, r.statusCode(), r.body());
+        JsonNode b = json(r.body());
+        assertEquals("chat.completion", b.path("object").asText());
+        assertEquals("assistant", b.path("choices").path(0).path("message").path("role").asText());
+        assertEquals(want, b.path("choices").path(0).path("message").path("content").asText());
+
+        var s = f.post("/v1/chat/completions", body.formatted(", \"stream\": true"));
+        assertEquals(200, s.statusCode());
+        var ev = events(s.body());
+        assertEquals("assistant", json(ev.getFirst()).path("choices").path(0).path("delta").path("role").asText());
+        assertEquals("chat.completion.chunk", json(ev.getFirst()).path("object").asText());
+        assertEquals(want, streamedText(s.body()));
+        assertEquals("[DONE]", ev.getLast());
+        assertFalse(json(ev.get(ev.size() - 2)).path("choices").path(0).path("finish_reason").isNull());
+    }
+
+    @Test
+    void stopStringsCutTheTextWholeAndStreamed() throws Exception {
+        String full = f.alone("Once upon a time", 40, 0.8f, 40, 0.95f, 0.05f, 7);
+        String stop = full.substring(12, 16);
+        String want = full.substring(0, full.indexOf(stop));
+        String extra = ", \"stop\": [" + ServerFixture.JSON.writeValueAsString(stop) + "]";
+        JsonNode b = json(f.post("/v1/completions", COMPLETION.formatted(extra)).body());
+        assertEquals(want, b.path("choices").path(0).path("text").asText());
+        assertEquals("stop", b.path("choices").path(0).path("finish_reason").asText());
+        assertEquals(want, streamedText(f.post("/v1/completions", COMPLETION.formatted(extra + ", \"stream\": true")).body()));
+    }
+
+    @Test
+    void logprobsAreTheModelsLogSoftmax() throws Exception {
+        var r = f.post("/v1/chat/completions", """
+                {"messages": [{"role": "user", "content": "Hi"}], "max_tokens": 8, "temperature": 0, "logprobs": true, "top_logprobs": 3}""");
+        assertEquals(200, r.statusCode(), r.body());
+        JsonNode c = json(r.body()).path("choices").path(0);
+        JsonNode lp = c.path("logprobs").path("content");
+        assertEquals(json(r.body()).path("usage").path("completion_tokens").asInt(), lp.size());
+        var text = new StringBuilder();
+        for (JsonNode t : lp) {
+            text.append(t.path("token").asText());
+            assertTrue(t.path("logprob").asDouble() <= 0);
+            assertEquals(3, t.path("top_logprobs").size());
+            // greedy: the chosen token is the most likely one
+            assertEquals(t.path("token").asText(), t.path("top_logprobs").path(0).path("token").asText());
+            assertEquals(t.path("logprob").asDouble(), t.path("top_logprobs").path(0).path("logprob").asDouble(), 1e-9);
+        }
+        assertEquals(c.path("message").path("content").asText().strip(), text.toString().strip());
+
+        JsonNode legacy = json(f.post("/v1/completions", """
+                {"prompt": "Once upon a time", "max_tokens": 5, "temperature": 0, "logprobs": 2}""").body()).path("choices").path(0).path("logprobs");
+        assertEquals(5, legacy.path("tokens").size());
+        assertEquals(5, legacy.path("token_logprobs").size());
+        assertEquals(2, legacy.path("top_logprobs").path(0).size());
+    }
+
+    @Test
+    void embeddingsEqualModelEmbed() throws Exception {
+        var r = f.post("/v1/embeddings", """
+                {"model": "stories260K", "input": ["Lily had a red ball.", "The sun was hot."]}""");
+        assertEquals(200, r.statusCode(), r.body());
+        JsonNode data = json(r.body()).path("data");
+        assertEquals(2, data.size());
+        float[] want = f.model.embed("The sun was hot.", Pooling.MEAN);
+        JsonNode got = data.path(1).path("embedding");
+        assertEquals(want.length, got.size());
+        for (int i = 0; i < want.length; i++) assertEquals(want[i], got.path(i).floatValue(), 1e-6f);
+        assertTrue(json(r.body()).path("usage").path("prompt_tokens").asInt() > 0);
+
+        var b64 = json(f.post("/v1/embeddings", """
+                {"input": "The sun was hot.", "encoding_format": "base64", "pooling": "last"}""").body());
+        ByteBuffer bytes = ByteBuffer.wrap(Base64.getDecoder().decode(b64.path("data").path(0).path("embedding").asText())).order(ByteOrder.LITTLE_ENDIAN);
+        float[] last = new float[want.length];
+        for (int i = 0; i < last.length; i++) last[i] = bytes.getFloat();
+        assertArrayEquals(f.model.embed("The sun was hot.", Pooling.LAST), last, 1e-6f);
+    }
+
+    @Test
+    void modelsHealthAndMetrics() throws Exception {
+        JsonNode models = json(f.get("/v1/models").body());
+        assertEquals("stories260K", models.path("data").path(0).path("id").asText());
+        assertEquals(200, f.get("/v1/models/stories260K").statusCode());
+        assertEquals(404, f.get("/v1/models/gpt-4").statusCode());
+        var health = f.http.send(HttpRequest.newBuilder(f.server.uri().resolve("/health")).build(), HttpResponse.BodyHandlers.ofString());
+        assertEquals(200, health.statusCode(), "public: no key");
+        f.post("/v1/completions", COMPLETION.formatted(""));
+        var metrics = f.get("/metrics");
+        assertEquals(200, metrics.statusCode());
+        assertTrue(metrics.headers().firstValue("Content-Type").orElse("").startsWith("text/plain"));
+        String text = metrics.body();
+        assertTrue(text.contains("infercl_requests_total{endpoint=\"/v1/completions\",status=\"200\"}"), text);
+        assertTrue(f.metric("infercl_generated_tokens_total") > 0, text);
+        assertTrue(f.metric("infercl_prompt_tokens_total") > 0, text);
+        assertTrue(text.contains("# TYPE infercl_generated_tokens_per_second gauge"), text);
+        assertEquals(0, f.metric("infercl_queue_depth"));
+        assertEquals(4, f.metric("infercl_sequences_max"));
+    }
+
+    @Test
+    void healthIs503WhileLoading() throws Exception {
+        try (var server = OpenAiServer.start(ServerOptions.defaults().withPort(0))) {
+            var client = java.net.http.HttpClient.newHttpClient();
+            var health = client.send(HttpRequest.newBuilder(server.uri().resolve("/health")).build(), HttpResponse.BodyHandlers.ofString());
+            assertEquals(503, health.statusCode());
+            var early = client.send(HttpRequest.newBuilder(server.uri().resolve("/v1/models")).build(), HttpResponse.BodyHandlers.ofString());
+            assertEquals(503, early.statusCode());
+            assertEquals("model_loading", json(early.body()).path("error").path("code").asText());
+            try (Model m = Model.load(Stories.MODEL, LoadOptions.defaults().withBackend(BackendKind.CPU))) {
+                server.ready(m);
+                assertEquals(200, client.send(HttpRequest.newBuilder(server.uri().resolve("/health")).build(), HttpResponse.BodyHandlers.ofString()).statusCode());
+            }
+        }
+    }
+
+    static final String LONG_PROMPT = "Once upon a time there was a dog. ".repeat(40);
+
+    static Stream<Arguments> badRequests() {
+        return Stream.of(
+                Arguments.of("malformed JSON", "/v1/completions", "{\"prompt\": \"Once\",", 400, null),
+                Arguments.of("not an object", "/v1/completions", "[1, 2]", 400, null),
+                Arguments.of("empty body", "/v1/completions", "", 400, null),
+                Arguments.of("NaN literal", "/v1/completions", "{\"prompt\": \"a\", \"temperature\": NaN}", 400, null),
+                Arguments.of("temperature a string", "/v1/completions", "{\"prompt\": \"a\", \"temperature\": \"hot\"}", 400, "temperature"),
+                Arguments.of("temperature huge", "/v1/completions", "{\"prompt\": \"a\", \"temperature\": 1e308}", 400, "temperature"),
+                Arguments.of("temperature overflows", "/v1/completions", "{\"prompt\": \"a\", \"temperature\": 1e400}", 400, "temperature"),
+                Arguments.of("negative max_tokens", "/v1/completions", "{\"prompt\": \"a\", \"max_tokens\": -5}", 400, "max_tokens"),
+                Arguments.of("huge max_tokens", "/v1/completions", "{\"prompt\": \"a\", \"max_tokens\": 100000000000000000000}", 400, "max_tokens"),
+                Arguments.of("max_tokens beyond the context", "/v1/completions", "{\"prompt\": \"a\", \"max_tokens\": 100000}", 400, "max_tokens"),
+                Arguments.of("fractional max_tokens", "/v1/completions", "{\"prompt\": \"a\", \"max_tokens\": 2.5}", 400, "max_tokens"),
+                Arguments.of("top_p 0", "/v1/completions", "{\"prompt\": \"a\", \"top_p\": 0}", 400, "top_p"),
+                Arguments.of("negative top_k", "/v1/completions", "{\"prompt\": \"a\", \"top_k\": -1}", 400, "top_k"),
+                Arguments.of("presence penalty 3", "/v1/completions", "{\"prompt\": \"a\", \"presence_penalty\": 3}", 400, "presence_penalty"),
+                Arguments.of("seed a float", "/v1/completions", "{\"prompt\": \"a\", \"seed\": 1.5}", 400, "seed"),
+                Arguments.of("n = 2", "/v1/completions", "{\"prompt\": \"a\", \"n\": 2}", 400, "n"),
+                Arguments.of("stream not a boolean", "/v1/completions", "{\"prompt\": \"a\", \"stream\": \"yes\"}", 400, "stream"),
+                Arguments.of("five stop strings", "/v1/completions", "{\"prompt\": \"a\", \"stop\": [\"a\",\"b\",\"c\",\"d\",\"e\"]}", 400, "stop"),
+                Arguments.of("no prompt", "/v1/completions", "{\"max_tokens\": 3}", 400, "prompt"),
+                Arguments.of("prompt a number", "/v1/completions", "{\"prompt\": 42}", 400, "prompt"),
+                Arguments.of("prompt longer than the context", "/v1/completions", "{\"prompt\": \"" + LONG_PROMPT + "\"}", 400, "prompt"),
+                Arguments.of("unknown model", "/v1/completions", "{\"model\": \"gpt-4\", \"prompt\": \"a\"}", 404, "model"),
+                Arguments.of("logprobs streamed", "/v1/chat/completions", "{\"messages\": [{\"role\": \"user\", \"content\": \"a\"}], \"logprobs\": true, \"stream\": true}", 400, "logprobs"),
+                Arguments.of("no messages", "/v1/chat/completions", "{\"messages\": []}", 400, "messages"),
+                Arguments.of("a message without a role", "/v1/chat/completions", "{\"messages\": [{\"content\": \"a\"}]}", 400, "messages[0].role"),
+                Arguments.of("a tool message", "/v1/chat/completions", "{\"messages\": [{\"role\": \"tool\", \"content\": \"a\"}]}", 400, "messages[0].role"),
+                Arguments.of("tools", "/v1/chat/completions", "{\"messages\": [{\"role\": \"user\", \"content\": \"a\"}], \"tools\": [{\"type\": \"function\"}]}", 400, "tools"),
+                Arguments.of("chat longer than the context", "/v1/chat/completions", "{\"messages\": [{\"role\": \"user\", \"content\": \"" + LONG_PROMPT + "\"}]}", 400, "messages"),
+                Arguments.of("embedding of a number", "/v1/embeddings", "{\"input\": 3}", 400, "input"),
+                Arguments.of("embedding longer than the context", "/v1/embeddings", "{\"input\": \"" + LONG_PROMPT + "\"}", 400, "input"),
+                Arguments.of("unknown endpoint", "/v1/nothing", "{}", 404, null));
+    }
+
+    /** Each bad request gets its status and OpenAI's error body; a good request right after is unaffected. */
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("badRequests")
+    void badRequestsGetTheir4xx(String what, String path, String body, int status, String param) throws Exception {
+        var r = f.post(path, body);
+        assertEquals(status, r.statusCode(), what + ": " + r.body());
+        assertErrorBody(r.body(), param);
+    }
+
+    static void assertErrorBody(String body, String param) throws Exception {
+        JsonNode e = json(body).path("error");
+        assertTrue(e.isObject(), body);
+        assertTrue(e.path("message").isTextual() && !e.path("message").asText().isEmpty(), body);
+        assertTrue(e.path("type").isTextual(), body);
+        assertTrue(e.has("param") && e.has("code"), body);
+        if (param != null) assertEquals(param, e.path("param").asText(), body);
+    }
+
+    @Test
+    void oversizedBodiesAreRefusedWithoutBeingKept() throws Exception {
+        String huge = "{\"prompt\": \"" + "a".repeat(200_000) + "\"}";
+        var r = f.post("/v1/completions", huge);
+        assertEquals(413, r.statusCode());
+        assertErrorBody(r.body(), null);
+        // without a Content-Length (chunked), the body is kept only up to the limit
+        var chunked = f.http.send(f.request("/v1/completions").POST(HttpRequest.BodyPublishers.ofInputStream(
+                () -> new java.io.ByteArrayInputStream(huge.getBytes(StandardCharsets.UTF_8)))).build(), HttpResponse.BodyHandlers.ofString());
+        assertEquals(413, chunked.statusCode());
+        assertEquals(200, f.post("/v1/completions", COMPLETION.formatted("")).statusCode());
+    }
+
+    @Test
+    void aKeyIsRequiredEverywhereButHealth() throws Exception {
+        for (String auth : new String[] {null, "Bearer wrong", "Basic dGVzdC1rZXk=", "Bearer "}) {
+            var b = HttpRequest.newBuilder(f.server.uri().resolve("/v1/models"));
+            if (auth != null) b.header("Authorization", auth);
+            var r = f.http.send(b.build(), HttpResponse.BodyHandlers.ofString());
+            assertEquals(401, r.statusCode(), String.valueOf(auth));
+            assertErrorBody(r.body(), null);
+            var m = f.http.send(HttpRequest.newBuilder(f.server.uri().resolve("/metrics")).build(), HttpResponse.BodyHandlers.ofString());
+            assertEquals(401, m.statusCode());
+        }
+        var wrongMethod = f.http.send(f.request("/v1/completions").GET().build(), HttpResponse.BodyHandlers.ofString());
+        assertEquals(405, wrongMethod.statusCode());
+        assertErrorBody(wrongMethod.body(), null);
+    }
+
+    /**
+     * A streaming client that closes its connection cancels its generation at the next token: the server counts it,
+     * stops long before the budget, and the session returns to the pool with its KV blocks freed.
+     */
+    @Test
+    void aClientThatDisconnectsCancelsItsGeneration() throws Exception {
+        double before = f.metric("infercl_generations_cancelled_total");
+        double generatedBefore = f.metric("infercl_generated_tokens_total");
+        String body = "{\"prompt\": \"Once upon a time\", \"max_tokens\": 250, \"temperature\": 2, \"top_k\": 0, \"seed\": 3, \"stream\": true}";
+        disconnectAfterFirstChunk(body);
+        long deadline = System.nanoTime() + 30_000_000_000L;
+        while (f.metric("infercl_sequences_running") > 0 && System.nanoTime() < deadline) Thread.sleep(20);
+        assertEquals(0, f.metric("infercl_sequences_running"));
+        assertEquals(0, f.metric("infercl_kv_blocks_in_use"));
+        assertEquals(before + 1, f.metric("infercl_generations_cancelled_total"), "the disconnect was noticed");
+        assertTrue(f.metric("infercl_generated_tokens_total") - generatedBefore < 250, "cancelled before its budget");
+        assertTrue(f.get("/metrics").body().contains("endpoint=\"/v1/completions\",status=\"499\""));
+    }
+
+    /** Sends a streaming request over a raw socket, reads until the first event, and closes the connection. */
+    static void disconnectAfterFirstChunk(String body) throws Exception {
+        var uri = f.server.uri();
+        try (Socket s = new Socket(uri.getHost(), uri.getPort())) {
+            byte[] b = body.getBytes(StandardCharsets.UTF_8);
+            OutputStream out = s.getOutputStream();
+            out.write(("POST /v1/completions HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer " + ServerFixture.KEY
+                    + "\r\nContent-Type: application/json\r\nContent-Length: " + b.length + "\r\n\r\n").getBytes(StandardCharsets.US_ASCII));
+            out.write(b);
+            out.flush();
+            InputStream in = s.getInputStream();
+            var seen = new StringBuilder();
+            int c;
+            while ((c = in.read()) >= 0) {
+                seen.append((char) c);
+                if (seen.indexOf("data: ") >= 0 && seen.toString().endsWith("\n\n")) break;
+            }
+            s.setSoLinger(true, 0);   // a reset, as a client that dies does
+        }
+    }
+}

@@ -1,0 +1,97 @@
+package dev.infercl.server;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.infercl.Stories;
+import dev.infercl.api.BackendKind;
+import dev.infercl.api.GenerateOptions;
+import dev.infercl.api.LoadOptions;
+import dev.infercl.api.Model;
+import dev.infercl.api.Session;
+import dev.infercl.engine.SamplerOptions;
+import java.io.IOException;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+
+/** stories260K on the CPU backend behind an {@link OpenAiServer} on a loopback port, and an HTTP client for it. */
+final class ServerFixture implements AutoCloseable {
+    static final ObjectMapper JSON = new ObjectMapper();
+    static final String KEY = "test-key";
+    final Model model;
+    final OpenAiServer server;
+    final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(10)).build();
+
+    ServerFixture(ServerOptions options) throws IOException {
+        model = Model.load(Stories.MODEL, LoadOptions.defaults().withBackend(BackendKind.CPU));
+        server = OpenAiServer.start(options.withPort(0));
+        server.ready(model);
+    }
+
+    static ServerOptions options() {
+        return ServerOptions.defaults().withParallel(4, 64).withApiKey(KEY).withContextLength(256).withMaxBodyBytes(64 << 10);
+    }
+
+    HttpRequest.Builder request(String path) {
+        return HttpRequest.newBuilder(server.uri().resolve(path)).timeout(Duration.ofSeconds(120)).header("Authorization", "Bearer " + KEY);
+    }
+
+    HttpResponse<String> post(String path, String body) throws IOException, InterruptedException {
+        return http.send(request(path).header("Content-Type", "application/json").POST(HttpRequest.BodyPublishers.ofString(body)).build(),
+                HttpResponse.BodyHandlers.ofString());
+    }
+
+    HttpResponse<String> get(String path) throws IOException, InterruptedException {
+        return http.send(request(path).GET().build(), HttpResponse.BodyHandlers.ofString());
+    }
+
+    static JsonNode json(String s) throws IOException {
+        return JSON.readTree(s);
+    }
+
+    /** The data lines of a server-sent event stream (without "data: "). */
+    static List<String> events(String body) {
+        var out = new ArrayList<String>();
+        for (String line : body.split("\n")) if (line.startsWith("data: ")) out.add(line.substring(6));
+        return out;
+    }
+
+    /** The text a stream carried: the chunks' delta contents (chat) or texts (completions), concatenated. */
+    static String streamedText(String body) throws IOException {
+        var b = new StringBuilder();
+        for (String e : events(body)) {
+            if (e.equals("[DONE]")) break;
+            JsonNode c = json(e);
+            for (JsonNode choice : c.path("choices")) {
+                JsonNode t = choice.has("delta") ? choice.path("delta").path("content") : choice.path("text");
+                if (t.isTextual()) b.append(t.asText());
+            }
+        }
+        return b.toString();
+    }
+
+    /** What Session.generate gives for the prompt alone, with the server's options for these fields. */
+    String alone(String prompt, int maxTokens, float temperature, int topK, float topP, float minP, long seed) {
+        try (Session s = model.newSession(256)) {
+            return s.generate(prompt, new GenerateOptions(maxTokens, new SamplerOptions(temperature, topK, topP, minP, 1f, 64, seed), null, true), null).text();
+        }
+    }
+
+    /** A metric's value from /metrics. */
+    double metric(String line) throws IOException, InterruptedException {
+        for (String l : get("/metrics").body().split("\n")) {
+            if (l.startsWith(line + " ")) return Double.parseDouble(l.substring(line.length() + 1));
+        }
+        return Double.NaN;
+    }
+
+    @Override
+    public void close() {
+        server.close();
+        model.close();
+    }
+}
