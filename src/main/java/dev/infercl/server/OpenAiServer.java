@@ -249,6 +249,8 @@ public final class OpenAiServer implements AutoCloseable {
             return node;
         } catch (JsonProcessingException e) {
             throw new ApiException(400, "invalid_request_error", null, "invalid_json", "malformed JSON: " + e.getOriginalMessage());
+        } catch (java.io.CharConversionException e) {   // bytes Jackson's encoding detection takes for UTF-32 it cannot read
+            throw new ApiException(400, "invalid_request_error", null, "invalid_json", "malformed JSON: " + e.getMessage());
         }
     }
 
