@@ -77,7 +77,7 @@ public final class Scheduler implements AutoCloseable {
     private final int vocab, blockSize = Transformer.KV_BLOCK_SIZE;
     private final float[] logits;                                   // (maxSequences, vocab): one step's logit rows
     private final float[] row;                                      // one row, for the sampler (which modifies it)
-    private final ReentrantLock lock = new ReentrantLock();
+    private final ReentrantLock lock;
     private final ArrayDeque<Sequence> waiting = new ArrayDeque<>(); // guarded by lock, as everything below
     private final List<Sequence> running = new ArrayList<>();       // in admission order
     private int reserved;                                           // blocks reserved by running sequences
@@ -87,6 +87,15 @@ public final class Scheduler implements AutoCloseable {
 
     /** Allocates the shared KV cache and the batch's activations on the transformer's backend. */
     public Scheduler(Transformer transformer, Config config) {
+        this(transformer, config, new ReentrantLock());
+    }
+
+    /**
+     * As {@link #Scheduler(Transformer, Config)}, stepping under {@code lock}: the lock of whatever else uses the
+     * backend (a model's), so that one thread at a time computes.
+     */
+    public Scheduler(Transformer transformer, Config config, ReentrantLock lock) {
+        this.lock = lock;
         this.transformer = transformer;
         this.backend = transformer.backend();
         this.config = config;
@@ -117,6 +126,15 @@ public final class Scheduler implements AutoCloseable {
      * @throws ContextFullException when it could not fit even in the empty cache
      */
     public Sequence submit(int[] prompt, SamplerOptions sampling, int maxTokens, IntPredicate stop, int contextLength) {
+        return submit(prompt, 0, sampling, maxTokens, stop, contextLength);
+    }
+
+    /**
+     * As {@link #submit(int[], SamplerOptions, int, IntPredicate, int)}, the sampler's repetition history starting
+     * at prompt token {@code samplerFrom} (a conversation's earlier turns were sampled by an earlier request).
+     */
+    public Sequence submit(int[] prompt, int samplerFrom, SamplerOptions sampling, int maxTokens, IntPredicate stop, int contextLength) {
+        if (samplerFrom < 0 || samplerFrom > prompt.length) throw new IllegalArgumentException("sampler history from " + samplerFrom + " of " + prompt.length + " tokens");
         if (prompt.length == 0) throw new IllegalArgumentException("the prompt is empty");
         for (int i = 0; i < prompt.length; i++) {
             if (prompt[i] < 0 || prompt[i] >= vocab) throw new IllegalArgumentException("prompt token " + i + " is " + prompt[i] + ", not in 0.." + (vocab - 1));
@@ -125,7 +143,7 @@ public final class Scheduler implements AutoCloseable {
         if (contextLength < 1 || contextLength > config.contextLength()) {
             throw new IllegalArgumentException("a context of " + contextLength + " tokens; this scheduler serves 1.." + config.contextLength());
         }
-        var seq = new Sequence(prompt.clone(), new Sampler(sampling), maxTokens, stop, contextLength);
+        var seq = new Sequence(prompt.clone(), samplerFrom, new Sampler(sampling), maxTokens, stop, contextLength);
         if (seq.need > config.kvBlocks()) {
             throw new ContextFullException("a request of " + prompt.length + " prompt tokens and up to " + maxTokens + " more needs " + seq.need
                     + " KV blocks; the cache has " + config.kvBlocks());
@@ -187,7 +205,7 @@ public final class Scheduler implements AutoCloseable {
             reusedTokens += blockSize;
         }
         s.reused = s.table.length();
-        for (int id : s.prompt) s.sampler.accept(id);
+        for (int i = s.samplerFrom; i < s.prompt.length; i++) s.sampler.accept(s.prompt[i]);
         s.status = Status.PREFILL;
     }
 
@@ -302,7 +320,7 @@ public final class Scheduler implements AutoCloseable {
     public final class Sequence {
         private final int[] prompt;
         private final Sampler sampler;
-        private final int maxTokens, contextLength, need;
+        private final int maxTokens, contextLength, need, samplerFrom;
         private final IntPredicate stop;
         private final ArrayDeque<Integer> events = new ArrayDeque<>();   // emitted, not yet delivered (guarded by lock)
         private final List<Long> chain = new ArrayList<>();              // hash of each full block's prefix
@@ -314,8 +332,9 @@ public final class Scheduler implements AutoCloseable {
         private Throwable error;
         private volatile boolean cancelled;
 
-        private Sequence(int[] prompt, Sampler sampler, int maxTokens, IntPredicate stop, int contextLength) {
+        private Sequence(int[] prompt, int samplerFrom, Sampler sampler, int maxTokens, IntPredicate stop, int contextLength) {
             this.prompt = prompt;
+            this.samplerFrom = samplerFrom;
             this.sampler = sampler;
             this.maxTokens = maxTokens;
             this.stop = stop;
