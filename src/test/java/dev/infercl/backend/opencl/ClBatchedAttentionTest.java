@@ -19,10 +19,14 @@ class ClBatchedAttentionTest {
             for (var shape : KernelChooser.Attention.values()) {
                 ClOptions o = ClOptions.defaults().withKvType(kv).withAttention(shape);
                 try (ClBackend b = shape == KernelChooser.Attention.LANES ? ClTestSupport.openWithLanes(8, o) : ClTestSupport.open(o)) {
-                    BatchedAttentionScenario.run(b, 3, 16, 4, 2, 0f, 0, 16, limit);
-                    BatchedAttentionScenario.run(b, 5, 64, 8, 2, 30f, 0, 16, limit);
-                    BatchedAttentionScenario.run(b, 9, 32, 6, 3, 0f, 11, 16, limit);
-                    assertTrue(b.kernelsUsed().stream().anyMatch(k -> k.startsWith("attention_kv_f32")), b.kernelsUsed().toString());
+                    // one head shape per (cache type, kernel shape), as a Latin square: every cache type meets every head
+                    // shape, and so does every kernel shape (each head shape is a kernel build of its own)
+                    switch ((kv.ordinal() + shape.ordinal()) % 3) {
+                        case 0 -> BatchedAttentionScenario.run(b, 3, 16, 4, 2, 0f, 0, 16, limit);
+                        case 1 -> BatchedAttentionScenario.run(b, 5, 64, 8, 2, 30f, 0, 16, limit);
+                        default -> BatchedAttentionScenario.run(b, 9, 32, 6, 3, 0f, 11, 16, limit);
+                    }
+                    assertTrue(b.kernelsUsed().stream().anyMatch(n -> n.startsWith("attention_kv_f32")), b.kernelsUsed().toString());
                 }
             }
         }
