@@ -222,8 +222,8 @@ public final class Session implements AutoCloseable {
         if (all.length > contextLength) {
             return new Generation(prompt, new int[0], "", Generation.StopReason.CONTEXT_FULL, System.nanoTime() - t0, 0);
         }
-        pending = -1;
         if (options.maxTokens() == 0) {   // nothing to sample: the feed joins the conversation
+            pending = -1;
             record(all, all.length);
             return new Generation(prompt, new int[0], "", Generation.StopReason.TOKEN_BUDGET, System.nanoTime() - t0, 0);
         }
@@ -237,6 +237,7 @@ public final class Session implements AutoCloseable {
                 if (closed) throw new IllegalStateException("this session is closed");
                 return model.scheduler().submit(all, from, options.sampler(), (int) Math.min(options.maxTokens(), Integer.MAX_VALUE), stop, contextLength);
             });
+            pending = -1;   // fed with this request (a refused one keeps it)
             running = seq;
             if (cancelled) seq.cancel();
             c = seq.await(id -> {
