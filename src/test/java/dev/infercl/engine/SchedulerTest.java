@@ -197,6 +197,53 @@ class SchedulerTest {
         }
     }
 
+    /**
+     * Twelve requests from six threads into a cache too small for them all: they share a three-block prefix (adopted
+     * from the cache), some wait in the queue, two are cancelled mid-way, cached blocks are evicted for new ones. Each
+     * finished request equals its greedy tokens alone; every block comes back.
+     */
+    @Test
+    void sharedPrefixesQueueingCancellationAndEvictionUnderLoad() throws Exception {
+        try (var m = Loaded.of(() -> new CpuBackend(CpuBackend.Mode.FAST, 2)); var s = new Scheduler(m.transformer(), config(24, 12))) {
+            int[] common = m.encode(PROMPTS[2] + " " + PROMPTS[6] + " " + PROMPTS[4]);
+            assertTrue(common.length >= 3 * Transformer.KV_BLOCK_SIZE, "a prefix of three blocks: " + common.length);
+            int[][] prompts = new int[12][];
+            int[][] want = new int[12][];
+            for (int i = 0; i < prompts.length; i++) {
+                int[] tail = m.file().tokenizer().encode(" " + PROMPTS[i % PROMPTS.length], false, false);
+                prompts[i] = i % 3 == 2 ? m.encode(PROMPTS[i % PROMPTS.length]) : concat(common, tail);   // a third without the prefix
+                want[i] = m.alone(prompts[i], 24);
+            }
+            try (ExecutorService pool = Executors.newFixedThreadPool(6)) {
+                List<Future<Completion>> fs = new ArrayList<>();
+                for (int i = 0; i < prompts.length; i++) {
+                    int k = i;
+                    fs.add(pool.submit(() -> {
+                        var seq = s.submit(prompts[k], SamplerOptions.greedy(), 24, m::eos, 512);
+                        int[] n = {0};
+                        return seq.await(id -> {
+                            if ((k == 4 || k == 9) && ++n[0] == 3) seq.cancel();
+                        });
+                    }));
+                }
+                for (int i = 0; i < prompts.length; i++) {
+                    Completion c = fs.get(i).get();
+                    if (i == 4 || i == 9) {
+                        assertEquals(Completion.Stop.CANCELLED, c.stop(), "request " + i);
+                        assertArrayEquals(Arrays.copyOf(want[i], c.tokens().length), c.tokens(), "request " + i + " until cancelled");
+                    } else {
+                        assertArrayEquals(want[i], c.tokens(), "request " + i);
+                    }
+                }
+            }
+            var st = s.stats();
+            assertTrue(st.prefixHitBlocks() > 0, st.toString());
+            assertEquals(0, st.blocksInUse(), st.toString());
+            assertEquals(0, st.running());
+            assertEquals(0, st.queued());
+        }
+    }
+
     static int[] concat(int[]... parts) {
         int n = 0;
         for (int[] p : parts) n += p.length;
