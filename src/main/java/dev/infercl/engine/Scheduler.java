@@ -143,7 +143,7 @@ public final class Scheduler implements AutoCloseable {
         if (contextLength < 1 || contextLength > config.contextLength()) {
             throw new IllegalArgumentException("a context of " + contextLength + " tokens; this scheduler serves 1.." + config.contextLength());
         }
-        var seq = new Sequence(prompt.clone(), samplerFrom, new Sampler(sampling), maxTokens, stop, contextLength);
+        var seq = new Sequence(prompt.clone(), samplerFrom, sampling, maxTokens, stop, contextLength);
         if (seq.need > config.kvBlocks()) {
             throw new ContextFullException("a request of " + prompt.length + " prompt tokens and up to " + maxTokens + " more needs " + seq.need
                     + " KV blocks; the cache has " + config.kvBlocks());
@@ -290,10 +290,20 @@ public final class Scheduler implements AutoCloseable {
             s.advance(s.table.length() + s.step);
             if (s.status == Status.PREFILL && s.table.length() == s.prompt.length) s.status = Status.DECODE;   // samples below
         }
-        for (int j = 0; j < logitRows; j++) {
-            System.arraycopy(logits, j * vocab, row, 0, vocab);
-            logitSeq[j].sampled(logitSeq[j].sampler.sample(row, vocab));
+        int[] picks = new int[logitRows];
+        boolean drawing = false;
+        for (int j = 0; j < logitRows; j++) drawing |= !logitSeq[j].greedy;
+        if (drawing && logitRows > 1) {
+            // a draw sorts the vocabulary: the sequences' samplers (each its own) run on the cores the step left idle
+            java.util.stream.IntStream.range(0, logitRows).parallel().forEach(j ->
+                    picks[j] = logitSeq[j].sampler.sample(Arrays.copyOfRange(logits, j * vocab, (j + 1) * vocab), vocab));
+        } else {
+            for (int j = 0; j < logitRows; j++) {
+                System.arraycopy(logits, j * vocab, row, 0, vocab);
+                picks[j] = logitSeq[j].sampler.sample(row, vocab);
+            }
         }
+        for (int j = 0; j < logitRows; j++) logitSeq[j].sampled(picks[j]);
         admitWaiting();
         return true;
     }
@@ -322,6 +332,7 @@ public final class Scheduler implements AutoCloseable {
         private final Sampler sampler;
         private final int maxTokens, contextLength, need, samplerFrom;
         private final IntPredicate stop;
+        private final boolean greedy;
         private final ArrayDeque<Integer> events = new ArrayDeque<>();   // emitted, not yet delivered (guarded by lock)
         private final List<Long> chain = new ArrayList<>();              // hash of each full block's prefix
         private int[] tokens;                                            // prompt, then generated tokens
@@ -332,10 +343,11 @@ public final class Scheduler implements AutoCloseable {
         private Throwable error;
         private volatile boolean cancelled;
 
-        private Sequence(int[] prompt, int samplerFrom, Sampler sampler, int maxTokens, IntPredicate stop, int contextLength) {
+        private Sequence(int[] prompt, int samplerFrom, SamplerOptions sampling, int maxTokens, IntPredicate stop, int contextLength) {
             this.prompt = prompt;
             this.samplerFrom = samplerFrom;
-            this.sampler = sampler;
+            this.sampler = new Sampler(sampling);
+            this.greedy = sampling.temperature() <= 0;
             this.maxTokens = maxTokens;
             this.stop = stop;
             this.contextLength = contextLength;
