@@ -36,12 +36,14 @@ import java.util.function.Supplier;
  * <p>Throughput: by default one model computes one step at a time, so threads share its speed rather than multiply
  * it. Loaded with {@link LoadOptions#withParallel(int) parallel} N &gt; 1, the model instead keeps one KV cache of N
  * contexts that its sessions share, and the generations of different threads run through a continuous-batching
- * {@link Scheduler}: each step is one batched forward pass over the next token of every generating session (and chunks
- * of new prompts), so eight threads decode in about the time of one. Each session still samples with its own
- * sampler, so its tokens are those it produces alone. A session then keeps its conversation as tokens; its next
- * {@link Session#generate} submits the whole conversation and the scheduler's prefix cache reuses the whole blocks
- * already computed, so only the new tokens (and the last partial block) are prefilled. More generations than fit the
- * cache wait in a bounded queue, beyond which {@link Session#generate} throws {@link dev.infercl.engine.QueueFullException}.
+ * {@link Scheduler}: each step is one batched forward pass over the next token of every generating session (and
+ * chunks of new prompts), so the threads' tokens share one pass over the weights instead of one pass each. Each
+ * session still samples with its own sampler, so its tokens are those it produces alone. A session then keeps its
+ * conversation as tokens; its next {@link Session#generate} submits the whole conversation and the scheduler's prefix
+ * cache reuses the whole blocks already computed, so only the new tokens (and the last partial block) are prefilled.
+ * More generations than fit the cache wait in a bounded queue, beyond which {@link Session#generate} throws
+ * {@link dev.infercl.engine.QueueFullException}; the steps run on the generating threads themselves (whichever holds
+ * the lock steps for all), so the lock's rules above still hold.
  *
  * <p>{@link #close()} may be called from any thread, also while sessions generate: it waits for the step in
  * progress (never a whole generation), then frees the backend and the file. A session's next step then throws
