@@ -90,7 +90,10 @@ public final class Model implements AutoCloseable {
             backend = Backends.create(options.backend(), options.device(), options.threads(), options.kvType(), options.notices());
             // a context the backend cannot hold is refused before the weights take its memory
             int ctx = options.contextLength() > 0 ? options.contextLength() : file.config().defaultContext();
-            Transformer.requireFits(file.config(), backend, ctx, Math.min(ctx, Session.MAX_BATCH));
+            // (with parallel sessions: the shared cache of all their contexts)
+            long all = (long) ctx * Math.max(1, options.parallel());
+            if (all > Integer.MAX_VALUE) throw new IllegalArgumentException("parallel " + options.parallel() + " × a context of " + ctx + " is more than 2^31 positions");
+            Transformer.requireFits(file.config(), backend, (int) all, Math.min(ctx, Session.MAX_BATCH));
             Weights weights = Weights.upload(file, backend);
             return new Model(file, backend, new Transformer(file.config(), weights, backend), options);
         } catch (IOException | RuntimeException e) {
