@@ -8,7 +8,8 @@
 //   matrix). One work-item serves all GROUP query heads of its KV head, so each K and V row is read once per row t,
 //   not once per query head; the walk over the context is attention_tiles (attention_tiles.h).
 // Layout: q, out (n, heads·HEAD_DIM) F32 at (t·heads + h)·HEAD_DIM + i; kc, vc, ks, vs one layer of the paged cache
-//   as in attention_tiles.h; ints holds positions at posOff and the block table at tabOff.
+//   as in attention_tiles.h; ints holds positions at posOff and the block tables at tabOff
+//   (row t's sequence's table starts at tabOff + ints[tabOff + t]: rows may belong to different sequences).
 // Launch: global (kvHeads, n); local size 1 for one row, else none. One work-item per (KV head, row).
 #include "attention_tiles.h"
 __kernel void kernel_attention_kv_f32(__global const float* q, __global const KV_T* kc, __global const KV_T* vc,
@@ -23,7 +24,7 @@ __kernel void kernel_attention_kv_f32(__global const float* q, __global const KV
     attention_start(q + ((size_t) t * heads + g * GROUP) * HEAD_DIM, scale, qs, acc, m, l);
     int pos = ints[posOff + t];
     int first = window > 0 ? max(0, pos - window + 1) : 0;
-    attention_tiles(kc, vc, ks, vs, ints + tabOff, g, kvHeads, numBlocks, first, pos + 1, softcap, qs, acc, m, l);
+    attention_tiles(kc, vc, ks, vs, ints + tabOff + ints[tabOff + t], g, kvHeads, numBlocks, first, pos + 1, softcap, qs, acc, m, l);
     __global float* o = out + ((size_t) t * heads + g * GROUP) * HEAD_DIM;
     for (int i = 0; i < GROUP; i++) {
         #pragma unroll

@@ -4,7 +4,7 @@
 //   (attention_lanes.h). Scale, soft-cap and sliding window as attention_kv_f32_split; stores the same partials,
 //   merged by attention_f32_f32_combine. Cache element type as attention_kv_f32 (FP16, KV_F32, or KV_I8 with ks, vs).
 // Layout: q (n, heads·HEAD_DIM) F32; kc, vc, ks, vs the paged cache of attention_tiles.h; ints: positions at
-//   posOff, block table at tabOff; part (n, heads, splits, HEAD_DIM + 2) F32. chunk: positions per work-group, a
+//   posOff, block tables at tabOff (row t's at tabOff + ints[tabOff + t]); part (n, heads, splits, HEAD_DIM + 2) F32. chunk: positions per work-group, a
 //   multiple of ATT_LANES; the host cuts the context so that rows × KV heads × chunks give each compute unit about
 //   four work-groups (not tuned yet). Chosen whenever the backend has lanes (GPUs; -Dinfercl.opencl.lanes=N forces
 //   it), with ATT_LANES = the lanes (32 on GPUs).

@@ -6,7 +6,7 @@
 //   before the window stores m = −∞, l = 0, acc = 0. attention_f32_f32_combine merges the partials.
 //   Cache element type as attention_kv_f32 (FP16, KV_F32 or KV_I8 with the scales ks, vs).
 // Layout: q (n, heads·HEAD_DIM) F32; kc, vc, ks, vs the paged cache of attention_tiles.h; ints: positions at
-//   posOff, block table at tabOff; part (n, heads, splits, HEAD_DIM + 2) F32.
+//   posOff, block tables at tabOff (row t's at tabOff + ints[tabOff + t]); part (n, heads, splits, HEAD_DIM + 2) F32.
 // Chosen by the host for decode of long contexts (the longest row spans at least two chunks) when rows × KV heads
 //   give fewer than 2 work-items per compute unit.
 // Launch: global (kvHeads, splits, n); local size 1 so every (KV head, chunk) is its own task.
@@ -29,7 +29,7 @@ __kernel void kernel_attention_kv_f32_split(__global const float* q, __global co
     attention_start(q + ((size_t) t * heads + g * GROUP) * HEAD_DIM, scale, qs, acc, m, l);
     int pos = ints[posOff + t];
     int first = max(window > 0 ? max(0, pos - window + 1) : 0, c * CHUNK), end = min(pos + 1, (c + 1) * CHUNK);
-    attention_tiles(kc, vc, ks, vs, ints + tabOff, g, kvHeads, numBlocks, first, end, softcap, qs, acc, m, l);
+    attention_tiles(kc, vc, ks, vs, ints + tabOff + ints[tabOff + t], g, kvHeads, numBlocks, first, end, softcap, qs, acc, m, l);
     for (int i = 0; i < GROUP; i++) {
         __global float* o = part + (((size_t) t * heads + g * GROUP + i) * splits + c) * (HEAD_DIM + 2);
         #pragma unroll

@@ -46,7 +46,7 @@ inline void attention_lanes(const __global float* q, const __global KV_T* kc, co
                             float scale, int splits, int chunk, float softcap, int window,
                             __local float* qs, __local float* wt) {
     int lane = get_local_id(0), g = get_group_id(0), c = get_global_id(1), t = get_global_id(2);
-    const __global int* table = ints + tabOff;
+    const __global int* table = ints + tabOff + ints[tabOff + t];  // row t's sequence's block table
 #ifndef KV_I8
     (void) ks, (void) vs, (void) kvHeads;  // the INT8 cache's scales; FP16 and F32 have none
 #endif

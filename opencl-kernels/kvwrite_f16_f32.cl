@@ -1,5 +1,6 @@
 // kvwrite_f16_f32: stores row t of k and v (F32) into one layer of the paged FP16 KV cache.
-//   p = positions[posOff + t]; block = table[tabOff + p / blockSize]; slot offset o = p % blockSize;
+//   p = positions[posOff + t]; block = table_t[p / blockSize] (table_t: row t's sequence's block table, at
+//   tabOff + ints[tabOff + t]: rows may belong to different sequences); slot offset o = p % blockSize;
 //   kc[((g·numBlocks + block)·headDim + i)·blockSize + o] = half(k[t][g·headDim + i]) (round to nearest even: keys
 //   transposed within their block, so attention scores 16 positions with plain multiply-adds);
 //   vc[((g·numBlocks + block)·blockSize + o)·headDim + i] = half(v[t][g·headDim + i]).
@@ -15,7 +16,7 @@ __kernel void kernel_kvwrite_f16_f32(__global const float* k, __global const flo
                                      __global const int* ints, int posOff, int tabOff, int kvHeads, int blockSize, int numBlocks, int headDim) {
     int i = get_global_id(0), g = get_global_id(1), t = get_global_id(2);
     int p = ints[posOff + t];
-    int block = ints[tabOff + p / blockSize];
+    int block = ints[tabOff + ints[tabOff + t] + p / blockSize];  // row t's sequence's table
     size_t kdst = (((size_t) g * numBlocks + block) * headDim + i) * blockSize + p % blockSize;
     size_t vdst = (((size_t) g * numBlocks + block) * blockSize + p % blockSize) * headDim + i;
     size_t src = ((size_t) t * kvHeads + g) * headDim + i;

@@ -5,11 +5,12 @@
 //   (neox = 1) — rope_f32_f32's arithmetic (invFreq and magnitude carry the scaling, see there); pairs
 //   i ≥ ropeDims/2 (partial rotary) are a = 2i, b = 2i + 1, copied unrotated and unscaled. KV head g of row t goes to
 //   kc[((g·numBlocks + block)·headDim + a)·blockSize + p % blockSize] (keys transposed within their block) and
-//   vc[((g·numBlocks + block)·blockSize + p % blockSize)·headDim + a] with block = table[tabOff + p / blockSize],
+//   vc[((g·numBlocks + block)·blockSize + p % blockSize)·headDim + a] with block =
+//   table_t[p / blockSize] (row t's sequence's table, at tabOff + ints[tabOff + t]),
 //   as kvwrite_f16_f32 (round to nearest even into FP16, or F32 with KV_F32).
 // Layout: q (n, qHeads·headDim), k, v (n, kvHeads·headDim) F32 row-major; kc (kvHeads, numBlocks, headDim,
 //   blockSize), vc (kvHeads, numBlocks, blockSize, headDim); invFreq (ropeDims/2) F32; ints holds positions at
-//   posOff and the block table at tabOff.
+//   posOff and the block tables at tabOff.
 // Launch: global (headDim/2, n), no local size: work-item (i, t) computes cos/sin of its pair once and applies them to
 //   every q head and KV head of row t (one work-item per head and pair would compute them once per head: 36 times
 //   over on the 1b shape).
@@ -33,7 +34,7 @@ __kernel void kernel_kvwrite_f16_f32_rope(__global float* q, __global float* k, 
             q[base + b] = x0 * s + x1 * c;
         }
     }
-    int block = ints[tabOff + p / blockSize];
+    int block = ints[tabOff + ints[tabOff + t] + p / blockSize];  // row t's sequence's table
     for (int g = 0; g < kvHeads; g++) {
         size_t src = ((size_t) t * kvHeads + g) * headDim;
         float x0 = k[src + a], x1 = k[src + b];

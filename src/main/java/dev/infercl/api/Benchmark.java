@@ -105,6 +105,72 @@ public final class Benchmark {
         return out;
     }
 
+    /** Tokens of each sequence's random prompt in {@link #parallelDecode}. */
+    public static final int PARALLEL_PROMPT = 8;
+
+    /**
+     * Aggregate decode tokens/s with N sequences generating at once, for each N of {@code parallel}: N threads, each
+     * with its own session of {@code model} (loaded with {@link LoadOptions#withParallel} ≥ the largest N, so their
+     * steps are batched), each generating {@code steps} tokens after a random prompt of {@value #PARALLEL_PROMPT}
+     * tokens (prefilled together in the first step) without stopping at the end of a text; tokens/s is all their
+     * tokens over the wall time from the start to the last one, per repetition. A warm-up run at the largest N comes
+     * first. Returns N → tokens/s, in the order given.
+     */
+    public static Map<Integer, Stat> parallelDecode(Model model, int[] parallel, int steps, int repetitions, long seed) throws InterruptedException {
+        int most = 0;
+        for (int n : parallel) {
+            if (n < 1) throw new IllegalArgumentException("parallel sequence counts must be ≥ 1, got " + n);
+            most = Math.max(most, n);
+        }
+        if (steps < 1 || repetitions < 1) throw new IllegalArgumentException("parallel decode: steps and repetitions must be ≥ 1");
+        var rnd = new SplittableRandom(seed);
+        int vocab = model.config().vocabSize();
+        var out = new LinkedHashMap<Integer, Stat>();
+        parallelRun(model, most, Math.min(steps, 16), rnd, vocab);
+        for (int n : parallel) {
+            var rates = new java.util.ArrayList<Double>();
+            for (int r = 0; r < repetitions; r++) rates.add(parallelRun(model, n, steps, rnd, vocab));
+            out.put(n, Stat.of(rates));
+        }
+        return out;
+    }
+
+    /** One run of {@link #parallelDecode}: tokens/s of n threads generating steps tokens each. */
+    private static double parallelRun(Model model, int n, int steps, SplittableRandom rnd, int vocab) throws InterruptedException {
+        var options = new GenerateOptions(steps, dev.infercl.engine.SamplerOptions.greedy(), null, false);
+        int[][] prompts = new int[n][];
+        for (int i = 0; i < n; i++) prompts[i] = rnd.ints(PARALLEL_PROMPT, 0, vocab).toArray();
+        var sessions = new Session[n];
+        var failure = new java.util.concurrent.atomic.AtomicReference<Throwable>();
+        var start = new java.util.concurrent.CountDownLatch(1);
+        var threads = new Thread[n];
+        int[] produced = new int[n];
+        try {
+            for (int i = 0; i < n; i++) sessions[i] = model.newSession(PARALLEL_PROMPT + steps + 1);
+            for (int i = 0; i < n; i++) {
+                int k = i;
+                threads[i] = Thread.ofPlatform().name("bench-parallel-" + i).start(() -> {
+                    try {
+                        start.await();
+                        produced[k] = sessions[k].generate(prompts[k], options, null).tokens().length;
+                    } catch (Throwable e) {
+                        failure.compareAndSet(null, e);
+                    }
+                });
+            }
+            long t0 = System.nanoTime();
+            start.countDown();
+            for (Thread t : threads) t.join();
+            double seconds = (System.nanoTime() - t0) / 1e9;
+            if (failure.get() != null) throw new IllegalStateException("a parallel decode run failed: " + failure.get(), failure.get());
+            long tokens = 0;
+            for (int p : produced) tokens += p;
+            return tokens / seconds;
+        } finally {
+            for (Session s : sessions) if (s != null) s.close();
+        }
+    }
+
     public static Result run(Model model, Options o) {
         var cfg = model.config();
         var rnd = new SplittableRandom(o.seed());

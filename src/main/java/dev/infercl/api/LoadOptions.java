@@ -16,9 +16,17 @@ import java.nio.file.Path;
  *                      logits then match an exact computation to ~1e-5 instead of ~1e-2; I8 (int8, a scale per
  *                      block and head) is half of FP16. The CPU backend's cache is always F32 (asking it for I8
  *                      gives a one-line notice).
+ * @param parallel      sessions computed together (≤ 1: each session has its own KV cache and the sessions of
+ *                      several threads take turns step by step; N &gt; 1: one KV cache of N contexts shared by the
+ *                      sessions, whose steps run as one batched forward pass — see {@link Model})
  */
 public record LoadOptions(BackendKind backend, String device, int threads, Path tokenizer, int contextLength,
-                          java.util.function.Consumer<String> notices, KvType kvType) {
+                          java.util.function.Consumer<String> notices, KvType kvType, int parallel) {
+
+    public LoadOptions(BackendKind backend, String device, int threads, Path tokenizer, int contextLength,
+                       java.util.function.Consumer<String> notices, KvType kvType) {
+        this(backend, device, threads, tokenizer, contextLength, notices, kvType, 1);
+    }
 
     public LoadOptions(BackendKind backend, String device, int threads, Path tokenizer, int contextLength,
                        java.util.function.Consumer<String> notices) {
@@ -26,11 +34,11 @@ public record LoadOptions(BackendKind backend, String device, int threads, Path 
     }
 
     public static LoadOptions defaults() {
-        return new LoadOptions(BackendKind.AUTO, null, 0, null, 0, null, null);
+        return new LoadOptions(BackendKind.AUTO, null, 0, null, 0, null, null, 1);
     }
 
     public LoadOptions withKvType(KvType type) {
-        return new LoadOptions(backend, device, threads, tokenizer, contextLength, notices, type);
+        return new LoadOptions(backend, device, threads, tokenizer, contextLength, notices, type, parallel);
     }
 
     /** An F32 (true) or FP16 (false) OpenCL KV cache. */
@@ -39,14 +47,19 @@ public record LoadOptions(BackendKind backend, String device, int threads, Path 
     }
 
     public LoadOptions withBackend(BackendKind kind) {
-        return new LoadOptions(kind, device, threads, tokenizer, contextLength, notices, kvType);
+        return new LoadOptions(kind, device, threads, tokenizer, contextLength, notices, kvType, parallel);
     }
 
     public LoadOptions withTokenizer(Path path) {
-        return new LoadOptions(backend, device, threads, path, contextLength, notices, kvType);
+        return new LoadOptions(backend, device, threads, path, contextLength, notices, kvType, parallel);
     }
 
     public LoadOptions withContextLength(int n) {
-        return new LoadOptions(backend, device, threads, tokenizer, n, notices, kvType);
+        return new LoadOptions(backend, device, threads, tokenizer, n, notices, kvType, parallel);
+    }
+
+    /** Sessions computed together in one batched forward pass (continuous batching); ≤ 1: each on its own. */
+    public LoadOptions withParallel(int n) {
+        return new LoadOptions(backend, device, threads, tokenizer, contextLength, notices, kvType, n);
     }
 }

@@ -1,6 +1,7 @@
 package dev.infercl.api;
 
 import dev.infercl.backend.Backend;
+import dev.infercl.engine.Scheduler;
 import dev.infercl.model.ModelConfig;
 import dev.infercl.model.ModelFile;
 import dev.infercl.model.Transformer;
@@ -32,8 +33,17 @@ import java.util.function.Supplier;
  * therefore take turns step by step: eight threads generating make progress together, each token exactly the one
  * it would be alone. Sampling, detokenizing and listener callbacks run outside the lock.
  *
- * <p>Throughput: one model computes one step at a time, so threads share its speed rather than multiply it (a
- * scheduler that batches the steps of several sessions into one forward pass is future work).
+ * <p>Throughput: by default one model computes one step at a time, so threads share its speed rather than multiply
+ * it. Loaded with {@link LoadOptions#withParallel(int) parallel} N &gt; 1, the model instead keeps one KV cache of N
+ * contexts that its sessions share, and the generations of different threads run through a continuous-batching
+ * {@link Scheduler}: each step is one batched forward pass over the next token of every generating session (and
+ * chunks of new prompts), so the threads' tokens share one pass over the weights instead of one pass each. Each
+ * session still samples with its own sampler, so its tokens are those it produces alone. A session then keeps its
+ * conversation as tokens; its next {@link Session#generate} submits the whole conversation and the scheduler's prefix
+ * cache reuses the whole blocks already computed, so only the new tokens (and the last partial block) are prefilled.
+ * More generations than fit the cache wait in a bounded queue, beyond which {@link Session#generate} throws
+ * {@link dev.infercl.engine.QueueFullException}; the steps run on the generating threads themselves (whichever holds
+ * the lock steps for all), so the lock's rules above still hold.
  *
  * <p>{@link #close()} may be called from any thread, also while sessions generate: it waits for the step in
  * progress (never a whole generation), then frees the backend and the file. A session's next step then throws
@@ -52,12 +62,21 @@ public final class Model implements AutoCloseable {
      */
     private final ReentrantLock lock = new ReentrantLock(true);
     private boolean closed;   // guarded by lock
+    /** Runs the sessions' generations batched when loaded with parallel &gt; 1 (stepping under {@link #lock}), else null. */
+    private final Scheduler scheduler;
 
     private Model(ModelFile file, Backend backend, Transformer transformer, LoadOptions options) {
         this.file = file;
         this.backend = backend;
         this.transformer = transformer;
         this.options = options;
+        this.scheduler = options.parallel() > 1
+                ? new Scheduler(transformer, Scheduler.Config.of(options.parallel(), contextOf(options, file.config())), lock)
+                : null;
+    }
+
+    private static int contextOf(LoadOptions options, ModelConfig config) {
+        return options.contextLength() > 0 ? options.contextLength() : config.defaultContext();
     }
 
     public static Model load(Path path) throws IOException {
@@ -71,7 +90,10 @@ public final class Model implements AutoCloseable {
             backend = Backends.create(options.backend(), options.device(), options.threads(), options.kvType(), options.notices());
             // a context the backend cannot hold is refused before the weights take its memory
             int ctx = options.contextLength() > 0 ? options.contextLength() : file.config().defaultContext();
-            Transformer.requireFits(file.config(), backend, ctx, Math.min(ctx, Session.MAX_BATCH));
+            // (with parallel sessions: the shared cache of all their contexts)
+            long all = (long) ctx * Math.max(1, options.parallel());
+            if (all > Integer.MAX_VALUE) throw new IllegalArgumentException("parallel " + options.parallel() + " × a context of " + ctx + " is more than 2^31 positions");
+            Transformer.requireFits(file.config(), backend, (int) all, Math.min(ctx, Session.MAX_BATCH));
             Weights weights = Weights.upload(file, backend);
             return new Model(file, backend, new Transformer(file.config(), weights, backend), options);
         } catch (IOException | RuntimeException e) {
@@ -145,7 +167,27 @@ public final class Model implements AutoCloseable {
      */
     public Session newSession(int contextLength) {
         if (contextLength < 1) throw new IllegalArgumentException("context length must be ≥ 1, got " + contextLength);
-        return compute(() -> new Session(this, transformer.newState(contextLength, Math.min(contextLength, Session.MAX_BATCH))));
+        if (scheduler != null) {
+            if (contextLength > scheduler.config().contextLength()) {
+                throw new IllegalArgumentException("a context of " + contextLength + " tokens; this model was loaded for sessions of at most "
+                        + scheduler.config().contextLength() + " (LoadOptions.withContextLength)");
+            }
+            return compute(() -> new Session(this, null, contextLength));
+        }
+        return compute(() -> new Session(this, transformer.newState(contextLength, Math.min(contextLength, Session.MAX_BATCH)), contextLength));
+    }
+
+    /** The continuous-batching scheduler, or null when the model was loaded with parallel ≤ 1. */
+    Scheduler scheduler() {
+        return scheduler;
+    }
+
+    /**
+     * What a server publishes about the batched generations (KV blocks held and cached, queue depth, prefix-cache
+     * hits), or null when the model was loaded with parallel ≤ 1.
+     */
+    public Scheduler.Stats batchingStats() {
+        return scheduler == null ? null : scheduler.stats();
     }
 
     Transformer transformer() {
@@ -229,7 +271,17 @@ public final class Model implements AutoCloseable {
         return closed;
     }
 
-    private void requireOpen() {
+    /** Whether the model is closed, taking the lock. */
+    boolean closedNow() {
+        lock.lock();
+        try {
+            return closed;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    void requireOpen() {
         if (closed) throw new IllegalStateException("the model " + file.path().getFileName() + " is closed");
     }
 
@@ -244,6 +296,7 @@ public final class Model implements AutoCloseable {
             if (closed) return;
             closed = true;
             try {
+                if (scheduler != null) scheduler.close();   // fails the running generations, frees the shared cache
                 backend.close();
             } finally {
                 file.close();

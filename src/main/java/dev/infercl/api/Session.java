@@ -3,7 +3,9 @@ package dev.infercl.api;
 import dev.infercl.backend.ConfinementGuard;
 import dev.infercl.backend.ContextFullException;
 import dev.infercl.backend.Tensor;
+import dev.infercl.engine.Completion;
 import dev.infercl.engine.Sampler;
+import dev.infercl.engine.Scheduler;
 import dev.infercl.model.Transformer;
 import dev.infercl.tokenizer.StreamDecoder;
 import dev.infercl.tokenizer.Tokenizer;
@@ -28,13 +30,21 @@ import java.util.Arrays;
  *       another thread fails at its next step with {@link IllegalStateException} ("this session is closed").</li>
  * </ul>
  * When the model is closed, the next step of every one of its sessions throws {@link IllegalStateException}.
+ *
+ * <p>In a model loaded with parallel &gt; 1 (see {@link Model}) a session holds no KV cache of its own: it keeps its
+ * conversation as tokens, and each {@link #generate} runs through the model's continuous-batching scheduler,
+ * submitting the whole conversation (the blocks computed before are reused from the prefix cache). {@link #cancel()}
+ * and {@link #close()} then stop the running generation at once and free its blocks.
  */
 public final class Session implements AutoCloseable {
     /** Tokens per forward call: a longer prompt is prefilled in chunks of this many. */
     static final int MAX_BATCH = 512;
 
     private final Model model;
-    private final Transformer.State state;
+    private final Transformer.State state;   // null when the model batches its sessions (then held counts the tokens)
+    private final int contextLength;
+    private int held;                        // tokens of the conversation "in the cache" when batched
+    private volatile Scheduler.Sequence running;   // the batched generation in progress
     private final float[] logits;
     private int pending = -1;              // last sampled token, not yet fed to the model
     private int[] history = new int[64];   // the tokens in the KV cache, in order
@@ -43,19 +53,20 @@ public final class Session implements AutoCloseable {
     private final ConfinementGuard user = new ConfinementGuard("this session",
             "a session is one sequence, used by one thread at a time (open a session per thread)");
 
-    Session(Model model, Transformer.State state) {
+    Session(Model model, Transformer.State state, int contextLength) {
         this.model = model;
         this.state = state;
+        this.contextLength = contextLength;
         this.logits = new float[model.config().vocabSize()];
     }
 
     /** Tokens held in the KV cache. */
     public int length() {
-        return state.length();
+        return state != null ? state.length() : held;
     }
 
     public int contextLength() {
-        return state.contextLength();
+        return contextLength;
     }
 
     /** Forgets the whole sequence. */
@@ -87,7 +98,8 @@ public final class Session implements AutoCloseable {
             if (n < 0 || n > cached + (pending >= 0 ? 1 : 0)) throw new IllegalArgumentException("cannot rewind to " + n + " tokens of " + tokens().length);
             if (n <= cached) {
                 locked(() -> {   // under the lock so that it cannot race close() freeing the cache's blocks
-                    state.truncate(n);
+                    if (state != null) state.truncate(n);
+                    else held = n;
                     return null;
                 });
                 pending = -1;
@@ -100,6 +112,8 @@ public final class Session implements AutoCloseable {
     /** Stops a running {@link #generate} after its current token; callable from any thread, takes no lock. */
     public void cancel() {
         cancelled = true;
+        var r = running;
+        if (r != null) r.cancel();
     }
 
     /** Tokenizes {@code prompt} and generates, streaming each token to {@code listener} (may be null). */
@@ -125,6 +139,7 @@ public final class Session implements AutoCloseable {
     }
 
     private Generation generateEntered(int[] prompt, GenerateOptions options, TokenListener listener) {
+        if (state == null) return generateBatched(prompt, options, listener);
         cancelled = false;
         Tokenizer tok = model.tokenizer();
         Sampler sampler = new Sampler(options.sampler());
@@ -186,12 +201,99 @@ public final class Session implements AutoCloseable {
     }
 
     /**
+     * {@link #generateEntered} through the model's scheduler: the whole conversation is submitted (its computed whole
+     * blocks come from the prefix cache), tokens stream to the listener on this thread, and the conversation grows by
+     * the feed and the reply, with the same pending-token rule as the unbatched path.
+     */
+    private Generation generateBatched(int[] prompt, GenerateOptions options, TokenListener listener) {
+        cancelled = false;
+        Tokenizer tok = model.tokenizer();
+        int[] feed = prompt;
+        if (pending >= 0) {
+            feed = new int[prompt.length + 1];
+            feed[0] = pending;
+            System.arraycopy(prompt, 0, feed, 1, prompt.length);
+        }
+        if (feed.length == 0) throw new IllegalArgumentException("the prompt is empty and the session holds no pending token");
+        int from = held;
+        int[] all = Arrays.copyOf(history, from + feed.length);
+        System.arraycopy(feed, 0, all, from, feed.length);
+        long t0 = System.nanoTime();
+        if (all.length > contextLength) {
+            return new Generation(prompt, new int[0], "", Generation.StopReason.CONTEXT_FULL, System.nanoTime() - t0, 0);
+        }
+        if (options.maxTokens() == 0) {   // nothing to sample: the feed joins the conversation
+            pending = -1;
+            record(all, all.length);
+            return new Generation(prompt, new int[0], "", Generation.StopReason.TOKEN_BUDGET, System.nanoTime() - t0, 0);
+        }
+        java.util.function.IntPredicate stop = options.stopAtEos() ? id -> tok.isEndOfGeneration(id) || options.isStopToken(id) : null;
+        var text = new StringBuilder();
+        var decoder = new StreamDecoder(tok, false);
+        long[] first = {0};
+        Completion c;
+        try {
+            Scheduler.Sequence seq = model.compute(() -> {
+                if (closed) throw new IllegalStateException("this session is closed");
+                return model.scheduler().submit(all, from, options.sampler(), (int) Math.min(options.maxTokens(), Integer.MAX_VALUE), stop, contextLength);
+            });
+            pending = -1;   // fed with this request (a refused one keeps it)
+            running = seq;
+            if (cancelled) seq.cancel();
+            c = seq.await(id -> {
+                if (first[0] == 0) first[0] = System.nanoTime();
+                String piece = decoder.accept(id);
+                text.append(piece);
+                if (listener != null) listener.onToken(id, piece);
+            });
+        } catch (IllegalStateException e) {
+            if (model.closedNow()) model.compute(() -> null);   // throws "the model … is closed"
+            throw e;
+        } finally {
+            running = null;
+        }
+        if (c.stop() == Completion.Stop.CANCELLED && closedNow()) throw new IllegalStateException("this session is closed");
+        int n = c.tokens().length;
+        int[] conv = Arrays.copyOf(all, all.length + n);
+        System.arraycopy(c.tokens(), 0, conv, all.length, n);
+        var stopReason = switch (c.stop()) {
+            case END_OF_GENERATION -> Generation.StopReason.END_OF_GENERATION;
+            case TOKEN_BUDGET -> Generation.StopReason.TOKEN_BUDGET;
+            case CONTEXT_FULL -> Generation.StopReason.CONTEXT_FULL;
+            case CANCELLED -> Generation.StopReason.CANCELLED;
+        };
+        // the last token of a reply cut by the budget or the context is pending (fed with the next prompt)
+        boolean keepPending = n > 0 && (stopReason == Generation.StopReason.TOKEN_BUDGET || stopReason == Generation.StopReason.CONTEXT_FULL);
+        record(conv, keepPending ? conv.length - 1 : conv.length);
+        if (keepPending) pending = conv[conv.length - 1];
+        String rest = decoder.flush();
+        if (!rest.isEmpty()) {
+            text.append(rest);
+            if (listener != null) listener.onToken(-1, rest);
+        }
+        long t1 = first[0] == 0 ? System.nanoTime() : first[0];
+        return new Generation(prompt, c.tokens(), text.toString(), stopReason, t1 - t0, System.nanoTime() - t1);
+    }
+
+    /** Batched: the conversation's first {@code count} tokens of {@code conv} are now "in the cache". */
+    private void record(int[] conv, int count) {
+        if (count > history.length) history = Arrays.copyOf(history, Math.max(2 * history.length, count));
+        System.arraycopy(conv, 0, history, 0, count);
+        held = count;
+    }
+
+    private boolean closedNow() {
+        return model.compute(() -> closed);
+    }
+
+    /**
      * Teacher forcing: feeds {@code ids} after what the session holds and returns the logits after each of
      * them, [ids.length][vocab]. Prefill runs in chunks of up to {@value #MAX_BATCH} tokens per forward call.
      */
     public float[][] logits(int[] ids) {
         user.enter();
         try {
+            if (state == null) return batchedLogits(ids);
             float[][] rows = new float[ids.length][];
             int vocab = logits.length;
             Transformer tr = model.transformer();
@@ -218,10 +320,58 @@ public final class Session implements AutoCloseable {
         user.enter();
         try {
             pending = -1;
+            if (state == null) {
+                int[] all = Arrays.copyOf(history, held + ids.length);
+                System.arraycopy(ids, 0, all, held, ids.length);
+                if (all.length > contextLength) {
+                    throw new ContextFullException("the context holds " + contextLength + " tokens; " + held + " are used and " + ids.length + " more do not fit");
+                }
+                // computed by the scheduler (its whole blocks stay in the prefix cache for the next generation); the
+                // token it samples is dropped
+                if (ids.length > 0) {
+                    var seq = model.compute(() -> model.scheduler().submit(all, held, dev.infercl.engine.SamplerOptions.greedy(), 1, null, contextLength));
+                    seq.await(null);
+                }
+                record(all, all.length);
+                return;
+            }
             prefill(ids);
         } finally {
             user.exit();
         }
+    }
+
+    /**
+     * Batched: teacher forcing on a sequence state of its own for this call (the conversation, then the ids), under
+     * the model's lock; the ids join the conversation.
+     */
+    private float[][] batchedLogits(int[] ids) {
+        int vocab = logits.length, total = held + ids.length;
+        if (total > contextLength) {
+            throw new ContextFullException("the context holds " + contextLength + " tokens; " + held + " are used and " + ids.length + " more do not fit");
+        }
+        float[][] rows = new float[ids.length][];
+        if (ids.length == 0) return rows;
+        Transformer tr = model.transformer();
+        int[] all = Arrays.copyOf(history, total);
+        System.arraycopy(ids, 0, all, held, ids.length);
+        locked(() -> {
+            try (var st = tr.newState(total, Math.min(total, MAX_BATCH))) {
+                for (int from = 0; from < total; from += st.maxBatch()) {
+                    int to = Math.min(total, from + st.maxBatch());
+                    int[] chunk = Arrays.copyOfRange(all, from, to);
+                    boolean wanted = to > held;
+                    Tensor t = tr.forward(st, chunk, wanted);
+                    if (!wanted) continue;
+                    float[] out = new float[chunk.length * vocab];
+                    tr.backend().read(t, out);
+                    for (int r = Math.max(0, held - from); r < chunk.length; r++) rows[from + r - held] = Arrays.copyOfRange(out, r * vocab, (r + 1) * vocab);
+                }
+            }
+            return null;
+        });
+        record(all, total);
+        return rows;
     }
 
     /** Chunk by chunk, each a step of its own under the model's lock; the last one reads the logits. */
@@ -273,7 +423,9 @@ public final class Session implements AutoCloseable {
         model.withLock(() -> {
             if (closed) return;
             closed = true;
-            if (!model.isClosed()) state.close();   // a closed model has freed every buffer already
+            if (!model.isClosed() && state != null) state.close();   // a closed model has freed every buffer already
         });
+        var r = running;   // batched: the generation in progress stops and frees its blocks at the next step
+        if (r != null) r.cancel();
     }
 }

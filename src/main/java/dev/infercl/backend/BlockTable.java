@@ -49,6 +49,19 @@ public final class BlockTable {
         length = Math.min(length, tokens);
     }
 
+    /**
+     * Appends a full block another table holds or a prefix cache kept (its keys and values are those of this
+     * sequence's next {@code blockSize} positions): shared, never written again. The table must end on a block
+     * boundary.
+     */
+    public void adopt(int block) {
+        if (length != blockCount * blockSize) throw new IllegalStateException("a shared block follows only whole blocks: " + length + " positions in " + blockCount + " blocks");
+        pool.retain(block);
+        if (blockCount == blocks.length) blocks = Arrays.copyOf(blocks, blocks.length * 2);
+        blocks[blockCount++] = block;
+        length += blockSize;
+    }
+
     /** Physical block holding logical block {@code i}. */
     public int block(int i) {
         return blocks[i];

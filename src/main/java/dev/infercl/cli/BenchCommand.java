@@ -33,6 +33,10 @@ final class BenchCommand extends Streams.Command implements Callable<Integer> {
             + "(median of three runs of -n tokens each), e.g. 128,512,1024,2048")
     int[] contextSweep;
 
+    @Option(names = "--parallel", split = ",", description = "instead: aggregate decode tokens/s of N sequences generating -n tokens "
+            + "each at once through the continuous-batching scheduler (N threads, one session each), e.g. 1,2,4,8,16")
+    int[] parallel;
+
     @Option(names = "--json", description = "print one JSON object")
     boolean json;
 
@@ -41,6 +45,7 @@ final class BenchCommand extends Streams.Command implements Callable<Integer> {
         if (generate < 1 || repetitions < 1) throw new IllegalArgumentException("-n and -r must be ≥ 1");
         for (int p : prompts) if (p < 1) throw new IllegalArgumentException("prefill sizes must be ≥ 1, got " + p);
         long t0 = System.nanoTime();
+        if (parallel != null) return parallel();
         try (Model m = Model.load(model.modelPath(err), model.loadOptions(n -> err.println("note: " + n)))) {
             double loadSec = (System.nanoTime() - t0) / 1e9;
             if (contextSweep != null) return sweep(m);
@@ -87,6 +92,38 @@ final class BenchCommand extends Streams.Command implements Callable<Integer> {
                 out.printf(Locale.ROOT, "bandwidth %.1f GB/s (probes before and after decode: %s); a decode step reads %.1f MB -> roofline %.1f tokens/s; achieved %.0f%%%n",
                         r.bandwidth() / 1e9, probes, r.bytesPerToken() / 1e6, r.rooflineTokensPerSecond(), 100 * r.rooflineFraction());
                 out.printf(Locale.ROOT, "memory: peak host %s, backend buffers %s%n", InfoCommand.bytes(peak), InfoCommand.bytes(r.deviceBytes()));
+            }
+        }
+        return 0;
+    }
+
+    private int parallel() throws Exception {
+        int most = 0;
+        for (int n : parallel) {
+            if (n < 1) throw new IllegalArgumentException("--parallel counts must be ≥ 1, got " + n);
+            most = Math.max(most, n);
+        }
+        // each session holds its prompt and -n tokens; the shared cache holds the largest N of them (batched even at N = 1)
+        var options = model.loadOptions(n -> err.println("note: " + n))
+                .withContextLength(Benchmark.PARALLEL_PROMPT + generate + 1).withParallel(Math.max(2, most));
+        try (Model m = Model.load(model.modelPath(err), options)) {
+            Map<Integer, Benchmark.Stat> rates = Benchmark.parallelDecode(m, parallel, generate, repetitions, 1234);
+            double one = rates.containsKey(1) ? rates.get(1).mean() : Double.NaN;
+            if (json) {
+                var mapper = new ObjectMapper();
+                var root = mapper.createObjectNode();
+                root.put("model", m.path().toString()).put("backend", m.backendName()).put("tg_tokens", generate).put("repetitions", repetitions);
+                var tps = root.putObject("parallel_tokens_per_s");
+                var sd = root.putObject("parallel_tokens_per_s_sd");
+                rates.forEach((n, s) -> {
+                    tps.put(String.valueOf(n), s.mean());
+                    sd.put(String.valueOf(n), s.sd());
+                });
+                out.println(mapper.writeValueAsString(root));
+            } else {
+                out.printf(Locale.ROOT, "model: %s%nbackend: %s%n", m.path(), m.backendName());
+                rates.forEach((n, s) -> out.printf(Locale.ROOT, "tg%d × %-3d %10.1f ± %.1f tokens/s in all%s%n", generate, n, s.mean(), s.sd(),
+                        Double.isNaN(one) ? "" : String.format(Locale.ROOT, " (%.2f× one sequence)", s.mean() / one)));
             }
         }
         return 0;

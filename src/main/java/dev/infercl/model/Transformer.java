@@ -68,56 +68,57 @@ public final class Transformer {
     }
 
     /**
-     * Per-sequence state: the KV cache, its block table and activation buffers sized for {@code maxBatch}
-     * tokens per forward call — allocated once, reused by every call.
+     * Activation buffers for up to {@code maxBatch} rows per forward call and the logits of up to {@code logitRows}
+     * of them — allocated once, reused by every call.
      */
-    public final class State implements AutoCloseable {
-        final int maxBatch, contextLength;
-        final KvCache cache;
-        final BlockTable table;
+    abstract class Buffers implements AutoCloseable {
+        final int maxBatch, logitRows, contextLength;
         final Tensor x, xb, q, k, v, att, hb;       // (maxBatch, width): dim, dim, qDim, kvDim, kvDim, qDim, ffn
         final Tensor hb2;                           // (maxBatch, ffn) when the FFN is not a gated product, else null
         final Tensor qkv;                           // (maxBatch, qDim + 2·kvDim) when Q, K, V are fused, else null
         final Tensor upBoth;                        // (maxBatch, 2·ffn) when gate and up are fused, else null
         final Tensor pos;                           // (maxBatch, dim) learned position rows, else null
-        final Tensor last;                          // (1, dim): the row whose logits a generation step needs
-        final Tensor logitsOne;                     // (1, vocab)
+        final Tensor last;                          // (logitRows, dim): the rows whose logits a step needs
+        final Tensor logitsOne;                     // (logitRows, vocab)
         Tensor logitsAll;                           // (maxBatch, vocab), allocated when teacher forcing asks for it
-        private boolean closed;
+        boolean closed;
         final AttentionSpec full, sliding;          // their rope is null when positions are learned
 
-        State(int contextLength, int maxBatch) {
+        /** Allocates the buffers; on failure frees what it allocated and runs {@code onFailure} (the cache's close). */
+        Buffers(int contextLength, int maxBatch, int logitRows, Runnable onFailure) {
             this.maxBatch = maxBatch;
+            this.logitRows = logitRows;
             this.contextLength = contextLength;
             RopeSpec rope = rope(contextLength);
             this.full = new AttentionSpec(config.attnScale(), config.attnSoftcap(), 0, rope);
             this.sliding = new AttentionSpec(config.attnScale(), config.attnSoftcap(), config.slidingWindow(), rope);
-            this.cache = backend.createKvCache(kvLayout(config, Math.ceilDiv(contextLength, KV_BLOCK_SIZE)));
-            this.table = new BlockTable(cache.pool(), KV_BLOCK_SIZE);
+            var made = new java.util.ArrayList<Tensor>();
             try {
-                x = backend.allocate("x", maxBatch, config.dim());
-                xb = backend.allocate("xb", maxBatch, config.dim());
-                q = backend.allocate("q", maxBatch, config.qDim());
-                k = backend.allocate("k", maxBatch, config.kvDim());
-                v = backend.allocate("v", maxBatch, config.kvDim());
-                att = backend.allocate("att", maxBatch, config.qDim());
-                hb = backend.allocate("hb", maxBatch, config.ffnDim());
+                x = add(made, "x", maxBatch, config.dim());
+                xb = add(made, "xb", maxBatch, config.dim());
+                q = add(made, "q", maxBatch, config.qDim());
+                k = add(made, "k", maxBatch, config.kvDim());
+                v = add(made, "v", maxBatch, config.kvDim());
+                att = add(made, "att", maxBatch, config.qDim());
+                hb = add(made, "hb", maxBatch, config.ffnDim());
                 boolean gated = arch.ffn() == Architecture.Ffn.SWIGLU || arch.ffn() == Architecture.Ffn.GEGLU;
-                hb2 = gated ? null : backend.allocate("hb2", maxBatch, config.ffnDim());
-                qkv = arch.fusedQkv() ? backend.allocate("qkv", maxBatch, config.qDim() + 2 * config.kvDim()) : null;
-                upBoth = arch.ffn() == Architecture.Ffn.SWIGLU_FUSED ? backend.allocate("gate_up", maxBatch, 2 * config.ffnDim()) : null;
-                pos = arch.learnedPositions() ? backend.allocate("pos", maxBatch, config.dim()) : null;
-                last = backend.allocate("last", 1, config.dim());
-                logitsOne = backend.allocate("logits", 1, config.vocabSize());
+                hb2 = gated ? null : add(made, "hb2", maxBatch, config.ffnDim());
+                qkv = arch.fusedQkv() ? add(made, "qkv", maxBatch, config.qDim() + 2 * config.kvDim()) : null;
+                upBoth = arch.ffn() == Architecture.Ffn.SWIGLU_FUSED ? add(made, "gate_up", maxBatch, 2 * config.ffnDim()) : null;
+                pos = arch.learnedPositions() ? add(made, "pos", maxBatch, config.dim()) : null;
+                last = add(made, "last", logitRows, config.dim());
+                logitsOne = add(made, "logits", logitRows, config.vocabSize());
             } catch (RuntimeException | Error e) {
-                cache.close(); // the cache is the state's largest buffer: not left held by a state never returned
+                for (Tensor t : made) backend.free(t);
+                onFailure.run(); // the cache is the state's largest buffer: not left held by a state never returned
                 throw e;
             }
         }
 
-        /** Tokens held in the KV cache. */
-        public int length() {
-            return table.length();
+        private Tensor add(java.util.List<Tensor> made, String name, int rows, int cols) {
+            Tensor t = backend.allocate(name, rows, cols);
+            made.add(t);
+            return t;
         }
 
         public int contextLength() {
@@ -126,6 +127,34 @@ public final class Transformer {
 
         public int maxBatch() {
             return maxBatch;
+        }
+
+        /** Frees every activation buffer (not the cache). */
+        void freeBuffers() {
+            for (Tensor t : new Tensor[] {x, xb, q, k, v, att, hb, hb2, qkv, upBoth, pos, last, logitsOne, logitsAll}) {
+                if (t != null) backend.free(t);
+            }
+        }
+    }
+
+    /** Per-sequence state: the sequence's own KV cache and block table, and activation buffers for {@code maxBatch} tokens per call. */
+    public final class State extends Buffers {
+        final KvCache cache;
+        final BlockTable table;
+
+        State(int contextLength, int maxBatch) {
+            this(contextLength, maxBatch, backend.createKvCache(kvLayout(config, Math.ceilDiv(contextLength, KV_BLOCK_SIZE))));
+        }
+
+        private State(int contextLength, int maxBatch, KvCache cache) {
+            super(contextLength, maxBatch, 1, cache::close);
+            this.cache = cache;
+            this.table = new BlockTable(cache.pool(), KV_BLOCK_SIZE);
+        }
+
+        /** Tokens held in the KV cache. */
+        public int length() {
+            return table.length();
         }
 
         /** Forgets positions from {@code tokens} on (e.g. to restart a conversation). */
@@ -140,10 +169,49 @@ public final class Transformer {
             closed = true;
             table.release();
             cache.close();
-            for (Tensor t : new Tensor[] {x, xb, q, k, v, att, hb, hb2, qkv, upBoth, pos, last, logitsOne, logitsAll}) {
-                if (t != null) backend.free(t);
-            }
+            freeBuffers();
         }
+    }
+
+    /**
+     * State of a batched forward pass over several sequences sharing one paged KV cache (continuous batching): up to
+     * {@code maxBatch} rows per call, the logits of up to {@code logitRows} of them. The caller (a scheduler) owns the
+     * cache and the sequences' block tables; the state holds only activations.
+     */
+    public final class BatchState extends Buffers {
+        BatchState(int contextLength, int maxBatch, int logitRows) {
+            super(contextLength, maxBatch, logitRows, () -> {});
+        }
+
+        /** Frees the activation buffers (the cache is the caller's). */
+        @Override
+        public void close() {
+            if (closed) return;
+            closed = true;
+            freeBuffers();
+        }
+    }
+
+    /**
+     * A paged KV cache of {@code blocks} blocks of {@link #KV_BLOCK_SIZE} positions, for sequences that share it
+     * through their own block tables; refused like a state's ({@link #requireFits}) when the backend cannot hold it.
+     */
+    public KvCache newSharedCache(int blocks) {
+        if (blocks < 1) throw new IllegalArgumentException("a KV cache needs at least 1 block, got " + blocks);
+        requireFits(config, backend, Math.multiplyExact(blocks, KV_BLOCK_SIZE), 1);
+        return backend.createKvCache(kvLayout(config, blocks));
+    }
+
+    /**
+     * Activations for batched forward calls of up to {@code maxBatch} rows, with logits for up to {@code logitRows};
+     * {@code contextLength} is the longest sequence (it picks Phi-3's rope factors).
+     */
+    public BatchState newBatchState(int contextLength, int maxBatch, int logitRows) {
+        if (contextLength < 1 || maxBatch < 1 || logitRows < 1 || logitRows > maxBatch) {
+            throw new IllegalArgumentException("a batch state needs a context, rows and logit rows (≤ rows) of at least 1, got "
+                    + contextLength + ", " + maxBatch + " and " + logitRows);
+        }
+        return new BatchState(contextLength, maxBatch, logitRows);
     }
 
     /**
@@ -248,10 +316,38 @@ public final class Transformer {
         int[] positions = new int[n];
         for (int t = 0; t < n; t++) positions[t] = start + t;
         s.table.reserve(start + n);
-        var batch = new Batch(positions, s.table);
+        Tensor logits = layers(s, tokens, new Batch(positions, s.table), s.cache, allLogits ? -1 : n - 1, 1, output == Output.HIDDEN);
+        s.table.setLength(start + n);
+        return logits;
+    }
+
+    /**
+     * One forward call over rows of several sequences sharing {@code cache} (continuous batching): row t is token
+     * {@code tokens[t]} at position {@code batch.positions()[t]} of sequence {@code batch.seqs()[t]}. The caller has
+     * reserved every row's position in its table and records the new lengths afterwards. Returns the logits of the
+     * first {@code logitRows} rows (put the rows whose next token is wanted first); the tensor belongs to the state.
+     */
+    public Tensor forward(BatchState s, KvCache cache, int[] tokens, Batch batch, int logitRows) {
+        int n = tokens.length;
+        if (s.closed) throw new IllegalStateException("this batch state is closed");
+        if (n == 0 || n > s.maxBatch || n != batch.size()) {
+            throw new IllegalArgumentException("a batched forward call takes 1.." + s.maxBatch + " tokens, one per batch row; got " + n + " for " + batch.size() + " rows");
+        }
+        if (logitRows < 1 || logitRows > Math.min(n, s.logitRows)) {
+            throw new IllegalArgumentException("logits of 1.." + Math.min(n, s.logitRows) + " rows, asked for " + logitRows);
+        }
+        return layers(s, tokens, batch, cache, 0, logitRows, false);
+    }
+
+    /**
+     * The layers over the batch's rows, then the classifier: for every row when {@code from} is −1, else for rows
+     * from..from+count−1; or, when {@code hidden}, no classifier: every row after the final norm.
+     */
+    private Tensor layers(Buffers s, int[] tokens, Batch batch, KvCache cache, int from, int count, boolean hidden) {
+        int n = tokens.length;
+        int[] positions = batch.positions();
         Tensor x = s.x.firstRows(n), xb = s.xb.firstRows(n), q = s.q.firstRows(n), k = s.k.firstRows(n), v = s.v.firstRows(n);
         Tensor att = s.att.firstRows(n), hb = s.hb.firstRows(n), hb2 = s.hb2 == null ? null : s.hb2.firstRows(n);
-
         // embeddings: x = E[tokens] (· √dim for Gemma) (+ P[positions] for learned positions)
         backend.embed(x, weights.tokenEmbedding(), tokens);
         if (arch.scaleEmbedding()) backend.map(x, Elementwise.scale((float) Math.sqrt(config.dim())), x, null);
@@ -276,7 +372,7 @@ public final class Transformer {
                 backend.norm(q, q, Norm.rms(w.qNorm(), config.normEps()));   // per head: the weight is one head wide
                 backend.norm(k, k, Norm.rms(w.kNorm(), config.normEps()));
             }
-            backend.attention(att, q, k, v, s.cache, l, batch, arch.slides(l) && config.slidingWindow() > 0 ? s.sliding : s.full);
+            backend.attention(att, q, k, v, cache, l, batch, arch.slides(l) && config.slidingWindow() > 0 ? s.sliding : s.full);
             residual(x, att, w.wo(), w.bo(), w.postAttnNorm(), xb);
 
             // feed-forward: x += W_down · act(W_gate·h, W_up·h), h = norm(x)
@@ -298,24 +394,23 @@ public final class Transformer {
             }
             residual(x, hb, w.down(), w.bDown(), w.postFfnNorm(), xb);
         }
-        s.table.setLength(start + n);
 
         // classifier: logits = W_out · norm(x) (soft-capped for Gemma 2), for every row or only the last
         Tensor rows, logits;
         Norm outNorm = norm(weights.outputNorm(), weights.outputNormBias());
-        if (output == Output.HIDDEN) {
+        if (hidden) {
             backend.norm(xb, x, outNorm);
             return xb;
         }
-        if (allLogits) {
+        if (from < 0) {
             if (s.logitsAll == null) s.logitsAll = backend.allocate("logits", s.maxBatch, config.vocabSize());
             rows = xb;
             logits = s.logitsAll.firstRows(n);
             backend.norm(rows, x, outNorm);
         } else {
-            rows = s.last;
-            logits = s.logitsOne;
-            backend.copy(rows, x, n - 1, 0);
+            rows = s.last.firstRows(count);
+            logits = s.logitsOne.firstRows(count);
+            backend.copy(rows, x, from, 0);
             backend.norm(rows, rows, outNorm);
         }
         backend.matmul(logits, rows, weights.output());

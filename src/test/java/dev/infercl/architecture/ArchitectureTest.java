@@ -39,9 +39,9 @@ class ArchitectureTest {
             .whereLayer("server").mayOnlyBeAccessedByLayers("cli")
             .whereLayer("api").mayOnlyBeAccessedByLayers("quant", "server", "cli")
             .whereLayer("engine").mayOnlyBeAccessedByLayers("api", "quant", "server", "cli")
-            .whereLayer("model").mayOnlyBeAccessedByLayers("api", "quant", "cli")
+            .whereLayer("model").mayOnlyBeAccessedByLayers("engine", "api", "quant", "cli")   // the scheduler drives the forward pass
             .whereLayer("backend implementations").mayOnlyBeAccessedByLayers("api", "quant", "cli")
-            .whereLayer("backend interface").mayOnlyBeAccessedByLayers("backend implementations", "model", "api", "quant", "cli")
+            .whereLayer("backend interface").mayOnlyBeAccessedByLayers("backend implementations", "model", "engine", "api", "quant", "cli")
             .whereLayer("tokenizer").mayOnlyBeAccessedByLayers("model", "api", "quant", "server", "cli")
             .whereLayer("tensor").mayOnlyBeAccessedByLayers("backend implementations", "model", "api", "quant", "cli");
 

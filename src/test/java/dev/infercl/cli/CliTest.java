@@ -286,6 +286,18 @@ class CliTest {
         assertTrue(zero.code() != 0 && zero.err().contains("--ctx-sweep"), "a depth of 0 is refused: " + zero.err());
     }
 
+    /** Runs the parallel decode measurement (shape of its output only: figures come from a quiet machine). */
+    @Test
+    void benchMeasuresAggregateDecodeOfParallelSequences() throws Exception {
+        Result res = run("bench", "-m", Stories.MODEL.toString(), "--parallel", "1,4", "-n", "6", "-r", "1", "--json", "--backend", "cpu");
+        assertEquals(0, res.code(), res.err());
+        JsonNode rates = new ObjectMapper().readTree(res.out()).get("parallel_tokens_per_s");
+        assertEquals(List.of("1", "4"), iterate(rates.fieldNames()), res.out());
+        for (JsonNode rate : rates) assertTrue(rate.asDouble() > 0, res.out());
+        Result zero = run("bench", "-m", Stories.MODEL.toString(), "--parallel", "0", "--backend", "cpu");
+        assertTrue(zero.code() != 0 && zero.err().contains("--parallel"), "a count of 0 is refused: " + zero.err());
+    }
+
     static List<String> iterate(java.util.Iterator<String> it) {
         var l = new java.util.ArrayList<String>();
         it.forEachRemaining(l::add);

@@ -6,6 +6,7 @@ import static dev.infercl.backend.cpu.VectorCodecs.L;
 import static jdk.incubator.vector.VectorOperators.ADD;
 
 import dev.infercl.backend.AttentionSpec;
+import dev.infercl.backend.Batch;
 import dev.infercl.backend.BlockTable;
 import dev.infercl.backend.KvLayout;
 import java.util.concurrent.ForkJoinPool;
@@ -32,12 +33,13 @@ final class CpuAttention {
      * faster still, but see {@link #weightedValues2} for why not four.
      */
     static void attention(ForkJoinPool pool, float[] out, float[] q, float[] k, float[] v, float[] kCache, float[] vCache,
-                          KvLayout layout, BlockTable table, int[] positions, int heads, AttentionSpec spec) {
+                          KvLayout layout, Batch batch, int heads, AttentionSpec spec) {
         int hd = layout.headDim(), kvHeads = layout.kvHeads(), bs = layout.blockSize();
+        int[] positions = batch.positions();
         int n = positions.length;
         int maxLen = 0;
         for (int t = 0; t < n; t++) {
-            int slot = table.slot(positions[t]), within = slot % bs;
+            int slot = batch.table(t).slot(positions[t]), within = slot % bs;
             for (int g = 0; g < kvHeads; g++) {
                 int block = blockBase(layout, slot / bs, g), src = (t * kvHeads + g) * hd;
                 for (int i = 0; i < hd; i++) kCache[block + i * bs + within] = k[src + i];
@@ -59,6 +61,7 @@ final class CpuAttention {
                 int t = task / (kvHeads * parts), g = task / parts % kvHeads, h0 = g * group + task % parts * perPart;
                 int count = Math.min(perPart, (g + 1) * group - h0);
                 int first = spec.firstVisible(positions[t]), len = positions[t] + 1;
+                BlockTable table = batch.table(t);
                 keyScores(kCache, layout, table, g, q, (t * heads + h0) * hd, count, spec.scale(), first, len, scores);
                 for (int j = 0; j < count; j++) {
                     float[] w = scores[j];

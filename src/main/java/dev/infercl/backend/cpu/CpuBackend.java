@@ -315,9 +315,9 @@ public final class CpuBackend implements Backend, Measurable, Capacity {
                 }
             }
             if (mode == Mode.REFERENCE) {
-                Reference.attention(o.data, qt.data, kt.data, vt.data, c.k[layer], c.v[layer], c.layout, batch.table(), batch.positions(), heads, spec);
+                Reference.attention(o.data, qt.data, kt.data, vt.data, c.k[layer], c.v[layer], c.layout, batch, heads, spec);
             } else {
-                CpuAttention.attention(pool, o.data, qt.data, kt.data, vt.data, c.k[layer], c.v[layer], c.layout, batch.table(), batch.positions(), heads, spec);
+                CpuAttention.attention(pool, o.data, qt.data, kt.data, vt.data, c.k[layer], c.v[layer], c.layout, batch, heads, spec);
             }
         } finally {
             guard.exit();

@@ -1,6 +1,7 @@
 package dev.infercl.backend.cpu;
 
 import dev.infercl.backend.AttentionSpec;
+import dev.infercl.backend.Batch;
 import dev.infercl.backend.BlockTable;
 import dev.infercl.backend.Elementwise;
 import dev.infercl.backend.KvLayout;
@@ -214,17 +215,24 @@ public final class Reference {
         return ((block * layout.kvHeads() + kvHead) * layout.blockSize() + offset) * layout.headDim();
     }
 
-    /**
-     * Writes k[t], v[t] at positions[t] of one layer's cache arrays (layout (block, kvHead, slot, headDim)),
-     * then out[t] = Σ_p softmax_p(score(q[t], K[p])) · V[p] over the positions p the spec lets positions[t]
-     * see, score = q·k · scale, soft-capped when the spec says so; per query head.
-     */
+    /** {@link #attention(float[], float[], float[], float[], float[], float[], KvLayout, Batch, int, AttentionSpec)} of one sequence. */
     public static void attention(float[] out, float[] q, float[] k, float[] v, float[] kCache, float[] vCache,
                                  KvLayout layout, BlockTable table, int[] positions, int heads, AttentionSpec spec) {
+        attention(out, q, k, v, kCache, vCache, layout, new Batch(positions, table), heads, spec);
+    }
+
+    /**
+     * Writes k[t], v[t] at position positions[t] of row t's sequence in one layer's cache arrays (layout (block,
+     * kvHead, slot, headDim)), then out[t] = Σ_p softmax_p(score(q[t], K[p])) · V[p] over the positions p of that
+     * sequence the spec lets positions[t] see, score = q·k · scale, soft-capped when the spec says so; per query head.
+     */
+    public static void attention(float[] out, float[] q, float[] k, float[] v, float[] kCache, float[] vCache,
+                                 KvLayout layout, Batch batch, int heads, AttentionSpec spec) {
         int hd = layout.headDim(), kvHeads = layout.kvHeads();
+        int[] positions = batch.positions();
         int n = positions.length;
         for (int t = 0; t < n; t++) {
-            int slot = table.slot(positions[t]);
+            int slot = batch.table(t).slot(positions[t]);
             for (int g = 0; g < kvHeads; g++) {
                 int dst = cacheIndex(layout, slot, g);
                 System.arraycopy(k, t * kvHeads * hd + g * hd, kCache, dst, hd);
@@ -233,6 +241,7 @@ public final class Reference {
         }
         int group = heads / kvHeads;
         for (int t = 0; t < n; t++) {
+            BlockTable table = batch.table(t);
             int first = spec.firstVisible(positions[t]), len = positions[t] + 1;
             double[] scores = new double[len];
             for (int h = 0; h < heads; h++) {

@@ -6,7 +6,6 @@ import static org.jocl.CL.CL_MEM_READ_WRITE;
 
 import dev.infercl.backend.AttentionSpec;
 import dev.infercl.backend.Batch;
-import dev.infercl.backend.BlockTable;
 import dev.infercl.backend.KvLayout;
 import dev.infercl.backend.KvType;
 import dev.infercl.backend.RopeSpec;
@@ -84,8 +83,8 @@ final class AttentionLauncher {
         int longest = 0;
         for (int p : positions) longest = Math.max(longest, p + 1);
         boolean int8 = c.ks != null;
-        int[] work = int8 ? kvWriteWork(positions, batch.table(), lay.blockSize()) : new int[0];
-        int[] offsets = ints.uploadAll(positions, batch.table().blocks(), work);
+        int[] work = int8 ? kvWriteWork(batch, lay.blockSize()) : new int[0];
+        int[] offsets = ints.uploadAll(positions, batch.rowTables(), work);
         int posOff = offsets[0], tabOff = offsets[1];
 
         // rotary positions and the cache write: one launch with an FP16 or F32 cache (fusion on), else rope then write
@@ -179,12 +178,15 @@ final class AttentionLauncher {
      * kvwrite_i8_f32's work list: the physical blocks the batch's rows land in, in order of first appearance, as
      * (block, list, count) triples, followed by the row indices grouped by block in batch order; {@code list} is where
      * a block's rows start, relative to the start of this array (the kernel adds the upload offset). Rows of one block
-     * stay in batch order, so a block is written exactly as token-by-token decode would write it.
+     * (one sequence's, since sequences share only full blocks, which are never written) are ordered by position, so a
+     * block is written exactly as token-by-token decode would write it, whatever the order of the batch's rows.
      */
-    static int[] kvWriteWork(int[] positions, BlockTable table, int blockSize) {
+    static int[] kvWriteWork(Batch batch, int blockSize) {
+        int[] positions = batch.positions();
         int n = positions.length;
         var order = new LinkedHashMap<Integer, List<Integer>>();
-        for (int t = 0; t < n; t++) order.computeIfAbsent(table.block(positions[t] / blockSize), b -> new ArrayList<>()).add(t);
+        for (int t = 0; t < n; t++) order.computeIfAbsent(batch.table(t).block(positions[t] / blockSize), b -> new ArrayList<>()).add(t);
+        for (var rows : order.values()) rows.sort(java.util.Comparator.comparingInt(t -> positions[t]));
         int items = order.size();
         int[] work = new int[3 * items + n];
         int i = 0, next = 3 * items;

@@ -145,17 +145,17 @@ class ClKvInt8Test {
                     inner.read(v, vv);
                     inner.read(out, got);
                     var model = caches.computeIfAbsent(layer, x -> new Int8Cache(l));
-                    model.write(kv, vv, batch.positions(), batch.table());
+                    model.write(kv, vv, batch.positions(), batch.table(0));
                     float[] kDeq = model.dequantize(true), vDeq = model.dequantize(false);
                     for (int t = 0; t < n; t++) {
                         for (int g = 0; g < l.kvHeads(); g++) {
-                            int at = cacheIndex(l, batch.table().slot(batch.positions()[t]), g);
+                            int at = cacheIndex(l, batch.table(t).slot(batch.positions()[t]), g);
                             System.arraycopy(kDeq, at, kv, (t * l.kvHeads() + g) * hd, hd);
                             System.arraycopy(vDeq, at, vv, (t * l.kvHeads() + g) * hd, hd);
                         }
                     }
                     float[] want = new float[n * q.cols()];
-                    Reference.attention(want, qv, kv, vv, kDeq, vDeq, l, batch.table(), batch.positions(), heads, (AttentionSpec) args[7]);
+                    Reference.attention(want, qv, kv, vv, kDeq, vDeq, l, batch, heads, (AttentionSpec) args[7]);
                     nmse("stories260K attention_kv_f32 (lockstep, " + (n > 1 ? "prefill" : "decode") + ")", got, want, 5e-4);
                     calls[0]++;
                     return result;

@@ -1,0 +1,258 @@
+package dev.infercl.engine;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.infercl.Stories;
+import dev.infercl.backend.Backend;
+import dev.infercl.backend.ContextFullException;
+import dev.infercl.backend.cpu.CpuBackend;
+import dev.infercl.backend.opencl.ClTestSupport;
+import dev.infercl.model.ModelFile;
+import dev.infercl.model.Transformer;
+import dev.infercl.model.Weights;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.function.Supplier;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Continuous batching on stories260K: batched sequences produce exactly what each produces alone, prefix blocks are
+ * shared, a full queue refuses, cancelled and finished sequences give every block back.
+ */
+class SchedulerTest {
+    static final String[] PROMPTS = {"Once upon a time", "The little dog", "Lily and Ben went to the park. They saw a big tree and",
+            "One day", "Tom had a red ball. He", "The sun was hot", "Sara liked to sing songs with her mom. One day, her mom said",
+            "A cat sat"};
+    static final int TOKENS = 48;
+
+    /** A model on a backend, and what the backend needs closing. */
+    record Loaded(ModelFile file, Backend backend, Transformer transformer) implements AutoCloseable {
+        static Loaded of(Supplier<Backend> backend) throws Exception {
+            ModelFile file = ModelFile.open(Stories.MODEL, null);
+            Backend be = backend.get();
+            return new Loaded(file, be, new Transformer(file.config(), Weights.upload(file, be), be));
+        }
+
+        int[] encode(String text) {
+            return file.tokenizer().encode(text, true, false);
+        }
+
+        boolean eos(int id) {
+            return file.tokenizer().isEndOfGeneration(id);
+        }
+
+        /** Greedy tokens of one sequence through the single-sequence path (what a lone Session runs). */
+        int[] alone(int[] prompt, int max) {
+            try (var st = transformer.newState(512, 512)) {
+                float[] logits = new float[file.config().vocabSize()];
+                backend.read(transformer.forward(st, prompt, false), logits);
+                int[] out = new int[max];
+                int n = 0;
+                var sampler = new Sampler(SamplerOptions.greedy());
+                for (int id : prompt) sampler.accept(id);
+                while (n < max) {
+                    int next = sampler.sample(logits, logits.length);
+                    if (eos(next)) break;
+                    out[n++] = next;
+                    sampler.accept(next);
+                    if (n == max) break;
+                    backend.read(transformer.forward(st, new int[] {next}, false), logits);
+                }
+                return Arrays.copyOf(out, n);
+            }
+        }
+
+        @Override
+        public void close() {
+            backend.close();
+            file.close();
+        }
+    }
+
+    static Scheduler.Config config(int blocks, int queue) {
+        return new Scheduler.Config(blocks, 16, 64, 16, queue, 512);
+    }
+
+    @Test
+    void eightBatchedSequencesEqualEachAloneCpu() throws Exception {
+        try (var m = Loaded.of(() -> new CpuBackend(CpuBackend.Mode.FAST, 2))) {
+            eightBatchedEqualAlone(m);
+        }
+    }
+
+    @Test
+    void eightBatchedSequencesEqualEachAloneOpenCl() throws Exception {
+        ClTestSupport.requireOpenCl();
+        try (var m = Loaded.of(() -> ClTestSupport.open(dev.infercl.backend.opencl.ClOptions.defaults()))) {
+            eightBatchedEqualAlone(m);
+        }
+    }
+
+    private static void eightBatchedEqualAlone(Loaded m) throws Exception {
+        int[][] want = new int[PROMPTS.length][];
+        for (int i = 0; i < PROMPTS.length; i++) want[i] = m.alone(m.encode(PROMPTS[i]), TOKENS);
+        try (var s = new Scheduler(m.transformer(), config(256, 8))) {
+            // one thread: all eight submitted, then awaited in turn (the first await runs every step: deterministic batches)
+            var seqs = new ArrayList<Scheduler.Sequence>();
+            for (String p : PROMPTS) seqs.add(s.submit(m.encode(p), SamplerOptions.greedy(), TOKENS, m::eos, 512));
+            for (int i = 0; i < PROMPTS.length; i++) {
+                var got = new ArrayList<Integer>();
+                Completion c = seqs.get(i).await(got::add);
+                assertArrayEquals(want[i], c.tokens(), "sequence " + i + " batched differs from alone: " + PROMPTS[i]);
+                assertEquals(got, Arrays.stream(c.tokens()).boxed().toList(), "streamed tokens");
+            }
+            assertEquals(PROMPTS.length, s.stats().mostSequencesInAStep(), "all eight ran in one step");
+            assertEquals(0, s.stats().blocksInUse());
+            // eight threads, each awaiting its own: whichever thread holds the lock steps for all
+            try (ExecutorService pool = Executors.newFixedThreadPool(PROMPTS.length)) {
+                List<Future<int[]>> fs = new ArrayList<>();
+                for (String p : PROMPTS) fs.add(pool.submit(() -> s.submit(m.encode(p), SamplerOptions.greedy(), TOKENS, m::eos, 512).await(null).tokens()));
+                for (int i = 0; i < PROMPTS.length; i++) assertArrayEquals(want[i], fs.get(i).get(), "thread " + i);
+            }
+            assertEquals(0, s.stats().blocksInUse());
+            assertEquals(0, s.stats().running());
+        }
+    }
+
+    @Test
+    void seededSamplingBatchedEqualsAlone() throws Exception {
+        try (var m = Loaded.of(() -> new CpuBackend(CpuBackend.Mode.FAST, 2)); var s = new Scheduler(m.transformer(), config(256, 8))) {
+            var opts = SamplerOptions.defaults(42);
+            int[] alone = s.submit(m.encode(PROMPTS[0]), opts, 40, m::eos, 512).await(null).tokens();
+            var seqs = new ArrayList<Scheduler.Sequence>();
+            for (String p : PROMPTS) seqs.add(s.submit(m.encode(p), p.equals(PROMPTS[0]) ? opts : SamplerOptions.defaults(7), 40, m::eos, 512));
+            assertArrayEquals(alone, seqs.getFirst().await(null).tokens());
+            for (var q : seqs) q.await(null);
+        }
+    }
+
+    @Test
+    void aRepeatedPrefixIsReusedNotRecomputed() throws Exception {
+        try (var m = Loaded.of(() -> new CpuBackend(CpuBackend.Mode.FAST, 2)); var s = new Scheduler(m.transformer(), config(256, 8))) {
+            int[] turn1 = m.encode(PROMPTS[2] + " " + PROMPTS[6]);
+            assertTrue(turn1.length > 2 * Transformer.KV_BLOCK_SIZE, "a prompt of several blocks: " + turn1.length);
+            Completion first = s.submit(turn1, SamplerOptions.greedy(), 20, null, 512).await(null);
+            assertEquals(0, first.reusedTokens());
+            // the next turn: the whole history (prompt and reply) and a new question
+            int[] turn2 = concat(turn1, first.tokens(), m.encode("What did they do?"));
+            Completion second = s.submit(turn2, SamplerOptions.greedy(), 20, m::eos, 512).await(null);
+            int wholeBlocks = (turn1.length + first.tokens().length - 1) / Transformer.KV_BLOCK_SIZE * Transformer.KV_BLOCK_SIZE;
+            assertEquals(wholeBlocks, second.reusedTokens(), "every whole block of turn 1 (prompt and reply) reused");
+            assertEquals(wholeBlocks / Transformer.KV_BLOCK_SIZE, s.stats().prefixHitBlocks());
+            assertEquals(wholeBlocks, s.stats().prefixReusedTokens());
+            assertArrayEquals(m.alone(turn2, 20), second.tokens(), "a reply over reused blocks equals one computed from scratch");
+            assertEquals(0, s.stats().blocksInUse());
+            assertTrue(s.stats().blocksCachedIdle() > 0, "finished sequences' full blocks stay cached");
+        }
+    }
+
+    @Test
+    void aFullQueueRefusesAndBlocksComeBack() throws Exception {
+        try (var m = Loaded.of(() -> new CpuBackend(CpuBackend.Mode.FAST, 2)); var s = new Scheduler(m.transformer(), config(8, 1))) {
+            int[] p = m.encode(PROMPTS[0]);
+            var a = s.submit(p, SamplerOptions.greedy(), 80, null, 512);        // 6 of the 8 blocks
+            var b = s.submit(p, SamplerOptions.greedy(), 80, null, 512);        // waits
+            assertEquals(1, s.stats().queued());
+            var e = assertThrows(QueueFullException.class, () -> s.submit(p, SamplerOptions.greedy(), 80, null, 512));
+            assertTrue(e.getMessage().contains("queue is full") && e.getMessage().contains("capacity 1"), e.getMessage());
+            assertEquals(1, s.stats().refused());
+            var big = assertThrows(ContextFullException.class, () -> s.submit(p, SamplerOptions.greedy(), 200, null, 512));
+            assertTrue(big.getMessage().contains("the cache has 8"), big.getMessage());
+            assertThrows(IllegalArgumentException.class, () -> s.submit(new int[] {-1}, SamplerOptions.greedy(), 5, null, 512));
+            assertThrows(IllegalArgumentException.class, () -> s.submit(p, SamplerOptions.greedy(), 5, null, 513));
+            assertArrayEquals(a.await(null).tokens(), b.await(null).tokens(), "the queued request ran once blocks came back");
+            assertEquals(0, s.stats().blocksInUse());
+            assertEquals(0, s.stats().queued());
+        }
+    }
+
+    @Test
+    void cancelledSequencesGiveTheirBlocksBack() throws Exception {
+        try (var m = Loaded.of(() -> new CpuBackend(CpuBackend.Mode.FAST, 2)); var s = new Scheduler(m.transformer(), config(24, 4))) {
+            var seqs = new ArrayList<Scheduler.Sequence>();
+            for (int i = 0; i < 4; i++) seqs.add(s.submit(m.encode(PROMPTS[i]), SamplerOptions.greedy(), 100, null, 512));
+            assertTrue(s.stats().queued() > 0, "some wait for blocks");
+            var first = seqs.getFirst();
+            int[] count = {0};
+            Completion c = first.await(id -> {
+                if (++count[0] == 5) first.cancel();
+            });
+            assertEquals(Completion.Stop.CANCELLED, c.stop());
+            assertTrue(c.tokens().length >= 5 && c.tokens().length < 100, "stopped early: " + c.tokens().length);
+            seqs.getLast().cancel();                                    // cancelled while it waits (or runs)
+            assertEquals(Completion.Stop.CANCELLED, seqs.getLast().await(null).stop());
+            seqs.get(1).cancel();
+            seqs.get(1).await(null);
+            assertEquals(Completion.Stop.TOKEN_BUDGET, seqs.get(2).await(null).stop());
+            assertEquals(0, s.stats().blocksInUse(), "every block back");
+            assertEquals(0, s.stats().running());
+            assertEquals(0, s.stats().queued());
+        }
+    }
+
+    /**
+     * Twelve requests from six threads into a cache too small for them all: they share a three-block prefix (adopted
+     * from the cache), some wait in the queue, two are cancelled mid-way, cached blocks are evicted for new ones. Each
+     * finished request equals its greedy tokens alone; every block comes back.
+     */
+    @Test
+    void sharedPrefixesQueueingCancellationAndEvictionUnderLoad() throws Exception {
+        try (var m = Loaded.of(() -> new CpuBackend(CpuBackend.Mode.FAST, 2)); var s = new Scheduler(m.transformer(), config(24, 12))) {
+            int[] common = m.encode(PROMPTS[2] + " " + PROMPTS[6] + " " + PROMPTS[4]);
+            assertTrue(common.length >= 3 * Transformer.KV_BLOCK_SIZE, "a prefix of three blocks: " + common.length);
+            int[][] prompts = new int[12][];
+            int[][] want = new int[12][];
+            for (int i = 0; i < prompts.length; i++) {
+                int[] tail = m.file().tokenizer().encode(" " + PROMPTS[i % PROMPTS.length], false, false);
+                prompts[i] = i % 3 == 2 ? m.encode(PROMPTS[i % PROMPTS.length]) : concat(common, tail);   // a third without the prefix
+                want[i] = m.alone(prompts[i], 24);
+            }
+            try (ExecutorService pool = Executors.newFixedThreadPool(6)) {
+                List<Future<Completion>> fs = new ArrayList<>();
+                for (int i = 0; i < prompts.length; i++) {
+                    int k = i;
+                    fs.add(pool.submit(() -> {
+                        var seq = s.submit(prompts[k], SamplerOptions.greedy(), 24, m::eos, 512);
+                        int[] n = {0};
+                        return seq.await(id -> {
+                            if ((k == 4 || k == 9) && ++n[0] == 3) seq.cancel();
+                        });
+                    }));
+                }
+                for (int i = 0; i < prompts.length; i++) {
+                    Completion c = fs.get(i).get();
+                    if (i == 4 || i == 9) {
+                        assertEquals(Completion.Stop.CANCELLED, c.stop(), "request " + i);
+                        assertArrayEquals(Arrays.copyOf(want[i], c.tokens().length), c.tokens(), "request " + i + " until cancelled");
+                    } else {
+                        assertArrayEquals(want[i], c.tokens(), "request " + i);
+                    }
+                }
+            }
+            var st = s.stats();
+            assertTrue(st.prefixHitBlocks() > 0, st.toString());
+            assertEquals(0, st.blocksInUse(), st.toString());
+            assertEquals(0, st.running());
+            assertEquals(0, st.queued());
+        }
+    }
+
+    static int[] concat(int[]... parts) {
+        int n = 0;
+        for (int[] p : parts) n += p.length;
+        int[] r = new int[n];
+        int at = 0;
+        for (int[] p : parts) {
+            System.arraycopy(p, 0, r, at, p.length);
+            at += p.length;
+        }
+        return r;
+    }
+}
