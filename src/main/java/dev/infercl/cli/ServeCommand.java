@@ -46,7 +46,8 @@ final class ServeCommand extends Streams.Command implements Callable<Integer> {
         var path = model.modelPath(err);
         try (OpenAiServer server = OpenAiServer.start(options)) {
             err.println("infercl: listening on " + server.uri() + " (loading " + path.getFileName() + "; /health says 503 until it is ready)");
-            try (Model m = Model.load(path, model.loadOptions(n -> err.println("note: " + n)))) {
+            // parallel > 1: the sessions' generations share batched forward steps and one paged KV cache with prefix reuse
+            try (Model m = Model.load(path, model.loadOptions(n -> err.println("note: " + n)).withParallel(parallel))) {
                 int ctx = model.context(m, err);
                 server.ready(m, ctx);
                 err.println("infercl: serving " + server.modelId() + " on " + m.backendName() + ": " + parallel + " sequence(s) of "

@@ -57,6 +57,15 @@ final class Metrics {
             gauge(b, "infercl_sequences_max", "Sequences that may generate at once (--parallel).", Integer.toString(pool.parallel));
             gauge(b, "infercl_kv_tokens", "Positions held in the sessions' KV caches.", Long.toString(pool.kvTokens()));
             gauge(b, "infercl_kv_blocks_in_use", "KV-cache blocks (16 positions) the sessions hold.", Long.toString(pool.kvBlocks()));
+            var stats = pool.model.batchingStats();
+            if (stats != null) {   // the continuous-batching scheduler's own counts
+                gauge(b, "infercl_kv_blocks_total", "KV-cache blocks of the shared cache.", Integer.toString(stats.blocksTotal()));
+                gauge(b, "infercl_kv_blocks_cached_idle", "Blocks no sequence holds, kept for prefix reuse until needed.", Integer.toString(stats.blocksCachedIdle()));
+                counter(b, "infercl_prefix_cache_hit_blocks_total", "Prompt blocks reused from the prefix cache instead of prefilled.", stats.prefixHitBlocks());
+                counter(b, "infercl_prefix_cache_reused_tokens_total", "Prompt tokens reused from the prefix cache.", stats.prefixReusedTokens());
+                counter(b, "infercl_batch_steps_total", "Batched forward steps.", stats.steps());
+                counter(b, "infercl_batch_rows_total", "Token rows those steps computed.", stats.rowsComputed());
+            }
         }
         return b.toString();
     }

@@ -18,6 +18,7 @@ final class SessionPool implements AutoCloseable {
     /** Positions per KV-cache block (the engine's paged cache). */
     static final int KV_BLOCK = 16;
     final int parallel, contextLength;
+    final Model model;
     private final List<Session> all = new ArrayList<>();
     private final LinkedBlockingQueue<Session> idle = new LinkedBlockingQueue<>();
     private final Semaphore admission;
@@ -26,6 +27,7 @@ final class SessionPool implements AutoCloseable {
     /** {@code contextLength} ≤ 0: the model's default ({@link Model#newSession()}). */
     SessionPool(Model model, int parallel, int queue, int contextLength) {
         this.parallel = parallel;
+        this.model = model;
         this.admission = new Semaphore(parallel + queue);
         try {
             for (int i = 0; i < parallel; i++) all.add(contextLength > 0 ? model.newSession(contextLength) : model.newSession());
@@ -85,8 +87,13 @@ final class SessionPool implements AutoCloseable {
         return n;
     }
 
-    /** KV-cache blocks (16 positions each) the sessions hold. */
+    /**
+     * KV-cache blocks (16 positions each) in use: the scheduler's count when the model batches its sessions (loaded
+     * with parallel &gt; 1), else those the sessions' lengths fill.
+     */
     long kvBlocks() {
+        var stats = model.batchingStats();
+        if (stats != null) return stats.blocksInUse();
         long n = 0;
         for (Session s : all) n += Math.ceilDiv(s.length(), KV_BLOCK);
         return n;

@@ -18,7 +18,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 
-/** stories260K on the CPU backend behind an {@link OpenAiServer} on a loopback port, and an HTTP client for it. */
+/** stories260K on the CPU backend (loaded with the server's parallel sequences) behind an {@link OpenAiServer} on a loopback port, and an HTTP client for it. */
 final class ServerFixture implements AutoCloseable {
     static final ObjectMapper JSON = new ObjectMapper();
     static final String KEY = "test-key";
@@ -27,7 +27,8 @@ final class ServerFixture implements AutoCloseable {
     final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(10)).build();
 
     ServerFixture(ServerOptions options) throws IOException {
-        model = Model.load(Stories.MODEL, LoadOptions.defaults().withBackend(BackendKind.CPU));
+        // as infercl serve loads it: the sessions batched by the scheduler
+        model = Model.load(Stories.MODEL, LoadOptions.defaults().withBackend(BackendKind.CPU).withParallel(options.parallel()));
         server = OpenAiServer.start(options.withPort(0));
         server.ready(model);
     }
