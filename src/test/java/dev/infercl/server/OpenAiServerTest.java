@@ -57,6 +57,28 @@ class OpenAiServerTest {
     static final String COMPLETION = """
             {"model": "stories260K", "prompt": "Once upon a time", "max_tokens": 40, "temperature": 0.8, "top_k": 40, "top_p": 0.95, "min_p": 0.05, "seed": 7%s}""";
 
+    /**
+     * A conversation's next request repeats the first one's prompt and reply: the scheduler's prefix cache serves its
+     * whole blocks, so only the new tokens are prefilled, and /metrics shows it; the reply still equals the request
+     * run alone.
+     */
+    @Test
+    void aFollowUpRequestReusesThePrefixBlocks() throws Exception {
+        String first = "Once upon a time, there was a little girl named Lily. She loved to play outside in the sun with her dog";
+        var r1 = f.post("/v1/completions", "{\"prompt\": \"" + first + "\", \"max_tokens\": 24, \"temperature\": 0}");
+        assertEquals(200, r1.statusCode(), r1.body());
+        String second = first + json(r1.body()).path("choices").path(0).path("text").asText() + " Then";
+        int promptTokens = f.model.tokenizer().encode(second, true, false).length;
+        double reused = f.metric("infercl_prefix_cache_reused_tokens_total"), prompted = f.metric("infercl_prompt_tokens_total");
+        var r2 = f.post("/v1/completions", ServerFixture.JSON.writeValueAsString(java.util.Map.of("prompt", second, "max_tokens", 8, "temperature", 0)));
+        assertEquals(200, r2.statusCode(), r2.body());
+        assertEquals(f.alone(second, 8, 0f, 0, 1f, 0f, 0), json(r2.body()).path("choices").path(0).path("text").asText());
+        double gained = f.metric("infercl_prefix_cache_reused_tokens_total") - reused;
+        assertEquals(promptTokens, f.metric("infercl_prompt_tokens_total") - prompted, "the prompt's tokens, reused or not");
+        assertTrue(gained >= 16 * ((promptTokens - 24 - 2) / 16), "reused " + gained + " of " + promptTokens + " prompt tokens");
+        assertTrue(f.metric("infercl_prefix_cache_hit_blocks_total") >= 1);
+    }
+
     @Test
     void completionEqualsSessionGenerate() throws Exception {
         String want = f.alone("Once upon a time", 40, 0.8f, 40, 0.95f, 0.05f, 7);
