@@ -34,20 +34,16 @@ import java.util.function.Consumer;
  */
 final class ChatGenerator implements AutoCloseable {
     final Engine engine;
-    private final ChatRequestParameters defaults;
+    private final InferClChatRequestParameters defaults;
     private final String templateName;
-    private final double minP;
-    private final Long seed;
 
     ChatGenerator(InferClChatBuilder<?> b) {
         this.engine = b.engine();
         this.defaults = b.defaults(engine.name);
         this.templateName = b.chatTemplate;
-        this.minP = b.minP;
-        this.seed = b.seed;
     }
 
-    ChatRequestParameters defaults() {
+    InferClChatRequestParameters defaults() {
         return defaults;
     }
 
@@ -56,7 +52,9 @@ final class ChatGenerator implements AutoCloseable {
 
     /** Checks a request (its parameters already defaulted by {@link #defaults()}) and prepares it. */
     Prepared prepare(ChatRequest request) {
-        ChatRequestParameters p = request.parameters();
+        // ChatModel.chat has merged the request's parameters over defaults() already; merging again changes nothing,
+        // and gives a direct doChat the defaults too
+        InferClChatRequestParameters p = defaults.overrideWith(request.parameters());
         if (p.toolSpecifications() != null && !p.toolSpecifications().isEmpty()) {
             throw new UnsupportedFeatureException("tools (function calling) are not supported by InferCL's chat models; the request has "
                     + p.toolSpecifications().size() + " tool specification(s)");
@@ -85,7 +83,8 @@ final class ChatGenerator implements AutoCloseable {
         if (topK != null && topK < 0) throw new InvalidRequestException("topK must be ≥ 0, got " + topK);
         double presence = check("presencePenalty", p.presencePenalty(), 0, -2, 2);
         double frequency = check("frequencyPenalty", p.frequencyPenalty(), 0, -2, 2);
-        long s = seed != null ? seed : ThreadLocalRandom.current().nextLong();
+        double minP = check("minP", p.minP(), 0, 0, Math.nextDown(1.0));
+        long s = p.seed() != null ? p.seed() : ThreadLocalRandom.current().nextLong();
         var sampler = new SamplerOptions((float) temperature, topK == null ? 0 : topK, (float) topP, (float) minP, 1f, 64, s,
                 (float) presence, (float) frequency);
         var stops = new ArrayList<>(template.stopStrings());

@@ -1,7 +1,5 @@
 package dev.infercl.langchain4j;
 
-import dev.langchain4j.model.chat.request.ChatRequestParameters;
-import dev.langchain4j.model.chat.request.DefaultChatRequestParameters;
 import java.util.List;
 
 /**
@@ -16,7 +14,7 @@ public abstract class InferClChatBuilder<B extends InferClChatBuilder<B>> extend
     Double temperature;
     Double topP;
     Integer topK;
-    double minP;
+    Double minP;
     Long seed;
     Integer maxTokens;
     Double presencePenalty;
@@ -51,14 +49,13 @@ public abstract class InferClChatBuilder<B extends InferClChatBuilder<B>> extend
         return self();
     }
 
-    /** Min-p sampling, [0, 1) (0: off); InferCL's own, not a LangChain4j request parameter. */
-    public B minP(double minP) {
-        if (!(minP >= 0 && minP < 1)) throw new IllegalArgumentException("min-p must be in [0, 1), got " + minP);
+    /** Min-p sampling, [0, 1) (default 0: off); InferCL's own ({@link InferClChatRequestParameters} sets it per request). */
+    public B minP(Double minP) {
         this.minP = minP;
         return self();
     }
 
-    /** The sampler's seed for every call (default: a random one per call). */
+    /** The sampler's seed for every call (default: a random one per call; {@link InferClChatRequestParameters} sets it per request). */
     public B seed(Long seed) {
         this.seed = seed;
         return self();
@@ -93,9 +90,9 @@ public abstract class InferClChatBuilder<B extends InferClChatBuilder<B>> extend
     }
 
     /** The settings' request parameters: what a {@code ChatRequest}'s own parameters override. */
-    ChatRequestParameters defaults(String modelName) {
-        return DefaultChatRequestParameters.builder().modelName(modelName).temperature(temperature).topP(topP).topK(topK)
+    InferClChatRequestParameters defaults(String modelName) {
+        return InferClChatRequestParameters.builder().modelName(modelName).temperature(temperature).topP(topP).topK(topK)
                 .maxOutputTokens(maxTokens).presencePenalty(presencePenalty).frequencyPenalty(frequencyPenalty)
-                .stopSequences(stopSequences).build();
+                .stopSequences(stopSequences).seed(seed).minP(minP).build();
     }
 }

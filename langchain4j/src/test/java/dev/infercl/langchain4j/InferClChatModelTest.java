@@ -141,4 +141,21 @@ class InferClChatModelTest {
         // the calls shared steps: the scheduler ran several sequences in one forward pass
         assertTrue(chat.model().batchingStats().mostSequencesInAStep() >= 2, chat.model().batchingStats().toString());
     }
+
+    @Test
+    void aRequestsOwnSeedAndMinP() {
+        var seeded = InferClChatModel.builder().model(chat.model()).seed(1L).temperature(1.0).maxTokens(40).build();
+        var texts = new java.util.HashSet<String>();
+        for (long seed : new long[] {5, 6, 7}) {
+            ChatRequest request = ChatRequest.builder().messages(UserMessage.from("Once upon a time"))
+                    .parameters(InferClChatRequestParameters.builder().seed(seed).minP(0.05).build()).build();
+            String text = seeded.chat(request).aiMessage().text();
+            assertEquals(chatReply(null, "Once upon a time", new SamplerOptions(1f, 0, 1f, 0.05f, 1f, 64, seed), 40), text, "seed " + seed);
+            texts.add(text);
+        }
+        assertTrue(texts.size() > 1, "different seeds, different texts: " + texts);
+        // the builder's seed where the request has none
+        assertEquals(chatReply(null, "Once upon a time", new SamplerOptions(1f, 0, 1f, 0f, 1f, 64, 1), 40), seeded.chat("Once upon a time"));
+        assertEquals(1L, seeded.defaultRequestParameters() instanceof InferClChatRequestParameters p ? p.seed() : null);
+    }
 }

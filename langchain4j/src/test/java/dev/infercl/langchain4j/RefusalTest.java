@@ -90,5 +90,6 @@ class RefusalTest {
         refused(InvalidRequestException.class, "topP", () -> chat.chat(hello().topP(0.0).build()));
         refused(InvalidRequestException.class, "maxOutputTokens", () -> chat.chat(hello().maxOutputTokens(0).build()));
         refused(InvalidRequestException.class, "context", () -> chat.chat("word ".repeat(2000)));
+        refused(InvalidRequestException.class, "minP", () -> chat.chat(hello().parameters(InferClChatRequestParameters.builder().minP(1.0).build()).build()));
     }
 }
