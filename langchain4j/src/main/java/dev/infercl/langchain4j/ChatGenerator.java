@@ -13,8 +13,8 @@ import dev.langchain4j.data.message.TextContent;
 import dev.langchain4j.data.message.UserMessage;
 import dev.langchain4j.exception.InvalidRequestException;
 import dev.langchain4j.exception.UnsupportedFeatureException;
+import dev.langchain4j.model.chat.listener.ChatModelListener;
 import dev.langchain4j.model.chat.request.ChatRequest;
-import dev.langchain4j.model.chat.request.ChatRequestParameters;
 import dev.langchain4j.model.chat.request.ResponseFormatType;
 import dev.langchain4j.model.chat.request.ToolChoice;
 import dev.langchain4j.model.chat.response.ChatResponse;
@@ -36,8 +36,10 @@ final class ChatGenerator implements AutoCloseable {
     final Engine engine;
     private final InferClChatRequestParameters defaults;
     private final String templateName;
+    final List<ChatModelListener> listeners;
 
     ChatGenerator(InferClChatBuilder<?> b) {
+        this.listeners = b.listeners;
         this.engine = b.engine();
         this.defaults = b.defaults(engine.name);
         this.templateName = b.chatTemplate;

@@ -1,5 +1,6 @@
 package dev.infercl.langchain4j;
 
+import dev.langchain4j.model.chat.listener.ChatModelListener;
 import java.util.List;
 
 /**
@@ -21,6 +22,7 @@ public abstract class InferClChatBuilder<B extends InferClChatBuilder<B>> extend
     Double frequencyPenalty;
     List<String> stopSequences;
     String chatTemplate;
+    List<ChatModelListener> listeners = List.of();
 
     InferClChatBuilder() {
         super(4);   // as infercl serve: up to 4 calls share each batched step
@@ -86,6 +88,12 @@ public abstract class InferClChatBuilder<B extends InferClChatBuilder<B>> extend
     /** A built-in template (llama-2, llama-3, chatml, phi-3, gemma) instead of the model's own. */
     public B chatTemplate(String name) {
         this.chatTemplate = name;
+        return self();
+    }
+
+    /** LangChain4j's observers of each request, response and error. */
+    public B listeners(List<ChatModelListener> listeners) {
+        this.listeners = List.copyOf(listeners);
         return self();
     }
 

@@ -2,9 +2,11 @@ package dev.infercl.langchain4j;
 
 import dev.infercl.api.Model;
 import dev.langchain4j.model.chat.ChatModel;
+import dev.langchain4j.model.chat.listener.ChatModelListener;
 import dev.langchain4j.model.chat.request.ChatRequest;
 import dev.langchain4j.model.chat.request.ChatRequestParameters;
 import dev.langchain4j.model.chat.response.ChatResponse;
+import java.util.List;
 
 /**
  * LangChain4j's {@link ChatModel} over InferCL, in process:
@@ -45,6 +47,11 @@ public final class InferClChatModel implements ChatModel, AutoCloseable {
     @Override
     public ChatRequestParameters defaultRequestParameters() {
         return generator.defaults();
+    }
+
+    @Override
+    public List<ChatModelListener> listeners() {
+        return generator.listeners;
     }
 
     @Override

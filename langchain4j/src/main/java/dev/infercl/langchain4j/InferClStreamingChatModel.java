@@ -3,12 +3,14 @@ package dev.infercl.langchain4j;
 import dev.infercl.api.Model;
 import dev.infercl.api.Session;
 import dev.langchain4j.model.chat.StreamingChatModel;
+import dev.langchain4j.model.chat.listener.ChatModelListener;
 import dev.langchain4j.model.chat.request.ChatRequest;
 import dev.langchain4j.model.chat.request.ChatRequestParameters;
 import dev.langchain4j.model.chat.response.PartialResponse;
 import dev.langchain4j.model.chat.response.PartialResponseContext;
 import dev.langchain4j.model.chat.response.StreamingChatResponseHandler;
 import dev.langchain4j.model.chat.response.StreamingHandle;
+import java.util.List;
 import java.util.Objects;
 import java.util.concurrent.Executor;
 
@@ -51,6 +53,11 @@ public final class InferClStreamingChatModel implements StreamingChatModel, Auto
     @Override
     public ChatRequestParameters defaultRequestParameters() {
         return generator.defaults();
+    }
+
+    @Override
+    public List<ChatModelListener> listeners() {
+        return generator.listeners;
     }
 
     @Override

@@ -131,4 +131,28 @@ class InferClStreamingChatModelTest {
             assertEquals("the handler failed", e.getCause().getMessage());
         }
     }
+
+    @Test
+    void listenersSeeRequestAndResponse() throws Exception {
+        var seen = new java.util.concurrent.CopyOnWriteArrayList<String>();
+        var listener = new dev.langchain4j.model.chat.listener.ChatModelListener() {
+            @Override
+            public void onRequest(dev.langchain4j.model.chat.listener.ChatModelRequestContext c) {
+                seen.add("request temperature=" + c.chatRequest().parameters().temperature());
+            }
+
+            @Override
+            public void onResponse(dev.langchain4j.model.chat.listener.ChatModelResponseContext c) {
+                seen.add("response tokens=" + c.chatResponse().tokenUsage().outputTokenCount());
+            }
+        };
+        try (var streaming = InferClStreamingChatModel.builder().model(model).temperature(0.0).maxTokens(5).listeners(List.of(listener)).build();
+             var blocking = InferClChatModel.builder().model(model).temperature(0.0).maxTokens(5).listeners(List.of(listener)).build()) {
+            var c = new Collector();
+            streaming.chat("Once upon a time", c);
+            c.await();
+            blocking.chat("Once upon a time");
+        }
+        assertEquals(List.of("request temperature=0.0", "response tokens=5", "request temperature=0.0", "response tokens=5"), seen);
+    }
 }
