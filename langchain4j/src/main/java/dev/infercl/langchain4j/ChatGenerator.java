@@ -80,12 +80,14 @@ final class ChatGenerator implements AutoCloseable {
         if (max != null && max < 1) throw new InvalidRequestException("maxOutputTokens must be ≥ 1, got " + max);
         int budget = max == null ? ctx - ids.length : Math.min(max, ctx - ids.length);
         double temperature = check("temperature", p.temperature(), 1.0, 0, 2);
-        double topP = check("topP", p.topP(), 1.0, Double.MIN_VALUE, 1);
+        double topP = p.topP() == null ? 1.0 : p.topP();
+        if (!(topP > 0 && topP <= 1)) throw new InvalidRequestException("topP must be in (0, 1], got " + topP);
         Integer topK = p.topK();
         if (topK != null && topK < 0) throw new InvalidRequestException("topK must be ≥ 0, got " + topK);
         double presence = check("presencePenalty", p.presencePenalty(), 0, -2, 2);
         double frequency = check("frequencyPenalty", p.frequencyPenalty(), 0, -2, 2);
-        double minP = check("minP", p.minP(), 0, 0, Math.nextDown(1.0));
+        double minP = p.minP() == null ? 0 : p.minP();
+        if (!(minP >= 0 && minP < 1)) throw new InvalidRequestException("minP must be in [0, 1), got " + minP);
         long s = p.seed() != null ? p.seed() : ThreadLocalRandom.current().nextLong();
         var sampler = new SamplerOptions((float) temperature, topK == null ? 0 : topK, (float) topP, (float) minP, 1f, 64, s,
                 (float) presence, (float) frequency);
