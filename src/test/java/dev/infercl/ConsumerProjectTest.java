@@ -161,7 +161,7 @@ class ConsumerProjectTest {
         return run(dir, 300, cmd, env);
     }
 
-    private static Result run(Path dir, int seconds, List<String> cmd, Map<String, String> env) throws Exception {
+    static Result run(Path dir, int seconds, List<String> cmd, Map<String, String> env) throws Exception {
         var pb = new ProcessBuilder(cmd).directory(dir.toFile()).redirectErrorStream(true);
         pb.environment().remove("LD_PRELOAD"); // only what a test asks for
         pb.environment().remove("MAVEN_OPTS");
