@@ -30,15 +30,15 @@ class T5OracleTest {
     }
 
     /**
-     * Loads ../shared/t5/t5.gguf on the backend (with {@code change} applied to the loaded weights when not null),
+     * Loads ../shared/t5/t5.gguf on the backend (with {@code change} applied to the loaded weights, on that backend, when not null),
      * checks greedy ids, top-20 and the 8 full rows; returns the worst ratios {top-20, full rows}.
      */
-    static double[] check(Supplier<Backend> backend, java.util.function.UnaryOperator<Weights> change) throws Exception {
+    static double[] check(Supplier<Backend> backend, java.util.function.BiFunction<Weights, Backend, Weights> change) throws Exception {
         JsonNode r = Oracles.json(SharedData.require("t5/t5.1.json"));
         float[][] full = Oracles.floatRows(SharedData.require("t5/t5.1.logits8.f32"), r.get("n_vocab").asInt());
         try (ModelFile file = ModelFile.open(SharedData.require("t5/t5.gguf"), null); Backend be = backend.get()) {
             Weights w = Weights.upload(file, be);
-            if (change != null) w = change.apply(w);
+            if (change != null) w = change.apply(w, be);
             var tr = new Transformer(file.config(), w, be);
             assertTrue(tr.isEncoderDecoder());
             assertEquals(r.get("decoder_start_id").asInt(), tr.decoderStart());
