@@ -80,7 +80,9 @@ final class GenerateCommand extends Streams.Command implements Callable<Integer>
             }
             if (temperature > 0) err.println("seed: " + usedSeed);
             try (Session s = m.newSession(ctx)) {
-                out.print(text);
+                // an encoder-decoder model's output is not a continuation of the prompt: it goes on a line of its own
+                if (m.isEncoderDecoder()) out.println(text);
+                else out.print(text);
                 out.flush();
                 // a session generates at most its context + 1 tokens (then it stops: context full), and sizes its
                 // output array by the budget: a budget past that is the same run without an array of -n entries
