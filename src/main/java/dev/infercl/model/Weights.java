@@ -83,6 +83,9 @@ public record Weights(Tensor tokenEmbedding, Tensor positionEmbedding, Layer[] l
                 }
             }
         }
+        if (seq2seq != null) {   // a decode step also reads each decoder layer's cross-attention (K/V come from the cache)
+            for (Cross c : seq2seq.cross()) sum += bytes(c.norm()) + bytes(c.wq()) + bytes(c.wo());
+        }
         return sum;
     }
 

@@ -22,6 +22,14 @@ class T5CliTest {
     }
 
     @Test
+    void benchMeasuresTheDecoder() {
+        var res = CliTest.run("bench", "-m", SharedData.require("t5/t5.gguf").toString(), "-p", "8", "-n", "4", "-r", "1", "--long-ctx", "0",
+                "--backend", "cpu");
+        assertEquals(0, res.code(), res.err());
+        assertTrue(res.out().contains("tokens/s") || res.out().contains("t/s"), res.out());
+    }
+
+    @Test
     void infoShowsBothStacks() {
         var res = CliTest.run("info", SharedData.require("t5/t5.gguf").toString());
         assertEquals(0, res.code(), res.err());
