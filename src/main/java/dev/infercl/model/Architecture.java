@@ -41,8 +41,21 @@ public record Architecture(String name, Norm norm, boolean fusedQkv, boolean qkN
 
     public enum Norm { RMS, LAYER }
 
-    /** SWIGLU: silu(gate)·up; SWIGLU_FUSED: one ffn_up of 2·ffn rows, gate first; GEGLU: gelu(gate)·up; GELU: gelu(up) (no gate). */
-    public enum Ffn { SWIGLU, SWIGLU_FUSED, GEGLU, GELU }
+    /**
+     * SWIGLU: silu(gate)·up; SWIGLU_FUSED: one ffn_up of 2·ffn rows, gate first; GEGLU: gelu(gate)·up; GELU: gelu(up)
+     * (no gate); RELU: relu(up) (no gate: T5 v1.0, chosen at load when a t5 file has no ffn_gate).
+     */
+    public enum Ffn { SWIGLU, SWIGLU_FUSED, GEGLU, GELU, RELU }
+
+    /** The same family with another feed-forward kind. */
+    public Architecture withFfn(Ffn f) {
+        return new Architecture(name, norm, fusedQkv, qkNorm, f, postNorms, scaleEmbedding, learnedPositions, rope, sliding, capsAndWindow, encoderDecoder);
+    }
+
+    /** Whether the feed-forward multiplies by a gate ({@code ffn_gate} or a fused gate half). */
+    public boolean gatedFfn() {
+        return ffn != Ffn.GELU && ffn != Ffn.RELU;
+    }
 
     public enum Rope { NORMAL, NEOX, NONE }
 
@@ -67,7 +80,7 @@ public record Architecture(String name, Norm norm, boolean fusedQkv, boolean qkN
             "gemma2", new Architecture("gemma2", Norm.RMS, false, false, Ffn.GEGLU, true, true, false, Rope.NEOX, Sliding.EVEN_LAYERS,
                     new Defaults(50f, 30f, 4096)),
             "gpt2", new Architecture("gpt2", Norm.LAYER, true, false, Ffn.GELU, false, false, true, Rope.NONE, Sliding.NONE, null),
-            // flan-T5 layout (gated GELU); T5 v1.0's ReLU FFN without a gate is refused at load
+            // flan-T5 layout (gated GELU); a file without ffn_gate (T5 v1.0) gets Ffn.RELU at load (ModelConfig)
             "t5", new Architecture("t5", Norm.RMS, false, false, Ffn.GEGLU, false, false, false, Rope.NONE, Sliding.NONE, null, true));
 
     /** The description of a known architecture name, or null. */

@@ -105,6 +105,10 @@ public record ModelConfig(Architecture arch, String name, int dim, int layers, i
         String file = f.path().getFileName().toString();
         var m = new Settings(f, file);
         Architecture arch = Architecture.of(f.getString("general.architecture"), file);
+        // T5 as llama.cpp runs it: gated GELU when the encoder has ffn_gate (flan-T5, T5 v1.1, mT5), else ReLU (T5 v1.0)
+        if (arch.encoderDecoder() && m.dims("enc.blk.0.ffn_gate.weight").isEmpty() && m.dims("enc.blk.0.ffn_up.weight").isPresent()) {
+            arch = arch.withFfn(Architecture.Ffn.RELU);
+        }
         String p = arch.name() + ".";
         refuseUnimplemented(f, p, file);
         int dim = m.count(p + "embedding_length");

@@ -124,7 +124,7 @@ public final class Transformer {
                 v = add(made, "v", maxBatch, config.kvDim());
                 att = add(made, "att", maxBatch, config.qDim());
                 hb = add(made, "hb", maxBatch, config.ffnDim());
-                boolean gated = arch.ffn() == Architecture.Ffn.SWIGLU || arch.ffn() == Architecture.Ffn.GEGLU;
+                boolean gated = arch.ffn() == Architecture.Ffn.SWIGLU || arch.ffn() == Architecture.Ffn.GEGLU;   // else hb2 holds the up product
                 hb2 = gated ? null : add(made, "hb2", maxBatch, config.ffnDim());
                 qkv = arch.fusedQkv() ? add(made, "qkv", maxBatch, config.qDim() + 2 * config.kvDim()) : null;
                 upBoth = arch.ffn() == Architecture.Ffn.SWIGLU_FUSED ? add(made, "gate_up", maxBatch, 2 * config.ffnDim()) : null;
@@ -279,7 +279,7 @@ public final class Transformer {
     static long activationBytes(ModelConfig c, int maxBatch) {
         Architecture a = c.arch();
         long perRow = 2L * c.dim() + 2L * c.qDim() + 2L * c.kvDim() + c.ffnDim();
-        if (a.ffn() == Architecture.Ffn.GELU || a.ffn() == Architecture.Ffn.SWIGLU_FUSED) perRow += c.ffnDim();
+        if (a.ffn() == Architecture.Ffn.GELU || a.ffn() == Architecture.Ffn.RELU || a.ffn() == Architecture.Ffn.SWIGLU_FUSED) perRow += c.ffnDim();
         if (a.fusedQkv()) perRow += c.qDim() + 2L * c.kvDim();
         if (a.ffn() == Architecture.Ffn.SWIGLU_FUSED) perRow += 2L * c.ffnDim();
         if (a.learnedPositions()) perRow += c.dim();
@@ -351,7 +351,9 @@ public final class Transformer {
         int n = tokens.length, start = s.table.length();
         if (s.closed) throw new IllegalStateException("this sequence state is closed");
         if (n == 0 || n > s.maxBatch) throw new IllegalArgumentException("a forward call takes 1.." + s.maxBatch + " tokens, got " + n);
-        if (isEncoderDecoder() && s.crossKeys == 0) throw new IllegalStateException("an encoder–decoder model decodes after encode(state, source)");
+        if (isEncoderDecoder() && s.crossKeys == 0) {
+            throw new IllegalStateException("an encoder–decoder model decodes after its encoder has read a source (Session.encode or generate)");
+        }
         if (start + n > s.contextLength) {
             throw new ContextFullException("the context holds " + s.contextLength + " tokens; " + start + " are used and " + n + " more do not fit");
         }
@@ -404,7 +406,7 @@ public final class Transformer {
         try {
             Tensor x = tmp(made, "enc.x", n, config.dim()), xb = tmp(made, "enc.xb", n, config.dim()), q = tmp(made, "enc.q", n, config.qDim());
             Tensor k = tmp(made, "enc.k", n, config.kvDim()), v = tmp(made, "enc.v", n, config.kvDim()), att = tmp(made, "enc.att", n, config.qDim());
-            Tensor hb = tmp(made, "enc.hb", n, config.ffnDim());
+            Tensor hb = tmp(made, "enc.hb", n, config.ffnDim()), hb2 = arch.gatedFfn() ? null : tmp(made, "enc.hb2", n, config.ffnDim());
             encTable.reserve(n);
             encTable.setLength(n);
             var batch = new Batch(positions, encTable);
@@ -418,9 +420,14 @@ public final class Transformer {
                 backend.linear(xb, Linear.of(q, w.wq(), null), Linear.of(k, w.wk(), null), Linear.of(v, w.wv(), null));
                 backend.attention(att, q, k, v, encCache, l, batch, unmasked.withBias(new RelativeBias(t5.encoderBias()[l], t5.buckets(), true, T5_MAX_DISTANCE)));
                 residual(x, att, w.wo(), null, null, xb);
-                // feed-forward: x += W_down · (gelu(W_gate·h) ⊙ W_up·h), h = norm(x)
+                // feed-forward: x += W_down · (gelu(W_gate·h) ⊙ W_up·h), or W_down · relu(W_up·h) (T5 v1.0), h = norm(x)
                 backend.norm(xb, x, Norm.rms(w.ffnNorm(), config.normEps()));
-                backend.gatedLinear(hb, xb, w.gate(), w.up(), Elementwise.GELU_MUL);
+                if (hb2 == null) {
+                    backend.gatedLinear(hb, xb, w.gate(), w.up(), Elementwise.GELU_MUL);
+                } else {
+                    backend.linear(xb, Linear.of(hb2, w.up(), null));
+                    backend.map(hb, Elementwise.RELU, hb2, null);
+                }
                 residual(x, hb, w.down(), null, null, xb);
             }
             // the encoder output E = norm(x), then each decoder layer's cross-attention K = E·Wkᵀ, V = E·Wvᵀ, stored once
@@ -513,9 +520,9 @@ public final class Transformer {
                     backend.copy(hb2, both, 0, config.ffnDim());
                     backend.map(hb, Elementwise.SILU_MUL, hb, hb2);
                 }
-                case GELU -> {
+                case GELU, RELU -> {
                     backend.linear(xb, Linear.of(hb2, w.up(), w.bUp()));
-                    backend.map(hb, Elementwise.GELU, hb2, null);
+                    backend.map(hb, arch.ffn() == Architecture.Ffn.RELU ? Elementwise.RELU : Elementwise.GELU, hb2, null);
                 }
             }
             residual(x, hb, w.down(), w.bDown(), w.postFfnNorm(), xb);

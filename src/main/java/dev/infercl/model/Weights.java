@@ -106,7 +106,7 @@ public record Weights(Tensor tokenEmbedding, Tensor positionEmbedding, Layer[] l
         var layers = new java.util.ArrayList<Layer>();
         for (int l = 0; l < c.layers(); l++) {
             String p = "blk." + l + ".";
-            boolean gated = a.ffn() != Architecture.Ffn.GELU;
+            boolean gated = a.gatedFfn();
             boolean fusedUp = a.ffn() == Architecture.Ffn.SWIGLU_FUSED;
             layers.add(new Layer(
                     ld.vector(p + "attn_norm.weight", c.dim()),
@@ -152,10 +152,6 @@ public record Weights(Tensor tokenEmbedding, Tensor positionEmbedding, Layer[] l
     /** T5 as llama.cpp writes it: {@code enc.blk.N.*}, {@code dec.blk.N.*} with {@code cross_attn_*}, shared embedding. */
     private static Weights uploadSeq2Seq(ModelFile file, Backend backend, Loader ld, ModelConfig c) throws ModelLoadException {
         String f = file.path().getFileName().toString(), arch = c.arch().name();
-        if (file.weight("enc.blk.0.ffn_gate.weight").isEmpty()) {
-            throw new UnsupportedModelException(f + ": tensor 'enc.blk.0.ffn_gate.weight' is missing: T5's ReLU feed-forward without a gate"
-                    + " (T5 v1.0) is not supported, only the gated-GELU one (flan-T5, T5 v1.1, mT5)");
-        }
         int buckets = intKey(file, arch + ".attention.relative_buckets_count", 32);
         int start = intKey(file, arch + ".decoder_start_token_id", intKey(file, "tokenizer.ggml.bos_token_id", 0));
         if (buckets < 4 || start < 0 || start >= c.vocabSize()) {
@@ -186,7 +182,7 @@ public record Weights(Tensor tokenEmbedding, Tensor positionEmbedding, Layer[] l
                 ld.matrix(p + "attn_q.weight", c.qDim(), c.dim()), null, ld.matrix(p + "attn_k.weight", c.kvDim(), c.dim()), null,
                 ld.matrix(p + "attn_v.weight", c.kvDim(), c.dim()), null, ld.matrix(p + "attn_o.weight", c.dim(), c.qDim()), null,
                 null, null, null, ld.vector(p + "ffn_norm.weight", c.dim()), null,
-                ld.matrix(p + "ffn_gate.weight", c.ffnDim(), c.dim()), ld.matrix(p + "ffn_up.weight", c.ffnDim(), c.dim()), null,
+                c.arch().gatedFfn() ? ld.matrix(p + "ffn_gate.weight", c.ffnDim(), c.dim()) : null, ld.matrix(p + "ffn_up.weight", c.ffnDim(), c.dim()), null,
                 ld.matrix(p + "ffn_down.weight", c.dim(), c.ffnDim()), null, null);
     }
 

@@ -75,6 +75,7 @@ public final class Reference {
             case GELU -> gelu(a);
             case SCALE -> a * op.c();
             case SOFTCAP -> (float) (op.c() * Math.tanh(a / op.c()));
+            case RELU -> a > 0 ? a : 0f;
         };
     }
 
