@@ -307,7 +307,14 @@ public final class CpuBackend implements Backend, Measurable, Capacity {
             if (qt == null || kt == null || !spec.causal() || spec.bias() != null) {
                 // T5: the encoder's unmasked attention, cross-attention over a filled cache, relative-position bias
                 if (spec.rope() != null) throw new IllegalArgumentException("rotary positions with a bias, unmasked or one-sided attention");
-                int heads = spec.bias() != null ? spec.bias().table().cols() : qt != null ? qt.cols / c.layout.headDim() : c.layout.kvHeads();
+                int heads = qt != null ? qt.cols / c.layout.headDim() : c.layout.kvHeads();
+                if (qt != null && spec.bias() != null && (spec.bias().table().cols() != heads || spec.bias().table().rows() != spec.bias().buckets())) {
+                    throw new IllegalArgumentException("relative-position bias table " + spec.bias().table().name() + " is " + spec.bias().table().rows() + "×"
+                            + spec.bias().table().cols() + ", expected " + spec.bias().buckets() + " buckets × " + heads + " heads");
+                }
+                if ((kt == null) != (vt == null) || (qt == null) != (o == null) || (qt == null && kt == null)) {
+                    throw new IllegalArgumentException("attention needs k and v together, q and out together, and one of the pairs");
+                }
                 float[] bias = spec.bias() == null ? null : act(spec.bias().table()).data;
                 if (mode == Mode.REFERENCE) {
                     Reference.attention(o == null ? null : o.data, qt == null ? null : qt.data, kt == null ? null : kt.data, vt == null ? null : vt.data,
