@@ -4,7 +4,7 @@
 //   For row t and query head h (KV head g = h / GROUP, GROUP = heads / kvHeads), pos = positions[posOff + t]:
 //   out[t][h] = Σ_{first≤p≤pos} softmax_p(score_p) · V[p][g], score_p = scale · q[t][h]·K[p][g], soft-capped to
 //   softcap·tanh(score_p / softcap) when softcap > 0; first = max(0, pos − window + 1) when window > 0 (sliding
-//   window), else 0. One pass with a running maximum, running sum and accumulator per query head (no [seq × seq]
+//   window), else 0. With ENC_DEC (attention_tiles.h): unmasked over keys positions and/or T5's relative bias. One pass with a running maximum, running sum and accumulator per query head (no [seq × seq]
 //   matrix). One work-item serves all GROUP query heads of its KV head, so each K and V row is read once per row t,
 //   not once per query head; the walk over the context is attention_tiles (attention_tiles.h).
 // Layout: q, out (n, heads·HEAD_DIM) F32 at (t·heads + h)·HEAD_DIM + i; kc, vc, ks, vs one layer of the paged cache
@@ -15,7 +15,7 @@
 __kernel void kernel_attention_kv_f32(__global const float* q, __global const KV_T* kc, __global const KV_T* vc,
                                       __global const float* ks, __global const float* vs, __global float* out,
                                       __global const int* ints, int posOff, int tabOff, int heads, int kvHeads,
-                                      int numBlocks, float scale, float softcap, int window) {
+                                      int numBlocks, float scale, float softcap, int window ENC_DEC_KERNEL_PARAMS) {
     int g = get_global_id(0), t = get_global_id(1);
     float qs[GROUP][HEAD_DIM];
     vecf acc[GROUP][HEAD_DIM / VW];
@@ -24,7 +24,8 @@ __kernel void kernel_attention_kv_f32(__global const float* q, __global const KV
     attention_start(q + ((size_t) t * heads + g * GROUP) * HEAD_DIM, scale, qs, acc, m, l);
     int pos = ints[posOff + t];
     int first = window > 0 ? max(0, pos - window + 1) : 0;
-    attention_tiles(kc, vc, ks, vs, ints + tabOff + ints[tabOff + t], g, kvHeads, numBlocks, first, pos + 1, softcap, qs, acc, m, l);
+    attention_tiles(kc, vc, ks, vs, ints + tabOff + ints[tabOff + t], g, kvHeads, numBlocks, first, VISIBLE_END(pos), softcap, qs, acc, m, l
+                    ENC_DEC_ARGS(pos));
     __global float* o = out + ((size_t) t * heads + g * GROUP) * HEAD_DIM;
     for (int i = 0; i < GROUP; i++) {
         #pragma unroll

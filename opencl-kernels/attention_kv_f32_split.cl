@@ -4,7 +4,7 @@
 //   only and stores, per query head h = g·GROUP + i, its unnormalised partial state
 //   part[((t·heads + h)·splits + c)·(HEAD_DIM + 2) + …] = (acc[0..HEAD_DIM), m, l). A chunk past len or wholly
 //   before the window stores m = −∞, l = 0, acc = 0. attention_f32_f32_combine merges the partials.
-//   Cache element type as attention_kv_f32 (FP16, KV_F32 or KV_I8 with the scales ks, vs).
+//   ENC_DEC (unmasked extent, T5's relative bias) as attention_kv_f32. Cache element type as attention_kv_f32 (FP16, KV_F32 or KV_I8 with the scales ks, vs).
 // Layout: q (n, heads·HEAD_DIM) F32; kc, vc, ks, vs the paged cache of attention_tiles.h; ints: positions at
 //   posOff, block tables at tabOff (row t's at tabOff + ints[tabOff + t]); part (n, heads, splits, HEAD_DIM + 2) F32.
 // Chosen by the host for decode of long contexts (the longest row spans at least two chunks) when rows × KV heads
@@ -20,7 +20,7 @@
 __kernel void kernel_attention_kv_f32_split(__global const float* q, __global const KV_T* kc, __global const KV_T* vc,
                                             __global const float* ks, __global const float* vs, __global float* part,
                                             __global const int* ints, int posOff, int tabOff, int heads, int kvHeads,
-                                            int numBlocks, float scale, int splits, float softcap, int window) {
+                                            int numBlocks, float scale, int splits, float softcap, int window ENC_DEC_KERNEL_PARAMS) {
     int g = get_global_id(0), c = get_global_id(1), t = get_global_id(2);
     float qs[GROUP][HEAD_DIM];
     vecf acc[GROUP][HEAD_DIM / VW];
@@ -28,8 +28,8 @@ __kernel void kernel_attention_kv_f32_split(__global const float* q, __global co
     float16 l[GROUP];
     attention_start(q + ((size_t) t * heads + g * GROUP) * HEAD_DIM, scale, qs, acc, m, l);
     int pos = ints[posOff + t];
-    int first = max(window > 0 ? max(0, pos - window + 1) : 0, c * CHUNK), end = min(pos + 1, (c + 1) * CHUNK);
-    attention_tiles(kc, vc, ks, vs, ints + tabOff + ints[tabOff + t], g, kvHeads, numBlocks, first, end, softcap, qs, acc, m, l);
+    int first = max(window > 0 ? max(0, pos - window + 1) : 0, c * CHUNK), end = min(VISIBLE_END(pos), (c + 1) * CHUNK);
+    attention_tiles(kc, vc, ks, vs, ints + tabOff + ints[tabOff + t], g, kvHeads, numBlocks, first, end, softcap, qs, acc, m, l ENC_DEC_ARGS(pos));
     for (int i = 0; i < GROUP; i++) {
         __global float* o = part + (((size_t) t * heads + g * GROUP + i) * splits + c) * (HEAD_DIM + 2);
         #pragma unroll

@@ -22,6 +22,13 @@
 #define ATT_LANES 32 // work-items per group = positions per tile (a power of two)
 #endif
 #define ATT_DIMS ((HEAD_DIM + ATT_LANES - 1) / ATT_LANES) // value dimensions per lane
+#ifdef ENC_DEC
+#define ENC_DEC_LANES_PARAMS , const __global float* relBias, int keys
+#define ENC_DEC_LANES_ARGS , relBias, keys
+#else
+#define ENC_DEC_LANES_PARAMS
+#define ENC_DEC_LANES_ARGS
+#endif
 
 // wt[i·ATT_LANES + 0] ← the max (or sum) over the lanes of wt[i·ATT_LANES + lane], for every head i; every lane
 // must call it (barriers inside) and may read the results after it returns.
@@ -44,7 +51,7 @@ inline void attention_lanes(const __global float* q, const __global KV_T* kc, co
                             const __global float* ks, const __global float* vs, __global float* part,
                             const __global int* ints, int posOff, int tabOff, int heads, int kvHeads, int numBlocks,
                             float scale, int splits, int chunk, float softcap, int window,
-                            __local float* qs, __local float* wt) {
+                            __local float* qs, __local float* wt ENC_DEC_LANES_PARAMS) {
     int lane = get_local_id(0), g = get_group_id(0), c = get_global_id(1), t = get_global_id(2);
     const __global int* table = ints + tabOff + ints[tabOff + t];  // row t's sequence's block table
 #ifndef KV_I8
@@ -53,7 +60,7 @@ inline void attention_lanes(const __global float* q, const __global KV_T* kc, co
     const __global float* qr = q + ((size_t) t * heads + g * GROUP) * HEAD_DIM;
     for (int k = lane; k < GROUP * HEAD_DIM; k += ATT_LANES) qs[k] = qr[k] * scale;
     int pos = ints[posOff + t];
-    int first = max(window > 0 ? max(0, pos - window + 1) : 0, c * chunk), end = min(pos + 1, (c + 1) * chunk);
+    int first = max(window > 0 ? max(0, pos - window + 1) : 0, c * chunk), end = min(VISIBLE_END(pos), (c + 1) * chunk);
     float m[GROUP], l[GROUP], corr[GROUP], s[GROUP], acc[GROUP][ATT_DIMS];
     for (int i = 0; i < GROUP; i++) {
         m[i] = -INFINITY;
@@ -80,6 +87,9 @@ inline void attention_lanes(const __global float* q, const __global KV_T* kc, co
         }
         for (int i = 0; i < GROUP; i++) {
             float v = s[i] * kScale;
+#ifdef REL_BIAS
+            v += REL_BIAS_AT(pk, pos, g * GROUP + i);
+#endif
             if (softcap > 0.0f) v = softcap * tanh(v / softcap);
             s[i] = valid ? v : -INFINITY;
             wt[i * ATT_LANES + lane] = s[i];

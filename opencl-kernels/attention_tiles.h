@@ -79,6 +79,26 @@ inline float hmax(float16 s) {          // the largest lane (masked lanes are �
 }
 #define LANE ((int16) (0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15)) // tile lane numbers
 
+// Encoder–decoder attention (T5), a build option: with ENC_DEC the kernels take two more arguments, relBias and keys.
+//   keys > 0: not causal, row t sees positions 0..keys−1 (the encoder, cross-attention); 0: causal as without it.
+//   With REL_BIAS = D (T5's maximum distance, 128) the score of query position qp and key position p gains
+//   relBias[(clamp(p − qp, −D, D) + D)·heads + h] for query head h: the relative-position bias table expanded per
+//   distance by the host ((2D + 1, heads) F32; every bucket is constant past ±D, so the clamp is exact).
+#ifdef ENC_DEC
+#define ENC_DEC_KERNEL_PARAMS , __global const float* relBias, int keys
+#define ENC_DEC_PARAMS , const __global float* relBias, int qpos, int heads
+#define ENC_DEC_ARGS(qpos) , relBias, qpos, heads
+#define VISIBLE_END(pos) (keys > 0 ? keys : (pos) + 1)
+#else
+#define ENC_DEC_KERNEL_PARAMS
+#define ENC_DEC_PARAMS
+#define ENC_DEC_ARGS(qpos)
+#define VISIBLE_END(pos) ((pos) + 1)
+#endif
+#ifdef REL_BIAS
+#define REL_BIAS_AT(p, qpos, h) relBias[(clamp((p) - (qpos), -(REL_BIAS), REL_BIAS) + (REL_BIAS)) * heads + (h)]
+#endif
+
 // Both helpers are always inlined: called as functions, their private arrays would be reached through pointers
 // (POCL did not inline attention_tiles by itself, and attention ran slower as a call).
 // The group's starting state: qs = scale · q rows of its query heads (qr: the first), acc = 0, m = −∞, l = 0.
@@ -103,7 +123,7 @@ __attribute__((always_inline))
 inline void attention_tiles(const __global KV_T* kc, const __global KV_T* vc, const __global float* ks,
                             const __global float* vs, const __global int* table, int g, int kvHeads, int numBlocks,
                             int first, int end, float softcap, float qs[GROUP][HEAD_DIM],
-                            vecf acc[GROUP][HEAD_DIM / VW], float m[GROUP], float16 l[GROUP]) {
+                            vecf acc[GROUP][HEAD_DIM / VW], float m[GROUP], float16 l[GROUP] ENC_DEC_PARAMS) {
     float dm[GROUP16], corr[GROUP16];  // per tile: each head's change of running maximum and its rescale factor
     for (int i = 0; i < GROUP16; i++) dm[i] = 0.0f;
     for (int p0 = first - first % 16; p0 < end; p0 += 16) {
@@ -145,6 +165,11 @@ inline void attention_tiles(const __global KV_T* kc, const __global KV_T* vc, co
         }
         for (int i = 0; i < GROUP; i++) {
             float16 s = sc[i] * kScale;
+#ifdef REL_BIAS
+            float rb[16];
+            for (int e = 0; e < 16; e++) rb[e] = REL_BIAS_AT(p0 + e, qpos, g * GROUP + i);
+            s += vload16(0, rb);
+#endif
             if (softcap > 0.0f) s = softcap * tanh(s / softcap);
             s = select((float16) (-INFINITY), s, valid);
             float tileMax = hmax(s), mNew = m[i] > tileMax ? m[i] : tileMax;

@@ -6,6 +6,7 @@
 //   OP_GELU     gelu(a)
 //   OP_SCALE    a·c (Gemma's √dim embedding scale)
 //   OP_SOFTCAP  c·tanh(a / c) (Gemma 2's final logit soft-cap)
+//   OP_RELU     max(a, 0) (T5 v1.0's feed-forward)
 //   GELU is the tanh approximation 0.5·x·(1 + tanh(u)), u = √(2/π)·(x + 0.044715·x³), evaluated as the identical
 //   x / (1 + e^(−2u)), which does not cancel for large negative x.
 // Layout: out, a, b flat F32 arrays of count values (b: cols values for OP_ADD_ROW; unused by the unary ops, which
@@ -19,6 +20,7 @@
 #define OP_GELU 4
 #define OP_SCALE 5
 #define OP_SOFTCAP 6
+#define OP_RELU 7
 #ifndef OP
 #define OP OP_ADD // which function (the host passes the op's number)
 #endif
@@ -47,6 +49,8 @@ __kernel void kernel_elementwise_f32_f32(__global float* out, __global const flo
     out[i] = x * c;
 #elif OP == OP_SOFTCAP
     out[i] = c * tanh(x / c);
+#elif OP == OP_RELU
+    out[i] = x > 0.0f ? x : 0.0f;
 #else
 #error "unknown OP"
 #endif

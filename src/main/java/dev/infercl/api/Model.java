@@ -147,6 +147,19 @@ public final class Model implements AutoCloseable {
     }
 
     /** The backend computing this model, e.g. {@code cpu (2 threads, Vector API)}. */
+    /**
+     * Whether this is an encoder–decoder model (T5): {@link Session#generate} encodes the prompt and decodes from the
+     * decoder start token; {@link Session#encode} then {@link Session#logits} gives teacher-forced decoder logits.
+     */
+    public boolean isEncoderDecoder() {
+        return transformer.isEncoderDecoder();
+    }
+
+    /** The decoder's first input token of an encoder–decoder model, else −1. */
+    public int decoderStartToken() {
+        return transformer.decoderStart();
+    }
+
     public String backendName() {
         return backend.name();
     }

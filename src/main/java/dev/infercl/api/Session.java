@@ -121,7 +121,8 @@ public final class Session implements AutoCloseable {
         user.enter();
         try {
             Tokenizer tok = model.tokenizer();
-            boolean bos = options.addBos() != null ? options.addBos() : tok.addBosByDefault() && length() == 0 && pending < 0;
+            boolean bos = options.addBos() != null ? options.addBos()
+                    : tok.addBosByDefault() && (model.isEncoderDecoder() || (length() == 0 && pending < 0)); // T5: every prompt is a new source
             return generate(tok.encode(prompt, bos, false), options, listener);
         } finally {
             user.exit();
@@ -144,7 +145,11 @@ public final class Session implements AutoCloseable {
         Tokenizer tok = model.tokenizer();
         Sampler sampler = new Sampler(options.sampler());
         int[] feed = prompt;
-        if (pending >= 0) {   // the previous reply's last token goes in first
+        if (model.isEncoderDecoder()) {
+            // encoder–decoder: the prompt is the encoder's source; the decoder starts afresh from its start token
+            encodeEntered(prompt);
+            feed = new int[] {model.transformer().decoderStart()};
+        } else if (pending >= 0) {   // the previous reply's last token goes in first
             feed = new int[prompt.length + 1];
             feed[0] = pending;
             System.arraycopy(prompt, 0, feed, 1, prompt.length);
@@ -284,6 +289,33 @@ public final class Session implements AutoCloseable {
 
     private boolean closedNow() {
         return model.compute(() -> closed);
+    }
+
+    /**
+     * Encoder–decoder models (T5): runs the encoder over {@code source} (token ids, usually ending with {@code </s>}) and
+     * keeps its cross-attention keys and values for the decoder; the decoder sequence restarts empty, so
+     * {@link #logits} and {@link #prefillOnly} then feed decoder tokens (starting with the decoder start token).
+     * {@link #generate} does this itself with its prompt.
+     *
+     * @throws UnsupportedOperationException for a decoder-only model
+     */
+    public void encode(int[] source) {
+        user.enter();
+        try {
+            if (!model.isEncoderDecoder()) throw new UnsupportedOperationException("a decoder-only model has no encoder");
+            encodeEntered(source);
+        } finally {
+            user.exit();
+        }
+    }
+
+    private void encodeEntered(int[] source) {
+        if (source.length == 0) throw new IllegalArgumentException("the encoder needs at least one token");
+        locked(() -> {
+            model.transformer().encode(state, source);
+            return null;
+        });
+        pending = -1;
     }
 
     /**

@@ -19,7 +19,9 @@ public record Elementwise(Kind kind, float c) {
         /** a · c; b unused. */
         SCALE,
         /** c · tanh(a / c); b unused. */
-        SOFTCAP
+        SOFTCAP,
+        /** max(a, 0); b unused (T5 v1.0's feed-forward). */
+        RELU
     }
 
     public static final Elementwise ADD = new Elementwise(Kind.ADD, 0);
@@ -27,6 +29,7 @@ public record Elementwise(Kind kind, float c) {
     public static final Elementwise SILU_MUL = new Elementwise(Kind.SILU_MUL, 0);
     public static final Elementwise GELU_MUL = new Elementwise(Kind.GELU_MUL, 0);
     public static final Elementwise GELU = new Elementwise(Kind.GELU, 0);
+    public static final Elementwise RELU = new Elementwise(Kind.RELU, 0);
 
     public static Elementwise scale(float s) {
         return new Elementwise(Kind.SCALE, s);
@@ -41,7 +44,7 @@ public record Elementwise(Kind kind, float c) {
     public boolean binary() {
         return switch (kind) {
             case ADD, ADD_ROW, SILU_MUL, GELU_MUL -> true;
-            case GELU, SCALE, SOFTCAP -> false;
+            case GELU, SCALE, SOFTCAP, RELU -> false;
         };
     }
 

@@ -66,7 +66,8 @@ final class GenerateCommand extends Streams.Command implements Callable<Integer>
                 err.println("note: no -m given: running the embedded model " + model.modelPath(err)
                         + " (stories260K, a 260K-parameter model of children's stories; see README for running others)");
             }
-            int promptTokens = m.tokenizer().encode(text, m.tokenizer().addBosByDefault(), false).length;
+            // the context holds the decoder's tokens for an encoder-decoder model (its start token, then the reply)
+            int promptTokens = m.isEncoderDecoder() ? 1 : m.tokenizer().encode(text, m.tokenizer().addBosByDefault(), false).length;
             int ctx = model.context(m, err);
             int tokens = budget(promptTokens, ctx);
             if (model.contextLength <= 0 && (long) promptTokens + tokens > ctx) {
@@ -80,7 +81,9 @@ final class GenerateCommand extends Streams.Command implements Callable<Integer>
             }
             if (temperature > 0) err.println("seed: " + usedSeed);
             try (Session s = m.newSession(ctx)) {
-                out.print(text);
+                // an encoder-decoder model's output is not a continuation of the prompt: it goes on a line of its own
+                if (m.isEncoderDecoder()) out.println(text);
+                else out.print(text);
                 out.flush();
                 // a session generates at most its context + 1 tokens (then it stops: context full), and sizes its
                 // output array by the budget: a budget past that is the same run without an array of -n entries

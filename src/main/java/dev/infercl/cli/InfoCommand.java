@@ -35,6 +35,7 @@ final class InfoCommand extends Streams.Command implements Callable<Integer> {
         try (GgufFile f = GgufFile.open(path)) {
             out.printf("%s: GGUF v%d, %s, %d metadata keys, %d tensors, alignment %d, data at offset %d%n",
                     path, f.version(), bytes(f.size()), f.metadata().size(), f.tensors().size(), f.alignment(), f.dataOffset());
+            stacks(f);
             out.println();
             out.println("metadata:");
             for (GgufFile.MetadataEntry e : f.metadata()) {
@@ -61,6 +62,34 @@ final class InfoCommand extends Streams.Command implements Callable<Integer> {
                     usable(type, int8Scheme) ? "" : " (not supported for compute)"));
         }
         return 0;
+    }
+
+    /** An encoder–decoder file (T5): its two stacks, from the tensor names and the t5.* metadata. */
+    private void stacks(GgufFile f) throws java.io.IOException {
+        int enc = 0, dec = 0;
+        boolean cross = false;
+        for (TensorInfo t : f.tensors()) {
+            enc = Math.max(enc, layer(t.name(), "enc.blk."));
+            dec = Math.max(dec, layer(t.name(), "dec.blk."));
+            cross |= t.name().startsWith("dec.blk.") && t.name().contains(".cross_attn_");
+        }
+        if (enc == 0 && dec == 0) return;
+        String a = f.getString("general.architecture", "?");
+        out.printf("encoder-decoder (%s): encoder %d layers (enc.blk.*: unmasked self-attention, bidirectional relative-position bias), "
+                + "decoder %d layers (dec.blk.*: causal self-attention%s); %s relative-position buckets; decoder start token %s%n",
+                a, enc, dec, cross ? " + cross-attention to the encoder output" : "", f.get(a + ".attention.relative_buckets_count").map(String::valueOf).orElse("32 (default)"),
+                f.get(a + ".decoder_start_token_id").map(String::valueOf).orElse("BOS (default)"));
+    }
+
+    /** 1 + the layer index of a tensor named prefix + N + "…", else 0. */
+    private static int layer(String name, String prefix) {
+        if (!name.startsWith(prefix)) return 0;
+        int dot = name.indexOf('.', prefix.length());
+        try {
+            return dot < 0 ? 0 : Integer.parseInt(name, prefix.length(), dot, 10) + 1;
+        } catch (NumberFormatException e) {
+            return 0;
+        }
     }
 
     private static boolean usable(GgmlType type, boolean int8Scheme) {

@@ -45,6 +45,10 @@ final class LogitsCommand extends Streams.Command implements Callable<Integer> {
     @ArgGroup(exclusive = true)
     Input input;
 
+    @Option(names = "--decoder-ids", split = ",", description = "encoder-decoder models (T5): the decoder's input ids, teacher-forced "
+            + "after the encoder has read the TEXT or --ids (default: the decoder start token alone)")
+    int[] decoderIds;
+
     @Parameters(arity = "0..1", paramLabel = "TEXT")
     String text;
 
@@ -65,14 +69,27 @@ final class LogitsCommand extends Streams.Command implements Callable<Integer> {
                 ids = m.tokenizer().encode(t, !noBos && m.tokenizer().addBosByDefault(), false);
             }
             if (ids.length == 0) throw new IllegalArgumentException("no tokens to feed");
+            int[] source = null;
+            if (m.isEncoderDecoder()) {
+                // the input is the encoder's source; the positions reported are the decoder's
+                source = ids;
+                ids = decoderIds != null ? decoderIds : new int[] {m.decoderStartToken()};
+                for (int id : ids) {
+                    if (id < 0 || id >= m.config().vocabSize()) throw new IllegalArgumentException("decoder token id " + id + " is outside the vocabulary [0, " + m.config().vocabSize() + ")");
+                }
+            } else if (decoderIds != null) {
+                throw new IllegalArgumentException("--decoder-ids is for encoder-decoder models; " + m.config().arch().name() + " is decoder-only");
+            }
             int ctx = Math.max(ids.length, model.context(m, err));
             float[][] logits;
             try (Session s = m.newSession(ctx)) {
+                if (source != null) s.encode(source);
                 logits = s.logits(ids);
             }
             int k = Math.min(top, m.config().vocabSize());
             var mapper = new ObjectMapper();
             ObjectNode root = mapper.createObjectNode();
+            if (source != null) root.putPOJO("encoder_tokens", source);
             root.putPOJO("tokens", ids);
             ArrayNode positions = root.putArray("positions");
             for (int p = 0; p < ids.length; p++) {

@@ -19,6 +19,9 @@ import java.util.Map;
  * @param rope             RoPE pairing: adjacent (2i, 2i+1), NEOX halves (i, i + d/2), or none
  * @param sliding          which layers attend through a sliding window of {@code attention.sliding_window}
  *                         positions (when the file sets one)
+ * @param encoderDecoder   T5: an encoder stack ({@code enc.blk.N.*}, unmasked self-attention) whose normed output the
+ *                         decoder ({@code dec.blk.N.*}) cross-attends to; both stacks add a relative-position bias
+ *                         (layer 0's table, shared by the other layers) to unscaled scores
  * @param capsAndWindow    llama.cpp's values for the soft-cap and window metadata a file may omit
  *                         ({@code attn_logit_softcapping}, {@code final_logit_softcapping},
  *                         {@code attention.sliding_window}); null where llama.cpp reads no soft-caps (then the
@@ -28,12 +31,31 @@ import java.util.Map;
  */
 public record Architecture(String name, Norm norm, boolean fusedQkv, boolean qkNorm, Ffn ffn, boolean postNorms,
                            boolean scaleEmbedding, boolean learnedPositions, Rope rope, Sliding sliding,
-                           Defaults capsAndWindow) {
+                           Defaults capsAndWindow, boolean encoderDecoder) {
+
+    /** A decoder-only architecture. */
+    public Architecture(String name, Norm norm, boolean fusedQkv, boolean qkNorm, Ffn ffn, boolean postNorms,
+                        boolean scaleEmbedding, boolean learnedPositions, Rope rope, Sliding sliding, Defaults capsAndWindow) {
+        this(name, norm, fusedQkv, qkNorm, ffn, postNorms, scaleEmbedding, learnedPositions, rope, sliding, capsAndWindow, false);
+    }
 
     public enum Norm { RMS, LAYER }
 
-    /** SWIGLU: silu(gate)·up; SWIGLU_FUSED: one ffn_up of 2·ffn rows, gate first; GEGLU: gelu(gate)·up; GELU: gelu(up) (no gate). */
-    public enum Ffn { SWIGLU, SWIGLU_FUSED, GEGLU, GELU }
+    /**
+     * SWIGLU: silu(gate)·up; SWIGLU_FUSED: one ffn_up of 2·ffn rows, gate first; GEGLU: gelu(gate)·up; GELU: gelu(up)
+     * (no gate); RELU: relu(up) (no gate: T5 v1.0, chosen at load when a t5 file has no ffn_gate).
+     */
+    public enum Ffn { SWIGLU, SWIGLU_FUSED, GEGLU, GELU, RELU }
+
+    /** The same family with another feed-forward kind. */
+    public Architecture withFfn(Ffn f) {
+        return new Architecture(name, norm, fusedQkv, qkNorm, f, postNorms, scaleEmbedding, learnedPositions, rope, sliding, capsAndWindow, encoderDecoder);
+    }
+
+    /** Whether the feed-forward multiplies by a gate ({@code ffn_gate} or a fused gate half). */
+    public boolean gatedFfn() {
+        return ffn != Ffn.GELU && ffn != Ffn.RELU;
+    }
 
     public enum Rope { NORMAL, NEOX, NONE }
 
@@ -57,7 +79,9 @@ public record Architecture(String name, Norm norm, boolean fusedQkv, boolean qkN
             // llama.cpp's Gemma 2 defaults: caps 50 / 30 (llama_hparams), window 4096
             "gemma2", new Architecture("gemma2", Norm.RMS, false, false, Ffn.GEGLU, true, true, false, Rope.NEOX, Sliding.EVEN_LAYERS,
                     new Defaults(50f, 30f, 4096)),
-            "gpt2", new Architecture("gpt2", Norm.LAYER, true, false, Ffn.GELU, false, false, true, Rope.NONE, Sliding.NONE, null));
+            "gpt2", new Architecture("gpt2", Norm.LAYER, true, false, Ffn.GELU, false, false, true, Rope.NONE, Sliding.NONE, null),
+            // flan-T5 layout (gated GELU); a file without ffn_gate (T5 v1.0) gets Ffn.RELU at load (ModelConfig)
+            "t5", new Architecture("t5", Norm.RMS, false, false, Ffn.GEGLU, false, false, false, Rope.NONE, Sliding.NONE, null, true));
 
     /** The description of a known architecture name, or null. */
     public static Architecture of(String name) {

@@ -105,6 +105,10 @@ public record ModelConfig(Architecture arch, String name, int dim, int layers, i
         String file = f.path().getFileName().toString();
         var m = new Settings(f, file);
         Architecture arch = Architecture.of(f.getString("general.architecture"), file);
+        // T5 as llama.cpp runs it: gated GELU when the encoder has ffn_gate (flan-T5, T5 v1.1, mT5), else ReLU (T5 v1.0)
+        if (arch.encoderDecoder() && m.dims("enc.blk.0.ffn_gate.weight").isEmpty() && m.dims("enc.blk.0.ffn_up.weight").isPresent()) {
+            arch = arch.withFfn(Architecture.Ffn.RELU);
+        }
         String p = arch.name() + ".";
         refuseUnimplemented(f, p, file);
         int dim = m.count(p + "embedding_length");
@@ -155,7 +159,9 @@ public record ModelConfig(Architecture arch, String name, int dim, int layers, i
                 : m.atLeast(p + "attention.sliding_window", f.getInt(p + "attention.sliding_window", d == null ? 0 : d.slidingWindow()), 0);
         // llama.cpp scales Gemma 2 27B's queries by 1/√(dim/heads) (gemma_pytorch's query_pre_attn_scalar = 144),
         // recognising the 27B by its 46 layers; every other model by 1/√headDim
-        float scale = (float) (1.0 / Math.sqrt(arch.name().equals("gemma2") && layers == 46 && dim >= heads ? dim / heads : headDim));
+        // T5 does not scale q·k at all (its initialisation folds 1/√d_kv into W_q)
+        float scale = arch.encoderDecoder() ? 1f
+                : (float) (1.0 / Math.sqrt(arch.name().equals("gemma2") && layers == 46 && dim >= heads ? dim / heads : headDim));
         int context = m.count(p + "context_length");
         checkTensors(m, arch, p, dim, heads, kvHeads, headDim, ffn, vocab, vocabKey, context);
         boolean rotary = arch.rope() != Architecture.Rope.NONE;

@@ -12,6 +12,7 @@ import dev.infercl.backend.KvCache;
 import dev.infercl.backend.KvLayout;
 import dev.infercl.backend.Linear;
 import dev.infercl.backend.Norm;
+import dev.infercl.backend.RelativeBias;
 import dev.infercl.backend.RopeSpec;
 import dev.infercl.backend.Tensor;
 
@@ -20,10 +21,19 @@ import dev.infercl.backend.Tensor;
  * order. Architectures differ only through their {@link Architecture} description (norm kind, fused tensors,
  * biases, activation, extra norms, positions, caps, windows). It never touches floats itself, so a device
  * backend keeps every activation on the device.
+ *
+ * <p>An encoder–decoder model (T5, {@link Architecture#encoderDecoder()}) runs the same layer loop as its decoder,
+ * with two differences given as data to the same ops: self-attention adds a causal relative-position bias, and each
+ * layer then cross-attends to the encoder output through a second KV cache that {@link #encode} fills once per
+ * request (its K/V are never recomputed per token). {@link #encode} runs the encoder: the source as one batch,
+ * unmasked self-attention with a bidirectional bias, then the final norm.
  */
 public final class Transformer {
     /** Positions per KV-cache block. */
     public static final int KV_BLOCK_SIZE = 16;
+
+    /** T5's relative distance where the logarithmic buckets end (fixed in T5 and in llama.cpp, not in the file). */
+    public static final int T5_MAX_DISTANCE = 128;
 
     private final ModelConfig config;
     private final Architecture arch;
@@ -35,6 +45,19 @@ public final class Transformer {
         this.arch = config.arch();
         this.weights = weights;
         this.backend = backend;
+        if (arch.encoderDecoder() && weights.seq2seq() == null) {
+            throw new IllegalArgumentException(arch.name() + " is an encoder–decoder architecture but the weights have no encoder");
+        }
+    }
+
+    /** Whether this is an encoder–decoder model (T5): {@link #encode} the source, then decode from {@link #decoderStart()}. */
+    public boolean isEncoderDecoder() {
+        return weights.seq2seq() != null;
+    }
+
+    /** The decoder's first input token (T5's {@code decoder_start_token_id}); −1 for a decoder-only model. */
+    public int decoderStart() {
+        return weights.seq2seq() == null ? -1 : weights.seq2seq().decoderStart();
     }
 
     /**
@@ -101,7 +124,7 @@ public final class Transformer {
                 v = add(made, "v", maxBatch, config.kvDim());
                 att = add(made, "att", maxBatch, config.qDim());
                 hb = add(made, "hb", maxBatch, config.ffnDim());
-                boolean gated = arch.ffn() == Architecture.Ffn.SWIGLU || arch.ffn() == Architecture.Ffn.GEGLU;
+                boolean gated = arch.ffn() == Architecture.Ffn.SWIGLU || arch.ffn() == Architecture.Ffn.GEGLU;   // else hb2 holds the up product
                 hb2 = gated ? null : add(made, "hb2", maxBatch, config.ffnDim());
                 qkv = arch.fusedQkv() ? add(made, "qkv", maxBatch, config.qDim() + 2 * config.kvDim()) : null;
                 upBoth = arch.ffn() == Architecture.Ffn.SWIGLU_FUSED ? add(made, "gate_up", maxBatch, 2 * config.ffnDim()) : null;
@@ -141,6 +164,9 @@ public final class Transformer {
     public final class State extends Buffers {
         final KvCache cache;
         final BlockTable table;
+        KvCache crossCache;      // encoder–decoder: (layers, encoder positions) cross-attention K/V, filled by encode
+        BlockTable crossTable;
+        int crossKeys;           // encoder positions in crossCache; 0 before encode
 
         State(int contextLength, int maxBatch) {
             this(contextLength, maxBatch, backend.createKvCache(kvLayout(config, Math.ceilDiv(contextLength, KV_BLOCK_SIZE))));
@@ -157,6 +183,19 @@ public final class Transformer {
             return table.length();
         }
 
+        /** Encoder positions the decoder cross-attends to (0 before {@link #encode}). */
+        public int encoderLength() {
+            return crossKeys;
+        }
+
+        void dropCross() {
+            if (crossTable != null) crossTable.release();
+            if (crossCache != null) crossCache.close();
+            crossTable = null;
+            crossCache = null;
+            crossKeys = 0;
+        }
+
         /** Forgets positions from {@code tokens} on (e.g. to restart a conversation). */
         public void truncate(int tokens) {
             table.truncate(tokens);
@@ -169,6 +208,7 @@ public final class Transformer {
             closed = true;
             table.release();
             cache.close();
+            dropCross();
             freeBuffers();
         }
     }
@@ -197,6 +237,7 @@ public final class Transformer {
      * through their own block tables; refused like a state's ({@link #requireFits}) when the backend cannot hold it.
      */
     public KvCache newSharedCache(int blocks) {
+        if (isEncoderDecoder()) throw new UnsupportedOperationException("batched sequences of an encoder–decoder model are not supported");
         if (blocks < 1) throw new IllegalArgumentException("a KV cache needs at least 1 block, got " + blocks);
         requireFits(config, backend, Math.multiplyExact(blocks, KV_BLOCK_SIZE), 1);
         return backend.createKvCache(kvLayout(config, blocks));
@@ -238,7 +279,7 @@ public final class Transformer {
     static long activationBytes(ModelConfig c, int maxBatch) {
         Architecture a = c.arch();
         long perRow = 2L * c.dim() + 2L * c.qDim() + 2L * c.kvDim() + c.ffnDim();
-        if (a.ffn() == Architecture.Ffn.GELU || a.ffn() == Architecture.Ffn.SWIGLU_FUSED) perRow += c.ffnDim();
+        if (a.ffn() == Architecture.Ffn.GELU || a.ffn() == Architecture.Ffn.RELU || a.ffn() == Architecture.Ffn.SWIGLU_FUSED) perRow += c.ffnDim();
         if (a.fusedQkv()) perRow += c.qDim() + 2L * c.kvDim();
         if (a.ffn() == Architecture.Ffn.SWIGLU_FUSED) perRow += 2L * c.ffnDim();
         if (a.learnedPositions()) perRow += c.dim();
@@ -310,6 +351,9 @@ public final class Transformer {
         int n = tokens.length, start = s.table.length();
         if (s.closed) throw new IllegalStateException("this sequence state is closed");
         if (n == 0 || n > s.maxBatch) throw new IllegalArgumentException("a forward call takes 1.." + s.maxBatch + " tokens, got " + n);
+        if (isEncoderDecoder() && s.crossKeys == 0) {
+            throw new IllegalStateException("an encoder–decoder model decodes after its encoder has read a source (Session.encode or generate)");
+        }
         if (start + n > s.contextLength) {
             throw new ContextFullException("the context holds " + s.contextLength + " tokens; " + start + " are used and " + n + " more do not fit");
         }
@@ -337,6 +381,82 @@ public final class Transformer {
             throw new IllegalArgumentException("logits of 1.." + Math.min(n, s.logitRows) + " rows, asked for " + logitRows);
         }
         return layers(s, tokens, batch, cache, 0, logitRows, false);
+    }
+
+    /**
+     * Encoder–decoder models: runs the encoder over {@code source} (one batch, every position seeing every other, with
+     * the bidirectional relative-position bias), then computes each decoder layer's cross-attention K and V from the
+     * normed encoder output once, into the state's cross-attention cache, where every later decode step reads them.
+     * The state's decoder sequence restarts (length 0): feed {@link #decoderStart()} next.
+     */
+    public void encode(State s, int[] source) {
+        var t5 = weights.seq2seq();
+        if (t5 == null) throw new UnsupportedOperationException("a decoder-only model has no encoder");
+        if (s.closed) throw new IllegalStateException("this sequence state is closed");
+        int n = source.length;
+        if (n == 0) throw new IllegalArgumentException("the encoder needs at least one token");
+        int[] positions = new int[n];
+        for (int t = 0; t < n; t++) positions[t] = t;
+        int blocks = Math.ceilDiv(n, KV_BLOCK_SIZE);
+        s.table.truncate(0);
+        s.dropCross();
+        var made = new java.util.ArrayList<Tensor>();
+        KvCache encCache = backend.createKvCache(kvLayout(config, blocks));
+        BlockTable encTable = new BlockTable(encCache.pool(), KV_BLOCK_SIZE);
+        try {
+            Tensor x = tmp(made, "enc.x", n, config.dim()), xb = tmp(made, "enc.xb", n, config.dim()), q = tmp(made, "enc.q", n, config.qDim());
+            Tensor k = tmp(made, "enc.k", n, config.kvDim()), v = tmp(made, "enc.v", n, config.kvDim()), att = tmp(made, "enc.att", n, config.qDim());
+            Tensor hb = tmp(made, "enc.hb", n, config.ffnDim()), hb2 = arch.gatedFfn() ? null : tmp(made, "enc.hb2", n, config.ffnDim());
+            encTable.reserve(n);
+            encTable.setLength(n);
+            var batch = new Batch(positions, encTable);
+            AttentionSpec unmasked = s.full.unmasked(n);
+            // x = E[source]
+            backend.embed(x, weights.tokenEmbedding(), source);
+            for (int l = 0; l < t5.encoder().length; l++) {
+                Weights.Layer w = t5.encoder()[l];
+                // self-attention, unmasked, with the bidirectional bias: x += Wo · attention(q, k, v), q, k, v of norm(x)
+                backend.norm(xb, x, Norm.rms(w.attnNorm(), config.normEps()));
+                backend.linear(xb, Linear.of(q, w.wq(), null), Linear.of(k, w.wk(), null), Linear.of(v, w.wv(), null));
+                backend.attention(att, q, k, v, encCache, l, batch, unmasked.withBias(new RelativeBias(t5.encoderBias()[l], t5.buckets(), true, T5_MAX_DISTANCE)));
+                residual(x, att, w.wo(), null, null, xb);
+                // feed-forward: x += W_down · (gelu(W_gate·h) ⊙ W_up·h), or W_down · relu(W_up·h) (T5 v1.0), h = norm(x)
+                backend.norm(xb, x, Norm.rms(w.ffnNorm(), config.normEps()));
+                if (hb2 == null) {
+                    backend.gatedLinear(hb, xb, w.gate(), w.up(), Elementwise.GELU_MUL);
+                } else {
+                    backend.linear(xb, Linear.of(hb2, w.up(), null));
+                    backend.map(hb, Elementwise.RELU, hb2, null);
+                }
+                residual(x, hb, w.down(), null, null, xb);
+            }
+            // the encoder output E = norm(x), then each decoder layer's cross-attention K = E·Wkᵀ, V = E·Wvᵀ, stored once
+            backend.norm(xb, x, Norm.rms(t5.encoderNorm(), config.normEps()));
+            s.crossCache = backend.createKvCache(kvLayout(config, blocks));
+            s.crossTable = new BlockTable(s.crossCache.pool(), KV_BLOCK_SIZE);
+            s.crossTable.reserve(n);
+            s.crossTable.setLength(n);
+            var crossBatch = new Batch(positions, s.crossTable);
+            for (int l = 0; l < config.layers(); l++) {
+                Weights.Cross c = t5.cross()[l];
+                backend.linear(xb, Linear.of(k, c.wk(), null), Linear.of(v, c.wv(), null));
+                backend.attention(null, null, k, v, s.crossCache, l, crossBatch, unmasked);
+            }
+            s.crossKeys = n;
+        } catch (RuntimeException | Error e) {
+            s.dropCross();
+            throw e;
+        } finally {
+            for (Tensor t : made) backend.free(t);
+            encTable.release();
+            encCache.close();
+        }
+    }
+
+    private Tensor tmp(java.util.List<Tensor> made, String name, int rows, int cols) {
+        Tensor t = backend.allocate(name, rows, cols);
+        made.add(t);
+        return t;
     }
 
     /**
@@ -372,8 +492,21 @@ public final class Transformer {
                 backend.norm(q, q, Norm.rms(w.qNorm(), config.normEps()));   // per head: the weight is one head wide
                 backend.norm(k, k, Norm.rms(w.kNorm(), config.normEps()));
             }
-            backend.attention(att, q, k, v, cache, l, batch, arch.slides(l) && config.slidingWindow() > 0 ? s.sliding : s.full);
+            AttentionSpec spec = arch.slides(l) && config.slidingWindow() > 0 ? s.sliding : s.full;
+            var t5 = weights.seq2seq();
+            if (t5 != null) spec = spec.withBias(new RelativeBias(t5.decoderBias()[l], t5.buckets(), false, T5_MAX_DISTANCE));
+            backend.attention(att, q, k, v, cache, l, batch, spec);
             residual(x, att, w.wo(), w.bo(), w.postAttnNorm(), xb);
+
+            if (t5 != null) {
+                // cross-attention: x += Wo_c · attention(Wq_c · norm(x), K_c, V_c), K_c, V_c from the encoder output (encode)
+                State st = (State) s;
+                Weights.Cross c = t5.cross()[l];
+                backend.norm(xb, x, Norm.rms(c.norm(), config.normEps()));
+                backend.linear(xb, Linear.of(q, c.wq(), null));
+                backend.attention(att, q, null, null, st.crossCache, l, new Batch(positions, st.crossTable), s.full.unmasked(st.crossKeys));
+                residual(x, att, c.wo(), null, null, xb);
+            }
 
             // feed-forward: x += W_down · act(W_gate·h, W_up·h), h = norm(x)
             backend.norm(xb, x, norm(w.ffnNorm(), w.ffnNormBias()));
@@ -387,9 +520,9 @@ public final class Transformer {
                     backend.copy(hb2, both, 0, config.ffnDim());
                     backend.map(hb, Elementwise.SILU_MUL, hb, hb2);
                 }
-                case GELU -> {
+                case GELU, RELU -> {
                     backend.linear(xb, Linear.of(hb2, w.up(), w.bUp()));
-                    backend.map(hb, Elementwise.GELU, hb2, null);
+                    backend.map(hb, arch.ffn() == Architecture.Ffn.RELU ? Elementwise.RELU : Elementwise.GELU, hb2, null);
                 }
             }
             residual(x, hb, w.down(), w.bDown(), w.postFfnNorm(), xb);

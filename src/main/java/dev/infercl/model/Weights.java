@@ -21,7 +21,32 @@ import java.util.Arrays;
  * @param ropeShort         and for contexts within it ({@code rope_factors_short.weight})
  */
 public record Weights(Tensor tokenEmbedding, Tensor positionEmbedding, Layer[] layers, Tensor outputNorm,
-                      Tensor outputNormBias, Tensor output, float[] ropeFreqs, float[] ropeLong, float[] ropeShort) {
+                      Tensor outputNormBias, Tensor output, float[] ropeFreqs, float[] ropeLong, float[] ropeShort,
+                      Seq2Seq seq2seq) {
+
+    /** A decoder-only model's weights. */
+    public Weights(Tensor tokenEmbedding, Tensor positionEmbedding, Layer[] layers, Tensor outputNorm,
+                   Tensor outputNormBias, Tensor output, float[] ropeFreqs, float[] ropeLong, float[] ropeShort) {
+        this(tokenEmbedding, positionEmbedding, layers, outputNorm, outputNormBias, output, ropeFreqs, ropeLong, ropeShort, null);
+    }
+
+    /**
+     * What an encoder–decoder model (T5) adds: {@link #layers()} and {@link #outputNorm()} are then the decoder's
+     * ({@code dec.blk.N.*}, {@code dec.output_norm}).
+     *
+     * @param encoder       the encoder's blocks ({@code enc.blk.N.*}; attention, FFN and their norms)
+     * @param encoderNorm   (1, dim) {@code enc.output_norm}: the encoder output E = RMS(x)·encoderNorm
+     * @param encoderBias   per encoder layer, (buckets, heads) F32: the layer's {@code attn_rel_b}, or layer 0's
+     * @param decoderBias   per decoder layer, likewise
+     * @param cross         per decoder layer: cross-attention norm and projections
+     * @param buckets       {@code t5.attention.relative_buckets_count}
+     * @param decoderStart  {@code t5.decoder_start_token_id}: the decoder's first input
+     */
+    public record Seq2Seq(Layer[] encoder, Tensor encoderNorm, Tensor[] encoderBias, Tensor[] decoderBias, Cross[] cross,
+                          int buckets, int decoderStart) {}
+
+    /** One decoder layer's cross-attention: norm (1, dim); wq (qDim, dim); wk, wv (kvDim, dim) applied to E; wo (dim, qDim). */
+    public record Cross(Tensor norm, Tensor wq, Tensor wk, Tensor wv, Tensor wo) {}
 
     /**
      * One transformer block; unused tensors are null.
@@ -58,6 +83,9 @@ public record Weights(Tensor tokenEmbedding, Tensor positionEmbedding, Layer[] l
                 }
             }
         }
+        if (seq2seq != null) {   // a decode step also reads each decoder layer's cross-attention (K/V come from the cache)
+            for (Cross c : seq2seq.cross()) sum += bytes(c.norm()) + bytes(c.wq()) + bytes(c.wo());
+        }
         return sum;
     }
 
@@ -70,6 +98,7 @@ public record Weights(Tensor tokenEmbedding, Tensor positionEmbedding, Layer[] l
         ModelConfig c = file.config();
         Architecture a = c.arch();
         var ld = new Loader(file, backend);
+        if (a.encoderDecoder()) return uploadSeq2Seq(file, backend, ld, c);
         boolean layerNorm = a.norm() == Architecture.Norm.LAYER;
         int qkv = c.qDim() + 2 * c.kvDim();
         // grown layer by layer: the config's count is checked against the blk.N tensors, but a file with none at all
@@ -77,7 +106,7 @@ public record Weights(Tensor tokenEmbedding, Tensor positionEmbedding, Layer[] l
         var layers = new java.util.ArrayList<Layer>();
         for (int l = 0; l < c.layers(); l++) {
             String p = "blk." + l + ".";
-            boolean gated = a.ffn() != Architecture.Ffn.GELU;
+            boolean gated = a.gatedFfn();
             boolean fusedUp = a.ffn() == Architecture.Ffn.SWIGLU_FUSED;
             layers.add(new Layer(
                     ld.vector(p + "attn_norm.weight", c.dim()),
@@ -118,6 +147,58 @@ public record Weights(Tensor tokenEmbedding, Tensor positionEmbedding, Layer[] l
         }
         return new Weights(embedding, positions, layers.toArray(Layer[]::new), ld.vector("output_norm.weight", c.dim()),
                 layerNorm ? ld.vector("output_norm.bias", c.dim()) : null, output, ropeFreqs, ropeLong, ropeShort);
+    }
+
+    /** T5 as llama.cpp writes it: {@code enc.blk.N.*}, {@code dec.blk.N.*} with {@code cross_attn_*}, shared embedding. */
+    private static Weights uploadSeq2Seq(ModelFile file, Backend backend, Loader ld, ModelConfig c) throws ModelLoadException {
+        String f = file.path().getFileName().toString(), arch = c.arch().name();
+        int buckets = intKey(file, arch + ".attention.relative_buckets_count", 32);
+        int start = intKey(file, arch + ".decoder_start_token_id", intKey(file, "tokenizer.ggml.bos_token_id", 0));
+        if (buckets < 4 || start < 0 || start >= c.vocabSize()) {
+            throw new ModelLoadException(f + ": metadata " + arch + ".attention.relative_buckets_count = " + buckets + " (≥ 4) or decoder start token "
+                    + start + " (within the vocabulary of " + c.vocabSize() + ") is out of range");
+        }
+        Layer[] enc = new Layer[c.layers()], dec = new Layer[c.layers()];
+        Tensor[] encBias = new Tensor[c.layers()], decBias = new Tensor[c.layers()];
+        Cross[] cross = new Cross[c.layers()];
+        for (int l = 0; l < c.layers(); l++) {
+            enc[l] = t5Layer(ld, "enc.blk." + l + ".", c);
+            dec[l] = t5Layer(ld, "dec.blk." + l + ".", c);
+            String p = "dec.blk." + l + ".cross_attn_";
+            cross[l] = new Cross(ld.vector("dec.blk." + l + ".cross_attn_norm.weight", c.dim()), ld.matrix(p + "q.weight", c.qDim(), c.dim()),
+                    ld.matrix(p + "k.weight", c.kvDim(), c.dim()), ld.matrix(p + "v.weight", c.kvDim(), c.dim()), ld.matrix(p + "o.weight", c.dim(), c.qDim()));
+            // a layer without its own table uses layer 0's (llama.cpp; T5 has a table in layer 0 only)
+            encBias[l] = l > 0 && file.weight("enc.blk." + l + ".attn_rel_b.weight").isEmpty() ? encBias[0] : biasTable(ld, backend, "enc.blk." + l + ".attn_rel_b.weight", buckets, c.heads());
+            decBias[l] = l > 0 && file.weight("dec.blk." + l + ".attn_rel_b.weight").isEmpty() ? decBias[0] : biasTable(ld, backend, "dec.blk." + l + ".attn_rel_b.weight", buckets, c.heads());
+        }
+        Tensor embedding = ld.table("token_embd.weight", c.vocabSize(), c.dim());
+        Tensor output = file.weight("output.weight").isPresent() ? ld.matrix("output.weight", c.vocabSize(), c.dim()) : embedding;
+        return new Weights(embedding, null, dec, ld.vector("dec.output_norm.weight", c.dim()), null, output, null, null, null,
+                new Seq2Seq(enc, ld.vector("enc.output_norm.weight", c.dim()), encBias, decBias, cross, buckets, start));
+    }
+
+    private static Layer t5Layer(Loader ld, String p, ModelConfig c) throws ModelLoadException {
+        return new Layer(ld.vector(p + "attn_norm.weight", c.dim()), null, null, null,
+                ld.matrix(p + "attn_q.weight", c.qDim(), c.dim()), null, ld.matrix(p + "attn_k.weight", c.kvDim(), c.dim()), null,
+                ld.matrix(p + "attn_v.weight", c.kvDim(), c.dim()), null, ld.matrix(p + "attn_o.weight", c.dim(), c.qDim()), null,
+                null, null, null, ld.vector(p + "ffn_norm.weight", c.dim()), null,
+                c.arch().gatedFfn() ? ld.matrix(p + "ffn_gate.weight", c.ffnDim(), c.dim()) : null, ld.matrix(p + "ffn_up.weight", c.ffnDim(), c.dim()), null,
+                ld.matrix(p + "ffn_down.weight", c.dim(), c.ffnDim()), null, null);
+    }
+
+    /** A relative-position bias table ggml {heads, buckets}, as the F32 (buckets, heads) activation the attention op reads. */
+    private static Tensor biasTable(Loader ld, Backend backend, String name, int buckets, int heads) throws ModelLoadException {
+        Tensor w = ld.table(name, buckets, heads);
+        float[] v = new float[buckets * heads];
+        backend.read(w, v);
+        Tensor t = backend.allocate(name, buckets, heads);
+        backend.write(t, v);
+        return t;
+    }
+
+    private static int intKey(ModelFile file, String key, int dflt) {
+        Object v = file.metadata(key).orElse(null);
+        return v instanceof Number n && !(v instanceof Float) && !(v instanceof Double) ? (int) Math.max(Integer.MIN_VALUE, Math.min(Integer.MAX_VALUE, n.longValue())) : dflt;
     }
 
     /**

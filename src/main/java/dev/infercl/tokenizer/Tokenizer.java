@@ -53,7 +53,7 @@ public interface Tokenizer {
      * {@code tokenizer.ggml.model}.
      *
      * @throws TokenizerException naming the file and key when tokenizer metadata is missing or malformed, or names a
-     *         tokenizer model not implemented ("llama" and "gpt2" are)
+     *         tokenizer model not implemented ("llama", "gpt2" and "t5" are)
      * @throws IOException a {@link dev.infercl.gguf.GgufFormatException} when a key has the wrong type
      */
     static Tokenizer fromGguf(GgufFile file) throws IOException {
@@ -61,8 +61,9 @@ public interface Tokenizer {
         return switch (model) {
             case "llama" -> SentencePieceBpe.fromGguf(file);
             case "gpt2" -> ByteLevelBpe.fromGguf(file);
+            case "t5" -> Unigram.fromGguf(file);
             default -> throw new TokenizerException(file.path().getFileName() + ": tokenizer model " + GgufFile.quote(model)
-                    + " is not supported yet (metadata 'tokenizer.ggml.model'; InferCL implements 'llama' and 'gpt2')");
+                    + " is not supported yet (metadata 'tokenizer.ggml.model'; InferCL implements 'llama', 'gpt2' and 't5')");
         };
     }
 }

@@ -135,7 +135,7 @@ class LauncherTest {
         assertEquals(1, code, text);
         assertEquals("Picked up JAVA_TOOL_OPTIONS: -Dinfercl.launcher.test=\u00ff\n"
                 + "infercl: error: nul.gguf: tokenizer model 'gpt2\\0' is not supported yet (metadata 'tokenizer.ggml.model'; "
-                + "InferCL implements 'llama' and 'gpt2')\n", text);
+                + "InferCL implements 'llama', 'gpt2' and 't5')\n", text);
         assertFalse(text.contains("binary file matches") || text.contains("WARNING: Using incubator"), text);
         assertEquals(0, out.get().length);
     }

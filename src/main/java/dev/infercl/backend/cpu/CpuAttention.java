@@ -34,19 +34,31 @@ final class CpuAttention {
      */
     static void attention(ForkJoinPool pool, float[] out, float[] q, float[] k, float[] v, float[] kCache, float[] vCache,
                           KvLayout layout, Batch batch, int heads, AttentionSpec spec) {
+        attention(pool, out, q, k, v, kCache, vCache, layout, batch, heads, spec, null);
+    }
+
+    /**
+     * As above, with the spec's relative-position bias ((buckets, heads) on the host, null without one) added to the
+     * scores, and the spec's unmasked extent; k null stores nothing, q null attends nothing (Reference's rules).
+     */
+    static void attention(ForkJoinPool pool, float[] out, float[] q, float[] k, float[] v, float[] kCache, float[] vCache,
+                          KvLayout layout, Batch batch, int heads, AttentionSpec spec, float[] bias) {
         int hd = layout.headDim(), kvHeads = layout.kvHeads(), bs = layout.blockSize();
         int[] positions = batch.positions();
         int n = positions.length;
         int maxLen = 0;
         for (int t = 0; t < n; t++) {
+            maxLen = Math.max(maxLen, spec.visibleEnd(positions[t]));
+            if (k == null) continue;
             int slot = batch.table(t).slot(positions[t]), within = slot % bs;
             for (int g = 0; g < kvHeads; g++) {
                 int block = blockBase(layout, slot / bs, g), src = (t * kvHeads + g) * hd;
                 for (int i = 0; i < hd; i++) kCache[block + i * bs + within] = k[src + i];
                 System.arraycopy(v, src, vCache, block + within * hd, hd);
             }
-            maxLen = Math.max(maxLen, positions[t] + 1);
         }
+        if (q == null) return;
+        var rb = spec.bias();
         int group = heads / kvHeads;
         // enough tasks for every thread: split a KV head's query heads only when tokens × KV heads are too few
         int parts = Math.min(group, Math.max(1, (2 * pool.getParallelism() + n * kvHeads - 1) / (n * kvHeads)));
@@ -60,11 +72,14 @@ final class CpuAttention {
             for (int task = c * chunk; task < Math.min(tasks, (c + 1) * chunk); task++) {
                 int t = task / (kvHeads * parts), g = task / parts % kvHeads, h0 = g * group + task % parts * perPart;
                 int count = Math.min(perPart, (g + 1) * group - h0);
-                int first = spec.firstVisible(positions[t]), len = positions[t] + 1;
+                int first = spec.firstVisible(positions[t]), len = spec.visibleEnd(positions[t]);
                 BlockTable table = batch.table(t);
                 keyScores(kCache, layout, table, g, q, (t * heads + h0) * hd, count, spec.scale(), first, len, scores);
                 for (int j = 0; j < count; j++) {
                     float[] w = scores[j];
+                    if (rb != null) {
+                        for (int p = first; p < len; p++) w[p] += bias[rb.bucket(positions[t], p) * heads + h0 + j];
+                    }
                     if (spec.softcap() > 0) {
                         for (int p = first; p < len; p++) w[p] = (float) (spec.softcap() * Math.tanh(w[p] / spec.softcap()));
                     }

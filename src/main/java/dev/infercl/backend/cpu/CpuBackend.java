@@ -303,7 +303,28 @@ public final class CpuBackend implements Backend, Measurable, Capacity {
         guard.enter();
         try {
             CpuKvCache c = (CpuKvCache) cache;
-            CpuTensor o = act(out), qt = act(q), kt = act(k), vt = act(v);
+            CpuTensor o = out == null ? null : act(out), qt = q == null ? null : act(q), kt = k == null ? null : act(k), vt = v == null ? null : act(v);
+            if (qt == null || kt == null || !spec.causal() || spec.bias() != null) {
+                // T5: the encoder's unmasked attention, cross-attention over a filled cache, relative-position bias
+                if (spec.rope() != null) throw new IllegalArgumentException("rotary positions with a bias, unmasked or one-sided attention");
+                int heads = qt != null ? qt.cols / c.layout.headDim() : c.layout.kvHeads();
+                if (qt != null && spec.bias() != null && (spec.bias().table().cols() != heads || spec.bias().table().rows() != spec.bias().buckets())) {
+                    throw new IllegalArgumentException("relative-position bias table " + spec.bias().table().name() + " is " + spec.bias().table().rows() + "×"
+                            + spec.bias().table().cols() + ", expected " + spec.bias().buckets() + " buckets × " + heads + " heads");
+                }
+                if ((kt == null) != (vt == null) || (qt == null) != (o == null) || (qt == null && kt == null)) {
+                    throw new IllegalArgumentException("attention needs k and v together, q and out together, and one of the pairs");
+                }
+                float[] bias = spec.bias() == null ? null : act(spec.bias().table()).data;
+                if (mode == Mode.REFERENCE) {
+                    Reference.attention(o == null ? null : o.data, qt == null ? null : qt.data, kt == null ? null : kt.data, vt == null ? null : vt.data,
+                            c.k[layer], c.v[layer], c.layout, batch, heads, spec, bias);
+                } else {
+                    CpuAttention.attention(pool, o == null ? null : o.data, qt == null ? null : qt.data, kt == null ? null : kt.data,
+                            vt == null ? null : vt.data, c.k[layer], c.v[layer], c.layout, batch, heads, spec, bias);
+                }
+                return;
+            }
             int heads = qt.cols / c.layout.headDim(), n = batch.size();
             if (spec.rope() != null) {
                 if (mode == Mode.REFERENCE) {

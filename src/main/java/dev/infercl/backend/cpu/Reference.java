@@ -75,6 +75,7 @@ public final class Reference {
             case GELU -> gelu(a);
             case SCALE -> a * op.c();
             case SOFTCAP -> (float) (op.c() * Math.tanh(a / op.c()));
+            case RELU -> a > 0 ? a : 0f;
         };
     }
 
@@ -224,14 +225,23 @@ public final class Reference {
     /**
      * Writes k[t], v[t] at position positions[t] of row t's sequence in one layer's cache arrays (layout (block,
      * kvHead, slot, headDim)), then out[t] = Σ_p softmax_p(score(q[t], K[p])) · V[p] over the positions p of that
-     * sequence the spec lets positions[t] see, score = q·k · scale, soft-capped when the spec says so; per query head.
+     * sequence the spec lets positions[t] see, score = q·k · scale (+ the relative-position bias of (positions[t], p)
+     * and the head, read from {@code bias}: (buckets, heads), when the spec has one), soft-capped when the spec says so;
+     * per query head. k and v null: nothing is written (cross-attention over a cache filled before); q null: nothing is
+     * attended (the call only fills the cache).
      */
     public static void attention(float[] out, float[] q, float[] k, float[] v, float[] kCache, float[] vCache,
                                  KvLayout layout, Batch batch, int heads, AttentionSpec spec) {
+        attention(out, q, k, v, kCache, vCache, layout, batch, heads, spec, null);
+    }
+
+    /** As above, with the spec's relative-position bias table on the host ((buckets, heads); null without one). */
+    public static void attention(float[] out, float[] q, float[] k, float[] v, float[] kCache, float[] vCache,
+                                 KvLayout layout, Batch batch, int heads, AttentionSpec spec, float[] bias) {
         int hd = layout.headDim(), kvHeads = layout.kvHeads();
         int[] positions = batch.positions();
         int n = positions.length;
-        for (int t = 0; t < n; t++) {
+        for (int t = 0; t < n && k != null; t++) {
             int slot = batch.table(t).slot(positions[t]);
             for (int g = 0; g < kvHeads; g++) {
                 int dst = cacheIndex(layout, slot, g);
@@ -240,9 +250,10 @@ public final class Reference {
             }
         }
         int group = heads / kvHeads;
-        for (int t = 0; t < n; t++) {
+        var rb = spec.bias();
+        for (int t = 0; t < n && q != null; t++) {
             BlockTable table = batch.table(t);
-            int first = spec.firstVisible(positions[t]), len = positions[t] + 1;
+            int first = spec.firstVisible(positions[t]), len = spec.visibleEnd(positions[t]);
             double[] scores = new double[len];
             for (int h = 0; h < heads; h++) {
                 int g = h / group;
@@ -253,6 +264,7 @@ public final class Reference {
                     double dot = 0;
                     for (int i = 0; i < hd; i++) dot += q[qo + i] * kCache[ko + i];
                     scores[p] = dot * spec.scale();
+                    if (rb != null) scores[p] += bias[rb.bucket(positions[t], p) * heads + h];
                     if (spec.softcap() > 0) scores[p] = spec.softcap() * Math.tanh(scores[p] / spec.softcap());
                     max = Math.max(max, scores[p]);
                 }

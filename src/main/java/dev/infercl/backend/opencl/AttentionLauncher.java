@@ -8,6 +8,7 @@ import dev.infercl.backend.AttentionSpec;
 import dev.infercl.backend.Batch;
 import dev.infercl.backend.KvLayout;
 import dev.infercl.backend.KvType;
+import dev.infercl.backend.RelativeBias;
 import dev.infercl.backend.RopeSpec;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -29,6 +30,10 @@ final class AttentionLauncher {
     private final IntRing ints;
     private final Map<RopeKey, cl_mem> ropeTables = new HashMap<>(); // (ropeDims/2) F32 angles per unit position per RopeKey
     private cl_mem partials;                                         // split shapes: (n, heads, splits, headDim + 2) F32
+    private final Map<BiasKey, cl_mem> biasByDistance = new HashMap<>(); // T5: (2·maxDistance + 1, heads) F32 per bias table
+
+    /** A relative-position bias table's identity: its buffer and how buckets are formed from distances. */
+    private record BiasKey(cl_mem table, int buckets, boolean bidirectional, int maxDistance) {}
 
     /**
      * A rope table's identity: what {@link RopeSpec#theta} reads. A record compares an array component by reference,
@@ -69,19 +74,28 @@ final class AttentionLauncher {
         return new ClKvCache(layout, k, v, ks, vs, release);
     }
 
+    /**
+     * k and v null: nothing is written (cross-attention over a cache filled before); q and o null: only the write.
+     * A spec that is not causal or has a relative-position bias (T5) builds the kernels with ENC_DEC (and REL_BIAS).
+     */
     void attention(ClTensor o, ClTensor q, ClTensor k, ClTensor v, ClKvCache c, int layer, Batch batch, AttentionSpec spec) {
         KvLayout lay = c.layout;
-        int hd = lay.headDim(), kvHeads = lay.kvHeads(), heads = q.cols / hd, n = batch.size();
-        if (k.cols != kvHeads * hd || v.cols != k.cols || o.cols != q.cols || q.cols % hd != 0 || heads % kvHeads != 0
-                || q.rows < n || k.rows < n || v.rows < n) {
-            throw new IllegalArgumentException("attention shapes: q " + q.rows + "×" + q.cols + ", k " + k.rows + "×" + k.cols + ", v " + v.rows
-                    + "×" + v.cols + " for " + n + " rows of " + kvHeads + " KV heads of " + hd);
+        int hd = lay.headDim(), kvHeads = lay.kvHeads(), n = batch.size();
+        int heads = q != null ? q.cols / hd : kvHeads;
+        boolean write = k != null, attend = q != null;
+        if ((write && (k.cols != kvHeads * hd || v == null || v.cols != k.cols || k.rows < n || v.rows < n))
+                || (attend && (o == null || o.cols != q.cols || q.cols % hd != 0 || heads % kvHeads != 0 || q.rows < n)) || (!write && !attend)) {
+            throw new IllegalArgumentException("attention shapes: q " + shape(q) + ", k " + shape(k) + ", v " + shape(v)
+                    + " for " + n + " rows of " + kvHeads + " KV heads of " + hd);
         }
         RopeSpec rope = spec.rope();
         if (rope != null && rope.headDim() != hd) throw new IllegalArgumentException("rope head size " + rope.headDim() + " for a cache of head size " + hd);
+        if (rope != null && (!write || !attend)) throw new IllegalArgumentException("rotary positions need both q and k");
+        boolean encDec = !spec.causal() || spec.bias() != null;
+        if (encDec && c.ks != null) throw new IllegalArgumentException("unmasked or relative-bias attention over an INT8 KV cache is not supported");
         int[] positions = batch.positions();
         int longest = 0;
-        for (int p : positions) longest = Math.max(longest, p + 1);
+        for (int p : positions) longest = Math.max(longest, spec.visibleEnd(p));
         boolean int8 = c.ks != null;
         int[] work = int8 ? kvWriteWork(batch, lay.blockSize()) : new int[0];
         int[] offsets = ints.uploadAll(positions, batch.rowTables(), work);
@@ -89,7 +103,9 @@ final class AttentionLauncher {
 
         // rotary positions and the cache write: one launch with an FP16 or F32 cache (fusion on), else rope then write
         if (rope != null && (int8 || !choose.fuse)) rope(q, k, n, posOff, rope);
-        if (int8) {
+        if (!write) {
+            // cross-attention: the cache was filled by an earlier call
+        } else if (int8) {
             int items = (work.length - n) / 3;
             rt.launch(kernels.get("kvwrite_i8_f32", Map.of("KV_LOCAL", String.valueOf(KernelChooser.KV_LOCAL))), "kv-cache write (int8)")
                     .mem(k.act()).mem(v.act()).mem(c.k[layer]).mem(c.v[layer]).mem(c.ks[layer]).mem(c.vs[layer]).mem(ints.buffer())
@@ -107,21 +123,32 @@ final class AttentionLauncher {
                     .run(new long[] {hd, kvHeads, n}, null);
         }
 
+        if (!attend) return;
         // attention: the cache's scales exist only for INT8; the other types pass their values in their place (unread)
         KernelChooser.Attention kind = choose.attention(n, kvHeads, longest);
         var defines = choose.attentionDefines(kind, hd, heads / kvHeads, lay.blockSize());
+        cl_mem relBias = ints.buffer();   // unread without REL_BIAS
+        if (encDec) {
+            defines.put("ENC_DEC", "1");
+            if (spec.bias() != null) {
+                defines.put("REL_BIAS", String.valueOf(spec.bias().maxDistance()));
+                relBias = biasByDistance(spec.bias(), heads);
+            }
+        }
         cl_mem ks = int8 ? c.ks[layer] : c.k[layer], vs = int8 ? c.vs[layer] : c.v[layer];
         String label = "attention" + (int8 ? " (int8 cache)" : "");
         switch (kind) {
             case FUSED -> rt.launch(kernels.get("attention_kv_f32", defines), label)
                     .mem(q.act()).mem(c.k[layer]).mem(c.v[layer]).mem(ks).mem(vs).mem(o.act()).mem(ints.buffer()).i(posOff).i(tabOff)
                     .i(heads).i(kvHeads).i(lay.numBlocks()).f(spec.scale()).f(spec.softcap()).i(spec.window())
+                    .encDec(encDec, relBias, spec.keys())
                     .run(new long[] {kvHeads, n}, n == 1 ? new long[] {1, 1} : null);
             case SPLIT -> {
                 int splits = (longest + KernelChooser.SPLIT_CHUNK - 1) / KernelChooser.SPLIT_CHUNK;
                 rt.launch(kernels.get("attention_kv_f32_split", defines), label + " (split)")
                         .mem(q.act()).mem(c.k[layer]).mem(c.v[layer]).mem(ks).mem(vs).mem(partials(n, heads, splits, hd)).mem(ints.buffer())
                         .i(posOff).i(tabOff).i(heads).i(kvHeads).i(lay.numBlocks()).f(spec.scale()).i(splits).f(spec.softcap()).i(spec.window())
+                        .encDec(encDec, relBias, spec.keys())
                         .run(new long[] {kvHeads, splits, n}, new long[] {1, 1, 1});
                 combine(o, n, heads, hd, splits);
             }
@@ -130,11 +157,38 @@ final class AttentionLauncher {
                 rt.launch(kernels.get("attention_kv_f32_lanes", defines), label + " (lanes)")
                         .mem(q.act()).mem(c.k[layer]).mem(c.v[layer]).mem(ks).mem(vs).mem(partials(n, heads, splits, hd)).mem(ints.buffer())
                         .i(posOff).i(tabOff).i(heads).i(kvHeads).i(lay.numBlocks()).f(spec.scale()).i(splits).i(chunk).f(spec.softcap())
-                        .i(spec.window())
+                        .i(spec.window()).encDec(encDec, relBias, spec.keys())
                         .run(new long[] {(long) lanes * kvHeads, splits, n}, new long[] {lanes, 1, 1});
                 combine(o, n, heads, hd, splits);
             }
         }
+    }
+
+    private static String shape(ClTensor t) {
+        return t == null ? "none" : t.rows + "×" + t.cols;
+    }
+
+    /**
+     * The bias table (buckets, heads) expanded per distance, (2·maxDistance + 1, heads): row d + maxDistance is the
+     * bucket row of key − query = d (clamped distances share the last buckets, so the clamp is exact). Built once per
+     * table on the host, from llama.cpp's bucket function ({@link RelativeBias#bucket}), and kept.
+     */
+    private cl_mem biasByDistance(RelativeBias b, int heads) {
+        ClTensor t = (ClTensor) b.table();
+        if (t.cols != heads || t.rows != b.buckets()) {
+            throw new IllegalArgumentException("relative-position bias table " + t.name + " is " + t.rows + "×" + t.cols + ", expected " + b.buckets() + "×" + heads);
+        }
+        return biasByDistance.computeIfAbsent(new BiasKey(t.act(), b.buckets(), b.bidirectional(), b.maxDistance()), key -> {
+            float[] table = new float[b.buckets() * heads];
+            rt.read(key.table(), 0, 4L * table.length, Pointer.to(table));
+            int md = b.maxDistance();
+            float[] f = new float[(2 * md + 1) * heads];
+            for (int d = -md; d <= md; d++) {
+                int bucket = b.bucket(0, d);
+                System.arraycopy(table, bucket * heads, f, (d + md) * heads, heads);
+            }
+            return rt.create("relative-position bias by distance", CL_MEM_READ_ONLY | CL_MEM_COPY_HOST_PTR, 4L * f.length, Pointer.to(f));
+        });
     }
 
     /** Rotates the first rows of q and k in place by {@code positions} (rope_f32_f32). */

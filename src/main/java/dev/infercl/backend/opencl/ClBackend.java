@@ -261,7 +261,8 @@ public final class ClBackend implements Backend, Measurable, Capacity {
     public void attention(Tensor out, Tensor q, Tensor k, Tensor v, KvCache cache, int layer, Batch batch, AttentionSpec spec) {
         guard.enter();
         try {
-            attention.attention(act(out), act(q), act(k), act(v), (ClKvCache) cache, layer, batch, spec);
+            attention.attention(out == null ? null : act(out), q == null ? null : act(q), k == null ? null : act(k), v == null ? null : act(v),
+                    (ClKvCache) cache, layer, batch, spec);
         } finally {
             guard.exit();
         }

@@ -200,6 +200,11 @@ final class ClRuntime implements AutoCloseable {
             return this;
         }
 
+        /** The attention kernels' two ENC_DEC arguments (relBias, keys) when built with it; nothing otherwise. */
+        Launch encDec(boolean on, cl_mem relBias, int keys) {
+            return on ? mem(relBias).i(keys) : this;
+        }
+
         /** Enqueues over {@code global} work-items in groups of {@code local} (null: the runtime's choice); nothing when a size is 0. */
         void run(long[] global, long[] local) {
             for (long g : global) if (g == 0) return;

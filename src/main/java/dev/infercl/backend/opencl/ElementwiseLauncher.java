@@ -50,6 +50,7 @@ final class ElementwiseLauncher {
             case GELU -> 4;
             case SCALE -> 5;
             case SOFTCAP -> 6;
+            case RELU -> 7;
         };
     }
 
