@@ -34,6 +34,11 @@ inline float dot_q8_0(const __global char* row, const __global float* x, int in)
     float16 acc = (float16) 0.0f;
     int blocks = in / 32;
     for (int b = 0; b < blocks; b += 16, row += Q8_SUPER, x += 512) {
+#if defined(GEMV_PREFETCH) && defined(__x86_64__) // a CPU device (not a simulator or GPU compiler)
+        // the weights GEMV_PREFETCH bytes ahead (a later superblock, or the next rows): the hardware prefetcher alone
+        // falls behind this loop's reads; a prefetch past the buffer's end never faults
+        for (int line = 0; line < Q8_SUPER; line += 64) __builtin_prefetch(row + GEMV_PREFETCH + line);
+#endif
         // the superblock's sixteen scales in one vload_half16: POCL turns a lone vload_half into ~17 scalar
         // instructions, more than a block's own vector work
         float16 d16 = vload_half16(0, (const __global half*) row);

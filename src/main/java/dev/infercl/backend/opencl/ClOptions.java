@@ -37,16 +37,21 @@ import java.util.Locale;
  *                       x86 CPU devices): null tries them on CPU devices and keeps them where they build (64-byte vectors
  *                       with AVX-512BW, else 32), 0 never, 32 or 64 those vectors (so the tests cover both widths)
  *                       ({@code infercl.opencl.q8k=auto|off|32|64})
+ * @param prefetch       bytes ahead of its read that a one-token product in the CPU-device shape (Q8_0 and the K-quants
+ *                       with int8 activations) asks the CPU to prefetch its weights, 0 for none: those loops consume a
+ *                       row faster than the hardware prefetcher runs ahead of it, so without it their loads wait on
+ *                       memory ({@code infercl.opencl.prefetch}, default 2048)
  */
 public record ClOptions(long maxAllocBytes, KernelChooser.Matmul matmul, KernelChooser.Attention attention, boolean wrapHostMemory,
                         KvType kvType, Integer lanes, boolean stageX, boolean fuse, boolean profile, java.nio.file.Path programCache,
-                        boolean lwjgl, Integer q8k) {
+                        boolean lwjgl, Integer q8k, int prefetch) {
 
     public ClOptions {
         if (lanes != null && lanes != 0 && (lanes < 2 || lanes > 256 || Integer.bitCount(lanes) != 1)) {
             throw new IllegalArgumentException("lanes must be 0 or a power of two from 2 to 256, not " + lanes);
         }
         if (q8k != null && q8k != 0 && q8k != 32 && q8k != 64) throw new IllegalArgumentException("q8k must be 0, 32 or 64, not " + q8k);
+        if (prefetch < 0 || prefetch > 1 << 20) throw new IllegalArgumentException("prefetch must be 0 to 1 MiB ahead, not " + prefetch + " bytes");
     }
 
     /** The options the system properties ask for (each absent property: its default). */
@@ -58,7 +63,20 @@ public record ClOptions(long maxAllocBytes, KernelChooser.Matmul matmul, KernelC
                 kv == null ? null : KvType.parse(kv), parseLanes(System.getProperty("infercl.opencl.lanes")),
                 Boolean.getBoolean("infercl.opencl.stageX"), !"false".equals(System.getProperty("infercl.opencl.fuse")),
                 Boolean.getBoolean("infercl.opencl.profile"), ProgramBinaryCache.directoryFromSystem(),
-                !"jocl".equals(System.getProperty("infercl.opencl.binding")), parseQ8k(System.getProperty("infercl.opencl.q8k")));
+                !"jocl".equals(System.getProperty("infercl.opencl.binding")), parseQ8k(System.getProperty("infercl.opencl.q8k")),
+                parsePrefetch(System.getProperty("infercl.opencl.prefetch")));
+    }
+
+    /** {@code infercl.opencl.prefetch}: 2048 when unset, else bytes 0 to 1 MiB; anything else names the property. */
+    static int parsePrefetch(String value) {
+        if (value == null) return 2048;
+        try {
+            int bytes = Integer.parseInt(value.trim());
+            if (bytes >= 0 && bytes <= 1 << 20) return bytes;
+        } catch (NumberFormatException e) {
+            // named below
+        }
+        throw new IllegalArgumentException("infercl.opencl.prefetch must be a byte count from 0 to 1048576, not '" + value + "'");
     }
 
     /** {@code infercl.opencl.q8k}: null when unset or {@code auto}, 0 for {@code off}, else 32 or 64; anything else names the property. */
@@ -89,19 +107,19 @@ public record ClOptions(long maxAllocBytes, KernelChooser.Matmul matmul, KernelC
     }
 
     public ClOptions withMaxAlloc(long bytes) {
-        return new ClOptions(bytes, matmul, attention, wrapHostMemory, kvType, lanes, stageX, fuse, profile, programCache, lwjgl, q8k);
+        return new ClOptions(bytes, matmul, attention, wrapHostMemory, kvType, lanes, stageX, fuse, profile, programCache, lwjgl, q8k, prefetch);
     }
 
     public ClOptions withMatmul(KernelChooser.Matmul k) {
-        return new ClOptions(maxAllocBytes, k, attention, wrapHostMemory, kvType, lanes, stageX, fuse, profile, programCache, lwjgl, q8k);
+        return new ClOptions(maxAllocBytes, k, attention, wrapHostMemory, kvType, lanes, stageX, fuse, profile, programCache, lwjgl, q8k, prefetch);
     }
 
     public ClOptions withAttention(KernelChooser.Attention k) {
-        return new ClOptions(maxAllocBytes, matmul, k, wrapHostMemory, kvType, lanes, stageX, fuse, profile, programCache, lwjgl, q8k);
+        return new ClOptions(maxAllocBytes, matmul, k, wrapHostMemory, kvType, lanes, stageX, fuse, profile, programCache, lwjgl, q8k, prefetch);
     }
 
     public ClOptions withKvType(KvType type) {
-        return new ClOptions(maxAllocBytes, matmul, attention, wrapHostMemory, type, lanes, stageX, fuse, profile, programCache, lwjgl, q8k);
+        return new ClOptions(maxAllocBytes, matmul, attention, wrapHostMemory, type, lanes, stageX, fuse, profile, programCache, lwjgl, q8k, prefetch);
     }
 
     /** F32 (true) or FP16 (false). */
@@ -110,30 +128,34 @@ public record ClOptions(long maxAllocBytes, KernelChooser.Matmul matmul, KernelC
     }
 
     public ClOptions withLanes(Integer n) {
-        return new ClOptions(maxAllocBytes, matmul, attention, wrapHostMemory, kvType, n, stageX, fuse, profile, programCache, lwjgl, q8k);
+        return new ClOptions(maxAllocBytes, matmul, attention, wrapHostMemory, kvType, n, stageX, fuse, profile, programCache, lwjgl, q8k, prefetch);
     }
 
     public ClOptions withStageX(boolean on) {
-        return new ClOptions(maxAllocBytes, matmul, attention, wrapHostMemory, kvType, lanes, on, fuse, profile, programCache, lwjgl, q8k);
+        return new ClOptions(maxAllocBytes, matmul, attention, wrapHostMemory, kvType, lanes, on, fuse, profile, programCache, lwjgl, q8k, prefetch);
     }
 
     public ClOptions withFuse(boolean on) {
-        return new ClOptions(maxAllocBytes, matmul, attention, wrapHostMemory, kvType, lanes, stageX, on, profile, programCache, lwjgl, q8k);
+        return new ClOptions(maxAllocBytes, matmul, attention, wrapHostMemory, kvType, lanes, stageX, on, profile, programCache, lwjgl, q8k, prefetch);
     }
 
     public ClOptions withProfile(boolean on) {
-        return new ClOptions(maxAllocBytes, matmul, attention, wrapHostMemory, kvType, lanes, stageX, fuse, on, programCache, lwjgl, q8k);
+        return new ClOptions(maxAllocBytes, matmul, attention, wrapHostMemory, kvType, lanes, stageX, fuse, on, programCache, lwjgl, q8k, prefetch);
     }
 
     public ClOptions withProgramCache(java.nio.file.Path dir) {
-        return new ClOptions(maxAllocBytes, matmul, attention, wrapHostMemory, kvType, lanes, stageX, fuse, profile, dir, lwjgl, q8k);
+        return new ClOptions(maxAllocBytes, matmul, attention, wrapHostMemory, kvType, lanes, stageX, fuse, profile, dir, lwjgl, q8k, prefetch);
     }
 
     public ClOptions withLwjgl(boolean on) {
-        return new ClOptions(maxAllocBytes, matmul, attention, wrapHostMemory, kvType, lanes, stageX, fuse, profile, programCache, on, q8k);
+        return new ClOptions(maxAllocBytes, matmul, attention, wrapHostMemory, kvType, lanes, stageX, fuse, profile, programCache, on, q8k, prefetch);
+    }
+
+    public ClOptions withPrefetch(int bytes) {
+        return new ClOptions(maxAllocBytes, matmul, attention, wrapHostMemory, kvType, lanes, stageX, fuse, profile, programCache, lwjgl, q8k, bytes);
     }
 
     public ClOptions withQ8k(Integer vectorBytes) {
-        return new ClOptions(maxAllocBytes, matmul, attention, wrapHostMemory, kvType, lanes, stageX, fuse, profile, programCache, lwjgl, vectorBytes);
+        return new ClOptions(maxAllocBytes, matmul, attention, wrapHostMemory, kvType, lanes, stageX, fuse, profile, programCache, lwjgl, vectorBytes, prefetch);
     }
 }

@@ -35,6 +35,7 @@ final class KernelChooser {
     final boolean stageX;    // GEMMs stage x in local memory
     final boolean fuse;      // fused one-token products and rope with the cache write
     final int q8k;           // int8-activation K-quant GEMVs: 0 off, -1 where they build, 32 / 64 with those vectors
+    final int prefetch;      // bytes ahead the CPU-device GEMVs prefetch their weights, 0 none
 
     KernelChooser(ClDevice info, ClOptions options) {
         this.info = info;
@@ -55,6 +56,7 @@ final class KernelChooser {
         // blocks_q8k.h is for x86 CPU devices with the CPU-device GEMV shape; "auto" tries the build and keeps the
         // float kernels where it fails (another ISA, no AVX2)
         this.q8k = options.q8k() != null ? options.q8k() : info.isGpu() || lanes > 0 ? 0 : -1;
+        this.prefetch = options.prefetch();
     }
 
     /** Defines every kernel build gets (a file ignores those it does not use). */
@@ -65,6 +67,7 @@ final class KernelChooser {
         if (kvType == KvType.I8) d.put("KV_I8", "1");
         if (stageX) d.put("STAGE_X", "1");
         if (lanes > 0) d.put("GEMV_LANES", String.valueOf(lanes));
+        else if (prefetch > 0) d.put("GEMV_PREFETCH", String.valueOf(prefetch));   // the CPU-device GEMVs' row walk
         return d;
     }
 
