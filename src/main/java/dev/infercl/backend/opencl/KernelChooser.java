@@ -102,15 +102,25 @@ final class KernelChooser {
     static final java.util.Set<dev.infercl.gguf.GgmlType> Q8K_TYPES =
             java.util.EnumSet.of(dev.infercl.gguf.GgmlType.Q4_K, dev.infercl.gguf.GgmlType.Q5_K, dev.infercl.gguf.GgmlType.Q6_K);
 
-    /** The GEMM's register tile as defines. */
-    Map<String, String> gemmDefines() {
-        return Map.of("ITEM_R", String.valueOf(gemmRows), "TILE_T", String.valueOf(gemmTokens));
+    /**
+     * Tokens per GEMM work-item for a product of n tokens. The tile computes all its tokens whether or not they exist
+     * (the missing ones repeat the last), so on CPU devices a few tokens — a continuous-batching step of 2–4
+     * sequences — take a tile of 2 or 4 instead of paying for 8: each weight is still read once per step.
+     */
+    int gemmTokens(int n) {
+        if (info.isGpu() || n > 4) return gemmTokens;
+        return n <= 2 ? 2 : 4;
     }
 
-    /** GEMV: one work-item per output (or `lanes` per output); GEMM: one work-item per gemmRows rows × gemmTokens tokens, TILE_R per group. */
+    /** The GEMM's register tile for a product of n tokens, as defines. */
+    Map<String, String> gemmDefines(int n) {
+        return Map.of("ITEM_R", String.valueOf(gemmRows), "TILE_T", String.valueOf(gemmTokens(n)));
+    }
+
+    /** GEMV: one work-item per output (or `lanes` per output); GEMM: one work-item per gemmRows rows × gemmTokens(n) tokens, TILE_R per group. */
     long[] matmulGlobal(Matmul kind, int rows, int n) {
         return kind == Matmul.GEMV ? gemvGlobal(rows, n)
-                : new long[] {roundUp((rows + gemmRows - 1) / gemmRows, TILE_R), (n + gemmTokens - 1) / gemmTokens};
+                : new long[] {roundUp((rows + gemmRows - 1) / gemmRows, TILE_R), (n + gemmTokens(n) - 1) / gemmTokens(n)};
     }
 
     long[] matmulLocal(Matmul kind) {

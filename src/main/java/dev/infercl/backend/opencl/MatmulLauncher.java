@@ -97,7 +97,7 @@ final class MatmulLauncher {
         String stem = (w.type != GgmlType.I8 ? "matmul_" + ElementwiseLauncher.typeName(w.type) + "_f32_"
                 : w.w8a8 ? "matmul_i8_i8_" : "matmul_i8_f32_") + variant;
         var defines = new java.util.HashMap<>(ElementwiseLauncher.typeDefines(w.type));
-        if (kind == KernelChooser.Matmul.GEMM) defines.putAll(choose.gemmDefines());
+        if (kind == KernelChooser.Matmul.GEMM) defines.putAll(choose.gemmDefines(n));
         var k = kernels.get(stem, defines);
         quantizeInput(in, w);
         for (ClTensor.Part p : w.parts) {

@@ -100,7 +100,7 @@ class ClBlockTypesTest {
         for (int in : widths(type)) {
             for (int outRows : new int[] {1, 7, 33, 97}) {
                 MemorySegment seg = weights(r, type, outRows, in);
-                for (int n : new int[] {1, 5, 9, 19}) {
+                for (int n : new int[] {1, 2, 5, 9, 19}) {
                     float[] x = random(r, n * in, 1f), want = new float[n * outRows];
                     Reference.matmul(want, x, n, in, seg, type, outRows);
                     float[] wantQ8k = new float[n * outRows];
