@@ -58,7 +58,7 @@ public final class ConcurrentSessions {
     }
 
     /**
-     * Sampling with a seed of its own per session (greedy for session 0, where a tie broken differently would show),
+     * Sampling with a seed of its own per session (greedy for the first one, where a tie broken differently would show),
      * not stopping at the end of a story, so that every session runs its whole budget.
      */
     static GenerateOptions generateOptions(int s, int maxTokens) {

@@ -187,6 +187,8 @@ class ClParityTest {
                 }
             }
         }
+        assertTrue(gemv.kernelsUsed().containsAll(List.of("embed_f32_f32", "embed_f16_f32", "embed_bf16_f32", "embed_q8_0_f32",
+                "embed_q4_0_f32")), "each table type has its lookup kernel: " + gemv.kernelsUsed());
     }
 
     @Test
@@ -438,6 +440,11 @@ class ClParityTest {
                 }
             }
         }
+        // each type's own kernel ran, not a general fallback
+        assertTrue(gemv.kernelsUsed().containsAll(List.of("matmul_f32_f32_gemv", "matmul_f16_f32_gemv", "matmul_bf16_f32_gemv",
+                "matmul_q8_0_f32_gemv", "matmul_q4_0_f32_gemv")), gemv.kernelsUsed().toString());
+        assertTrue(gemm.kernelsUsed().containsAll(List.of("matmul_f32_f32_gemm", "matmul_f16_f32_gemm", "matmul_bf16_f32_gemm",
+                "matmul_q8_0_f32_gemm", "matmul_q4_0_f32_gemm")), gemm.kernelsUsed().toString());
     }
 
     /**
@@ -545,8 +552,8 @@ class ClParityTest {
                 }
             }
         }
-        assertTrue(b.kernelsUsed().containsAll(List.of("matmul_q8_0_f32_gemvmulti", "matmul_f16_f32_gemvswiglu",
-                "matmul_q4_0_f32_gemvmulti", "matmul_q4_0_f32_gemvswiglu")));
+        assertTrue(b.kernelsUsed().containsAll(List.of("matmul_f16_f32_gemvmulti", "matmul_q8_0_f32_gemvmulti", "matmul_q4_0_f32_gemvmulti",
+                "matmul_f16_f32_gemvswiglu", "matmul_q8_0_f32_gemvswiglu", "matmul_q4_0_f32_gemvswiglu")), b.kernelsUsed().toString());
     }
 
     /**
@@ -694,6 +701,11 @@ class ClParityTest {
                 attentionScenario(f16, r, 64, 8, 2, SMALL ? 40 : 200, 5f, 37);
                 assertTrue(f16.kernelsUsed().contains("attention_kv_f32_lanes"));
             }
+        }
+        // past 512 positions a sequence's chunks are attended apart and merged
+        if (!SMALL) {
+            assertTrue(List.of(gemv, gemm, lanes).stream().anyMatch(b -> b.kernelsUsed().contains("attention_f32_f32_combine")),
+                    "the split kernels' partial results are combined");
         }
     }
 
