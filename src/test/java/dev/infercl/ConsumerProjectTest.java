@@ -186,6 +186,28 @@ class ConsumerProjectTest {
 
     static final String DEPENDENCY_PLUGIN = "org.apache.maven.plugins:maven-dependency-plugin:3.8.1";
 
+    /** The consumer projects' build section: the plugin versions pinned, as InferCL's own pom does. */
+    static final String PINNED_BUILD = """
+            <build>
+              <plugins>
+                <plugin>
+                  <groupId>org.apache.maven.plugins</groupId>
+                  <artifactId>maven-compiler-plugin</artifactId>
+                  <version>3.14.0</version>
+                </plugin>
+                <plugin>
+                  <groupId>org.apache.maven.plugins</groupId>
+                  <artifactId>maven-surefire-plugin</artifactId>
+                  <version>3.5.4</version>
+                </plugin>
+                <plugin>
+                  <groupId>org.apache.maven.plugins</groupId>
+                  <artifactId>maven-jar-plugin</artifactId>
+                  <version>3.4.2</version>
+                </plugin>
+              </plugins>
+            </build>""";
+
     static String pom(String version) {
         return """
                 <?xml version="1.0" encoding="UTF-8"?>
@@ -205,27 +227,9 @@ class ConsumerProjectTest {
                       <version>%s</version>
                     </dependency>
                   </dependencies>
-                  <build>
-                    <plugins>
-                      <plugin>
-                        <groupId>org.apache.maven.plugins</groupId>
-                        <artifactId>maven-compiler-plugin</artifactId>
-                        <version>3.14.0</version>
-                      </plugin>
-                      <plugin>
-                        <groupId>org.apache.maven.plugins</groupId>
-                        <artifactId>maven-surefire-plugin</artifactId>
-                        <version>3.5.4</version>
-                      </plugin>
-                      <plugin>
-                        <groupId>org.apache.maven.plugins</groupId>
-                        <artifactId>maven-jar-plugin</artifactId>
-                        <version>3.4.2</version>
-                      </plugin>
-                    </plugins>
-                  </build>
+                  %2$s
                 </project>
-                """.formatted(version);
+                """.formatted(version, PINNED_BUILD);
     }
 
     static final String MAIN = """

@@ -135,27 +135,9 @@ class LangChain4jConsumerTest {
                       <version>1.19.0</version>
                     </dependency>
                   </dependencies>
-                  <build>
-                    <plugins>
-                      <plugin>
-                        <groupId>org.apache.maven.plugins</groupId>
-                        <artifactId>maven-compiler-plugin</artifactId>
-                        <version>3.14.0</version>
-                      </plugin>
-                      <plugin>
-                        <groupId>org.apache.maven.plugins</groupId>
-                        <artifactId>maven-surefire-plugin</artifactId>
-                        <version>3.5.4</version>
-                      </plugin>
-                      <plugin>
-                        <groupId>org.apache.maven.plugins</groupId>
-                        <artifactId>maven-jar-plugin</artifactId>
-                        <version>3.4.2</version>
-                      </plugin>
-                    </plugins>
-                  </build>
+                  %2$s
                 </project>
-                """.formatted(version);
+                """.formatted(version, ConsumerProjectTest.PINNED_BUILD);
     }
 
     /** The README's example, plus InferCL's own Chat and Model.embed to compare with. */

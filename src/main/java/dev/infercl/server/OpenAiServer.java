@@ -13,6 +13,7 @@ import dev.infercl.api.Model;
 import dev.infercl.api.Pooling;
 import dev.infercl.api.Session;
 import dev.infercl.engine.SamplerOptions;
+import dev.infercl.engine.StopMatcher;
 import dev.infercl.tokenizer.ChatTemplate;
 import dev.infercl.tokenizer.Tokenizer;
 import java.io.IOException;

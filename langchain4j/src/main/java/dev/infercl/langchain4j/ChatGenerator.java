@@ -4,6 +4,7 @@ import dev.infercl.api.GenerateOptions;
 import dev.infercl.api.Generation;
 import dev.infercl.api.Session;
 import dev.infercl.engine.SamplerOptions;
+import dev.infercl.engine.StopMatcher;
 import dev.infercl.tokenizer.ChatMessage;
 import dev.infercl.tokenizer.ChatTemplate;
 import dev.langchain4j.data.message.AiMessage;

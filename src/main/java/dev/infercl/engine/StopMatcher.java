@@ -1,23 +1,24 @@
-package dev.infercl.server;
+package dev.infercl.engine;
 
 import java.util.List;
 
 /**
- * Cuts generated text at the first stop string ({@code stop}) while it streams: text that could still be the start
- * of a stop string is held back until the next piece decides, so a client never receives part of a stop string.
+ * Cuts generated text at the first stop string while it streams: text that could still be the start of a stop string
+ * is held back until the next piece decides, so a listener never receives part of a stop string (the server's
+ * {@code stop} and the LangChain4j module's stop sequences). Empty stop strings are ignored. One generation's.
  */
-final class StopMatcher {
+public final class StopMatcher {
     private final List<String> stops;
     private final StringBuilder pending = new StringBuilder();
     private final StringBuilder text = new StringBuilder();
     private boolean stopped;
 
-    StopMatcher(List<String> stops) {
-        this.stops = stops;
+    public StopMatcher(List<String> stops) {
+        this.stops = stops.stream().filter(s -> !s.isEmpty()).toList();
     }
 
     /** Takes a piece; returns the text that is now certain to be output (may be empty). */
-    String accept(String piece) {
+    public String accept(String piece) {
         if (stopped) return "";
         pending.append(piece);
         int cut = -1;
@@ -43,7 +44,7 @@ final class StopMatcher {
     }
 
     /** The text held back at the end of the generation (none when it stopped at a stop string). */
-    String flush() {
+    public String flush() {
         return stopped ? "" : emit(pending.length());
     }
 
@@ -55,12 +56,13 @@ final class StopMatcher {
         return out;
     }
 
-    boolean stopped() {
+    /** Whether a stop string was met (nothing more is output). */
+    public boolean stopped() {
         return stopped;
     }
 
     /** Everything output so far. */
-    String text() {
+    public String text() {
         return text.toString();
     }
 }

@@ -1,4 +1,4 @@
-package dev.infercl.server;
+package dev.infercl.engine;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
