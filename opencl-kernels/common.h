@@ -21,7 +21,8 @@ inline int hsum16_int(int16 v) {
     return b.x + b.y + b.z + b.w;
 }
 
-// load_half(i, p), load_half2(i, p): the F16 value p[i] (the pair p[2i], p[2i + 1]) as float. POCL lowers a lone
+// load_half(i, p), load_half2(i, p), load_half16(i, p): the F16 value p[i] (the pair p[2i], p[2i + 1]; the 16
+// values from p + 16i) as float. POCL lowers a lone
 // vload_half to about 17 scalar instructions (a software conversion, read in its compiled kernels) even where the CPU
 // converts F16 in one instruction; on x86 with F16C, clang's builtin for that instruction (vcvtph2ps) is used instead.
 // Both convert exactly (subnormals, infinities and NaNs included), so results do not depend on the path.
@@ -38,9 +39,22 @@ __attribute__((always_inline))
 inline float2 load_half2(size_t i, const __global half* p) {
     return f16c_to_float4((short4) (vload2(i, (const __global short*) p), 0, 0)).xy;
 }
+#if defined(__AVX512F__)
+typedef short f16c_h16 __attribute__((vector_size(32), aligned(2)));
+typedef float f16c_f16 __attribute__((vector_size(64)));
+__attribute__((always_inline))
+inline float16 load_half16(size_t i, const __global half* p) {
+    f16c_f16 f = __builtin_ia32_vcvtph2ps512_mask(((const __global f16c_h16*) p)[i], __builtin_astype((float16) 0.0f, f16c_f16),
+                                                  (ushort) 0xffff, 4);
+    return __builtin_astype(f, float16);
+}
+#else
+#define load_half16(i, p) vload_half16(i, p)
+#endif
 #else
 #define load_half(i, p) vload_half(i, p)
 #define load_half2(i, p) vload_half2(i, p)
+#define load_half16(i, p) vload_half16(i, p)
 #endif
 
 // BF16 (the upper half of an F32) widened to float by a 16-bit shift: load_bf16(i, p) the value p[i],

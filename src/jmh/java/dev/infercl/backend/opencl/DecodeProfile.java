@@ -16,7 +16,7 @@ import java.util.TreeMap;
  * the host cost per launch and the device's per-launch cost.
  *
  * <pre>
- * mvn -Pjmh test-compile exec:exec -Dbench.main=dev.infercl.backend.opencl.DecodeProfile -Djmh.args="MODEL.gguf [steps] [depth]" \
+ * mvn -Pjmh test-compile exec:exec -Dbench.main=dev.infercl.backend.opencl.DecodeProfile -Djmh.args="MODEL.gguf [steps] [depth] [batch]" \
  *     -Dbench.jvmArgs=-Dinfercl.opencl.profile=true
  * </pre>
  */
@@ -27,18 +27,19 @@ public final class DecodeProfile {
         if (args.length < 1) throw new IllegalArgumentException("usage: DecodeProfile MODEL.gguf [steps] [depth]");
         String model = args[0];
         int steps = args.length > 1 ? Integer.parseInt(args[1]) : 32, depth = args.length > 2 ? Integer.parseInt(args[2]) : 1;
+        int batch = args.length > 3 ? Integer.parseInt(args[3]) : 64;
         try (ModelFile file = ModelFile.open(Path.of(model), null); ClBackend cl = ClBackend.open(null, ClOptions.defaults())) {
             var tf = new Transformer(file.config(), Weights.upload(file, cl), cl);
             var rnd = new SplittableRandom(1);
             int vocab = file.config().vocabSize();
             float[] logits = new float[vocab];
-            try (var st = tf.newState(depth + 2 * steps + 8, 64)) {
+            try (var st = tf.newState(depth + 2 * steps + 8, batch)) {
                 cl.takeProfile();
                 long p0 = System.nanoTime();
-                for (int i = 0; i < depth; i += 64) tf.forward(st, rnd.ints(Math.min(64, depth - i), 0, vocab).toArray(), false);
+                for (int i = 0; i < depth; i += batch) tf.forward(st, rnd.ints(Math.min(batch, depth - i), 0, vocab).toArray(), false);
                 cl.finish();
                 if (depth > 1) {
-                    System.out.printf("PREFILL %d tokens in batches of 64: %.1f tokens/s%n", depth, depth / ((System.nanoTime() - p0) / 1e9));
+                    System.out.printf("PREFILL %d tokens in batches of %d: %.1f tokens/s%n", depth, batch, depth / ((System.nanoTime() - p0) / 1e9));
                     cl.takeProfile().forEach((k, v) -> System.out.printf("  %-32s %8.1f ms total %5d launches%n", k, v[0] / 1e6, v[1]));
                 }
                 for (int i = 0; i < 4; i++) cl.read(tf.forward(st, new int[] {rnd.nextInt(vocab)}, false), logits); // warm-up

@@ -113,6 +113,23 @@ public final class Reference {
     }
 
     /**
+     * x as llama.cpp's Q8_0 activations hold it (quantize_f32_q8_0tiles on the device): per 32 values m = the largest
+     * magnitude, q = rint(x · 127 / m), and the value q · d with d = m / 127 rounded to F16; zeros stay zeros.
+     * {@code x.length} is a multiple of 32.
+     */
+    public static float[] roundQ8_0(float[] x) {
+        float[] out = new float[x.length];
+        for (int b = 0; b < x.length; b += 32) {
+            float amax = 0;
+            for (int i = b; i < b + 32; i++) amax = Math.max(amax, Math.abs(x[i]));
+            if (amax == 0) continue;
+            float id = 127f / amax, d = Float.float16ToFloat(Float.floatToFloat16(amax / 127f));
+            for (int i = b; i < b + 32; i++) out[i] = (float) Math.rint(x[i] * id) * d;
+        }
+        return out;
+    }
+
+    /**
      * out[t][o] = Σ_i x[t][i] · W[o][i] for t in [0, n), o in [0, outRows): W has {@code outRows} rows of
      * {@code in} values in {@code type}, each row {@code type.byteSize(in)} bytes.
      */

@@ -41,10 +41,14 @@ import java.util.Locale;
  *                       with int8 activations) asks the CPU to prefetch its weights, 0 for none: those loops consume a
  *                       row faster than the hardware prefetcher runs ahead of it, so without it their loads wait on
  *                       memory ({@code infercl.opencl.prefetch}, default 2048)
+ * @param amx            products of several tokens with Q8_0 weights on Intel's AMX tile unit (matmul_q8_0_q8_0_amx, x86
+ *                       CPU devices whose CPU has AMX-INT8 and whose kernel grants this process its tile state): null
+ *                       uses it where all that holds and the kernel builds, false never, true requires it
+ *                       ({@code infercl.opencl.amx=auto|off|on})
  */
 public record ClOptions(long maxAllocBytes, KernelChooser.Matmul matmul, KernelChooser.Attention attention, boolean wrapHostMemory,
                         KvType kvType, Integer lanes, boolean stageX, boolean fuse, boolean profile, java.nio.file.Path programCache,
-                        boolean lwjgl, Integer q8k, int prefetch) {
+                        boolean lwjgl, Integer q8k, int prefetch, Boolean amx) {
 
     public ClOptions {
         if (lanes != null && lanes != 0 && (lanes < 2 || lanes > 256 || Integer.bitCount(lanes) != 1)) {
@@ -64,7 +68,7 @@ public record ClOptions(long maxAllocBytes, KernelChooser.Matmul matmul, KernelC
                 Boolean.getBoolean("infercl.opencl.stageX"), !"false".equals(System.getProperty("infercl.opencl.fuse")),
                 Boolean.getBoolean("infercl.opencl.profile"), ProgramBinaryCache.directoryFromSystem(),
                 !"jocl".equals(System.getProperty("infercl.opencl.binding")), parseQ8k(System.getProperty("infercl.opencl.q8k")),
-                parsePrefetch(System.getProperty("infercl.opencl.prefetch")));
+                parsePrefetch(System.getProperty("infercl.opencl.prefetch")), parseAmx(System.getProperty("infercl.opencl.amx")));
     }
 
     /** {@code infercl.opencl.prefetch}: 2048 when unset, else bytes 0 to 1 MiB; anything else names the property. */
@@ -91,6 +95,17 @@ public record ClOptions(long maxAllocBytes, KernelChooser.Matmul matmul, KernelC
         };
     }
 
+    /** {@code infercl.opencl.amx}: null when unset or {@code auto}, false for {@code off}, true for {@code on}; anything else names the property. */
+    static Boolean parseAmx(String value) {
+        if (value == null) return null;
+        return switch (value.trim().toLowerCase(Locale.ROOT)) {
+            case "auto" -> null;
+            case "off" -> false;
+            case "on" -> true;
+            default -> throw new IllegalArgumentException("infercl.opencl.amx must be auto, off or on, not '" + value + "'");
+        };
+    }
+
     /** {@code infercl.opencl.lanes}: null when unset, else 0 or a power of two 2–256; anything else names the property. */
     static Integer parseLanes(String value) {
         if (value == null) return null;
@@ -107,19 +122,19 @@ public record ClOptions(long maxAllocBytes, KernelChooser.Matmul matmul, KernelC
     }
 
     public ClOptions withMaxAlloc(long bytes) {
-        return new ClOptions(bytes, matmul, attention, wrapHostMemory, kvType, lanes, stageX, fuse, profile, programCache, lwjgl, q8k, prefetch);
+        return new ClOptions(bytes, matmul, attention, wrapHostMemory, kvType, lanes, stageX, fuse, profile, programCache, lwjgl, q8k, prefetch, amx);
     }
 
     public ClOptions withMatmul(KernelChooser.Matmul k) {
-        return new ClOptions(maxAllocBytes, k, attention, wrapHostMemory, kvType, lanes, stageX, fuse, profile, programCache, lwjgl, q8k, prefetch);
+        return new ClOptions(maxAllocBytes, k, attention, wrapHostMemory, kvType, lanes, stageX, fuse, profile, programCache, lwjgl, q8k, prefetch, amx);
     }
 
     public ClOptions withAttention(KernelChooser.Attention k) {
-        return new ClOptions(maxAllocBytes, matmul, k, wrapHostMemory, kvType, lanes, stageX, fuse, profile, programCache, lwjgl, q8k, prefetch);
+        return new ClOptions(maxAllocBytes, matmul, k, wrapHostMemory, kvType, lanes, stageX, fuse, profile, programCache, lwjgl, q8k, prefetch, amx);
     }
 
     public ClOptions withKvType(KvType type) {
-        return new ClOptions(maxAllocBytes, matmul, attention, wrapHostMemory, type, lanes, stageX, fuse, profile, programCache, lwjgl, q8k, prefetch);
+        return new ClOptions(maxAllocBytes, matmul, attention, wrapHostMemory, type, lanes, stageX, fuse, profile, programCache, lwjgl, q8k, prefetch, amx);
     }
 
     /** F32 (true) or FP16 (false). */
@@ -128,34 +143,38 @@ public record ClOptions(long maxAllocBytes, KernelChooser.Matmul matmul, KernelC
     }
 
     public ClOptions withLanes(Integer n) {
-        return new ClOptions(maxAllocBytes, matmul, attention, wrapHostMemory, kvType, n, stageX, fuse, profile, programCache, lwjgl, q8k, prefetch);
+        return new ClOptions(maxAllocBytes, matmul, attention, wrapHostMemory, kvType, n, stageX, fuse, profile, programCache, lwjgl, q8k, prefetch, amx);
     }
 
     public ClOptions withStageX(boolean on) {
-        return new ClOptions(maxAllocBytes, matmul, attention, wrapHostMemory, kvType, lanes, on, fuse, profile, programCache, lwjgl, q8k, prefetch);
+        return new ClOptions(maxAllocBytes, matmul, attention, wrapHostMemory, kvType, lanes, on, fuse, profile, programCache, lwjgl, q8k, prefetch, amx);
     }
 
     public ClOptions withFuse(boolean on) {
-        return new ClOptions(maxAllocBytes, matmul, attention, wrapHostMemory, kvType, lanes, stageX, on, profile, programCache, lwjgl, q8k, prefetch);
+        return new ClOptions(maxAllocBytes, matmul, attention, wrapHostMemory, kvType, lanes, stageX, on, profile, programCache, lwjgl, q8k, prefetch, amx);
     }
 
     public ClOptions withProfile(boolean on) {
-        return new ClOptions(maxAllocBytes, matmul, attention, wrapHostMemory, kvType, lanes, stageX, fuse, on, programCache, lwjgl, q8k, prefetch);
+        return new ClOptions(maxAllocBytes, matmul, attention, wrapHostMemory, kvType, lanes, stageX, fuse, on, programCache, lwjgl, q8k, prefetch, amx);
     }
 
     public ClOptions withProgramCache(java.nio.file.Path dir) {
-        return new ClOptions(maxAllocBytes, matmul, attention, wrapHostMemory, kvType, lanes, stageX, fuse, profile, dir, lwjgl, q8k, prefetch);
+        return new ClOptions(maxAllocBytes, matmul, attention, wrapHostMemory, kvType, lanes, stageX, fuse, profile, dir, lwjgl, q8k, prefetch, amx);
     }
 
     public ClOptions withLwjgl(boolean on) {
-        return new ClOptions(maxAllocBytes, matmul, attention, wrapHostMemory, kvType, lanes, stageX, fuse, profile, programCache, on, q8k, prefetch);
+        return new ClOptions(maxAllocBytes, matmul, attention, wrapHostMemory, kvType, lanes, stageX, fuse, profile, programCache, on, q8k, prefetch, amx);
     }
 
     public ClOptions withPrefetch(int bytes) {
-        return new ClOptions(maxAllocBytes, matmul, attention, wrapHostMemory, kvType, lanes, stageX, fuse, profile, programCache, lwjgl, q8k, bytes);
+        return new ClOptions(maxAllocBytes, matmul, attention, wrapHostMemory, kvType, lanes, stageX, fuse, profile, programCache, lwjgl, q8k, bytes, amx);
     }
 
     public ClOptions withQ8k(Integer vectorBytes) {
-        return new ClOptions(maxAllocBytes, matmul, attention, wrapHostMemory, kvType, lanes, stageX, fuse, profile, programCache, lwjgl, vectorBytes, prefetch);
+        return new ClOptions(maxAllocBytes, matmul, attention, wrapHostMemory, kvType, lanes, stageX, fuse, profile, programCache, lwjgl, vectorBytes, prefetch, amx);
+    }
+
+    public ClOptions withAmx(Boolean use) {
+        return new ClOptions(maxAllocBytes, matmul, attention, wrapHostMemory, kvType, lanes, stageX, fuse, profile, programCache, lwjgl, q8k, prefetch, use);
     }
 }

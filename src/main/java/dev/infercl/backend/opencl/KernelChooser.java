@@ -36,6 +36,8 @@ final class KernelChooser {
     final boolean fuse;      // fused one-token products and rope with the cache write
     final int q8k;           // int8-activation K-quant GEMVs: 0 off, -1 where they build, 32 / 64 with those vectors
     final int prefetch;      // bytes ahead the CPU-device GEMVs prefetch their weights, 0 none
+    final boolean amx;       // Q8_0 products of several tokens on the AMX tile unit (where the kernel builds)
+    final boolean amxRequired; // … and the option asks for it: a failed build is an error, not a fallback
 
     KernelChooser(ClDevice info, ClOptions options) {
         this.info = info;
@@ -57,6 +59,14 @@ final class KernelChooser {
         // float kernels where it fails (another ISA, no AVX2)
         this.q8k = options.q8k() != null ? options.q8k() : info.isGpu() || lanes > 0 ? 0 : -1;
         this.prefetch = options.prefetch();
+        // AMX: a CPU device with the CPU-device shapes, on a CPU that has the unit and a process granted its state
+        boolean cpuShapes = info.isCpu() && lanes == 0 && !stageX;
+        this.amxRequired = Boolean.TRUE.equals(options.amx());
+        if (amxRequired && !(cpuShapes && Amx.usable())) {
+            throw new IllegalArgumentException("infercl.opencl.amx=on, but " + (cpuShapes ? Amx.reason()
+                    : "the device " + info.name() + " is not a CPU device in the CPU-device shapes"));
+        }
+        this.amx = !Boolean.FALSE.equals(options.amx()) && cpuShapes && Amx.usable();
     }
 
     /** Defines every kernel build gets (a file ignores those it does not use). */
@@ -95,6 +105,18 @@ final class KernelChooser {
     boolean q8k(dev.infercl.gguf.GgmlType w) {
         return q8k != 0 && lanes == 0 && !stageX && Q8K_TYPES.contains(w);
     }
+
+    /**
+     * Whether a product of n tokens with {@code w} takes the AMX kernel (matmul_q8_0_q8_0_amx): a Q8_0 weight, more
+     * than one token (one token is a GEMV, bound by reading the weights), and AMX usable. The launcher falls back to
+     * the float GEMM where "auto" fails to build it.
+     */
+    boolean amx(dev.infercl.gguf.GgmlType w, int n) {
+        return amx && n > 1 && w == dev.infercl.gguf.GgmlType.Q8_0;
+    }
+
+    /** Groups of 16 tokens per work-item of matmul_q8_0_q8_0_amx. */
+    static final int AMX_GROUPS = 4;
 
     /** Tokens per work-item of matmul_block_q8k_gemm; fewer tokens than this take the GEMV. */
     static final int Q8K_TOKENS = 8;

@@ -25,6 +25,10 @@ final class MatmulLauncher {
     private cl_mem q8kSums;       // … (tokens, in / 16) int16 sums of 16
     private ClTensor q8kOf;       // the input those hold, within one linear or gated call (null: none)
     private boolean q8kFailed;    // "auto" found that blocks_q8k.h does not build on this device
+    private cl_mem amxValues;     // AMX products: activations as Q8_0 in tile order (quantize_f32_q8_0tiles) …
+    private cl_mem amxScales;     // … and their F16 scales
+    private ClTensor amxOf;       // the input those hold, within one linear or gated call (null: none)
+    private boolean amxFailed;    // "auto" found that the AMX kernel does not build on this device
 
     MatmulLauncher(ClRuntime rt, KernelChooser choose, Kernels kernels, ElementwiseLauncher elementwise) {
         this.rt = rt;
@@ -38,6 +42,7 @@ final class MatmulLauncher {
             linearProducts(in, outputs);
         } finally {
             q8kOf = null; // the next call's input may be the same buffer with new values
+            amxOf = null;
         }
     }
 
@@ -61,6 +66,7 @@ final class MatmulLauncher {
             gatedProducts(o, in, g, u, glu);
         } finally {
             q8kOf = null;
+            amxOf = null;
         }
     }
 
@@ -92,6 +98,7 @@ final class MatmulLauncher {
         }
         int n = in.rows;
         KernelChooser.Matmul kind = choose.matmul(n);
+        if (kind == KernelChooser.Matmul.GEMM && choose.amx(w.type, n) && !amxFailed && amxMatmul(o, in, w)) return;
         if (choose.q8k(w.type) && !q8kFailed && q8kMatmul(o, in, w, kind == KernelChooser.Matmul.GEMM && n >= KernelChooser.Q8K_TOKENS)) return;
         String variant = kind.name().toLowerCase(Locale.ROOT);
         String stem = (w.type != GgmlType.I8 ? "matmul_" + ElementwiseLauncher.typeName(w.type) + "_f32_"
@@ -146,6 +153,39 @@ final class MatmulLauncher {
                     .mem(q8kValues).mem(q8kScales).mem(q8kSums).mem(p.data()).mem(o.act())
                     .i(n).i(in.cols).i(rows).i(o.cols).i(p.row0())
                     .run(choose.gemvGlobal(rows, gemm ? (n + KernelChooser.Q8K_TOKENS - 1) / KernelChooser.Q8K_TOKENS : n), choose.gemvLocal());
+        }
+        return true;
+    }
+
+    /**
+     * out = x · wᵀ on the AMX tile unit (matmul_q8_0_q8_0_amx): x quantized to Q8_0 in tile order once per linear or
+     * gated call, then one launch per part. False, with nothing launched, where "auto" finds the kernel does not build.
+     */
+    private boolean amxMatmul(ClTensor o, ClTensor in, ClTensor w) {
+        org.jocl.cl_kernel k;
+        try {
+            k = kernels.get("matmul_q8_0_q8_0_amx", java.util.Map.of("AMX_GROUPS", String.valueOf(KernelChooser.AMX_GROUPS)));
+        } catch (KernelBuildException e) {
+            if (choose.amxRequired) throw e;
+            amxFailed = true;
+            return false;
+        }
+        int n = in.rows, groups = (n + 15) / 16, blocks = in.cols / 32;
+        if (amxOf != in) {
+            amxValues = rt.grow(amxValues, "Q8_0 activation tiles", (long) groups * 16 * in.cols);
+            amxScales = rt.grow(amxScales, "Q8_0 activation scales", 2L * groups * 16 * blocks);
+            rt.launch(kernels.get("quantize_f32_q8_0tiles"), "quantize_f32_q8_0tiles for '" + w.name + "'")
+                    .mem(in.act()).mem(amxValues).mem(amxScales).i(n).i(in.cols)
+                    .run(new long[] {blocks, groups * 16L}, null);
+            amxOf = in;
+        }
+        for (ClTensor.Part p : w.parts) {
+            int rows = Math.min(p.rows(), w.rows - p.row0());
+            if (rows <= 0) continue;
+            rt.launch(k, "matmul_q8_0_q8_0_amx on '" + w.name + "'")
+                    .mem(amxValues).mem(amxScales).mem(p.data()).mem(o.act())
+                    .i(n).i(in.cols).i(rows).i(o.cols).i(p.row0())
+                    .run(new long[] {(rows + 15) / 16, (groups + KernelChooser.AMX_GROUPS - 1) / KernelChooser.AMX_GROUPS}, new long[] {1, 1});
         }
         return true;
     }

@@ -33,4 +33,13 @@ class ClOptionsTest {
         assertEquals(32, ClOptions.parseLanes("32"));
         assertTrue(assertThrows(IllegalArgumentException.class, () -> ClOptions.parseLanes("3")).getMessage().contains("infercl.opencl.lanes"));
     }
+
+    @Test
+    void amxParses() {
+        assertNull(ClOptions.parseAmx(null));
+        assertNull(ClOptions.parseAmx(" Auto"));
+        assertEquals(Boolean.FALSE, ClOptions.parseAmx("off"));
+        assertEquals(Boolean.TRUE, ClOptions.parseAmx("ON"));
+        assertTrue(assertThrows(IllegalArgumentException.class, () -> ClOptions.parseAmx("yes")).getMessage().contains("infercl.opencl.amx"));
+    }
 }

@@ -69,7 +69,9 @@ class ClParityTest {
     static void open() {
         gemv = ClTestSupport.open(ClOptions.defaults().withMatmul(KernelChooser.Matmul.GEMV).withAttention(KernelChooser.Attention.FUSED));
         // gemm keeps an F32 cache (the others take the FP16 default), so the attention tests cover both element types
-        gemm = ClTestSupport.open(ClOptions.defaults().withMatmul(KernelChooser.Matmul.GEMM).withAttention(KernelChooser.Attention.SPLIT).withKvType(KvType.F32));
+        // (and the float GEMMs, which a CPU with AMX would leave for matmul_q8_0_q8_0_amx on Q8_0: ClAmxTest covers that)
+        gemm = ClTestSupport.open(ClOptions.defaults().withMatmul(KernelChooser.Matmul.GEMM).withAttention(KernelChooser.Attention.SPLIT)
+                .withKvType(KvType.F32).withAmx(false));
         lanes = ClTestSupport.openWithLanes(LANES, ClOptions.defaults().withMatmul(KernelChooser.Matmul.GEMV));
         assertEquals(KernelChooser.Attention.LANES, lanes.chooser().attention(1, 4, 100));
         // the name (bench's "backend") says what the measurement ran: the cache type, and the lanes when there are any
@@ -457,7 +459,7 @@ class ClParityTest {
         System.setProperty("infercl.opencl.stageX", "true");
         ClBackend staged;
         try {
-            staged = ClTestSupport.open(ClOptions.defaults().withMatmul(KernelChooser.Matmul.GEMM));
+            staged = ClTestSupport.open(ClOptions.defaults().withMatmul(KernelChooser.Matmul.GEMM).withAmx(false));
         } finally {
             System.clearProperty("infercl.opencl.stageX");
         }

@@ -1,0 +1,124 @@
+package dev.infercl.backend.opencl;
+
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.infercl.backend.Linear;
+import dev.infercl.backend.Tensor;
+import dev.infercl.backend.cpu.Reference;
+import dev.infercl.gguf.GgmlType;
+import dev.infercl.tensor.Dequant;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.util.Random;
+import java.util.Set;
+import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.Test;
+
+/**
+ * matmul_q8_0_q8_0_amx (Q8_0 weights times Q8_0 activations on the AMX tile unit) against {@link Reference}: with the
+ * activations rounded as quantize_f32_q8_0tiles rounds them ({@link Reference#roundQ8_0}) the products agree to float
+ * summation order (NMSE ≤ 1e-10); against the unrounded activations they differ by the activations' rounding (a step
+ * of a block's largest magnitude / 127; NMSE ≤ 2e-3 with outliers in the blocks). Shapes around the kernel's strip of 16 rows, its groups of 16 tokens and its 4 groups per
+ * work-item, row widths with a partial superblock of scales, a weight split into parts, and several outputs of one
+ * input quantized once. Skipped where the CPU has no AMX (the kernel cannot run there).
+ */
+class ClAmxTest {
+    static final Set<String> KERNELS = Set.of("matmul_q8_0_q8_0_amx", "quantize_f32_q8_0tiles");
+
+    static ClBackend open(ClOptions options) {
+        Assumptions.assumeTrue(Amx.usable(), () -> "skipped: AMX is not usable here: " + Amx.reason());
+        try {
+            return ClTestSupport.open(options.withMatmul(KernelChooser.Matmul.GEMM).withAmx(true));
+        } catch (IllegalArgumentException e) { // AMX is there, but the OpenCL device is not the CPU
+            Assumptions.abort("skipped: " + e.getMessage());
+            throw e;
+        }
+    }
+
+    @Test
+    void productsMatchTheReferenceOnRoundedActivations() {
+        var r = new Random(31);
+        try (ClBackend b = open(ClOptions.defaults())) {
+            for (int in : new int[] {32, 96, 544}) {
+                for (int rows : new int[] {1, 15, 16, 17, 37}) {
+                    MemorySegment w = segment(Dequant.quantizeQ8_0(random(r, rows * in, 0.5f), 0, rows * in));
+                    Tensor wt = b.upload("w", GgmlType.Q8_0, rows, in, w);
+                    for (int n : new int[] {2, 15, 16, 17, 64, 65, 70}) {
+                        float[] x = random(r, n * in, 1f);
+                        for (int i = 0; i < x.length; i += 41) x[i] *= 20; // outliers set their blocks' scales
+                        check(b, wt, w, x, n, in, rows, in + "→" + rows + " × " + n + " tokens");
+                    }
+                }
+            }
+            assertTrue(b.kernelsUsed().containsAll(KERNELS), b.kernelsUsed().toString());
+        }
+    }
+
+    @Test
+    void aWeightSplitIntoPartsAndSeveralOutputsOfOneInput() {
+        var r = new Random(32);
+        int in = 2048, rows = 300, n = 31;
+        // parts of at most 120 rows (and room for x): each launch writes its rows at its own offset in the output
+        try (ClBackend b = open(ClOptions.defaults().withMaxAlloc(120L * (in + 32 * ((in / 32 + 15) / 16))))) {
+            MemorySegment w1 = segment(Dequant.quantizeQ8_0(random(r, rows * in, 0.5f), 0, rows * in));
+            MemorySegment w2 = segment(Dequant.quantizeQ8_0(random(r, 48 * in, 0.5f), 0, 48 * in));
+            Tensor t1 = b.upload("w1", GgmlType.Q8_0, rows, in, w1), t2 = b.upload("w2", GgmlType.Q8_0, 48, in, w2);
+            Tensor xt = b.allocate("x", n, in), o1 = b.allocate("o1", n, rows), o2 = b.allocate("o2", n, 48);
+            for (int round = 0; round < 2; round++) { // the second round's new x must be quantized again
+                float[] x = random(r, n * in, 1f);
+                b.write(xt, x);
+                b.linear(xt, new Linear(o1, t1), new Linear(o2, t2));
+                float[] got1 = new float[n * rows], got2 = new float[n * 48];
+                b.read(o1, got1);
+                b.read(o2, got2);
+                float[] xr = Reference.roundQ8_0(x), want1 = new float[n * rows], want2 = new float[n * 48];
+                Reference.matmul(want1, xr, n, in, w1, GgmlType.Q8_0, rows);
+                Reference.matmul(want2, xr, n, in, w2, GgmlType.Q8_0, 48);
+                nmse("split weight, round " + round, got1, want1, 1e-10);
+                nmse("second output, round " + round, got2, want2, 1e-10);
+            }
+            assertTrue(b.kernelsUsed().containsAll(KERNELS), b.kernelsUsed().toString());
+        }
+    }
+
+    private static void check(ClBackend b, Tensor wt, MemorySegment w, float[] x, int n, int in, int rows, String what) {
+        Tensor xt = b.allocate("x", n, in), out = b.allocate("out", n, rows);
+        b.write(xt, x);
+        b.matmul(out, xt, wt);
+        float[] got = new float[n * rows];
+        b.read(out, got);
+        b.free(xt);
+        b.free(out);
+        float[] rounded = new float[n * rows], exact = new float[n * rows];
+        Reference.matmul(rounded, Reference.roundQ8_0(x), n, in, w, GgmlType.Q8_0, rows);
+        Reference.matmul(exact, x, n, in, w, GgmlType.Q8_0, rows);
+        nmse(what + " (rounded activations)", got, rounded, 1e-10);
+        if (rows * n >= 256) nmse(what + " (float activations)", got, exact, 2e-3); // fewer sums: too few to average the rounding
+    }
+
+    static void nmse(String what, float[] got, float[] want, double limit) {
+        double err = 0, ref = 0;
+        for (int i = 0; i < want.length; i++) {
+            assertTrue(Float.isFinite(got[i]), what + ": value " + i + " is " + got[i]);
+            double d = got[i] - want[i];
+            err += d * d;
+            ref += (double) want[i] * want[i];
+        }
+        double e = ref == 0 ? err : err / ref;
+        assertTrue(e <= limit, what + ": normalized MSE " + e + " > " + limit);
+    }
+
+    static float[] random(Random r, int n, float scale) {
+        float[] f = new float[n];
+        for (int i = 0; i < n; i++) f[i] = (float) r.nextGaussian() * scale;
+        return f;
+    }
+
+    static MemorySegment segment(byte[] bytes) {
+        MemorySegment s = Arena.ofAuto().allocate(bytes.length, 128);
+        MemorySegment.copy(bytes, 0, s, ValueLayout.JAVA_BYTE, 0, bytes.length);
+        return s;
+    }
+
+}
