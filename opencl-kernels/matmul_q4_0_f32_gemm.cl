@@ -14,7 +14,7 @@
                     int n, int in, int rows, int outStride, int row0
 #define W_ROW (in / 2)
 #define S_ROW (in / 32)
-#define W_SCALE(i, b) vload_half(soff[i] + (b), d)
+#define W_SCALE(i, b) load_half(soff[i] + (b), d)
 #define W_PACK_T uchar16
 #define W_PACK(i, b) vload16(0, qs + woff[i] + (b) * 16)
 #define W_HALF(i, b, h) (((h) == 0 ? Q4_LO16(wb[i]) : Q4_HI16(wb[i])) * scale[i])

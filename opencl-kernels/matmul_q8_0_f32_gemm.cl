@@ -14,6 +14,6 @@
                     int outStride, int row0
 #define W_ROW Q8_ROW(in)
 #define W_BLOCK_SETUP int sb = Q8_SCALES_AT(b), vb = Q8_VALUES_AT(b); // the same offsets in every row
-#define W_SCALE(i, b) vload_half((b) % 16, (const __global half*) (qs + woff[i] + sb))
+#define W_SCALE(i, b) load_half((b) % 16, (const __global half*) (qs + woff[i] + sb))
 #define W_HALF(i, b, h) (convert_float16(vload16(0, qs + woff[i] + vb + (h) * 16)) * scale[i])
 #include "matmul_gemm.h"

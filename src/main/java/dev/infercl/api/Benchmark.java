@@ -49,13 +49,20 @@ public final class Benchmark {
      *                            (where the peak memory mark can be reset around it) and after them
      * @param bytesPerToken       bytes a decode step reads at a short context (weights + KV)
      * @param bytesPerTokenLong   the same at the long context
+     * @param multiplyAddRates    the device's multiply-adds per second in the arithmetic its products use for each
+     *                            weight type of the model (float FMA, or int8 dot products where the backend
+     *                            quantizes activations), from the backend's probe ({@link Measurable#probeMultiplyAddRate})
+     * @param prefillRoofline     per prompt size, prefill tokens/s if every multiply-add ran at those rates: the
+     *                            layers' products at their weight type's rate, the classifier's (one row per prompt)
+     *                            and attention's (float, an average of (p + 1) / 2 positions) at the F32 rate
      * @param decodeCpuMsPerToken process CPU time (all threads, device driver threads included) per decoded token,
      *                            median over the runs: with wall time it tells a decode that keeps its threads busy
      *                            (CPU time ≈ threads × wall) from one that waits (on the device, or on other
      *                            processes for the cores); 0 where the process CPU time cannot be read
      */
     public record Result(String backend, Map<Integer, Stat> prefill, Stat decode, Stat decodeLong, double decodeLongRatio, int longContext,
-                         double decodeCpuMsPerToken, List<Double> bandwidthProbes, long bytesPerToken, long bytesPerTokenLong, long weightBytes, long deviceBytes, long peakHostBytes) {
+                         double decodeCpuMsPerToken, List<Double> bandwidthProbes, long bytesPerToken, long bytesPerTokenLong, long weightBytes, long deviceBytes, long peakHostBytes,
+                         Map<dev.infercl.gguf.GgmlType, Double> multiplyAddRates, Map<Integer, Double> prefillRoofline) {
         /** The read bandwidth the roofline uses, bytes/s: the highest probe reading. */
         public double bandwidth() {
             return bandwidthProbes.stream().mapToDouble(Double::doubleValue).max().orElseThrow();
@@ -68,6 +75,11 @@ public final class Benchmark {
 
         public double rooflineFraction() {
             return decode.mean() / rooflineTokensPerSecond();
+        }
+
+        /** Prefill tokens/s of a prompt of p tokens as a fraction of its compute roofline. */
+        public double prefillRooflineFraction(int p) {
+            return prefill.get(p).mean() / prefillRoofline.get(p);
         }
     }
 
@@ -240,10 +252,22 @@ public final class Benchmark {
             long peak = Math.max(peakBefore, peakHostBytes());   // before the second probe's buffer inflates it
             probes.add(model.compute(backend::probeReadBandwidth));
             long weights = model.transformer().weights().streamedBytes();
+            var rates = new java.util.EnumMap<dev.infercl.gguf.GgmlType, Double>(dev.infercl.gguf.GgmlType.class);
+            var layerMacs = model.transformer().weights().layerMultiplyAdds();
+            for (var type : layerMacs.keySet()) rates.put(type, model.compute(() -> backend.probeMultiplyAddRate(type)));
+            double f32Rate = model.compute(() -> backend.probeMultiplyAddRate(dev.infercl.gguf.GgmlType.F32));
+            var output = model.transformer().weights().output();
+            Map<Integer, Double> prefillRoofline = new LinkedHashMap<>();
+            for (int p : prefill.keySet()) {
+                double seconds = 0;   // per token
+                for (var e : layerMacs.entrySet()) seconds += e.getValue() / rates.get(e.getKey());
+                seconds += ((double) output.rows() * output.cols() / p + (double) cfg.layers() * cfg.qDim() * (p + 1)) / f32Rate;
+                prefillRoofline.put(p, 1 / seconds);
+            }
             return new Result(model.backendName(), prefill, decode, decodeLong, decodeLongRatio, o.longContext(),
                     cpuMs.getN() > 0 ? cpuMs.getPercentile(50) : 0, List.copyOf(probes),
                     weights + kvBytes(model, 1 + o.generate() / 2), weights + kvBytes(model, o.longContext() + o.generate() / 2), weights,
-                    model.compute(backend::allocatedBytes), peak);
+                    model.compute(backend::allocatedBytes), peak, rates, prefillRoofline);
         }
     }
 

@@ -10,9 +10,9 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
-/** Prefill and decode speed, read bandwidth and the decode roofline of a model on a backend. */
+/** Prefill and decode speed, read bandwidth and arithmetic rate, and the rooflines of decode and prefill of a model on a backend. */
 @Command(name = "bench", mixinStandardHelpOptions = true,
-        description = "Measure prefill (pp) and decode (tg) tokens/s, bandwidth and the decode roofline.")
+        description = "Measure prefill (pp) and decode (tg) tokens/s, bandwidth and arithmetic rate, and both rooflines.")
 final class BenchCommand extends Streams.Command implements Callable<Integer> {
 
     @Mixin ModelOptions model;
@@ -59,10 +59,17 @@ final class BenchCommand extends Streams.Command implements Callable<Integer> {
                 root.put("model", m.path().toString()).put("backend", r.backend()).put("load_seconds", loadSec);
                 var pp = root.putObject("pp_tokens_per_s");
                 var ppSd = root.putObject("pp_tokens_per_s_sd");
+                var ppRoof = root.putObject("pp_roofline_tokens_per_s");
+                var ppFrac = root.putObject("pp_roofline_fraction");
                 for (Map.Entry<Integer, Benchmark.Stat> e : r.prefill().entrySet()) {
-                    pp.put(String.valueOf(e.getKey()), e.getValue().mean());
-                    ppSd.put(String.valueOf(e.getKey()), e.getValue().sd());
+                    String p = String.valueOf(e.getKey());
+                    pp.put(p, e.getValue().mean());
+                    ppSd.put(p, e.getValue().sd());
+                    ppRoof.put(p, r.prefillRoofline().get(e.getKey()));
+                    ppFrac.put(p, r.prefillRooflineFraction(e.getKey()));
                 }
+                var macs = root.putObject("multiply_adds_per_s");
+                r.multiplyAddRates().forEach((type, rate) -> macs.put(type.name(), rate));
                 root.put("tg_tokens_per_s", r.decode().mean()).put("tg_tokens_per_s_sd", r.decode().sd()).put("tg_tokens", generate)
                         .put("tg_cpu_ms_per_token", r.decodeCpuMsPerToken());
                 if (r.decodeLong() != null) {
@@ -79,7 +86,8 @@ final class BenchCommand extends Streams.Command implements Callable<Integer> {
             } else {
                 out.printf(Locale.ROOT, "model: %s%nbackend: %s, load %.2f s%n", m.path(), r.backend(), loadSec);
                 for (var e : r.prefill().entrySet()) {
-                    out.printf(Locale.ROOT, "pp%-5d %10.1f ± %.1f tokens/s%n", e.getKey(), e.getValue().mean(), e.getValue().sd());
+                    out.printf(Locale.ROOT, "pp%-5d %10.1f ± %.1f tokens/s (%.0f%% of its compute roofline, %.1f tokens/s)%n", e.getKey(),
+                            e.getValue().mean(), e.getValue().sd(), 100 * r.prefillRooflineFraction(e.getKey()), r.prefillRoofline().get(e.getKey()));
                 }
                 out.printf(Locale.ROOT, "tg%-5d %10.1f ± %.1f tokens/s, %.1f ms of process CPU time per token%n", generate,
                         r.decode().mean(), r.decode().sd(), r.decodeCpuMsPerToken());
@@ -91,6 +99,9 @@ final class BenchCommand extends Streams.Command implements Callable<Integer> {
                         .collect(java.util.stream.Collectors.joining(", "));
                 out.printf(Locale.ROOT, "bandwidth %.1f GB/s (probes before and after decode: %s); a decode step reads %.1f MB -> roofline %.1f tokens/s; achieved %.0f%%%n",
                         r.bandwidth() / 1e9, probes, r.bytesPerToken() / 1e6, r.rooflineTokensPerSecond(), 100 * r.rooflineFraction());
+                out.printf(Locale.ROOT, "compute: %s multiply-adds/s (the probe of the arithmetic each weight type's products use)%n",
+                        r.multiplyAddRates().entrySet().stream().map(e -> String.format(Locale.ROOT, "%s %.1f G", e.getKey(), e.getValue() / 1e9))
+                                .collect(java.util.stream.Collectors.joining(", ")));
                 out.printf(Locale.ROOT, "memory: peak host %s, backend buffers %s%n", InfoCommand.bytes(peak), InfoCommand.bytes(r.deviceBytes()));
             }
         }

@@ -89,6 +89,26 @@ public record Weights(Tensor tokenEmbedding, Tensor positionEmbedding, Layer[] l
         return sum;
     }
 
+    /**
+     * Multiply-adds per token of the layers' matrix products, by weight type (each matrix's rows × columns; norms and
+     * biases, one row each, are not products): with the classifier's and attention's, a prefill's arithmetic.
+     */
+    public java.util.Map<dev.infercl.gguf.GgmlType, Long> layerMultiplyAdds() {
+        var sum = new java.util.EnumMap<dev.infercl.gguf.GgmlType, Long>(dev.infercl.gguf.GgmlType.class);
+        for (Layer l : layers) {
+            for (var c : Layer.class.getRecordComponents()) {
+                Tensor t;
+                try {
+                    t = (Tensor) c.getAccessor().invoke(l);
+                } catch (ReflectiveOperationException e) {
+                    throw new IllegalStateException(e);
+                }
+                if (t != null && t.rows() > 1) sum.merge(t.type(), (long) t.rows() * t.cols(), Long::sum);
+            }
+        }
+        return sum;
+    }
+
     private static long bytes(Tensor t) {
         return t == null ? 0 : t.type().byteSize(t.cols()) * t.rows();
     }

@@ -273,6 +273,18 @@ class CliTest {
         long weights = 4L * (5 * (2 * 64 * 64 + 2 * 64 * 32 + 3 * 64 * 172 + 2 * 64) + 64 + 512 * 64);
         assertEquals(weights, j.get("weight_bytes").asLong(), res.out());
         assertTrue(j.get("bytes_per_token").asLong() > weights, res.out());
+        // the compute roofline of a prefill of p tokens: per token the layers' products (5 · (2·64·64 + 2·64·32 +
+        // 3·64·172) multiply-adds), the classifier's once per prompt (512 · 64 / p) and attention's over (p + 1) / 2
+        // positions on average (5 layers · 2 · 64 · (p + 1) / 2), all F32 here, at the probed F32 rate
+        double rate = j.get("multiply_adds_per_s").get("F32").asDouble();
+        assertTrue(rate > 1e8, res.out());
+        for (int p : new int[] {8, 32}) {
+            double macs = 5.0 * (2 * 64 * 64 + 2 * 64 * 32 + 3 * 64 * 172) + 512.0 * 64 / p + 5.0 * 64 * (p + 1);
+            double roofline = j.get("pp_roofline_tokens_per_s").get(String.valueOf(p)).asDouble();
+            assertEquals(rate / macs, roofline, 1e-9 * rate / macs, res.out());
+            assertEquals(j.get("pp_tokens_per_s").get(String.valueOf(p)).asDouble() / roofline,
+                    j.get("pp_roofline_fraction").get(String.valueOf(p)).asDouble(), 1e-9, res.out());
+        }
     }
 
     @Test

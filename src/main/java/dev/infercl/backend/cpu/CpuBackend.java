@@ -43,6 +43,7 @@ public final class CpuBackend implements Backend, Measurable, Capacity {
     private final int threads;
     private final ForkJoinPool pool;
     private long allocated;        // bytes of activations, scratch and KV caches allocated so far
+    private double fmaRate;        // probeMultiplyAddRate, measured once
     private float[] scratch = new float[0]; // a product's values where no fused kernel applies: (rows, cols) of the widest use
     private final ConfinementGuard guard;   // one thread at a time: two would share the scratch array and the pool's regions
 
@@ -432,6 +433,18 @@ public final class CpuBackend implements Backend, Measurable, Capacity {
         guard.enter();
         try {
             return CpuParallel.probeReadBandwidth(pool != null ? pool : new ForkJoinPool(1), 256L << 20);
+        } finally {
+            guard.exit();
+        }
+    }
+
+    /** Float FMA whatever the type: this backend widens every weight type to float for its products. */
+    @Override
+    public double probeMultiplyAddRate(dev.infercl.gguf.GgmlType type) {
+        guard.enter();
+        try {
+            if (fmaRate == 0) fmaRate = CpuParallel.probeFmaRate(pool != null ? pool : new ForkJoinPool(1));
+            return fmaRate;
         } finally {
             guard.exit();
         }

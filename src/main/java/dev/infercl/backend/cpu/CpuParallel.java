@@ -122,4 +122,40 @@ final class CpuParallel {
             return best;
         }
     }
+
+    /**
+     * Multiply-adds per second of float FMA with the preferred vector width on every thread of the pool: eight
+     * independent accumulator chains per thread (enough to cover the FMA latency on two units), best of five passes.
+     */
+    static double probeFmaRate(ForkJoinPool pool) {
+        int parts = pool.getParallelism(), iterations = 2_000_000;
+        float[] sink = new float[parts];
+        for (int i = 0; i < 3; i++) sink[0] += fmaChains(20_000); // JIT
+        double best = 0;
+        for (int pass = 0; pass < 5; pass++) {
+            long t0 = System.nanoTime();
+            parallelFor(pool, parts, part -> sink[part] += fmaChains(iterations));
+            best = Math.max(best, (double) parts * iterations * 8 * F.length() / ((System.nanoTime() - t0) / 1e9));
+        }
+        if (Float.isNaN(sink[0])) throw new AssertionError("unreachable: keeps the arithmetic alive");
+        return best;
+    }
+
+    private static float fmaChains(int iterations) {
+        var m = FloatVector.broadcast(F, 0.999f);
+        var c = FloatVector.broadcast(F, 1e-3f);
+        FloatVector a0 = FloatVector.broadcast(F, 1f), a1 = a0.add(1), a2 = a0.add(2), a3 = a0.add(3),
+                a4 = a0.add(4), a5 = a0.add(5), a6 = a0.add(6), a7 = a0.add(7);
+        for (int i = 0; i < iterations; i++) {
+            a0 = a0.fma(m, c);
+            a1 = a1.fma(m, c);
+            a2 = a2.fma(m, c);
+            a3 = a3.fma(m, c);
+            a4 = a4.fma(m, c);
+            a5 = a5.fma(m, c);
+            a6 = a6.fma(m, c);
+            a7 = a7.fma(m, c);
+        }
+        return a0.add(a1).add(a2).add(a3).add(a4).add(a5).add(a6).add(a7).reduceLanes(ADD);
+    }
 }

@@ -37,6 +37,7 @@ import org.jocl.cl_mem;
  * ({@link ElementwiseLauncher}, {@link MatmulLauncher}, {@link AttentionLauncher}).
  */
 public final class ClBackend implements Backend, Measurable, Capacity {
+    private final Map<String, Double> multiplyAddRates = new java.util.HashMap<>(); // probe kernel → multiply-adds/s
     private static final long PROBE_BYTES = 256L << 20; // bandwidth probe: buffer size (capped by maxAlloc and memory)
 
     private final ClRuntime rt;
@@ -341,6 +342,74 @@ public final class ClBackend implements Backend, Measurable, Capacity {
                 if (run > 0) best = Math.min(best, dt);
             }
             return size / (best / 1e9);
+        } finally {
+            rt.release(in);
+            rt.release(out);
+        }
+    }
+
+    /**
+     * The rate of the arithmetic this backend's products of many tokens use for {@code type}: AMX's int8 tile products
+     * for Q8_0 where matmul_q8_0_q8_0_amx takes them, pmaddubsw's int8 products for the K-quants where
+     * blocks_q8k.h does, float FMA otherwise (computeprobe_*). Each probe runs once per backend.
+     */
+    @Override
+    public double probeMultiplyAddRate(dev.infercl.gguf.GgmlType type) {
+        guard.enter();
+        try {
+            String probe = choose.amx(type, 16) ? "computeprobe_i8_i8_amx" : choose.q8k(type) ? "computeprobe_i8_i8" : "computeprobe_f32_f32";
+            Double rate = multiplyAddRates.get(probe);
+            if (rate == null) {
+                try {
+                    rate = probeMultiplyAddRate(probe);
+                } catch (KernelBuildException e) { // the int8 paths fall back to float where their kernels do not build
+                    probe = "computeprobe_f32_f32";
+                    rate = multiplyAddRates.containsKey(probe) ? multiplyAddRates.get(probe) : probeMultiplyAddRate(probe);
+                }
+                multiplyAddRates.put(probe, rate);
+            }
+            return rate;
+        } finally {
+            guard.exit();
+        }
+    }
+
+    /** One probe kernel: iterations doubled until a launch takes 50 ms, then the best of three launches. */
+    private double probeMultiplyAddRate(String probe) {
+        ClDevice info = rt.info;
+        boolean amx = probe.endsWith("_amx");
+        int local = info.isGpu() ? 64 : 1;
+        long items = (long) Math.max(info.computeUnits(), 1) * (info.isGpu() ? 2048 : 4);
+        Map<String, String> defines = probe.equals("computeprobe_i8_i8") && choose.q8k > 0 ? Map.of("Q8K_BYTES", String.valueOf(choose.q8k)) : Map.of();
+        cl_kernel k = kernels.get(probe, defines);
+        int vectorBytes = probe.equals("computeprobe_i8_i8") ? (choose.q8k > 0 ? choose.q8k : 64) : 0;
+        // multiply-adds per iteration and work-item, as each kernel's header states
+        double perIteration = amx ? 65536 : vectorBytes > 0 ? 8.0 * vectorBytes : 128;
+        rt.finish();
+        cl_mem in = rt.create("compute probe input", CL_MEM_READ_ONLY, 2048, null), out = null;
+        try {
+            out = rt.create("compute probe output", CL_MEM_WRITE_ONLY, (amx ? 1024L : 4L) * items, null);
+            rt.fill(in, 1f, 2048);
+            int iterations = 1 << 10;
+            long best = Long.MAX_VALUE;
+            for (int run = -1; run < 3; run++) { // run -1 warms up (the device compiles the kernel for its launch shape)
+                rt.finish();
+                long t0 = System.nanoTime();
+                var launch = rt.launch(k, "compute probe").i(iterations);
+                if (!probe.equals("computeprobe_f32_f32")) launch.mem(in).mem(out);
+                else launch.f(0.999f).mem(out);
+                launch.run(new long[] {items}, new long[] {local});
+                rt.finish();
+                long dt = System.nanoTime() - t0;
+                if (run < 0) continue;
+                if (best == Long.MAX_VALUE && dt < 50_000_000L && iterations < 1 << 28) {
+                    iterations *= 2; // calibrating: the three counted runs start once a launch takes 50 ms
+                    run = -1;
+                } else {
+                    best = Math.min(best, dt);
+                }
+            }
+            return items * (double) iterations * perIteration / (best / 1e9);
         } finally {
             rt.release(in);
             rt.release(out);

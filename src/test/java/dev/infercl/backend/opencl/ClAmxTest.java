@@ -10,6 +10,7 @@ import dev.infercl.tensor.Dequant;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
+import java.util.List;
 import java.util.Random;
 import java.util.Set;
 import org.junit.jupiter.api.Assumptions;
@@ -24,7 +25,9 @@ import org.junit.jupiter.api.Test;
  * input quantized once. Skipped where the CPU has no AMX (the kernel cannot run there).
  */
 class ClAmxTest {
-    static final Set<String> KERNELS = Set.of("matmul_q8_0_q8_0_amx", "quantize_f32_q8_0tiles");
+    static final List<String> PRODUCT_KERNELS = List.of("matmul_q8_0_q8_0_amx", "quantize_f32_q8_0tiles");
+    /** Every kernel file that runs only where AMX is usable. */
+    static final Set<String> KERNELS = Set.of("matmul_q8_0_q8_0_amx", "quantize_f32_q8_0tiles", "computeprobe_i8_i8_amx");
 
     static ClBackend open(ClOptions options) {
         Assumptions.assumeTrue(Amx.usable(), () -> "skipped: AMX is not usable here: " + Amx.reason());
@@ -51,7 +54,7 @@ class ClAmxTest {
                     }
                 }
             }
-            assertTrue(b.kernelsUsed().containsAll(KERNELS), b.kernelsUsed().toString());
+            assertTrue(b.kernelsUsed().containsAll(PRODUCT_KERNELS), b.kernelsUsed().toString());
         }
     }
 
@@ -78,7 +81,19 @@ class ClAmxTest {
                 nmse("split weight, round " + round, got1, want1, 1e-10);
                 nmse("second output, round " + round, got2, want2, 1e-10);
             }
-            assertTrue(b.kernelsUsed().containsAll(KERNELS), b.kernelsUsed().toString());
+            assertTrue(b.kernelsUsed().containsAll(PRODUCT_KERNELS), b.kernelsUsed().toString());
+        }
+    }
+
+    /** The AMX probe (what bench's prefill roofline takes for Q8_0 here) measures far more than float FMA's rate. */
+    @Test
+    void theComputeProbeMeasuresTheTileUnit() {
+        try (ClBackend b = open(ClOptions.defaults())) {
+            double amx = b.probeMultiplyAddRate(GgmlType.Q8_0), fma = b.probeMultiplyAddRate(GgmlType.F32);
+            assertTrue(b.kernelsUsed().containsAll(List.of("computeprobe_i8_i8_amx", "computeprobe_f32_f32")), b.kernelsUsed().toString());
+            // a tile product is 16384 multiply-adds; AVX-512 FMA does 16 per instruction
+            assertTrue(amx > 4 * fma, "AMX " + amx / 1e9 + " G/s against FMA " + fma / 1e9 + " G/s");
+            System.out.printf("compute probes: AMX int8 %.1f G multiply-adds/s, F32 FMA %.1f G/s%n", amx / 1e9, fma / 1e9);
         }
     }
 

@@ -38,6 +38,7 @@ import java.util.TreeSet;
 import java.util.function.Consumer;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -400,6 +401,24 @@ class ClParityTest {
                 assertEquals(bytes, gemv.allocatedBytes(), "no new rope table for a known factors array");
             }
         }
+    }
+
+    /**
+     * The compute probes: float FMA for F32 (and for everything on the float-GEMM backend), pmaddubsw's int8 products
+     * for a K-quant where that backend takes blocks_q8k.h's kernels; each rate is positive and its buffers released.
+     */
+    @Test
+    void computeProbesMeasureAndReleaseTheirBuffers() {
+        Assumptions.assumeFalse(SMALL, "skipped under oclgrind: the probes run for tens of milliseconds of device time");
+        long before = gemm.allocatedBytes();
+        double f32 = gemm.probeMultiplyAddRate(GgmlType.F32);
+        double q4k = gemm.probeMultiplyAddRate(GgmlType.Q4_K);
+        assertTrue(Double.isFinite(f32) && f32 > 0 && Double.isFinite(q4k) && q4k > 0, f32 + ", " + q4k);
+        assertEquals(before, gemm.allocatedBytes(), "the probes release their buffers");
+        assertTrue(gemm.kernelsUsed().contains("computeprobe_f32_f32"), gemm.kernelsUsed().toString());
+        boolean int8 = gemm.kernelsUsed().contains("computeprobe_i8_i8");
+        System.out.printf("compute probes on %s: F32 FMA %.1f G multiply-adds/s, Q4_K %s %.1f G/s%n", gemm.device().name(), f32 / 1e9,
+                int8 ? "int8 (pmaddubsw)" : "float", q4k / 1e9);
     }
 
     @Test
