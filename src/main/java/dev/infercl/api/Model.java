@@ -3,6 +3,7 @@ package dev.infercl.api;
 import dev.infercl.backend.Backend;
 import dev.infercl.engine.Scheduler;
 import dev.infercl.model.LoraAdapter;
+import dev.infercl.model.LoraMerge;
 import dev.infercl.model.ModelConfig;
 import dev.infercl.model.ModelFile;
 import dev.infercl.model.Transformer;
@@ -207,6 +208,18 @@ public final class Model implements AutoCloseable {
         } finally {
             lock.unlock();
         }
+    }
+
+    /**
+     * Writes this model's GGUF file with the adapters folded into its weights ({@link LoraMerge#write}): W + s·B·A,
+     * merged weights in their own type where it is F32, F16 or BF16, else F16, or in {@code type} (F32 or F16) when
+     * given. Returns the merged tensors and their types.
+     */
+    public LoraMerge.Result mergeAdapters(java.util.List<LoraAdapter.Scaled> adapters, Path out, dev.infercl.gguf.GgmlType type) throws IOException {
+        for (LoraAdapter.Scaled a : adapters) {
+            if (a.adapter().weights() != transformer.weights()) throw new IllegalArgumentException(a.adapter() + " was loaded for another model");
+        }
+        return LoraMerge.write(file, adapters, out, type);
     }
 
     /** The continuous-batching scheduler, or null when the model was loaded with parallel ≤ 1. */

@@ -34,8 +34,15 @@ public final class LoraAdapter {
     /** The tensor-name suffixes of the down (A) and up (B) projections. */
     public static final String A = ".lora_a", B = ".lora_b";
 
-    /** One adapted weight: the base tensor, A on the backend, B (out, r) on the host. */
-    record Target(String name, Tensor base, Tensor a, float[] b, int rank) {}
+    /** One adapted weight: the base tensor, A on the backend and as the file holds it (r rows of in values), B (out, r) on the host. */
+    record Target(String name, Tensor base, Tensor a, GgmlType aType, byte[] aBytes, float[] b, int rank) {
+        /** A as floats, (r, in). */
+        float[] aFloats() {
+            float[] v = new float[Math.multiplyExact(rank, base.cols())];
+            Dequant.row(aType, MemorySegment.ofArray(aBytes), 0, v, 0, v.length);
+            return v;
+        }
+    }
 
     private final Path path;
     private final float alpha;
@@ -66,8 +73,8 @@ public final class LoraAdapter {
         return targets.stream().map(Target::name).toList();
     }
 
-    /** The weights this adapter was checked against. */
-    Weights weights() {
+    /** The weights of the model this adapter was loaded for (it serves that model only). */
+    public Weights weights() {
         return weights;
     }
 
@@ -182,7 +189,7 @@ public final class LoraAdapter {
                     if (!Float.isFinite(v)) throw new AdapterException(f + ": tensor '" + tb.name() + "' holds " + v);
                 }
                 Tensor up = backend.upload(ta.name(), ta.type(), r, w.cols(), MemorySegment.ofArray(aBytes));
-                targets.add(new Target(base, w, up, b, r));
+                targets.add(new Target(base, w, up, ta.type(), aBytes, b, r));
             }
             return new LoraAdapter(path, alpha, weights, backend, List.copyOf(targets));
         }

@@ -53,6 +53,54 @@ class LoraOracleTest {
         }
     }
 
+    /**
+     * {@code infercl lora merge} of each case (the base's own F16, and F32 for {@code both}): the merged model without
+     * adapters matches llama.cpp's run-time outputs (greedy ids, top-20 within the tolerance), and its logits at every
+     * teacher-forced position equal run-time application on the base within 1e-3 × the row's top-1.
+     */
+    @ParameterizedTest(name = "{0}")
+    @ValueSource(strings = {"attn f16", "ffn f16", "both f16", "both f32"})
+    void mergedModelEqualsRunTimeApplication(String spec, @org.junit.jupiter.api.io.TempDir java.nio.file.Path dir) throws Exception {
+        String c = spec.split(" ")[0], type = spec.split(" ")[1];
+        var base = SharedData.require("quant/llama2.gguf");
+        JsonNode r1 = Oracles.json(SharedData.require("lora/" + c + ".1.json"));
+        var args = new ArrayList<>(List.of("lora", "merge", "-m", base.toString(), "-o", dir.resolve("merged.gguf").toString(), "--type", type));
+        for (JsonNode a : r1.get("adapters")) {
+            args.addAll(List.of("--lora-scaled", SharedData.require("lora/" + a.get("file").asText()).toString(), a.get("scale").asText()));
+        }
+        var out = new java.io.ByteArrayOutputStream();
+        var err = new java.io.ByteArrayOutputStream();
+        int code = dev.infercl.cli.Main.run(args.toArray(String[]::new), new java.io.PrintStream(out, true), new java.io.PrintStream(err, true));
+        org.junit.jupiter.api.Assertions.assertEquals(0, code, err.toString());
+        try (Model merged = Model.load(dir.resolve("merged.gguf"), LoadOptions.defaults().withBackend(dev.infercl.api.BackendKind.CPU));
+             Model m = Model.load(base, LoadOptions.defaults().withBackend(dev.infercl.api.BackendKind.CPU))) {
+            List<LoraAdapter.Scaled> use = new ArrayList<>();
+            for (JsonNode a : r1.get("adapters")) use.add(m.loadAdapter(SharedData.require("lora/" + a.get("file").asText())).withScale((float) a.get("scale").asDouble()));
+            for (int prompt = 1; prompt <= 2; prompt++) {
+                JsonNode r = Oracles.json(SharedData.require("lora/" + c + "." + prompt + ".json"));
+                int[] ids = Oracles.concat(Oracles.ints(r.get("prompt_ids")), Oracles.ints(r.get("greedy_ids")));
+                float[][] fromMerged, atRunTime;
+                try (Session s = merged.newSession()) {
+                    check(s, r, "merged " + spec + " prompt " + prompt);
+                    fromMerged = s.logits(ids);
+                }
+                try (Session s = m.newSession()) {
+                    s.setAdapters(use);
+                    atRunTime = s.logits(ids);
+                }
+                for (int row = 0; row < ids.length; row++) {
+                    double top = 0, diff = 0;
+                    for (int i = 0; i < atRunTime[row].length; i++) {
+                        top = Math.max(top, atRunTime[row][i]);
+                        diff = Math.max(diff, Math.abs(atRunTime[row][i] - fromMerged[row][i]));
+                    }
+                    org.junit.jupiter.api.Assertions.assertTrue(diff <= TOL * Math.abs(top),
+                            spec + " prompt " + prompt + " row " + row + ": merged vs run time differ by " + diff + " (top-1 " + top + ")");
+                }
+            }
+        }
+    }
+
     /** Greedy ids from a fresh sequence, then the top-20 logits of prompt + greedy ids teacher-forced. */
     static void check(Session s, JsonNode r, String what) {
         int[] promptIds = Oracles.ints(r.get("prompt_ids")), greedy = Oracles.ints(r.get("greedy_ids"));
