@@ -101,6 +101,57 @@ class LoraOracleTest {
         }
     }
 
+    /**
+     * Bases of other weight types (../shared/quant's BF16, Q8_0 and Q4_0 files, and an INT8 W8A16 file quantized here
+     * from the F16 one) with both adapters at run time: the logits equal those of the F32 merge of the same base
+     * (the F16 base for W8A16, which merge refuses) within that type's tolerance from quant/README.md, on CPU and OpenCL.
+     */
+    @ParameterizedTest(name = "{0} on {2}")
+    @org.junit.jupiter.params.provider.CsvSource({"llama2-bf16, 6e-3, CPU", "llama2-q8_0, 2.5e-2, CPU", "llama2-q4_0, 2.5e-2, CPU", "w8a16, 2.5e-2, CPU",
+            "llama2-bf16, 6e-3, OPENCL_KVF32", "llama2-q8_0, 2.5e-2, OPENCL_KVF32", "llama2-q4_0, 2.5e-2, OPENCL_KVF32", "w8a16, 2.5e-2, OPENCL_KVF32"})
+    void otherBaseTypesWithAdaptersEqualTheirMerge(String stem, double tol, String backend, @org.junit.jupiter.api.io.TempDir java.nio.file.Path dir) throws Exception {
+        var f16 = SharedData.require("quant/llama2.gguf");
+        java.nio.file.Path base = stem.equals("w8a16") ? dir.resolve("w8a16.gguf") : SharedData.require("quant/" + stem + ".gguf");
+        if (stem.equals("w8a16")) {
+            int code = dev.infercl.cli.Main.run(new String[] {"quantize", "-m", f16.toString(), "--scheme", "w8a16", "-o", base.toString()},
+                    new java.io.PrintStream(java.io.OutputStream.nullOutputStream()), new java.io.PrintStream(java.io.OutputStream.nullOutputStream()));
+            org.junit.jupiter.api.Assertions.assertEquals(0, code, "quantize w8a16");
+        }
+        JsonNode r = Oracles.json(SharedData.require("lora/both.1.json"));
+        int[] ids = Oracles.concat(Oracles.ints(r.get("prompt_ids")), Oracles.ints(r.get("greedy_ids")));
+        var merged = dir.resolve("merged.gguf");
+        float[][] expected, got, plain;
+        try (Model m = StoriesReferenceTest.load(stem.equals("w8a16") ? f16 : base, LoadOptions.defaults(), "CPU")) {
+            m.mergeAdapters(adapters(m, r), merged, dev.infercl.gguf.GgmlType.F32);
+        }
+        try (Model m = StoriesReferenceTest.load(merged, LoadOptions.defaults(), backend); Session s = m.newSession()) {
+            expected = s.logits(ids);
+        }
+        try (Model m = StoriesReferenceTest.load(base, LoadOptions.defaults(), backend); Session s = m.newSession()) {
+            plain = s.logits(ids);
+            s.reset();
+            s.setAdapters(adapters(m, r));
+            got = s.logits(ids);
+        }
+        double worst = 0, moved = 0;
+        for (int row = 0; row < ids.length; row++) {
+            double top = 0;
+            for (float v : expected[row]) top = Math.max(top, Math.abs(v));
+            for (int i = 0; i < got[row].length; i++) {
+                worst = Math.max(worst, Math.abs(got[row][i] - expected[row][i]) / top);
+                moved = Math.max(moved, Math.abs(plain[row][i] - expected[row][i]) / top);
+            }
+        }
+        org.junit.jupiter.api.Assertions.assertTrue(worst <= tol, stem + " on " + backend + ": run time vs merged " + worst + " of the top logit (tol " + tol + ")");
+        org.junit.jupiter.api.Assertions.assertTrue(moved > 10 * tol, stem + ": the adapters move the logits by " + moved);
+    }
+
+    private static List<LoraAdapter.Scaled> adapters(Model m, JsonNode r) throws Exception {
+        List<LoraAdapter.Scaled> use = new ArrayList<>();
+        for (JsonNode a : r.get("adapters")) use.add(m.loadAdapter(SharedData.require("lora/" + a.get("file").asText())).withScale((float) a.get("scale").asDouble()));
+        return use;
+    }
+
     /** Greedy ids from a fresh sequence, then the top-20 logits of prompt + greedy ids teacher-forced. */
     static void check(Session s, JsonNode r, String what) {
         int[] promptIds = Oracles.ints(r.get("prompt_ids")), greedy = Oracles.ints(r.get("greedy_ids"));
