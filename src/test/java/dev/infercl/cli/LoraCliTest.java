@@ -87,5 +87,13 @@ class LoraCliTest {
         r = CliTest.run("lora", "merge", "-m", MODEL, "-o", dir.resolve("x.gguf").toString());
         assertNotEquals(0, r.code());
         assertTrue(r.err().contains("--lora"), r.err());
+        r = CliTest.run("lora");
+        assertNotEquals(0, r.code());
+        assertTrue(r.err().contains("merge"), r.err());
+        r = CliTest.run("lora", "merge", "--help");
+        assertEquals(0, r.code(), r.err());
+        assertTrue(r.out().contains("--lora-scaled") && r.out().contains("--type"), r.out());
+        r = CliTest.run("generate", "--help");
+        assertTrue(r.out().contains("--lora-scaled=FILE SCALE") || r.out().contains("--lora-scaled FILE SCALE"), r.out());
     }
 }
