@@ -77,6 +77,19 @@ class LoraCliTest {
     }
 
     @Test
+    void chatRunsWithAnAdapter() throws Exception {
+        var saved = System.in;
+        try {
+            System.setIn(new java.io.ByteArrayInputStream("hello there\n".getBytes(java.nio.charset.StandardCharsets.UTF_8)));
+            var r = CliTest.run("chat", "-m", MODEL, "--template", "chatml", "--temp", "0", "-n", "4", "--backend", "cpu", "--no-interactive", "--lora", adapter().toString());
+            assertEquals(0, r.code(), r.err());
+            assertEquals(1, r.out().lines().count(), r.out());
+        } finally {
+            System.setIn(saved);
+        }
+    }
+
+    @Test
     void badAdaptersAndScalesAreOneLineErrors() throws Exception {
         var r = CliTest.run("logits", "-m", MODEL, "--ids", IDS, "--backend", "cpu", "--lora", MODEL);
         assertNotEquals(0, r.code());
