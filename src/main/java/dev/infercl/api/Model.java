@@ -2,6 +2,8 @@ package dev.infercl.api;
 
 import dev.infercl.backend.Backend;
 import dev.infercl.engine.Scheduler;
+import dev.infercl.model.LoraAdapter;
+import dev.infercl.model.LoraMerge;
 import dev.infercl.model.ModelConfig;
 import dev.infercl.model.ModelFile;
 import dev.infercl.model.Transformer;
@@ -188,6 +190,36 @@ public final class Model implements AutoCloseable {
             return compute(() -> new Session(this, null, contextLength));
         }
         return compute(() -> new Session(this, transformer.newState(contextLength, Math.min(contextLength, Session.MAX_BATCH)), contextLength));
+    }
+
+    /**
+     * Loads a LoRA adapter (llama.cpp's GGUF adapter format) for this model and uploads it beside the weights, which
+     * stay as they are. Activate it per session, at a scale, with {@link Session#setAdapters}; one adapter serves any
+     * number of sessions. Its tensors are freed with the model.
+     *
+     * @throws dev.infercl.model.AdapterException when the file is no LoRA adapter, is for another architecture, or has
+     *         a tensor the model has no weight for or of the wrong shape (the message names the field or tensor)
+     */
+    public LoraAdapter loadAdapter(Path path) throws IOException {
+        lock.lock();
+        try {
+            requireOpen();
+            return LoraAdapter.load(path, config(), transformer.weights(), backend);
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /**
+     * Writes this model's GGUF file with the adapters folded into its weights ({@link LoraMerge#write}): W + s·B·A,
+     * merged weights in their own type where it is F32, F16 or BF16, else F16, or in {@code type} (F32 or F16) when
+     * given. Returns the merged tensors and their types.
+     */
+    public LoraMerge.Result mergeAdapters(java.util.List<LoraAdapter.Scaled> adapters, Path out, dev.infercl.gguf.GgmlType type) throws IOException {
+        for (LoraAdapter.Scaled a : adapters) {
+            if (a.adapter().weights() != transformer.weights()) throw new IllegalArgumentException(a.adapter() + " was loaded for another model");
+        }
+        return LoraMerge.write(file, adapters, out, type);
     }
 
     /** The continuous-batching scheduler, or null when the model was loaded with parallel ≤ 1. */

@@ -6,6 +6,8 @@ import dev.infercl.backend.Tensor;
 import dev.infercl.engine.Completion;
 import dev.infercl.engine.Sampler;
 import dev.infercl.engine.Scheduler;
+import dev.infercl.model.LoraAdapter;
+import dev.infercl.model.LoraSet;
 import dev.infercl.model.Transformer;
 import dev.infercl.tokenizer.StreamDecoder;
 import dev.infercl.tokenizer.Tokenizer;
@@ -107,6 +109,41 @@ public final class Session implements AutoCloseable {
         } finally {
             user.exit();
         }
+    }
+
+    /**
+     * Runs this session with these LoRA adapters (loaded by {@link Model#loadAdapter}), each at its user scale, from
+     * the next forward step on; an empty list removes them. The positions already in the KV cache keep what they were
+     * computed with: {@link #reset()} first to run a conversation wholly under the new adapters.
+     *
+     * @throws UnsupportedOperationException in a model loaded with parallel &gt; 1 (its sessions share batched
+     *         forward passes) or for an encoder–decoder model
+     * @throws IllegalArgumentException for an adapter loaded by another model
+     */
+    public void setAdapters(java.util.List<LoraAdapter.Scaled> adapters) {
+        user.enter();
+        try {
+            if (state == null) {
+                throw new UnsupportedOperationException("LoRA adapters per session need a model loaded with parallel ≤ 1 (its sessions do not share forward passes)");
+            }
+            locked(() -> {
+                state.setLora(LoraSet.of(adapters, model.transformer().weights()));
+                return null;
+            });
+        } finally {
+            user.exit();
+        }
+    }
+
+    /** {@link #setAdapters(java.util.List)} of the arguments. */
+    public void setAdapters(LoraAdapter.Scaled... adapters) {
+        setAdapters(java.util.List.of(adapters));
+    }
+
+    /** The adapters this session runs with and their scales (empty: none). */
+    public java.util.List<LoraAdapter.Scaled> adapters() {
+        var set = state == null ? null : state.lora();
+        return set == null ? java.util.List.of() : set.adapters();
     }
 
     /** Stops a running {@link #generate} after its current token; callable from any thread, takes no lock. */

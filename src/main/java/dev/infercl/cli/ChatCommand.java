@@ -33,6 +33,8 @@ final class ChatCommand extends Streams.Command implements Callable<Integer> {
 
     @Mixin ModelOptions model;
 
+    @Mixin LoraOptions lora;
+
     @Option(names = "--system", description = "system prompt")
     String system;
 
@@ -69,7 +71,9 @@ final class ChatCommand extends Streams.Command implements Callable<Integer> {
             int ctx = model.context(m, err);
             // a reply ends when the context is full, at most ctx + 1 tokens: a larger -n sizes no larger array
             var options = new GenerateOptions((int) Math.min(maxTokens, ctx + 1L), new SamplerOptions(temperature, topK, topP, minP, repeatPenalty, 64, usedSeed), false, true);
+            var adapters = lora.load(m);
             try (Session s = m.newSession(ctx)) {
+                s.setAdapters(adapters);
                 var chat = new Chat(m, s, m.chatTemplate(template), system, dropOldest);
                 boolean tty = interactive != null ? interactive : System.console() != null && System.console().isTerminal();
                 if (tty) interactive(m, chat, options);

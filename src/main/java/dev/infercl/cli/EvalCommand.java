@@ -20,6 +20,8 @@ final class EvalCommand extends Streams.Command implements Callable<Integer> {
 
     @Mixin ModelOptions model;
 
+    @Mixin LoraOptions lora;
+
     @Option(names = "--ref", description = "reference model (e.g. the full-precision original; a file or OWNER/NAME[:QUANT]), run on the same backend")
     String reference;
 
@@ -46,7 +48,7 @@ final class EvalCommand extends Streams.Command implements Callable<Integer> {
                     tok.addBosByDefault() ? tok.bosId() : -1, maxWindows);
             boolean terminal = !json && System.console() != null && System.console().isTerminal();
             var bar = new QuantizeCommand.Bar(err, terminal);
-            var r = Evaluator.evaluate(m, ref, windows, terminal ? (d, n) -> bar.update("eval", d, n, "window " + d) : null);
+            var r = Evaluator.evaluate(m, lora.load(m), ref, windows, terminal ? (d, n) -> bar.update("eval", d, n, "window " + d) : null);
             bar.done();
             if (json) {
                 var mapper = new ObjectMapper();

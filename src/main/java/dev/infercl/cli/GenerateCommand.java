@@ -18,6 +18,8 @@ final class GenerateCommand extends Streams.Command implements Callable<Integer>
 
     @Mixin ModelOptions model;
 
+    @Mixin LoraOptions lora;
+
     @Option(names = {"-p", "--prompt"}, description = "prompt text (default: \"${DEFAULT-VALUE}\")", defaultValue = "Once upon a time")
     String prompt;
 
@@ -80,7 +82,9 @@ final class GenerateCommand extends Streams.Command implements Callable<Integer>
                 ctx = (int) wanted;
             }
             if (temperature > 0) err.println("seed: " + usedSeed);
+            var adapters = lora.load(m);
             try (Session s = m.newSession(ctx)) {
+                s.setAdapters(adapters);
                 // an encoder-decoder model's output is not a continuation of the prompt: it goes on a line of its own
                 if (m.isEncoderDecoder()) out.println(text);
                 else out.print(text);

@@ -25,6 +25,8 @@ final class LogitsCommand extends Streams.Command implements Callable<Integer> {
 
     @Mixin ModelOptions model;
 
+    @Mixin LoraOptions lora;
+
     @Option(names = "--top", defaultValue = "10", description = "pairs per position (default: ${DEFAULT-VALUE})")
     int top;
 
@@ -82,7 +84,9 @@ final class LogitsCommand extends Streams.Command implements Callable<Integer> {
             }
             int ctx = Math.max(ids.length, model.context(m, err));
             float[][] logits;
+            var adapters = lora.load(m);
             try (Session s = m.newSession(ctx)) {
+                s.setAdapters(adapters);
                 if (source != null) s.encode(source);
                 logits = s.logits(ids);
             }

@@ -29,7 +29,7 @@ public final class Main implements Runnable {
      * all. A switch rather than a table of constructor references: linking a reference loads its class.
      */
     static final List<String> COMMANDS = List.of("generate", "chat", "serve", "embed", "pull", "info", "tokenize", "logits", "synth", "convert", "bench",
-            "devices", "quantize", "eval", "help");
+            "devices", "quantize", "eval", "lora", "help");
 
     static Object command(String name) {
         return switch (name) {
@@ -47,6 +47,7 @@ public final class Main implements Runnable {
             case "devices" -> new DevicesCommand();
             case "quantize" -> new QuantizeCommand();
             case "eval" -> new EvalCommand();
+            case "lora" -> new LoraCommand();
             case "help" -> new CommandLine.HelpCommand();
             default -> throw new IllegalArgumentException("no command " + name);
         };
@@ -69,7 +70,7 @@ public final class Main implements Runnable {
 
     @Override
     public void run() {
-        throw new CommandLine.ParameterException(spec.commandLine(), "name a command: generate, chat, serve, embed, pull, info, tokenize, logits, synth, convert, bench, devices, quantize, eval (see --help)");
+        throw new CommandLine.ParameterException(spec.commandLine(), "name a command: generate, chat, serve, embed, pull, info, tokenize, logits, synth, convert, bench, devices, quantize, eval, lora (see --help)");
     }
 
     public static void main(String[] args) {

@@ -10,6 +10,7 @@ final class Streams {
     static void set(CommandLine cli, PrintStream out, PrintStream err) {
         for (CommandLine sub : cli.getSubcommands().values()) {
             if (sub.getCommand() instanceof Command c) c.streams(out, err);
+            set(sub, out, err);   // nested commands (lora merge)
         }
     }
 

@@ -106,6 +106,9 @@ public final class Transformer {
         Tensor logitsAll;                           // (maxBatch, vocab), allocated when teacher forcing asks for it
         boolean closed;
         final AttentionSpec full, sliding;          // their rope is null when positions are learned
+        LoraSet lora;                               // the adapters this state runs with, or null
+        final java.util.Map<Integer, java.util.List<Tensor>> loraMid = new java.util.HashMap<>();  // rank → (maxBatch, rank) each: A·x
+        Tensor loraUp;                              // (maxBatch, ffn): the up product when an adapter unfuses a gated FFN
 
         /** Allocates the buffers; on failure frees what it allocated and runs {@code onFailure} (the cache's close). */
         Buffers(int contextLength, int maxBatch, int logitRows, Runnable onFailure) {
@@ -152,11 +155,33 @@ public final class Transformer {
             return maxBatch;
         }
 
+        /**
+         * Runs the sequence with these LoRA adapters from the next forward call on (null: none). The KV cache keeps
+         * the positions computed before, with whatever adapters were active then.
+         */
+        public void setLora(LoraSet lora) {
+            if (lora != null && isEncoderDecoder()) throw new UnsupportedOperationException("LoRA adapters on an encoder–decoder model are not supported");
+            this.lora = lora;
+        }
+
+        public LoraSet lora() {
+            return lora;
+        }
+
+        /** The j-th (maxBatch, rank) buffer for A·x, allocated on first use. */
+        Tensor loraMid(int rank, int j) {
+            var list = loraMid.computeIfAbsent(rank, r -> new java.util.ArrayList<>());
+            while (list.size() <= j) list.add(backend.allocate("lora.mid" + rank + "." + list.size(), maxBatch, rank));
+            return list.get(j);
+        }
+
         /** Frees every activation buffer (not the cache). */
         void freeBuffers() {
-            for (Tensor t : new Tensor[] {x, xb, q, k, v, att, hb, hb2, qkv, upBoth, pos, last, logitsOne, logitsAll}) {
+            for (Tensor t : new Tensor[] {x, xb, q, k, v, att, hb, hb2, qkv, upBoth, pos, last, logitsOne, logitsAll, loraUp}) {
                 if (t != null) backend.free(t);
             }
+            for (var list : loraMid.values()) for (Tensor t : list) backend.free(t);
+            loraMid.clear();
         }
     }
 
@@ -419,7 +444,7 @@ public final class Transformer {
                 backend.norm(xb, x, Norm.rms(w.attnNorm(), config.normEps()));
                 backend.linear(xb, Linear.of(q, w.wq(), null), Linear.of(k, w.wk(), null), Linear.of(v, w.wv(), null));
                 backend.attention(att, q, k, v, encCache, l, batch, unmasked.withBias(new RelativeBias(t5.encoderBias()[l], t5.buckets(), true, T5_MAX_DISTANCE)));
-                residual(x, att, w.wo(), null, null, xb);
+                residual(s, x, att, w.wo(), null, null, xb);
                 // feed-forward: x += W_down · (gelu(W_gate·h) ⊙ W_up·h), or W_down · relu(W_up·h) (T5 v1.0), h = norm(x)
                 backend.norm(xb, x, Norm.rms(w.ffnNorm(), config.normEps()));
                 if (hb2 == null) {
@@ -428,7 +453,7 @@ public final class Transformer {
                     backend.linear(xb, Linear.of(hb2, w.up(), null));
                     backend.map(hb, Elementwise.RELU, hb2, null);
                 }
-                residual(x, hb, w.down(), null, null, xb);
+                residual(s, x, hb, w.down(), null, null, xb);
             }
             // the encoder output E = norm(x), then each decoder layer's cross-attention K = E·Wkᵀ, V = E·Wvᵀ, stored once
             backend.norm(xb, x, Norm.rms(t5.encoderNorm(), config.normEps()));
@@ -481,12 +506,12 @@ public final class Transformer {
             backend.norm(xb, x, norm(w.attnNorm(), w.attnNormBias()));
             if (s.qkv != null) {
                 Tensor qkv = s.qkv.firstRows(n);
-                backend.linear(xb, Linear.of(qkv, w.wqkv(), w.bqkv()));
+                linear(s, xb, Linear.of(qkv, w.wqkv(), w.bqkv()));
                 backend.copy(q, qkv, 0, 0);
                 backend.copy(k, qkv, 0, config.qDim());
                 backend.copy(v, qkv, 0, config.qDim() + config.kvDim());
             } else {
-                backend.linear(xb, Linear.of(q, w.wq(), w.bq()), Linear.of(k, w.wk(), w.bk()), Linear.of(v, w.wv(), w.bv()));
+                linear(s, xb, Linear.of(q, w.wq(), w.bq()), Linear.of(k, w.wk(), w.bk()), Linear.of(v, w.wv(), w.bv()));
             }
             if (w.qNorm() != null) {
                 backend.norm(q, q, Norm.rms(w.qNorm(), config.normEps()));   // per head: the weight is one head wide
@@ -496,7 +521,7 @@ public final class Transformer {
             var t5 = weights.seq2seq();
             if (t5 != null) spec = spec.withBias(new RelativeBias(t5.decoderBias()[l], t5.buckets(), false, T5_MAX_DISTANCE));
             backend.attention(att, q, k, v, cache, l, batch, spec);
-            residual(x, att, w.wo(), w.bo(), w.postAttnNorm(), xb);
+            residual(s, x, att, w.wo(), w.bo(), w.postAttnNorm(), xb);
 
             if (t5 != null) {
                 // cross-attention: x += Wo_c · attention(Wq_c · norm(x), K_c, V_c), K_c, V_c from the encoder output (encode)
@@ -505,27 +530,27 @@ public final class Transformer {
                 backend.norm(xb, x, Norm.rms(c.norm(), config.normEps()));
                 backend.linear(xb, Linear.of(q, c.wq(), null));
                 backend.attention(att, q, null, null, st.crossCache, l, new Batch(positions, st.crossTable), s.full.unmasked(st.crossKeys));
-                residual(x, att, c.wo(), null, null, xb);
+                residual(s, x, att, c.wo(), null, null, xb);
             }
 
             // feed-forward: x += W_down · act(W_gate·h, W_up·h), h = norm(x)
             backend.norm(xb, x, norm(w.ffnNorm(), w.ffnNormBias()));
             switch (arch.ffn()) {
-                case SWIGLU -> backend.gatedLinear(hb, xb, w.gate(), w.up(), Elementwise.SILU_MUL);
-                case GEGLU -> backend.gatedLinear(hb, xb, w.gate(), w.up(), Elementwise.GELU_MUL);
+                case SWIGLU -> gatedLinear(s, hb, xb, w.gate(), w.up(), Elementwise.SILU_MUL);
+                case GEGLU -> gatedLinear(s, hb, xb, w.gate(), w.up(), Elementwise.GELU_MUL);
                 case SWIGLU_FUSED -> {
                     Tensor both = s.upBoth.firstRows(n);
-                    backend.linear(xb, Linear.of(both, w.up(), w.bUp()));
+                    linear(s, xb, Linear.of(both, w.up(), w.bUp()));
                     backend.copy(hb, both, 0, 0);
                     backend.copy(hb2, both, 0, config.ffnDim());
                     backend.map(hb, Elementwise.SILU_MUL, hb, hb2);
                 }
                 case GELU, RELU -> {
-                    backend.linear(xb, Linear.of(hb2, w.up(), w.bUp()));
+                    linear(s, xb, Linear.of(hb2, w.up(), w.bUp()));
                     backend.map(hb, arch.ffn() == Architecture.Ffn.RELU ? Elementwise.RELU : Elementwise.GELU, hb2, null);
                 }
             }
-            residual(x, hb, w.down(), w.bDown(), w.postFfnNorm(), xb);
+            residual(s, x, hb, w.down(), w.bDown(), w.postFfnNorm(), xb);
         }
 
         // classifier: logits = W_out · norm(x) (soft-capped for Gemma 2), for every row or only the last
@@ -546,7 +571,7 @@ public final class Transformer {
             backend.copy(rows, x, from, 0);
             backend.norm(rows, rows, outNorm);
         }
-        backend.matmul(logits, rows, weights.output());
+        linear(s, rows, new Linear(logits, weights.output()));
         if (config.finalSoftcap() > 0) backend.map(logits, Elementwise.softcap(config.finalSoftcap()), logits, null);
         return logits;
     }
@@ -557,13 +582,54 @@ public final class Transformer {
     }
 
     /** x += postNorm(in · wᵀ + bias); scratch holds the product when there is a post-norm (Gemma 2). */
-    private void residual(Tensor x, Tensor in, Tensor w, Tensor bias, Tensor postNorm, Tensor scratch) {
+    private void residual(Buffers s, Tensor x, Tensor in, Tensor w, Tensor bias, Tensor postNorm, Tensor scratch) {
         if (postNorm == null) {
-            backend.linear(in, Linear.accumulate(x, w, bias));
+            linear(s, in, Linear.accumulate(x, w, bias));
             return;
         }
-        backend.linear(in, Linear.of(scratch, w, bias));
+        linear(s, in, Linear.of(scratch, w, bias));
         backend.norm(scratch, scratch, Norm.rms(postNorm, config.normEps()));
         backend.map(x, Elementwise.ADD, x, scratch);
+    }
+
+    /**
+     * The products of x with the base weights, then each active adapter's term on them: out += s·B·(A·x). The base
+     * products stay one call (the backend may fuse them) and so do the A products; each B product accumulates into
+     * its output.
+     */
+    private void linear(Buffers s, Tensor x, Linear... outputs) {
+        backend.linear(x, outputs);
+        if (s.lora == null) return;
+        var down = new java.util.ArrayList<Linear>();
+        var up = new java.util.ArrayList<Linear>();
+        var used = new java.util.HashMap<Integer, Integer>();   // rank → buffers taken
+        for (Linear l : outputs) {
+            LoraSet.Term[] terms = s.lora.terms(l.weight());
+            if (terms == null) continue;
+            for (LoraSet.Term t : terms) {
+                int j = used.merge(t.rank(), 1, Integer::sum) - 1;
+                Tensor mid = s.loraMid(t.rank(), j).firstRows(x.rows());
+                down.add(Linear.of(mid, t.a(), null));
+                up.add(Linear.accumulate(l.out(), t.b(), null));
+            }
+        }
+        if (down.isEmpty()) return;
+        backend.linear(x, down.toArray(Linear[]::new));
+        for (int i = 0; i < up.size(); i++) backend.linear(down.get(i).out(), up.get(i));
+    }
+
+    /**
+     * out = glu(x·gateᵀ, x·upᵀ): the backend's fused op, or, when an adapter targets the gate or the up weight, the
+     * two products with their adapter terms and then the gate op.
+     */
+    private void gatedLinear(Buffers s, Tensor out, Tensor x, Tensor gate, Tensor up, Elementwise glu) {
+        if (s.lora == null || !(s.lora.targets(gate) || s.lora.targets(up))) {
+            backend.gatedLinear(out, x, gate, up, glu);
+            return;
+        }
+        if (s.loraUp == null) s.loraUp = backend.allocate("lora.up", s.maxBatch, config.ffnDim());
+        Tensor u = s.loraUp.firstRows(x.rows());
+        linear(s, x, Linear.of(out, gate, null), Linear.of(u, up, null));
+        backend.map(out, glu, out, u);
     }
 }

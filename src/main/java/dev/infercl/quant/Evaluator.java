@@ -45,6 +45,11 @@ public final class Evaluator {
      * one), comparing with {@code reference} when it is not null. The two must share a vocabulary.
      */
     public static Result evaluate(Model model, Model reference, List<int[]> windows, Progress progress) {
+        return evaluate(model, List.of(), reference, windows, progress);
+    }
+
+    /** {@link #evaluate(Model, Model, List, Progress)} with LoRA adapters applied to the model (not to the reference). */
+    public static Result evaluate(Model model, List<dev.infercl.model.LoraAdapter.Scaled> adapters, Model reference, List<int[]> windows, Progress progress) {
         if (windows.isEmpty()) throw new IllegalArgumentException("nothing to evaluate: no window of at least 2 tokens");
         int vocab = model.config().vocabSize();
         if (reference != null && reference.config().vocabSize() != vocab) {
@@ -55,6 +60,7 @@ public final class Evaluator {
         var kld = new SummaryStatistics();
         long agree = 0;
         try (Session s = model.newSession(ctx); Session r = reference != null ? reference.newSession(ctx) : null) {
+            if (!adapters.isEmpty()) s.setAdapters(adapters);
             for (int w = 0; w < windows.size(); w++) {
                 int[] ids = windows.get(w);
                 s.reset();

@@ -61,6 +61,13 @@ class QuantOracleTest {
     /** Each listed (id, logit) of every row within tol × that row's top-1 logit; returns the worst ratio. */
     static double assertTop20Within(Model m, int[] ids, JsonNode top20, double tol) {
         try (Session s = m.newSession()) {
+            return assertTop20Within(s, ids, top20, tol);
+        }
+    }
+
+    /** As {@link #assertTop20Within(Model, int[], JsonNode, double)}, teacher-forcing {@code ids} after what {@code s} holds. */
+    static double assertTop20Within(Session s, int[] ids, JsonNode top20, double tol) {
+        {
             float[][] logits = s.logits(ids);
             double worst = 0;
             int worstRow = -1;
