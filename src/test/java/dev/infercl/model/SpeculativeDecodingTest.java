@@ -1,0 +1,153 @@
+package dev.infercl.model;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.infercl.SharedData;
+import dev.infercl.Stories;
+import dev.infercl.api.Draft;
+import dev.infercl.api.DraftMismatchException;
+import dev.infercl.api.GenerateOptions;
+import dev.infercl.api.Generation;
+import dev.infercl.api.LoadOptions;
+import dev.infercl.api.Model;
+import dev.infercl.api.Session;
+import dev.infercl.engine.SamplerOptions;
+import java.nio.file.Path;
+import java.util.SplittableRandom;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+
+/**
+ * Speculative greedy decoding is plain greedy decoding, token for token, whatever the draft proposes: prompt lookup,
+ * a draft model (the target itself, or another model with its vocabulary), random tokens. After each generation the
+ * session holds the same sequence as plain decoding's, with the same KV entries: the next logits match.
+ */
+class SpeculativeDecodingTest {
+
+    /** Drafts that accept everything, some things and nearly nothing. */
+    static Draft random(long seed) {
+        return new Draft() {
+            @Override
+            public String name() {
+                return "random";
+            }
+
+            @Override
+            public Drafter open(Model target, int contextLength, SamplerOptions sampler) {
+                var rnd = new SplittableRandom(seed);
+                int vocab = target.config().vocabSize();
+                return (context, length, k) -> new Proposal(rnd.ints(k, 0, vocab).toArray(), null);
+            }
+        };
+    }
+
+    static Path model(String name) {
+        return name.equals("stories260K") ? Stories.MODEL : name.equals("tiny-random") ? Path.of("test-models/infercl-tiny-random.gguf")
+                : SharedData.require(name + ".gguf");
+    }
+
+    @ParameterizedTest(name = "{0} (draft {1}) on {2}")
+    @CsvSource({
+            "stories260K, models/stories260K-f16, CPU", "stories260K, models/stories260K-f16, OPENCL",
+            "tiny-random, tiny-random, CPU", "tiny-random, tiny-random, OPENCL",
+            "arch/qwen2, arch/qwen2, CPU", "arch/qwen2, arch/qwen2, OPENCL",
+            "arch/phi3, arch/phi3, CPU", "arch/phi3, arch/phi3, OPENCL",
+            "arch/gpt2, arch/gpt2, CPU", "arch/gpt2, arch/gpt2, OPENCL",
+            "quant/llama2-q8_0, quant/llama2-q4_0, CPU", "quant/llama2-q8_0, quant/llama2-q4_0, OPENCL",
+            "kquant/llama2k-q4_k_m, kquant/llama2k-q4_k_m, CPU", "kquant/llama2k-q4_k_m, kquant/llama2k-q4_k_m, OPENCL",
+    })
+    void greedyIsPlainGreedy(String target, String draftModel, String backend) throws Exception {
+        String prompt = "Once upon a time, there was a little girl named Lily. She loved";
+        int n = 64;
+        try (Model m = StoriesReferenceTest.load(model(target), LoadOptions.defaults(), backend);
+             Model other = draftModel.equals(target) ? null : StoriesReferenceTest.load(model(draftModel), LoadOptions.defaults(), backend)) {
+            Draft[] drafts = {Draft.ngram(3), Draft.model(other != null ? other : m), Draft.model(m), random(7), null};
+            int[] plainTokens;
+            float[] plainNext;
+            Generation plain;
+            try (Session s = m.newSession()) {
+                plain = s.generate(prompt, GenerateOptions.greedy(n), null);
+                // a second turn continues after the pending token
+                var again = s.generate(" and", GenerateOptions.greedy(16), null);
+                plainTokens = s.tokens();
+                plainNext = s.logits(new int[] {plainTokens[plainTokens.length - 1]})[0];
+                assertEquals(16, again.tokens().length);
+            }
+            for (Draft d : drafts) {
+                if (d == null) d = Draft.oracle(concat(plain.promptTokens(), plain.tokens()));
+                for (int k : new int[] {1, 4}) {
+                    try (Session s = m.newSession()) {
+                        var g = s.generate(prompt, GenerateOptions.greedy(n).speculative(d, k), null);
+                        String what = d.name() + " k=" + k + " on " + backend;
+                        assertArrayEquals(plain.tokens(), g.tokens(), what);
+                        assertEquals(plain.text(), g.text(), what);
+                        assertEquals(plain.stop(), g.stop(), what);
+                        var stats = g.speculation();
+                        assertTrue(stats.targetForwards() <= g.tokens().length && stats.accepted() <= stats.drafted(), what + ": " + stats);
+                        if (d.name().equals("oracle")) assertEquals(stats.drafted(), stats.accepted(), what + ": the oracle is always right");
+                        s.generate(" and", GenerateOptions.greedy(16).speculative(d, k), null);
+                        int[] tokens = s.tokens();
+                        assertArrayEquals(plainTokens, tokens, what + ": the conversation after two turns");
+                        // the KV cache holds the same entries: the next logits are plain decoding's
+                        float[] next = s.logits(new int[] {tokens[tokens.length - 1]})[0];
+                        assertClose(plainNext, next, what);
+                    }
+                }
+            }
+        }
+    }
+
+    /** The same stops as plain decoding: end of text, token budget, context full; the session's state after each. */
+    @ParameterizedTest
+    @CsvSource({"CPU", "OPENCL"})
+    void stopsLikePlainDecoding(String backend) throws Exception {
+        try (Model m = StoriesReferenceTest.load(Stories.MODEL, LoadOptions.defaults(), backend)) {
+            for (int ctx : new int[] {12, 40, 512}) {
+                for (int budget : new int[] {0, 1, 2, 5, 400}) {
+                    Generation plain;
+                    int[] plainTokens;
+                    try (Session s = m.newSession(ctx)) {
+                        plain = s.generate("Once upon a time", GenerateOptions.greedy(budget), null);
+                        plainTokens = s.tokens();
+                    }
+                    for (Draft d : new Draft[] {Draft.ngram(2), Draft.model(m), random(3), Draft.oracle(concat(plain.promptTokens(), plain.tokens()))}) {
+                        try (Session s = m.newSession(ctx)) {
+                            var g = s.generate("Once upon a time", GenerateOptions.greedy(budget).speculative(d, 4), null);
+                            String what = d.name() + ", context " + ctx + ", budget " + budget;
+                            assertArrayEquals(plain.tokens(), g.tokens(), what);
+                            assertEquals(plain.stop(), g.stop(), what);
+                            assertArrayEquals(plainTokens, s.tokens(), what);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    @Test
+    void refusesADraftWithAnotherVocabulary() throws Exception {
+        try (Model m = Model.load(Stories.MODEL); Model other = Model.load(Path.of("test-models/infercl-tiny-random.gguf")); Session s = m.newSession()) {
+            var e = assertThrows(DraftMismatchException.class, () -> s.generate("Once", GenerateOptions.greedy(4).speculative(Draft.model(other), 4), null));
+            assertTrue(e.getMessage().contains("token ") && e.getMessage().contains("infercl-tiny-random.gguf"), e.getMessage());
+        }
+    }
+
+    static void assertClose(float[] want, float[] got, String what) {
+        double worst = 0, top = 0;
+        for (int i = 0; i < want.length; i++) {
+            worst = Math.max(worst, Math.abs(want[i] - got[i]));
+            top = Math.max(top, Math.abs(want[i]));
+        }
+        assertTrue(worst <= 1e-3 * top, what + ": next logits differ by " + worst + " (largest logit " + top + ")");
+    }
+
+    static int[] concat(int[] a, int[] b) {
+        int[] r = java.util.Arrays.copyOf(a, a.length + b.length);
+        System.arraycopy(b, 0, r, a.length, b.length);
+        return r;
+    }
+}
