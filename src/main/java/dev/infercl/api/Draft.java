@@ -15,15 +15,20 @@ public interface Draft {
     String name();
 
     /**
-     * A drafter for one sequence of {@code target} holding up to {@code contextLength} tokens, sampling as
-     * {@code sampler} says (a draft that samples uses these settings for its own distribution).
+     * A drafter for one sequence of {@code target} holding up to {@code contextLength} tokens.
      *
      * @throws DraftMismatchException when the draft cannot serve this target (another vocabulary)
      */
-    Drafter open(Model target, int contextLength, SamplerOptions sampler);
+    Drafter open(Model target, int contextLength);
 
-    /** Proposes tokens for one sequence; used by one thread at a time. */
+    /** Proposes tokens for one sequence, generation after generation; used by one thread at a time. */
     interface Drafter extends AutoCloseable {
+        /**
+         * A generation begins, sampling as {@code sampler} says: a draft that samples draws with these settings and a
+         * generator seeded from their seed, so that the same seed gives the same text.
+         */
+        default void start(SamplerOptions sampler) {}
+
         /**
          * Up to {@code k} tokens to follow {@code context[0..length)} (the whole sequence so far: earlier turns, the
          * prompt and the reply). Successive calls see the sequence grow or be cut back to any earlier length.
@@ -61,7 +66,7 @@ public interface Draft {
             }
 
             @Override
-            public Drafter open(Model target, int contextLength, SamplerOptions sampler) {
+            public Drafter open(Model target, int contextLength) {
                 return (context, length, k) -> new Proposal(PromptLookup.propose(context, length, n, k), null);
             }
         };
@@ -69,7 +74,8 @@ public interface Draft {
 
     /**
      * A smaller model with the same vocabulary, run ahead of the target with its own KV cache (cut back with the
-     * target's sequence). It samples with the target's settings (greedy when the target is greedy) and its own seed.
+     * target's sequence). It samples with the target's settings (greedy when the target is greedy) and a seed of its
+     * own derived from the target's.
      * The model must be loaded with parallel ≤ 1; it may be the target itself.
      */
     static Draft model(Model draft) {
@@ -90,7 +96,7 @@ public interface Draft {
             }
 
             @Override
-            public Drafter open(Model target, int contextLength, SamplerOptions sampler) {
+            public Drafter open(Model target, int contextLength) {
                 return (context, length, k) -> length <= seq.length && Arrays.equals(context, 0, length, seq, 0, length)
                         ? new Proposal(Arrays.copyOfRange(seq, length, Math.min(seq.length, length + k)), null) : Proposal.NONE;
             }

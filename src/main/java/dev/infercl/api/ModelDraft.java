@@ -21,15 +21,13 @@ final class ModelDraft implements Draft {
     }
 
     @Override
-    public Drafter open(Model target, int contextLength, SamplerOptions sampler) {
+    public Drafter open(Model target, int contextLength) {
         requireSameVocabulary(target, draft);
         if (draft.isEncoderDecoder()) throw new UnsupportedOperationException("an encoder–decoder model cannot be a draft: " + draft.path());
         if (draft.scheduler() != null) {
             throw new UnsupportedOperationException("a draft model keeps a KV cache of its own: load " + draft.path() + " with parallel ≤ 1");
         }
-        var options = new SamplerOptions(sampler.temperature(), sampler.topK(), sampler.topP(), sampler.minP(), sampler.repeatPenalty(),
-                sampler.repeatLastN(), sampler.seed() ^ SEED_MIX, sampler.presencePenalty(), sampler.frequencyPenalty());
-        return new ModelDrafter(draft.newSession(contextLength), new Sampler(options), options.temperature() <= 0, draft.config().vocabSize());
+        return new ModelDrafter(draft.newSession(contextLength), draft.config().vocabSize());
     }
 
     /**
@@ -55,15 +53,20 @@ final class ModelDraft implements Draft {
 
     private static final class ModelDrafter implements Drafter {
         private final Session session;
-        private final Sampler sampler;
-        private final boolean greedy;
         private final float[] row;
+        private Sampler sampler = new Sampler(SamplerOptions.greedy());
+        private boolean greedy = true;
 
-        ModelDrafter(Session session, Sampler sampler, boolean greedy, int vocab) {
+        ModelDrafter(Session session, int vocab) {
             this.session = session;
-            this.sampler = sampler;
-            this.greedy = greedy;
             this.row = new float[vocab];
+        }
+
+        @Override
+        public void start(SamplerOptions s) {
+            sampler = new Sampler(new SamplerOptions(s.temperature(), s.topK(), s.topP(), s.minP(), s.repeatPenalty(), s.repeatLastN(),
+                    s.seed() ^ SEED_MIX, s.presencePenalty(), s.frequencyPenalty()));
+            greedy = s.temperature() <= 0;
         }
 
         @Override

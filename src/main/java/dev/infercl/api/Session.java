@@ -51,8 +51,7 @@ public final class Session implements AutoCloseable {
     private int[] history = new int[64];   // the tokens in the KV cache, in order
     private volatile boolean cancelled;
     private boolean closed;                // guarded by the model's lock
-    private Draft draft;                   // the draft the drafter was opened for, with these sampling settings
-    private SamplerOptions draftSampling;
+    private Draft draft;                   // the draft the drafter was opened for
     private volatile Draft.Drafter drafter;   // kept between generations: a draft model's cache follows the conversation
     private final ConfinementGuard user = new ConfinementGuard("this session",
             "a session is one sequence, used by one thread at a time (open a session per thread)");
@@ -524,15 +523,16 @@ public final class Session implements AutoCloseable {
     }
 
     /**
-     * The drafter for {@code d}: the one opened before when the draft and the sampling settings are the same (a draft
-     * model's cache then still holds the conversation), else a new one.
+     * The drafter for {@code d}, started for a generation sampling as {@code sampling}: the one opened before for the
+     * same draft (a draft model's cache then still holds the conversation), else a new one.
      */
     private Draft.Drafter drafter(Draft d, SamplerOptions sampling) {
-        if (drafter != null && d == draft && sampling.equals(draftSampling)) return drafter;
-        closeDrafter();
-        drafter = d.open(model, contextLength, sampling);
-        draft = d;
-        draftSampling = sampling;
+        if (drafter == null || d != draft) {
+            closeDrafter();
+            drafter = d.open(model, contextLength);
+            draft = d;
+        }
+        drafter.start(sampling);
         return drafter;
     }
 

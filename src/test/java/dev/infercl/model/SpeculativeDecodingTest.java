@@ -14,6 +14,7 @@ import dev.infercl.api.Generation;
 import dev.infercl.api.LoadOptions;
 import dev.infercl.api.Model;
 import dev.infercl.api.Session;
+import dev.infercl.engine.Sampler;
 import dev.infercl.engine.SamplerOptions;
 import java.nio.file.Path;
 import java.util.SplittableRandom;
@@ -37,7 +38,7 @@ class SpeculativeDecodingTest {
             }
 
             @Override
-            public Drafter open(Model target, int contextLength, SamplerOptions sampler) {
+            public Drafter open(Model target, int contextLength) {
                 var rnd = new SplittableRandom(seed);
                 int vocab = target.config().vocabSize();
                 return (context, length, k) -> new Proposal(rnd.ints(k, 0, vocab).toArray(), null);
@@ -125,6 +126,88 @@ class SpeculativeDecodingTest {
                     }
                 }
             }
+        }
+    }
+
+    /** Proposes tokens drawn uniformly from the vocabulary, and says so: a draft far from the target. */
+    static Draft uniform() {
+        return new Draft() {
+            @Override
+            public String name() {
+                return "uniform";
+            }
+
+            @Override
+            public Drafter open(Model target, int contextLength) {
+                int vocab = target.config().vocabSize();
+                int[] ids = java.util.stream.IntStream.range(0, vocab).toArray();
+                double[] probs = new double[vocab];
+                java.util.Arrays.fill(probs, 1.0 / vocab);
+                var q = new Sampler.Distribution(ids, probs);
+                return new Drafter() {
+                    SplittableRandom rnd;
+
+                    @Override
+                    public void start(SamplerOptions sampler) {
+                        rnd = new SplittableRandom(sampler.seed());
+                    }
+
+                    @Override
+                    public Proposal propose(int[] context, int length, int k) {
+                        var qs = new Sampler.Distribution[k];
+                        java.util.Arrays.fill(qs, q);
+                        return new Proposal(rnd.ints(k, 0, vocab).toArray(), qs);
+                    }
+                };
+            }
+        };
+    }
+
+    /**
+     * Sampling with speculation: over 20,000 generations of two tokens with a fixed prompt, the first token follows
+     * the target's distribution (the sampler's own: top-k, top-p, min-p, temperature) and so does the second after the
+     * most frequent first one (chi-square, p-value > 0.001) — with a good draft (the model itself, sampling), a bad one
+     * (uniform) and an adversarial one (random tokens it claims to be certain of).
+     */
+    @ParameterizedTest
+    @CsvSource({"good", "bad", "adversarial"})
+    void sampledTokensFollowTheTarget(String kind) throws Exception {
+        int draws = 20_000;
+        try (Model m = Model.load(Stories.MODEL); Session s = m.newSession(64)) {
+            Draft d = switch (kind) {
+                case "good" -> Draft.model(m);
+                case "bad" -> uniform();
+                default -> random(5);
+            };
+            int[] prompt = m.tokenizer().encode("Once upon a time, there was a", true, false);
+            var base = SamplerOptions.defaults(0);
+            float[][] rows = s.logits(prompt);
+            Sampler.Distribution first = new Sampler(base).distribution(rows[rows.length - 1], rows[0].length);
+            int vocab = m.config().vocabSize();
+            long[] firstCounts = new long[vocab];
+            int[] seconds = new int[draws], firsts = new int[draws];
+            long accepted = 0, drafted = 0;
+            for (int i = 0; i < draws; i++) {
+                s.rewind(prompt.length - 1);
+                var options = new SamplerOptions(base.temperature(), base.topK(), base.topP(), base.minP(), 1f, 64, 1000L + i);
+                var g = s.generate(new int[] {prompt[prompt.length - 1]}, new GenerateOptions(2, options, false, false).speculative(d, 3), null);
+                firsts[i] = g.tokens()[0];
+                seconds[i] = g.tokens()[1];
+                firstCounts[firsts[i]]++;
+                accepted += g.speculation().accepted();
+                drafted += g.speculation().drafted();
+            }
+            dev.infercl.engine.SpeculativeSamplingTest.assertFollows(first, firstCounts, kind + ", first token");
+            int top = first.ids()[0];
+            long[] secondCounts = new long[vocab];
+            for (int i = 0; i < draws; i++) if (firsts[i] == top) secondCounts[seconds[i]]++;
+            s.rewind(0);
+            float[][] after = s.logits(concat(prompt, new int[] {top}));
+            Sampler.Distribution second = new Sampler(base).distribution(after[after.length - 1], vocab);
+            dev.infercl.engine.SpeculativeSamplingTest.assertFollows(second, secondCounts, kind + ", second token after " + top);
+            double rate = (double) accepted / drafted;
+            if (kind.equals("good")) assertTrue(rate > 0.5, "the model drafting for itself is accepted " + rate + " of the time");
+            if (kind.equals("adversarial")) assertTrue(rate < 0.2, "random tokens are accepted " + rate + " of the time");
         }
     }
 
