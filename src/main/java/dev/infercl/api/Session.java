@@ -152,6 +152,8 @@ public final class Session implements AutoCloseable {
         cancelled = false;
         Tokenizer tok = model.tokenizer();
         Sampler sampler = new Sampler(options.sampler());
+        // opened first: a draft that cannot serve this model is refused before the pending token is taken
+        Draft.Drafter drafter = options.speculation() != null && options.maxTokens() > 0 ? drafter(options.speculation().draft(), options.sampler()) : null;
         int[] feed = prompt;
         if (model.isEncoderDecoder()) {
             // encoder–decoder: the prompt is the encoder's source; the decoder starts afresh from its start token
@@ -165,7 +167,7 @@ public final class Session implements AutoCloseable {
         }
         for (int id : feed) sampler.accept(id);
         if (feed.length == 0) throw new IllegalArgumentException("the prompt is empty and the session holds no pending token");
-        if (options.speculation() != null && options.maxTokens() > 0) return generateSpeculative(prompt, feed, sampler, options, listener);
+        if (drafter != null) return generateSpeculative(prompt, feed, sampler, drafter, options, listener);
 
         long t0 = System.nanoTime();
         int count = 0;
@@ -223,10 +225,9 @@ public final class Session implements AutoCloseable {
      * tokens up to the last accepted one: later steps overwrite the positions past it. The same stop rules as
      * {@link #generateEntered}, checked per emitted token, leave the session in the same state.
      */
-    private Generation generateSpeculative(int[] prompt, int[] feed, Sampler sampler, GenerateOptions options, TokenListener listener) {
+    private Generation generateSpeculative(int[] prompt, int[] feed, Sampler sampler, Draft.Drafter drafter, GenerateOptions options, TokenListener listener) {
         Tokenizer tok = model.tokenizer();
         Speculation spec = options.speculation();
-        Draft.Drafter drafter = drafter(spec.draft(), options.sampler());
         int vocab = logits.length;
         long t0 = System.nanoTime();
         if (length() + (long) feed.length > contextLength()) {
