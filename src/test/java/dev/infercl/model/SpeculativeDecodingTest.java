@@ -102,6 +102,29 @@ class SpeculativeDecodingTest {
         }
     }
 
+    /** Penalties see each accepted token before the next row is verified: greedy with penalties is still plain greedy. */
+    @ParameterizedTest
+    @CsvSource({"CPU", "OPENCL"})
+    void greedyWithPenaltiesIsPlainGreedy(String backend) throws Exception {
+        var penalized = new GenerateOptions(150, new SamplerOptions(0f, 0, 1f, 0f, 1.3f, 16, 0).withPenalties(0.3f, 0.2f), null, true);
+        try (Model m = StoriesReferenceTest.load(Stories.MODEL, LoadOptions.defaults(), backend)) {
+            Generation plain;
+            try (Session s = m.newSession()) {
+                plain = s.generate("Once upon a time", penalized, null);
+            }
+            try (Session s = m.newSession()) {
+                var unpenalized = s.generate("Once upon a time", GenerateOptions.greedy(150), null);
+                assertTrue(!java.util.Arrays.equals(unpenalized.tokens(), plain.tokens()), "the penalties change the text");
+            }
+            for (Draft d : new Draft[] {Draft.ngram(2), Draft.model(m), random(9), Draft.oracle(concat(plain.promptTokens(), plain.tokens()))}) {
+                try (Session s = m.newSession()) {
+                    var g = s.generate("Once upon a time", penalized.speculative(d, 4), null);
+                    assertArrayEquals(plain.tokens(), g.tokens(), d.name() + " on " + backend);
+                }
+            }
+        }
+    }
+
     /** The same stops as plain decoding: end of text, token budget, context full; the session's state after each. */
     @ParameterizedTest
     @CsvSource({"CPU", "OPENCL"})
@@ -167,32 +190,41 @@ class SpeculativeDecodingTest {
      * Sampling with speculation: over 20,000 generations of two tokens with a fixed prompt, the first token follows
      * the target's distribution (the sampler's own: top-k, top-p, min-p, temperature) and so does the second after the
      * most frequent first one (chi-square, p-value > 0.001) — with a good draft (the model itself, sampling), a bad one
-     * (uniform) and an adversarial one (random tokens it claims to be certain of).
+     * (uniform) and an adversarial one (random tokens it claims to be certain of); and with repetition, presence and
+     * frequency penalties over the prompt and the first token, the good draft then sampling with them too.
      */
     @ParameterizedTest
-    @CsvSource({"good", "bad", "adversarial"})
+    @CsvSource({"good", "bad", "adversarial", "penalized"})
     void sampledTokensFollowTheTarget(String kind) throws Exception {
         int draws = 20_000;
         // one thread: a step of this model is shorter than handing work to a second one
         var oneThread = new LoadOptions(dev.infercl.api.BackendKind.CPU, null, 1, null, 0, n -> {}, null);
         try (Model m = Model.load(Stories.MODEL, oneThread); Session s = m.newSession(64)) {
             Draft d = switch (kind) {
-                case "good" -> Draft.model(m);
+                case "good", "penalized" -> Draft.model(m);
                 case "bad" -> uniform();
                 default -> random(5);
             };
             int[] prompt = m.tokenizer().encode("Once upon a time, there was a", true, false);
-            var base = SamplerOptions.defaults(0);
+            boolean penalized = kind.equals("penalized");
+            var base = penalized ? SamplerOptions.defaults(0).withPenalties(0.4f, 0.3f) : SamplerOptions.defaults(0);
+            float repeat = penalized ? 1.5f : 1f;
+            // the penalties see the tokens fed to generate: the whole prompt when penalized, else its last token
+            int[] feed = penalized ? prompt : new int[] {prompt[prompt.length - 1]};
+            var expect = new SamplerOptions(base.temperature(), base.topK(), base.topP(), base.minP(), repeat, 64, 0, base.presencePenalty(), base.frequencyPenalty());
             float[][] rows = s.logits(prompt);
-            Sampler.Distribution first = new Sampler(base).distribution(rows[rows.length - 1], rows[0].length);
+            var firstSampler = new Sampler(expect);
+            for (int t : feed) firstSampler.accept(t);
+            Sampler.Distribution first = firstSampler.distribution(rows[rows.length - 1], rows[0].length);
             int vocab = m.config().vocabSize();
             long[] firstCounts = new long[vocab];
             int[] seconds = new int[draws], firsts = new int[draws];
             long accepted = 0, drafted = 0;
             for (int i = 0; i < draws; i++) {
-                s.rewind(prompt.length - 1);
-                var options = new SamplerOptions(base.temperature(), base.topK(), base.topP(), base.minP(), 1f, 64, 1000L + i);
-                var g = s.generate(new int[] {prompt[prompt.length - 1]}, new GenerateOptions(2, options, false, false).speculative(d, 3), null);
+                s.rewind(prompt.length - feed.length);
+                var options = new SamplerOptions(base.temperature(), base.topK(), base.topP(), base.minP(), repeat, 64, 1000L + i,
+                        base.presencePenalty(), base.frequencyPenalty());
+                var g = s.generate(feed, new GenerateOptions(2, options, false, false).speculative(d, 3), null);
                 firsts[i] = g.tokens()[0];
                 seconds[i] = g.tokens()[1];
                 firstCounts[firsts[i]]++;
@@ -205,10 +237,13 @@ class SpeculativeDecodingTest {
             for (int i = 0; i < draws; i++) if (firsts[i] == top) secondCounts[seconds[i]]++;
             s.rewind(0);
             float[][] after = s.logits(concat(prompt, new int[] {top}));
-            Sampler.Distribution second = new Sampler(base).distribution(after[after.length - 1], vocab);
+            var secondSampler = new Sampler(expect);
+            for (int t : feed) secondSampler.accept(t);
+            secondSampler.accept(top);
+            Sampler.Distribution second = secondSampler.distribution(after[after.length - 1], vocab);
             dev.infercl.engine.SpeculativeSamplingTest.assertFollows(second, secondCounts, kind + ", second token after " + top);
             double rate = (double) accepted / drafted;
-            if (kind.equals("good")) assertTrue(rate > 0.5, "the model drafting for itself is accepted " + rate + " of the time");
+            if (kind.equals("good") || penalized) assertTrue(rate > 0.5, "the model drafting for itself is accepted " + rate + " of the time");
             if (kind.equals("adversarial")) assertTrue(rate < 0.2, "random tokens are accepted " + rate + " of the time");
         }
     }
