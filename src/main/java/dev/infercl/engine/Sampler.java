@@ -36,7 +36,7 @@ public final class Sampler {
      */
     public Distribution distribution(float[] logits, int vocab) {
         applyRepeatPenalty(logits, vocab);
-        if (options.temperature() <= 0) return new Distribution(new int[] {argmax(logits, vocab)}, new double[] {1});
+        if (options.temperature() <= 0) return Distribution.of(argmax(logits, vocab));
 
         // candidates sorted by logit, descending
         Integer[] idx = new Integer[vocab];
