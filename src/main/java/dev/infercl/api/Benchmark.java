@@ -195,6 +195,90 @@ public final class Benchmark {
         }
     }
 
+    /**
+     * Speculative decoding against plain greedy decoding of the same text.
+     *
+     * @param draft            the draft's name ("oracle" is made here from the plain run's output)
+     * @param k                tokens drafted per target step
+     * @param plainTokensPerS  plain greedy decoding, median over the runs (tokens ÷ time from the prompt to the last token)
+     * @param specTokensPerS   the same with speculation
+     * @param acceptanceRate   accepted ÷ drafted tokens over every speculative run
+     * @param tokensPerForward tokens per target forward step over every speculative run
+     * @param decodeStepMs     one target forward of one token, reading its logits: median
+     * @param verifyStepMs     one target forward of k + 1 tokens, reading the logits of every row: median
+     * @param verifyOverDecode the median over back-to-back pairs of (verification ÷ decode step)
+     */
+    public record SpecResult(String backend, String draft, int k, int tokens, int runs, double plainTokensPerS, double specTokensPerS,
+                             double acceptanceRate, double tokensPerForward, double decodeStepMs, double verifyStepMs, double verifyOverDecode) {
+        public double speedup() {
+            return specTokensPerS / plainTokensPerS;
+        }
+    }
+
+    /**
+     * Greedy generation of {@code tokens} tokens after {@code prompt}, plain and with speculation ({@code draft}, or the
+     * oracle draft when null: the plain run's own output), alternating, {@code repetitions} times each after one
+     * warm-up pair; end-of-text does not stop them. Then the price of a verification step: {@code 3 × tokens}
+     * back-to-back pairs of a one-token forward and a (k + 1)-token forward at the prompt's end.
+     */
+    public static SpecResult speculative(Model model, String prompt, int tokens, int repetitions, Draft draft, int k) {
+        if (tokens < 1 || repetitions < 1) throw new IllegalArgumentException("speculative bench: tokens and repetitions must be ≥ 1");
+        int[] ids = model.tokenizer().encode(prompt, model.tokenizer().addBosByDefault(), false);
+        var plainOptions = new GenerateOptions(tokens, dev.infercl.engine.SamplerOptions.greedy(), null, false);
+        var plainRates = new DescriptiveStatistics();
+        var specRates = new DescriptiveStatistics();
+        long drafted = 0, accepted = 0, forwards = 0, made = 0;
+        String name = draft == null ? "oracle" : draft.name();
+        try (Session s = model.newSession(ids.length + tokens + k + 2)) {
+            for (int r = 0; r < repetitions + 1; r++) {
+                s.reset();
+                Generation plain = s.generate(ids, plainOptions, null);
+                Draft d = draft != null ? draft : Draft.oracle(concat(ids, plain.tokens()));
+                s.reset();
+                Generation spec = s.generate(ids, plainOptions.speculative(d, k), null);
+                if (!java.util.Arrays.equals(plain.tokens(), spec.tokens())) {
+                    throw new IllegalStateException("speculative greedy output differs from plain greedy output (" + name + " draft)");
+                }
+                if (r == 0) continue;   // warm-up (JIT, kernel builds, the draft's first load)
+                plainRates.addValue(plain.tokens().length * 1e9 / (plain.promptNanos() + plain.generateNanos()));
+                specRates.addValue(spec.tokens().length * 1e9 / (spec.promptNanos() + spec.generateNanos()));
+                drafted += spec.speculation().drafted();
+                accepted += spec.speculation().accepted();
+                forwards += spec.speculation().targetForwards();
+                made += spec.speculation().tokens();
+            }
+            // the verification step against a decode step, at the prompt's end, pair by pair
+            var decodeMs = new DescriptiveStatistics();
+            var verifyMs = new DescriptiveStatistics();
+            var ratio = new DescriptiveStatistics();
+            var rnd = new SplittableRandom(7);
+            int vocab = model.config().vocabSize();
+            for (int i = 0; i < 3 * tokens + 4; i++) {
+                s.reset();
+                s.prefillOnly(ids);
+                long t0 = System.nanoTime();
+                s.prefillOnly(new int[] {rnd.nextInt(vocab)});
+                long t1 = System.nanoTime();
+                s.rewind(ids.length);
+                s.logits(rnd.ints(k + 1, 0, vocab).toArray());
+                long t2 = System.nanoTime();
+                if (i < 4) continue;   // warm-up
+                decodeMs.addValue((t1 - t0) / 1e6);
+                verifyMs.addValue((t2 - t1) / 1e6);
+                ratio.addValue((double) (t2 - t1) / (t1 - t0));
+            }
+            return new SpecResult(model.backendName(), name, k, tokens, repetitions, plainRates.getPercentile(50), specRates.getPercentile(50),
+                    drafted == 0 ? Double.NaN : (double) accepted / drafted, (double) made / forwards,
+                    decodeMs.getPercentile(50), verifyMs.getPercentile(50), ratio.getPercentile(50));
+        }
+    }
+
+    private static int[] concat(int[] a, int[] b) {
+        int[] r = java.util.Arrays.copyOf(a, a.length + b.length);
+        System.arraycopy(b, 0, r, a.length, b.length);
+        return r;
+    }
+
     public static Result run(Model model, Options o) {
         var cfg = model.config();
         var rnd = new SplittableRandom(o.seed());

@@ -9,8 +9,14 @@ package dev.infercl.api;
  * @param stop          why it stopped
  * @param promptNanos   time spent on the prompt (prefill)
  * @param generateNanos time spent generating
+ * @param speculation   what speculative decoding did (null when it was off)
  */
-public record Generation(int[] promptTokens, int[] tokens, String text, StopReason stop, long promptNanos, long generateNanos) {
+public record Generation(int[] promptTokens, int[] tokens, String text, StopReason stop, long promptNanos, long generateNanos,
+                         Speculation.Stats speculation) {
+
+    public Generation(int[] promptTokens, int[] tokens, String text, StopReason stop, long promptNanos, long generateNanos) {
+        this(promptTokens, tokens, text, stop, promptNanos, generateNanos, null);
+    }
 
     public enum StopReason { END_OF_GENERATION, TOKEN_BUDGET, CANCELLED, CONTEXT_FULL }
 

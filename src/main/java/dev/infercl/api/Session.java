@@ -5,6 +5,7 @@ import dev.infercl.backend.ContextFullException;
 import dev.infercl.backend.Tensor;
 import dev.infercl.engine.Completion;
 import dev.infercl.engine.Sampler;
+import dev.infercl.engine.SamplerOptions;
 import dev.infercl.engine.Scheduler;
 import dev.infercl.model.LoraAdapter;
 import dev.infercl.model.LoraSet;
@@ -52,6 +53,8 @@ public final class Session implements AutoCloseable {
     private int[] history = new int[64];   // the tokens in the KV cache, in order
     private volatile boolean cancelled;
     private boolean closed;                // guarded by the model's lock
+    private Draft draft;                   // the draft the drafter was opened for
+    private volatile Draft.Drafter drafter;   // kept between generations: a draft model's cache follows the conversation
     private final ConfinementGuard user = new ConfinementGuard("this session",
             "a session is one sequence, used by one thread at a time (open a session per thread)");
 
@@ -177,10 +180,17 @@ public final class Session implements AutoCloseable {
     }
 
     private Generation generateEntered(int[] prompt, GenerateOptions options, TokenListener listener) {
+        if (options.speculation() != null && (state == null || model.isEncoderDecoder())) {
+            throw new UnsupportedOperationException(state == null
+                    ? "speculative decoding needs a session with a KV cache of its own: load the model with parallel ≤ 1"
+                    : "speculative decoding of an encoder–decoder model is not supported");
+        }
         if (state == null) return generateBatched(prompt, options, listener);
         cancelled = false;
         Tokenizer tok = model.tokenizer();
         Sampler sampler = new Sampler(options.sampler());
+        // opened first: a draft that cannot serve this model is refused before the pending token is taken
+        Draft.Drafter drafter = options.speculation() != null && options.maxTokens() > 0 ? drafter(options.speculation().draft(), options.sampler()) : null;
         int[] feed = prompt;
         if (model.isEncoderDecoder()) {
             // encoder–decoder: the prompt is the encoder's source; the decoder starts afresh from its start token
@@ -194,6 +204,7 @@ public final class Session implements AutoCloseable {
         }
         for (int id : feed) sampler.accept(id);
         if (feed.length == 0) throw new IllegalArgumentException("the prompt is empty and the session holds no pending token");
+        if (drafter != null) return generateSpeculative(prompt, feed, sampler, drafter, options, listener);
 
         long t0 = System.nanoTime();
         int count = 0;
@@ -240,6 +251,112 @@ public final class Session implements AutoCloseable {
             if (listener != null) listener.onToken(-1, rest);
         }
         return new Generation(prompt, Arrays.copyOf(out, count), text.toString(), stop, t1 - t0, System.nanoTime() - t1);
+    }
+
+    /**
+     * {@link #generateEntered} with speculative decoding. The last token of the feed is held back from the prefill:
+     * every target step feeds the last token and up to k drafted ones, so even the first reply token is verified
+     * with drafts. Row j of the step's logits gives the target's distribution after drafted token j (the sampler's
+     * own, penalties included), which verifies drafted token j + 1; the first rejection ends the step with the
+     * replacement token, a step that accepts everything adds the last row's token. The cache then keeps the fed
+     * tokens up to the last accepted one: later steps overwrite the positions past it. The same stop rules as
+     * {@link #generateEntered}, checked per emitted token, leave the session in the same state.
+     */
+    private Generation generateSpeculative(int[] prompt, int[] feed, Sampler sampler, Draft.Drafter drafter, GenerateOptions options, TokenListener listener) {
+        Tokenizer tok = model.tokenizer();
+        Speculation spec = options.speculation();
+        int vocab = logits.length;
+        long t0 = System.nanoTime();
+        if (length() + (long) feed.length > contextLength()) {
+            return new Generation(prompt, new int[0], "", Generation.StopReason.CONTEXT_FULL, System.nanoTime() - t0, 0, new Speculation.Stats(0, 0, 0, 0));
+        }
+        prefill(Arrays.copyOf(feed, feed.length - 1));
+        long t1 = System.nanoTime();
+        int last = feed[feed.length - 1];   // fed by the next step
+        int[] out = new int[(int) Math.max(0, Math.min(options.maxTokens(), contextLength() - (long) length()))];
+        int count = 0;
+        long drafted = 0, acceptedTotal = 0, forwards = 0;
+        Generation.StopReason stop = Generation.StopReason.TOKEN_BUDGET;
+        var text = new StringBuilder();
+        StreamDecoder decoder = new StreamDecoder(tok, false);
+        float[] rows = new float[(spec.k() + 1) * vocab], row = new float[vocab];
+        boolean done = false;
+        while (!done) {
+            if (cancelled) {
+                pending = last;
+                stop = Generation.StopReason.CANCELLED;
+                break;
+            }
+            int before = length();
+            int k = (int) Math.min(spec.k(), Math.min(contextLength() - before - 1L, options.maxTokens() - count - 1L));
+            Draft.Proposal proposal = Draft.Proposal.NONE;
+            if (k > 0) {
+                int[] context = Arrays.copyOf(history, before + 1);
+                context[before] = last;
+                proposal = drafter.propose(context, before + 1, k);
+            }
+            int d = Math.min(k, proposal.tokens().length);
+            int[] step = new int[d + 1];
+            step[0] = last;
+            for (int i = 0; i < d; i++) {
+                int t = proposal.tokens()[i];
+                if (t < 0 || t >= vocab) throw new IllegalStateException("the " + spec.draft().name() + " draft proposed token " + t + ", outside the vocabulary of " + vocab);
+                step[i + 1] = t;
+            }
+            locked(() -> {
+                model.transformer().backend().read(forward(step, true), rows);
+                return null;
+            });
+            forwards++;
+            drafted += d;
+            // tokens emitted before row j's are accepted drafts, fed at before + 1 .. before + j: the cache keeps them
+            // and the last token, before + 1 + j positions, when row j ends the step
+            int j = 0;
+            for (; j <= d; j++) {
+                System.arraycopy(rows, j * vocab, row, 0, vocab);
+                Sampler.Distribution p = sampler.distribution(row, vocab);
+                int next;
+                boolean accepted = false;
+                if (j < d) {
+                    var v = sampler.verify(p, step[j + 1], proposal.distributions() == null ? null : proposal.distributions()[j]);
+                    accepted = v.accepted();
+                    next = v.token();
+                    if (accepted) acceptedTotal++;
+                } else {
+                    next = sampler.draw(p);
+                }
+                if (options.stopAtEos() && (tok.isEndOfGeneration(next) || options.isStopToken(next))) {
+                    stop = Generation.StopReason.END_OF_GENERATION;
+                    done = true;
+                    break;
+                }
+                out[count++] = next;
+                sampler.accept(next);
+                String piece = decoder.accept(next);
+                text.append(piece);
+                if (listener != null) listener.onToken(next, piece);
+                last = next;
+                if (count == options.maxTokens() || before + j + 1 >= contextLength()) {
+                    pending = next;
+                    if (count < options.maxTokens()) stop = Generation.StopReason.CONTEXT_FULL;
+                    done = true;
+                    break;
+                }
+                if (!accepted) break;
+            }
+            int keep = before + 1 + Math.min(j, d);
+            locked(() -> {
+                state.truncate(keep);
+                return null;
+            });
+        }
+        String rest = decoder.flush();
+        if (!rest.isEmpty()) {
+            text.append(rest);
+            if (listener != null) listener.onToken(-1, rest);
+        }
+        return new Generation(prompt, Arrays.copyOf(out, count), text.toString(), stop, t1 - t0, System.nanoTime() - t1,
+                new Speculation.Stats(drafted, acceptedTotal, forwards, count));
     }
 
     /**
@@ -443,6 +560,43 @@ public final class Session implements AutoCloseable {
         return rows;
     }
 
+    /**
+     * The drafter for {@code d}, started for a generation sampling as {@code sampling}: the one opened before for the
+     * same draft (a draft model's cache then still holds the conversation), else a new one.
+     */
+    private Draft.Drafter drafter(Draft d, SamplerOptions sampling) {
+        if (drafter == null || d != draft) {
+            closeDrafter();
+            drafter = d.open(model, contextLength);
+            draft = d;
+        }
+        drafter.start(sampling);
+        return drafter;
+    }
+
+    private void closeDrafter() {
+        var dr = drafter;
+        drafter = null;
+        draft = null;
+        if (dr != null) dr.close();
+    }
+
+    /**
+     * Feeds {@code ids} (any number) after what the session holds and returns the logits after the last one: an
+     * array of the session's, overwritten by its next step. For a draft model running ahead of its target.
+     */
+    float[] advance(int[] ids) {
+        user.enter();
+        try {
+            if (state == null) throw new UnsupportedOperationException("a batched session has no KV cache of its own");
+            pending = -1;
+            prefill(ids);
+            return logits;
+        } finally {
+            user.exit();
+        }
+    }
+
     /** Chunk by chunk, each a step of its own under the model's lock; the last one reads the logits. */
     private void prefill(int[] ids) {
         for (int from = 0; from < ids.length; from += state.maxBatch()) {
@@ -496,5 +650,8 @@ public final class Session implements AutoCloseable {
         });
         var r = running;   // batched: the generation in progress stops and frees its blocks at the next step
         if (r != null) r.cancel();
+        var dr = drafter;   // a draft model's session, closed outside this model's lock (it may be another model's)
+        drafter = null;
+        if (dr != null) dr.close();
     }
 }

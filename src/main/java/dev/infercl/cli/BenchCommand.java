@@ -40,12 +40,18 @@ final class BenchCommand extends Streams.Command implements Callable<Integer> {
     @Option(names = "--json", description = "print one JSON object")
     boolean json;
 
+    @Mixin SpeculationOptions speculation;
+
+    @Option(names = "--spec-prompt", defaultValue = "Once upon a time", description = "with --spec: the prompt the greedy runs continue (default: \"${DEFAULT-VALUE}\")")
+    String specPrompt;
+
     @Override
     public Integer call() throws Exception {
         if (generate < 1 || repetitions < 1) throw new IllegalArgumentException("-n and -r must be ≥ 1");
         for (int p : prompts) if (p < 1) throw new IllegalArgumentException("prefill sizes must be ≥ 1, got " + p);
         long t0 = System.nanoTime();
         if (parallel != null) return parallel();
+        if (speculation.on("ngram", "model", "oracle")) return speculative();
         try (Model m = Model.load(model.modelPath(err), model.loadOptions(n -> err.println("note: " + n)))) {
             double loadSec = (System.nanoTime() - t0) / 1e9;
             if (contextSweep != null) return sweep(m);
@@ -103,6 +109,38 @@ final class BenchCommand extends Streams.Command implements Callable<Integer> {
                         r.multiplyAddRates().entrySet().stream().map(e -> String.format(Locale.ROOT, "%s %.1f G", e.getKey(), e.getValue() / 1e9))
                                 .collect(java.util.stream.Collectors.joining(", ")));
                 out.printf(Locale.ROOT, "memory: peak host %s, backend buffers %s%n", InfoCommand.bytes(peak), InfoCommand.bytes(r.deviceBytes()));
+            }
+        }
+        return 0;
+    }
+
+    /**
+     * --spec: greedy decoding of -n tokens after --spec-prompt with and without speculation (medians of -r runs each),
+     * the acceptance rate and tokens per target forward, and a verification step's price against a decode step.
+     */
+    private int speculative() throws Exception {
+        var options = model.loadOptions(n -> err.println("note: " + n));
+        try (Model m = Model.load(model.modelPath(err), options); Model draftModel = speculation.loadDraft(options)) {
+            var draft = speculation.spec.equals("oracle") ? null : speculation.draft(draftModel);
+            var r = Benchmark.speculative(m, specPrompt, generate, repetitions, draft, speculation.k);
+            if (json) {
+                var mapper = new ObjectMapper();
+                var root = mapper.createObjectNode();
+                root.put("model", m.path().toString()).put("backend", r.backend()).put("spec", r.draft()).put("spec_k", r.k());
+                if (draftModel != null) root.put("draft_model", draftModel.path().toString());
+                if (r.draft().equals("ngram")) root.put("spec_n", speculation.n);
+                root.put("tg_tokens", r.tokens()).put("repetitions", r.runs())
+                        .put("plain_tokens_per_s", r.plainTokensPerS()).put("spec_tokens_per_s", r.specTokensPerS()).put("speedup", r.speedup())
+                        .put("acceptance_rate", r.acceptanceRate()).put("tokens_per_target_forward", r.tokensPerForward())
+                        .put("decode_step_ms", r.decodeStepMs()).put("verify_step_ms", r.verifyStepMs()).put("verify_over_decode", r.verifyOverDecode());
+                out.println(mapper.writeValueAsString(root));
+            } else {
+                out.printf(Locale.ROOT, "model: %s%nbackend: %s%nspeculation: %s%n", m.path(), r.backend(), speculation.describe());
+                out.printf(Locale.ROOT, "tg%-5d plain %8.2f tokens/s, speculative %8.2f tokens/s (%.2f×), medians of %d runs%n",
+                        r.tokens(), r.plainTokensPerS(), r.specTokensPerS(), r.speedup(), r.runs());
+                out.printf(Locale.ROOT, "acceptance %.1f%%, %.2f tokens per target forward%n", 100 * r.acceptanceRate(), r.tokensPerForward());
+                out.printf(Locale.ROOT, "a forward of %d tokens %.2f ms, of 1 token %.2f ms: %.2f× (median of back-to-back pairs)%n",
+                        r.k() + 1, r.verifyStepMs(), r.decodeStepMs(), r.verifyOverDecode());
             }
         }
         return 0;

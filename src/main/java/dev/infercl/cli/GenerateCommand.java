@@ -57,13 +57,17 @@ final class GenerateCommand extends Streams.Command implements Callable<Integer>
     @Option(names = "--ignore-eos", description = "keep generating past end-of-generation tokens")
     boolean ignoreEos;
 
+    @Mixin SpeculationOptions speculation;
+
     @Override
     public Integer call() throws Exception {
         if (nPredict != null && nPredict < 0) throw new IllegalArgumentException("-n must be ≥ 0, got " + nPredict);
         String text = promptFile != null ? Files.readString(promptFile) : prompt;
         long usedSeed = seed >= 0 ? seed : new java.security.SecureRandom().nextLong() & Long.MAX_VALUE;
         var sampler = new SamplerOptions(temperature, topK, topP, minP, repeatPenalty, repeatLastN, usedSeed);
-        try (Model m = Model.load(model.modelPath(err), model.loadOptions(n -> err.println("note: " + n)))) {
+        boolean speculative = speculation.on("ngram", "model");
+        try (Model m = Model.load(model.modelPath(err), model.loadOptions(n -> err.println("note: " + n)));
+             Model draftModel = speculative ? speculation.loadDraft(model.loadOptions(n -> err.println("note (draft): " + n))) : null) {
             if (model.usingDefault()) {
                 err.println("note: no -m given: running the embedded model " + model.modelPath(err)
                         + " (stories260K, a 260K-parameter model of children's stories; see README for running others)");
@@ -92,7 +96,9 @@ final class GenerateCommand extends Streams.Command implements Callable<Integer>
                 // a session generates at most its context + 1 tokens (then it stops: context full), and sizes its
                 // output array by the budget: a budget past that is the same run without an array of -n entries
                 int budget = (int) Math.min(tokens, ctx + 1L);
-                Generation g = s.generate(text, new GenerateOptions(budget, sampler, null, !ignoreEos), (id, piece) -> {
+                var options = new GenerateOptions(budget, sampler, null, !ignoreEos);
+                if (speculative) options = options.speculative(speculation.draft(draftModel), speculation.k);
+                Generation g = s.generate(text, options, (id, piece) -> {
                     out.print(piece);
                     out.flush();
                 });
@@ -101,6 +107,7 @@ final class GenerateCommand extends Streams.Command implements Callable<Integer>
                 err.printf("prompt: %d tokens, %.1f tokens/s | generated: %d tokens, %.1f tokens/s | stop: %s%n",
                         g.promptTokens().length, g.promptTokensPerSecond(), g.tokens().length, g.tokensPerSecond(),
                         g.stop().name().toLowerCase(java.util.Locale.ROOT).replace('_', ' '));
+                if (g.speculation() != null) err.println("speculation (" + speculation.describe() + "): " + SpeculationOptions.report(g.speculation()));
                 if (g.stop() == Generation.StopReason.CONTEXT_FULL) {
                     err.println("note: the context (" + ctx + " tokens) is full; raise it with --ctx");
                 }

@@ -26,8 +26,17 @@ public final class Sampler {
 
     /** Chooses a token; {@code logits} is modified. */
     public int sample(float[] logits, int vocab) {
+        return draw(distribution(logits, vocab));
+    }
+
+    /**
+     * The distribution {@link #sample} draws from after the penalties, top-k, top-p, min-p and temperature: the
+     * surviving candidates, most likely first (one candidate, the argmax, when greedy). {@code logits} is modified.
+     * Speculative decoding verifies drafted tokens against exactly this distribution.
+     */
+    public Distribution distribution(float[] logits, int vocab) {
         applyRepeatPenalty(logits, vocab);
-        if (options.temperature() <= 0) return argmax(logits, vocab);
+        if (options.temperature() <= 0) return Distribution.of(argmax(logits, vocab));
 
         // candidates sorted by logit, descending
         Integer[] idx = new Integer[vocab];
@@ -54,12 +63,35 @@ public final class Sampler {
             n = keep;
         }
         p = softmax(logits, idx, n, options.temperature());
+        int[] ids = new int[n];
+        for (int i = 0; i < n; i++) ids[i] = idx[i];
+        return new Distribution(ids, p);
+    }
+
+    /** A token drawn from {@code d} with this sampler's generator (greedy: the argmax, drawing nothing). */
+    public int draw(Distribution d) {
+        if (options.temperature() <= 0) return d.ids()[0];
         double r = random.nextDouble(), cum = 0;
-        for (int i = 0; i < n; i++) {
-            cum += p[i];
-            if (r < cum) return idx[i];
+        for (int i = 0; i < d.size(); i++) {
+            cum += d.probs()[i];
+            if (r < cum) return d.ids()[i];
         }
-        return idx[n - 1];
+        return d.ids()[d.size() - 1];
+    }
+
+    /**
+     * The speculative-sampling rule with this sampler's generator: see {@link SpeculativeSampling#verify}. Greedy
+     * draws nothing (the target distribution is one token).
+     */
+    public SpeculativeSampling.Verdict verify(Distribution target, int drafted, Distribution draft) {
+        return SpeculativeSampling.verify(target, drafted, draft, random);
+    }
+
+    /** Forgets the recorded tokens and records the last {@code repeatLastN} of {@code tokens[0..length)} instead. */
+    public void restart(int[] tokens, int length) {
+        recentCount = 0;
+        recentNext = 0;
+        for (int i = Math.max(0, length - recent.length); i < length; i++) accept(tokens[i]);
     }
 
     public static int argmax(float[] logits, int vocab) {
@@ -100,5 +132,30 @@ public final class Sampler {
         }
         for (int i = 0; i < n; i++) p[i] /= sum;
         return p;
+    }
+
+    /**
+     * A probability distribution over token ids: {@code probs[i]} of {@code ids[i]}, most likely first, summing to 1;
+     * ids not listed have probability 0.
+     */
+    public record Distribution(int[] ids, double[] probs) {
+        public Distribution {
+            if (ids.length == 0 || ids.length != probs.length) throw new IllegalArgumentException("a distribution needs as many probabilities as ids, at least one");
+        }
+
+        /** Certainty of one token. */
+        public static Distribution of(int id) {
+            return new Distribution(new int[] {id}, new double[] {1});
+        }
+
+        public int size() {
+            return ids.length;
+        }
+
+        /** The probability of {@code id} (0 when it is not listed). */
+        public double prob(int id) {
+            for (int i = 0; i < ids.length; i++) if (ids[i] == id) return probs[i];
+            return 0;
+        }
     }
 }

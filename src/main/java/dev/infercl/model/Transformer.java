@@ -103,7 +103,7 @@ public final class Transformer {
         final Tensor pos;                           // (maxBatch, dim) learned position rows, else null
         final Tensor last;                          // (logitRows, dim): the rows whose logits a step needs
         final Tensor logitsOne;                     // (logitRows, vocab)
-        Tensor logitsAll;                           // (maxBatch, vocab), allocated when teacher forcing asks for it
+        Tensor logitsAll;                           // (≤ maxBatch, vocab), allocated when a call asks for every row's logits
         boolean closed;
         final AttentionSpec full, sliding;          // their rope is null when positions are learned
         LoraSet lora;                               // the adapters this state runs with, or null
@@ -561,7 +561,12 @@ public final class Transformer {
             return xb;
         }
         if (from < 0) {
-            if (s.logitsAll == null) s.logitsAll = backend.allocate("logits", s.maxBatch, config.vocabSize());
+            // as many rows as the largest call so far: verifying a few drafted tokens needs a few rows of the vocabulary,
+            // not maxBatch of them
+            if (s.logitsAll == null || s.logitsAll.rows() < n) {
+                if (s.logitsAll != null) backend.free(s.logitsAll);
+                s.logitsAll = backend.allocate("logits", n, config.vocabSize());
+            }
             rows = xb;
             logits = s.logitsAll.firstRows(n);
             backend.norm(rows, x, outNorm);
