@@ -64,11 +64,6 @@ class SpeculativeDecodingTest {
     void greedyIsPlainGreedy(String target, String draftModel, String backend) throws Exception {
         String prompt = "Once upon a time, there was a little girl named Lily. She loved";
         int n = 64;
-        // speculation writes the generated tokens' keys and values in multi-token forwards, plain decoding in one-token
-        // ones: where the device's multi-token Q8_0 product quantizes its activations (AMX, as llama.cpp does) and the
-        // one-token product does not, the cache entries differ by that rounding (~1e-3 of the largest logit); a wrong
-        // rollback leaves other tokens' entries, off by far more
-        double tolerance = backend.equals("OPENCL") && target.endsWith("q8_0") ? 5e-3 : 1e-3;
         try (Model m = StoriesReferenceTest.load(model(target), LoadOptions.defaults(), backend);
              Model other = draftModel.equals(target) ? null : StoriesReferenceTest.load(model(draftModel), LoadOptions.defaults(), backend)) {
             Draft[] drafts = {Draft.ngram(3), Draft.model(other != null ? other : m), Draft.model(m), random(7), null};
@@ -100,7 +95,7 @@ class SpeculativeDecodingTest {
                         assertArrayEquals(plainTokens, tokens, what + ": the conversation after two turns");
                         // the KV cache holds the same entries: the next logits are plain decoding's
                         float[] next = s.logits(new int[] {tokens[tokens.length - 1]})[0];
-                        assertClose(plainNext, next, tolerance, what);
+                        assertClose(plainNext, next, what);
                     }
                 }
             }
@@ -265,16 +260,12 @@ class SpeculativeDecodingTest {
     }
 
     static void assertClose(float[] want, float[] got, String what) {
-        assertClose(want, got, 1e-3, what);
-    }
-
-    static void assertClose(float[] want, float[] got, double tolerance, String what) {
         double worst = 0, top = 0;
         for (int i = 0; i < want.length; i++) {
             worst = Math.max(worst, Math.abs(want[i] - got[i]));
             top = Math.max(top, Math.abs(want[i]));
         }
-        assertTrue(worst <= tolerance * top, what + ": next logits differ by " + worst + " (largest logit " + top + ")");
+        assertTrue(worst <= 1e-3 * top, what + ": next logits differ by " + worst + " (largest logit " + top + ")");
     }
 
     static int[] concat(int[] a, int[] b) {

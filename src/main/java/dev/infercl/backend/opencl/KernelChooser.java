@@ -107,13 +107,21 @@ final class KernelChooser {
     }
 
     /**
-     * Whether a product of n tokens with {@code w} takes the AMX kernel (matmul_q8_0_q8_0_amx): a Q8_0 weight, more
-     * than one token (one token is a GEMV, bound by reading the weights), and AMX usable. The launcher falls back to
-     * the float GEMM where "auto" fails to build it.
+     * Whether a product of n tokens with {@code w} takes the AMX kernel (matmul_q8_0_q8_0_amx): a Q8_0 weight, at least
+     * {@link #AMX_MIN_TOKENS} tokens, and AMX usable. The launcher falls back to the float GEMM where "auto" fails to
+     * build it.
      */
     boolean amx(dev.infercl.gguf.GgmlType w, int n) {
-        return amx && n > 1 && w == dev.infercl.gguf.GgmlType.Q8_0;
+        return amx && n >= AMX_MIN_TOKENS && w == dev.infercl.gguf.GgmlType.Q8_0;
     }
+
+    /**
+     * Fewest tokens an AMX product takes: a prompt's prefill. The AMX kernel rounds the activations to Q8_0, the
+     * one-token GEMV does not, so a token computed alone and in a product of a few would see different sums: a
+     * continuous-batching step of a few sequences and a speculative verification of a few drafted tokens stay on the
+     * float kernels, whose results match the GEMV's to float rounding, and keep their tokens those of one-token decoding.
+     */
+    static final int AMX_MIN_TOKENS = 32;
 
     /** Groups of 16 tokens per work-item of matmul_q8_0_q8_0_amx. */
     static final int AMX_GROUPS = 4;

@@ -17,7 +17,8 @@ import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 
 /**
- * matmul_q8_0_q8_0_amx (Q8_0 weights times Q8_0 activations on the AMX tile unit) against {@link Reference}: with the
+ * matmul_q8_0_q8_0_amx (Q8_0 weights times Q8_0 activations on the AMX tile unit, products of at least
+ * {@link KernelChooser#AMX_MIN_TOKENS} tokens) against {@link Reference}: with the
  * activations rounded as quantize_f32_q8_0tiles rounds them ({@link Reference#roundQ8_0}) the products agree to float
  * summation order (NMSE ≤ 1e-10); against the unrounded activations they differ by the activations' rounding (a step
  * of a block's largest magnitude / 127; NMSE ≤ 2e-3 with outliers in the blocks). Shapes around the kernel's strip of 16 rows, its groups of 16 tokens and its 4 groups per
@@ -47,7 +48,7 @@ class ClAmxTest {
                 for (int rows : new int[] {1, 15, 16, 17, 37}) {
                     MemorySegment w = segment(Dequant.quantizeQ8_0(random(r, rows * in, 0.5f), 0, rows * in));
                     Tensor wt = b.upload("w", GgmlType.Q8_0, rows, in, w);
-                    for (int n : new int[] {2, 15, 16, 17, 64, 65, 70}) {
+                    for (int n : new int[] {KernelChooser.AMX_MIN_TOKENS, 33, 47, 64, 65, 70}) { // whole and partial groups of 16, 4 groups per item
                         float[] x = random(r, n * in, 1f);
                         for (int i = 0; i < x.length; i += 41) x[i] *= 20; // outliers set their blocks' scales
                         check(b, wt, w, x, n, in, rows, in + "→" + rows + " × " + n + " tokens");
@@ -61,9 +62,9 @@ class ClAmxTest {
     @Test
     void aWeightSplitIntoPartsAndSeveralOutputsOfOneInput() {
         var r = new Random(32);
-        int in = 2048, rows = 300, n = 31;
-        // parts of at most 120 rows (and room for x): each launch writes its rows at its own offset in the output
-        try (ClBackend b = open(ClOptions.defaults().withMaxAlloc(120L * (in + 32 * ((in / 32 + 15) / 16))))) {
+        int in = 2048, rows = 300, n = KernelChooser.AMX_MIN_TOKENS;
+        // parts of at most 130 rows (and room for x): each launch writes its rows at its own offset in the output
+        try (ClBackend b = open(ClOptions.defaults().withMaxAlloc(130L * (in + 32 * ((in / 32 + 15) / 16))))) {
             MemorySegment w1 = segment(Dequant.quantizeQ8_0(random(r, rows * in, 0.5f), 0, rows * in));
             MemorySegment w2 = segment(Dequant.quantizeQ8_0(random(r, 48 * in, 0.5f), 0, 48 * in));
             Tensor t1 = b.upload("w1", GgmlType.Q8_0, rows, in, w1), t2 = b.upload("w2", GgmlType.Q8_0, 48, in, w2);
@@ -109,7 +110,7 @@ class ClAmxTest {
         Reference.matmul(rounded, Reference.roundQ8_0(x), n, in, w, GgmlType.Q8_0, rows);
         Reference.matmul(exact, x, n, in, w, GgmlType.Q8_0, rows);
         nmse(what + " (rounded activations)", got, rounded, 1e-10);
-        if (rows * n >= 256) nmse(what + " (float activations)", got, exact, 2e-3); // fewer sums: too few to average the rounding
+        if (rows * n >= 512) nmse(what + " (float activations)", got, exact, 2e-3); // fewer sums are too few to average the rounding
     }
 
     static void nmse(String what, float[] got, float[] want, double limit) {
