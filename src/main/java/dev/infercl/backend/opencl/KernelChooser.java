@@ -134,12 +134,13 @@ final class KernelChooser {
 
     /**
      * Tokens per GEMM work-item for a product of n tokens. The tile computes all its tokens whether or not they exist
-     * (the missing ones repeat the last), so on CPU devices a few tokens — a continuous-batching step of 2–4
-     * sequences — take a tile of 2 or 4 instead of paying for 8: each weight is still read once per step.
+     * (the missing ones repeat the last), so on CPU devices fewer tokens than a tile — a continuous-batching step of
+     * a few sequences, a speculative verification of a few drafted tokens — take a tile of exactly their number
+     * instead of paying for 8: each weight is still read once per step.
      */
     int gemmTokens(int n) {
-        if (info.isGpu() || n > 4) return gemmTokens;
-        return n <= 2 ? 2 : 4;
+        if (info.isGpu() || n >= gemmTokens) return gemmTokens;
+        return Math.max(n, 1);
     }
 
     /** The GEMM's register tile for a product of n tokens, as defines. */

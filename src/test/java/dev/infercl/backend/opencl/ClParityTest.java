@@ -446,7 +446,7 @@ class ClParityTest {
                 for (int outRows : new int[] {1, 37}) {
                     float[] wv = random(r, outRows * in, 0.5f);
                     MemorySegment seg = segment(encode(type, wv), in % 2 == 1);
-                    for (int n : new int[] {1, 2, 3, 17}) {   // the GEMM with tiles of 2, 4 and 8 tokens
+                    for (int n : new int[] {1, 2, 3, 5, 17}) {   // the GEMM with tiles of 1, 2, 3, 5 and 8 tokens
                         float[] x = random(r, n * in, 1f);
                         float[] want = new float[n * outRows];
                         Reference.matmul(want, x, n, in, seg, type, outRows);
