@@ -59,6 +59,8 @@ public final class OpenAiServer implements AutoCloseable {
     private final ExecutorService executor = Executors.newVirtualThreadPerTaskExecutor();
     private final ObjectMapper json = new ObjectMapper();
     private final Metrics metrics = new Metrics();
+    /** How often a streaming request waiting in the queue checks that its client is still there. */
+    volatile java.time.Duration queueCheck = java.time.Duration.ofSeconds(1);
     private final byte[] key;
 
     /** Set once by {@link #ready}; null while the model loads. */
@@ -86,6 +88,12 @@ public final class OpenAiServer implements AutoCloseable {
      * Serves {@code model} from now on: opens the pool's sessions (each holding the configured context) and reads the
      * model's chat template. A model without a usable template still serves completions and embeddings.
      */
+    /** The pool of sessions requests take turns on (null until {@link #ready}). */
+    SessionPool pool() {
+        Served s = served;
+        return s == null ? null : s.pool();
+    }
+
     public void ready(Model model) {
         ready(model, options.contextLength());
     }
@@ -314,10 +322,21 @@ public final class OpenAiServer implements AutoCloseable {
                 r.presencePenalty(), r.frequencyPenalty());
         var options = new GenerateOptions(budget, sampler, false, true, stopIds);
 
-        Session session = s.pool().acquire();
+        // A streaming client waiting in the queue is sent the stream's headers and then an SSE comment every
+        // queueCheck, so that one that went away is noticed while it waits (a write fails) and gives up its place; a
+        // client waiting for a whole response cannot be asked (its status line is not written yet).
+        Events events = r.stream() ? new Events(ex) : null;
+        Session session = s.pool().acquire(queueCheck, events == null ? null : () -> {
+            events.comment("waiting for a sequence");
+            return events.broken;
+        });
+        if (session == null) {
+            metrics.cancelled.increment();
+            return 499;
+        }
         try {
             metrics.promptTokens.add(ids.length);
-            return r.stream() ? stream(ex, s, r, session, ids, options, stops) : whole(ex, s, r, session, ids, options, stops);
+            return r.stream() ? stream(events, s, r, session, ids, options, stops) : whole(ex, s, r, session, ids, options, stops);
         } finally {
             s.pool().release(session);
         }
@@ -435,19 +454,42 @@ public final class OpenAiServer implements AutoCloseable {
         for (byte b : tok.tokenBytes(id)) into.add(b & 0xff);
     }
 
-    /** Server-sent events; a write that fails (the client went away) marks the stream broken instead of throwing. */
+    /**
+     * Server-sent events: the headers go out with the first write; a write that fails (the client went away) marks the
+     * stream broken instead of throwing.
+     */
     private final class Events {
-        private final OutputStream out;
+        private final HttpExchange ex;
+        private OutputStream out;
         volatile boolean broken;
 
-        Events(OutputStream out) {
-            this.out = out;
+        Events(HttpExchange ex) {
+            this.ex = ex;
+        }
+
+        /** Sends the status line and headers, once. */
+        void open() throws IOException {
+            if (out != null) return;
+            ex.getResponseHeaders().set("Content-Type", "text/event-stream; charset=utf-8");
+            ex.getResponseHeaders().set("Cache-Control", "no-cache");
+            ex.sendResponseHeaders(200, 0);
+            out = ex.getResponseBody();
         }
 
         void send(String data) {
+            write("data: " + data + "\n\n");
+        }
+
+        /** A comment line, which SSE clients ignore: a write that tells whether the client is still there. */
+        void comment(String text) {
+            write(": " + text + "\n\n");
+        }
+
+        private void write(String text) {
             if (broken) return;
             try {
-                out.write(("data: " + data + "\n\n").getBytes(StandardCharsets.UTF_8));
+                open();
+                out.write(text.getBytes(StandardCharsets.UTF_8));
                 out.flush();
             } catch (IOException e) {
                 broken = true;
@@ -459,13 +501,10 @@ public final class OpenAiServer implements AutoCloseable {
         }
     }
 
-    private int stream(HttpExchange ex, Served s, CompletionRequest r, Session session, int[] ids, GenerateOptions options, List<String> stops) throws IOException {
+    private int stream(Events events, Served s, CompletionRequest r, Session session, int[] ids, GenerateOptions options, List<String> stops) throws IOException {
         String id = newId(r.chat() ? "chatcmpl-" : "cmpl-");
         long created = System.currentTimeMillis() / 1000;
-        ex.getResponseHeaders().set("Content-Type", "text/event-stream; charset=utf-8");
-        ex.getResponseHeaders().set("Cache-Control", "no-cache");
-        ex.sendResponseHeaders(200, 0);
-        var events = new Events(ex.getResponseBody());
+        events.open();
         if (r.chat()) events.send(chunk(r, s, id, created, "", true, null));
         var matcher = new StopMatcher(stops);
         Generation g;

@@ -41,20 +41,34 @@ final class SessionPool implements AutoCloseable {
 
     /** A session for one request; waits while all are lent, refuses when the queue is full too. */
     Session acquire() throws ApiException, InterruptedException {
+        return acquire(null, null);
+    }
+
+    /**
+     * A session for one request, or null if, while it waits, {@code gone} (asked every {@code check} that passes with
+     * every session lent) reports that the client went away: its place in the queue goes to the next request at once,
+     * not when a session would have come free. Refuses when the queue is full too.
+     */
+    Session acquire(java.time.Duration check, java.util.function.BooleanSupplier gone) throws ApiException, InterruptedException {
         if (!admission.tryAcquire()) {
             throw new ApiException(429, "server_busy", null, "queue_full", "all " + parallel
                     + " sequences are busy and the queue is full; retry later");
         }
         waiting.incrementAndGet();
+        boolean lent = false;
         try {
-            Session s = idle.take();
-            running.incrementAndGet();
-            return s;
-        } catch (InterruptedException e) {
-            admission.release();
-            throw e;
+            while (true) {
+                Session s = gone == null ? idle.take() : idle.poll(check.toNanos(), java.util.concurrent.TimeUnit.NANOSECONDS);
+                if (s != null) {
+                    running.incrementAndGet();
+                    lent = true;
+                    return s;
+                }
+                if (gone.getAsBoolean()) return null;
+            }
         } finally {
             waiting.decrementAndGet();
+            if (!lent) admission.release();
         }
     }
 

@@ -26,6 +26,7 @@ import java.net.http.HttpResponse;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
+import java.time.Duration;
 import java.util.Base64;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterAll;
@@ -327,6 +328,47 @@ class OpenAiServerTest {
         assertEquals(before + 1, f.metric("infercl_generations_cancelled_total"), "the disconnect was noticed");
         assertTrue(f.metric("infercl_generated_tokens_total") - generatedBefore < 250, "cancelled before its budget");
         assertTrue(f.get("/metrics").body().contains("endpoint=\"/v1/completions\",status=\"499\""));
+    }
+
+    /**
+     * A streaming client that goes away while it waits in the queue gives up its place then, not when a sequence
+     * comes free: while every session is lent, the server writes the stream's headers and a comment every queueCheck,
+     * and the first write that fails ends the wait (counted as cancelled, status 499).
+     */
+    @Test
+    void aStreamingClientThatLeavesTheQueueGivesUpItsPlace() throws Exception {
+        try (var g = new ServerFixture(ServerFixture.options().withParallel(1, 4))) {
+            g.server.queueCheck = Duration.ofMillis(20);
+            double before = g.metric("infercl_generations_cancelled_total"), generated = g.metric("infercl_generated_tokens_total");
+            var held = g.server.pool().acquire();   // the only session is lent: a request now waits in the queue
+            try {
+                var uri = g.server.uri();
+                String body = "{\"prompt\": \"Once upon a time\", \"max_tokens\": 8, \"stream\": true}";
+                try (Socket s = new Socket(uri.getHost(), uri.getPort())) {
+                    byte[] b = body.getBytes(StandardCharsets.UTF_8);
+                    OutputStream out = s.getOutputStream();
+                    out.write(("POST /v1/completions HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer " + ServerFixture.KEY
+                            + "\r\nContent-Type: application/json\r\nContent-Length: " + b.length + "\r\n\r\n").getBytes(StandardCharsets.US_ASCII));
+                    out.write(b);
+                    out.flush();
+                    InputStream in = s.getInputStream();
+                    var seen = new StringBuilder();
+                    int c;
+                    while ((c = in.read()) >= 0 && !seen.toString().endsWith(": waiting for a sequence\n\n")) seen.append((char) c);
+                    assertTrue(seen.toString().startsWith("HTTP/1.1 200"), seen.toString());
+                    assertEquals(1, g.metric("infercl_queue_depth"), "the request waits in the queue");
+                    s.setSoLinger(true, 0);   // a reset, as a client that dies does
+                }
+                long deadline = System.nanoTime() + 30_000_000_000L;
+                while (g.metric("infercl_queue_depth") > 0 && System.nanoTime() < deadline) Thread.sleep(10);
+                assertEquals(0, g.metric("infercl_queue_depth"), "the place in the queue was given up while the session was still lent");
+                assertEquals(before + 1, g.metric("infercl_generations_cancelled_total"));
+            } finally {
+                g.server.pool().release(held);
+            }
+            assertEquals(generated, g.metric("infercl_generated_tokens_total"), "nothing was generated for it");
+            assertEquals(200, g.post("/v1/completions", "{\"prompt\": \"Once\", \"max_tokens\": 2}").statusCode(), "the server still serves");
+        }
     }
 
     /** Sends a streaming request over a raw socket, reads until the first event, and closes the connection. */
