@@ -107,13 +107,26 @@ final class KernelChooser {
     }
 
     /**
-     * Whether a product of n tokens with {@code w} takes the AMX kernel (matmul_q8_0_q8_0_amx): a Q8_0 weight, more
-     * than one token (one token is a GEMV, bound by reading the weights), and AMX usable. The launcher falls back to
-     * the float GEMM where "auto" fails to build it.
+     * Whether a product of n tokens with {@code w} takes an AMX kernel, with AMX usable: a Q8_0 weight
+     * (matmul_q8_0_q8_0_amx) for more than one token (one token is a GEMV, bound by reading the weights); a Q4_0,
+     * Q4_K, Q5_K or Q6_K weight (unpacked to int8, then matmul_i8_q8_0_amx) for at least {@link #AMX_UNPACK_TOKENS},
+     * since the unpack is a pass over the weights per call that fewer tokens do not repay. The launcher falls back to
+     * the other kernels where "auto" fails to build them.
      */
     boolean amx(dev.infercl.gguf.GgmlType w, int n) {
-        return amx && n > 1 && w == dev.infercl.gguf.GgmlType.Q8_0;
+        if (!amx || n <= 1) return false;
+        return w == dev.infercl.gguf.GgmlType.Q8_0 || (AMX_UNPACKED.contains(w) && n >= AMX_UNPACK_TOKENS);
     }
+
+    /** The weight types the AMX products take unpacked to int8 (unpack_q4_0_i8, unpack_block_i8). */
+    static final java.util.Set<dev.infercl.gguf.GgmlType> AMX_UNPACKED = java.util.EnumSet.of(dev.infercl.gguf.GgmlType.Q4_0,
+            dev.infercl.gguf.GgmlType.Q4_K, dev.infercl.gguf.GgmlType.Q5_K, dev.infercl.gguf.GgmlType.Q6_K);
+
+    /** The fewest tokens for which the unpacked AMX products beat the other GEMMs (measured; see PERFORMANCE). */
+    static final int AMX_UNPACK_TOKENS = 16;
+
+    /** The most bytes of int8 weights unpacked at a time for the AMX products (rows in multiples of 16). */
+    static final long AMX_UNPACK_BYTES = 4L << 20;
 
     /** Groups of 16 tokens per work-item of matmul_q8_0_q8_0_amx. */
     static final int AMX_GROUPS = 4;
