@@ -122,11 +122,19 @@ final class KernelChooser {
     static final java.util.Set<dev.infercl.gguf.GgmlType> AMX_UNPACKED = java.util.EnumSet.of(dev.infercl.gguf.GgmlType.Q4_0,
             dev.infercl.gguf.GgmlType.Q4_K, dev.infercl.gguf.GgmlType.Q5_K, dev.infercl.gguf.GgmlType.Q6_K);
 
-    /** The fewest tokens for which the unpacked AMX products beat the other GEMMs (measured; see PERFORMANCE). */
-    static final int AMX_UNPACK_TOKENS = 16;
+    /**
+     * The fewest tokens for which the unpacked AMX products beat the other GEMMs: on a shared two-core AMX Xeon (8192 ×
+     * 2048 and 2048 × 8192 weights) 16 tokens ran at 0.7–0.9× the speed of matmul_block_q8k_gemm or the float GEMM,
+     * 32 tokens at 0.9–2×, 48 and more at 1.2–3×.
+     */
+    static final int AMX_UNPACK_TOKENS = 32;
 
-    /** The most bytes of int8 weights unpacked at a time for the AMX products (rows in multiples of 16). */
-    static final long AMX_UNPACK_BYTES = 4L << 20;
+    /**
+     * The most bytes of int8 weights unpacked at a time for the AMX products (rows in multiples of 16): the copy is
+     * still in cache when the product reads it (Q4_K 8192 × 2048, 128 tokens: ~24 ms a product with 1 MiB, ~34 with
+     * 4 MiB, ~42 in one piece).
+     */
+    static final long AMX_UNPACK_BYTES = 1L << 20;
 
     /** Groups of 16 tokens per work-item of matmul_q8_0_q8_0_amx. */
     static final int AMX_GROUPS = 4;

@@ -96,7 +96,7 @@ class ClAmxTest {
                 for (int rows : new int[] {1, 15, 16, 17, 37}) {
                     MemorySegment w = weights(r, type, rows, in);
                     Tensor wt = b.upload("w", type, rows, in, w);
-                    for (int n : new int[] {16, 17, 65, 70}) {
+                    for (int n : new int[] {KernelChooser.AMX_UNPACK_TOKENS, KernelChooser.AMX_UNPACK_TOKENS + 1, 65, 70}) {
                         float[] x = random(r, n * in, 1f);
                         for (int i = 0; i < x.length; i += 41) x[i] *= 20;
                         Tensor xt = b.allocate("x", n, in), out = b.allocate("out", n, rows);
