@@ -109,13 +109,13 @@ final class KernelChooser {
     /**
      * Whether a product of n tokens with {@code w} takes an AMX kernel, with AMX usable: a Q8_0 weight
      * (matmul_q8_0_q8_0_amx) for more than one token (one token is a GEMV, bound by reading the weights); a Q4_0,
-     * Q4_K, Q5_K or Q6_K weight (unpacked to int8, then matmul_i8_q8_0_amx) for at least {@link #AMX_UNPACK_TOKENS},
+     * Q4_K, Q5_K or Q6_K weight (unpacked to int8, then matmul_i8_q8_0_amx) for at least {@link #amxUnpackTokens},
      * since the unpack is a pass over the weights per call that fewer tokens do not repay. The launcher falls back to
      * the other kernels where "auto" fails to build them.
      */
     boolean amx(dev.infercl.gguf.GgmlType w, int n) {
         if (!amx || n <= 1) return false;
-        return w == dev.infercl.gguf.GgmlType.Q8_0 || (AMX_UNPACKED.contains(w) && n >= AMX_UNPACK_TOKENS);
+        return w == dev.infercl.gguf.GgmlType.Q8_0 || (AMX_UNPACKED.contains(w) && n >= amxUnpackTokens(w));
     }
 
     /** The weight types the AMX products take unpacked to int8 (unpack_q4_0_i8, unpack_block_i8). */
@@ -123,11 +123,14 @@ final class KernelChooser {
             dev.infercl.gguf.GgmlType.Q4_K, dev.infercl.gguf.GgmlType.Q5_K, dev.infercl.gguf.GgmlType.Q6_K);
 
     /**
-     * The fewest tokens for which the unpacked AMX products beat the other GEMMs: on a shared two-core AMX Xeon (8192 ×
-     * 2048 and 2048 × 8192 weights) 16 tokens ran at 0.7–0.9× the speed of matmul_block_q8k_gemm or the float GEMM,
-     * 32 tokens at 0.9–2×, 48 and more at 1.2–3×.
+     * The fewest tokens for which the unpacked AMX products of {@code w} beat the other GEMMs, from a shared two-core
+     * AMX Xeon (weights 5632 × 2048, 8192 × 2048, 2048 × 8192; three runs each): Q4_0 against the float GEMM
+     * 0.9–1.5× at 32 tokens, 3–4× at 128; the K types against matmul_block_q8k_gemm 0.5–1.1× at 32 tokens (mostly
+     * slower), 1.1–3.5× at 48–64, 1.8–2.5× at 128.
      */
-    static final int AMX_UNPACK_TOKENS = 32;
+    static int amxUnpackTokens(dev.infercl.gguf.GgmlType w) {
+        return w == dev.infercl.gguf.GgmlType.Q4_0 ? 32 : 64;
+    }
 
     /**
      * The most bytes of int8 weights unpacked at a time for the AMX products (rows in multiples of 16): the copy is

@@ -96,7 +96,8 @@ class ClAmxTest {
                 for (int rows : new int[] {1, 15, 16, 17, 37}) {
                     MemorySegment w = weights(r, type, rows, in);
                     Tensor wt = b.upload("w", type, rows, in, w);
-                    for (int n : new int[] {KernelChooser.AMX_UNPACK_TOKENS, KernelChooser.AMX_UNPACK_TOKENS + 1, 65, 70}) {
+                    int least = KernelChooser.amxUnpackTokens(type);
+                    for (int n : new int[] {least, least + 1, 70, 97}) {
                         float[] x = random(r, n * in, 1f);
                         for (int i = 0; i < x.length; i += 41) x[i] *= 20;
                         Tensor xt = b.allocate("x", n, in), out = b.allocate("out", n, rows);
@@ -120,19 +121,19 @@ class ClAmxTest {
     @org.junit.jupiter.params.provider.EnumSource(names = {"Q4_0", "Q4_K", "Q6_K"})
     void anUnpackedWeightSplitIntoPartsAndFewTokensElsewhere(GgmlType type) {
         var r = new Random(50 + type.id);
-        int in = 1024, rows = 1000, n = 40;
-        // parts of at most ~450 rows (room for x), unpacked in chunks of 256 rows (the int8 copy kept within maxAlloc)
-        try (ClBackend b = open(ClOptions.defaults().withMaxAlloc(256L * in))) {
+        int in = 1024, rows = 1000, n = 70;
+        // parts of at most 390–568 rows (room for x), unpacked in chunks of 320 rows (the int8 copy kept within maxAlloc)
+        try (ClBackend b = open(ClOptions.defaults().withMaxAlloc(320L * in))) {
             MemorySegment w = weights(r, type, rows, in);
             Tensor wt = b.upload("w", type, rows, in, w);
-            for (int tokens : new int[] {n, KernelChooser.AMX_UNPACK_TOKENS - 1}) {
+            for (int tokens : new int[] {n, KernelChooser.amxUnpackTokens(type) - 1}) {
                 float[] x = random(r, tokens * in, 1f);
                 Tensor xt = b.allocate("x", tokens, in), out = b.allocate("out", tokens, rows);
                 b.write(xt, x);
                 b.matmul(out, xt, wt);
                 float[] got = new float[tokens * rows], want = new float[tokens * rows];
                 b.read(out, got);
-                boolean amx = tokens >= KernelChooser.AMX_UNPACK_TOKENS;
+                boolean amx = tokens >= KernelChooser.amxUnpackTokens(type);
                 Reference.matmul(want, amx ? Reference.roundQ8_0(x) : x, tokens, in, w, type, rows);
                 // fewer tokens take the other GEMMs (float, or the K types' own int8 rounding of x)
                 nmse(type + " split weight, " + tokens + " tokens", got, want, amx ? 1e-10 : 2e-3);
