@@ -4,7 +4,7 @@
 //   out[t][row0 + r] = Σ_s ws[r][s] · dx[t][s·KB / 32] · Σ_{j<KB} wq[r][KB·s + j] · xq[t][KB·s + j]
 //                      + Σ_b wo[r][b] · xs[t][b]   (OFFSETS; xs[t][b] = dx[t][b] · Σ_j xq[t][32b + j], block b of 32)
 //   which is Σ_k w[r][k] · x̂[t][k] with w = ws·wq + wo exactly and x̂ the activations as Q8_0 rounds them.
-// Why: as matmul_q8_0_q8_0_amx: one tdpbssd computes 16 rows × 16 tokens × KB int8 products; the float GEMMs these
+// Why: as matmul_q8_0_q8_0_amx (the tile scaffold is matmul_amx.h's): one tdpbssd computes 16 rows × 16 tokens × KB int8 products; the float GEMMs these
 //   types take elsewhere do one multiply-add per lane. The unpack costs a pass over the weights per call, which the
 //   host pays only for enough tokens (KernelChooser.amx).
 // Layout: xq, xd, xs as quantize_f32_q8_0tiles writes them (tokens in groups of 16); wq (rows, in) int8 of this part;
@@ -16,13 +16,7 @@
 //   go to private memory and are scaled into 16 float16 accumulators, one per weight row, lanes over the tokens; the
 //   strip's scales (and offsets) are read 16 sub-blocks at a time. A strip past the last row has as many tile rows as rows remain.
 // Launch: global (ceil(rows / 16), ceil(ceil(n / 16) / AMX_GROUPS)), local (1, 1).
-#if !defined(__x86_64__) || !defined(__AVX512F__)
-#error "matmul_i8_q8_0_amx needs an x86-64 device with AVX-512 and AMX (the host checks AMX)"
-#endif
-#include "common.h"
-#ifndef AMX_GROUPS
-#define AMX_GROUPS 4 // groups of 16 tokens per work-item: the strip's weights stay in L1/L2 between groups
-#endif
+#include "matmul_amx.h"
 #ifndef KB
 #define KB 32 // values per scale: 32, or 16 (Q6_K)
 #endif
@@ -39,19 +33,12 @@ __kernel void kernel_matmul_i8_q8_0_amx(__global const char* xq, __global const 
     int groups = (n + 15) / 16, blocks = in / 32;
     if (r0 >= rows || g0 >= groups) return;
     int mr = min(16, rows - r0);
-    __attribute__((aligned(64))) uchar cfg[64];
-    for (int i = 0; i < 64; i++) cfg[i] = 0;
-    cfg[0] = 1;
-    ((ushort*) (cfg + 16))[0] = 64; cfg[48] = mr;       // tmm0: the sub-block's products, mr rows × 16 int32
-    ((ushort*) (cfg + 16))[1] = KB; cfg[49] = mr;       // tmm1: mr weight rows × KB int8
-    ((ushort*) (cfg + 16))[2] = 64; cfg[50] = KB / 4;   // tmm2: 16 tokens' KB int8 in groups of 4
-    __asm__ volatile("ldtilecfg %0" :: "m"(*(const uchar(*)[64]) cfg) : "memory");
+    amx_configure(mr, KB);
     __attribute__((aligned(64))) int c[256];
     __attribute__((aligned(64))) float dw[16][16];   // the strip's scales for 16 sub-blocks
 #ifdef OFFSETS
     __attribute__((aligned(64))) float dm[16][16];   // … and offsets for 16 blocks
 #endif
-    const long rowBytes = in, sixtyFour = 64;
     const __global char* w0 = wq + (size_t) r0 * in;
     for (int g = g0; g < min(g0 + AMX_GROUPS, groups); g++) {
         float16 acc[16];
@@ -63,12 +50,7 @@ __kernel void kernel_matmul_i8_q8_0_amx(__global const char* xq, __global const 
             #pragma unroll
             for (int h = 0; h < 32 / KB; h++) {
                 int s = b * (32 / KB) + h;
-                __asm__ volatile("tilezero %%tmm0\n\t"
-                                 "tileloadd (%0,%1,1), %%tmm1\n\t"
-                                 "tileloadd (%2,%3,1), %%tmm2\n\t"
-                                 "tdpbssd %%tmm2, %%tmm1, %%tmm0\n\t"
-                                 "tilestored %%tmm0, (%4,%3,1)"
-                                 :: "r"(w0 + (size_t) s * KB), "r"(rowBytes), "r"(xt + h * 256), "r"(sixtyFour), "r"(c) : "memory");
+                amx_product(w0 + (size_t) s * KB, in, xt + h * 256, c);
                 if (s % 16 == 0) {
                     #pragma unroll
                     for (int m = 0; m < 16; m++) vstore16(vload16(0, ws + (size_t) (r0 + min(m, mr - 1)) * stride + s), 0, dw[m]);
@@ -86,11 +68,7 @@ __kernel void kernel_matmul_i8_q8_0_amx(__global const char* xq, __global const 
             for (int m = 0; m < 16; m++) acc[m] = fma(sx, (float16) dm[m][b % 16], acc[m]);
 #endif
         }
-        for (int m = 0; m < mr; m++) {
-            float a[16];
-            vstore16(acc[m], 0, a);
-            for (int j = 0; j < 16 && g * 16 + j < n; j++) out[(size_t) (g * 16 + j) * outStride + row0 + r0 + m] = a[j];
-        }
+        amx_store(acc, mr, g, n, out, outStride, row0 + r0);
     }
-    __asm__ volatile("tilerelease" ::: "memory");
+    amx_release();
 }
