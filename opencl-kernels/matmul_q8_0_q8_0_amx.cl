@@ -3,9 +3,7 @@
 //   out[t][row0 + r] = Σ_b dw[r][b] · dx[t][b] · Σ_j q[r][32b + j] · xq[t][32b + j]   for r < rows (this part), t < n
 // Why: one tile instruction (tdpbssd) computes a block's 16 rows × 16 tokens × 32 int8 products, 8192 multiply-adds
 //   where AVX-512's float FMA does 16; what is left is each block's scaling, 16 vectors of 16 per tile product.
-//   POCL's compiler targets the CPU without AMX, so the tile instructions are inline assembly (AT&T operand order:
-//   tdpbssd B, A, C is C += A · B); the host enables this kernel only where the CPU has AMX-INT8 and the process has
-//   been granted the tile state (Amx.java: without either, the first tile instruction is a fatal SIGILL).
+//   The tile instructions are inline assembly (matmul_amx.h).
 // Layout: xq, xd as quantize_f32_q8_0tiles writes them (tokens in groups of 16); w the Q8_0 superblocks of
 //   matmul_q8_0_f32.h; out (n, outStride) F32 at t·outStride + row0 + r. in is a multiple of 32.
 // Work-item: a strip of 16 weight rows (tile A: 16 rows × 32 int8 at the row stride) × AMX_GROUPS groups of 16 tokens
@@ -15,43 +13,25 @@
 //   contiguous); F16 to F32 goes through common.h's load_half16 (F16C): POCL's vload_half converts one value at a
 //   time in integer code, which cost more than the tile products. A strip past the last row has as many tile rows as rows remain.
 // Launch: global (ceil(rows / 16), ceil(ceil(n / 16) / AMX_GROUPS)), local (1, 1).
-#if !defined(__x86_64__) || !defined(__AVX512F__)
-#error "matmul_q8_0_q8_0_amx needs an x86-64 device with AVX-512 and AMX (the host checks AMX)"
-#endif
+#include "matmul_amx.h"
 #include "matmul_q8_0_f32.h"
-#ifndef AMX_GROUPS
-#define AMX_GROUPS 4 // groups of 16 tokens per work-item: the strip's weights stay in L1/L2 between groups
-#endif
 __kernel void kernel_matmul_q8_0_q8_0_amx(__global const char* xq, __global const half* xd, __global const char* w,
                                           __global float* out, int n, int in, int rows, int outStride, int row0) {
     int r0 = get_global_id(0) * 16, g0 = get_global_id(1) * AMX_GROUPS;
     int groups = (n + 15) / 16, blocks = in / 32;
     if (r0 >= rows || g0 >= groups) return;
     int mr = min(16, rows - r0);
-    __attribute__((aligned(64))) uchar cfg[64];
-    for (int i = 0; i < 64; i++) cfg[i] = 0;
-    cfg[0] = 1;
-    ((ushort*) (cfg + 16))[0] = 64; cfg[48] = mr;   // tmm0: the block's products, mr rows × 16 int32
-    ((ushort*) (cfg + 16))[1] = 32; cfg[49] = mr;   // tmm1: mr weight rows × 32 int8
-    ((ushort*) (cfg + 16))[2] = 64; cfg[50] = 8;    // tmm2: 16 tokens' 32 int8 in groups of 4
-    __asm__ volatile("ldtilecfg %0" :: "m"(*(const uchar(*)[64]) cfg) : "memory");
+    amx_configure(mr, 32);
     __attribute__((aligned(64))) int c[256];
     __attribute__((aligned(64))) float dw[16][16];   // the strip's weight scales for the superblock in use
-    const long rowBytes = Q8_ROW(in), sixtyFour = 64;
+    const long rowBytes = Q8_ROW(in);
     const __global char* w0 = w + (size_t) r0 * rowBytes;
     for (int g = g0; g < min(g0 + AMX_GROUPS, groups); g++) {
         float16 acc[16];
         #pragma unroll
         for (int m = 0; m < 16; m++) acc[m] = (float16) 0.0f;
         for (int b = 0; b < blocks; b++) {
-            const __global char* a = w0 + Q8_VALUES_AT(b);
-            const __global char* xt = xq + ((size_t) g * blocks + b) * 512;
-            __asm__ volatile("tilezero %%tmm0\n\t"
-                             "tileloadd (%0,%1,1), %%tmm1\n\t"
-                             "tileloadd (%2,%3,1), %%tmm2\n\t"
-                             "tdpbssd %%tmm2, %%tmm1, %%tmm0\n\t"
-                             "tilestored %%tmm0, (%4,%3,1)"
-                             :: "r"(a), "r"(rowBytes), "r"(xt), "r"(sixtyFour), "r"(c) : "memory");
+            amx_product(w0 + Q8_VALUES_AT(b), rowBytes, xq + ((size_t) g * blocks + b) * 512, c);
             if (b % 16 == 0) {
                 #pragma unroll
                 for (int m = 0; m < 16; m++) vstore16(load_half16(0, (const __global half*) (w0 + (size_t) min(m, mr - 1) * rowBytes + Q8_SCALES_AT(b))), 0, dw[m]);
@@ -60,11 +40,7 @@ __kernel void kernel_matmul_q8_0_q8_0_amx(__global const char* xq, __global cons
             #pragma unroll
             for (int m = 0; m < 16; m++) acc[m] = fma(convert_float16(vload16(m, c)), dx * dw[m][b % 16], acc[m]);
         }
-        for (int m = 0; m < mr; m++) {
-            float a[16];
-            vstore16(acc[m], 0, a);
-            for (int j = 0; j < 16 && g * 16 + j < n; j++) out[(size_t) (g * 16 + j) * outStride + row0 + r0 + m] = a[j];
-        }
+        amx_store(acc, mr, g, n, out, outStride, row0 + r0);
     }
-    __asm__ volatile("tilerelease" ::: "memory");
+    amx_release();
 }

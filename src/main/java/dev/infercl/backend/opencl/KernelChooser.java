@@ -107,21 +107,46 @@ final class KernelChooser {
     }
 
     /**
-     * Whether a product of n tokens with {@code w} takes the AMX kernel (matmul_q8_0_q8_0_amx): a Q8_0 weight, at least
-     * {@link #AMX_MIN_TOKENS} tokens, and AMX usable. The launcher falls back to the float GEMM where "auto" fails to
-     * build it.
+     * Whether a product of n tokens with {@code w} takes an AMX kernel, with AMX usable: a Q8_0 weight
+     * (matmul_q8_0_q8_0_amx) for at least {@link #AMX_MIN_TOKENS}; a Q4_0, Q4_K, Q5_K or Q6_K weight (unpacked to
+     * int8, then matmul_i8_q8_0_amx) for at least {@link #amxUnpackTokens}, since the unpack is a pass over the
+     * weights per call that fewer tokens do not repay. The launcher falls back to the other kernels where "auto" fails
+     * to build them.
      */
     boolean amx(dev.infercl.gguf.GgmlType w, int n) {
-        return amx && n >= AMX_MIN_TOKENS && w == dev.infercl.gguf.GgmlType.Q8_0;
+        if (!amx || n < AMX_MIN_TOKENS) return false;
+        return w == dev.infercl.gguf.GgmlType.Q8_0 || (AMX_UNPACKED.contains(w) && n >= amxUnpackTokens(w));
     }
 
     /**
-     * Fewest tokens an AMX product takes: a prompt's prefill. The AMX kernel rounds the activations to Q8_0, the
-     * one-token GEMV does not, so a token computed alone and in a product of a few would see different sums: a
-     * continuous-batching step of a few sequences and a speculative verification of a few drafted tokens stay on the
-     * float kernels, whose results match the GEMV's to float rounding, and keep their tokens those of one-token decoding.
+     * Fewest tokens an AMX product takes: a prompt's prefill. The AMX kernels round the activations to Q8_0, which the
+     * one-token products do not (Q8_0's GEMV keeps them in float, the K-quants' round them to Q8_K), so a token
+     * computed alone and in a product of a few would see different sums: a continuous-batching step of a few sequences
+     * and a speculative verification of a few drafted tokens stay on the other kernels, and keep their tokens those of
+     * one-token decoding.
      */
     static final int AMX_MIN_TOKENS = 32;
+
+    /** The weight types the AMX products take unpacked to int8 (unpack_q4_0_i8, unpack_block_i8). */
+    static final java.util.Set<dev.infercl.gguf.GgmlType> AMX_UNPACKED = java.util.EnumSet.of(dev.infercl.gguf.GgmlType.Q4_0,
+            dev.infercl.gguf.GgmlType.Q4_K, dev.infercl.gguf.GgmlType.Q5_K, dev.infercl.gguf.GgmlType.Q6_K);
+
+    /**
+     * The fewest tokens for which the unpacked AMX products of {@code w} beat the other GEMMs, from a shared two-core
+     * AMX Xeon (weights 5632 × 2048, 8192 × 2048, 2048 × 8192; three runs each): Q4_0 against the float GEMM
+     * 0.9–1.5× at 32 tokens, 3–4× at 128; the K types against matmul_block_q8k_gemm 0.5–1.1× at 32 tokens (mostly
+     * slower), 1.1–3.5× at 48–64, 1.8–2.5× at 128.
+     */
+    static int amxUnpackTokens(dev.infercl.gguf.GgmlType w) {
+        return w == dev.infercl.gguf.GgmlType.Q4_0 ? 32 : 64;
+    }
+
+    /**
+     * The most bytes of int8 weights unpacked at a time for the AMX products (rows in multiples of 16): the copy is
+     * still in cache when the product reads it (Q4_K 8192 × 2048, 128 tokens: ~24 ms a product with 1 MiB, ~34 with
+     * 4 MiB, ~42 in one piece).
+     */
+    static final long AMX_UNPACK_BYTES = 1L << 20;
 
     /** Groups of 16 tokens per work-item of matmul_q8_0_q8_0_amx. */
     static final int AMX_GROUPS = 4;

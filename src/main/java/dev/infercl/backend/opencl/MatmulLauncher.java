@@ -26,7 +26,11 @@ final class MatmulLauncher {
     private ClTensor q8kOf;       // the input those hold, within one linear or gated call (null: none)
     private boolean q8kFailed;    // "auto" found that blocks_q8k.h does not build on this device
     private cl_mem amxValues;     // AMX products: activations as Q8_0 in tile order (quantize_f32_q8_0tiles) …
-    private cl_mem amxScales;     // … and their F16 scales
+    private cl_mem amxScales;     // … their F16 scales …
+    private cl_mem amxSums;       // … and F32 block sums (the offsets' products)
+    private cl_mem unpackedValues;  // AMX products of Q4_0 and K-quant weights: a part unpacked to int8 …
+    private cl_mem unpackedScales;  // … its F32 scales per block (or sub-block) …
+    private cl_mem unpackedOffsets; // … and F32 offsets per block (Q4_K, Q5_K)
     private ClTensor amxOf;       // the input those hold, within one linear or gated call (null: none)
     private boolean amxFailed;    // "auto" found that the AMX kernel does not build on this device
 
@@ -158,13 +162,24 @@ final class MatmulLauncher {
     }
 
     /**
-     * out = x · wᵀ on the AMX tile unit (matmul_q8_0_q8_0_amx): x quantized to Q8_0 in tile order once per linear or
-     * gated call, then one launch per part. False, with nothing launched, where "auto" finds the kernel does not build.
+     * out = x · wᵀ on the AMX tile unit: x quantized to Q8_0 in tile order once per linear or gated call, then per part
+     * matmul_q8_0_q8_0_amx (Q8_0), or the part unpacked to int8 with F32 scales and offsets into scratch (unpack_q4_0_i8,
+     * unpack_block_i8) and matmul_i8_q8_0_amx. False, with nothing launched, where "auto" finds the kernels do not build.
      */
     private boolean amxMatmul(ClTensor o, ClTensor in, ClTensor w) {
-        org.jocl.cl_kernel k;
+        boolean q8 = w.type == GgmlType.Q8_0, q4 = w.type == GgmlType.Q4_0, q6 = w.type == GgmlType.Q6_K;
+        int kb = q6 ? 16 : 32;
+        String stem = q8 ? "matmul_q8_0_q8_0_amx" : "matmul_i8_q8_0_amx", unpackStem = q4 ? "unpack_q4_0_i8" : "unpack_block_i8";
+        org.jocl.cl_kernel k, unpack = null;
         try {
-            k = kernels.get("matmul_q8_0_q8_0_amx", java.util.Map.of("AMX_GROUPS", String.valueOf(KernelChooser.AMX_GROUPS)));
+            var defines = new java.util.HashMap<String, String>();
+            defines.put("AMX_GROUPS", String.valueOf(KernelChooser.AMX_GROUPS));
+            if (!q8) {
+                defines.put("KB", String.valueOf(kb));
+                if (!q4 && !q6) defines.put("OFFSETS", "1");
+                unpack = kernels.get(unpackStem, q4 ? java.util.Map.of() : ElementwiseLauncher.typeDefines(w.type));
+            }
+            k = kernels.get(stem, defines);
         } catch (KernelBuildException e) {
             if (choose.amxRequired) throw e;
             amxFailed = true;
@@ -174,18 +189,42 @@ final class MatmulLauncher {
         if (amxOf != in) {
             amxValues = rt.grow(amxValues, "Q8_0 activation tiles", (long) groups * 16 * in.cols);
             amxScales = rt.grow(amxScales, "Q8_0 activation scales", 2L * groups * 16 * blocks);
+            amxSums = rt.grow(amxSums, "Q8_0 activation sums", 4L * groups * 16 * blocks);
             rt.launch(kernels.get("quantize_f32_q8_0tiles"), "quantize_f32_q8_0tiles for '" + w.name + "'")
-                    .mem(in.act()).mem(amxValues).mem(amxScales).i(n).i(in.cols)
+                    .mem(in.act()).mem(amxValues).mem(amxScales).mem(amxSums).i(n).i(in.cols)
                     .run(new long[] {blocks, groups * 16L}, null);
             amxOf = in;
         }
+        // a row's scales padded to whole groups of 16 (the product reads 16 at a time)
+        int stride = (in.cols / kb + 15) / 16 * 16;
         for (ClTensor.Part p : w.parts) {
             int rows = Math.min(p.rows(), w.rows - p.row0());
             if (rows <= 0) continue;
-            rt.launch(k, "matmul_q8_0_q8_0_amx on '" + w.name + "'")
-                    .mem(amxValues).mem(amxScales).mem(p.data()).mem(o.act())
-                    .i(n).i(in.cols).i(rows).i(o.cols).i(p.row0())
-                    .run(new long[] {(rows + 15) / 16, (groups + KernelChooser.AMX_GROUPS - 1) / KernelChooser.AMX_GROUPS}, new long[] {1, 1});
+            long[] global = {(rows + 15) / 16, (groups + KernelChooser.AMX_GROUPS - 1) / KernelChooser.AMX_GROUPS}, local = {1, 1};
+            if (q8) {
+                rt.launch(k, stem + " on '" + w.name + "'")
+                        .mem(amxValues).mem(amxScales).mem(p.data()).mem(o.act())
+                        .i(n).i(in.cols).i(rows).i(o.cols).i(p.row0())
+                        .run(global, local);
+                continue;
+            }
+            // the part in chunks of rows whose int8 copy stays small: in cache for the product that reads it, and
+            // within the device's largest buffer (int8 takes more room than the packed weights)
+            int chunk = (int) Math.max(16, Math.min(KernelChooser.AMX_UNPACK_BYTES, rt.maxAlloc()) / in.cols / 16 * 16);
+            unpackedValues = rt.grow(unpackedValues, "unpacked int8 weights", (long) Math.min(chunk, rows) * in.cols);
+            unpackedScales = rt.grow(unpackedScales, "unpacked weight scales", 4L * Math.min(chunk, rows) * stride);
+            unpackedOffsets = rt.grow(unpackedOffsets, "unpacked weight offsets", q4 || q6 ? 4 : 4L * Math.min(chunk, rows) * stride);
+            for (int first = 0; first < rows; first += chunk) {
+                int m = Math.min(chunk, rows - first);
+                var u = rt.launch(unpack, unpackStem + " on '" + w.name + "'");
+                weight(u, p).mem(unpackedValues).mem(unpackedScales);
+                if (!q4) u.mem(unpackedOffsets);
+                u.i(in.cols).i(m).i(stride).i(first).run(new long[] {blocks, m}, null);
+                rt.launch(k, stem + " on '" + w.name + "'")
+                        .mem(amxValues).mem(amxScales).mem(amxSums).mem(unpackedValues).mem(unpackedScales).mem(unpackedOffsets)
+                        .mem(o.act()).i(n).i(in.cols).i(m).i(o.cols).i(p.row0() + first).i(stride)
+                        .run(new long[] {(m + 15) / 16, global[1]}, local);
+            }
         }
         return true;
     }

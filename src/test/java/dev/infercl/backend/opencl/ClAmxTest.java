@@ -23,12 +23,15 @@ import org.junit.jupiter.api.Test;
  * summation order (NMSE ≤ 1e-10); against the unrounded activations they differ by the activations' rounding (a step
  * of a block's largest magnitude / 127; NMSE ≤ 2e-3 with outliers in the blocks). Shapes around the kernel's strip of 16 rows, its groups of 16 tokens and its 4 groups per
  * work-item, row widths with a partial superblock of scales, a weight split into parts, and several outputs of one
- * input quantized once. Skipped where the CPU has no AMX (the kernel cannot run there).
+ * input quantized once. Q4_0, Q4_K, Q5_K and Q6_K weights (unpacked to int8 with F32 scales and offsets, then
+ * matmul_i8_q8_0_amx) the same way against the file's exact weights, random valid blocks for the K types.
+ * Skipped where the CPU has no AMX (the kernel cannot run there).
  */
 class ClAmxTest {
-    static final List<String> PRODUCT_KERNELS = List.of("matmul_q8_0_q8_0_amx", "quantize_f32_q8_0tiles");
+    static final Set<String> Q8_0 = Set.of("matmul_q8_0_q8_0_amx", "quantize_f32_q8_0tiles");
     /** Every kernel file that runs only where AMX is usable. */
-    static final Set<String> KERNELS = Set.of("matmul_q8_0_q8_0_amx", "quantize_f32_q8_0tiles", "computeprobe_i8_i8_amx");
+    static final Set<String> KERNELS = Set.of("matmul_q8_0_q8_0_amx", "quantize_f32_q8_0tiles", "matmul_i8_q8_0_amx",
+            "unpack_q4_0_i8", "unpack_block_i8", "computeprobe_i8_i8_amx");
 
     static ClBackend open(ClOptions options) {
         Assumptions.assumeTrue(Amx.usable(), () -> "skipped: AMX is not usable here: " + Amx.reason());
@@ -55,7 +58,7 @@ class ClAmxTest {
                     }
                 }
             }
-            assertTrue(b.kernelsUsed().containsAll(PRODUCT_KERNELS), b.kernelsUsed().toString());
+            assertTrue(b.kernelsUsed().containsAll(Q8_0), b.kernelsUsed().toString());
         }
     }
 
@@ -82,7 +85,7 @@ class ClAmxTest {
                 nmse("split weight, round " + round, got1, want1, 1e-10);
                 nmse("second output, round " + round, got2, want2, 1e-10);
             }
-            assertTrue(b.kernelsUsed().containsAll(PRODUCT_KERNELS), b.kernelsUsed().toString());
+            assertTrue(b.kernelsUsed().containsAll(Q8_0), b.kernelsUsed().toString());
         }
     }
 
@@ -96,6 +99,79 @@ class ClAmxTest {
             assertTrue(amx > 4 * fma, "AMX " + amx / 1e9 + " G/s against FMA " + fma / 1e9 + " G/s");
             System.out.printf("compute probes: AMX int8 %.1f G multiply-adds/s, F32 FMA %.1f G/s%n", amx / 1e9, fma / 1e9);
         }
+    }
+
+    @org.junit.jupiter.params.ParameterizedTest
+    @org.junit.jupiter.params.provider.EnumSource(names = {"Q4_0", "Q4_K", "Q5_K", "Q6_K"})
+    void unpackedTypesMatchTheReferenceOnRoundedActivations(GgmlType type) {
+        var r = new Random(40 + type.id);
+        int[] widths = type == GgmlType.Q4_0 ? new int[] {32, 96, 256, 512} : new int[] {256, 512};
+        try (ClBackend b = open(ClOptions.defaults())) {
+            for (int in : widths) {
+                for (int rows : new int[] {1, 15, 16, 17, 37}) {
+                    MemorySegment w = weights(r, type, rows, in);
+                    Tensor wt = b.upload("w", type, rows, in, w);
+                    int least = KernelChooser.amxUnpackTokens(type);
+                    for (int n : new int[] {least, least + 1, 70, 97}) {
+                        float[] x = random(r, n * in, 1f);
+                        for (int i = 0; i < x.length; i += 41) x[i] *= 20;
+                        Tensor xt = b.allocate("x", n, in), out = b.allocate("out", n, rows);
+                        b.write(xt, x);
+                        b.matmul(out, xt, wt);
+                        float[] got = new float[n * rows], want = new float[n * rows];
+                        b.read(out, got);
+                        b.free(xt);
+                        b.free(out);
+                        Reference.matmul(want, Reference.roundQ8_0(x), n, in, w, type, rows);
+                        nmse(type + " " + in + "→" + rows + " × " + n + " tokens", got, want, 1e-10);
+                    }
+                }
+            }
+            String unpack = type == GgmlType.Q4_0 ? "unpack_q4_0_i8" : "unpack_block_i8";
+            assertTrue(b.kernelsUsed().containsAll(Set.of("quantize_f32_q8_0tiles", unpack, "matmul_i8_q8_0_amx")), b.kernelsUsed().toString());
+        }
+    }
+
+    @org.junit.jupiter.params.ParameterizedTest
+    @org.junit.jupiter.params.provider.EnumSource(names = {"Q4_0", "Q4_K", "Q6_K"})
+    void anUnpackedWeightSplitIntoPartsAndFewTokensElsewhere(GgmlType type) {
+        var r = new Random(50 + type.id);
+        int in = 1024, rows = 1000, n = 70;
+        // parts of at most 390–568 rows (room for x), unpacked in chunks of 320 rows (the int8 copy kept within maxAlloc)
+        try (ClBackend b = open(ClOptions.defaults().withMaxAlloc(320L * in))) {
+            MemorySegment w = weights(r, type, rows, in);
+            Tensor wt = b.upload("w", type, rows, in, w);
+            for (int tokens : new int[] {n, KernelChooser.amxUnpackTokens(type) - 1}) {
+                float[] x = random(r, tokens * in, 1f);
+                Tensor xt = b.allocate("x", tokens, in), out = b.allocate("out", tokens, rows);
+                b.write(xt, x);
+                b.matmul(out, xt, wt);
+                float[] got = new float[tokens * rows], want = new float[tokens * rows];
+                b.read(out, got);
+                boolean amx = tokens >= KernelChooser.amxUnpackTokens(type);
+                Reference.matmul(want, amx ? Reference.roundQ8_0(x) : x, tokens, in, w, type, rows);
+                // fewer tokens take the other GEMMs (float, or the K types' own int8 rounding of x)
+                nmse(type + " split weight, " + tokens + " tokens", got, want, amx ? 1e-10 : 2e-3);
+                if (amx) assertTrue(b.kernelsUsed().contains("matmul_i8_q8_0_amx"), b.kernelsUsed().toString());
+                else assertTrue(b.kernelsUsed().stream().anyMatch(k -> k.endsWith("_gemm") && !k.contains("amx")), b.kernelsUsed().toString());
+            }
+        }
+    }
+
+    /** rows × cols weights of {@code type}: Q4_0 quantized from random values; K types random bytes with finite F16 fields. */
+    static MemorySegment weights(Random r, GgmlType type, int rows, int cols) {
+        if (type == GgmlType.Q4_0) return segment(Dequant.quantizeQ4_0(random(r, rows * cols, 0.5f), 0, rows * cols));
+        int bytes = (int) (type.byteSize(cols) * rows);
+        byte[] a = new byte[bytes];
+        r.nextBytes(a);
+        MemorySegment s = segment(a);
+        for (long blk = 0; blk < bytes / type.typeSize; blk++) {
+            for (int off : ClBlockTypesTest.HALVES.get(type)) {
+                float v = r.nextInt(16) == 0 ? 0f : (float) (r.nextGaussian() * 0.02);
+                s.set(ValueLayout.JAVA_SHORT_UNALIGNED, blk * type.typeSize + off, Float.floatToFloat16(v));
+            }
+        }
+        return s;
     }
 
     private static void check(ClBackend b, Tensor wt, MemorySegment w, float[] x, int n, int in, int rows, String what) {

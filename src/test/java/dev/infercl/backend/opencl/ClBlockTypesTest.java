@@ -28,6 +28,7 @@ import org.junit.jupiter.params.provider.EnumSource;
  * them (both vector widths, GEMV and GEMM) and are also run with the float kernels forced; the int8-activation
  * products are checked against the same arithmetic on llama.cpp's rounding of x
  * ({@link Reference#roundQ8K}), NMSE ≤ 1e-9.
+ * The tiled products here are the non-AMX GEMMs (ClAmxTest covers AMX's).
  * Weights are random bytes — every bit pattern of quants and scales is a valid block — with the F16 scale fields
  * set to finite values, so the kernels meet every combination of scales, minimums and high bits.
  */
@@ -42,11 +43,11 @@ class ClBlockTypesTest {
         gemv = ClTestSupport.open(ClOptions.defaults().withMatmul(KernelChooser.Matmul.GEMV));
         gemvFloat = ClTestSupport.open(ClOptions.defaults().withMatmul(KernelChooser.Matmul.GEMV).withQ8k(0));
         gemvQ8k32 = ClTestSupport.open(ClOptions.defaults().withMatmul(KernelChooser.Matmul.GEMV).withQ8k(32));
-        gemm = ClTestSupport.open(ClOptions.defaults().withMatmul(KernelChooser.Matmul.GEMM));
-        gemmFloat = ClTestSupport.open(ClOptions.defaults().withMatmul(KernelChooser.Matmul.GEMM).withQ8k(0));
-        gemmQ8k32 = ClTestSupport.open(ClOptions.defaults().withMatmul(KernelChooser.Matmul.GEMM).withQ8k(32));
+        gemm = ClTestSupport.open(ClOptions.defaults().withMatmul(KernelChooser.Matmul.GEMM).withAmx(false));
+        gemmFloat = ClTestSupport.open(ClOptions.defaults().withMatmul(KernelChooser.Matmul.GEMM).withQ8k(0).withAmx(false));
+        gemmQ8k32 = ClTestSupport.open(ClOptions.defaults().withMatmul(KernelChooser.Matmul.GEMM).withQ8k(32).withAmx(false));
         lanes = ClTestSupport.openWithLanes(ClParityTest.LANES, ClOptions.defaults().withMatmul(KernelChooser.Matmul.GEMV));
-        staged = ClTestSupport.open(ClOptions.defaults().withMatmul(KernelChooser.Matmul.GEMM).withStageX(true));
+        staged = ClTestSupport.open(ClOptions.defaults().withMatmul(KernelChooser.Matmul.GEMM).withStageX(true).withAmx(false));
         arena = Arena.ofShared();
         q8kBuilds = probeQ8k();
     }
