@@ -167,21 +167,32 @@ inline void block_decode32(const __global uchar* row, int c, float16* w0, float1
 #endif
 #define BLOCK_VALUES 256
 #define BLOCK_ROW_BYTES(in) ((size_t) (in) / 256 * K_BYTES)
+// block_ints32(row, c, q0, q1, s0, s1, m): the 32 values of block_decode32 as integers: value = q · s − m, q the
+// 4- or 5-bit code (values 0–15 of q0, then q1), s0 = s1 = d·sc_j, m = dmin·m_j. The unpacked AMX products
+// (unpack_block_i8) take the integers; block_decode32 forms the same products in float.
 __attribute__((always_inline))
-inline void block_decode32(const __global uchar* row, int c, float16* w0, float16* w1) {
+inline void block_ints32(const __global uchar* row, int c, uchar16* q0, uchar16* q1, float* s0, float* s1, float* m) {
     const __global uchar* b = row + (size_t) (c / 8) * K_BYTES;
     int j = c % 8; // sub-block: the low (even j) or high (odd j) nibbles of bytes 32·(j / 2) …
-    float sc, m;
-    scale_min_k4(j, b + 4, &sc, &m);
-    float d = HALF_AT(b, 0) * sc, dm = HALF_AT(b, 2) * m;
+    float sc, mn;
+    scale_min_k4(j, b + 4, &sc, &mn);
+    *s0 = *s1 = HALF_AT(b, 0) * sc;
+    *m = HALF_AT(b, 2) * mn;
     const __global uchar* q = b + K_QS + 32 * (j / 2);
     uchar16 sh = (uchar16) (4 * (j % 2));
-    uchar16 q0 = (vload16(0, q) >> sh) & (uchar16) 15, q1 = (vload16(0, q + 16) >> sh) & (uchar16) 15;
+    *q0 = (vload16(0, q) >> sh) & (uchar16) 15;
+    *q1 = (vload16(0, q + 16) >> sh) & (uchar16) 15;
 #if BLOCK_TYPE == BT_Q5_K
     uchar16 hm = (uchar16) (1 << j); // the fifth bit: bit j of qh[l]
-    q0 |= select((uchar16) 0, (uchar16) 16, (vload16(0, b + 16) & hm) != (uchar16) 0);
-    q1 |= select((uchar16) 0, (uchar16) 16, (vload16(0, b + 32) & hm) != (uchar16) 0);
+    *q0 |= select((uchar16) 0, (uchar16) 16, (vload16(0, b + 16) & hm) != (uchar16) 0);
+    *q1 |= select((uchar16) 0, (uchar16) 16, (vload16(0, b + 32) & hm) != (uchar16) 0);
 #endif
+}
+__attribute__((always_inline))
+inline void block_decode32(const __global uchar* row, int c, float16* w0, float16* w1) {
+    uchar16 q0, q1;
+    float d, d1, dm;
+    block_ints32(row, c, &q0, &q1, &d, &d1, &dm);
     *w0 = convert_float16(q0) * d - dm;
     *w1 = convert_float16(q1) * d - dm;
 }
@@ -221,8 +232,11 @@ inline float16 block_dot(const __global uchar* b, const __global float* x) {
 #elif BLOCK_TYPE == BT_Q6_K
 #define BLOCK_VALUES 256
 #define BLOCK_ROW_BYTES(in) ((size_t) (in) / 256 * 210)
+// block_ints32(row, c, q0, q1, s0, s1): the 32 values of block_decode32 as integers: value = (q − 32) · s, q the 6-bit
+// code, s0 = d·sc of values 0–15 (q0), s1 of values 16–31 (q1). The unpacked AMX products (unpack_block_i8) take the
+// integers; block_decode32 forms the same products in float.
 __attribute__((always_inline))
-inline void block_decode32(const __global uchar* row, int c, float16* w0, float16* w1) {
+inline void block_ints32(const __global uchar* row, int c, uchar16* q0, uchar16* q1, float* s0, float* s1) {
     const __global uchar* b = row + (size_t) (c / 8) * 210;
     int n = (c % 8) / 4, qd = c % 4; // 128-value half; quarter: low/high nibbles of ql[0..32) or ql[32..64)
     float d = HALF_AT(b, 208);
@@ -230,10 +244,18 @@ inline void block_decode32(const __global uchar* row, int c, float16* w0, float1
     const __global uchar* qh = b + 128 + 32 * n;
     const __global char* sc = (const __global char*) (b + 192 + 8 * n + 2 * qd);
     uchar16 lsh = (uchar16) (4 * (qd / 2)), hsh = (uchar16) (2 * qd);
-    uchar16 q0 = ((vload16(0, ql) >> lsh) & (uchar16) 15) | (((vload16(0, qh) >> hsh) & (uchar16) 3) << (uchar16) 4);
-    uchar16 q1 = ((vload16(0, ql + 16) >> lsh) & (uchar16) 15) | (((vload16(0, qh + 16) >> hsh) & (uchar16) 3) << (uchar16) 4);
-    *w0 = (convert_float16(q0) - 32.0f) * (d * sc[0]);
-    *w1 = (convert_float16(q1) - 32.0f) * (d * sc[1]);
+    *q0 = ((vload16(0, ql) >> lsh) & (uchar16) 15) | (((vload16(0, qh) >> hsh) & (uchar16) 3) << (uchar16) 4);
+    *q1 = ((vload16(0, ql + 16) >> lsh) & (uchar16) 15) | (((vload16(0, qh + 16) >> hsh) & (uchar16) 3) << (uchar16) 4);
+    *s0 = d * sc[0];
+    *s1 = d * sc[1];
+}
+__attribute__((always_inline))
+inline void block_decode32(const __global uchar* row, int c, float16* w0, float16* w1) {
+    uchar16 q0, q1;
+    float s0, s1;
+    block_ints32(row, c, &q0, &q1, &s0, &s1);
+    *w0 = (convert_float16(q0) - 32.0f) * s0;
+    *w1 = (convert_float16(q1) - 32.0f) * s1;
 }
 // One whole super-block's products with x as float16 partial sums: the 16 scales converted at once, each applied once
 // per 16 products; q − 32 taken as Σ q·x − 32·Σ x.
