@@ -18,8 +18,6 @@ import dev.infercl.api.Model;
 import dev.infercl.api.Pooling;
 import dev.infercl.api.Session;
 import dev.infercl.engine.SamplerOptions;
-import java.io.InputStream;
-import java.io.OutputStream;
 import java.net.Socket;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
@@ -320,7 +318,7 @@ class OpenAiServerTest {
         double before = f.metric("infercl_generations_cancelled_total");
         double generatedBefore = f.metric("infercl_generated_tokens_total");
         String body = "{\"prompt\": \"Once upon a time\", \"max_tokens\": 250, \"temperature\": 2, \"top_k\": 0, \"seed\": 3, \"stream\": true}";
-        disconnectAfterFirstChunk(body);
+        f.disconnectAfterFirstChunk(body);
         long deadline = System.nanoTime() + 30_000_000_000L;
         while (f.metric("infercl_sequences_running") > 0 && System.nanoTime() < deadline) Thread.sleep(20);
         assertEquals(0, f.metric("infercl_sequences_running"));
@@ -342,20 +340,10 @@ class OpenAiServerTest {
             double before = g.metric("infercl_generations_cancelled_total"), generated = g.metric("infercl_generated_tokens_total");
             var held = g.server.pool().acquire();   // the only session is lent: a request now waits in the queue
             try {
-                var uri = g.server.uri();
                 String body = "{\"prompt\": \"Once upon a time\", \"max_tokens\": 8, \"stream\": true}";
-                try (Socket s = new Socket(uri.getHost(), uri.getPort())) {
-                    byte[] b = body.getBytes(StandardCharsets.UTF_8);
-                    OutputStream out = s.getOutputStream();
-                    out.write(("POST /v1/completions HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer " + ServerFixture.KEY
-                            + "\r\nContent-Type: application/json\r\nContent-Length: " + b.length + "\r\n\r\n").getBytes(StandardCharsets.US_ASCII));
-                    out.write(b);
-                    out.flush();
-                    InputStream in = s.getInputStream();
-                    var seen = new StringBuilder();
-                    int c;
-                    while ((c = in.read()) >= 0 && !seen.toString().endsWith(": waiting for a sequence\n\n")) seen.append((char) c);
-                    assertTrue(seen.toString().startsWith("HTTP/1.1 200"), seen.toString());
+                try (Socket s = g.postRaw(body)) {
+                    String seen = ServerFixture.readUntil(s, text -> text.endsWith(": waiting for a sequence\n\n"));
+                    assertTrue(seen.startsWith("HTTP/1.1 200"), seen);
                     assertEquals(1, g.metric("infercl_queue_depth"), "the request waits in the queue");
                     s.setSoLinger(true, 0);   // a reset, as a client that dies does
                 }
@@ -368,27 +356,6 @@ class OpenAiServerTest {
             }
             assertEquals(generated, g.metric("infercl_generated_tokens_total"), "nothing was generated for it");
             assertEquals(200, g.post("/v1/completions", "{\"prompt\": \"Once\", \"max_tokens\": 2}").statusCode(), "the server still serves");
-        }
-    }
-
-    /** Sends a streaming request over a raw socket, reads until the first event, and closes the connection. */
-    static void disconnectAfterFirstChunk(String body) throws Exception {
-        var uri = f.server.uri();
-        try (Socket s = new Socket(uri.getHost(), uri.getPort())) {
-            byte[] b = body.getBytes(StandardCharsets.UTF_8);
-            OutputStream out = s.getOutputStream();
-            out.write(("POST /v1/completions HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer " + ServerFixture.KEY
-                    + "\r\nContent-Type: application/json\r\nContent-Length: " + b.length + "\r\n\r\n").getBytes(StandardCharsets.US_ASCII));
-            out.write(b);
-            out.flush();
-            InputStream in = s.getInputStream();
-            var seen = new StringBuilder();
-            int c;
-            while ((c = in.read()) >= 0) {
-                seen.append((char) c);
-                if (seen.indexOf("data: ") >= 0 && seen.toString().endsWith("\n\n")) break;
-            }
-            s.setSoLinger(true, 0);   // a reset, as a client that dies does
         }
     }
 }

@@ -10,6 +10,10 @@ import dev.infercl.api.Model;
 import dev.infercl.api.Session;
 import dev.infercl.engine.SamplerOptions;
 import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.net.Socket;
+import java.nio.charset.StandardCharsets;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -17,6 +21,7 @@ import java.net.http.HttpResponse;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.function.Predicate;
 
 /** stories260K on the CPU backend (loaded with the server's parallel sequences) behind an {@link OpenAiServer} on a loopback port, and an HTTP client for it. */
 final class ServerFixture implements AutoCloseable {
@@ -44,6 +49,39 @@ final class ServerFixture implements AutoCloseable {
     HttpResponse<String> post(String path, String body) throws IOException, InterruptedException {
         return http.send(request(path).header("Content-Type", "application/json").POST(HttpRequest.BodyPublishers.ofString(body)).build(),
                 HttpResponse.BodyHandlers.ofString());
+    }
+
+    /** A connection on which a POST /v1/completions of {@code body} has been written as a raw HTTP/1.1 request. */
+    Socket postRaw(String body) throws IOException {
+        var uri = server.uri();
+        Socket s = new Socket(uri.getHost(), uri.getPort());
+        byte[] b = body.getBytes(StandardCharsets.UTF_8);
+        OutputStream out = s.getOutputStream();
+        out.write(("POST /v1/completions HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer " + KEY
+                + "\r\nContent-Type: application/json\r\nContent-Length: " + b.length + "\r\n\r\n").getBytes(StandardCharsets.US_ASCII));
+        out.write(b);
+        out.flush();
+        return s;
+    }
+
+    /** What the connection delivers until {@code done} holds for all of it (or the stream ends). */
+    static String readUntil(Socket s, Predicate<String> done) throws IOException {
+        InputStream in = s.getInputStream();
+        var seen = new StringBuilder();
+        int c;
+        while ((c = in.read()) >= 0) {
+            seen.append((char) c);
+            if (done.test(seen.toString())) break;
+        }
+        return seen.toString();
+    }
+
+    /** Sends a streaming request over a raw socket, reads until the first event, and resets the connection. */
+    void disconnectAfterFirstChunk(String body) throws IOException {
+        try (Socket s = postRaw(body)) {
+            readUntil(s, seen -> seen.contains("data: ") && seen.endsWith("\n\n"));
+            s.setSoLinger(true, 0);   // a reset, as a client that dies does
+        }
     }
 
     HttpResponse<String> get(String path) throws IOException, InterruptedException {

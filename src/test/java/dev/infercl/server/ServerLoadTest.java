@@ -6,12 +6,8 @@ import static dev.infercl.server.ServerFixture.streamedText;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import java.io.InputStream;
-import java.io.OutputStream;
-import java.net.Socket;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
-import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
@@ -77,7 +73,7 @@ class ServerLoadTest {
                     String body = new Good(SENTENCES[i], 200, 50 + i).body().replace("\"temperature\": 0.8", "\"temperature\": 2");
                     gone.add(pool.submit(() -> {
                         gate.await();
-                        disconnectAfterFirstChunk(f, body);
+                        f.disconnectAfterFirstChunk(body);
                         return null;
                     }));
                 }
@@ -149,26 +145,6 @@ class ServerLoadTest {
             }
             assertEquals(200, f.post("/v1/completions", "{\"prompt\": \"Once\", \"max_tokens\": 2}").statusCode());
             assertEquals(0, f.metric("infercl_sequences_running"));
-        }
-    }
-
-    static void disconnectAfterFirstChunk(ServerFixture f, String body) throws Exception {
-        var uri = f.server.uri();
-        try (Socket s = new Socket(uri.getHost(), uri.getPort())) {
-            byte[] b = body.getBytes(StandardCharsets.UTF_8);
-            OutputStream out = s.getOutputStream();
-            out.write(("POST /v1/completions HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer " + ServerFixture.KEY
-                    + "\r\nContent-Type: application/json\r\nContent-Length: " + b.length + "\r\n\r\n").getBytes(StandardCharsets.US_ASCII));
-            out.write(b);
-            out.flush();
-            InputStream in = s.getInputStream();
-            var seen = new StringBuilder();
-            int c;
-            while ((c = in.read()) >= 0) {
-                seen.append((char) c);
-                if (seen.indexOf("data: ") >= 0 && seen.toString().endsWith("\n\n")) break;
-            }
-            s.setSoLinger(true, 0);
         }
     }
 }
