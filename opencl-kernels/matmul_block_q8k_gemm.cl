@@ -4,7 +4,7 @@
 //   out[t][row0 + r] = Σ_blocks block_dot_q8k(w[r] block, xq[t] block)   for r < rows (this part), t < n
 // Layout: as matmul_block_q8k_gemv: xq (n, in) int8; xd (n, in / 256) F32; xsum (n, in / 16) int16; w (rows,
 //   BLOCK_ROW_BYTES(in)) bytes; out (n, outStride) F32 at t·outStride + row0 + r. in is a multiple of 256, and
-//   n ≥ Q8K_TOKENS (fewer tokens take the GEMV).
+//   n ≥ Q8K_TOKENS (the host builds a run of n tokens for fewer than 8).
 // Launch: global (roundup(rows, 32), ceil(n / Q8K_TOKENS)), local (32, 1): a work-item per (row, run of Q8K_TOKENS
 //   tokens). The last run, when n is not a multiple, starts at n − Q8K_TOKENS instead (the same arithmetic, no branch
 //   in the loop) and stores only the tokens no other run has.

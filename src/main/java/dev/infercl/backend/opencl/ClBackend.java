@@ -357,7 +357,7 @@ public final class ClBackend implements Backend, Measurable, Capacity {
     public double probeMultiplyAddRate(dev.infercl.gguf.GgmlType type) {
         guard.enter();
         try {
-            String probe = choose.amx(type, Integer.MAX_VALUE) ? "computeprobe_i8_i8_amx" : choose.q8k(type) ? "computeprobe_i8_i8" : "computeprobe_f32_f32";
+            String probe = choose.amx(type, Integer.MAX_VALUE, false) ? "computeprobe_i8_i8_amx" : choose.q8k(type) ? "computeprobe_i8_i8" : "computeprobe_f32_f32";
             Double rate = multiplyAddRates.get(probe);
             if (rate == null) {
                 try {

@@ -108,22 +108,44 @@ final class KernelChooser {
 
     /**
      * Whether a product of n tokens with {@code w} takes an AMX kernel, with AMX usable: a Q8_0 weight
-     * (matmul_q8_0_q8_0_amx) for at least {@link #AMX_MIN_TOKENS}; a Q4_0, Q4_K, Q5_K or Q6_K weight (unpacked to
-     * int8, then matmul_i8_q8_0_amx) for at least {@link #amxUnpackTokens}, since the unpack is a pass over the
-     * weights per call that fewer tokens do not repay. The launcher falls back to the other kernels where "auto" fails
-     * to build them.
+     * (matmul_q8_0_q8_0_amx) for at least {@link #AMX_Q8_0_TOKENS} where the one-token products compute the same
+     * ({@code q8Activations}), else {@link #AMX_MIN_TOKENS}; a Q4_0, Q4_K, Q5_K or Q6_K weight (unpacked to int8, then
+     * matmul_i8_q8_0_amx) for at least {@link #amxUnpackTokens}, since the unpack is a pass over the weights per call
+     * that fewer tokens do not repay. The launcher falls back to the other kernels where "auto" fails to build them.
      */
-    boolean amx(dev.infercl.gguf.GgmlType w, int n) {
-        if (!amx || n < AMX_MIN_TOKENS) return false;
-        return w == dev.infercl.gguf.GgmlType.Q8_0 || (AMX_UNPACKED.contains(w) && n >= amxUnpackTokens(w));
+    boolean amx(dev.infercl.gguf.GgmlType w, int n, boolean q8Activations) {
+        if (!amx) return false;
+        if (w == dev.infercl.gguf.GgmlType.Q8_0) return n >= (q8Activations ? AMX_Q8_0_TOKENS : AMX_MIN_TOKENS);
+        return n >= AMX_MIN_TOKENS && AMX_UNPACKED.contains(w) && n >= amxUnpackTokens(w);
     }
 
     /**
-     * Fewest tokens an AMX product takes: a prompt's prefill. The AMX kernels round the activations to Q8_0, which the
-     * one-token products do not (Q8_0's GEMV keeps them in float, the K-quants' round them to Q8_K), so a token
-     * computed alone and in a product of a few would see different sums: a continuous-batching step of a few sequences
-     * and a speculative verification of a few drafted tokens stay on the other kernels, and keep their tokens those of
-     * one-token decoding.
+     * Whether every product of a Q8_0 weight takes Q8_0 activations: with AMX usable and no kernel family forced, the
+     * one-token products (matmul_q8_0_q8_0_gemv and its fused forms) compute what matmul_q8_0_q8_0_amx computes, to
+     * the bit (matmul_q8_0_q8_0.h), so a token's result does not depend on how many share its product, and AMX takes
+     * the products of {@link #AMX_Q8_0_TOKENS} tokens or more.
+     */
+    boolean q8Activations(dev.infercl.gguf.GgmlType w) {
+        return amx && w == dev.infercl.gguf.GgmlType.Q8_0 && options.matmul() == null;
+    }
+
+    /**
+     * The fewest tokens of a Q8_0 product on AMX where the one-token products compute the same ({@link #q8Activations}):
+     * a product of 2 tokens on AMX took 1.46× a one-token step's time on the 1b preset, 2 one-token products 1.90×.
+     */
+    static final int AMX_Q8_0_TOKENS = 2;
+
+    /** F16 activation scales per token in quantize_f32_q8_0's layout: in / 32 padded to a multiple of 16. */
+    static int q8xStride(int in) {
+        return (in / 32 + 15) / 16 * 16;
+    }
+
+    /**
+     * Fewest tokens an AMX product takes where its arithmetic differs from the one-token products': a prompt's
+     * prefill. The AMX kernels round the activations to Q8_0; Q8_0's float GEMV keeps them in float (where a kernel
+     * family is forced) and the K-quants' round them to Q8_K, so a token computed alone and in a product of a few would
+     * see different sums: a continuous-batching step of a few sequences and a speculative verification of a few
+     * drafted tokens stay on the other kernels, and keep their tokens those of one-token decoding.
      */
     static final int AMX_MIN_TOKENS = 32;
 
@@ -151,8 +173,17 @@ final class KernelChooser {
     /** Groups of 16 tokens per work-item of matmul_q8_0_q8_0_amx. */
     static final int AMX_GROUPS = 4;
 
-    /** Tokens per work-item of matmul_block_q8k_gemm; fewer tokens than this take the GEMV. */
+    /** Most tokens per work-item of matmul_block_q8k_gemm: 8 accumulators and a block's decoded weights fit AVX-512's registers. */
     static final int Q8K_TOKENS = 8;
+
+    /**
+     * Tokens per work-item of matmul_block_q8k_gemm for a product of n ≥ 2 tokens: fewer than {@link #Q8K_TOKENS} — a
+     * batching step of a few sequences, a speculative verification — take a run of exactly n, so each weight is read
+     * once per step, not once per token as n one-token products would.
+     */
+    static int q8kTokens(int n) {
+        return Math.min(n, Q8K_TOKENS);
+    }
 
     static final java.util.Set<dev.infercl.gguf.GgmlType> Q8K_TYPES =
             java.util.EnumSet.of(dev.infercl.gguf.GgmlType.Q4_K, dev.infercl.gguf.GgmlType.Q5_K, dev.infercl.gguf.GgmlType.Q6_K);

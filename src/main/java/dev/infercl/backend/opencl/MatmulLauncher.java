@@ -33,6 +33,10 @@ final class MatmulLauncher {
     private cl_mem unpackedOffsets; // … and F32 offsets per block (Q4_K, Q5_K)
     private ClTensor amxOf;       // the input those hold, within one linear or gated call (null: none)
     private boolean amxFailed;    // "auto" found that the AMX kernel does not build on this device
+    private cl_mem q8xValues;     // Q8_0 one-token products: activations as Q8_0 in rows (quantize_f32_q8_0) …
+    private cl_mem q8xScales;     // … and their F16 scales
+    private ClTensor q8xOf;       // the input those hold, within one linear or gated call (null: none)
+    private boolean q8xFailed;    // matmul_q8_0_q8_0.h does not build on this device
 
     MatmulLauncher(ClRuntime rt, KernelChooser choose, Kernels kernels, ElementwiseLauncher elementwise) {
         this.rt = rt;
@@ -45,9 +49,14 @@ final class MatmulLauncher {
         try {
             linearProducts(in, outputs);
         } finally {
-            q8kOf = null; // the next call's input may be the same buffer with new values
-            amxOf = null;
+            forgetQuantized(); // the next call's input may be the same buffer with new values
         }
+    }
+
+    private void forgetQuantized() {
+        q8kOf = null;
+        amxOf = null;
+        q8xOf = null;
     }
 
     private void linearProducts(ClTensor in, Linear[] outputs) {
@@ -69,18 +78,18 @@ final class MatmulLauncher {
         try {
             gatedProducts(o, in, g, u, glu);
         } finally {
-            q8kOf = null;
-            amxOf = null;
+            forgetQuantized();
         }
     }
 
     private void gatedProducts(ClTensor o, ClTensor in, ClTensor g, ClTensor u, Elementwise glu) {
         if (!glu.gate()) throw new IllegalArgumentException("gatedLinear takes SILU_MUL or GELU_MUL, not " + glu.kind());
         if (glu.kind() == Elementwise.Kind.SILU_MUL && fusedGemv(in, g, u) && g.rows == u.rows && o.rows == 1 && o.cols == g.rows) {
-            String stem = fusedStem(g, "gemvswiglu");
+            boolean q8x = q8Activations(in, g);
+            String stem = q8x ? "matmul_q8_0_q8_0_gemvswiglu" : fusedStem(g, "gemvswiglu");
             quantizeInput(in, g);
             var launch = rt.launch(kernels.get(stem), stem);
-            input(launch, in, g).i(in.cols);
+            (q8x ? launch.mem(q8xValues).mem(q8xScales) : input(launch, in, g)).i(in.cols);
             if (g.type == GgmlType.I8 && !g.w8a8) launch.i(g.groupSize);
             launch.i(g.rows);
             weight(launch, g.parts[0]);
@@ -102,8 +111,13 @@ final class MatmulLauncher {
         }
         int n = in.rows;
         KernelChooser.Matmul kind = choose.matmul(n);
-        if (kind == KernelChooser.Matmul.GEMM && choose.amx(w.type, n) && !amxFailed && amxMatmul(o, in, w)) return;
-        if (choose.q8k(w.type) && !q8kFailed && q8kMatmul(o, in, w, kind == KernelChooser.Matmul.GEMM && n >= KernelChooser.Q8K_TOKENS)) return;
+        boolean q8x = choose.q8Activations(w.type) && !q8xFailed;
+        if ((kind == KernelChooser.Matmul.GEMM || q8x) && choose.amx(w.type, n, q8x) && !amxFailed && amxMatmul(o, in, w)) return;
+        if (q8x && q8Activations(in, w)) {
+            q8xMatmul(o, in, w);
+            return;
+        }
+        if (choose.q8k(w.type) && !q8kFailed && q8kMatmul(o, in, w, kind == KernelChooser.Matmul.GEMM)) return;
         String variant = kind.name().toLowerCase(Locale.ROOT);
         String stem = (w.type != GgmlType.I8 ? "matmul_" + ElementwiseLauncher.typeName(w.type) + "_f32_"
                 : w.w8a8 ? "matmul_i8_i8_" : "matmul_i8_f32_") + variant;
@@ -123,14 +137,16 @@ final class MatmulLauncher {
     }
 
     /**
-     * out = x · wᵀ with int8 activations (matmul_block_q8k_gemv, or _gemm for {@code gemm}): x quantized once per
+     * out = x · wᵀ with int8 activations (matmul_block_q8k_gemv, or _gemm for {@code gemm}, a work-item per row and
+     * {@link KernelChooser#q8kTokens} tokens: the same sums per token as the GEMV's): x quantized once per
      * linear or gated call, then one launch per part. False, with nothing launched, where "auto" finds the kernels do
      * not build on this device.
      */
     private boolean q8kMatmul(ClTensor o, ClTensor in, ClTensor w, boolean gemm) {
         var defines = new java.util.HashMap<>(ElementwiseLauncher.typeDefines(w.type));
         if (choose.q8k > 0) defines.put("Q8K_BYTES", String.valueOf(choose.q8k));
-        if (gemm) defines.put("Q8K_TOKENS", String.valueOf(KernelChooser.Q8K_TOKENS));
+        int tokens = KernelChooser.q8kTokens(in.rows);
+        if (gemm) defines.put("Q8K_TOKENS", String.valueOf(tokens));
         String stem = gemm ? "matmul_block_q8k_gemm" : "matmul_block_q8k_gemv";
         org.jocl.cl_kernel k;
         try {
@@ -156,9 +172,50 @@ final class MatmulLauncher {
             rt.launch(k, stem + " on '" + w.name + "'")
                     .mem(q8kValues).mem(q8kScales).mem(q8kSums).mem(p.data()).mem(o.act())
                     .i(n).i(in.cols).i(rows).i(o.cols).i(p.row0())
-                    .run(choose.gemvGlobal(rows, gemm ? (n + KernelChooser.Q8K_TOKENS - 1) / KernelChooser.Q8K_TOKENS : n), choose.gemvLocal());
+                    .run(choose.gemvGlobal(rows, gemm ? (n + tokens - 1) / tokens : n), choose.gemvLocal());
         }
         return true;
+    }
+
+    /**
+     * Whether the product of {@code w} takes Q8_0 activations ({@link KernelChooser#q8Activations}) and they are ready:
+     * x quantized to Q8_0 in rows once per linear or gated call (quantize_f32_q8_0). False, with nothing launched,
+     * where "auto" finds that matmul_q8_0_q8_0.h does not build on this device (the float kernels then serve).
+     */
+    private boolean q8Activations(ClTensor in, ClTensor w) {
+        if (!choose.q8Activations(w.type) || q8xFailed) return false;
+        try {
+            kernels.get("matmul_q8_0_q8_0_gemv");
+        } catch (KernelBuildException e) {
+            if (choose.amxRequired) throw e;
+            q8xFailed = true;
+            return false;
+        }
+        if (q8xOf != in) {
+            int n = in.rows, stride = KernelChooser.q8xStride(in.cols);
+            q8xValues = rt.grow(q8xValues, "Q8_0 activations", (long) n * in.cols);
+            q8xScales = rt.grow(q8xScales, "Q8_0 activation scales", 2L * n * stride);
+            rt.launch(kernels.get("quantize_f32_q8_0"), "quantize_f32_q8_0 for '" + w.name + "'")
+                    .mem(in.act()).mem(q8xValues).mem(q8xScales).i(in.cols)
+                    .run(new long[] {stride, n}, null);
+            q8xOf = in;
+        }
+        return true;
+    }
+
+    /** out = x · wᵀ with matmul_q8_0_q8_0_gemv, x already quantized by {@link #q8Activations}: one launch per part. */
+    private void q8xMatmul(ClTensor o, ClTensor in, ClTensor w) {
+        String stem = "matmul_q8_0_q8_0_gemv";
+        var k = kernels.get(stem);
+        int n = in.rows;
+        for (ClTensor.Part p : w.parts) {
+            int rows = Math.min(p.rows(), w.rows - p.row0());
+            if (rows <= 0) continue;
+            rt.launch(k, stem + " on '" + w.name + "'")
+                    .mem(q8xValues).mem(q8xScales).mem(p.data()).mem(o.act())
+                    .i(n).i(in.cols).i(rows).i(o.cols).i(p.row0())
+                    .run(choose.gemvGlobal(rows, n), choose.gemvLocal());
+        }
     }
 
     /**
@@ -264,10 +321,11 @@ final class MatmulLauncher {
         ClTensor w0 = (ClTensor) outputs[0].weight();
         int total = 0;
         for (Linear l : outputs) total += l.weight().rows();
-        String stem = fusedStem(w0, "gemvmulti");
+        boolean q8x = q8Activations(in, w0);
+        String stem = q8x ? "matmul_q8_0_q8_0_gemvmulti" : fusedStem(w0, "gemvmulti");
         quantizeInput(in, w0);
         var launch = rt.launch(kernels.get(stem), stem);
-        input(launch, in, w0).i(in.cols);
+        (q8x ? launch.mem(q8xValues).mem(q8xScales) : input(launch, in, w0)).i(in.cols);
         if (w0.type == GgmlType.I8 && !w0.w8a8) launch.i(w0.groupSize);
         launch.i(outputs[0].accumulate() ? 1 : 0);
         for (int j = 0; j < 3; j++) {

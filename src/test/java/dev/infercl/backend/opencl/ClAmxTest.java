@@ -29,9 +29,10 @@ import org.junit.jupiter.api.Test;
  */
 class ClAmxTest {
     static final Set<String> Q8_0 = Set.of("matmul_q8_0_q8_0_amx", "quantize_f32_q8_0tiles");
-    /** Every kernel file that runs only where AMX is usable. */
+    /** Every kernel file that runs only where AMX is usable (with it, Q8_0's one-token products in its arithmetic). */
     static final Set<String> KERNELS = Set.of("matmul_q8_0_q8_0_amx", "quantize_f32_q8_0tiles", "matmul_i8_q8_0_amx",
-            "unpack_q4_0_i8", "unpack_block_i8", "computeprobe_i8_i8_amx");
+            "unpack_q4_0_i8", "unpack_block_i8", "computeprobe_i8_i8_amx", "quantize_f32_q8_0", "matmul_q8_0_q8_0_gemv",
+            "matmul_q8_0_q8_0_gemvmulti", "matmul_q8_0_q8_0_gemvswiglu");
 
     static ClBackend open(ClOptions options) {
         Assumptions.assumeTrue(Amx.usable(), () -> "skipped: AMX is not usable here: " + Amx.reason());

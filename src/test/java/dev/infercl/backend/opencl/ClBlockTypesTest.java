@@ -132,6 +132,33 @@ class ClBlockTypesTest {
         }
     }
 
+    /**
+     * The int8-activation products give a token the same bits alone (the GEMV) and in a product of any number of tokens
+     * (matmul_block_q8k_gemm in runs of min(n, 8)): a batching step or a speculative verification computes each token as
+     * one-token decoding does.
+     */
+    @ParameterizedTest
+    @EnumSource(names = {"Q4_K", "Q5_K", "Q6_K"})
+    void int8ProductsGiveATokenTheSameBitsInRunsOfAnyLength(GgmlType type) {
+        org.junit.jupiter.api.Assumptions.assumeTrue(q8kBuilds, "skipped: the int8-activation kernels do not build on this device");
+        var r = new Random(300 + type.id);
+        int in = 512, rows = 37;
+        MemorySegment seg = weights(r, type, rows, in);
+        Tensor wv = gemv.upload("w", type, rows, in, seg), wm = gemm.upload("w", type, rows, in, seg);
+        float[] x = random(r, 11 * in, 1f);
+        float[] alone = new float[11 * rows];
+        for (int t = 0; t < 11; t++) {
+            Tensor xt = input(gemv, java.util.Arrays.copyOfRange(x, t * in, (t + 1) * in), 1, in);
+            System.arraycopy(guarded(gemv, 1, rows, null, out -> gemv.matmul(out, xt, wv)), 0, alone, t * rows, rows);
+        }
+        for (int n : new int[] {2, 3, 5, 8, 11}) {
+            Tensor xt = input(gemm, java.util.Arrays.copyOf(x, n * in), n, in);
+            float[] got = guarded(gemm, n, rows, null, out -> gemm.matmul(out, xt, wm));
+            org.junit.jupiter.api.Assertions.assertArrayEquals(java.util.Arrays.copyOf(alone, n * rows), got, type + ": " + n + " tokens in one product");
+        }
+        assertTrue(gemm.kernelsUsed().contains("matmul_block_q8k_gemm"), gemm.kernelsUsed().toString());
+    }
+
     /** Whether a product of {@code type} on {@code b} takes int8 activations. */
     static boolean q8k(ClBackend b, GgmlType type) {
         return KernelChooser.Q8K_TYPES.contains(type) && q8kBuilds && (b == gemv || b == gemvQ8k32 || b == gemm || b == gemmQ8k32);
