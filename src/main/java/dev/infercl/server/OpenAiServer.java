@@ -59,7 +59,10 @@ public final class OpenAiServer implements AutoCloseable {
     private final ExecutorService executor = Executors.newVirtualThreadPerTaskExecutor();
     private final ObjectMapper json = new ObjectMapper();
     private final Metrics metrics = new Metrics();
-    /** How often a streaming request waiting in the queue checks that its client is still there. */
+    /**
+     * How often a streaming request that has nothing else to send (waiting in the queue, or for the logprobs of its
+     * reply) checks with an SSE comment that its client is still there.
+     */
     volatile java.time.Duration queueCheck = java.time.Duration.ofSeconds(1);
     private final byte[] key;
 
@@ -501,22 +504,43 @@ public final class OpenAiServer implements AutoCloseable {
         }
     }
 
+    /**
+     * A streamed reply. Without logprobs each chunk goes out as soon as its text is certain (the stop matcher held
+     * back none of it). With logprobs the chunks are the same but wait for the reply's end: the log-probabilities come
+     * from the teacher-forced pass {@link #whole} uses (the session computes no logits a listener can read while it
+     * generates), and each chunk carries those of the tokens generated since the previous chunk, so a token whose
+     * text was held back (a possible start of a stop string, a partial UTF-8 character) rides with the chunk that
+     * releases it, and those of text cut by a stop string go in a chunk with empty text before the last one. While it
+     * waits, an SSE comment every queueCheck tells whether the client is still there.
+     */
     private int stream(Events events, Served s, CompletionRequest r, Session session, int[] ids, GenerateOptions options, List<String> stops) throws IOException {
         String id = newId(r.chat() ? "chatcmpl-" : "cmpl-");
         long created = System.currentTimeMillis() / 1000;
         events.open();
-        if (r.chat()) events.send(chunk(r, s, id, created, "", true, null));
+        if (r.chat()) events.send(chunk(r, s, id, created, "", true, null, null));
         var matcher = new StopMatcher(stops);
+        List<Held> held = r.logprobs() ? new ArrayList<>() : null;
+        int[] kept = {0};   // tokens generated until the text reached a stop string
+        long[] lastWrite = {System.nanoTime()};
         Generation g;
         try {
             g = session.generate(ids, options, (tokenId, piece) -> {
                 if (matcher.stopped() || events.broken) return;
-                if (tokenId >= 0) metrics.token();
+                if (tokenId >= 0) {
+                    metrics.token();
+                    kept[0]++;
+                }
                 String t = matcher.accept(piece);
                 if (matcher.stopped()) session.cancel();
-                if (!t.isEmpty()) {
+                if (held != null) {
+                    if (!t.isEmpty()) held.add(new Held(t, kept[0]));
+                    if (System.nanoTime() - lastWrite[0] >= queueCheck.toNanos()) {
+                        events.comment("generating");
+                        lastWrite[0] = System.nanoTime();
+                    }
+                } else if (!t.isEmpty()) {
                     try {
-                        events.send(chunk(r, s, id, created, t, false, null));
+                        events.send(chunk(r, s, id, created, t, false, null, null));
                     } catch (JsonProcessingException e) {
                         throw new IllegalStateException(e);
                     }
@@ -533,8 +557,21 @@ public final class OpenAiServer implements AutoCloseable {
             return 499;   // nginx's "client closed request": counted apart from completed streams
         }
         String tail = matcher.flush();
-        if (!tail.isEmpty()) events.send(chunk(r, s, id, created, tail, false, null));
-        events.send(chunk(r, s, id, created, null, false, finishReason(g, matcher)));
+        if (held == null) {
+            if (!tail.isEmpty()) events.send(chunk(r, s, id, created, tail, false, null, null));
+        } else {
+            int[] tokens = Arrays.copyOf(g.tokens(), Math.min(kept[0], g.tokens().length));
+            int sent = held.isEmpty() ? 0 : held.getLast().tokens();
+            if (!tail.isEmpty() || tokens.length > sent) held.add(new Held(tail, tokens.length));
+            ObjectNode logprobs = logprobs(s, session, ids, tokens, r.topLogprobs(), r.chat());
+            int from = 0;
+            for (Held h : held) {
+                int to = Math.min(h.tokens(), tokens.length);
+                events.send(chunk(r, s, id, created, h.text(), false, null, slice(logprobs, from, to)));
+                from = to;
+            }
+        }
+        events.send(chunk(r, s, id, created, null, false, finishReason(g, matcher), null));
         if (r.includeUsage()) {
             var u = base(r, s, id, created);
             u.putArray("choices");
@@ -545,13 +582,30 @@ public final class OpenAiServer implements AutoCloseable {
         return events.broken ? 499 : 200;
     }
 
+    /** A streamed chunk's text, and how many tokens had been generated when it became certain. */
+    private record Held(String text, int tokens) {}
+
+    /** Entries {@code [from, to)} of every array of {@link #logprobs}'s result: one chunk's tokens. */
+    private ObjectNode slice(ObjectNode logprobs, int from, int to) {
+        var out = json.createObjectNode();
+        for (var fields = logprobs.fieldNames(); fields.hasNext(); ) {
+            String f = fields.next();
+            ArrayNode a = out.putArray(f);
+            for (int i = from; i < to; i++) a.add(logprobs.get(f).get(i));
+        }
+        return out;
+    }
+
     private ObjectNode base(CompletionRequest r, Served s, String id, long created) {
         return json.createObjectNode().put("id", id).put("object", r.chat() ? "chat.completion.chunk" : "text_completion")
                 .put("created", created).put("model", s.id());
     }
 
-    /** One streamed chunk: text (null in the last one), the role in the first chat chunk, the finish reason in the last. */
-    private ObjectNode chunk(CompletionRequest r, Served s, String id, long created, String text, boolean role, String finish) {
+    /**
+     * One streamed chunk: text (null in the last one), the role in the first chat chunk, the finish reason in the last,
+     * the logprobs of its tokens when asked for (else null).
+     */
+    private ObjectNode chunk(CompletionRequest r, Served s, String id, long created, String text, boolean role, String finish, ObjectNode logprobs) {
         var c = base(r, s, id, created);
         var choice = c.putArray("choices").addObject().put("index", 0);
         if (r.chat()) {
@@ -561,7 +615,7 @@ public final class OpenAiServer implements AutoCloseable {
         } else {
             choice.put("text", text == null ? "" : text);
         }
-        choice.putNull("logprobs");
+        choice.set("logprobs", logprobs);
         choice.put("finish_reason", finish);
         if (r.includeUsage()) c.putNull("usage");
         return c;

@@ -167,6 +167,185 @@ class OpenAiServerTest {
         assertEquals(2, legacy.path("top_logprobs").path(0).size());
     }
 
+    /**
+     * A stream's logprobs, its chunks' arrays concatenated, are the whole reply's for the same request and seed, in
+     * both wire formats, with alternatives; the text and the token count agree too.
+     */
+    @Test
+    void streamedLogprobsAreTheWholeReplys() throws Exception {
+        String chat = """
+                {"messages": [{"role": "user", "content": "Tell me a story about a cat."}], "max_tokens": 48, "temperature": 0.9, "seed": 11, "logprobs": true, "top_logprobs": 3%s}""";
+        assertStreamedLogprobsAreWhole("/v1/chat/completions", chat, 3);
+        assertStreamedLogprobsAreWhole("/v1/completions", COMPLETION.formatted(", \"logprobs\": 2%s"), 2);
+    }
+
+    /**
+     * Tokens whose text the stop matcher holds back (it may start a stop string) keep their logprobs: with a stop
+     * string made of two reply tokens and a character the reply never has, those two tokens' chunk is held until the
+     * next token shows it is no stop, and their logprobs go with the chunk that releases their text; with the two
+     * tokens alone as the stop string their text is never sent, but their logprobs are, in a chunk with empty text
+     * before the last, as the whole reply counts them. Nothing is lost, repeated or reordered, and a chunk's text
+     * never runs ahead of the tokens delivered.
+     */
+    @Test
+    void tokensHeldBackForAStopStringKeepTheirLogprobs() throws Exception {
+        JsonNode free = json(f.post("/v1/completions", COMPLETION.formatted(", \"logprobs\": 1")).body()).path("choices").path(0);
+        String text = free.path("text").asText();
+        JsonNode tokens = free.path("logprobs").path("tokens"), offsets = free.path("logprobs").path("text_offset");
+        var joined = new StringBuilder();
+        for (JsonNode t : tokens) joined.append(t.asText());
+        assertEquals(text, joined.toString(), "the tokens spell the text");
+        int k = 2;
+        while (tokens.path(k).asText().isEmpty() || tokens.path(k + 1).asText().isEmpty()
+                || text.indexOf(tokens.path(k).asText() + tokens.path(k + 1).asText()) != offsets.path(k).asInt()) k++;
+        String pair = tokens.path(k).asText() + tokens.path(k + 1).asText();
+
+        // held, then released: tokens k and k + 1 arrive with the chunk of token k + 2
+        String never = ", \"logprobs\": 1, \"stop\": [" + ServerFixture.JSON.writeValueAsString(pair + "\u0007") + "]%s";
+        JsonNode released = assertStreamedLogprobsAreWhole("/v1/completions", COMPLETION.formatted(never), 1);
+        assertSameLogprobs(free.path("logprobs"), released);
+        var chunks = legacyChunks(f.post("/v1/completions", COMPLETION.formatted(never.formatted(", \"stream\": true"))).body());
+        int before = 0;
+        for (JsonNode c : chunks) {
+            int n = c.path("logprobs").path("tokens").size();
+            if (before <= k && k < before + n) {
+                assertTrue(k + 1 < before + n, "token " + k + " is held with token " + (k + 1) + ": " + c);
+                assertTrue(c.path("text").asText().contains(pair), c.toString());
+            }
+            before += n;
+        }
+
+        // held, then cut: the two tokens' text is never sent, their logprobs are
+        String cut = ", \"logprobs\": 1, \"stop\": [" + ServerFixture.JSON.writeValueAsString(pair) + "]%s";
+        JsonNode stopped = assertStreamedLogprobsAreWhole("/v1/completions", COMPLETION.formatted(cut), 1);
+        assertEquals(k + 2, stopped.path("tokens").size(), "the reply's tokens up to the one that completes the stop string");
+        chunks = legacyChunks(f.post("/v1/completions", COMPLETION.formatted(cut.formatted(", \"stream\": true"))).body());
+        JsonNode last = chunks.getLast();
+        assertEquals("", last.path("text").asText());
+        JsonNode lastTokens = last.path("logprobs").path("tokens");
+        assertEquals(tokens.path(k + 1), lastTokens.path(lastTokens.size() - 1));
+        assertEquals(tokens.path(k), lastTokens.path(lastTokens.size() - 2));
+    }
+
+    /**
+     * A token that is only the first byte of a UTF-8 character adds no text to the stream, yet its logprobs (its
+     * bytes among them) are delivered once, in order, with the chunk whose text completes it: at temperature 2 the
+     * model draws byte tokens, and the stream's logprobs still equal the whole reply's.
+     */
+    @Test
+    void aPartialUtf8TokenKeepsItsLogprobs() throws Exception {
+        String chat = """
+                {"messages": [{"role": "user", "content": "Hi"}], "max_tokens": 96, "temperature": 2, "top_k": 0, "seed": 71, "logprobs": true, "top_logprobs": 2%s}""";
+        JsonNode lp = assertStreamedLogprobsAreWhole("/v1/chat/completions", chat, 2);
+        int lead = -1;
+        for (int i = 0; i < lp.path("content").size() && lead < 0; i++) {
+            JsonNode bytes = lp.path("content").path(i).path("bytes");
+            if (bytes.size() == 1 && bytes.path(0).asInt() >= 0xC0) lead = i;
+        }
+        assertTrue(lead >= 0, "the reply has a token that is a UTF-8 lead byte alone");
+        int before = 0;
+        for (String e : events(f.post("/v1/chat/completions", chat.formatted(", \"stream\": true")).body())) {
+            if (e.equals("[DONE]")) break;
+            JsonNode c = json(e).path("choices").path(0);
+            int n = c.path("logprobs").path("content").size();
+            if (before <= lead && lead < before + n) assertFalse(c.path("delta").path("content").asText().isEmpty(), "its chunk carries the text it begins: " + e);
+            before += n;
+        }
+    }
+
+    /**
+     * The same logprobs: the same tokens, bytes, offsets and alternatives in the same order, exactly, and the same
+     * numbers within 1e-4. Not bit for bit: the teacher-forced pass itself gives an identical request's numbers
+     * differently in their seventh digit while the JIT compiles the CPU kernels (their sums change order).
+     */
+    private static void assertSameLogprobs(JsonNode want, JsonNode got) {
+        assertSame(want, got, "logprobs");
+    }
+
+    private static void assertSame(JsonNode want, JsonNode got, String where) {
+        if (want.isNumber() && !want.isIntegralNumber()) {
+            assertTrue(got.isNumber(), where + ": " + got);
+            assertEquals(want.doubleValue(), got.doubleValue(), 1e-4, where);
+            return;
+        }
+        assertEquals(want.getNodeType(), got.getNodeType(), where);
+        if (!want.isContainerNode()) {
+            assertEquals(want, got, where);
+            return;
+        }
+        assertEquals(want.size(), got.size(), where + " size");
+        if (want.isArray()) {
+            for (int i = 0; i < want.size(); i++) assertSame(want.get(i), got.get(i), where + "[" + i + "]");
+        } else {
+            var wf = new java.util.ArrayList<String>();
+            var gf = new java.util.ArrayList<String>();
+            want.fieldNames().forEachRemaining(wf::add);
+            got.fieldNames().forEachRemaining(gf::add);
+            assertEquals(wf, gf, where + " fields");
+            for (String f : wf) assertSame(want.get(f), got.get(f), where + "." + f);
+        }
+    }
+
+    /** The choices of a legacy stream's chunks that carry logprobs. */
+    private static java.util.List<JsonNode> legacyChunks(String body) throws Exception {
+        var out = new java.util.ArrayList<JsonNode>();
+        for (String e : events(body)) {
+            if (e.equals("[DONE]")) break;
+            JsonNode c = json(e).path("choices").path(0);
+            if (c.path("logprobs").isObject()) out.add(c);
+        }
+        return out;
+    }
+
+    /**
+     * Asks {@code body} (a format with one %s for the stream field) whole and streamed, and checks that the stream's
+     * logprobs, concatenated, are the whole reply's, and that the streamed text never runs ahead of its tokens;
+     * returns the whole reply's logprobs.
+     */
+    private static JsonNode assertStreamedLogprobsAreWhole(String path, String body, int top) throws Exception {
+        boolean chat = path.contains("chat");
+        var w = f.post(path, body.formatted(""));
+        assertEquals(200, w.statusCode(), w.body());
+        JsonNode whole = json(w.body());
+        JsonNode want = whole.path("choices").path(0).path("logprobs");
+        var s = f.post(path, body.formatted(", \"stream\": true"));
+        assertEquals(200, s.statusCode(), s.body());
+        var got = ServerFixture.JSON.createObjectNode();
+        var sentText = new StringBuilder();
+        var tokenBytes = new java.io.ByteArrayOutputStream();
+        for (String e : events(s.body())) {
+            if (e.equals("[DONE]")) break;
+            JsonNode c = json(e).path("choices").path(0);
+            JsonNode lp = c.path("logprobs");
+            if (!lp.isObject()) {
+                assertTrue(c.isMissingNode() || c.path("finish_reason").isTextual() || c.path("delta").has("role"), "only the role, finish and usage chunks carry no logprobs: " + e);
+                continue;
+            }
+            for (var fields = lp.fieldNames(); fields.hasNext(); ) {
+                String field = fields.next();
+                var a = got.has(field) ? (com.fasterxml.jackson.databind.node.ArrayNode) got.get(field) : got.putArray(field);
+                lp.get(field).forEach(a::add);
+            }
+            sentText.append(chat ? c.path("delta").path("content").asText() : c.path("text").asText());
+            if (chat) {
+                for (JsonNode t : lp.path("content")) for (JsonNode b : t.path("bytes")) tokenBytes.write(b.asInt());
+            } else {
+                for (JsonNode t : lp.path("tokens")) tokenBytes.writeBytes(t.asText().getBytes(StandardCharsets.UTF_8));
+            }
+            String delivered = tokenBytes.toString(StandardCharsets.UTF_8);
+            if (!delivered.contains("\uFFFD")) assertTrue(delivered.startsWith(sentText.toString()), "the text runs ahead of its tokens: " + sentText + " | " + delivered);
+        }
+        assertSameLogprobs(want, got);
+        JsonNode first = chat ? want.path("content").path(0).path("top_logprobs") : want.path("top_logprobs").path(0);
+        assertEquals(top, first.size());
+        int count = chat ? want.path("content").size() : want.path("tokens").size();
+        assertTrue(count > 0);
+        JsonNode choice = whole.path("choices").path(0);
+        assertEquals(chat ? choice.path("message").path("content").asText() : choice.path("text").asText(), streamedText(s.body()));
+        assertEquals(whole.path("usage").path("completion_tokens").asInt() >= count, true);
+        return want;
+    }
+
     @Test
     void embeddingsEqualModelEmbed() throws Exception {
         var r = f.post("/v1/embeddings", """
@@ -251,7 +430,8 @@ class OpenAiServerTest {
                 Arguments.of("prompt a number", "/v1/completions", "{\"prompt\": 42}", 400, "prompt"),
                 Arguments.of("prompt longer than the context", "/v1/completions", "{\"prompt\": \"" + LONG_PROMPT + "\"}", 400, "prompt"),
                 Arguments.of("unknown model", "/v1/completions", "{\"model\": \"gpt-4\", \"prompt\": \"a\"}", 404, "model"),
-                Arguments.of("logprobs streamed", "/v1/chat/completions", "{\"messages\": [{\"role\": \"user\", \"content\": \"a\"}], \"logprobs\": true, \"stream\": true}", 400, "logprobs"),
+                Arguments.of("top_logprobs without logprobs", "/v1/chat/completions", "{\"messages\": [{\"role\": \"user\", \"content\": \"a\"}], \"top_logprobs\": 2, \"stream\": true}", 400, "top_logprobs"),
+                Arguments.of("legacy logprobs 6", "/v1/completions", "{\"prompt\": \"a\", \"logprobs\": 6, \"stream\": true}", 400, "logprobs"),
                 Arguments.of("no messages", "/v1/chat/completions", "{\"messages\": []}", 400, "messages"),
                 Arguments.of("a message without a role", "/v1/chat/completions", "{\"messages\": [{\"content\": \"a\"}]}", 400, "messages[0].role"),
                 Arguments.of("a tool message", "/v1/chat/completions", "{\"messages\": [{\"role\": \"tool\", \"content\": \"a\"}]}", 400, "messages[0].role"),
