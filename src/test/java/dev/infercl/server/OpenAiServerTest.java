@@ -286,6 +286,30 @@ class OpenAiServerTest {
         }
     }
 
+    /**
+     * A stream with logprobs sends its chunks only when the reply is done, so while it generates an SSE comment every
+     * queueCheck checks the client: one that goes away cancels the generation at the next comment, long before its
+     * budget.
+     */
+    @Test
+    void aClientThatLeavesALogprobsStreamCancelsItsGeneration() throws Exception {
+        try (var g = new ServerFixture(ServerFixture.options().withParallel(1, 4).withContextLength(512))) {
+            g.server.queueCheck = Duration.ofMillis(1);
+            double before = g.metric("infercl_generations_cancelled_total"), generated = g.metric("infercl_generated_tokens_total");
+            String body = "{\"prompt\": \"Once upon a time\", \"max_tokens\": 500, \"temperature\": 2, \"top_k\": 0, \"seed\": 3, \"stream\": true, \"logprobs\": 1}";
+            try (Socket s = g.postRaw(body)) {
+                String seen = ServerFixture.readUntil(s, text -> text.endsWith(": generating\n\n"));
+                assertTrue(seen.startsWith("HTTP/1.1 200") && !seen.contains("data: "), seen);
+                s.setSoLinger(true, 0);   // a reset, as a client that dies does
+            }
+            long deadline = System.nanoTime() + 30_000_000_000L;
+            while (g.metric("infercl_sequences_running") > 0 && System.nanoTime() < deadline) Thread.sleep(10);
+            assertEquals(before + 1, g.metric("infercl_generations_cancelled_total"), "the disconnect was noticed");
+            assertTrue(g.metric("infercl_generated_tokens_total") - generated < 500, "cancelled before its budget");
+            assertEquals(0, g.metric("infercl_kv_blocks_in_use"));
+        }
+    }
+
     /** The choices of a legacy stream's chunks that carry logprobs. */
     private static java.util.List<JsonNode> legacyChunks(String body) throws Exception {
         var out = new java.util.ArrayList<JsonNode>();
