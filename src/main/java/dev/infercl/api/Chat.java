@@ -111,7 +111,7 @@ public final class Chat {
         session.rewind(common);
         int keep = common;
         Generation g = session.generate(Arrays.copyOfRange(ids, keep, ids.length),
-                new GenerateOptions(options.maxTokens(), options.sampler(), false, true, concat(options.stopTokens(), stopIds), options.speculation()), listener);
+                new GenerateOptions(options.maxTokens(), options.sampler(), false, true, concat(options.stopTokens(), stopIds), options.speculation(), options.logprobs()), listener);
         messages.add(ChatMessage.assistant(stripStops(g.text())));
         return g;
     }

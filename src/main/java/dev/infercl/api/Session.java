@@ -7,6 +7,7 @@ import dev.infercl.engine.Completion;
 import dev.infercl.engine.Sampler;
 import dev.infercl.engine.SamplerOptions;
 import dev.infercl.engine.Scheduler;
+import dev.infercl.engine.TokenLogprobs;
 import dev.infercl.model.LoraAdapter;
 import dev.infercl.model.LoraSet;
 import dev.infercl.model.Transformer;
@@ -219,11 +220,14 @@ public final class Session implements AutoCloseable {
         long t1 = System.nanoTime();
         // at most one token per free position, plus the last one sampled: a budget of 2^31 tokens costs nothing
         int[] out = new int[(int) Math.max(0, Math.min(options.maxTokens(), contextLength() - (long) length() + 1))];
+        // the sampler modifies the row it samples: log-probabilities, when asked for, come from a copy of the model's
+        float[] raw = options.logprobs() >= 0 ? new float[logits.length] : null;
         while (count < options.maxTokens()) {
             if (cancelled) {
                 stop = Generation.StopReason.CANCELLED;
                 break;
             }
+            if (raw != null) System.arraycopy(logits, 0, raw, 0, raw.length);
             int next = sampler.sample(logits, logits.length);
             if (options.stopAtEos() && (tok.isEndOfGeneration(next) || options.isStopToken(next))) {
                 stop = Generation.StopReason.END_OF_GENERATION;
@@ -233,7 +237,7 @@ public final class Session implements AutoCloseable {
             sampler.accept(next);
             String piece = decoder.accept(next);
             text.append(piece);
-            if (listener != null) listener.onToken(next, piece);
+            if (listener != null) listener.onToken(next, piece, raw == null ? null : TokenLogprobs.of(raw, 0, raw.length, next, options.logprobs()));
             if (count == options.maxTokens()) {
                 pending = next;
                 break;
@@ -248,7 +252,7 @@ public final class Session implements AutoCloseable {
         String rest = decoder.flush();
         if (!rest.isEmpty()) {
             text.append(rest);
-            if (listener != null) listener.onToken(-1, rest);
+            if (listener != null) listener.onToken(-1, rest, null);
         }
         return new Generation(prompt, Arrays.copyOf(out, count), text.toString(), stop, t1 - t0, System.nanoTime() - t1);
     }
@@ -334,7 +338,10 @@ public final class Session implements AutoCloseable {
                 sampler.accept(next);
                 String piece = decoder.accept(next);
                 text.append(piece);
-                if (listener != null) listener.onToken(next, piece);
+                // row j is the target's own logits at this position (the sampler worked on a copy), whether the token
+                // is an accepted draft, a replacement or the bonus token
+                TokenLogprobs lp = options.logprobs() < 0 ? null : TokenLogprobs.of(rows, j * vocab, vocab, next, options.logprobs());
+                if (listener != null) listener.onToken(next, piece, lp);
                 last = next;
                 if (count == options.maxTokens() || before + j + 1 >= contextLength()) {
                     pending = next;
@@ -353,7 +360,7 @@ public final class Session implements AutoCloseable {
         String rest = decoder.flush();
         if (!rest.isEmpty()) {
             text.append(rest);
-            if (listener != null) listener.onToken(-1, rest);
+            if (listener != null) listener.onToken(-1, rest, null);
         }
         return new Generation(prompt, Arrays.copyOf(out, count), text.toString(), stop, t1 - t0, System.nanoTime() - t1,
                 new Speculation.Stats(drafted, acceptedTotal, forwards, count));
@@ -394,16 +401,17 @@ public final class Session implements AutoCloseable {
         try {
             Scheduler.Sequence seq = model.compute(() -> {
                 if (closed) throw new IllegalStateException("this session is closed");
-                return model.scheduler().submit(all, from, options.sampler(), (int) Math.min(options.maxTokens(), Integer.MAX_VALUE), stop, contextLength);
+                return model.scheduler().submit(all, from, options.sampler(), (int) Math.min(options.maxTokens(), Integer.MAX_VALUE), stop, contextLength,
+                        options.logprobs());
             });
             pending = -1;   // fed with this request (a refused one keeps it)
             running = seq;
             if (cancelled) seq.cancel();
-            c = seq.await(id -> {
+            c = seq.awaitTokens((id, lp) -> {
                 if (first[0] == 0) first[0] = System.nanoTime();
                 String piece = decoder.accept(id);
                 text.append(piece);
-                if (listener != null) listener.onToken(id, piece);
+                if (listener != null) listener.onToken(id, piece, lp);
             });
         } catch (IllegalStateException e) {
             if (model.closedNow()) model.compute(() -> null);   // throws "the model … is closed"
@@ -428,7 +436,7 @@ public final class Session implements AutoCloseable {
         String rest = decoder.flush();
         if (!rest.isEmpty()) {
             text.append(rest);
-            if (listener != null) listener.onToken(-1, rest);
+            if (listener != null) listener.onToken(-1, rest, null);
         }
         long t1 = first[0] == 0 ? System.nanoTime() : first[0];
         return new Generation(prompt, c.tokens(), text.toString(), stopReason, t1 - t0, System.nanoTime() - t1);

@@ -134,6 +134,15 @@ public final class Scheduler implements AutoCloseable {
      * at prompt token {@code samplerFrom} (a conversation's earlier turns were sampled by an earlier request).
      */
     public Sequence submit(int[] prompt, int samplerFrom, SamplerOptions sampling, int maxTokens, IntPredicate stop, int contextLength) {
+        return submit(prompt, samplerFrom, sampling, maxTokens, stop, contextLength, -1);
+    }
+
+    /**
+     * As {@link #submit(int[], int, SamplerOptions, int, IntPredicate, int)}; with {@code logprobs} ≥ 0 each emitted
+     * token comes with its {@link TokenLogprobs} (that many alternatives), from its own row of the step that sampled it.
+     */
+    public Sequence submit(int[] prompt, int samplerFrom, SamplerOptions sampling, int maxTokens, IntPredicate stop, int contextLength, int logprobs) {
+        if (logprobs < -1) throw new IllegalArgumentException("logprobs must be −1 (none) or ≥ 0, got " + logprobs);
         if (samplerFrom < 0 || samplerFrom > prompt.length) throw new IllegalArgumentException("sampler history from " + samplerFrom + " of " + prompt.length + " tokens");
         if (prompt.length == 0) throw new IllegalArgumentException("the prompt is empty");
         for (int i = 0; i < prompt.length; i++) {
@@ -143,7 +152,7 @@ public final class Scheduler implements AutoCloseable {
         if (contextLength < 1 || contextLength > config.contextLength()) {
             throw new IllegalArgumentException("a context of " + contextLength + " tokens; this scheduler serves 1.." + config.contextLength());
         }
-        var seq = new Sequence(prompt.clone(), samplerFrom, sampling, maxTokens, stop, contextLength);
+        var seq = new Sequence(prompt.clone(), samplerFrom, sampling, maxTokens, stop, contextLength, logprobs);
         if (seq.need > config.kvBlocks()) {
             throw new ContextFullException("a request of " + prompt.length + " prompt tokens and up to " + maxTokens + " more needs " + seq.need
                     + " KV blocks; the cache has " + config.kvBlocks());
@@ -290,6 +299,8 @@ public final class Scheduler implements AutoCloseable {
             s.advance(s.table.length() + s.step);
             if (s.status == Status.PREFILL && s.table.length() == s.prompt.length) s.status = Status.DECODE;   // samples below
         }
+        // the samplers modify the row they get, so each gets a copy: logits keeps the model's rows, from which a
+        // sequence that asked for them takes its token's log-probabilities (row j is logitSeq[j]'s)
         int[] picks = new int[logitRows];
         boolean drawing = false;
         for (int j = 0; j < logitRows; j++) drawing |= !logitSeq[j].greedy;
@@ -303,7 +314,7 @@ public final class Scheduler implements AutoCloseable {
                 picks[j] = logitSeq[j].sampler.sample(row, vocab);
             }
         }
-        for (int j = 0; j < logitRows; j++) logitSeq[j].sampled(picks[j]);
+        for (int j = 0; j < logitRows; j++) logitSeq[j].sampled(picks[j], j);
         admitWaiting();
         return true;
     }
@@ -326,14 +337,23 @@ public final class Scheduler implements AutoCloseable {
         }
     }
 
+    /** Receives a sequence's emitted tokens, with their log-probabilities when the request asked for them (else null). */
+    @FunctionalInterface
+    public interface TokenSink {
+        void accept(int token, TokenLogprobs logprobs);
+    }
+
+    /** A token emitted by a step, waiting for the thread that awaits its sequence. */
+    private record Emitted(int token, TokenLogprobs logprobs) {}
+
     /** One request: its sequence's blocks, sampler and tokens. Await it on the thread that consumes its tokens. */
     public final class Sequence {
         private final int[] prompt;
         private final Sampler sampler;
-        private final int maxTokens, contextLength, need, samplerFrom;
+        private final int maxTokens, contextLength, need, samplerFrom, logprobs;
         private final IntPredicate stop;
         private final boolean greedy;
-        private final ArrayDeque<Integer> events = new ArrayDeque<>();   // emitted, not yet delivered (guarded by lock)
+        private final ArrayDeque<Emitted> events = new ArrayDeque<>();   // emitted, not yet delivered (guarded by lock)
         private final List<Long> chain = new ArrayList<>();              // hash of each full block's prefix
         private int[] tokens;                                            // prompt, then generated tokens
         private int generated, reused, step, next;
@@ -343,8 +363,9 @@ public final class Scheduler implements AutoCloseable {
         private Throwable error;
         private volatile boolean cancelled;
 
-        private Sequence(int[] prompt, int samplerFrom, SamplerOptions sampling, int maxTokens, IntPredicate stop, int contextLength) {
+        private Sequence(int[] prompt, int samplerFrom, SamplerOptions sampling, int maxTokens, IntPredicate stop, int contextLength, int logprobs) {
             this.prompt = prompt;
+            this.logprobs = logprobs;
             this.samplerFrom = samplerFrom;
             this.sampler = new Sampler(sampling);
             this.greedy = sampling.temperature() <= 0;
@@ -366,7 +387,12 @@ public final class Scheduler implements AutoCloseable {
          * {@code onToken} (may be null) on this thread; returns what it produced. Rethrows what failed its step.
          */
         public Completion await(IntConsumer onToken) {
-            var out = new int[16];
+            return awaitTokens(onToken == null ? null : (id, lp) -> onToken.accept(id));
+        }
+
+        /** As {@link #await(IntConsumer)}, each token handed on with its log-probabilities (null when not asked for). */
+        public Completion awaitTokens(TokenSink onToken) {
+            var out = new Emitted[16];
             while (true) {
                 int count = 0;
                 boolean done;
@@ -378,14 +404,14 @@ public final class Scheduler implements AutoCloseable {
                             throw new IllegalStateException("the scheduler has nothing to compute but a request is not done");
                         }
                     }
-                    if (events.size() > out.length) out = new int[Math.max(events.size(), 2 * out.length)];
+                    if (events.size() > out.length) out = new Emitted[Math.max(events.size(), 2 * out.length)];
                     while (!events.isEmpty()) out[count++] = events.poll();
                     done = status == Status.DONE;
                 } finally {
                     lock.unlock();
                 }
                 try {
-                    if (onToken != null) for (int i = 0; i < count; i++) onToken.accept(out[i]);
+                    if (onToken != null) for (int i = 0; i < count; i++) onToken.accept(out[i].token(), out[i].logprobs());
                 } catch (RuntimeException | Error e) {
                     cancel();   // nobody will consume the rest: free its blocks at the next step
                     throw e;
@@ -410,8 +436,11 @@ public final class Scheduler implements AutoCloseable {
             }
         }
 
-        /** The token sampled after this sequence's last row: emitted and fed next, or the end. */
-        private void sampled(int id) {
+        /**
+         * The token sampled from row {@code row} of the step's logits, after this sequence's last row: emitted and fed
+         * next, or the end. Its log-probabilities come from that row, which the sampler left as the model computed it.
+         */
+        private void sampled(int id, int row) {
             if (stop != null && stop.test(id)) {
                 finish(Completion.Stop.END_OF_GENERATION);
                 return;
@@ -420,7 +449,7 @@ public final class Scheduler implements AutoCloseable {
             if (at == tokens.length) tokens = Arrays.copyOf(tokens, 2 * tokens.length);
             tokens[at] = id;
             generated++;
-            events.add(id);
+            events.add(new Emitted(id, logprobs < 0 ? null : TokenLogprobs.of(logits, row * vocab, vocab, id, logprobs)));
             sampler.accept(id);
             if (generated == maxTokens) finish(Completion.Stop.TOKEN_BUDGET);
             else if (table.length() >= contextLength) finish(Completion.Stop.CONTEXT_FULL);

@@ -9,7 +9,7 @@ import java.util.Map;
 /**
  * The honoured fields of a /v1/chat/completions or /v1/completions body, each checked for its type and range (a
  * wrong one is a 400 naming the field). Fields not listed are ignored, as OpenAI-compatible servers do, except
- * those whose silent omission would mislead (tools, n &gt; 1, streamed logprobs), which are refused.
+ * those whose silent omission would mislead (tools, n &gt; 1), which are refused.
  */
 record CompletionRequest(boolean chat, String model, List<ChatMessage> messages, String prompt, Integer maxTokens,
                          float temperature, int topK, float topP, float minP, float presencePenalty, float frequencyPenalty,
@@ -67,7 +67,6 @@ record CompletionRequest(boolean chat, String model, List<ChatMessage> messages,
             logprobs = lp != null;
             top = lp == null ? 0 : lp;
         }
-        if (logprobs && stream) throw ApiException.unsupported("logprobs", "logprobs are not available with stream: true (ask without streaming)");
         for (String f : new String[] {"tools", "functions"}) {
             JsonNode t = body.get(f);
             if (t != null && !t.isNull() && !(t.isArray() && t.isEmpty())) throw ApiException.unsupported(f, "'" + f + "' (tool calling) is not supported");

@@ -12,8 +12,10 @@ import dev.infercl.api.Generation;
 import dev.infercl.api.Model;
 import dev.infercl.api.Pooling;
 import dev.infercl.api.Session;
+import dev.infercl.api.TokenListener;
 import dev.infercl.engine.SamplerOptions;
 import dev.infercl.engine.StopMatcher;
+import dev.infercl.engine.TokenLogprobs;
 import dev.infercl.tokenizer.ChatTemplate;
 import dev.infercl.tokenizer.Tokenizer;
 import java.io.IOException;
@@ -25,7 +27,6 @@ import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.Base64;
 import java.util.HexFormat;
 import java.util.List;
@@ -59,8 +60,13 @@ public final class OpenAiServer implements AutoCloseable {
     private final ExecutorService executor = Executors.newVirtualThreadPerTaskExecutor();
     private final ObjectMapper json = new ObjectMapper();
     private final Metrics metrics = new Metrics();
-    /** How often a streaming request waiting in the queue checks that its client is still there. */
+    /** How often a streaming request waiting in the queue checks with an SSE comment that its client is still there. */
     volatile java.time.Duration queueCheck = java.time.Duration.ofSeconds(1);
+    /**
+     * Called on the generating thread after each streamed token, once the chunk its text released (if any) is written:
+     * lets a test hold a generation at a known point to see what the client has received by then. Null: none.
+     */
+    volatile TokenListener afterStreamedToken;
     private final byte[] key;
 
     /** Set once by {@link #ready}; null while the model loads. */
@@ -320,7 +326,7 @@ public final class OpenAiServer implements AutoCloseable {
         int budget = r.maxTokens() == null ? room : Math.min(r.maxTokens(), room);
         var sampler = new SamplerOptions(r.temperature(), r.topK(), r.topP(), r.minP(), r.repeatPenalty(), 64, r.seed(),
                 r.presencePenalty(), r.frequencyPenalty());
-        var options = new GenerateOptions(budget, sampler, false, true, stopIds);
+        var options = new GenerateOptions(budget, sampler, false, true, stopIds, null, r.logprobs() ? r.topLogprobs() : -1);
 
         // A streaming client waiting in the queue is sent the stream's headers and then an SSE comment every
         // queueCheck, so that one that went away is noticed while it waits (a write fails) and gives up its place; a
@@ -361,20 +367,28 @@ public final class OpenAiServer implements AutoCloseable {
 
     private int whole(HttpExchange ex, Served s, CompletionRequest r, Session session, int[] ids, GenerateOptions options, List<String> stops) throws IOException {
         var matcher = new StopMatcher(stops);
-        int[] kept = {0};   // tokens generated until the text reached a stop string
-        Generation g = session.generate(ids, options, (id, piece) -> {
-            if (matcher.stopped()) return;
-            if (id >= 0) {
-                metrics.token();
-                kept[0]++;
+        // the tokens up to the one whose text reached a stop string, as the stream delivers them
+        List<TokenLogprobs> kept = r.logprobs() ? new ArrayList<>() : null;
+        Generation g = session.generate(ids, options, new TokenListener() {
+            @Override
+            public void onToken(int id, String piece) {
+                onToken(id, piece, null);
             }
-            matcher.accept(piece);
-            if (matcher.stopped()) session.cancel();
+
+            @Override
+            public void onToken(int id, String piece, TokenLogprobs lp) {
+                if (matcher.stopped()) return;
+                if (id >= 0) {
+                    metrics.token();
+                    if (kept != null) kept.add(lp);
+                }
+                matcher.accept(piece);
+                if (matcher.stopped()) session.cancel();
+            }
         });
         matcher.flush();
         String text = matcher.text();
-        int[] tokens = Arrays.copyOf(g.tokens(), Math.min(kept[0], g.tokens().length));
-        ObjectNode logprobs = r.logprobs() ? logprobs(s, session, ids, tokens, r.topLogprobs(), r.chat()) : null;
+        ObjectNode logprobs = kept == null ? null : logprobs(s.model().tokenizer(), kept, r.chat(), new int[1]);
 
         var choice = json.createObjectNode().put("index", 0);
         if (r.chat()) {
@@ -393,57 +407,36 @@ public final class OpenAiServer implements AutoCloseable {
     }
 
     /**
-     * The log-probabilities of the generated tokens under the model (the softmax of its logits, before penalties and
-     * temperature, as OpenAI reports them), from a teacher-forced pass over prompt and reply in the same session.
+     * The logprobs object of {@code tokens} in the endpoint's format (chat: {@code content}; legacy: {@code tokens},
+     * {@code token_logprobs}, {@code top_logprobs}, {@code text_offset}), each computed by the engine from the logits
+     * row its token was sampled from. {@code offset} holds the legacy text offset of the first token, counted from the
+     * reply's start, and is advanced past the last, so a stream's chunks continue each other's offsets.
      */
-    private ObjectNode logprobs(Served s, Session session, int[] prompt, int[] tokens, int top, boolean chat) {
-        Tokenizer tok = s.model().tokenizer();
+    private ObjectNode logprobs(Tokenizer tok, List<TokenLogprobs> tokens, boolean chat, int[] offset) {
         var result = json.createObjectNode();
         ArrayNode content = chat ? result.putArray("content") : null;
         ArrayNode texts = chat ? null : result.putArray("tokens"), lps = chat ? null : result.putArray("token_logprobs");
         ArrayNode tops = chat ? null : result.putArray("top_logprobs"), offsets = chat ? null : result.putArray("text_offset");
-        if (tokens.length == 0) return result;
-        session.reset();
-        session.prefillOnly(Arrays.copyOf(prompt, prompt.length - 1));
-        int[] feed = new int[tokens.length];
-        feed[0] = prompt[prompt.length - 1];
-        System.arraycopy(tokens, 0, feed, 1, tokens.length - 1);
-        float[][] rows = session.logits(feed);
-        int offset = 0;
-        for (int j = 0; j < tokens.length; j++) {
-            float[] row = rows[j];
-            double max = Double.NEGATIVE_INFINITY, sum = 0;
-            for (float v : row) max = Math.max(max, v);
-            for (float v : row) sum += Math.exp(v - max);
-            double logZ = max + Math.log(sum);
-            Integer[] best = topIds(row, top);
-            String piece = text(tok, tokens[j]);
-            double lp = row[tokens[j]] - logZ;
+        for (TokenLogprobs t : tokens) {
+            String piece = text(tok, t.token());
             if (chat) {
-                var e = content.addObject().put("token", piece).put("logprob", lp);
-                bytes(e.putArray("bytes"), tok, tokens[j]);
+                var e = content.addObject().put("token", piece).put("logprob", t.logprob());
+                bytes(e.putArray("bytes"), tok, t.token());
                 ArrayNode alts = e.putArray("top_logprobs");
-                for (int b : best) {
-                    var a = alts.addObject().put("token", text(tok, b)).put("logprob", row[b] - logZ);
-                    bytes(a.putArray("bytes"), tok, b);
+                for (int i = 0; i < t.topIds().length; i++) {
+                    var a = alts.addObject().put("token", text(tok, t.topIds()[i])).put("logprob", t.topLogprobs()[i]);
+                    bytes(a.putArray("bytes"), tok, t.topIds()[i]);
                 }
             } else {
                 texts.add(piece);
-                lps.add(lp);
+                lps.add(t.logprob());
                 var alts = tops.addObject();
-                for (int b : best) alts.put(text(tok, b), row[b] - logZ);
-                offsets.add(offset);
-                offset += piece.length();
+                for (int i = 0; i < t.topIds().length; i++) alts.put(text(tok, t.topIds()[i]), t.topLogprobs()[i]);
+                offsets.add(offset[0]);
+                offset[0] += piece.length();
             }
         }
         return result;
-    }
-
-    private static Integer[] topIds(float[] row, int k) {
-        Integer[] idx = new Integer[row.length];
-        for (int i = 0; i < row.length; i++) idx[i] = i;
-        Arrays.sort(idx, (a, b) -> Float.compare(row[b], row[a]));
-        return Arrays.copyOf(idx, Math.min(k, row.length));
     }
 
     private static String text(Tokenizer tok, int id) {
@@ -501,27 +494,50 @@ public final class OpenAiServer implements AutoCloseable {
         }
     }
 
+    /**
+     * A streamed reply: each chunk goes out as soon as its text is certain (the stop matcher holds back none of it).
+     * With logprobs each chunk carries those of the tokens generated since the previous chunk, as the engine handed
+     * them over with each token, so a token whose text was held back (a possible start of a stop string, a partial
+     * UTF-8 character) rides with the chunk that releases it, and those of text cut by a stop string go in a chunk
+     * with empty text before the last one.
+     */
     private int stream(Events events, Served s, CompletionRequest r, Session session, int[] ids, GenerateOptions options, List<String> stops) throws IOException {
         String id = newId(r.chat() ? "chatcmpl-" : "cmpl-");
         long created = System.currentTimeMillis() / 1000;
         events.open();
-        if (r.chat()) events.send(chunk(r, s, id, created, "", true, null));
+        if (r.chat()) events.send(chunk(r, s, id, created, "", true, null, null));
         var matcher = new StopMatcher(stops);
+        Tokenizer tok = s.model().tokenizer();
+        List<TokenLogprobs> unsent = r.logprobs() ? new ArrayList<>() : null;   // tokens whose chunk is not sent yet
+        int[] offset = {0};   // the legacy text_offset of the next token
+        TokenListener observer = afterStreamedToken;
         Generation g;
         try {
-            g = session.generate(ids, options, (tokenId, piece) -> {
-                if (matcher.stopped() || events.broken) return;
-                if (tokenId >= 0) metrics.token();
-                String t = matcher.accept(piece);
-                if (matcher.stopped()) session.cancel();
-                if (!t.isEmpty()) {
-                    try {
-                        events.send(chunk(r, s, id, created, t, false, null));
-                    } catch (JsonProcessingException e) {
-                        throw new IllegalStateException(e);
-                    }
+            g = session.generate(ids, options, new TokenListener() {
+                @Override
+                public void onToken(int tokenId, String piece) {
+                    onToken(tokenId, piece, null);
                 }
-                if (events.broken) session.cancel();   // the client went away: stop at once, free the session
+
+                @Override
+                public void onToken(int tokenId, String piece, TokenLogprobs lp) {
+                    if (matcher.stopped() || events.broken) return;
+                    if (tokenId >= 0) {
+                        metrics.token();
+                        if (unsent != null) unsent.add(lp);
+                    }
+                    String t = matcher.accept(piece);
+                    if (matcher.stopped()) session.cancel();
+                    if (!t.isEmpty()) {
+                        try {
+                            events.send(chunk(r, s, id, created, t, false, null, take(tok, unsent, r.chat(), offset)));
+                        } catch (JsonProcessingException e) {
+                            throw new IllegalStateException(e);
+                        }
+                    }
+                    if (events.broken) session.cancel();   // the client went away: stop at once, free the session
+                    if (observer != null) observer.onToken(tokenId, piece, lp);
+                }
             });
         } catch (RuntimeException e) {   // headers are sent: the error goes in the stream
             LOG.log(Level.WARNING, "generation failed", e);
@@ -533,8 +549,8 @@ public final class OpenAiServer implements AutoCloseable {
             return 499;   // nginx's "client closed request": counted apart from completed streams
         }
         String tail = matcher.flush();
-        if (!tail.isEmpty()) events.send(chunk(r, s, id, created, tail, false, null));
-        events.send(chunk(r, s, id, created, null, false, finishReason(g, matcher)));
+        if (!tail.isEmpty() || (unsent != null && !unsent.isEmpty())) events.send(chunk(r, s, id, created, tail, false, null, take(tok, unsent, r.chat(), offset)));
+        events.send(chunk(r, s, id, created, null, false, finishReason(g, matcher), null));
         if (r.includeUsage()) {
             var u = base(r, s, id, created);
             u.putArray("choices");
@@ -545,13 +561,24 @@ public final class OpenAiServer implements AutoCloseable {
         return events.broken ? 499 : 200;
     }
 
+    /** The logprobs of the tokens not sent yet, which are then sent (null when the request asked for none). */
+    private ObjectNode take(Tokenizer tok, List<TokenLogprobs> unsent, boolean chat, int[] offset) {
+        if (unsent == null) return null;
+        ObjectNode lp = logprobs(tok, unsent, chat, offset);
+        unsent.clear();
+        return lp;
+    }
+
     private ObjectNode base(CompletionRequest r, Served s, String id, long created) {
         return json.createObjectNode().put("id", id).put("object", r.chat() ? "chat.completion.chunk" : "text_completion")
                 .put("created", created).put("model", s.id());
     }
 
-    /** One streamed chunk: text (null in the last one), the role in the first chat chunk, the finish reason in the last. */
-    private ObjectNode chunk(CompletionRequest r, Served s, String id, long created, String text, boolean role, String finish) {
+    /**
+     * One streamed chunk: text (null in the last one), the role in the first chat chunk, the finish reason in the last,
+     * the logprobs of its tokens when asked for (else null).
+     */
+    private ObjectNode chunk(CompletionRequest r, Served s, String id, long created, String text, boolean role, String finish, ObjectNode logprobs) {
         var c = base(r, s, id, created);
         var choice = c.putArray("choices").addObject().put("index", 0);
         if (r.chat()) {
@@ -561,7 +588,7 @@ public final class OpenAiServer implements AutoCloseable {
         } else {
             choice.put("text", text == null ? "" : text);
         }
-        choice.putNull("logprobs");
+        choice.set("logprobs", logprobs);
         choice.put("finish_reason", finish);
         if (r.includeUsage()) c.putNull("usage");
         return c;

@@ -121,6 +121,77 @@ class SchedulerTest {
         }
     }
 
+    /**
+     * Sequences batched in one step each get the log-probabilities of their own logits row: four prompts (two greedy,
+     * two sampled with penalties, which must not show in the numbers) run together, and each token's logprob and top 3
+     * equal the log-softmax, computed here in double, of a teacher-forced pass over that sequence alone, within 1e-4
+     * (the batched and the many-token forward sum in different orders).
+     */
+    @Test
+    void batchedSequencesReportTheLogprobsOfTheirOwnRows() throws Exception {
+        try (var m = Loaded.of(() -> new CpuBackend(CpuBackend.Mode.FAST, 2)); var s = new Scheduler(m.transformer(), config(512, 4))) {
+            var sampled = new SamplerOptions(0.9f, 20, 0.95f, 0f, 1.3f, 64, 5, 0.5f, 0.5f);
+            SamplerOptions[] opts = {SamplerOptions.greedy(), sampled, SamplerOptions.greedy(), sampled};
+            List<Scheduler.Sequence> seqs = new ArrayList<>();
+            for (int i = 0; i < 4; i++) seqs.add(s.submit(m.encode(PROMPTS[i]), 0, opts[i], 12, m::eos, 512, 3));
+            List<List<TokenLogprobs>> got = new ArrayList<>();
+            int[][] tokens = new int[4][];
+            for (int i = 0; i < 4; i++) {
+                var lps = new ArrayList<TokenLogprobs>();
+                tokens[i] = seqs.get(i).awaitTokens((id, lp) -> {
+                    assertEquals(id, lp.token());
+                    lps.add(lp);
+                }).tokens();
+                got.add(lps);
+            }
+            assertEquals(4, s.stats().mostSequencesInAStep(), "the four ran in the same steps");
+            int vocab = m.file().config().vocabSize();
+            for (int i = 0; i < 4; i++) {
+                int[] prompt = m.encode(PROMPTS[i]);
+                int[] feed = Arrays.copyOf(prompt, prompt.length + tokens[i].length - 1);
+                System.arraycopy(tokens[i], 0, feed, prompt.length, tokens[i].length - 1);
+                float[] rows = new float[feed.length * vocab];
+                try (var st = m.transformer().newState(512, 512)) {
+                    m.backend().read(m.transformer().forward(st, feed, true), rows);
+                }
+                assertEquals(tokens[i].length, got.get(i).size());
+                for (int j = 0; j < tokens[i].length; j++) {
+                    int at = (prompt.length - 1 + j) * vocab;
+                    double max = Double.NEGATIVE_INFINITY, sum = 0;
+                    for (int v = 0; v < vocab; v++) max = Math.max(max, rows[at + v]);
+                    for (int v = 0; v < vocab; v++) sum += Math.exp(rows[at + v] - max);
+                    double logZ = max + Math.log(sum);
+                    TokenLogprobs lp = got.get(i).get(j);
+                    assertEquals(rows[at + tokens[i][j]] - logZ, lp.logprob(), 1e-4, "sequence " + i + " token " + j);
+                    Integer[] order = new Integer[vocab];
+                    for (int v = 0; v < vocab; v++) order[v] = v;
+                    final int base = at;
+                    Arrays.sort(order, (a, b) -> rows[base + a] != rows[base + b] ? Float.compare(rows[base + b], rows[base + a]) : Integer.compare(a, b));
+                    assertEquals(3, lp.topIds().length);
+                    for (int t = 0; t < 3; t++) {
+                        assertEquals(order[t], lp.topIds()[t], "sequence " + i + " token " + j + " alternative " + t);
+                        assertEquals(rows[at + order[t]] - logZ, lp.topLogprobs()[t], 1e-4);
+                    }
+                }
+            }
+        }
+    }
+
+    /** Log-probabilities are computed only for a request that asks: the others get none, not even for a token. */
+    @Test
+    void aSequenceThatAsksNoLogprobsGetsNone() throws Exception {
+        try (var m = Loaded.of(() -> new CpuBackend(CpuBackend.Mode.FAST, 2)); var s = new Scheduler(m.transformer(), config(512, 4))) {
+            var with = s.submit(m.encode(PROMPTS[0]), 0, SamplerOptions.greedy(), 4, null, 512, 0);
+            var without = s.submit(m.encode(PROMPTS[1]), SamplerOptions.greedy(), 4, null, 512);
+            List<TokenLogprobs> a = new ArrayList<>(), b = new ArrayList<>();
+            with.awaitTokens((id, lp) -> a.add(lp));
+            without.awaitTokens((id, lp) -> b.add(lp));
+            assertEquals(4, a.size());
+            for (TokenLogprobs lp : a) assertEquals(0, lp.topIds().length);
+            assertEquals(Arrays.asList(null, null, null, null), b);
+        }
+    }
+
     @Test
     void seededSamplingBatchedEqualsAlone() throws Exception {
         try (var m = Loaded.of(() -> new CpuBackend(CpuBackend.Mode.FAST, 2)); var s = new Scheduler(m.transformer(), config(256, 8))) {

@@ -26,6 +26,9 @@ import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.Base64;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -167,6 +170,361 @@ class OpenAiServerTest {
         assertEquals(2, legacy.path("top_logprobs").path(0).size());
     }
 
+    /**
+     * A stream's logprobs, its chunks' arrays concatenated, are the whole reply's for the same request and seed, in
+     * both wire formats, with alternatives; the text and the token count agree too.
+     */
+    @Test
+    void streamedLogprobsAreTheWholeReplys() throws Exception {
+        String chat = """
+                {"messages": [{"role": "user", "content": "Tell me a story about a cat."}], "max_tokens": 48, "temperature": 0.9, "seed": 11, "logprobs": true, "top_logprobs": 3%s}""";
+        assertStreamedLogprobsAreWhole("/v1/chat/completions", chat, 3);
+        assertStreamedLogprobsAreWhole("/v1/completions", COMPLETION.formatted(", \"logprobs\": 2%s"), 2);
+    }
+
+    /**
+     * Tokens whose text the stop matcher holds back (it may start a stop string) keep their logprobs: with a stop
+     * string made of two reply tokens and a character the reply never has, those two tokens' chunk is held until the
+     * next token shows it is no stop, and their logprobs go with the chunk that releases their text; with the two
+     * tokens alone as the stop string their text is never sent, but their logprobs are, in a chunk with empty text
+     * before the last, as the whole reply counts them. Nothing is lost, repeated or reordered, and a chunk's text
+     * never runs ahead of the tokens delivered.
+     */
+    @Test
+    void tokensHeldBackForAStopStringKeepTheirLogprobs() throws Exception {
+        JsonNode free = json(f.post("/v1/completions", COMPLETION.formatted(", \"logprobs\": 1")).body()).path("choices").path(0);
+        String text = free.path("text").asText();
+        JsonNode tokens = free.path("logprobs").path("tokens"), offsets = free.path("logprobs").path("text_offset");
+        var joined = new StringBuilder();
+        for (JsonNode t : tokens) joined.append(t.asText());
+        assertEquals(text, joined.toString(), "the tokens spell the text");
+        int k = 2;
+        while (tokens.path(k).asText().isEmpty() || tokens.path(k + 1).asText().isEmpty()
+                || text.indexOf(tokens.path(k).asText() + tokens.path(k + 1).asText()) != offsets.path(k).asInt()) k++;
+        String pair = tokens.path(k).asText() + tokens.path(k + 1).asText();
+
+        // held, then released: tokens k and k + 1 arrive with the chunk of token k + 2
+        String never = ", \"logprobs\": 1, \"stop\": [" + ServerFixture.JSON.writeValueAsString(pair + "\u0007") + "]%s";
+        JsonNode released = assertStreamedLogprobsAreWhole("/v1/completions", COMPLETION.formatted(never), 1);
+        assertSameLogprobs(free.path("logprobs"), released);
+        var chunks = legacyChunks(f.post("/v1/completions", COMPLETION.formatted(never.formatted(", \"stream\": true"))).body());
+        int before = 0;
+        for (JsonNode c : chunks) {
+            int n = c.path("logprobs").path("tokens").size();
+            if (before <= k && k < before + n) {
+                assertTrue(k + 1 < before + n, "token " + k + " is held with token " + (k + 1) + ": " + c);
+                assertTrue(c.path("text").asText().contains(pair), c.toString());
+            }
+            before += n;
+        }
+
+        // held, then cut: the two tokens' text is never sent, their logprobs are
+        String cut = ", \"logprobs\": 1, \"stop\": [" + ServerFixture.JSON.writeValueAsString(pair) + "]%s";
+        JsonNode stopped = assertStreamedLogprobsAreWhole("/v1/completions", COMPLETION.formatted(cut), 1);
+        assertEquals(k + 2, stopped.path("tokens").size(), "the reply's tokens up to the one that completes the stop string");
+        chunks = legacyChunks(f.post("/v1/completions", COMPLETION.formatted(cut.formatted(", \"stream\": true"))).body());
+        JsonNode last = chunks.getLast();
+        assertEquals("", last.path("text").asText());
+        JsonNode lastTokens = last.path("logprobs").path("tokens");
+        assertEquals(tokens.path(k + 1), lastTokens.path(lastTokens.size() - 1));
+        assertEquals(tokens.path(k), lastTokens.path(lastTokens.size() - 2));
+    }
+
+    /**
+     * A token that is only the first byte of a UTF-8 character adds no text to the stream, yet its logprobs (its
+     * bytes among them) are delivered once, in order, with the chunk whose text completes it: at temperature 2 the
+     * model draws byte tokens, and the stream's logprobs still equal the whole reply's.
+     */
+    @Test
+    void aPartialUtf8TokenKeepsItsLogprobs() throws Exception {
+        String chat = """
+                {"messages": [{"role": "user", "content": "Hi"}], "max_tokens": 96, "temperature": 2, "top_k": 0, "seed": 71, "logprobs": true, "top_logprobs": 2%s}""";
+        JsonNode lp = assertStreamedLogprobsAreWhole("/v1/chat/completions", chat, 2);
+        int lead = -1;
+        for (int i = 0; i < lp.path("content").size() && lead < 0; i++) {
+            JsonNode bytes = lp.path("content").path(i).path("bytes");
+            if (bytes.size() == 1 && bytes.path(0).asInt() >= 0xC0) lead = i;
+        }
+        assertTrue(lead >= 0, "the reply has a token that is a UTF-8 lead byte alone");
+        int before = 0;
+        for (String e : events(f.post("/v1/chat/completions", chat.formatted(", \"stream\": true")).body())) {
+            if (e.equals("[DONE]")) break;
+            JsonNode c = json(e).path("choices").path(0);
+            int n = c.path("logprobs").path("content").size();
+            if (before <= lead && lead < before + n) assertFalse(c.path("delta").path("content").asText().isEmpty(), "its chunk carries the text it begins: " + e);
+            before += n;
+        }
+    }
+
+    /**
+     * The same logprobs: the same tokens, bytes, offsets and alternatives in the same order, exactly, and the same
+     * numbers within 1e-4. Not bit for bit: two generations of one request give its numbers differently in their
+     * seventh digit while the JIT compiles the CPU kernels (their sums change order).
+     */
+    private static void assertSameLogprobs(JsonNode want, JsonNode got) {
+        assertSame(want, got, "logprobs");
+    }
+
+    private static void assertSame(JsonNode want, JsonNode got, String where) {
+        if (want.isNumber() && !want.isIntegralNumber()) {
+            assertTrue(got.isNumber(), where + ": " + got);
+            assertEquals(want.doubleValue(), got.doubleValue(), 1e-4, where);
+            return;
+        }
+        assertEquals(want.getNodeType(), got.getNodeType(), where);
+        if (!want.isContainerNode()) {
+            assertEquals(want, got, where);
+            return;
+        }
+        assertEquals(want.size(), got.size(), where + " size");
+        if (want.isArray()) {
+            for (int i = 0; i < want.size(); i++) assertSame(want.get(i), got.get(i), where + "[" + i + "]");
+        } else {
+            var wf = new java.util.ArrayList<String>();
+            var gf = new java.util.ArrayList<String>();
+            want.fieldNames().forEachRemaining(wf::add);
+            got.fieldNames().forEachRemaining(gf::add);
+            assertEquals(wf, gf, where + " fields");
+            for (String f : wf) assertSame(want.get(f), got.get(f), where + "." + f);
+        }
+    }
+
+    /**
+     * A client that leaves a logprobs stream cancels its generation at the next token, as any stream's: the generation
+     * is held inside its first token (after that token's chunk went out) until the client has read the chunk and
+     * reset the connection, so the write of the next chunk fails, long before the budget.
+     */
+    @Test
+    void aClientThatLeavesALogprobsStreamCancelsItsGeneration() throws Exception {
+        try (var g = new ServerFixture(ServerFixture.options().withParallel(1, 4).withContextLength(512))) {
+            double before = g.metric("infercl_generations_cancelled_total"), generated = g.metric("infercl_generated_tokens_total");
+            var gone = new CountDownLatch(1);
+            var tokens = new AtomicInteger();
+            g.server.afterStreamedToken = (id, piece) -> {
+                if (tokens.incrementAndGet() == 1) await(gone);
+            };
+            String body = "{\"prompt\": \"Once upon a time\", \"max_tokens\": 500, \"temperature\": 0, \"stream\": true, \"logprobs\": 1}";
+            try (Socket s = g.postRaw(body)) {
+                String seen = ServerFixture.readUntil(s, text -> text.contains("data: ") && text.endsWith("\n\n"));
+                assertTrue(seen.startsWith("HTTP/1.1 200") && seen.contains("\"token_logprobs\""), seen);
+                s.setSoLinger(true, 0);   // a reset, as a client that dies does
+            } finally {
+                gone.countDown();
+            }
+            long deadline = System.nanoTime() + 30_000_000_000L;
+            while (g.metric("infercl_sequences_running") > 0 && System.nanoTime() < deadline) Thread.sleep(10);
+            assertEquals(before + 1, g.metric("infercl_generations_cancelled_total"), "the disconnect was noticed");
+            assertTrue(g.metric("infercl_generated_tokens_total") - generated < 500, "cancelled before its budget");
+            assertEquals(0, g.metric("infercl_kv_blocks_in_use"));
+        }
+    }
+
+    /**
+     * A stream with logprobs sends each chunk as its text is released, with the logprobs of its tokens, while the
+     * generation goes on: the generation is held inside its first token until the client has read a chunk, which
+     * therefore left the server while the reply was still being generated; it carries that token's text and logprobs.
+     */
+    @Test
+    void aLogprobsStreamSendsItsFirstChunkWhileItGenerates() throws Exception {
+        var read = new CountDownLatch(1);
+        var tokens = new AtomicInteger();
+        var released = new java.util.concurrent.atomic.AtomicBoolean();
+        f.server.afterStreamedToken = (id, piece) -> {
+            if (tokens.incrementAndGet() == 1) released.set(await(read));
+        };
+        String first, rest;
+        int generatedThen;
+        try (Socket s = f.postRaw("{\"prompt\": \"Once upon a time\", \"max_tokens\": 32, \"temperature\": 0, \"stream\": true, \"logprobs\": 2}")) {
+            first = ServerFixture.readUntil(s, text -> text.contains("data: ") && text.endsWith("\n\n"));
+            generatedThen = tokens.get();
+            read.countDown();
+            rest = ServerFixture.readUntil(s, text -> text.contains("data: [DONE]"));
+        } finally {
+            f.server.afterStreamedToken = null;
+            read.countDown();
+        }
+        assertTrue(released.get(), "the first chunk reached the client while the generation was held in its first token");
+        assertEquals(1, generatedThen, "one token generated when the first chunk arrived");
+        JsonNode c = json(events(first).getFirst()).path("choices").path(0);
+        assertFalse(c.path("text").asText().isEmpty(), first);
+        assertEquals(1, c.path("logprobs").path("tokens").size());
+        assertEquals(c.path("text").asText(), c.path("logprobs").path("tokens").path(0).asText());
+        assertEquals(2, c.path("logprobs").path("top_logprobs").path(0).size());
+        assertEquals(32, tokens.get());
+        assertTrue(rest.contains("\"finish_reason\":\"length\""), rest);
+    }
+
+    /** Waits for the latch up to a minute; whether it opened (a test's generation is held in a server listener). */
+    private static boolean await(CountDownLatch latch) {
+        try {
+            return latch.await(60, TimeUnit.SECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return false;
+        }
+    }
+
+    /**
+     * Greedy, the same request streamed and whole gives the same tokens and the same numbers, bit for bit, in both
+     * wire formats: each is the engine's log-softmax of the row its token was sampled from, and greedy requests
+     * compute the same rows.
+     */
+    @Test
+    void greedyStreamedLogprobsEqualTheWholeReplysExactly() throws Exception {
+        String chat = """
+                {"messages": [{"role": "user", "content": "Tell me a story about a cat."}], "max_tokens": 40, "temperature": 0, "logprobs": true, "top_logprobs": 5%s}""";
+        String legacy = "{\"prompt\": \"Once upon a time\", \"max_tokens\": 40, \"temperature\": 0, \"logprobs\": 5%s}";
+        for (String[] c : new String[][] {{"/v1/chat/completions", chat}, {"/v1/completions", legacy}}) {
+            // the CPU kernels' sums change order while the JIT compiles them, so the numbers of one request drift in
+            // their seventh digit from run to run until it has: the stream is compared with the whole replies asked
+            // just before and after it, once those two agree to the bit (the code did not change under the stream)
+            boolean compared = false;
+            for (int attempt = 0; attempt < 20 && !compared; attempt++) {
+                JsonNode before = wholeLogprobs(c[0], c[1]);
+                JsonNode streamed = streamedLogprobs(c[0], c[1]);
+                if (!wholeLogprobs(c[0], c[1]).equals(before)) continue;
+                assertTrue(before.size() > 0 && before.elements().next().size() > 1, before.toString());
+                assertEquals(before, streamed, c[0]);
+                compared = true;
+            }
+            assertTrue(compared, "two whole replies in a row never agreed to the bit");
+        }
+    }
+
+    private static JsonNode wholeLogprobs(String path, String body) throws Exception {
+        return json(f.post(path, body.formatted("")).body()).path("choices").path(0).path("logprobs");
+    }
+
+    /** A stream's logprobs, its chunks' arrays concatenated. */
+    private static JsonNode streamedLogprobs(String path, String body) throws Exception {
+        var got = ServerFixture.JSON.createObjectNode();
+        for (String e : events(f.post(path, body.formatted(", \"stream\": true")).body())) {
+            if (e.equals("[DONE]")) break;
+            JsonNode lp = json(e).path("choices").path(0).path("logprobs");
+            if (!lp.isObject()) continue;
+            for (var fields = lp.fieldNames(); fields.hasNext(); ) {
+                String field = fields.next();
+                var a = got.has(field) ? (com.fasterxml.jackson.databind.node.ArrayNode) got.get(field) : got.putArray(field);
+                lp.get(field).forEach(a::add);
+            }
+        }
+        return got;
+    }
+
+    /**
+     * The reported numbers are the model's: for a greedy request and a sampled one with penalties, temperature and
+     * truncations (none of which may show), each token's logprob and its top 5 equal the log-softmax, computed here in
+     * double, of the rows of a teacher-forced pass ({@link Session#logits}) over the prompt and the reply, within 1e-4
+     * (the generation's one-token and batched forward passes sum in another order than the teacher-forced one).
+     */
+    @Test
+    void logprobsAreTheLogSoftmaxOfTheTeacherForcedLogits() throws Exception {
+        var tok = f.model.tokenizer();
+        String prompt = "Once upon a time";
+        int[] ids = tok.encode(prompt, tok.addBosByDefault(), false);
+        SamplerOptions[] samplers = {SamplerOptions.greedy(), new SamplerOptions(0.7f, 30, 0.9f, 0.02f, 1.2f, 64, 13, 0.8f, 0.4f)};
+        for (SamplerOptions o : samplers) {
+            String body = ServerFixture.JSON.writeValueAsString(java.util.Map.ofEntries(java.util.Map.entry("prompt", prompt),
+                    java.util.Map.entry("max_tokens", 24), java.util.Map.entry("temperature", o.temperature()), java.util.Map.entry("top_k", o.topK()),
+                    java.util.Map.entry("top_p", o.topP()), java.util.Map.entry("min_p", o.minP()), java.util.Map.entry("repeat_penalty", o.repeatPenalty()),
+                    java.util.Map.entry("seed", o.seed()), java.util.Map.entry("presence_penalty", o.presencePenalty()),
+                    java.util.Map.entry("frequency_penalty", o.frequencyPenalty()), java.util.Map.entry("logprobs", 5)));
+            var r = f.post("/v1/completions", body);
+            assertEquals(200, r.statusCode(), r.body());
+            JsonNode lp = json(r.body()).path("choices").path(0).path("logprobs");
+            int[] reply;
+            try (Session s = f.model.newSession(256)) {   // the reply's ids: the server's reply is Session.generate's
+                reply = s.generate(ids, new GenerateOptions(24, o, false, true), null).tokens();
+            }
+            assertEquals(reply.length, lp.path("tokens").size());
+            int[] feed = java.util.Arrays.copyOf(ids, ids.length + reply.length - 1);
+            System.arraycopy(reply, 0, feed, ids.length, reply.length - 1);
+            float[][] rows;
+            try (Session s = f.model.newSession(256)) {
+                rows = s.logits(feed);
+            }
+            for (int j = 0; j < reply.length; j++) {
+                float[] row = rows[ids.length - 1 + j];
+                double max = Double.NEGATIVE_INFINITY, sum = 0;
+                for (float v : row) max = Math.max(max, v);
+                for (float v : row) sum += Math.exp(v - max);
+                double logZ = max + Math.log(sum);
+                assertEquals(new String(tok.tokenBytes(reply[j]), StandardCharsets.UTF_8), lp.path("tokens").path(j).asText());
+                assertEquals(row[reply[j]] - logZ, lp.path("token_logprobs").path(j).asDouble(), 1e-4, "token " + j);
+                Integer[] order = new Integer[row.length];
+                for (int v = 0; v < row.length; v++) order[v] = v;
+                java.util.Arrays.sort(order, (a, b) -> row[a] != row[b] ? Float.compare(row[b], row[a]) : Integer.compare(a, b));
+                var alts = lp.path("top_logprobs").path(j).properties().iterator();
+                for (int t = 0; t < 5; t++) {
+                    var alt = alts.next();
+                    assertEquals(new String(tok.tokenBytes(order[t]), StandardCharsets.UTF_8), alt.getKey(), "token " + j + " alternative " + t);
+                    assertEquals(row[order[t]] - logZ, alt.getValue().asDouble(), 1e-4, "token " + j + " alternative " + t);
+                }
+                assertFalse(alts.hasNext());
+            }
+        }
+    }
+
+    /** The choices of a legacy stream's chunks that carry logprobs. */
+    private static java.util.List<JsonNode> legacyChunks(String body) throws Exception {
+        var out = new java.util.ArrayList<JsonNode>();
+        for (String e : events(body)) {
+            if (e.equals("[DONE]")) break;
+            JsonNode c = json(e).path("choices").path(0);
+            if (c.path("logprobs").isObject()) out.add(c);
+        }
+        return out;
+    }
+
+    /**
+     * Asks {@code body} (a format with one %s for the stream field) whole and streamed, and checks that the stream's
+     * logprobs, concatenated, are the whole reply's, and that the streamed text never runs ahead of its tokens;
+     * returns the whole reply's logprobs.
+     */
+    private static JsonNode assertStreamedLogprobsAreWhole(String path, String body, int top) throws Exception {
+        boolean chat = path.contains("chat");
+        var w = f.post(path, body.formatted(""));
+        assertEquals(200, w.statusCode(), w.body());
+        JsonNode whole = json(w.body());
+        JsonNode want = whole.path("choices").path(0).path("logprobs");
+        var s = f.post(path, body.formatted(", \"stream\": true"));
+        assertEquals(200, s.statusCode(), s.body());
+        var got = ServerFixture.JSON.createObjectNode();
+        var sentText = new StringBuilder();
+        var tokenBytes = new java.io.ByteArrayOutputStream();
+        for (String e : events(s.body())) {
+            if (e.equals("[DONE]")) break;
+            JsonNode c = json(e).path("choices").path(0);
+            JsonNode lp = c.path("logprobs");
+            if (!lp.isObject()) {
+                assertTrue(c.isMissingNode() || c.path("finish_reason").isTextual() || c.path("delta").has("role"), "only the role, finish and usage chunks carry no logprobs: " + e);
+                continue;
+            }
+            for (var fields = lp.fieldNames(); fields.hasNext(); ) {
+                String field = fields.next();
+                var a = got.has(field) ? (com.fasterxml.jackson.databind.node.ArrayNode) got.get(field) : got.putArray(field);
+                lp.get(field).forEach(a::add);
+            }
+            sentText.append(chat ? c.path("delta").path("content").asText() : c.path("text").asText());
+            if (chat) {
+                for (JsonNode t : lp.path("content")) for (JsonNode b : t.path("bytes")) tokenBytes.write(b.asInt());
+            } else {
+                for (JsonNode t : lp.path("tokens")) tokenBytes.writeBytes(t.asText().getBytes(StandardCharsets.UTF_8));
+            }
+            String delivered = tokenBytes.toString(StandardCharsets.UTF_8);
+            if (!delivered.contains("\uFFFD")) assertTrue(delivered.startsWith(sentText.toString()), "the text runs ahead of its tokens: " + sentText + " | " + delivered);
+        }
+        assertSameLogprobs(want, got);
+        JsonNode first = chat ? want.path("content").path(0).path("top_logprobs") : want.path("top_logprobs").path(0);
+        assertEquals(top, first.size());
+        int count = chat ? want.path("content").size() : want.path("tokens").size();
+        assertTrue(count > 0);
+        JsonNode choice = whole.path("choices").path(0);
+        assertEquals(chat ? choice.path("message").path("content").asText() : choice.path("text").asText(), streamedText(s.body()));
+        assertEquals(whole.path("usage").path("completion_tokens").asInt() >= count, true);
+        return want;
+    }
+
     @Test
     void embeddingsEqualModelEmbed() throws Exception {
         var r = f.post("/v1/embeddings", """
@@ -251,7 +609,8 @@ class OpenAiServerTest {
                 Arguments.of("prompt a number", "/v1/completions", "{\"prompt\": 42}", 400, "prompt"),
                 Arguments.of("prompt longer than the context", "/v1/completions", "{\"prompt\": \"" + LONG_PROMPT + "\"}", 400, "prompt"),
                 Arguments.of("unknown model", "/v1/completions", "{\"model\": \"gpt-4\", \"prompt\": \"a\"}", 404, "model"),
-                Arguments.of("logprobs streamed", "/v1/chat/completions", "{\"messages\": [{\"role\": \"user\", \"content\": \"a\"}], \"logprobs\": true, \"stream\": true}", 400, "logprobs"),
+                Arguments.of("top_logprobs without logprobs", "/v1/chat/completions", "{\"messages\": [{\"role\": \"user\", \"content\": \"a\"}], \"top_logprobs\": 2, \"stream\": true}", 400, "top_logprobs"),
+                Arguments.of("legacy logprobs 6", "/v1/completions", "{\"prompt\": \"a\", \"logprobs\": 6, \"stream\": true}", 400, "logprobs"),
                 Arguments.of("no messages", "/v1/chat/completions", "{\"messages\": []}", 400, "messages"),
                 Arguments.of("a message without a role", "/v1/chat/completions", "{\"messages\": [{\"content\": \"a\"}]}", 400, "messages[0].role"),
                 Arguments.of("a tool message", "/v1/chat/completions", "{\"messages\": [{\"role\": \"tool\", \"content\": \"a\"}]}", 400, "messages[0].role"),
