@@ -12,9 +12,13 @@
 //   over the tokens. The strip's weight scales are widened 16 blocks at a time (a row's scales of a superblock are
 //   contiguous); F16 to F32 goes through common.h's load_half16 (F16C): POCL's vload_half converts one value at a
 //   time in integer code, which cost more than the tile products. A strip past the last row has as many tile rows as rows remain.
+// AMX_PREFETCH: bytes ahead that the first group's pass prefetches each row of the strip (0: none).
 // Launch: global (ceil(rows / 16), ceil(ceil(n / 16) / AMX_GROUPS)), local (1, 1).
 #include "matmul_amx.h"
 #include "matmul_q8_0_f32.h"
+#ifndef AMX_PREFETCH
+#define AMX_PREFETCH 512 // bytes ahead in each row of the strip: the fastest of 0, 256, 512, 1024, 2048 for few tokens
+#endif
 __kernel void kernel_matmul_q8_0_q8_0_amx(__global const char* xq, __global const half* xd, __global const char* w,
                                           __global float* out, int n, int in, int rows, int outStride, int row0) {
     int r0 = get_global_id(0) * 16, g0 = get_global_id(1) * AMX_GROUPS;
@@ -31,6 +35,12 @@ __kernel void kernel_matmul_q8_0_q8_0_amx(__global const char* xq, __global cons
         #pragma unroll
         for (int m = 0; m < 16; m++) acc[m] = (float16) 0.0f;
         for (int b = 0; b < blocks; b++) {
+#if AMX_PREFETCH > 0
+            // the strip's 16 rows are 16 streams read 32 bytes at a time, which the hardware prefetcher alone leaves
+            // waiting on memory when few tokens make the loop fast (a line holds two blocks of a row)
+            if (g == g0 && b % 2 == 0)
+                for (int m = 0; m < mr; m++) __builtin_prefetch(w0 + (size_t) m * rowBytes + Q8_VALUES_AT(b) + AMX_PREFETCH);
+#endif
             amx_product(w0 + Q8_VALUES_AT(b), rowBytes, xq + ((size_t) g * blocks + b) * 512, c);
             if (b % 16 == 0) {
                 #pragma unroll
