@@ -35,7 +35,11 @@ class SchedulerTest {
     /** A model on a backend, and what the backend needs closing. */
     record Loaded(ModelFile file, Backend backend, Transformer transformer) implements AutoCloseable {
         static Loaded of(Supplier<Backend> backend) throws Exception {
-            ModelFile file = ModelFile.open(Stories.MODEL, null);
+            return of(Stories.MODEL, backend);
+        }
+
+        static Loaded of(java.nio.file.Path model, Supplier<Backend> backend) throws Exception {
+            ModelFile file = ModelFile.open(model, null);
             Backend be = backend.get();
             return new Loaded(file, be, new Transformer(file.config(), Weights.upload(file, be), be));
         }
@@ -91,6 +95,19 @@ class SchedulerTest {
     void eightBatchedSequencesEqualEachAloneOpenCl() throws Exception {
         ClTestSupport.requireOpenCl();
         try (var m = Loaded.of(() -> ClTestSupport.open(dev.infercl.backend.opencl.ClOptions.defaults()))) {
+            eightBatchedEqualAlone(m);
+        }
+    }
+
+    /**
+     * A Q8_0 model (../shared/quant) on OpenCL with the default kernels: where the CPU has AMX a step of several
+     * sequences runs its products on the tile unit and one sequence the int8 GEMVs, which must give the same tokens.
+     */
+    @Test
+    void eightBatchedSequencesEqualEachAloneQ8_0OpenCl() throws Exception {
+        ClTestSupport.requireOpenCl();
+        var model = dev.infercl.SharedData.require("quant/llama2-q8_0.gguf");
+        try (var m = Loaded.of(model, () -> ClTestSupport.open(dev.infercl.backend.opencl.ClOptions.defaults()))) {
             eightBatchedEqualAlone(m);
         }
     }
