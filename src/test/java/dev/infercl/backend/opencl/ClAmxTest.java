@@ -35,9 +35,14 @@ class ClAmxTest {
             "matmul_q8_0_q8_0_gemvmulti", "matmul_q8_0_q8_0_gemvswiglu");
 
     static ClBackend open(ClOptions options) {
+        return openWithAmx(options.withMatmul(KernelChooser.Matmul.GEMM));
+    }
+
+    /** A backend with AMX required; the test is skipped where AMX or a CPU device is missing. */
+    static ClBackend openWithAmx(ClOptions options) {
         Assumptions.assumeTrue(Amx.usable(), () -> "skipped: AMX is not usable here: " + Amx.reason());
         try {
-            return ClTestSupport.open(options.withMatmul(KernelChooser.Matmul.GEMM).withAmx(true));
+            return ClTestSupport.open(options.withAmx(true));
         } catch (IllegalArgumentException e) { // AMX is there, but the OpenCL device is not the CPU
             Assumptions.abort("skipped: " + e.getMessage());
             throw e;

@@ -12,7 +12,6 @@ import java.lang.foreign.MemorySegment;
 import java.util.Arrays;
 import java.util.Random;
 import java.util.Set;
-import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -26,13 +25,7 @@ import org.junit.jupiter.api.Test;
 class ClQ8ActivationsTest {
 
     static ClBackend open() {
-        Assumptions.assumeTrue(Amx.usable(), () -> "skipped: AMX is not usable here: " + Amx.reason());
-        try {
-            return ClTestSupport.open(ClOptions.defaults().withAmx(true));
-        } catch (IllegalArgumentException e) { // AMX is there, but the OpenCL device is not the CPU
-            Assumptions.abort("skipped: " + e.getMessage());
-            throw e;
-        }
+        return ClAmxTest.openWithAmx(ClOptions.defaults());
     }
 
     @Test
