@@ -181,7 +181,9 @@ final class CpuGemv {
      * conversions saved); four rows per x load (the more concurrent row streams, the slower from memory); two
      * blocks per iteration with four accumulators; one row; the block scales converted in a scalar pre-pass into a
      * float[] or from a broadcast int with vector shifts; the row copied to a byte[] first; a load ahead of the
-     * row as a prefetch.
+     * row as a prefetch; the pair's scales gathered and converted in one pass before it, or one pair ahead; a
+     * scalar byte load pairs ahead in each iteration as a prefetch; 32-byte loads converted in two parts. From memory
+     * the loop's arithmetic and its waits for memory add up rather than overlap (docs/PERFORMANCE.md).
      */
     private static void dot2Q8_0(MemorySegment w, long rowA, long rowBytes, float[] x, int in, float[] out, int o, boolean acc) {
         long rowB = rowA + rowBytes;
