@@ -41,7 +41,12 @@ import java.util.Arrays;
  * and {@link #close()} then stop the running generation at once and free its blocks.
  */
 public final class Session implements AutoCloseable {
-    /** Tokens per forward call: a longer prompt is prefilled in chunks of this many. */
+    /**
+     * Tokens per forward call: a longer prompt is prefilled in chunks of this many. On POCL with AMX, chunks of 128,
+     * 256 and 512 prefill a 2048-token prompt equally fast within the noise (docs/PERFORMANCE.md), so the largest
+     * keeps the fewest launches. Larger chunks are not supported: with 1024 rows the one-work-item attention kernel
+     * (attention_kv_f32, POCL choosing its work-group) overran a POCL worker thread's stack.
+     */
     static final int MAX_BATCH = 512;
 
     private final Model model;
