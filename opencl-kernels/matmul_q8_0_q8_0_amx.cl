@@ -17,7 +17,7 @@
 #include "matmul_amx.h"
 #include "matmul_q8_0_f32.h"
 #ifndef AMX_PREFETCH
-#define AMX_PREFETCH 512 // bytes ahead in each row of the strip: the fastest of 0, 256, 512, 1024, 2048 for few tokens
+#define AMX_PREFETCH 256 // bytes ahead in each row of the strip: the fastest of 0, 256, 512, 1024, 2048 for few tokens
 #endif
 __kernel void kernel_matmul_q8_0_q8_0_amx(__global const char* xq, __global const half* xd, __global const char* w,
                                           __global float* out, int n, int in, int rows, int outStride, int row0) {
