@@ -14,10 +14,10 @@
 #define MATMUL_Q8_0_Q8_0_H
 #include "common.h"
 #include "matmul_q8_0_f32.h"
+#include "quantize_q8_0.h"
 #if !defined(__x86_64__) || !defined(__AVX512BW__)
 #error "matmul_q8_0_q8_0.h needs an x86-64 device with AVX-512BW (the host uses the float kernels elsewhere)"
 #endif
-#define Q8X_STRIDE(in) (((in) / 32 + 15) / 16 * 16) // F16 scales per token in quantize_f32_q8_0's layout
 
 typedef char q8v __attribute__((vector_size(64)));
 typedef char q8v_u __attribute__((vector_size(64), aligned(1)));

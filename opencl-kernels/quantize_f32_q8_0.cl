@@ -6,7 +6,6 @@
 // Launch: global (Q8X_STRIDE(in), n), any local size: one work-item per (block or padding slot, token).
 #include "common.h"
 #include "quantize_q8_0.h"
-#define Q8X_STRIDE(in) (((in) / 32 + 15) / 16 * 16)
 __kernel void kernel_quantize_f32_q8_0(__global const float* x, __global char* xq, __global half* xd, int in) {
     int b = get_global_id(0), t = get_global_id(1);
     size_t slot = (size_t) t * Q8X_STRIDE(in) + b;

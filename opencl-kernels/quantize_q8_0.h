@@ -6,6 +6,10 @@
 #ifndef QUANTIZE_Q8_0_H
 #define QUANTIZE_Q8_0_H
 
+// F16 scales per token in quantize_f32_q8_0's row layout: a token's in / 32 blocks padded to whole superblocks of 16
+// (the one-token products read a superblock's 16 scales at once).
+#define Q8X_STRIDE(in) (((in) / 32 + 15) / 16 * 16)
+
 // The block's 127 / m (0 for an all-zero block); *d gets m / 127, to be stored rounded to F16 (vstore_half_rte).
 // The largest magnitude in vectors: a maximum is exact in any order, and POCL leaves a scalar loop of 32 as it is.
 __attribute__((always_inline))
