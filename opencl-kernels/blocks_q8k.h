@@ -246,4 +246,25 @@ inline void block_dot_q8k(const __global uchar* b, const __global char* xq, cons
 }
 #endif
 
+#if Q8K_TOKENS == 1
+// One weight row of in / 256 super-blocks against one token's activations (xq, dx, sums at that token's part): the
+// one-token products' dot (matmul_block_q8k_gemv and its fused forms compute every output this way).
+// GEMV_PREFETCH (bytes, optional): prefetch the weights that far ahead of each block. The integer loop consumes a
+//   block faster than the hardware prefetcher runs ahead of a row-by-row stream, so without it the first load of
+//   each block waits on memory; a prefetch past the buffer's end is harmless (it never faults).
+__attribute__((always_inline))
+inline float row_dot_q8k(const __global uchar* row, const __global char* xq, const __global float* dx,
+                         const __global short* sums, int in) {
+    FV acc[1] = {(FV) 0.0f};
+    for (int blk = 0; blk < in / 256; blk++) {
+        const __global uchar* b = row + (size_t) blk * BLOCK_ROW_BYTES(256);
+#if defined(GEMV_PREFETCH)
+        for (int line = 0; line < BLOCK_ROW_BYTES(256); line += 64) __builtin_prefetch(b + GEMV_PREFETCH + line);
+#endif
+        block_dot_q8k(b, xq + 256 * blk, dx + blk, sums + 16 * blk, in, acc);
+    }
+    return HSUM_FV(acc[0]);
+}
+#endif
+
 #endif

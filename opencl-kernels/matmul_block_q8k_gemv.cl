@@ -1,13 +1,10 @@
 // matmul_block_q8k_gemv: out = x · wᵀ for few tokens (decode), w in Q4_K, Q5_K or Q6_K as the file stores it, x
 //   already quantized by quantize_f32_q8k; integer dot products per super-block (blocks_q8k.h: x86 CPU devices).
-//   out[t][row0 + r] = Σ_blocks block_dot_q8k(w[r] block, xq[t] block)   for r < rows (this part), t < n
+//   out[t][row0 + r] = row_dot_q8k(w row r, xq[t])   for r < rows (this part), t < n
 // Layout: xq (n, in) int8 at t·in + c; xd (n, in / 256) F32 at t·(in / 256) + c / 256; xsum (n, in / 16) int16 at
 //   t·(in / 16) + c / 16; w (rows, in / 256 blocks) of BLOCK_ROW_BYTES(in) bytes per row; out (n, outStride) F32 at
 //   t·outStride + row0 + r. in is a multiple of 256.
 // Launch: global (roundup(rows, 32), n), local (32, 1): one work-item per output value (docs/POCL-GEMV.md).
-// GEMV_PREFETCH (bytes, optional): prefetch the weights that far ahead of each block. The integer loop consumes a
-//   block faster than the hardware prefetcher runs ahead of a row-by-row stream, so without it the first load of
-//   each block waits on memory; a prefetch past the buffer's end is harmless (it never faults).
 #define Q8K_TOKENS 1
 #include "blocks_q8k.h"
 __kernel void kernel_matmul_block_q8k_gemv(__global const char* xq, __global const float* xd, __global const short* xsum,
@@ -15,15 +12,6 @@ __kernel void kernel_matmul_block_q8k_gemv(__global const char* xq, __global con
                                            int outStride, int row0) {
     int r = get_global_id(0), t = get_global_id(1);
     if (r >= rows || t >= n) return;
-    const __global uchar* row = w + (size_t) r * BLOCK_ROW_BYTES(in);
-    FV acc[1] = {(FV) 0.0f};
-    for (int blk = 0; blk < in / 256; blk++) {
-#if defined(GEMV_PREFETCH) && defined(__x86_64__) // a CPU device (not a simulator or GPU compiler)
-        const __global uchar* ahead = row + (size_t) blk * BLOCK_ROW_BYTES(256) + GEMV_PREFETCH;
-        for (int line = 0; line < BLOCK_ROW_BYTES(256); line += 64) __builtin_prefetch(ahead + line);
-#endif
-        block_dot_q8k(row + (size_t) blk * BLOCK_ROW_BYTES(256), xq + (size_t) t * in + 256 * blk,
-                      xd + (size_t) t * (in / 256) + blk, xsum + (size_t) t * (in / 16) + 16 * blk, in, acc);
-    }
-    out[(size_t) t * outStride + row0 + r] = HSUM_FV(acc[0]);
+    out[(size_t) t * outStride + row0 + r] = row_dot_q8k(w + (size_t) r * BLOCK_ROW_BYTES(in), xq + (size_t) t * in,
+                                                         xd + (size_t) t * (in / 256), xsum + (size_t) t * (in / 16), in);
 }

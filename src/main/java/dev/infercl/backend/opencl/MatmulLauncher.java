@@ -64,6 +64,7 @@ final class MatmulLauncher {
             gemvMulti(in, outputs);
             return;
         }
+        if (outputs.length > 2 && fusedByType(in, outputs)) return;
         for (Linear l : outputs) {
             ClTensor o = ClBackend.act(l.out()), w = (ClTensor) l.weight();
             ClTensor dst = l.accumulate() ? productScratch(in.rows, o.cols) : o;
@@ -85,11 +86,18 @@ final class MatmulLauncher {
     private void gatedProducts(ClTensor o, ClTensor in, ClTensor g, ClTensor u, Elementwise glu) {
         if (!glu.gate()) throw new IllegalArgumentException("gatedLinear takes SILU_MUL or GELU_MUL, not " + glu.kind());
         if (glu.kind() == Elementwise.Kind.SILU_MUL && fusedGemv(in, g, u) && g.rows == u.rows && o.rows == 1 && o.cols == g.rows) {
-            boolean q8x = q8Activations(in, g);
-            String stem = q8x ? "matmul_q8_0_q8_0_gemvswiglu" : fusedStem(g, "gemvswiglu");
-            quantizeInput(in, g);
-            var launch = rt.launch(kernels.get(stem), stem);
-            (q8x ? launch.mem(q8xValues).mem(q8xScales) : input(launch, in, g)).i(in.cols);
+            boolean q8x = q8Activations(in, g), q8k = choose.q8k(g.type);
+            String stem = q8x ? "matmul_q8_0_q8_0_gemvswiglu" : q8k ? "matmul_block_q8k_gemvswiglu" : fusedStem(g, "gemvswiglu");
+            var launch = rt.launch(q8k ? q8kKernel(stem, g, 0) : kernels.get(stem), stem);
+            if (q8x) launch.mem(q8xValues).mem(q8xScales);
+            else if (q8k) {
+                quantizeQ8k(in, g);
+                launch.mem(q8kValues).mem(q8kScales).mem(q8kSums);
+            } else {
+                quantizeInput(in, g);
+                input(launch, in, g);
+            }
+            launch.i(in.cols);
             if (g.type == GgmlType.I8 && !g.w8a8) launch.i(g.groupSize);
             launch.i(g.rows);
             weight(launch, g.parts[0]);
@@ -143,29 +151,12 @@ final class MatmulLauncher {
      * not build on this device.
      */
     private boolean q8kMatmul(ClTensor o, ClTensor in, ClTensor w, boolean gemm) {
-        var defines = new java.util.HashMap<>(ElementwiseLauncher.typeDefines(w.type));
-        if (choose.q8k > 0) defines.put("Q8K_BYTES", String.valueOf(choose.q8k));
         int tokens = KernelChooser.q8kTokens(in.rows);
-        if (gemm) defines.put("Q8K_TOKENS", String.valueOf(tokens));
         String stem = gemm ? "matmul_block_q8k_gemm" : "matmul_block_q8k_gemv";
-        org.jocl.cl_kernel k;
-        try {
-            k = kernels.get(stem, defines);
-        } catch (KernelBuildException e) {
-            if (choose.q8k > 0) throw e;
-            q8kFailed = true;
-            return false;
-        }
+        var k = q8kKernel(stem, w, gemm ? tokens : 0);
+        if (k == null) return false;
         int n = in.rows;
-        if (q8kOf != in) {
-            q8kValues = rt.grow(q8kValues, "K-quant activation scratch", (long) n * in.cols);
-            q8kScales = rt.grow(q8kScales, "K-quant activation scales", 4L * n * (in.cols / 256));
-            q8kSums = rt.grow(q8kSums, "K-quant activation sums", 2L * n * (in.cols / 16));
-            rt.launch(kernels.get("quantize_f32_q8k"), "quantize_f32_q8k for '" + w.name + "'")
-                    .mem(in.act()).mem(q8kValues).mem(q8kScales).mem(q8kSums).i(in.cols)
-                    .run(new long[] {in.cols / 256, n}, null);
-            q8kOf = in;
-        }
+        quantizeQ8k(in, w);
         for (ClTensor.Part p : w.parts) {
             int rows = Math.min(p.rows(), w.rows - p.row0());
             if (rows <= 0) continue;
@@ -175,6 +166,37 @@ final class MatmulLauncher {
                     .run(choose.gemvGlobal(rows, gemm ? (n + tokens - 1) / tokens : n), choose.gemvLocal());
         }
         return true;
+    }
+
+    /**
+     * The int8-activation kernel {@code stem} for w's type ({@code tokens} > 0: Q8K_TOKENS of the GEMM), or null
+     * where "auto" finds that blocks_q8k.h does not build on this device (the float kernels then serve).
+     */
+    private org.jocl.cl_kernel q8kKernel(String stem, ClTensor w, int tokens) {
+        if (q8kFailed) return null;
+        var defines = new java.util.HashMap<>(ElementwiseLauncher.typeDefines(w.type));
+        if (choose.q8k > 0) defines.put("Q8K_BYTES", String.valueOf(choose.q8k));
+        if (tokens > 0) defines.put("Q8K_TOKENS", String.valueOf(tokens));
+        try {
+            return kernels.get(stem, defines);
+        } catch (KernelBuildException e) {
+            if (choose.q8k > 0) throw e;
+            q8kFailed = true;
+            return null;
+        }
+    }
+
+    /** x as Q8_K (quantize_f32_q8k) into the K-quant scratch, once per linear or gated call. */
+    private void quantizeQ8k(ClTensor in, ClTensor w) {
+        if (q8kOf == in) return;
+        int n = in.rows;
+        q8kValues = rt.grow(q8kValues, "K-quant activation scratch", (long) n * in.cols);
+        q8kScales = rt.grow(q8kScales, "K-quant activation scales", 4L * n * (in.cols / 256));
+        q8kSums = rt.grow(q8kSums, "K-quant activation sums", 2L * n * (in.cols / 16));
+        rt.launch(kernels.get("quantize_f32_q8k"), "quantize_f32_q8k for '" + w.name + "'")
+                .mem(in.act()).mem(q8kValues).mem(q8kScales).mem(q8kSums).i(in.cols)
+                .run(new long[] {in.cols / 256, n}, null);
+        q8kOf = in;
     }
 
     /**
@@ -288,14 +310,16 @@ final class MatmulLauncher {
 
     /**
      * The precondition of the fused one-token kernels ({@code gemvmulti}, {@code gemvswiglu}): fusion on, one input
-     * row on the GEMV path, weights of one type that has the fused kernel (Q8_0, Q4_0, F16, I8), each in one part, as
+     * row on the GEMV path, weights of one type that has the fused kernel (Q8_0, Q4_0, F16, I8; the K types where their
+     * int8-activation kernels build), each in one part, as
      * wide as x. I8 weights must also agree on the scheme and group size, and W8A8 ones on the smoothing vector (the
      * one quantized copy of x serves them all). Anything else takes the general kernels.
      */
     private boolean fusedGemv(ClTensor in, ClTensor... ws) {
         if (!choose.fuse || in.rows != 1 || choose.matmul(1) != KernelChooser.Matmul.GEMV) return false;
         ClTensor first = ws[0];
-        if (first.type != GgmlType.Q8_0 && first.type != GgmlType.Q4_0 && first.type != GgmlType.F16 && first.type != GgmlType.I8) return false;
+        boolean q8k = choose.q8k(first.type) && q8kKernel("matmul_block_q8k_gemv", first, 0) != null;
+        if (!q8k && first.type != GgmlType.Q8_0 && first.type != GgmlType.Q4_0 && first.type != GgmlType.F16 && first.type != GgmlType.I8) return false;
         for (ClTensor c : ws) {
             if (c.type != first.type || c.parts.length != 1 || c.cols != in.cols) return false;
             if (c.type == GgmlType.I8 && (c.w8a8 != first.w8a8 || c.groupSize != first.groupSize || c.smooth != first.smooth)) return false;
@@ -316,16 +340,37 @@ final class MatmulLauncher {
         return fusedGemv(in, ws);
     }
 
+    /**
+     * Mixed-type files (a Q4_K_M file's V is Q6_K in some layers): the outputs whose weights share a type go through
+     * one gemvmulti each where {@link #fusedGemv} allows, the rest alone. False, with nothing launched, where no two
+     * share a fusable type.
+     */
+    private boolean fusedByType(ClTensor in, Linear[] outputs) {
+        var byType = new java.util.LinkedHashMap<GgmlType, java.util.List<Linear>>();
+        for (Linear l : outputs) byType.computeIfAbsent(l.weight().type(), t -> new java.util.ArrayList<>()).add(l);
+        var groups = byType.values().stream().map(g -> g.toArray(Linear[]::new)).toList();
+        if (groups.stream().noneMatch(g -> g.length > 1 && fusedGemv(in, g))) return false;
+        for (Linear[] g : groups) linearProducts(in, g);
+        return true;
+    }
+
     /** gemvmulti: up to three products in one launch over their concatenated rows (a missing weight repeats the last with 0 rows). */
     private void gemvMulti(ClTensor in, Linear[] outputs) {
         ClTensor w0 = (ClTensor) outputs[0].weight();
         int total = 0;
         for (Linear l : outputs) total += l.weight().rows();
-        boolean q8x = q8Activations(in, w0);
-        String stem = q8x ? "matmul_q8_0_q8_0_gemvmulti" : fusedStem(w0, "gemvmulti");
-        quantizeInput(in, w0);
-        var launch = rt.launch(kernels.get(stem), stem);
-        (q8x ? launch.mem(q8xValues).mem(q8xScales) : input(launch, in, w0)).i(in.cols);
+        boolean q8x = q8Activations(in, w0), q8k = choose.q8k(w0.type);
+        String stem = q8x ? "matmul_q8_0_q8_0_gemvmulti" : q8k ? "matmul_block_q8k_gemvmulti" : fusedStem(w0, "gemvmulti");
+        var launch = rt.launch(q8k ? q8kKernel(stem, w0, 0) : kernels.get(stem), stem);
+        if (q8x) launch.mem(q8xValues).mem(q8xScales);
+        else if (q8k) {
+            quantizeQ8k(in, w0);
+            launch.mem(q8kValues).mem(q8kScales).mem(q8kSums);
+        } else {
+            quantizeInput(in, w0);
+            input(launch, in, w0);
+        }
+        launch.i(in.cols);
         if (w0.type == GgmlType.I8 && !w0.w8a8) launch.i(w0.groupSize);
         launch.i(outputs[0].accumulate() ? 1 : 0);
         for (int j = 0; j < 3; j++) {

@@ -159,6 +159,61 @@ class ClBlockTypesTest {
         assertTrue(gemm.kernelsUsed().contains("matmul_block_q8k_gemm"), gemm.kernelsUsed().toString());
     }
 
+    /**
+     * The fused one-token int8-activation kernels compute each output as the one-product GEMV does, to the bit: Q, K
+     * and V in one launch (matmul_block_q8k_gemvmulti; also accumulated, and with V of another K type, as a Q4_K_M
+     * file's layers have it: the outputs that share a type fused, the other alone), and gate·up·SwiGLU
+     * (matmul_block_q8k_gemvswiglu) as silu(g)·u of the GEMV's g and u.
+     */
+    @ParameterizedTest
+    @EnumSource(names = {"Q4_K", "Q5_K", "Q6_K"})
+    void fusedInt8ProductsEqualTheOneProductGemv(GgmlType type) {
+        org.junit.jupiter.api.Assumptions.assumeTrue(q8kBuilds, "skipped: the int8-activation kernels do not build on this device");
+        var r = new Random(400 + type.id);
+        int in = 512;
+        int[] rows = {70, 33, 33};
+        GgmlType other = type == GgmlType.Q6_K ? GgmlType.Q4_K : GgmlType.Q6_K;
+        for (GgmlType vType : new GgmlType[] {type, other}) {
+            GgmlType[] types = {type, type, vType};
+            Tensor[] w = new Tensor[3];
+            for (int j = 0; j < 3; j++) w[j] = gemv.upload("w" + j, types[j], rows[j], in, weights(r, types[j], rows[j], in));
+            float[] x = random(r, in, 1f);
+            Tensor xt = input(gemv, x, 1, in);
+            float[][] alone = new float[3][];
+            for (int j = 0; j < 3; j++) {
+                Tensor wj = w[j];
+                alone[j] = guarded(gemv, 1, rows[j], null, out -> gemv.matmul(out, xt, wj));
+            }
+            Tensor[] o = new Tensor[3];
+            for (int j = 0; j < 3; j++) o[j] = gemv.allocate("o" + j, 1, rows[j]);
+            gemv.linear(xt, new dev.infercl.backend.Linear(o[0], w[0]), new dev.infercl.backend.Linear(o[1], w[1]),
+                    new dev.infercl.backend.Linear(o[2], w[2]));
+            for (int j = 0; j < 3; j++) {
+                float[] got = new float[rows[j]];
+                gemv.read(o[j], got);
+                org.junit.jupiter.api.Assertions.assertArrayEquals(alone[j], got, types[j] + " output " + j + " of Q, K, V (V " + vType + ")");
+            }
+            float[] start = random(r, rows[0], 1f);
+            gemv.write(o[0], start);
+            gemv.write(o[1], java.util.Arrays.copyOf(start, rows[1]));
+            gemv.linear(xt, new dev.infercl.backend.Linear(o[0], w[0], null, true), new dev.infercl.backend.Linear(o[1], w[1], null, true));
+            for (int j = 0; j < 2; j++) {
+                float[] got = new float[rows[j]];
+                gemv.read(o[j], got);
+                for (int i = 0; i < rows[j]; i++) assertTrue(got[i] == start[i] + alone[j][i], "accumulated output " + j + ", row " + i);
+            }
+            Tensor up = gemv.upload("up", type, rows[0], in, weights(r, type, rows[0], in));
+            float[] u = guarded(gemv, 1, rows[0], null, out -> gemv.matmul(out, xt, up));
+            float[] got = guarded(gemv, 1, rows[0], null, out -> gemv.gatedLinear(out, xt, w[0], up, dev.infercl.backend.Elementwise.SILU_MUL));
+            for (int i = 0; i < rows[0]; i++) {
+                float g = alone[0][i], want = (float) (g / (1 + Math.exp(-g)) * u[i]);
+                assertTrue(Math.abs(got[i] - want) <= 1e-5f * Math.max(1f, Math.abs(want)), "SwiGLU row " + i + ": " + got[i] + " against " + want);
+            }
+            for (Tensor t : o) gemv.free(t);
+        }
+        assertTrue(gemv.kernelsUsed().containsAll(List.of("matmul_block_q8k_gemvmulti", "matmul_block_q8k_gemvswiglu")), gemv.kernelsUsed().toString());
+    }
+
     /** Whether a product of {@code type} on {@code b} takes int8 activations. */
     static boolean q8k(ClBackend b, GgmlType type) {
         return KernelChooser.Q8K_TYPES.contains(type) && q8kBuilds && (b == gemv || b == gemvQ8k32 || b == gemm || b == gemmQ8k32);
