@@ -45,8 +45,9 @@ import java.util.logging.Logger;
  * <p>It is the JDK's {@code com.sun.net.httpserver} with a virtual thread per request, and Jackson for every body, so
  * no HTTP or JSON is parsed here. A request generates in a {@link Session} lent by a pool of {@code parallel}
  * sessions (the engine runs them together); more wait in a bounded queue, and beyond it are refused with 429. Every
- * refusal is a 4xx with OpenAI's error body and touches no other request; a streaming client that goes away cancels
- * its generation at its next token ({@link Session#cancel()}) and its session returns to the pool.
+ * refusal is a 4xx with OpenAI's error body and touches no other request; a client that goes away cancels its
+ * generation ({@link Session#cancel()}), or gives up its place in the queue, and its session returns to the pool:
+ * a stream's at its next token, a whole reply's at its next check ({@link #queueCheck}).
  *
  * <p>The server listens from {@link #start} on, answering /health with 503 until {@link #ready} hands it the model
  * (so a supervisor sees it loading); it never closes the model, which its caller owns.
@@ -60,13 +61,18 @@ public final class OpenAiServer implements AutoCloseable {
     private final ExecutorService executor = Executors.newVirtualThreadPerTaskExecutor();
     private final ObjectMapper json = new ObjectMapper();
     private final Metrics metrics = new Metrics();
-    /** How often a streaming request waiting in the queue checks with an SSE comment that its client is still there. */
+    /**
+     * How often a request that waits checks that its client is still there: a streaming one in the queue with an SSE
+     * comment; a whole reply, queued or generating, with a space before its JSON (see {@link Heartbeat}).
+     */
     volatile java.time.Duration queueCheck = java.time.Duration.ofSeconds(1);
     /**
      * Called on the generating thread after each streamed token, once the chunk its text released (if any) is written:
      * lets a test hold a generation at a known point to see what the client has received by then. Null: none.
      */
     volatile TokenListener afterStreamedToken;
+    /** As {@link #afterStreamedToken}, for each token of a whole (not streamed) reply. */
+    volatile TokenListener afterWholeToken;
     private final byte[] key;
 
     /** Set once by {@link #ready}; null while the model loads. */
@@ -328,13 +334,15 @@ public final class OpenAiServer implements AutoCloseable {
                 r.presencePenalty(), r.frequencyPenalty());
         var options = new GenerateOptions(budget, sampler, false, true, stopIds, null, r.logprobs() ? r.topLogprobs() : -1);
 
-        // A streaming client waiting in the queue is sent the stream's headers and then an SSE comment every
-        // queueCheck, so that one that went away is noticed while it waits (a write fails) and gives up its place; a
-        // client waiting for a whole response cannot be asked (its status line is not written yet).
+        // A client waiting in the queue is written to every queueCheck — a streaming one the stream's headers and an
+        // SSE comment, one waiting for a whole reply its headers and a space — so that one that went away is noticed
+        // while it waits (a write fails) and gives up its place.
         Events events = r.stream() ? new Events(ex) : null;
-        Session session = s.pool().acquire(queueCheck, events == null ? null : () -> {
-            events.comment("waiting for a sequence");
-            return events.broken;
+        Heartbeat heartbeat = r.stream() ? null : new Heartbeat(ex, queueCheck);
+        Session session = s.pool().acquire(queueCheck, () -> {
+            if (events != null) events.comment("waiting for a sequence");
+            else heartbeat.beat();
+            return events != null ? events.broken : heartbeat.broken;
         });
         if (session == null) {
             metrics.cancelled.increment();
@@ -342,7 +350,7 @@ public final class OpenAiServer implements AutoCloseable {
         }
         try {
             metrics.promptTokens.add(ids.length);
-            return r.stream() ? stream(events, s, r, session, ids, options, stops) : whole(ex, s, r, session, ids, options, stops);
+            return r.stream() ? stream(events, s, r, session, ids, options, stops) : whole(heartbeat, s, r, session, ids, options, stops);
         } finally {
             s.pool().release(session);
         }
@@ -365,27 +373,43 @@ public final class OpenAiServer implements AutoCloseable {
         return json.createObjectNode().put("prompt_tokens", prompt).put("completion_tokens", completion).put("total_tokens", prompt + completion);
     }
 
-    private int whole(HttpExchange ex, Served s, CompletionRequest r, Session session, int[] ids, GenerateOptions options, List<String> stops) throws IOException {
+    private int whole(Heartbeat heartbeat, Served s, CompletionRequest r, Session session, int[] ids, GenerateOptions options, List<String> stops) throws IOException {
         var matcher = new StopMatcher(stops);
+        TokenListener observer = afterWholeToken;
         // the tokens up to the one whose text reached a stop string, as the stream delivers them
         List<TokenLogprobs> kept = r.logprobs() ? new ArrayList<>() : null;
-        Generation g = session.generate(ids, options, new TokenListener() {
-            @Override
-            public void onToken(int id, String piece) {
-                onToken(id, piece, null);
-            }
-
-            @Override
-            public void onToken(int id, String piece, TokenLogprobs lp) {
-                if (matcher.stopped()) return;
-                if (id >= 0) {
-                    metrics.token();
-                    if (kept != null) kept.add(lp);
+        Generation g;
+        try {
+            g = session.generate(ids, options, new TokenListener() {
+                @Override
+                public void onToken(int id, String piece) {
+                    onToken(id, piece, null);
                 }
-                matcher.accept(piece);
-                if (matcher.stopped()) session.cancel();
-            }
-        });
+
+                @Override
+                public void onToken(int id, String piece, TokenLogprobs lp) {
+                    if (matcher.stopped()) return;
+                    if (id >= 0) {
+                        metrics.token();
+                        if (kept != null) kept.add(lp);
+                    }
+                    matcher.accept(piece);
+                    if (matcher.stopped()) session.cancel();
+                    heartbeat.beatIfDue();
+                    if (heartbeat.broken) session.cancel();   // the client went away: stop at once, free the session
+                    if (observer != null) observer.onToken(id, piece, lp);
+                }
+            });
+        } catch (RuntimeException e) {
+            if (!heartbeat.begun()) throw e;
+            LOG.log(Level.WARNING, "generation failed", e);   // headers are sent: the error is the body
+            heartbeat.finish(json.writeValueAsBytes(errorBody(new ApiException(500, "server_error", null, null, "generation failed: " + e.getMessage()))));
+            return 500;
+        }
+        if (heartbeat.broken) {
+            metrics.cancelled.increment();
+            return 499;
+        }
         matcher.flush();
         String text = matcher.text();
         ObjectNode logprobs = kept == null ? null : logprobs(s.model().tokenizer(), kept, r.chat(), new int[1]);
@@ -403,7 +427,68 @@ public final class OpenAiServer implements AutoCloseable {
                 .put("created", System.currentTimeMillis() / 1000).put("model", s.id());
         out.putArray("choices").add(choice);
         out.set("usage", usage(ids.length, g.tokens().length));
-        return send(ex, 200, out);
+        if (!heartbeat.begun()) return send(heartbeat.ex, 200, out);
+        heartbeat.finish(json.writeValueAsBytes(out));
+        return heartbeat.broken ? 499 : 200;
+    }
+
+    /**
+     * A whole reply that keeps its client in view: the JDK's server shows a client's disconnect only to a write, and
+     * a whole reply writes nothing until it is done. So once a request has waited a {@code period} (queued or
+     * generating), its status line and headers go out (200, JSON, chunked) and then a space every period: JSON allows
+     * whitespace before its value, and a write that fails tells that the client is gone. A reply done sooner is sent
+     * as usual, with its length; a generation that fails after the headers has OpenAI's error object as its body.
+     */
+    private static final class Heartbeat {
+        final HttpExchange ex;
+        private final long period;
+        private long last = System.nanoTime();
+        private OutputStream out;
+        volatile boolean broken;
+
+        Heartbeat(HttpExchange ex, java.time.Duration period) {
+            this.ex = ex;
+            this.period = period.toNanos();
+        }
+
+        boolean begun() {
+            return out != null;
+        }
+
+        void beatIfDue() {
+            if (System.nanoTime() - last >= period) beat();
+        }
+
+        void beat() {
+            write(new byte[] {' '});
+        }
+
+        void finish(byte[] body) {
+            write(body);
+            if (out != null) {
+                try {
+                    out.close();
+                } catch (IOException e) {
+                    broken = true;
+                }
+            }
+        }
+
+        private void write(byte[] bytes) {
+            last = System.nanoTime();
+            if (broken) return;
+            try {
+                if (out == null) {
+                    ex.getResponseHeaders().set("Content-Type", "application/json");
+                    ex.sendResponseHeaders(200, 0);
+                    out = ex.getResponseBody();
+                }
+                out.write(bytes);
+                out.flush();
+            } catch (IOException e) {
+                broken = true;
+            }
+        }
     }
 
     /**

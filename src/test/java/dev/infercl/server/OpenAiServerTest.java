@@ -705,4 +705,98 @@ class OpenAiServerTest {
             assertEquals(200, g.post("/v1/completions", "{\"prompt\": \"Once\", \"max_tokens\": 2}").statusCode(), "the server still serves");
         }
     }
+
+    /** Headers, then the first chunk of a whole reply's heartbeat: one space (chunked encoding). */
+    private static boolean heartbeatSeen(String text) {
+        return text.contains("\r\n\r\n1\r\n \r\n");
+    }
+
+    /**
+     * A client waiting for a whole (not streamed) reply that goes away cancels its generation too: once the request
+     * has run a queueCheck the server sends the headers and a space every queueCheck, and the first write that fails
+     * stops the generation. The generation is held inside its second token (after the first space went out) until
+     * the client has seen the space and reset the connection.
+     */
+    @Test
+    void aClientThatLeavesAWholeReplyCancelsItsGeneration() throws Exception {
+        try (var g = new ServerFixture(ServerFixture.options().withParallel(1, 4).withContextLength(512))) {
+            g.server.queueCheck = Duration.ofMillis(20);
+            double before = g.metric("infercl_generations_cancelled_total"), generated = g.metric("infercl_generated_tokens_total");
+            var gone = new CountDownLatch(1);
+            var tokens = new AtomicInteger();
+            g.server.afterWholeToken = (id, piece) -> {
+                int k = tokens.incrementAndGet();
+                if (k == 1) sleep(40);        // past a queueCheck: the next token's check writes the headers and a space
+                else if (k == 2) await(gone);
+            };
+            String body = "{\"prompt\": \"Once upon a time\", \"max_tokens\": 500, \"temperature\": 0}";
+            try (Socket s = g.postRaw(body)) {
+                String seen = ServerFixture.readUntil(s, OpenAiServerTest::heartbeatSeen);
+                assertTrue(seen.startsWith("HTTP/1.1 200") && seen.contains("application/json") && heartbeatSeen(seen), seen);
+                s.setSoLinger(true, 0);   // a reset, as a client that dies does
+            } finally {
+                gone.countDown();
+            }
+            long deadline = System.nanoTime() + 30_000_000_000L;
+            while (g.metric("infercl_sequences_running") > 0 && System.nanoTime() < deadline) Thread.sleep(10);
+            assertEquals(before + 1, g.metric("infercl_generations_cancelled_total"), "the disconnect was noticed");
+            assertTrue(g.metric("infercl_generated_tokens_total") - generated < 500, "cancelled before its budget");
+            assertEquals(0, g.metric("infercl_kv_blocks_in_use"));
+            assertTrue(g.get("/metrics").body().contains("endpoint=\"/v1/completions\",status=\"499\""));
+        }
+    }
+
+    /** A client waiting in the queue for a whole reply that goes away gives up its place, as a streaming one does. */
+    @Test
+    void aClientWaitingForAWholeReplyThatLeavesTheQueueGivesUpItsPlace() throws Exception {
+        try (var g = new ServerFixture(ServerFixture.options().withParallel(1, 4))) {
+            g.server.queueCheck = Duration.ofMillis(20);
+            double before = g.metric("infercl_generations_cancelled_total"), generated = g.metric("infercl_generated_tokens_total");
+            var held = g.server.pool().acquire();   // the only session is lent: a request now waits in the queue
+            try {
+                try (Socket s = g.postRaw("{\"prompt\": \"Once upon a time\", \"max_tokens\": 8}")) {
+                    String seen = ServerFixture.readUntil(s, OpenAiServerTest::heartbeatSeen);
+                    assertTrue(seen.startsWith("HTTP/1.1 200") && heartbeatSeen(seen), seen);
+                    assertEquals(1, g.metric("infercl_queue_depth"), "the request waits in the queue");
+                    s.setSoLinger(true, 0);
+                }
+                long deadline = System.nanoTime() + 30_000_000_000L;
+                while (g.metric("infercl_queue_depth") > 0 && System.nanoTime() < deadline) Thread.sleep(10);
+                assertEquals(0, g.metric("infercl_queue_depth"), "the place in the queue was given up while the session was still lent");
+                assertEquals(before + 1, g.metric("infercl_generations_cancelled_total"));
+            } finally {
+                g.server.pool().release(held);
+            }
+            assertEquals(generated, g.metric("infercl_generated_tokens_total"), "nothing was generated for it");
+        }
+    }
+
+    /**
+     * A whole reply that outlasts queueCheck (here every token's check writes a space) is the same JSON as one sent at
+     * once: the spaces before it are whitespace JSON allows, and the text, usage and finish reason are equal.
+     */
+    @Test
+    void aWholeReplyWithHeartbeatsIsTheSameJson() throws Exception {
+        try (var g = new ServerFixture(ServerFixture.options().withParallel(1, 4))) {
+            String body = "{\"prompt\": \"Once upon a time\", \"max_tokens\": 40, \"temperature\": 0.8, \"seed\": 5}";
+            var quick = g.post("/v1/completions", body);
+            g.server.queueCheck = Duration.ZERO;
+            var beating = g.post("/v1/completions", body);
+            assertEquals(200, quick.statusCode());
+            assertEquals(200, beating.statusCode());
+            assertTrue(beating.body().startsWith(" ") && !quick.body().startsWith(" "), "heartbeats before the JSON: " + beating.body());
+            JsonNode a = ServerFixture.json(quick.body()), b = ServerFixture.json(beating.body());
+            assertEquals(a.path("choices"), b.path("choices"));
+            assertEquals(a.path("usage"), b.path("usage"));
+            assertTrue(b.path("usage").path("completion_tokens").asInt() > 1, b.toString());
+        }
+    }
+
+    private static void sleep(long ms) {
+        try {
+            Thread.sleep(ms);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
 }
