@@ -112,6 +112,20 @@ class SchedulerTest {
         }
     }
 
+    /**
+     * A Q4_K_M file (../shared/kquant: Q4_K with Q6_K in some tensors) on OpenCL with the default kernels: one
+     * sequence takes the fused int8-activation GEMVs (Q, K, V and gate·up·SwiGLU in one launch each, accumulated
+     * outputs in the kernel), a step of several the int8 GEMM and the element-wise ops, which must give the same tokens.
+     */
+    @Test
+    void eightBatchedSequencesEqualEachAloneQ4_K_MOpenCl() throws Exception {
+        ClTestSupport.requireOpenCl();
+        var model = dev.infercl.SharedData.require("kquant/llama2k-q4_k_m.gguf");
+        try (var m = Loaded.of(model, () -> ClTestSupport.open(dev.infercl.backend.opencl.ClOptions.defaults()))) {
+            eightBatchedEqualAlone(m);
+        }
+    }
+
     private static void eightBatchedEqualAlone(Loaded m) throws Exception {
         int[][] want = new int[PROMPTS.length][];
         for (int i = 0; i < PROMPTS.length; i++) want[i] = m.alone(m.encode(PROMPTS[i]), TOKENS);
