@@ -248,7 +248,8 @@ inline void block_dot_q8k(const __global uchar* b, const __global char* xq, cons
 
 #if Q8K_TOKENS == 1
 // One weight row of in / 256 super-blocks against one token's activations (xq, dx, sums at that token's part): the
-// one-token products' dot (matmul_block_q8k_gemv and its fused forms compute every output this way).
+// one-token products' dot (matmul_block_q8k_gemv and its fused forms compute every output this way). One row per
+// work-item: two rows' blocks interleaved in one work-item read slower (more concurrent streams per core).
 // GEMV_PREFETCH (bytes, optional): prefetch the weights that far ahead of each block. The integer loop consumes a
 //   block faster than the hardware prefetcher runs ahead of a row-by-row stream, so without it the first load of
 //   each block waits on memory; a prefetch past the buffer's end is harmless (it never faults).
