@@ -1,5 +1,6 @@
 // bwprobe_f32_f32: the streaming-read probe behind Backend.probeReadBandwidth (a 256 MiB buffer, capped by the
-//   device's largest allocation, read once to warm up and then five times, the best pass counted): every work-item
+//   device's largest allocation, read once to warm up and then five times for each VEC the host tries, the best
+//   pass counted: 4-float loads leave a CPU thread bound by issuing loads, 16-float ones reach its memory): every work-item
 //   sums its share of the VEC-wide vectors of the buffer and writes the sum, so the loads cannot be dropped:
 //   out[gid] = Σ lanes of Σ_{v in share(gid)} in[v]. The share is v = gid, gid + G, gid + 2G … (G = global size:
 //   neighbouring items read neighbouring vectors, coalesced on a GPU), or with CONTIGUOUS one contiguous run of

@@ -313,33 +313,38 @@ public final class ClBackend implements Backend, Measurable, Capacity {
 
     /**
      * Streams a buffer of about {@code bytes} (capped by the largest allocation and a quarter of global memory)
-     * through bwprobe_f32_f32: one warm-up pass, then the best of five passes timed around clFinish.
+     * through bwprobe_f32_f32 with each of {@link KernelChooser#PROBE_VECS} floats per load: per width one warm-up
+     * pass, then five timed around clFinish; the best pass of all. The widths differ by device: narrow loads leave a
+     * CPU thread issuing loads rather than waiting on memory, while a GPU coalesces narrow ones.
      */
     double probeReadBandwidth(long bytes) {
-        int vec = KernelChooser.PROBE_VEC, local = KernelChooser.PROBE_LOCAL;
+        int widest = java.util.Arrays.stream(KernelChooser.PROBE_VECS).max().orElseThrow(), local = KernelChooser.PROBE_LOCAL;
         ClDevice info = rt.info;
-        long size = Math.min(bytes, Math.min(rt.maxAlloc(), info.globalMemBytes() / 4)) / (4L * vec * local) * (4L * vec * local);
+        long size = Math.min(bytes, Math.min(rt.maxAlloc(), info.globalMemBytes() / 4)) / (4L * widest * local) * (4L * widest * local);
         if (size <= 0) throw new IllegalArgumentException("bandwidth probe: " + bytes + " bytes is too small");
-        long items = Math.min(size / (4L * vec), (long) Math.max(info.computeUnits(), 1) * (info.isGpu() ? 4096 : 256));
-        items = Math.max(local, items / local * local);
         rt.finish();
         cl_mem in = rt.create("bandwidth probe input", CL_MEM_READ_ONLY, size, null);
         cl_mem out = null;
         try {
-            out = rt.create("bandwidth probe output", CL_MEM_WRITE_ONLY, 4L * items, null);
+            long most = Math.max(local, Math.max(info.computeUnits(), 1) * (info.isGpu() ? 4096L : 256L));
+            out = rt.create("bandwidth probe output", CL_MEM_WRITE_ONLY, 4L * most, null);
             rt.fill(in, 1f, size); // written once so every page is really backed (untouched memory can read a shared zero page)
-            Map<String, String> defines = info.isCpu() ? Map.of("VEC", String.valueOf(vec), "CONTIGUOUS", "1") // one sequential stream per thread
-                    : Map.of("VEC", String.valueOf(vec));
-            cl_kernel k = kernels.get("bwprobe_f32_f32", defines);
-            int vectors = (int) (size / (4L * vec));
             long best = Long.MAX_VALUE;
-            for (int run = 0; run < 6; run++) { // run 0 warms up
-                rt.finish();
-                long t0 = System.nanoTime();
-                rt.launch(k, "bandwidth probe").mem(in).i(vectors).mem(out).run(new long[] {items}, new long[] {local});
-                rt.finish();
-                long dt = System.nanoTime() - t0;
-                if (run > 0) best = Math.min(best, dt);
+            for (int vec : KernelChooser.PROBE_VECS) {
+                long items = Math.min(size / (4L * vec), most);
+                items = Math.max(local, items / local * local);
+                Map<String, String> defines = info.isCpu() ? Map.of("VEC", String.valueOf(vec), "CONTIGUOUS", "1") // one sequential stream per thread
+                        : Map.of("VEC", String.valueOf(vec));
+                cl_kernel k = kernels.get("bwprobe_f32_f32", defines);
+                int vectors = (int) (size / (4L * vec));
+                for (int run = 0; run < 6; run++) { // run 0 warms up
+                    rt.finish();
+                    long t0 = System.nanoTime();
+                    rt.launch(k, "bandwidth probe").mem(in).i(vectors).mem(out).run(new long[] {items}, new long[] {local});
+                    rt.finish();
+                    long dt = System.nanoTime() - t0;
+                    if (run > 0) best = Math.min(best, dt);
+                }
             }
             return size / (best / 1e9);
         } finally {

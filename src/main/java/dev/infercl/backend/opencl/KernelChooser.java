@@ -23,7 +23,8 @@ final class KernelChooser {
     static final int SPLIT_CHUNK = 256;   // split attention: positions per chunk
     static final int KV_LOCAL = 32;       // kvwrite_i8_f32: work-items per (block, KV head) group
     static final int ELEMENT_LOCAL = 64;  // element-wise kernels: work-group size
-    static final int PROBE_VEC = 4, PROBE_LOCAL = 64; // bandwidth probe: floats per load, work-group size
+    static final int[] PROBE_VECS = {4, 16};   // bandwidth probe: the floats per load it tries (the best counts)
+    static final int PROBE_LOCAL = 64;         // … and its work-group size
 
     private final ClDevice info;
     private final ClOptions options;
