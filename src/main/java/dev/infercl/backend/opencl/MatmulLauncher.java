@@ -37,6 +37,7 @@ final class MatmulLauncher {
     private cl_mem q8xScales;     // … and their F16 scales
     private ClTensor q8xOf;       // the input those hold, within one linear or gated call (null: none)
     private boolean q8xFailed;    // matmul_q8_0_q8_0.h does not build on this device
+    boolean unpackBlocks;         // TEMPORARY: K types through unpack_block_i8 (bitwise comparison with the fused kernel)
 
     MatmulLauncher(ClRuntime rt, KernelChooser choose, Kernels kernels, ElementwiseLauncher elementwise) {
         this.rt = rt;
@@ -225,13 +226,16 @@ final class MatmulLauncher {
      */
     private boolean amxMatmul(ClTensor o, ClTensor in, ClTensor w) {
         boolean q8 = w.type == GgmlType.Q8_0, q4 = w.type == GgmlType.Q4_0, q6 = w.type == GgmlType.Q6_K;
+        boolean fused = !q8 && !q4 && !unpackBlocks;
         int kb = q6 ? 16 : 32;
-        String stem = q8 ? "matmul_q8_0_q8_0_amx" : "matmul_i8_q8_0_amx", unpackStem = q4 ? "unpack_q4_0_i8" : "unpack_block_i8";
+        String stem = q8 ? "matmul_q8_0_q8_0_amx" : fused ? "matmul_block_q8_0_amx" : "matmul_i8_q8_0_amx", unpackStem = q4 ? "unpack_q4_0_i8" : "unpack_block_i8";
         org.jocl.cl_kernel k, unpack = null;
         try {
             var defines = new java.util.HashMap<String, String>();
             defines.put("AMX_GROUPS", String.valueOf(KernelChooser.AMX_GROUPS));
-            if (!q8) {
+            if (fused) {
+                defines.putAll(ElementwiseLauncher.typeDefines(w.type));
+            } else if (!q8) {
                 defines.put("KB", String.valueOf(kb));
                 if (!q4 && !q6) defines.put("OFFSETS", "1");
                 unpack = kernels.get(unpackStem, q4 ? java.util.Map.of() : ElementwiseLauncher.typeDefines(w.type));
@@ -261,6 +265,13 @@ final class MatmulLauncher {
             if (q8) {
                 rt.launch(k, stem + " on '" + w.name + "'")
                         .mem(amxValues).mem(amxScales).mem(p.data()).mem(o.act())
+                        .i(n).i(in.cols).i(rows).i(o.cols).i(p.row0())
+                        .run(global, local);
+                continue;
+            }
+            if (fused) {
+                rt.launch(k, stem + " on '" + w.name + "'")
+                        .mem(amxValues).mem(amxScales).mem(amxSums).mem(p.data()).mem(o.act())
                         .i(n).i(in.cols).i(rows).i(o.cols).i(p.row0())
                         .run(global, local);
                 continue;

@@ -31,7 +31,7 @@ class ClAmxTest {
     static final Set<String> Q8_0 = Set.of("matmul_q8_0_q8_0_amx", "quantize_f32_q8_0tiles");
     /** Every kernel file that runs only where AMX is usable (with it, Q8_0's one-token products in its arithmetic). */
     static final Set<String> KERNELS = Set.of("matmul_q8_0_q8_0_amx", "quantize_f32_q8_0tiles", "matmul_i8_q8_0_amx",
-            "unpack_q4_0_i8", "unpack_block_i8", "computeprobe_i8_i8_amx", "quantize_f32_q8_0", "matmul_q8_0_q8_0_gemv",
+            "matmul_block_q8_0_amx", "unpack_q4_0_i8", "unpack_block_i8", "computeprobe_i8_i8_amx", "quantize_f32_q8_0", "matmul_q8_0_q8_0_gemv",
             "matmul_q8_0_q8_0_gemvmulti", "matmul_q8_0_q8_0_gemvswiglu");
 
     static ClBackend open(ClOptions options) {
@@ -133,8 +133,9 @@ class ClAmxTest {
                     }
                 }
             }
-            String unpack = type == GgmlType.Q4_0 ? "unpack_q4_0_i8" : "unpack_block_i8";
-            assertTrue(b.kernelsUsed().containsAll(Set.of("quantize_f32_q8_0tiles", unpack, "matmul_i8_q8_0_amx")), b.kernelsUsed().toString());
+            Set<String> kernels = type == GgmlType.Q4_0 ? Set.of("quantize_f32_q8_0tiles", "unpack_q4_0_i8", "matmul_i8_q8_0_amx")
+                    : Set.of("quantize_f32_q8_0tiles", "matmul_block_q8_0_amx");
+            assertTrue(b.kernelsUsed().containsAll(kernels), b.kernelsUsed().toString());
         }
     }
 
@@ -158,9 +159,46 @@ class ClAmxTest {
                 Reference.matmul(want, amx ? Reference.roundQ8_0(x) : x, tokens, in, w, type, rows);
                 // fewer tokens take the other GEMMs (float, or the K types' own int8 rounding of x)
                 nmse(type + " split weight, " + tokens + " tokens", got, want, amx ? 1e-10 : 2e-3);
-                if (amx) assertTrue(b.kernelsUsed().contains("matmul_i8_q8_0_amx"), b.kernelsUsed().toString());
+                if (amx) assertTrue(b.kernelsUsed().contains(type == GgmlType.Q4_0 ? "matmul_i8_q8_0_amx" : "matmul_block_q8_0_amx"), b.kernelsUsed().toString());
                 else assertTrue(b.kernelsUsed().stream().anyMatch(k -> k.endsWith("_gemm") && !k.contains("amx")), b.kernelsUsed().toString());
             }
+        }
+    }
+
+    @org.junit.jupiter.params.ParameterizedTest
+    @org.junit.jupiter.params.provider.EnumSource(names = {"Q4_K", "Q5_K", "Q6_K"})
+    void theFusedKernelComputesTheUnpackedProductsBits(GgmlType type) throws Exception {
+        var r = new Random(60 + type.id);
+        try (ClBackend b = open(ClOptions.defaults())) {
+            var f = ClBackend.class.getDeclaredField("matmul");
+            f.setAccessible(true);
+            MatmulLauncher launcher = (MatmulLauncher) f.get(b);
+            for (int in : new int[] {256, 512, 2048}) {
+                for (int rows : new int[] {1, 15, 16, 17, 37, 100}) {
+                    MemorySegment w = weights(r, type, rows, in);
+                    Tensor wt = b.upload("w", type, rows, in, w);
+                    for (int n : new int[] {64, 65, 70, 97, 128, 130}) {
+                        float[] x = random(r, n * in, 1f);
+                        for (int i = 0; i < x.length; i += 41) x[i] *= 20;
+                        float[][] got = new float[2][n * rows];
+                        for (int v = 0; v < 2; v++) {
+                            launcher.unpackBlocks = v == 1;
+                            Tensor xt = b.allocate("x", n, in), out = b.allocate("out", n, rows);
+                            b.write(xt, x);
+                            b.matmul(out, xt, wt);
+                            b.read(out, got[v]);
+                            b.free(xt);
+                            b.free(out);
+                        }
+                        for (int i = 0; i < n * rows; i++) {
+                            if (Float.floatToRawIntBits(got[0][i]) != Float.floatToRawIntBits(got[1][i]))
+                                throw new AssertionError(type + " " + in + "→" + rows + " × " + n + " at " + i + ": " + got[0][i] + " vs " + got[1][i]);
+                        }
+                    }
+                }
+            }
+            launcher.unpackBlocks = false;
+            assertTrue(b.kernelsUsed().containsAll(Set.of("matmul_block_q8_0_amx", "unpack_block_i8", "matmul_i8_q8_0_amx")), b.kernelsUsed().toString());
         }
     }
 
