@@ -4,7 +4,7 @@
 //   out[t][row0 + r] = Σ_s ws[r][s] · dx[t][s·KB / 32] · Σ_{j<KB} wq[r][KB·s + j] · xq[t][KB·s + j]
 //                      + Σ_b wo[r][b] · xs[t][b]   (Q4_K, Q5_K; xs[t][b] = dx[t][b] · Σ_j xq[t][32b + j], block b of 32)
 //   with w = ws·wq + wo exactly (Q4_K, Q5_K: KB 32, wq = q, ws = d·sc_j, wo = −dmin·m_j; Q6_K: KB 16, wq = q − 32,
-//   ws = d·sc_i), the same operations in the same order as matmul_i8_q8_0_amx after unpack_block_i8: the same bits.
+//   ws = d·sc_i; blocks.h's block_ints32): Σ_k w[r][k] · x̂[t][k] with x̂ the activations as Q8_0 rounds them.
 // Why: one tdpbssd computes 16 rows × 16 tokens × KB int8 products, and the unpack happens where the tile reads it: no
 //   int8 copy of the weights goes through memory, so few tokens pay for it as well as many.
 // Layout: xq, xd, xs as quantize_f32_q8_0tiles writes them (tokens in groups of 16); w this part's rows of

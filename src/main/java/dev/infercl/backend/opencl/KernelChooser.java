@@ -109,9 +109,9 @@ final class KernelChooser {
     /**
      * Whether a product of n tokens with {@code w} takes an AMX kernel, with AMX usable: a Q8_0 weight
      * (matmul_q8_0_q8_0_amx) for at least {@link #AMX_Q8_0_TOKENS} where the one-token products compute the same
-     * ({@code q8Activations}), else {@link #AMX_MIN_TOKENS}; a Q4_0, Q4_K, Q5_K or Q6_K weight (unpacked to int8, then
-     * matmul_i8_q8_0_amx) for at least {@link #amxUnpackTokens}, since the unpack is a pass over the weights per call
-     * that fewer tokens do not repay. The launcher falls back to the other kernels where "auto" fails to build them.
+     * ({@code q8Activations}), else {@link #AMX_MIN_TOKENS}; a Q4_0 weight (unpacked to int8, then matmul_i8_q8_0_amx)
+     * or a Q4_K, Q5_K or Q6_K weight (matmul_block_q8_0_amx, which unpacks as it goes) for at least
+     * {@link #amxUnpackTokens}, below which the other GEMMs are faster. The launcher falls back to the other kernels where "auto" fails to build them.
      */
     boolean amx(dev.infercl.gguf.GgmlType w, int n, boolean q8Activations) {
         if (!amx) return false;
@@ -149,7 +149,7 @@ final class KernelChooser {
      */
     static final int AMX_MIN_TOKENS = 32;
 
-    /** The weight types the AMX products take unpacked to int8 (unpack_q4_0_i8, unpack_block_i8). */
+    /** The weight types the AMX products take unpacked to int8 (unpack_q4_0_i8; matmul_block_q8_0_amx per tile). */
     static final java.util.Set<dev.infercl.gguf.GgmlType> AMX_UNPACKED = java.util.EnumSet.of(dev.infercl.gguf.GgmlType.Q4_0,
             dev.infercl.gguf.GgmlType.Q4_K, dev.infercl.gguf.GgmlType.Q5_K, dev.infercl.gguf.GgmlType.Q6_K);
 
@@ -164,9 +164,8 @@ final class KernelChooser {
     }
 
     /**
-     * The most bytes of int8 weights unpacked at a time for the AMX products (rows in multiples of 16): the copy is
-     * still in cache when the product reads it (Q4_K 8192 × 2048, 128 tokens: ~24 ms a product with 1 MiB, ~34 with
-     * 4 MiB, ~42 in one piece).
+     * The most bytes of int8 weights unpack_q4_0_i8 unpacks at a time for the AMX products (rows in multiples of 16):
+     * the copy is still in cache when the product reads it.
      */
     static final long AMX_UNPACK_BYTES = 1L << 20;
 

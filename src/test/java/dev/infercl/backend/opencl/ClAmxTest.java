@@ -23,15 +23,15 @@ import org.junit.jupiter.api.Test;
  * summation order (NMSE ≤ 1e-10); against the unrounded activations they differ by the activations' rounding (a step
  * of a block's largest magnitude / 127; NMSE ≤ 2e-3 with outliers in the blocks). Shapes around the kernel's strip of 16 rows, its groups of 16 tokens and its 4 groups per
  * work-item, row widths with a partial superblock of scales, a weight split into parts, and several outputs of one
- * input quantized once. Q4_0, Q4_K, Q5_K and Q6_K weights (unpacked to int8 with F32 scales and offsets, then
- * matmul_i8_q8_0_amx) the same way against the file's exact weights, random valid blocks for the K types.
+ * input quantized once. Q4_0 weights (unpacked to int8 with F32 scales, then matmul_i8_q8_0_amx) and Q4_K, Q5_K
+ * and Q6_K weights (matmul_block_q8_0_amx, unpacking as it goes) the same way against the file's exact weights, random valid blocks for the K types.
  * Skipped where the CPU has no AMX (the kernel cannot run there).
  */
 class ClAmxTest {
     static final Set<String> Q8_0 = Set.of("matmul_q8_0_q8_0_amx", "quantize_f32_q8_0tiles");
     /** Every kernel file that runs only where AMX is usable (with it, Q8_0's one-token products in its arithmetic). */
     static final Set<String> KERNELS = Set.of("matmul_q8_0_q8_0_amx", "quantize_f32_q8_0tiles", "matmul_i8_q8_0_amx",
-            "matmul_block_q8_0_amx", "unpack_q4_0_i8", "unpack_block_i8", "computeprobe_i8_i8_amx", "quantize_f32_q8_0", "matmul_q8_0_q8_0_gemv",
+            "matmul_block_q8_0_amx", "unpack_q4_0_i8", "computeprobe_i8_i8_amx", "quantize_f32_q8_0", "matmul_q8_0_q8_0_gemv",
             "matmul_q8_0_q8_0_gemvmulti", "matmul_q8_0_q8_0_gemvswiglu");
 
     static ClBackend open(ClOptions options) {
@@ -162,43 +162,6 @@ class ClAmxTest {
                 if (amx) assertTrue(b.kernelsUsed().contains(type == GgmlType.Q4_0 ? "matmul_i8_q8_0_amx" : "matmul_block_q8_0_amx"), b.kernelsUsed().toString());
                 else assertTrue(b.kernelsUsed().stream().anyMatch(k -> k.endsWith("_gemm") && !k.contains("amx")), b.kernelsUsed().toString());
             }
-        }
-    }
-
-    @org.junit.jupiter.params.ParameterizedTest
-    @org.junit.jupiter.params.provider.EnumSource(names = {"Q4_K", "Q5_K", "Q6_K"})
-    void theFusedKernelComputesTheUnpackedProductsBits(GgmlType type) throws Exception {
-        var r = new Random(60 + type.id);
-        try (ClBackend b = open(ClOptions.defaults())) {
-            var f = ClBackend.class.getDeclaredField("matmul");
-            f.setAccessible(true);
-            MatmulLauncher launcher = (MatmulLauncher) f.get(b);
-            for (int in : new int[] {256, 512, 2048}) {
-                for (int rows : new int[] {1, 15, 16, 17, 37, 100}) {
-                    MemorySegment w = weights(r, type, rows, in);
-                    Tensor wt = b.upload("w", type, rows, in, w);
-                    for (int n : new int[] {64, 65, 70, 97, 128, 130}) {
-                        float[] x = random(r, n * in, 1f);
-                        for (int i = 0; i < x.length; i += 41) x[i] *= 20;
-                        float[][] got = new float[2][n * rows];
-                        for (int v = 0; v < 2; v++) {
-                            launcher.unpackBlocks = v == 1;
-                            Tensor xt = b.allocate("x", n, in), out = b.allocate("out", n, rows);
-                            b.write(xt, x);
-                            b.matmul(out, xt, wt);
-                            b.read(out, got[v]);
-                            b.free(xt);
-                            b.free(out);
-                        }
-                        for (int i = 0; i < n * rows; i++) {
-                            if (Float.floatToRawIntBits(got[0][i]) != Float.floatToRawIntBits(got[1][i]))
-                                throw new AssertionError(type + " " + in + "→" + rows + " × " + n + " at " + i + ": " + got[0][i] + " vs " + got[1][i]);
-                        }
-                    }
-                }
-            }
-            launcher.unpackBlocks = false;
-            assertTrue(b.kernelsUsed().containsAll(Set.of("matmul_block_q8_0_amx", "unpack_block_i8", "matmul_i8_q8_0_amx")), b.kernelsUsed().toString());
         }
     }
 
