@@ -229,7 +229,7 @@ final class MatmulLauncher {
         org.jocl.cl_kernel k, unpack = null;
         try {
             var defines = new java.util.HashMap<String, String>(ElementwiseLauncher.typeDefines(w.type));
-            defines.put("AMX_GROUPS", String.valueOf(KernelChooser.AMX_GROUPS));
+            defines.put("AMX_GROUPS", String.valueOf(q4 || q8 ? KernelChooser.AMX_GROUPS : KernelChooser.AMX_BLOCK_GROUPS));
             if (q4) unpack = kernels.get(unpackStem);
             k = kernels.get(stem, defines);
         } catch (KernelBuildException e) {
@@ -252,7 +252,8 @@ final class MatmulLauncher {
         for (ClTensor.Part p : w.parts) {
             int rows = Math.min(p.rows(), w.rows - p.row0());
             if (rows <= 0) continue;
-            long[] global = {(rows + 15) / 16, (groups + KernelChooser.AMX_GROUPS - 1) / KernelChooser.AMX_GROUPS}, local = {1, 1};
+            int perItem = q4 || q8 ? KernelChooser.AMX_GROUPS : KernelChooser.AMX_BLOCK_GROUPS;
+            long[] global = {(rows + 15) / 16, (groups + perItem - 1) / perItem}, local = {1, 1};
             if (!q4) {
                 var launch = rt.launch(k, stem + " on '" + w.name + "'").mem(amxValues).mem(amxScales);
                 if (!q8) launch.mem(amxSums); // the K types' minimums

@@ -117,8 +117,8 @@ class ClAmxTest {
                 for (int rows : new int[] {1, 15, 16, 17, 37}) {
                     MemorySegment w = weights(r, type, rows, in);
                     Tensor wt = b.upload("w", type, rows, in, w);
-                    int least = KernelChooser.amxUnpackTokens(type);
-                    for (int n : new int[] {least, least + 1, 70, 97}) {
+                    int least = KernelChooser.AMX_MIN_TOKENS;
+                    for (int n : new int[] {least, least + 1, 70, 97, 260}) { // 260: the K types' 16 groups per item and more
                         float[] x = random(r, n * in, 1f);
                         for (int i = 0; i < x.length; i += 41) x[i] *= 20;
                         Tensor xt = b.allocate("x", n, in), out = b.allocate("out", n, rows);
@@ -148,14 +148,14 @@ class ClAmxTest {
         try (ClBackend b = open(ClOptions.defaults().withMaxAlloc(320L * in))) {
             MemorySegment w = weights(r, type, rows, in);
             Tensor wt = b.upload("w", type, rows, in, w);
-            for (int tokens : new int[] {n, KernelChooser.amxUnpackTokens(type) - 1}) {
+            for (int tokens : new int[] {n, KernelChooser.AMX_MIN_TOKENS - 1}) {
                 float[] x = random(r, tokens * in, 1f);
                 Tensor xt = b.allocate("x", tokens, in), out = b.allocate("out", tokens, rows);
                 b.write(xt, x);
                 b.matmul(out, xt, wt);
                 float[] got = new float[tokens * rows], want = new float[tokens * rows];
                 b.read(out, got);
-                boolean amx = tokens >= KernelChooser.amxUnpackTokens(type);
+                boolean amx = tokens >= KernelChooser.AMX_MIN_TOKENS;
                 Reference.matmul(want, amx ? Reference.roundQ8_0(x) : x, tokens, in, w, type, rows);
                 // fewer tokens take the other GEMMs (float, or the K types' own int8 rounding of x)
                 nmse(type + " split weight, " + tokens + " tokens", got, want, amx ? 1e-10 : 2e-3);
