@@ -144,7 +144,7 @@ class ClAmxTest {
     void anUnpackedWeightSplitIntoPartsAndFewTokensElsewhere(GgmlType type) {
         var r = new Random(50 + type.id);
         int in = 1024, rows = 1000, n = 70;
-        // parts of at most 390–568 rows (room for x), unpacked in chunks of 320 rows (the int8 copy kept within maxAlloc)
+        // parts of at most 390–568 rows (room for x); Q4_0 unpacked in chunks of 320 rows (the int8 copy kept within maxAlloc)
         try (ClBackend b = open(ClOptions.defaults().withMaxAlloc(320L * in))) {
             MemorySegment w = weights(r, type, rows, in);
             Tensor wt = b.upload("w", type, rows, in, w);
