@@ -13,7 +13,8 @@
 //   unpacked to 16 × 256 int8 (tile A reads 16 rows × KB of them at a stride of 256) with their scales and offsets,
 //   then every group runs its 8 blocks' tile products against them; per sub-block the integer products (tile C) go to
 //   private memory and are scaled into 16 float16 accumulators, one per weight row, lanes over the tokens, kept per
-//   group in private memory between super-blocks. A strip past the last row has as many tile rows as rows remain.
+//   group in private memory between super-blocks; each row's next super-block is prefetched while it unpacks. A strip
+//   past the last row has as many tile rows as rows remain.
 // Launch: global (ceil(rows / 16), ceil(ceil(n / 16) / AMX_GROUPS)), local (1, 1).
 #include "matmul_amx.h"
 #include "blocks.h"
@@ -99,7 +100,13 @@ __kernel void kernel_matmul_block_q8_0_amx(__global const char* xq, __global con
     const size_t rowBytes = BLOCK_ROW_BYTES(in);
     const __global uchar* w0 = w + (size_t) r0 * rowBytes;
     for (int sb = 0; sb < in / 256; sb++) {
-        for (int m = 0; m < 16; m++) unpack_super_block(w0 + (size_t) min(m, mr - 1) * rowBytes + (size_t) sb * BLOCK_ROW_BYTES(256), wt + 256 * m, dw[m], dm[m]);
+        for (int m = 0; m < 16; m++) {
+            const __global uchar* sbw = w0 + (size_t) min(m, mr - 1) * rowBytes + (size_t) sb * BLOCK_ROW_BYTES(256);
+            // the strip's rows are 16 streams read a super-block at a time with the groups' products in between,
+            // which the hardware prefetcher alone leaves waiting on memory: the next one is asked for now
+            if (sb + 1 < in / 256) for (int o = 0; o < BLOCK_ROW_BYTES(256); o += 64) __builtin_prefetch(sbw + BLOCK_ROW_BYTES(256) + o);
+            unpack_super_block(sbw, wt + 256 * m, dw[m], dm[m]);
+        }
         for (int i = 0; i < gn; i++) {
             size_t x0 = (size_t) (g0 + i) * blocks + 8 * sb; // the group's first block of this super-block
             float16 acc[16];
