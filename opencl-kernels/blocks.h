@@ -168,8 +168,8 @@ inline void block_decode32(const __global uchar* row, int c, float16* w0, float1
 #define BLOCK_VALUES 256
 #define BLOCK_ROW_BYTES(in) ((size_t) (in) / 256 * K_BYTES)
 // block_ints32(row, c, q0, q1, s0, s1, m): the 32 values of block_decode32 as integers: value = q · s − m, q the
-// 4- or 5-bit code (values 0–15 of q0, then q1), s0 = s1 = d·sc_j, m = dmin·m_j. The unpacked AMX products
-// (unpack_block_i8) take the integers; block_decode32 forms the same products in float.
+// 4- or 5-bit code (values 0–15 of q0, then q1), s0 = s1 = d·sc_j, m = dmin·m_j. block_decode32 forms the same
+// products in float; matmul_block_q8_0_amx unpacks the same integers a whole super-block at a time.
 __attribute__((always_inline))
 inline void block_ints32(const __global uchar* row, int c, uchar16* q0, uchar16* q1, float* s0, float* s1, float* m) {
     const __global uchar* b = row + (size_t) (c / 8) * K_BYTES;
@@ -233,8 +233,8 @@ inline float16 block_dot(const __global uchar* b, const __global float* x) {
 #define BLOCK_VALUES 256
 #define BLOCK_ROW_BYTES(in) ((size_t) (in) / 256 * 210)
 // block_ints32(row, c, q0, q1, s0, s1): the 32 values of block_decode32 as integers: value = (q − 32) · s, q the 6-bit
-// code, s0 = d·sc of values 0–15 (q0), s1 of values 16–31 (q1). The unpacked AMX products (unpack_block_i8) take the
-// integers; block_decode32 forms the same products in float.
+// code, s0 = d·sc of values 0–15 (q0), s1 of values 16–31 (q1). block_decode32 forms the same products in float;
+// matmul_block_q8_0_amx unpacks the same integers a whole super-block at a time.
 __attribute__((always_inline))
 inline void block_ints32(const __global uchar* row, int c, uchar16* q0, uchar16* q1, float* s0, float* s1) {
     const __global uchar* b = row + (size_t) (c / 8) * 210;

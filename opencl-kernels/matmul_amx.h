@@ -1,5 +1,5 @@
-// matmul_amx.h: what the AMX products (matmul_q8_0_q8_0_amx, matmul_i8_q8_0_amx) share: the tile configuration, one
-//   tile product into private memory, and the store of a strip's float16 accumulators.
+// matmul_amx.h: what the AMX products (matmul_q8_0_q8_0_amx, matmul_i8_q8_0_amx, matmul_block_q8_0_amx) share: the
+//   tile configuration, one tile product into private memory, and the store of a strip's float16 accumulators.
 //   Tiles: tmm0 the products (mr rows × 16 int32), tmm1 mr weight rows × kb int8 at the weights' row stride, tmm2 kb / 4
 //   rows of 64 bytes (16 tokens × 4 consecutive values, as quantize_f32_q8_0tiles lays them out).
 //   The instructions are inline assembly (AT&T operand order: tdpbssd B, A, C is C += A · B): POCL's compiler does not
@@ -31,6 +31,18 @@ inline void amx_configure(int mr, int kb) {
 // activation tile at x.
 __attribute__((always_inline))
 inline void amx_product(const __global char* a, long stride, const __global char* x, int* c) {
+    const long sixtyFour = 64;
+    __asm__ volatile("tilezero %%tmm0\n\t"
+                     "tileloadd (%0,%1,1), %%tmm1\n\t"
+                     "tileloadd (%2,%3,1), %%tmm2\n\t"
+                     "tdpbssd %%tmm2, %%tmm1, %%tmm0\n\t"
+                     "tilestored %%tmm0, (%4,%3,1)"
+                     :: "r"(a), "r"(stride), "r"(x), "r"(sixtyFour), "r"(c) : "memory");
+}
+
+// amx_product with the weight rows in private memory: a tile the kernel has just unpacked (matmul_block_q8_0_amx).
+__attribute__((always_inline))
+inline void amx_product_private(const char* a, long stride, const __global char* x, int* c) {
     const long sixtyFour = 64;
     __asm__ volatile("tilezero %%tmm0\n\t"
                      "tileloadd (%0,%1,1), %%tmm1\n\t"

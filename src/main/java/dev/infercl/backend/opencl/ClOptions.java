@@ -41,8 +41,8 @@ import java.util.Locale;
  *                       with int8 activations) asks the CPU to prefetch its weights, 0 for none: those loops consume a
  *                       row faster than the hardware prefetcher runs ahead of it, so without it their loads wait on
  *                       memory ({@code infercl.opencl.prefetch}, default 2048)
- * @param amx            products of several tokens on Intel's AMX tile unit (matmul_q8_0_q8_0_amx, matmul_i8_q8_0_amx; x86
- *                       CPU devices whose CPU has AMX-INT8 and whose kernel grants this process its tile state), and with
+ * @param amx            products of several tokens on Intel's AMX tile unit (matmul_q8_0_q8_0_amx, matmul_i8_q8_0_amx,
+ *                       matmul_block_q8_0_amx; x86 CPU devices whose CPU has AMX-INT8 and whose kernel grants this process its tile state), and with
  *                       it Q8_0's one-token products in the same arithmetic (matmul_q8_0_q8_0_gemv): null uses them where
  *                       all that holds and the kernels build, false never, true requires them
  *                       ({@code infercl.opencl.amx=auto|off|on})

@@ -110,14 +110,15 @@ final class KernelChooser {
     /**
      * Whether a product of n tokens with {@code w} takes an AMX kernel, with AMX usable: a Q8_0 weight
      * (matmul_q8_0_q8_0_amx) for at least {@link #AMX_Q8_0_TOKENS} where the one-token products compute the same
-     * ({@code q8Activations}), else {@link #AMX_MIN_TOKENS}; a Q4_0, Q4_K, Q5_K or Q6_K weight (unpacked to int8, then
-     * matmul_i8_q8_0_amx) for at least {@link #amxUnpackTokens}, since the unpack is a pass over the weights per call
-     * that fewer tokens do not repay. The launcher falls back to the other kernels where "auto" fails to build them.
+     * ({@code q8Activations}), else {@link #AMX_MIN_TOKENS}; a Q4_0 weight (unpacked to int8, then matmul_i8_q8_0_amx)
+     * or a Q4_K, Q5_K or Q6_K weight (matmul_block_q8_0_amx, which unpacks as it goes) for at least
+     * {@link #AMX_MIN_TOKENS}: there both beat the other GEMMs. The launcher falls back to the other kernels where
+     * "auto" fails to build them.
      */
     boolean amx(dev.infercl.gguf.GgmlType w, int n, boolean q8Activations) {
         if (!amx) return false;
         if (w == dev.infercl.gguf.GgmlType.Q8_0) return n >= (q8Activations ? AMX_Q8_0_TOKENS : AMX_MIN_TOKENS);
-        return n >= AMX_MIN_TOKENS && AMX_UNPACKED.contains(w) && n >= amxUnpackTokens(w);
+        return n >= AMX_MIN_TOKENS && AMX_UNPACKED.contains(w);
     }
 
     /**
@@ -150,29 +151,24 @@ final class KernelChooser {
      */
     static final int AMX_MIN_TOKENS = 32;
 
-    /** The weight types the AMX products take unpacked to int8 (unpack_q4_0_i8, unpack_block_i8). */
+    /** The weight types the AMX products take unpacked to int8 (unpack_q4_0_i8; matmul_block_q8_0_amx per tile). */
     static final java.util.Set<dev.infercl.gguf.GgmlType> AMX_UNPACKED = java.util.EnumSet.of(dev.infercl.gguf.GgmlType.Q4_0,
             dev.infercl.gguf.GgmlType.Q4_K, dev.infercl.gguf.GgmlType.Q5_K, dev.infercl.gguf.GgmlType.Q6_K);
 
     /**
-     * The fewest tokens for which the unpacked AMX products of {@code w} beat the other GEMMs, from a shared two-core
-     * AMX Xeon (weights 5632 × 2048, 8192 × 2048, 2048 × 8192; three runs each): Q4_0 against the float GEMM
-     * 0.9–1.5× at 32 tokens, 3–4× at 128; the K types against matmul_block_q8k_gemm 0.5–1.1× at 32 tokens (mostly
-     * slower), 1.1–3.5× at 48–64, 1.8–2.5× at 128.
-     */
-    static int amxUnpackTokens(dev.infercl.gguf.GgmlType w) {
-        return w == dev.infercl.gguf.GgmlType.Q4_0 ? 32 : 64;
-    }
-
-    /**
-     * The most bytes of int8 weights unpacked at a time for the AMX products (rows in multiples of 16): the copy is
-     * still in cache when the product reads it (Q4_K 8192 × 2048, 128 tokens: ~24 ms a product with 1 MiB, ~34 with
-     * 4 MiB, ~42 in one piece).
+     * The most bytes of int8 weights unpack_q4_0_i8 unpacks at a time for the AMX products (rows in multiples of 16):
+     * the copy is still in cache when the product reads it.
      */
     static final long AMX_UNPACK_BYTES = 1L << 20;
 
-    /** Groups of 16 tokens per work-item of matmul_q8_0_q8_0_amx. */
+    /** Groups of 16 tokens per work-item of matmul_q8_0_q8_0_amx and matmul_i8_q8_0_amx. */
     static final int AMX_GROUPS = 4;
+
+    /**
+     * Groups of 16 tokens per work-item of matmul_block_q8_0_amx: a work-item unpacks its strip's weights once for
+     * all its groups, so up to 256 tokens unpack each weight once (4 and 8 were slower, 32 no faster).
+     */
+    static final int AMX_BLOCK_GROUPS = 16;
 
     /** Most tokens per work-item of matmul_block_q8k_gemm: 8 accumulators and a block's decoded weights fit AVX-512's registers. */
     static final int Q8K_TOKENS = 8;

@@ -28,9 +28,8 @@ final class MatmulLauncher {
     private cl_mem amxValues;     // AMX products: activations as Q8_0 in tile order (quantize_f32_q8_0tiles) …
     private cl_mem amxScales;     // … their F16 scales …
     private cl_mem amxSums;       // … and F32 block sums (the offsets' products)
-    private cl_mem unpackedValues;  // AMX products of Q4_0 and K-quant weights: a part unpacked to int8 …
-    private cl_mem unpackedScales;  // … its F32 scales per block (or sub-block) …
-    private cl_mem unpackedOffsets; // … and F32 offsets per block (Q4_K, Q5_K)
+    private cl_mem unpackedValues;  // AMX products of Q4_0 weights: a part unpacked to int8 …
+    private cl_mem unpackedScales;  // … and its F32 block scales
     private ClTensor amxOf;       // the input those hold, within one linear or gated call (null: none)
     private boolean amxFailed;    // "auto" found that the AMX kernel does not build on this device
     private cl_mem q8xValues;     // Q8_0 one-token products: activations as Q8_0 in rows (quantize_f32_q8_0) …
@@ -242,22 +241,18 @@ final class MatmulLauncher {
 
     /**
      * out = x · wᵀ on the AMX tile unit: x quantized to Q8_0 in tile order once per linear or gated call, then per part
-     * matmul_q8_0_q8_0_amx (Q8_0), or the part unpacked to int8 with F32 scales and offsets into scratch (unpack_q4_0_i8,
-     * unpack_block_i8) and matmul_i8_q8_0_amx. False, with nothing launched, where "auto" finds the kernels do not build.
+     * matmul_q8_0_q8_0_amx (Q8_0), matmul_block_q8_0_amx (Q4_K, Q5_K, Q6_K, unpacked tile by tile as it goes), or the
+     * part unpacked to int8 with F32 scales into scratch (unpack_q4_0_i8) and matmul_i8_q8_0_amx (Q4_0). False, with
+     * nothing launched, where "auto" finds the kernels do not build.
      */
     private boolean amxMatmul(ClTensor o, ClTensor in, ClTensor w) {
-        boolean q8 = w.type == GgmlType.Q8_0, q4 = w.type == GgmlType.Q4_0, q6 = w.type == GgmlType.Q6_K;
-        int kb = q6 ? 16 : 32;
-        String stem = q8 ? "matmul_q8_0_q8_0_amx" : "matmul_i8_q8_0_amx", unpackStem = q4 ? "unpack_q4_0_i8" : "unpack_block_i8";
+        boolean q8 = w.type == GgmlType.Q8_0, q4 = w.type == GgmlType.Q4_0;
+        String stem = q8 ? "matmul_q8_0_q8_0_amx" : q4 ? "matmul_i8_q8_0_amx" : "matmul_block_q8_0_amx", unpackStem = "unpack_q4_0_i8";
         org.jocl.cl_kernel k, unpack = null;
         try {
-            var defines = new java.util.HashMap<String, String>();
-            defines.put("AMX_GROUPS", String.valueOf(KernelChooser.AMX_GROUPS));
-            if (!q8) {
-                defines.put("KB", String.valueOf(kb));
-                if (!q4 && !q6) defines.put("OFFSETS", "1");
-                unpack = kernels.get(unpackStem, q4 ? java.util.Map.of() : ElementwiseLauncher.typeDefines(w.type));
-            }
+            var defines = new java.util.HashMap<String, String>(ElementwiseLauncher.typeDefines(w.type));
+            defines.put("AMX_GROUPS", String.valueOf(q4 || q8 ? KernelChooser.AMX_GROUPS : KernelChooser.AMX_BLOCK_GROUPS));
+            if (q4) unpack = kernels.get(unpackStem);
             k = kernels.get(stem, defines);
         } catch (KernelBuildException e) {
             if (choose.amxRequired) throw e;
@@ -275,16 +270,16 @@ final class MatmulLauncher {
             amxOf = in;
         }
         // a row's scales padded to whole groups of 16 (the product reads 16 at a time)
-        int stride = (in.cols / kb + 15) / 16 * 16;
+        int stride = (in.cols / 32 + 15) / 16 * 16;
         for (ClTensor.Part p : w.parts) {
             int rows = Math.min(p.rows(), w.rows - p.row0());
             if (rows <= 0) continue;
-            long[] global = {(rows + 15) / 16, (groups + KernelChooser.AMX_GROUPS - 1) / KernelChooser.AMX_GROUPS}, local = {1, 1};
-            if (q8) {
-                rt.launch(k, stem + " on '" + w.name + "'")
-                        .mem(amxValues).mem(amxScales).mem(p.data()).mem(o.act())
-                        .i(n).i(in.cols).i(rows).i(o.cols).i(p.row0())
-                        .run(global, local);
+            int perItem = q4 || q8 ? KernelChooser.AMX_GROUPS : KernelChooser.AMX_BLOCK_GROUPS;
+            long[] global = {(rows + 15) / 16, (groups + perItem - 1) / perItem}, local = {1, 1};
+            if (!q4) {
+                var launch = rt.launch(k, stem + " on '" + w.name + "'").mem(amxValues).mem(amxScales);
+                if (!q8) launch.mem(amxSums); // the K types' minimums
+                launch.mem(p.data()).mem(o.act()).i(n).i(in.cols).i(rows).i(o.cols).i(p.row0()).run(global, local);
                 continue;
             }
             // the part in chunks of rows whose int8 copy stays small: in cache for the product that reads it, and
@@ -292,15 +287,12 @@ final class MatmulLauncher {
             int chunk = (int) Math.max(16, Math.min(KernelChooser.AMX_UNPACK_BYTES, rt.maxAlloc()) / in.cols / 16 * 16);
             unpackedValues = rt.grow(unpackedValues, "unpacked int8 weights", (long) Math.min(chunk, rows) * in.cols);
             unpackedScales = rt.grow(unpackedScales, "unpacked weight scales", 4L * Math.min(chunk, rows) * stride);
-            unpackedOffsets = rt.grow(unpackedOffsets, "unpacked weight offsets", q4 || q6 ? 4 : 4L * Math.min(chunk, rows) * stride);
             for (int first = 0; first < rows; first += chunk) {
                 int m = Math.min(chunk, rows - first);
                 var u = rt.launch(unpack, unpackStem + " on '" + w.name + "'");
-                weight(u, p).mem(unpackedValues).mem(unpackedScales);
-                if (!q4) u.mem(unpackedOffsets);
-                u.i(in.cols).i(m).i(stride).i(first).run(new long[] {blocks, m}, null);
+                weight(u, p).mem(unpackedValues).mem(unpackedScales).i(in.cols).i(m).i(stride).i(first).run(new long[] {blocks, m}, null);
                 rt.launch(k, stem + " on '" + w.name + "'")
-                        .mem(amxValues).mem(amxScales).mem(amxSums).mem(unpackedValues).mem(unpackedScales).mem(unpackedOffsets)
+                        .mem(amxValues).mem(amxScales).mem(unpackedValues).mem(unpackedScales)
                         .mem(o.act()).i(n).i(in.cols).i(m).i(o.cols).i(p.row0() + first).i(stride)
                         .run(new long[] {(m + 15) / 16, global[1]}, local);
             }

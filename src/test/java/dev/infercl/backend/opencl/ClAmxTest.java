@@ -23,15 +23,15 @@ import org.junit.jupiter.api.Test;
  * summation order (NMSE ≤ 1e-10); against the unrounded activations they differ by the activations' rounding (a step
  * of a block's largest magnitude / 127; NMSE ≤ 2e-3 with outliers in the blocks). Shapes around the kernel's strip of 16 rows, its groups of 16 tokens and its 4 groups per
  * work-item, row widths with a partial superblock of scales, a weight split into parts, and several outputs of one
- * input quantized once. Q4_0, Q4_K, Q5_K and Q6_K weights (unpacked to int8 with F32 scales and offsets, then
- * matmul_i8_q8_0_amx) the same way against the file's exact weights, random valid blocks for the K types.
+ * input quantized once. Q4_0 weights (unpacked to int8 with F32 scales, then matmul_i8_q8_0_amx) and Q4_K, Q5_K
+ * and Q6_K weights (matmul_block_q8_0_amx, unpacking as it goes) the same way against the file's exact weights, random valid blocks for the K types.
  * Skipped where the CPU has no AMX (the kernel cannot run there).
  */
 class ClAmxTest {
     static final Set<String> Q8_0 = Set.of("matmul_q8_0_q8_0_amx", "quantize_f32_q8_0tiles");
     /** Every kernel file that runs only where AMX is usable (with it, Q8_0's one-token products in its arithmetic). */
     static final Set<String> KERNELS = Set.of("matmul_q8_0_q8_0_amx", "quantize_f32_q8_0tiles", "matmul_i8_q8_0_amx",
-            "unpack_q4_0_i8", "unpack_block_i8", "computeprobe_i8_i8_amx", "quantize_f32_q8_0", "matmul_q8_0_q8_0_gemv",
+            "matmul_block_q8_0_amx", "unpack_q4_0_i8", "computeprobe_i8_i8_amx", "quantize_f32_q8_0", "matmul_q8_0_q8_0_gemv",
             "matmul_q8_0_q8_0_gemvmulti", "matmul_q8_0_q8_0_gemvswiglu");
 
     static ClBackend open(ClOptions options) {
@@ -117,8 +117,8 @@ class ClAmxTest {
                 for (int rows : new int[] {1, 15, 16, 17, 37}) {
                     MemorySegment w = weights(r, type, rows, in);
                     Tensor wt = b.upload("w", type, rows, in, w);
-                    int least = KernelChooser.amxUnpackTokens(type);
-                    for (int n : new int[] {least, least + 1, 70, 97}) {
+                    int least = KernelChooser.AMX_MIN_TOKENS;
+                    for (int n : new int[] {least, least + 1, 70, 97, 260}) { // 260: the K types' 16 groups per item and more
                         float[] x = random(r, n * in, 1f);
                         for (int i = 0; i < x.length; i += 41) x[i] *= 20;
                         Tensor xt = b.allocate("x", n, in), out = b.allocate("out", n, rows);
@@ -133,8 +133,9 @@ class ClAmxTest {
                     }
                 }
             }
-            String unpack = type == GgmlType.Q4_0 ? "unpack_q4_0_i8" : "unpack_block_i8";
-            assertTrue(b.kernelsUsed().containsAll(Set.of("quantize_f32_q8_0tiles", unpack, "matmul_i8_q8_0_amx")), b.kernelsUsed().toString());
+            Set<String> kernels = type == GgmlType.Q4_0 ? Set.of("quantize_f32_q8_0tiles", "unpack_q4_0_i8", "matmul_i8_q8_0_amx")
+                    : Set.of("quantize_f32_q8_0tiles", "matmul_block_q8_0_amx");
+            assertTrue(b.kernelsUsed().containsAll(kernels), b.kernelsUsed().toString());
         }
     }
 
@@ -143,22 +144,22 @@ class ClAmxTest {
     void anUnpackedWeightSplitIntoPartsAndFewTokensElsewhere(GgmlType type) {
         var r = new Random(50 + type.id);
         int in = 1024, rows = 1000, n = 70;
-        // parts of at most 390–568 rows (room for x), unpacked in chunks of 320 rows (the int8 copy kept within maxAlloc)
+        // parts of at most 390–568 rows (room for x); Q4_0 unpacked in chunks of 320 rows (the int8 copy kept within maxAlloc)
         try (ClBackend b = open(ClOptions.defaults().withMaxAlloc(320L * in))) {
             MemorySegment w = weights(r, type, rows, in);
             Tensor wt = b.upload("w", type, rows, in, w);
-            for (int tokens : new int[] {n, KernelChooser.amxUnpackTokens(type) - 1}) {
+            for (int tokens : new int[] {n, KernelChooser.AMX_MIN_TOKENS - 1}) {
                 float[] x = random(r, tokens * in, 1f);
                 Tensor xt = b.allocate("x", tokens, in), out = b.allocate("out", tokens, rows);
                 b.write(xt, x);
                 b.matmul(out, xt, wt);
                 float[] got = new float[tokens * rows], want = new float[tokens * rows];
                 b.read(out, got);
-                boolean amx = tokens >= KernelChooser.amxUnpackTokens(type);
+                boolean amx = tokens >= KernelChooser.AMX_MIN_TOKENS;
                 Reference.matmul(want, amx ? Reference.roundQ8_0(x) : x, tokens, in, w, type, rows);
                 // fewer tokens take the other GEMMs (float, or the K types' own int8 rounding of x)
                 nmse(type + " split weight, " + tokens + " tokens", got, want, amx ? 1e-10 : 2e-3);
-                if (amx) assertTrue(b.kernelsUsed().contains("matmul_i8_q8_0_amx"), b.kernelsUsed().toString());
+                if (amx) assertTrue(b.kernelsUsed().contains(type == GgmlType.Q4_0 ? "matmul_i8_q8_0_amx" : "matmul_block_q8_0_amx"), b.kernelsUsed().toString());
                 else assertTrue(b.kernelsUsed().stream().anyMatch(k -> k.endsWith("_gemm") && !k.contains("amx")), b.kernelsUsed().toString());
             }
         }
