@@ -36,7 +36,7 @@ inline ulong4 bytes32(const __global uchar* p) {
 }
 
 // One row's super-block b as 256 int8 codes at q (sub-block order), its sub-block scales ws and (Q4_K, Q5_K) its
-// blocks' offsets wo, as unpack_block_i8 computes them.
+// blocks' offsets wo: w = ws·q + wo exactly (blocks.h's block_ints32 decode).
 __attribute__((always_inline))
 inline void unpack_super_block(const __global uchar* b, char* q, float* ws, float* wo) {
 #if BLOCK_TYPE == BT_Q6_K
