@@ -336,6 +336,9 @@ class OpenAiServerTest {
         int generatedThen;
         try (Socket s = f.postRaw("{\"prompt\": \"Once upon a time\", \"max_tokens\": 32, \"temperature\": 0, \"stream\": true, \"logprobs\": 2}")) {
             first = ServerFixture.readUntil(s, text -> text.contains("data: ") && text.endsWith("\n\n"));
+            // the listener counts the token just after its chunk is written: wait for that count, not for more tokens
+            long deadline = System.nanoTime() + 10_000_000_000L;
+            while (tokens.get() == 0 && System.nanoTime() < deadline) Thread.sleep(1);
             generatedThen = tokens.get();
             read.countDown();
             rest = ServerFixture.readUntil(s, text -> text.contains("data: [DONE]"));
