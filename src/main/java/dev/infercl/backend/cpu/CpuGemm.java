@@ -35,10 +35,12 @@ import jdk.incubator.vector.ShortVector;
 /**
  * The multi-token matmul of a prefill, out[t][o] = Σ_i x[t][i]·W[o][i], for every GGML weight type and for INT8
  * weights (W8A16 and W8A8). One path serves every float-decoded type: x is packed once per call token-interleaved,
- * and each task (a chunk of output rows) decodes a panel of its weight rows, {@link #K_BLOCK} columns at a time,
+ * and each task (a chunk of output rows) decodes a panel of its weight rows, {@link #PANEL_K} columns at a time,
  * into floats (w = q·d, as the reference decodes them), then runs a {@link #ROWS} × {@link #TOKENS} register tile
  * over every token of the call. Lanes run over tokens and each weight is broadcast, so the sums build up in vectors
- * that need no horizontal reduction, and every decoded weight serves all the call's tokens.
+ * that need no horizontal reduction, and every weight is decoded once per call, whatever the number of tokens.
+ * W8A8 keeps its integer dot products. Fewer than {@link #MIN_TOKENS} tokens go through {@link CpuGemv}'s
+ * single-token dot products.
  */
 final class CpuGemm {
     private CpuGemm() {}
@@ -53,13 +55,24 @@ final class CpuGemm {
     static final int TOKENS = 2 * L;
 
     /**
-     * Columns per pass: the packed x of one token tile (K_BLOCK × TOKENS floats) and one tile's panel rows
-     * (ROWS × K_BLOCK) stay in L1 while the tile runs. A multiple of {@link BlockDecoder#RUN}, so every block
-     * type decodes whole (super-)blocks.
+     * Columns per register-tile pass: the packed x of one token tile (K_BLOCK × TOKENS floats) and the tile's
+     * panel rows (ROWS × K_BLOCK) stay in L1 while the tile runs; the tile's sums are loaded and stored once per pass.
      */
     static final int K_BLOCK = 256;
 
-    /** Below this many tokens the padding to a whole token tile costs more than one dot product per token and row. */
+    /**
+     * Columns decoded per pass over a chunk's rows: a multiple of K_BLOCK and of {@link BlockDecoder#RUN}, so every
+     * block type decodes whole (super-)blocks.
+     */
+    static final int PANEL_K = 1024;
+
+    /** Floats from one panel row to the next: one cache line more than PANEL_K, so a tile's rows fall in different L1 sets. */
+    private static final int PANEL_STRIDE = PANEL_K + 16;
+
+    /** Register tiles per chunk at most: a chunk's panel (rows × PANEL_STRIDE floats) and its sums stay in L2. */
+    private static final int MAX_GROUPS = 12;
+
+    /** Below this many tokens, padding them to a whole token tile costs more than one dot product per token and row. */
     static final int MIN_TOKENS = 4;
 
     /** Decodes columns [k0, k0 + len) of weight row o as floats into dst[off..off + len); run is scratch of {@link BlockDecoder#SCRATCH}. */
@@ -136,38 +149,55 @@ final class CpuGemm {
 
     /**
      * The panel GEMM. x is packed into token tiles, [tile][column][TOKENS] with the tokens past n zero, so a tile
-     * reads its columns sequentially. Output rows are split into chunks of whole register tiles, a few per thread.
-     * Each chunk keeps its sums in a (rows × padded tokens) array across the column blocks and writes them into out
-     * once at the end.
+     * reads its columns sequentially. Output rows are split into chunks of whole register tiles, the same number
+     * for every thread. A chunk decodes {@link #PANEL_K} columns of its rows at a time, then runs the register tiles
+     * over them {@link #K_BLOCK} columns at a time; its sums stay in a (rows × padded tokens) array across the
+     * columns and go into out once.
      */
     private static void gemm(ForkJoinPool pool, float[] out, float[] x, int n, int in, int outRows, RowDecoder decoder) {
-        int tiles = (n + TOKENS - 1) / TOKENS, padded = tiles * TOKENS;
+        int tiles = ceil(n, TOKENS), padded = tiles * TOKENS;
         float[] packed = pack(pool, x, n, in, tiles);
-        int threads = pool.getParallelism();
-        // about four chunks per thread balance uneven progress; at most 252 rows keep a chunk's panel and sums in L2
-        int chunk = Math.min(21 * ROWS, Math.max(ROWS, ceil(outRows, 4 * threads * ROWS) * ROWS));
-        int chunks = ceil(outRows, chunk);
-        parallelFor(pool, chunks, c -> {
-            int o0 = c * chunk, rows = Math.min(outRows, o0 + chunk) - o0, groups = ceil(rows, ROWS);
+        int threads = pool.getParallelism(), groups = ceil(outRows, ROWS);
+        int chunks = ceil(ceil(groups, MAX_GROUPS), threads) * threads;
+        int chunk = ceil(groups, chunks) * ROWS;
+        parallelFor(pool, ceil(outRows, chunk), c -> {
+            int o0 = c * chunk, rows = Math.min(outRows, o0 + chunk) - o0, used = ceil(rows, ROWS);
             var s = SCRATCH.get();
-            if (s.panel.length < chunk * K_BLOCK) s.panel = new float[chunk * K_BLOCK];
+            if (s.panel.length < chunk * PANEL_STRIDE) s.panel = new float[chunk * PANEL_STRIDE];
             if (s.acc.length < chunk * padded) s.acc = new float[chunk * padded];
             float[] panel = s.panel, acc = s.acc;
-            Arrays.fill(acc, 0, groups * ROWS * padded, 0f);
+            Arrays.fill(acc, 0, used * ROWS * padded, 0f);
             // rows past the last one of a partial tile multiply as zeros, and their sums are never read
-            Arrays.fill(panel, rows * K_BLOCK, groups * ROWS * K_BLOCK, 0f);
-            for (int k0 = 0; k0 < in; k0 += K_BLOCK) {
-                int len = Math.min(K_BLOCK, in - k0);
-                for (int r = 0; r < rows; r++) decoder.decode(o0 + r, k0, len, panel, r * K_BLOCK, s.run);
-                for (int tile = 0; tile < tiles; tile++) {
-                    int xo = tile * in * TOKENS + k0 * TOKENS;
-                    for (int g = 0; g < groups; g++) tile(panel, g * ROWS * K_BLOCK, packed, xo, len, acc, g * ROWS * padded + tile * TOKENS, padded);
+            Arrays.fill(panel, rows * PANEL_STRIDE, used * ROWS * PANEL_STRIDE, 0f);
+            for (int kp = 0; kp < in; kp += PANEL_K) {
+                int plen = Math.min(PANEL_K, in - kp);
+                for (int r = 0; r < rows; r++) decoder.decode(o0 + r, kp, plen, panel, r * PANEL_STRIDE, s.run);
+                for (int ks = 0; ks < plen; ks += K_BLOCK) {
+                    int len = Math.min(K_BLOCK, plen - ks);
+                    for (int tile = 0; tile < tiles; tile++) {
+                        int xo = (tile * in + kp + ks) * TOKENS;
+                        for (int g = 0; g < used; g++) tile(panel, g * ROWS * PANEL_STRIDE + ks, packed, xo, len, acc, g * ROWS * padded + tile * TOKENS, padded);
+                    }
                 }
             }
-            for (int r = 0; r < rows; r++) {
-                for (int t = 0; t < n; t++) out[t * outRows + o0 + r] = acc[r * padded + t];
-            }
+            transpose(acc, padded, rows, n, out, outRows, o0);
         });
+    }
+
+    /**
+     * out[t][o0 + r] = acc[r][t]: L rows of a token at a time, gathered from acc (padded floats apart) and stored
+     * as one vector into the token's row of out. (Value by value, each store goes to another cache line.)
+     */
+    private static void transpose(float[] acc, int padded, int rows, int n, float[] out, int outRows, int o0) {
+        int[] lanes = new int[L];
+        for (int i = 0; i < L; i++) lanes[i] = i * padded;
+        int vecRows = rows - rows % L;
+        for (int r0 = 0; r0 < vecRows; r0 += L) {
+            for (int t = 0; t < n; t++) FloatVector.fromArray(F, acc, r0 * padded + t, lanes, 0).intoArray(out, t * outRows + o0 + r0);
+        }
+        for (int r = vecRows; r < rows; r++) {
+            for (int t = 0; t < n; t++) out[t * outRows + o0 + r] = acc[r * padded + t];
+        }
     }
 
     private static int ceil(int a, int b) {
@@ -198,11 +228,11 @@ final class CpuGemm {
     }
 
     /**
-     * The register tile: acc[r][t] += Σ_k p[r][k]·x[k][t] for ROWS panel rows (p from p0, rows K_BLOCK apart) and
+     * The register tile: acc[r][t] += Σ_k p[r][k]·x[k][t] for ROWS panel rows (p from p0, rows PANEL_STRIDE apart) and
      * the TOKENS packed tokens (x from x0, columns TOKENS apart), over len columns; acc rows are stride apart.
      */
     private static void tile(float[] p, int p0, float[] x, int x0, int len, float[] acc, int a0, int stride) {
-        final int R = K_BLOCK;
+        final int R = PANEL_STRIDE;
         var c00 = FloatVector.fromArray(F, acc, a0);                 var c01 = FloatVector.fromArray(F, acc, a0 + L);
         var c10 = FloatVector.fromArray(F, acc, a0 + stride);        var c11 = FloatVector.fromArray(F, acc, a0 + stride + L);
         var c20 = FloatVector.fromArray(F, acc, a0 + 2 * stride);    var c21 = FloatVector.fromArray(F, acc, a0 + 2 * stride + L);
