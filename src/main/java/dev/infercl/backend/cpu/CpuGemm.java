@@ -75,6 +75,9 @@ final class CpuGemm {
     /** Below this many tokens, padding them to a whole token tile costs more than one dot product per token and row. */
     static final int MIN_TOKENS = 4;
 
+    /** Output rows per task of those dot products: enough to keep the claiming of tasks off the profile. */
+    private static final int DOT_ROWS = 64;
+
     /** Decodes columns [k0, k0 + len) of weight row o as floats into dst[off..off + len); run is scratch of {@link BlockDecoder#SCRATCH}. */
     @FunctionalInterface
     private interface RowDecoder {
@@ -93,19 +96,21 @@ final class CpuGemm {
     static void matmul(ForkJoinPool pool, float[] out, float[] x, int n, int in, MemorySegment w, GgmlType type, int outRows) {
         long rowBytes = type.byteSize(in);
         if (n < MIN_TOKENS) {
-            float[] run = new float[BlockDecoder.SCRATCH];
-            parallelFor(pool, outRows, o -> {
-                long row = o * rowBytes;
-                for (int t = 0; t < n; t++) {
-                    out[t * outRows + o] = switch (type) {
-                        case F32 -> dotF32(w, row, x, t * in, in);
-                        case F16 -> dotF16(w, row, x, t * in, in);
-                        case BF16 -> dotBf16(w, row, x, t * in, in);
-                        case Q8_0 -> dotQ8_0(w, row, x, t * in, in);
-                        case Q4_0 -> dotQ4_0(w, row, x, t * in, in);
-                        case Q4_1, Q5_0, Q5_1, IQ4_NL, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, IQ4_XS -> dotBlocks(type, w, row, x, t * in, in, SCRATCH.get().run);
-                        default -> throw new IllegalArgumentException("matmul: no kernel for " + type);
-                    };
+            parallelFor(pool, ceil(outRows, DOT_ROWS), c -> {
+                float[] run = SCRATCH.get().run;
+                for (int o = c * DOT_ROWS; o < Math.min(outRows, (c + 1) * DOT_ROWS); o++) {
+                    long row = o * rowBytes;
+                    for (int t = 0; t < n; t++) {
+                        out[t * outRows + o] = switch (type) {
+                            case F32 -> dotF32(w, row, x, t * in, in);
+                            case F16 -> dotF16(w, row, x, t * in, in);
+                            case BF16 -> dotBf16(w, row, x, t * in, in);
+                            case Q8_0 -> dotQ8_0(w, row, x, t * in, in);
+                            case Q4_0 -> dotQ4_0(w, row, x, t * in, in);
+                            case Q4_1, Q5_0, Q5_1, IQ4_NL, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, IQ4_XS -> dotBlocks(type, w, row, x, t * in, in, run);
+                            default -> throw new IllegalArgumentException("matmul: no kernel for " + type);
+                        };
+                    }
                 }
             });
             return;
@@ -139,8 +144,10 @@ final class CpuGemm {
             return;
         }
         if (n < MIN_TOKENS) {
-            parallelFor(pool, outRows, o -> {
-                for (int t = 0; t < n; t++) out[t * outRows + o] = dotI8(q, (long) o * in, scales, o * groups, gs, x, t * in, in);
+            parallelFor(pool, ceil(outRows, DOT_ROWS), c -> {
+                for (int o = c * DOT_ROWS; o < Math.min(outRows, (c + 1) * DOT_ROWS); o++) {
+                    for (int t = 0; t < n; t++) out[t * outRows + o] = dotI8(q, (long) o * in, scales, o * groups, gs, x, t * in, in);
+                }
             });
             return;
         }
@@ -149,8 +156,8 @@ final class CpuGemm {
 
     /**
      * The panel GEMM. x is packed into token tiles, [tile][column][TOKENS] with the tokens past n zero, so a tile
-     * reads its columns sequentially. Output rows are split into chunks of whole register tiles, the same number
-     * for every thread. A chunk decodes {@link #PANEL_K} columns of its rows at a time, then runs the register tiles
+     * reads its columns sequentially. Output rows are split into chunks of whole register tiles, a multiple of the
+     * thread count of them. A chunk decodes {@link #PANEL_K} columns of its rows at a time, then runs the register tiles
      * over them {@link #K_BLOCK} columns at a time; its sums stay in a (rows × padded tokens) array across the
      * columns and go into out once.
      */
