@@ -23,9 +23,9 @@ import jdk.incubator.vector.VectorSpecies;
 /**
  * Vector decoding of the block types whose values are spread over several fields — Q4_1, Q5_0, Q5_1 and IQ4_NL
  * (blocks of 32), Q2_K, Q3_K, Q4_K, Q5_K, Q6_K and IQ4_XS (super-blocks of 256) — into a small float array: one
- * {@link #RUN} of a weight row at a time, which the products then multiply with x while it sits in L1. No more of a
- * weight than one run per row in flight is ever decoded (Q8_0 and Q4_0 keep their fused kernels in CpuGemv and
- * CpuGemm).
+ * {@link #RUN} of a weight row at a time, which the one-token products then multiply with x while it sits in L1
+ * (Q8_0 and Q4_0 keep their fused kernels in CpuGemv), and which CpuGemm copies into the float panel it decodes
+ * for every type; a weight is never decoded whole.
  *
  * <p>Every type's values come in groups of 16 consecutive values that share a scale (and min) and whose bits sit
  * at one position of 16 consecutive bytes, so a group is 16/L vectors: L bytes zero-extended to int lanes, shifted

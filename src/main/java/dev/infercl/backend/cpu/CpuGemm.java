@@ -21,11 +21,11 @@ import static dev.infercl.backend.cpu.VectorCodecs.halfToFloat;
 import static dev.infercl.backend.cpu.VectorCodecs.int8ToFloat;
 import static dev.infercl.backend.cpu.VectorCodecs.nibbleColumn;
 import static dev.infercl.backend.cpu.VectorCodecs.nibblesToFloat;
-import static jdk.incubator.vector.VectorOperators.ADD;
 
 import dev.infercl.gguf.GgmlType;
 import dev.infercl.tensor.Dequant;
 import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
 import java.util.Arrays;
 import java.util.concurrent.ForkJoinPool;
 import jdk.incubator.vector.ByteVector;
@@ -34,312 +34,109 @@ import jdk.incubator.vector.ShortVector;
 
 /**
  * The multi-token matmul of a prefill, out[t][o] = Σ_i x[t][i]·W[o][i], for every GGML weight type and for INT8
- * weights (W8A16 and W8A8): output rows chunked across the pool, tokens four at a time through a 2-row register
- * tile. The tokens left over (all of them in decode) go through {@link CpuGemv}'s single-token dot products.
+ * weights (W8A16 and W8A8). One path serves every float-decoded type: x is packed once per call token-interleaved,
+ * and each task (a chunk of output rows) decodes a panel of its weight rows, {@link #PANEL_K} columns at a time,
+ * into floats (w = q·d, as the reference decodes them), then runs a {@link #ROWS} × {@link #TOKENS} register tile
+ * over every token of the call. Lanes run over tokens and each weight is broadcast, so the sums build up in vectors
+ * that need no horizontal reduction, and every weight is decoded once per call, whatever the number of tokens.
+ * W8A8 keeps its integer dot products. Fewer than {@link #MIN_TOKENS} tokens go through {@link CpuGemv}'s
+ * single-token dot products.
  */
 final class CpuGemm {
     private CpuGemm() {}
 
-    /**
-     * The register tile of a prefill: 2 weight rows × TILE tokens, eight accumulators. Each decoded weight
-     * vector feeds four multiply-adds and each x vector two, so every weight byte is decoded once per four
-     * tokens and the loads per multiply-add are well under one (one row × four tokens needs 1.25).
-     */
-    private static final int TILE = 4;
+    /** Weight rows per register tile: each broadcast weight feeds TOKENS / L multiply-adds. */
+    static final int ROWS = 12;
 
     /**
-     * Columns per pass of a tile: its four x rows (TILE·K_BLOCK floats, 16 KiB) stay in L1 while they meet every
-     * weight row of the chunk. Without it a long row (5632 columns: 88 KiB for four tokens) streams x from L2
-     * for every weight row, and that, not the decoding, bounds prefill. A multiple of 32 (the block types).
+     * Tokens per register tile, two vectors: ROWS × 2 = 24 accumulators, plus the two x vectors and one broadcast,
+     * fit AVX-512's 32 registers; per column 2 loads and 12 broadcasts feed 24 multiply-adds.
      */
-    private static final int K_BLOCK = 1024;
+    static final int TOKENS = 2 * L;
 
     /**
-     * out[t][o] = Σ_i x[t][i]·W[o][i]. Output rows are split into chunks across the pool. Within a chunk, full
-     * tiles of tokens go through the 2×4 register tile, {@link #K_BLOCK} columns at a time, adding partial sums
-     * into out; the remaining tokens (all of them in decode) go through a single-token GEMV per row.
+     * Columns per register-tile pass: the packed x of one token tile (K_BLOCK × TOKENS floats) and the tile's
+     * panel rows (ROWS × K_BLOCK) stay in L1 while the tile runs; the tile's sums are loaded and stored once per pass.
      */
+    static final int K_BLOCK = 256;
+
+    /**
+     * Columns decoded per pass over a chunk's rows: a multiple of K_BLOCK and of {@link BlockDecoder#RUN}, so every
+     * block type decodes whole (super-)blocks. The decoder reads one run of this many columns from each row in turn;
+     * long runs are what the hardware prefetcher follows, so the decoding waits less on memory.
+     */
+    static final int PANEL_K = 2048;
+
+    /** Floats from one panel row to the next: one cache line more than PANEL_K, so a tile's rows fall in different L1 sets. */
+    private static final int PANEL_STRIDE = PANEL_K + 16;
+
+    /** Register tiles per chunk at most: a chunk's panel (rows × PANEL_STRIDE floats) and its sums stay in L2. */
+    private static final int MAX_GROUPS = 6;
+
+    /** Below this many tokens, padding them to a whole token tile costs more than one dot product per token and row. */
+    static final int MIN_TOKENS = 4;
+
+    /** Output rows per task of those dot products: enough to keep the claiming of tasks off the profile. */
+    private static final int DOT_ROWS = 64;
+
+    /** Decodes columns [k0, k0 + len) of weight row o as floats into dst[off..off + len); run is scratch of {@link BlockDecoder#SCRATCH}. */
+    @FunctionalInterface
+    private interface RowDecoder {
+        void decode(int o, int k0, int len, float[] dst, int off, float[] run);
+    }
+
+    /** A thread's scratch, kept between calls so a prefill allocates no per-task arrays. */
+    private static final class Scratch {
+        float[] panel = new float[0], acc = new float[0], packed = new float[0];
+        final float[] run = new float[BlockDecoder.SCRATCH];
+    }
+
+    private static final ThreadLocal<Scratch> SCRATCH = ThreadLocal.withInitial(Scratch::new);
+
+    /** out[t][o] = Σ_i x[t][i]·W[o][i] for a GGML weight type. */
     static void matmul(ForkJoinPool pool, float[] out, float[] x, int n, int in, MemorySegment w, GgmlType type, int outRows) {
         long rowBytes = type.byteSize(in);
-        // ~8 chunks per thread balance uneven progress; chunks of a few rows at least keep the overhead small.
-        int chunk = Math.max(Math.max(2, 4096 / Math.max(1, in * n)), outRows / (pool.getParallelism() * 8));
-        int chunks = (outRows + chunk - 1) / chunk;
-        parallelFor(pool, chunks, c -> {
-            int o0 = c * chunk, o1 = Math.min(outRows, o0 + chunk);
-            var tiles = new Tile(out, outRows, x, in);
-            int t0 = 0;
-            for (; t0 + TILE <= n; t0 += TILE) {
-                for (int t = t0; t < t0 + TILE; t++) Arrays.fill(out, t * outRows + o0, t * outRows + o1, 0f);
-                for (int k0 = 0; k0 < in; k0 += K_BLOCK) {
-                    int k1 = Math.min(in, k0 + K_BLOCK);
-                    for (int o = o0; o < o1; o += 2) {
-                        // an odd last row is paired with itself; tile methods drop the duplicate (ob == oa)
-                        int ob = Math.min(o + 1, o1 - 1);
-                        var tile = tiles.at(o, ob, t0, k0, k1);
-                        switch (type) {
-                            case F32 -> tileF32(w, o * rowBytes, ob * rowBytes, tile);
-                            case F16 -> tileF16(w, o * rowBytes, ob * rowBytes, tile);
-                            case BF16 -> tileBf16(w, o * rowBytes, ob * rowBytes, tile);
-                            case Q8_0 -> tileQ8_0(w, o * rowBytes, ob * rowBytes, tile);
-                            case Q4_0 -> tileQ4_0(w, o * rowBytes, ob * rowBytes, tile);
-                            case Q4_1, Q5_0, Q5_1, IQ4_NL, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, IQ4_XS -> tileBlocks(type, w, o * rowBytes, ob * rowBytes, tile);
+        if (n < MIN_TOKENS) {
+            parallelFor(pool, ceil(outRows, DOT_ROWS), c -> {
+                float[] run = SCRATCH.get().run;
+                for (int o = c * DOT_ROWS; o < Math.min(outRows, (c + 1) * DOT_ROWS); o++) {
+                    long row = o * rowBytes;
+                    for (int t = 0; t < n; t++) {
+                        out[t * outRows + o] = switch (type) {
+                            case F32 -> dotF32(w, row, x, t * in, in);
+                            case F16 -> dotF16(w, row, x, t * in, in);
+                            case BF16 -> dotBf16(w, row, x, t * in, in);
+                            case Q8_0 -> dotQ8_0(w, row, x, t * in, in);
+                            case Q4_0 -> dotQ4_0(w, row, x, t * in, in);
+                            case Q4_1, Q5_0, Q5_1, IQ4_NL, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, IQ4_XS -> dotBlocks(type, w, row, x, t * in, in, run);
                             default -> throw new IllegalArgumentException("matmul: no kernel for " + type);
-                        }
+                        };
                     }
                 }
-            }
-            for (int t = t0; t < n; t++) {
-                for (int o = o0; o < o1; o++) {
-                    long row = o * rowBytes;
-                    out[t * outRows + o] = switch (type) {
-                        case F32 -> dotF32(w, row, x, t * in, in);
-                        case F16 -> dotF16(w, row, x, t * in, in);
-                        case BF16 -> dotBf16(w, row, x, t * in, in);
-                        case Q8_0 -> dotQ8_0(w, row, x, t * in, in);
-                        case Q4_0 -> dotQ4_0(w, row, x, t * in, in);
-                        case Q4_1, Q5_0, Q5_1, IQ4_NL, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, IQ4_XS -> dotBlocks(type, w, row, x, t * in, in, tiles.runA());
-                        default -> throw new IllegalArgumentException("matmul: no kernel for " + type);
-                    };
+            });
+            return;
+        }
+        RowDecoder decoder = switch (type) {
+            case F32 -> (o, k0, len, dst, off, run) -> MemorySegment.copy(w, Dequant.F32, o * rowBytes + k0 * 4L, dst, off, len);
+            case F16 -> (o, k0, len, dst, off, run) -> decodeF16(w, o * rowBytes, k0, len, dst, off);
+            case BF16 -> (o, k0, len, dst, off, run) -> decodeBf16(w, o * rowBytes, k0, len, dst, off);
+            case Q8_0 -> (o, k0, len, dst, off, run) -> decodeQ8_0(w, o * rowBytes, k0, len, dst, off);
+            case Q4_0 -> (o, k0, len, dst, off, run) -> decodeQ4_0(w, o * rowBytes, k0, len, dst, off);
+            case Q4_1, Q5_0, Q5_1, IQ4_NL, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, IQ4_XS -> (o, k0, len, dst, off, run) -> {
+                for (int k = 0; k < len; k += BlockDecoder.RUN) {
+                    int m = Math.min(BlockDecoder.RUN, len - k);
+                    BlockDecoder.decode(type, w, o * rowBytes, k0 + k, m, run);
+                    System.arraycopy(run, 0, dst, off + k, m);
                 }
-            }
-        });
+            };
+            default -> throw new IllegalArgumentException("matmul: no kernel for " + type);
+        };
+        gemm(pool, out, x, n, in, outRows, decoder);
     }
 
     /**
-     * Where a tile's sums go: tokens t0..t0+TILE−1 (x rows of {@code in} floats) against weight rows oa and ob
-     * over columns [k0, k1); ob == oa marks an odd last row whose second result is dropped. It only carries
-     * arguments and does the bookkeeping outside the loops. One per chunk, re-aimed by {@link #at} for each tile:
-     * the tile methods are too large to inline, so a new object per tile escaped to the heap, enough garbage in a
-     * prefill for the parallel collector to let the young generation grow into it.
-     */
-    private static final class Tile {
-        private final float[] out, x;
-        private final int outRows, in;
-        private int oa, ob, t0, k0, k1;
-
-        Tile(float[] out, int outRows, float[] x, int in) {
-            this.out = out;
-            this.outRows = outRows;
-            this.x = x;
-            this.in = in;
-        }
-
-        Tile at(int oa, int ob, int t0, int k0, int k1) {
-            this.oa = oa;
-            this.ob = ob;
-            this.t0 = t0;
-            this.k0 = k0;
-            this.k1 = k1;
-            return this;
-        }
-
-        private float[] runA, runB;
-
-        /** The decoded runs of rows oa and ob for {@link #tileBlocks} (allocated on first use, one pair per chunk). */
-        float[] runA() {
-            if (runA == null) runA = new float[BlockDecoder.SCRATCH];
-            return runA;
-        }
-
-        float[] runB() {
-            if (runB == null) runB = new float[BlockDecoder.SCRATCH];
-            return runB;
-        }
-
-        float[] x() { return x; }
-        int in() { return in; }
-        int oa() { return oa; }
-        int ob() { return ob; }
-        int k0() { return k0; }
-        int k1() { return k1; }
-
-        int xRow(int k) { return (t0 + k) * in; }
-
-        /** End of the columns that fill whole vectors; the rest go through {@link #addColumn}. */
-        int vecEnd() { return k1 - (k1 - k0) % L; }
-
-        /**
-         * Adds the lane sums of the tile's accumulators (row oa: a0..a3, row ob: b0..b3, one per token). Floats,
-         * not vectors: a vector passed to a call the JIT does not inline is boxed on the heap, and the tile
-         * methods are too large for this to be inlined into them.
-         */
-        void add(float a0, float a1, float a2, float a3, float b0, float b1, float b2, float b3) {
-            add(oa, a0, a1, a2, a3);
-            if (ob != oa) add(ob, b0, b1, b2, b3);
-        }
-
-        private void add(int o, float s0, float s1, float s2, float s3) {
-            out[t0 * outRows + o] += s0;
-            out[(t0 + 1) * outRows + o] += s1;
-            out[(t0 + 2) * outRows + o] += s2;
-            out[(t0 + 3) * outRows + o] += s3;
-        }
-
-        /** Column i past the last whole vector, with weights wa (row oa) and wb (row ob), scalar. */
-        void addColumn(int i, float wa, float wb) {
-            for (int t = t0; t < t0 + TILE; t++) {
-                out[t * outRows + oa] += x[t * in + i] * wa;
-                if (ob != oa) out[t * outRows + ob] += x[t * in + i] * wb;
-            }
-        }
-    }
-
-    // The tile methods, one per weight type, share one shape: per vector of columns, decode one vector of each
-    // weight row, load one vector of each of the four x rows, and do the eight multiply-adds. rowA and rowB are
-    // the byte offsets of rows oa and ob.
-
-    private static void tileF32(MemorySegment w, long rowA, long rowB, Tile tl) {
-        float[] x = tl.x();
-        int x0 = tl.xRow(0), x1 = tl.xRow(1), x2 = tl.xRow(2), x3 = tl.xRow(3), end = tl.vecEnd();
-        var a0 = FloatVector.zero(F); var a1 = a0; var a2 = a0; var a3 = a0;
-        var b0 = a0; var b1 = a0; var b2 = a0; var b3 = a0;
-        for (int i = tl.k0(); i < end; i += L) {
-            var wa = FloatVector.fromMemorySegment(F, w, rowA + i * 4L, LE);
-            var wb = FloatVector.fromMemorySegment(F, w, rowB + i * 4L, LE);
-            var v0 = FloatVector.fromArray(F, x, x0 + i); var v1 = FloatVector.fromArray(F, x, x1 + i);
-            var v2 = FloatVector.fromArray(F, x, x2 + i); var v3 = FloatVector.fromArray(F, x, x3 + i);
-            a0 = wa.fma(v0, a0); a1 = wa.fma(v1, a1); a2 = wa.fma(v2, a2); a3 = wa.fma(v3, a3);
-            b0 = wb.fma(v0, b0); b1 = wb.fma(v1, b1); b2 = wb.fma(v2, b2); b3 = wb.fma(v3, b3);
-        }
-        tl.add(a0.reduceLanes(ADD), a1.reduceLanes(ADD), a2.reduceLanes(ADD), a3.reduceLanes(ADD),
-                b0.reduceLanes(ADD), b1.reduceLanes(ADD), b2.reduceLanes(ADD), b3.reduceLanes(ADD));
-        for (int i = end; i < tl.k1(); i++) tl.addColumn(i, w.get(Dequant.F32, rowA + i * 4L), w.get(Dequant.F32, rowB + i * 4L));
-    }
-
-    private static void tileF16(MemorySegment w, long rowA, long rowB, Tile tl) {
-        float[] x = tl.x();
-        int x0 = tl.xRow(0), x1 = tl.xRow(1), x2 = tl.xRow(2), x3 = tl.xRow(3), end = tl.vecEnd();
-        var a0 = FloatVector.zero(F); var a1 = a0; var a2 = a0; var a3 = a0;
-        var b0 = a0; var b1 = a0; var b2 = a0; var b3 = a0;
-        for (int i = tl.k0(); i < end; i += L) {
-            var wa = halfToFloat(ShortVector.fromMemorySegment(S, w, rowA + i * 2L, LE));
-            var wb = halfToFloat(ShortVector.fromMemorySegment(S, w, rowB + i * 2L, LE));
-            var v0 = FloatVector.fromArray(F, x, x0 + i); var v1 = FloatVector.fromArray(F, x, x1 + i);
-            var v2 = FloatVector.fromArray(F, x, x2 + i); var v3 = FloatVector.fromArray(F, x, x3 + i);
-            a0 = wa.fma(v0, a0); a1 = wa.fma(v1, a1); a2 = wa.fma(v2, a2); a3 = wa.fma(v3, a3);
-            b0 = wb.fma(v0, b0); b1 = wb.fma(v1, b1); b2 = wb.fma(v2, b2); b3 = wb.fma(v3, b3);
-        }
-        tl.add(a0.reduceLanes(ADD), a1.reduceLanes(ADD), a2.reduceLanes(ADD), a3.reduceLanes(ADD),
-                b0.reduceLanes(ADD), b1.reduceLanes(ADD), b2.reduceLanes(ADD), b3.reduceLanes(ADD));
-        for (int i = end; i < tl.k1(); i++) {
-            tl.addColumn(i, Dequant.f16(w.get(Dequant.I16, rowA + i * 2L)), Dequant.f16(w.get(Dequant.I16, rowB + i * 2L)));
-        }
-    }
-
-    private static void tileBf16(MemorySegment w, long rowA, long rowB, Tile tl) {
-        float[] x = tl.x();
-        int x0 = tl.xRow(0), x1 = tl.xRow(1), x2 = tl.xRow(2), x3 = tl.xRow(3), end = tl.vecEnd();
-        var a0 = FloatVector.zero(F); var a1 = a0; var a2 = a0; var a3 = a0;
-        var b0 = a0; var b1 = a0; var b2 = a0; var b3 = a0;
-        for (int i = tl.k0(); i < end; i += L) {
-            var wa = bf16ToFloat(ShortVector.fromMemorySegment(S, w, rowA + i * 2L, LE));
-            var wb = bf16ToFloat(ShortVector.fromMemorySegment(S, w, rowB + i * 2L, LE));
-            var v0 = FloatVector.fromArray(F, x, x0 + i); var v1 = FloatVector.fromArray(F, x, x1 + i);
-            var v2 = FloatVector.fromArray(F, x, x2 + i); var v3 = FloatVector.fromArray(F, x, x3 + i);
-            a0 = wa.fma(v0, a0); a1 = wa.fma(v1, a1); a2 = wa.fma(v2, a2); a3 = wa.fma(v3, a3);
-            b0 = wb.fma(v0, b0); b1 = wb.fma(v1, b1); b2 = wb.fma(v2, b2); b3 = wb.fma(v3, b3);
-        }
-        tl.add(a0.reduceLanes(ADD), a1.reduceLanes(ADD), a2.reduceLanes(ADD), a3.reduceLanes(ADD),
-                b0.reduceLanes(ADD), b1.reduceLanes(ADD), b2.reduceLanes(ADD), b3.reduceLanes(ADD));
-        for (int i = end; i < tl.k1(); i++) {
-            tl.addColumn(i, Dequant.bf16(w.get(Dequant.I16, rowA + i * 2L)), Dequant.bf16(w.get(Dequant.I16, rowB + i * 2L)));
-        }
-    }
-
-    /**
-     * Q8_0: each 34-byte block is an f16 scale d and 32 int8 q. The int8 lanes are widened to floats and scaled
-     * by d once (w = q·d, as the reference decodes them), then shared by the four tokens.
-     */
-    private static void tileQ8_0(MemorySegment w, long rowA, long rowB, Tile tl) {
-        float[] x = tl.x();
-        int x0 = tl.xRow(0), x1 = tl.xRow(1), x2 = tl.xRow(2), x3 = tl.xRow(3);
-        var a0 = FloatVector.zero(F); var a1 = a0; var a2 = a0; var a3 = a0;
-        var b0 = a0; var b1 = a0; var b2 = a0; var b3 = a0;
-        for (int blk = tl.k0() / 32; blk < tl.k1() / 32; blk++) {
-            long baseA = rowA + blk * 34L, baseB = rowB + blk * 34L;
-            float da = Dequant.f16(w.get(Dequant.I16, baseA)), db = Dequant.f16(w.get(Dequant.I16, baseB));
-            for (int j = 0; j < 32; j += B.length()) {
-                var qa = ByteVector.fromMemorySegment(B, w, baseA + 2 + j, LE);
-                var qb = ByteVector.fromMemorySegment(B, w, baseB + 2 + j, LE);
-                for (int p = 0; p < PARTS; p++) {
-                    var wa = int8ToFloat(qa, p).mul(da);
-                    var wb = int8ToFloat(qb, p).mul(db);
-                    int i = blk * 32 + j + p * L;
-                    var v0 = FloatVector.fromArray(F, x, x0 + i); var v1 = FloatVector.fromArray(F, x, x1 + i);
-                    var v2 = FloatVector.fromArray(F, x, x2 + i); var v3 = FloatVector.fromArray(F, x, x3 + i);
-                    a0 = wa.fma(v0, a0); a1 = wa.fma(v1, a1); a2 = wa.fma(v2, a2); a3 = wa.fma(v3, a3);
-                    b0 = wb.fma(v0, b0); b1 = wb.fma(v1, b1); b2 = wb.fma(v2, b2); b3 = wb.fma(v3, b3);
-                }
-            }
-        }
-        tl.add(a0.reduceLanes(ADD), a1.reduceLanes(ADD), a2.reduceLanes(ADD), a3.reduceLanes(ADD),
-                b0.reduceLanes(ADD), b1.reduceLanes(ADD), b2.reduceLanes(ADD), b3.reduceLanes(ADD));
-    }
-
-    /**
-     * Q4_0: each 18-byte block is an f16 scale d and 16 bytes; byte j holds value j in its low nibble and value
-     * j+16 in its high nibble, each (nibble − 8)·d. One byte load yields values of both halves of the block.
-     */
-    private static void tileQ4_0(MemorySegment w, long rowA, long rowB, Tile tl) {
-        float[] x = tl.x();
-        int x0 = tl.xRow(0), x1 = tl.xRow(1), x2 = tl.xRow(2), x3 = tl.xRow(3);
-        var a0 = FloatVector.zero(F); var a1 = a0; var a2 = a0; var a3 = a0;
-        var b0 = a0; var b1 = a0; var b2 = a0; var b3 = a0;
-        for (int blk = tl.k0() / 32; blk < tl.k1() / 32; blk++) {
-            long baseA = rowA + blk * 18L, baseB = rowB + blk * 18L;
-            float da = Dequant.f16(w.get(Dequant.I16, baseA)), db = Dequant.f16(w.get(Dequant.I16, baseB));
-            for (int j = 0; j < 16; j += B.length()) {
-                var qa = ByteVector.fromMemorySegment(B, w, baseA + 2 + j, LE);
-                var qb = ByteVector.fromMemorySegment(B, w, baseB + 2 + j, LE);
-                for (int p = 0; p < 2 * PARTS; p++) {
-                    var wa = nibblesToFloat(qa, p).mul(da);
-                    var wb = nibblesToFloat(qb, p).mul(db);
-                    int i = blk * 32 + nibbleColumn(j, p);
-                    var v0 = FloatVector.fromArray(F, x, x0 + i); var v1 = FloatVector.fromArray(F, x, x1 + i);
-                    var v2 = FloatVector.fromArray(F, x, x2 + i); var v3 = FloatVector.fromArray(F, x, x3 + i);
-                    a0 = wa.fma(v0, a0); a1 = wa.fma(v1, a1); a2 = wa.fma(v2, a2); a3 = wa.fma(v3, a3);
-                    b0 = wb.fma(v0, b0); b1 = wb.fma(v1, b1); b2 = wb.fma(v2, b2); b3 = wb.fma(v3, b3);
-                }
-            }
-        }
-        tl.add(a0.reduceLanes(ADD), a1.reduceLanes(ADD), a2.reduceLanes(ADD), a3.reduceLanes(ADD),
-                b0.reduceLanes(ADD), b1.reduceLanes(ADD), b2.reduceLanes(ADD), b3.reduceLanes(ADD));
-    }
-
-    /**
-     * The {@link BlockDecoder} types: per run of the tile's columns, both rows decoded into L1 arrays (values as the
-     * reference decodes them), then the tile's eight multiply-adds per vector read them back; the decoding is
-     * shared by the four tokens.
-     */
-    private static void tileBlocks(GgmlType type, MemorySegment w, long rowA, long rowB, Tile tl) {
-        float[] x = tl.x(), ra = tl.runA(), rb = tl.runB();
-        int x0 = tl.xRow(0), x1 = tl.xRow(1), x2 = tl.xRow(2), x3 = tl.xRow(3);
-        var a0 = FloatVector.zero(F); var a1 = a0; var a2 = a0; var a3 = a0;
-        var b0 = a0; var b1 = a0; var b2 = a0; var b3 = a0;
-        for (int k = tl.k0(); k < tl.k1(); k += BlockDecoder.RUN) {
-            int n = Math.min(BlockDecoder.RUN, tl.k1() - k), end = n - n % L;
-            BlockDecoder.decode(type, w, rowA, k, n, ra);
-            BlockDecoder.decode(type, w, rowB, k, n, rb);
-            for (int j = 0; j < end; j += L) {
-                var wa = FloatVector.fromArray(F, ra, j);
-                var wb = FloatVector.fromArray(F, rb, j);
-                int i = k + j;
-                var v0 = FloatVector.fromArray(F, x, x0 + i); var v1 = FloatVector.fromArray(F, x, x1 + i);
-                var v2 = FloatVector.fromArray(F, x, x2 + i); var v3 = FloatVector.fromArray(F, x, x3 + i);
-                a0 = wa.fma(v0, a0); a1 = wa.fma(v1, a1); a2 = wa.fma(v2, a2); a3 = wa.fma(v3, a3);
-                b0 = wb.fma(v0, b0); b1 = wb.fma(v1, b1); b2 = wb.fma(v2, b2); b3 = wb.fma(v3, b3);
-            }
-            for (int j = end; j < n; j++) tl.addColumn(k + j, ra[j], rb[j]);
-        }
-        tl.add(a0.reduceLanes(ADD), a1.reduceLanes(ADD), a2.reduceLanes(ADD), a3.reduceLanes(ADD),
-                b0.reduceLanes(ADD), b1.reduceLanes(ADD), b2.reduceLanes(ADD), b3.reduceLanes(ADD));
-    }
-
-    /**
-     * W8A16, as {@link Reference#matmulW8A16}: int8 weights widened to floats in registers and scaled per group
-     * (w = q·scale, once per vector, shared by the tile's tokens), activations float. Output rows are chunked
-     * across the pool; full tiles of {@link #TILE} tokens go through the 2-row register tile {@link #K_BLOCK}
-     * columns at a time, the remaining tokens through a single-token dot per row.
+     * W8A16, as {@link Reference#matmulW8A16}: int8 weights scaled per group (w = q·scale) into the panel,
+     * activations float.
      */
     static void matmulW8A16(ForkJoinPool pool, float[] out, float[] x, int n, int in, MemorySegment q, float[] scales, int groupSize, int outRows) {
         int gs = groupSize == 0 ? in : groupSize, groups = in / gs;
@@ -347,58 +144,194 @@ final class CpuGemm {
             Reference.matmulW8A16(out, x, n, in, q, scales, groupSize, outRows);
             return;
         }
-        int chunk = Math.max(Math.max(2, 4096 / Math.max(1, in * n)), outRows / (pool.getParallelism() * 8));
-        int chunks = (outRows + chunk - 1) / chunk;
-        parallelFor(pool, chunks, c -> {
-            int o0 = c * chunk, o1 = Math.min(outRows, o0 + chunk);
-            var tiles = new Tile(out, outRows, x, in);
-            int t0 = 0;
-            for (; t0 + TILE <= n; t0 += TILE) {
-                for (int t = t0; t < t0 + TILE; t++) Arrays.fill(out, t * outRows + o0, t * outRows + o1, 0f);
-                for (int k0 = 0; k0 < in; k0 += K_BLOCK) {
-                    int k1 = Math.min(in, k0 + K_BLOCK);
-                    for (int o = o0; o < o1; o += 2) {
-                        int ob = Math.min(o + 1, o1 - 1);
-                        tileI8(q, scales, gs, groups, tiles.at(o, ob, t0, k0, k1));
+        if (n < MIN_TOKENS) {
+            parallelFor(pool, ceil(outRows, DOT_ROWS), c -> {
+                for (int o = c * DOT_ROWS; o < Math.min(outRows, (c + 1) * DOT_ROWS); o++) {
+                    for (int t = 0; t < n; t++) out[t * outRows + o] = dotI8(q, (long) o * in, scales, o * groups, gs, x, t * in, in);
+                }
+            });
+            return;
+        }
+        gemm(pool, out, x, n, in, outRows, (o, k0, len, dst, off, run) -> decodeI8(q, (long) o * in, scales, o * groups, gs, k0, len, dst, off));
+    }
+
+    /**
+     * The panel GEMM. x is packed into token tiles, [tile][column][TOKENS] with the tokens past n zero, so a tile
+     * reads its columns sequentially. Output rows are split into chunks of whole register tiles, a multiple of the
+     * thread count of them. A chunk decodes {@link #PANEL_K} columns of its rows at a time, then runs the register tiles
+     * over them {@link #K_BLOCK} columns at a time; its sums stay in a (rows × padded tokens) array across the
+     * columns and go into out once.
+     */
+    private static void gemm(ForkJoinPool pool, float[] out, float[] x, int n, int in, int outRows, RowDecoder decoder) {
+        int tiles = ceil(n, TOKENS), padded = tiles * TOKENS;
+        float[] packed = pack(pool, x, n, in, tiles);
+        int threads = pool.getParallelism(), groups = ceil(outRows, ROWS);
+        int chunks = ceil(ceil(groups, MAX_GROUPS), threads) * threads;
+        int chunk = ceil(groups, chunks) * ROWS;
+        parallelFor(pool, ceil(outRows, chunk), c -> {
+            int o0 = c * chunk, rows = Math.min(outRows, o0 + chunk) - o0, used = ceil(rows, ROWS);
+            var s = SCRATCH.get();
+            if (s.panel.length < chunk * PANEL_STRIDE) s.panel = new float[chunk * PANEL_STRIDE];
+            if (s.acc.length < chunk * padded) s.acc = new float[chunk * padded];
+            float[] panel = s.panel, acc = s.acc;
+            Arrays.fill(acc, 0, used * ROWS * padded, 0f);
+            // rows past the last one of a partial tile multiply as zeros, and their sums are never read
+            Arrays.fill(panel, rows * PANEL_STRIDE, used * ROWS * PANEL_STRIDE, 0f);
+            for (int kp = 0; kp < in; kp += PANEL_K) {
+                int plen = Math.min(PANEL_K, in - kp);
+                for (int r = 0; r < rows; r++) decoder.decode(o0 + r, kp, plen, panel, r * PANEL_STRIDE, s.run);
+                for (int ks = 0; ks < plen; ks += K_BLOCK) {
+                    int len = Math.min(K_BLOCK, plen - ks);
+                    for (int tile = 0; tile < tiles; tile++) {
+                        int xo = (tile * in + kp + ks) * TOKENS;
+                        for (int g = 0; g < used; g++) tile(panel, g * ROWS * PANEL_STRIDE + ks, packed, xo, len, acc, g * ROWS * padded + tile * TOKENS, padded);
                     }
                 }
             }
-            for (int t = t0; t < n; t++) {
-                for (int o = o0; o < o1; o++) out[t * outRows + o] = dotI8(q, (long) o * in, scales, o * groups, gs, x, t * in, in);
-            }
+            transpose(acc, padded, rows, n, out, outRows, o0);
         });
     }
 
-    /** The W8A16 register tile: per B.length() columns (never straddling a group), decode both rows once, scale, 8 fmas per part. */
-    private static void tileI8(MemorySegment w, float[] scales, int gs, int groups, Tile tl) {
-        float[] x = tl.x();
-        int in = tl.in();
-        long rowA = (long) tl.oa() * in, rowB = (long) tl.ob() * in;
-        int sa = tl.oa() * groups, sb = tl.ob() * groups;
-        int x0 = tl.xRow(0), x1 = tl.xRow(1), x2 = tl.xRow(2), x3 = tl.xRow(3);
-        int end = tl.k1() - (tl.k1() - tl.k0()) % B.length();
-        var a0 = FloatVector.zero(F); var a1 = a0; var a2 = a0; var a3 = a0;
-        var b0 = a0; var b1 = a0; var b2 = a0; var b3 = a0;
-        for (int j = tl.k0(); j < end; j += B.length()) {
-            float da = scales[sa + j / gs], db = scales[sb + j / gs];
-            var qa = ByteVector.fromMemorySegment(B, w, rowA + j, LE);
-            var qb = ByteVector.fromMemorySegment(B, w, rowB + j, LE);
-            for (int p = 0; p < PARTS; p++) {
-                var wa = int8ToFloat(qa, p).mul(da);
-                var wb = int8ToFloat(qb, p).mul(db);
-                int i = j + p * L;
-                var v0 = FloatVector.fromArray(F, x, x0 + i); var v1 = FloatVector.fromArray(F, x, x1 + i);
-                var v2 = FloatVector.fromArray(F, x, x2 + i); var v3 = FloatVector.fromArray(F, x, x3 + i);
-                a0 = wa.fma(v0, a0); a1 = wa.fma(v1, a1); a2 = wa.fma(v2, a2); a3 = wa.fma(v3, a3);
-                b0 = wb.fma(v0, b0); b1 = wb.fma(v1, b1); b2 = wb.fma(v2, b2); b3 = wb.fma(v3, b3);
+    /**
+     * out[t][o0 + r] = acc[r][t]: L rows of a token at a time, gathered from acc (padded floats apart) and stored
+     * as one vector into the token's row of out. (Value by value, each store goes to another cache line.)
+     */
+    private static void transpose(float[] acc, int padded, int rows, int n, float[] out, int outRows, int o0) {
+        int[] lanes = new int[L];
+        for (int i = 0; i < L; i++) lanes[i] = i * padded;
+        int vecRows = rows - rows % L;
+        for (int r0 = 0; r0 < vecRows; r0 += L) {
+            for (int t = 0; t < n; t++) FloatVector.fromArray(F, acc, r0 * padded + t, lanes, 0).intoArray(out, t * outRows + o0 + r0);
+        }
+        for (int r = vecRows; r < rows; r++) {
+            for (int t = 0; t < n; t++) out[t * outRows + o0 + r] = acc[r * padded + t];
+        }
+    }
+
+    private static int ceil(int a, int b) {
+        return (a + b - 1) / b;
+    }
+
+    /** x (n × in) as token tiles [tile][column][TOKENS], zero past token n; the caller's thread-local array. */
+    private static float[] pack(ForkJoinPool pool, float[] x, int n, int in, int tiles) {
+        var s = SCRATCH.get();
+        if (s.packed.length < tiles * in * TOKENS) s.packed = new float[tiles * in * TOKENS];
+        float[] packed = s.packed;
+        int spans = ceil(in, K_BLOCK);
+        parallelFor(pool, tiles * spans, task -> {
+            int tile = task / spans, k0 = task % spans * K_BLOCK, k1 = Math.min(in, k0 + K_BLOCK);
+            int base = tile * in * TOKENS, tokens = Math.min(TOKENS, n - tile * TOKENS);
+            for (int k = k0; k < k1; k += 16) {
+                int kEnd = Math.min(k1, k + 16);
+                for (int j = 0; j < tokens; j++) {
+                    int src = (tile * TOKENS + j) * in;
+                    for (int i = k; i < kEnd; i++) packed[base + i * TOKENS + j] = x[src + i];
+                }
+                for (int j = tokens; j < TOKENS; j++) {
+                    for (int i = k; i < kEnd; i++) packed[base + i * TOKENS + j] = 0f;
+                }
+            }
+        });
+        return packed;
+    }
+
+    /**
+     * The register tile: acc[r][t] += Σ_k p[r][k]·x[k][t] for ROWS panel rows (p from p0, rows PANEL_STRIDE apart) and
+     * the TOKENS packed tokens (x from x0, columns TOKENS apart), over len columns; acc rows are stride apart.
+     */
+    private static void tile(float[] p, int p0, float[] x, int x0, int len, float[] acc, int a0, int stride) {
+        final int R = PANEL_STRIDE;
+        var c00 = FloatVector.fromArray(F, acc, a0);                 var c01 = FloatVector.fromArray(F, acc, a0 + L);
+        var c10 = FloatVector.fromArray(F, acc, a0 + stride);        var c11 = FloatVector.fromArray(F, acc, a0 + stride + L);
+        var c20 = FloatVector.fromArray(F, acc, a0 + 2 * stride);    var c21 = FloatVector.fromArray(F, acc, a0 + 2 * stride + L);
+        var c30 = FloatVector.fromArray(F, acc, a0 + 3 * stride);    var c31 = FloatVector.fromArray(F, acc, a0 + 3 * stride + L);
+        var c40 = FloatVector.fromArray(F, acc, a0 + 4 * stride);    var c41 = FloatVector.fromArray(F, acc, a0 + 4 * stride + L);
+        var c50 = FloatVector.fromArray(F, acc, a0 + 5 * stride);    var c51 = FloatVector.fromArray(F, acc, a0 + 5 * stride + L);
+        var c60 = FloatVector.fromArray(F, acc, a0 + 6 * stride);    var c61 = FloatVector.fromArray(F, acc, a0 + 6 * stride + L);
+        var c70 = FloatVector.fromArray(F, acc, a0 + 7 * stride);    var c71 = FloatVector.fromArray(F, acc, a0 + 7 * stride + L);
+        var c80 = FloatVector.fromArray(F, acc, a0 + 8 * stride);    var c81 = FloatVector.fromArray(F, acc, a0 + 8 * stride + L);
+        var c90 = FloatVector.fromArray(F, acc, a0 + 9 * stride);    var c91 = FloatVector.fromArray(F, acc, a0 + 9 * stride + L);
+        var ca0 = FloatVector.fromArray(F, acc, a0 + 10 * stride);   var ca1 = FloatVector.fromArray(F, acc, a0 + 10 * stride + L);
+        var cb0 = FloatVector.fromArray(F, acc, a0 + 11 * stride);   var cb1 = FloatVector.fromArray(F, acc, a0 + 11 * stride + L);
+        for (int k = 0; k < len; k++) {
+            int xi = x0 + k * TOKENS, pi = p0 + k;
+            var x0v = FloatVector.fromArray(F, x, xi);
+            var x1v = FloatVector.fromArray(F, x, xi + L);
+            var w = FloatVector.broadcast(F, p[pi]);          c00 = w.fma(x0v, c00); c01 = w.fma(x1v, c01);
+            w = FloatVector.broadcast(F, p[pi + R]);          c10 = w.fma(x0v, c10); c11 = w.fma(x1v, c11);
+            w = FloatVector.broadcast(F, p[pi + 2 * R]);      c20 = w.fma(x0v, c20); c21 = w.fma(x1v, c21);
+            w = FloatVector.broadcast(F, p[pi + 3 * R]);      c30 = w.fma(x0v, c30); c31 = w.fma(x1v, c31);
+            w = FloatVector.broadcast(F, p[pi + 4 * R]);      c40 = w.fma(x0v, c40); c41 = w.fma(x1v, c41);
+            w = FloatVector.broadcast(F, p[pi + 5 * R]);      c50 = w.fma(x0v, c50); c51 = w.fma(x1v, c51);
+            w = FloatVector.broadcast(F, p[pi + 6 * R]);      c60 = w.fma(x0v, c60); c61 = w.fma(x1v, c61);
+            w = FloatVector.broadcast(F, p[pi + 7 * R]);      c70 = w.fma(x0v, c70); c71 = w.fma(x1v, c71);
+            w = FloatVector.broadcast(F, p[pi + 8 * R]);      c80 = w.fma(x0v, c80); c81 = w.fma(x1v, c81);
+            w = FloatVector.broadcast(F, p[pi + 9 * R]);      c90 = w.fma(x0v, c90); c91 = w.fma(x1v, c91);
+            w = FloatVector.broadcast(F, p[pi + 10 * R]);     ca0 = w.fma(x0v, ca0); ca1 = w.fma(x1v, ca1);
+            w = FloatVector.broadcast(F, p[pi + 11 * R]);     cb0 = w.fma(x0v, cb0); cb1 = w.fma(x1v, cb1);
+        }
+        c00.intoArray(acc, a0);                 c01.intoArray(acc, a0 + L);
+        c10.intoArray(acc, a0 + stride);        c11.intoArray(acc, a0 + stride + L);
+        c20.intoArray(acc, a0 + 2 * stride);    c21.intoArray(acc, a0 + 2 * stride + L);
+        c30.intoArray(acc, a0 + 3 * stride);    c31.intoArray(acc, a0 + 3 * stride + L);
+        c40.intoArray(acc, a0 + 4 * stride);    c41.intoArray(acc, a0 + 4 * stride + L);
+        c50.intoArray(acc, a0 + 5 * stride);    c51.intoArray(acc, a0 + 5 * stride + L);
+        c60.intoArray(acc, a0 + 6 * stride);    c61.intoArray(acc, a0 + 6 * stride + L);
+        c70.intoArray(acc, a0 + 7 * stride);    c71.intoArray(acc, a0 + 7 * stride + L);
+        c80.intoArray(acc, a0 + 8 * stride);    c81.intoArray(acc, a0 + 8 * stride + L);
+        c90.intoArray(acc, a0 + 9 * stride);    c91.intoArray(acc, a0 + 9 * stride + L);
+        ca0.intoArray(acc, a0 + 10 * stride);   ca1.intoArray(acc, a0 + 10 * stride + L);
+        cb0.intoArray(acc, a0 + 11 * stride);   cb1.intoArray(acc, a0 + 11 * stride + L);
+    }
+
+    // The panel decoders: columns [k0, k0 + len) of the row at byte offset row, as floats into dst from off; values
+    // exactly as Dequant decodes them (k0 and len are multiples of the block size for the block types).
+
+    private static void decodeF16(MemorySegment w, long row, int k0, int len, float[] dst, int off) {
+        int end = len - len % L;
+        for (int i = 0; i < end; i += L) halfToFloat(ShortVector.fromMemorySegment(S, w, row + (k0 + i) * 2L, LE)).intoArray(dst, off + i);
+        for (int i = end; i < len; i++) dst[off + i] = Dequant.f16(w.get(Dequant.I16, row + (k0 + i) * 2L));
+    }
+
+    private static void decodeBf16(MemorySegment w, long row, int k0, int len, float[] dst, int off) {
+        int end = len - len % L;
+        for (int i = 0; i < end; i += L) bf16ToFloat(ShortVector.fromMemorySegment(S, w, row + (k0 + i) * 2L, LE)).intoArray(dst, off + i);
+        for (int i = end; i < len; i++) dst[off + i] = Dequant.bf16(w.get(Dequant.I16, row + (k0 + i) * 2L));
+    }
+
+    /** Q8_0: each 34-byte block is an f16 scale d and 32 int8 q; w = q·d. */
+    private static void decodeQ8_0(MemorySegment w, long row, int k0, int len, float[] dst, int off) {
+        for (int b = 0; b < len / 32; b++) {
+            long base = row + (k0 / 32 + b) * 34L;
+            float d = Dequant.f16(w.get(Dequant.I16, base));
+            for (int j = 0; j < 32; j += B.length()) {
+                var q = ByteVector.fromMemorySegment(B, w, base + 2 + j, LE);
+                for (int p = 0; p < PARTS; p++) int8ToFloat(q, p).mul(d).intoArray(dst, off + b * 32 + j + p * L);
             }
         }
-        tl.add(a0.reduceLanes(ADD), a1.reduceLanes(ADD), a2.reduceLanes(ADD), a3.reduceLanes(ADD),
-                b0.reduceLanes(ADD), b1.reduceLanes(ADD), b2.reduceLanes(ADD), b3.reduceLanes(ADD));
-        for (int i = end; i < tl.k1(); i++) {
-            tl.addColumn(i, w.get(java.lang.foreign.ValueLayout.JAVA_BYTE, rowA + i) * scales[sa + i / gs],
-                    w.get(java.lang.foreign.ValueLayout.JAVA_BYTE, rowB + i) * scales[sb + i / gs]);
+    }
+
+    /** Q4_0: each 18-byte block is an f16 scale d and 16 bytes; byte j holds value j (low nibble) and j+16 (high), each (nibble − 8)·d. */
+    private static void decodeQ4_0(MemorySegment w, long row, int k0, int len, float[] dst, int off) {
+        for (int b = 0; b < len / 32; b++) {
+            long base = row + (k0 / 32 + b) * 18L;
+            float d = Dequant.f16(w.get(Dequant.I16, base));
+            for (int j = 0; j < 16; j += B.length()) {
+                var q = ByteVector.fromMemorySegment(B, w, base + 2 + j, LE);
+                for (int p = 0; p < 2 * PARTS; p++) nibblesToFloat(q, p).mul(d).intoArray(dst, off + b * 32 + nibbleColumn(j, p));
+            }
         }
+    }
+
+    /** INT8 with a scale per group of gs columns (vectors never straddle two groups); w = q·scale. */
+    private static void decodeI8(MemorySegment q, long row, float[] scales, int s0, int gs, int k0, int len, float[] dst, int off) {
+        int end = len - len % B.length();
+        for (int i = 0; i < end; i += B.length()) {
+            float d = scales[s0 + (k0 + i) / gs];
+            var v = ByteVector.fromMemorySegment(B, q, row + k0 + i, LE);
+            for (int p = 0; p < PARTS; p++) int8ToFloat(v, p).mul(d).intoArray(dst, off + i + p * L);
+        }
+        for (int i = end; i < len; i++) dst[off + i] = q.get(ValueLayout.JAVA_BYTE, row + k0 + i) * scales[s0 + (k0 + i) / gs];
     }
 
     /**

@@ -33,7 +33,7 @@ import jdk.incubator.vector.VectorSpecies;
 /**
  * The one-token path of decode: a weight's {@link Rows} against one activation row, run for several weights in
  * one parallel region ({@link #gemv}, {@link #gemvSwiglu}), and the single-token dot products per weight type
- * that {@link CpuGemm} also uses for the tokens that do not fill a tile.
+ * that {@link CpuGemm} also uses for products of fewer than {@link CpuGemm#MIN_TOKENS} tokens.
  */
 final class CpuGemv {
     private CpuGemv() {}
@@ -230,7 +230,7 @@ final class CpuGemv {
     }
 
     // The single-token GEMV, one per weight type: Σ_i x[xo+i]·W_row[i] over the whole row (decode, and the
-    // tokens of a prefill that do not fill a tile). One x row fits L1, so no column blocking is needed.
+    // multi-token products of fewer than CpuGemm.MIN_TOKENS tokens). One x row fits L1, so no column blocking is needed.
 
     static float dotF32(MemorySegment w, long row, float[] x, int xo, int in) {
         int end = in - in % L;
