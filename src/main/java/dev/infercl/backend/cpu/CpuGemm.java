@@ -21,6 +21,7 @@ import static dev.infercl.backend.cpu.VectorCodecs.halfToFloat;
 import static dev.infercl.backend.cpu.VectorCodecs.int8ToFloat;
 import static dev.infercl.backend.cpu.VectorCodecs.nibbleColumn;
 import static dev.infercl.backend.cpu.VectorCodecs.nibblesToFloat;
+import static jdk.incubator.vector.VectorOperators.ADD;
 
 import dev.infercl.gguf.GgmlType;
 import dev.infercl.tensor.Dequant;
@@ -156,15 +157,17 @@ final class CpuGemm {
     }
 
     /**
-     * The panel GEMM. x is packed into token tiles, [tile][column][TOKENS] with the tokens past n zero, so a tile
+     * The panel GEMM. x is packed into token tiles, [tile][column][TOKENS] (the last one L wide where at most L tokens
+     * are left) with the tokens past n zero, so a tile
      * reads its columns sequentially. Output rows are split into chunks of whole register tiles, a multiple of the
      * thread count of them. A chunk decodes {@link #PANEL_K} columns of its rows at a time, then runs the register tiles
      * over them {@link #K_BLOCK} columns at a time; its sums stay in a (rows × padded tokens) array across the
      * columns and go into out once.
      */
     private static void gemm(ForkJoinPool pool, float[] out, float[] x, int n, int in, int outRows, RowDecoder decoder) {
-        int tiles = ceil(n, TOKENS), padded = tiles * TOKENS;
-        float[] packed = pack(pool, x, n, in, tiles);
+        boolean few = n < L;   // lanes over columns (dotTile): n multiply-adds per L weights, not L
+        int tiles = ceil(n, TOKENS), last = lastWidth(n, tiles), padded = few ? n : (tiles - 1) * TOKENS + last;
+        float[] packed = few ? null : pack(pool, x, n, in, tiles, last);
         int threads = pool.getParallelism(), groups = ceil(outRows, ROWS);
         int chunks = ceil(ceil(groups, MAX_GROUPS), threads) * threads;
         int chunk = ceil(groups, chunks) * ROWS;
@@ -180,11 +183,24 @@ final class CpuGemm {
             for (int kp = 0; kp < in; kp += PANEL_K) {
                 int plen = Math.min(PANEL_K, in - kp);
                 for (int r = 0; r < rows; r++) decoder.decode(o0 + r, kp, plen, panel, r * PANEL_STRIDE, s.run);
+                if (few) {
+                    for (int r = 0; r < rows; r += 2) {
+                        int t = 0;
+                        for (; t + 4 <= n; t += 4) dotTile(panel, r * PANEL_STRIDE, x, t * in + kp, in, plen, acc, r * padded + t, padded);
+                        for (; t < n; t++) dotTile1(panel, r * PANEL_STRIDE, x, t * in + kp, plen, acc, r * padded + t, padded);
+                    }
+                    continue;
+                }
                 for (int ks = 0; ks < plen; ks += K_BLOCK) {
                     int len = Math.min(K_BLOCK, plen - ks);
                     for (int tile = 0; tile < tiles; tile++) {
-                        int xo = (tile * in + kp + ks) * TOKENS;
-                        for (int g = 0; g < used; g++) tile(panel, g * ROWS * PANEL_STRIDE + ks, packed, xo, len, acc, g * ROWS * padded + tile * TOKENS, padded);
+                        boolean narrow = tile == tiles - 1 && last == L;
+                        int xo = tile * in * TOKENS + (kp + ks) * (narrow ? L : TOKENS);
+                        for (int g = 0; g < used; g++) {
+                            int p0 = g * ROWS * PANEL_STRIDE + ks, a0 = g * ROWS * padded + tile * TOKENS;
+                            if (narrow) narrowTile(panel, p0, packed, xo, len, acc, a0, padded);
+                            else tile(panel, p0, packed, xo, len, acc, a0, padded);
+                        }
                     }
                 }
             }
@@ -212,23 +228,34 @@ final class CpuGemm {
         return (a + b - 1) / b;
     }
 
-    /** x (n × in) as token tiles [tile][column][TOKENS], zero past token n; the caller's thread-local array. */
-    private static float[] pack(ForkJoinPool pool, float[] x, int n, int in, int tiles) {
+    /**
+     * The last token tile's width: one vector (L tokens) where that many are left, else two. A verification forward of
+     * a few tokens, or a batch of a few sequences, then pays one multiply-add per weight, not two.
+     */
+    private static int lastWidth(int n, int tiles) {
+        return n - (tiles - 1) * TOKENS <= L ? L : TOKENS;
+    }
+
+    /**
+     * x (n × in) as token tiles [tile][column][width] (width TOKENS, the last {@code last}), zero past token n; the
+     * caller's thread-local array.
+     */
+    private static float[] pack(ForkJoinPool pool, float[] x, int n, int in, int tiles, int last) {
         var s = SCRATCH.get();
         if (s.packed.length < tiles * in * TOKENS) s.packed = new float[tiles * in * TOKENS];
         float[] packed = s.packed;
         int spans = ceil(in, K_BLOCK);
         parallelFor(pool, tiles * spans, task -> {
             int tile = task / spans, k0 = task % spans * K_BLOCK, k1 = Math.min(in, k0 + K_BLOCK);
-            int base = tile * in * TOKENS, tokens = Math.min(TOKENS, n - tile * TOKENS);
+            int base = tile * in * TOKENS, width = tile == tiles - 1 ? last : TOKENS, tokens = Math.min(width, n - tile * TOKENS);
             for (int k = k0; k < k1; k += 16) {
                 int kEnd = Math.min(k1, k + 16);
                 for (int j = 0; j < tokens; j++) {
                     int src = (tile * TOKENS + j) * in;
-                    for (int i = k; i < kEnd; i++) packed[base + i * TOKENS + j] = x[src + i];
+                    for (int i = k; i < kEnd; i++) packed[base + i * width + j] = x[src + i];
                 }
-                for (int j = tokens; j < TOKENS; j++) {
-                    for (int i = k; i < kEnd; i++) packed[base + i * TOKENS + j] = 0f;
+                for (int j = tokens; j < width; j++) {
+                    for (int i = k; i < kEnd; i++) packed[base + i * width + j] = 0f;
                 }
             }
         });
@@ -282,6 +309,79 @@ final class CpuGemm {
         c90.intoArray(acc, a0 + 9 * stride);    c91.intoArray(acc, a0 + 9 * stride + L);
         ca0.intoArray(acc, a0 + 10 * stride);   ca1.intoArray(acc, a0 + 10 * stride + L);
         cb0.intoArray(acc, a0 + 11 * stride);   cb1.intoArray(acc, a0 + 11 * stride + L);
+    }
+
+    /** {@link #tile} for a one-vector token tile (L tokens, columns L apart): one multiply-add per weight. */
+    private static void narrowTile(float[] p, int p0, float[] x, int x0, int len, float[] acc, int a0, int stride) {
+        final int R = PANEL_STRIDE;
+        var c0 = FloatVector.fromArray(F, acc, a0);                 var c1 = FloatVector.fromArray(F, acc, a0 + stride);
+        var c2 = FloatVector.fromArray(F, acc, a0 + 2 * stride);    var c3 = FloatVector.fromArray(F, acc, a0 + 3 * stride);
+        var c4 = FloatVector.fromArray(F, acc, a0 + 4 * stride);    var c5 = FloatVector.fromArray(F, acc, a0 + 5 * stride);
+        var c6 = FloatVector.fromArray(F, acc, a0 + 6 * stride);    var c7 = FloatVector.fromArray(F, acc, a0 + 7 * stride);
+        var c8 = FloatVector.fromArray(F, acc, a0 + 8 * stride);    var c9 = FloatVector.fromArray(F, acc, a0 + 9 * stride);
+        var ca = FloatVector.fromArray(F, acc, a0 + 10 * stride);   var cb = FloatVector.fromArray(F, acc, a0 + 11 * stride);
+        for (int k = 0; k < len; k++) {
+            int pi = p0 + k;
+            var xv = FloatVector.fromArray(F, x, x0 + k * L);
+            c0 = FloatVector.broadcast(F, p[pi]).fma(xv, c0);              c1 = FloatVector.broadcast(F, p[pi + R]).fma(xv, c1);
+            c2 = FloatVector.broadcast(F, p[pi + 2 * R]).fma(xv, c2);      c3 = FloatVector.broadcast(F, p[pi + 3 * R]).fma(xv, c3);
+            c4 = FloatVector.broadcast(F, p[pi + 4 * R]).fma(xv, c4);      c5 = FloatVector.broadcast(F, p[pi + 5 * R]).fma(xv, c5);
+            c6 = FloatVector.broadcast(F, p[pi + 6 * R]).fma(xv, c6);      c7 = FloatVector.broadcast(F, p[pi + 7 * R]).fma(xv, c7);
+            c8 = FloatVector.broadcast(F, p[pi + 8 * R]).fma(xv, c8);      c9 = FloatVector.broadcast(F, p[pi + 9 * R]).fma(xv, c9);
+            ca = FloatVector.broadcast(F, p[pi + 10 * R]).fma(xv, ca);     cb = FloatVector.broadcast(F, p[pi + 11 * R]).fma(xv, cb);
+        }
+        c0.intoArray(acc, a0);                 c1.intoArray(acc, a0 + stride);
+        c2.intoArray(acc, a0 + 2 * stride);    c3.intoArray(acc, a0 + 3 * stride);
+        c4.intoArray(acc, a0 + 4 * stride);    c5.intoArray(acc, a0 + 5 * stride);
+        c6.intoArray(acc, a0 + 6 * stride);    c7.intoArray(acc, a0 + 7 * stride);
+        c8.intoArray(acc, a0 + 8 * stride);    c9.intoArray(acc, a0 + 9 * stride);
+        ca.intoArray(acc, a0 + 10 * stride);   cb.intoArray(acc, a0 + 11 * stride);
+    }
+
+    /**
+     * A few tokens: acc[r][t] += Σ_k p[r][k]·x[t][k] for panel rows r, r + 1 (from p0, PANEL_STRIDE apart) and four
+     * tokens (x rows from x0, in apart), lanes over the len columns, each panel vector shared by four tokens and each
+     * x vector by two rows; acc rows are stride apart.
+     */
+    private static void dotTile(float[] p, int p0, float[] x, int x0, int in, int len, float[] acc, int a0, int stride) {
+        int p1 = p0 + PANEL_STRIDE, end = len - len % L;
+        var a00 = FloatVector.zero(F); var a01 = a00; var a02 = a00; var a03 = a00;
+        var a10 = a00; var a11 = a00; var a12 = a00; var a13 = a00;
+        for (int k = 0; k < end; k += L) {
+            FloatVector w0 = FloatVector.fromArray(F, p, p0 + k), w1 = FloatVector.fromArray(F, p, p1 + k);
+            FloatVector v0 = FloatVector.fromArray(F, x, x0 + k), v1 = FloatVector.fromArray(F, x, x0 + in + k);
+            FloatVector v2 = FloatVector.fromArray(F, x, x0 + 2 * in + k), v3 = FloatVector.fromArray(F, x, x0 + 3 * in + k);
+            a00 = w0.fma(v0, a00); a01 = w0.fma(v1, a01); a02 = w0.fma(v2, a02); a03 = w0.fma(v3, a03);
+            a10 = w1.fma(v0, a10); a11 = w1.fma(v1, a11); a12 = w1.fma(v2, a12); a13 = w1.fma(v3, a13);
+        }
+        float s00 = a00.reduceLanes(ADD), s01 = a01.reduceLanes(ADD), s02 = a02.reduceLanes(ADD), s03 = a03.reduceLanes(ADD);
+        float s10 = a10.reduceLanes(ADD), s11 = a11.reduceLanes(ADD), s12 = a12.reduceLanes(ADD), s13 = a13.reduceLanes(ADD);
+        for (int k = end; k < len; k++) {
+            float w0 = p[p0 + k], w1 = p[p1 + k];
+            s00 += w0 * x[x0 + k]; s01 += w0 * x[x0 + in + k]; s02 += w0 * x[x0 + 2 * in + k]; s03 += w0 * x[x0 + 3 * in + k];
+            s10 += w1 * x[x0 + k]; s11 += w1 * x[x0 + in + k]; s12 += w1 * x[x0 + 2 * in + k]; s13 += w1 * x[x0 + 3 * in + k];
+        }
+        acc[a0] += s00; acc[a0 + 1] += s01; acc[a0 + 2] += s02; acc[a0 + 3] += s03;
+        acc[a0 + stride] += s10; acc[a0 + stride + 1] += s11; acc[a0 + stride + 2] += s12; acc[a0 + stride + 3] += s13;
+    }
+
+    /** {@link #dotTile} for one token. */
+    private static void dotTile1(float[] p, int p0, float[] x, int x0, int len, float[] acc, int a0, int stride) {
+        int p1 = p0 + PANEL_STRIDE, end = len - len % L;
+        var a0v = FloatVector.zero(F);
+        var a1v = a0v;
+        for (int k = 0; k < end; k += L) {
+            var v = FloatVector.fromArray(F, x, x0 + k);
+            a0v = FloatVector.fromArray(F, p, p0 + k).fma(v, a0v);
+            a1v = FloatVector.fromArray(F, p, p1 + k).fma(v, a1v);
+        }
+        float s0 = a0v.reduceLanes(ADD), s1 = a1v.reduceLanes(ADD);
+        for (int k = end; k < len; k++) {
+            s0 += p[p0 + k] * x[x0 + k];
+            s1 += p[p1 + k] * x[x0 + k];
+        }
+        acc[a0] += s0;
+        acc[a0 + stride] += s1;
     }
 
     // The panel decoders: columns [k0, k0 + len) of the row at byte offset row, as floats into dst from off; values

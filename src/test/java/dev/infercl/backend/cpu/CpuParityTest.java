@@ -67,7 +67,7 @@ class CpuParityTest {
         // super-blocks of 256: one, two, and rows longer than a prefill column block (1024) and not a multiple of it
         int[][] superBlocks = {{256, 1}, {256, 7}, {512, 31}, {256, 33}, {4352, 7}, {768, 33}, {1280, 2}};
         var args = Stream.<Arguments>builder();
-        for (int n : new int[] {1, 3, 17}) {
+        for (int n : new int[] {1, 3, 5, 17, 37}) {   // one-token dots; a one-vector token tile; two vectors; two tiles, the last one vector
             for (GgmlType type : new GgmlType[] {GgmlType.F32, GgmlType.F16, GgmlType.BF16}) {
                 for (int[] s : plain) args.add(Arguments.of(type, n, s[0], s[1]));
             }
