@@ -40,8 +40,9 @@ import jdk.incubator.vector.ShortVector;
  * into floats (w = q·d, as the reference decodes them), then runs a {@link #ROWS} × {@link #TOKENS} register tile
  * over every token of the call. Lanes run over tokens and each weight is broadcast, so the sums build up in vectors
  * that need no horizontal reduction, and every weight is decoded once per call, whatever the number of tokens.
- * W8A8 keeps its integer dot products. Fewer than {@link #MIN_TOKENS} tokens go through {@link CpuGemv}'s
- * single-token dot products.
+ * Fewer than L tokens multiply the panel with lanes over columns instead (four tokens per panel vector), where
+ * padding them to a token tile would cost L multiply-adds per L weights. W8A8 keeps its integer dot products. Fewer
+ * than {@link #MIN_TOKENS} tokens go through {@link CpuGemv}'s single-token dot products.
  */
 final class CpuGemm {
     private CpuGemm() {}
