@@ -28,29 +28,23 @@ inline void amx_configure(int mr, int kb) {
 }
 
 // c (16 × 16 int32, rows past mr left as they were) = the weight rows at a (row stride `stride` bytes) times the
-// activation tile at x.
+// activation tile at x: the instructions, for either address space of a (OpenCL C allows no cast between them).
+#define AMX_PRODUCT(a, stride, x, c) {                                              \
+        const long sixtyFour = 64;                                                  \
+        __asm__ volatile("tilezero %%tmm0\n\t"                                       \
+                         "tileloadd (%0,%1,1), %%tmm1\n\t"                            \
+                         "tileloadd (%2,%3,1), %%tmm2\n\t"                            \
+                         "tdpbssd %%tmm2, %%tmm1, %%tmm0\n\t"                         \
+                         "tilestored %%tmm0, (%4,%3,1)"                             \
+                         :: "r"(a), "r"(stride), "r"(x), "r"(sixtyFour), "r"(c) : "memory"); \
+    }
+
 __attribute__((always_inline))
-inline void amx_product(const __global char* a, long stride, const __global char* x, int* c) {
-    const long sixtyFour = 64;
-    __asm__ volatile("tilezero %%tmm0\n\t"
-                     "tileloadd (%0,%1,1), %%tmm1\n\t"
-                     "tileloadd (%2,%3,1), %%tmm2\n\t"
-                     "tdpbssd %%tmm2, %%tmm1, %%tmm0\n\t"
-                     "tilestored %%tmm0, (%4,%3,1)"
-                     :: "r"(a), "r"(stride), "r"(x), "r"(sixtyFour), "r"(c) : "memory");
-}
+inline void amx_product(const __global char* a, long stride, const __global char* x, int* c) AMX_PRODUCT(a, stride, x, c)
 
 // amx_product with the weight rows in private memory: a tile the kernel has just unpacked (matmul_block_q8_0_amx).
 __attribute__((always_inline))
-inline void amx_product_private(const char* a, long stride, const __global char* x, int* c) {
-    const long sixtyFour = 64;
-    __asm__ volatile("tilezero %%tmm0\n\t"
-                     "tileloadd (%0,%1,1), %%tmm1\n\t"
-                     "tileloadd (%2,%3,1), %%tmm2\n\t"
-                     "tdpbssd %%tmm2, %%tmm1, %%tmm0\n\t"
-                     "tilestored %%tmm0, (%4,%3,1)"
-                     :: "r"(a), "r"(stride), "r"(x), "r"(sixtyFour), "r"(c) : "memory");
-}
+inline void amx_product_private(const char* a, long stride, const __global char* x, int* c) AMX_PRODUCT(a, stride, x, c)
 
 __attribute__((always_inline))
 inline void amx_release(void) {

@@ -85,19 +85,7 @@ final class MatmulLauncher {
     private void gatedProducts(ClTensor o, ClTensor in, ClTensor g, ClTensor u, Elementwise glu) {
         if (!glu.gate()) throw new IllegalArgumentException("gatedLinear takes SILU_MUL or GELU_MUL, not " + glu.kind());
         if (glu.kind() == Elementwise.Kind.SILU_MUL && fusedGemv(in, g, u) && g.rows == u.rows && o.rows == 1 && o.cols == g.rows) {
-            boolean q8x = q8Activations(in, g), q8k = choose.q8k(g.type);
-            String stem = q8x ? "matmul_q8_0_q8_0_gemvswiglu" : q8k ? "matmul_block_q8k_gemvswiglu" : fusedStem(g, "gemvswiglu");
-            var launch = rt.launch(q8k ? q8kKernel(stem, g, 0) : kernels.get(stem), stem);
-            if (q8x) launch.mem(q8xValues).mem(q8xScales);
-            else if (q8k) {
-                quantizeQ8k(in, g);
-                launch.mem(q8kValues).mem(q8kScales).mem(q8kSums);
-            } else {
-                quantizeInput(in, g);
-                input(launch, in, g);
-            }
-            launch.i(in.cols);
-            if (g.type == GgmlType.I8 && !g.w8a8) launch.i(g.groupSize);
+            var launch = fusedLaunch("gemvswiglu", in, g);
             launch.i(g.rows);
             weight(launch, g.parts[0]);
             weight(launch, u.parts[0]);
@@ -351,19 +339,7 @@ final class MatmulLauncher {
         ClTensor w0 = (ClTensor) outputs[0].weight();
         int total = 0;
         for (Linear l : outputs) total += l.weight().rows();
-        boolean q8x = q8Activations(in, w0), q8k = choose.q8k(w0.type);
-        String stem = q8x ? "matmul_q8_0_q8_0_gemvmulti" : q8k ? "matmul_block_q8k_gemvmulti" : fusedStem(w0, "gemvmulti");
-        var launch = rt.launch(q8k ? q8kKernel(stem, w0, 0) : kernels.get(stem), stem);
-        if (q8x) launch.mem(q8xValues).mem(q8xScales);
-        else if (q8k) {
-            quantizeQ8k(in, w0);
-            launch.mem(q8kValues).mem(q8kScales).mem(q8kSums);
-        } else {
-            quantizeInput(in, w0);
-            input(launch, in, w0);
-        }
-        launch.i(in.cols);
-        if (w0.type == GgmlType.I8 && !w0.w8a8) launch.i(w0.groupSize);
+        var launch = fusedLaunch("gemvmulti", in, w0);
         launch.i(outputs[0].accumulate() ? 1 : 0);
         for (int j = 0; j < 3; j++) {
             Linear l = outputs[Math.min(j, outputs.length - 1)];
@@ -371,6 +347,28 @@ final class MatmulLauncher {
             weight(launch, w.parts[0]).mem(((ClTensor) l.out()).act()).i(j < outputs.length ? w.rows : 0);
         }
         launch.run(new long[] {choose.gemvGlobal(total, 1)[0]}, new long[] {choose.gemvLocal()[0]});
+    }
+
+    /**
+     * A fused one-token kernel ({@code variant}: gemvmulti or gemvswiglu) for w's type, its input arguments set: Q8_0
+     * activations, Q8_K activations (the K types), or x (quantized per token for W8A8); then in's width and, for
+     * W8A16, the group size.
+     */
+    private ClRuntime.Launch fusedLaunch(String variant, ClTensor in, ClTensor w) {
+        boolean q8x = q8Activations(in, w), q8k = choose.q8k(w.type);
+        String stem = q8x ? "matmul_q8_0_q8_0_" + variant : q8k ? "matmul_block_q8k_" + variant : fusedStem(w, variant);
+        var launch = rt.launch(q8k ? q8kKernel(stem, w, 0) : kernels.get(stem), stem);
+        if (q8x) launch.mem(q8xValues).mem(q8xScales);
+        else if (q8k) {
+            quantizeQ8k(in, w);
+            launch.mem(q8kValues).mem(q8kScales).mem(q8kSums);
+        } else {
+            quantizeInput(in, w);
+            input(launch, in, w);
+        }
+        launch.i(in.cols);
+        if (w.type == GgmlType.I8 && !w.w8a8) launch.i(w.groupSize);
+        return launch;
     }
 
     /** The fused kernels' stem: matmul_{q8_0,q4_0,f16}_f32_, matmul_i8_f32_ (W8A16) or matmul_i8_i8_ (W8A8), then the variant. */
